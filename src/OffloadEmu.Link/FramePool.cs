@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+
+namespace OffloadEmu.Link;
+
+/// <summary>
+/// A bounded pool of <see cref="FrameBuffer"/>s of one size. Rent never allocates once the pool has
+/// warmed up to its working set; when the pool is empty it allocates (and counts it) rather than block.
+/// </summary>
+public sealed class FramePool
+{
+    private readonly ConcurrentBag<FrameBuffer> _free = new();
+    private readonly int _maxRetained;
+    private long _allocated;
+
+    /// <summary>Default buffer size: a 9000-byte jumbo frame plus Ethernet, VLAN and a virtio-net header, rounded up.</summary>
+    public const int DefaultBufferSize = 9216;
+
+    /// <summary>A shared pool of <see cref="DefaultBufferSize"/> buffers.</summary>
+    public static FramePool Shared { get; } = new(DefaultBufferSize, 8192);
+
+    /// <summary>Creates a pool of buffers of <paramref name="bufferSize"/> bytes retaining at most <paramref name="maxRetained"/>.</summary>
+    public FramePool(int bufferSize = DefaultBufferSize, int maxRetained = 4096)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 64);
+        BufferSize = bufferSize;
+        _maxRetained = maxRetained;
+    }
+
+    /// <summary>Size of every buffer.</summary>
+    public int BufferSize { get; }
+
+    /// <summary>Buffers this pool has ever created.</summary>
+    public long Allocated => Interlocked.Read(ref _allocated);
+
+    /// <summary>Takes a buffer (Length 0).</summary>
+    public FrameBuffer Rent()
+    {
+        if (!_free.TryTake(out var b))
+        {
+            Interlocked.Increment(ref _allocated);
+            b = new FrameBuffer(BufferSize) { Pool = this };
+        }
+        b.Length = 0;
+        b.TimestampNs = 0;
+        return b;
+    }
+
+    /// <summary>Gives a buffer back. Returning a buffer twice or to the wrong pool is a bug and throws.</summary>
+    public void Return(FrameBuffer buffer)
+    {
+        if (!ReferenceEquals(buffer.Pool, this)) throw new InvalidOperationException("Frame buffer returned to a pool it does not belong to.");
+        if (_free.Count < _maxRetained) _free.Add(buffer);
+    }
+}
