@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# OffloadEmu test command (README): installs what the tests need, builds with warnings as errors,
+# runs every test project (unit and privileged end-to-end), prints "N passed, N failed" and exits
+# non-zero on any failure. Run as root for the privileged tests (CI does); otherwise they are
+# skipped with a loud note and only the unit tests run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root_dir=$(pwd)
+
+log() { printf '== %s\n' "$*"; }
+
+# --- 1. system packages (Debian); apt-get update at most once --------------------------------
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have tshark   || need_pkgs+=(tshark)
+have tcpdump  || need_pkgs+=(tcpdump)
+have ip       || need_pkgs+=(iproute2)
+have ethtool  || need_pkgs+=(ethtool)
+have nft      || need_pkgs+=(nftables)
+have socat    || need_pkgs+=(socat)
+have gcc      || need_pkgs+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || [ -e /usr/lib/aarch64-linux-gnu/libpcap.so.0.8 ] || ldconfig -p 2>/dev/null | grep -q 'libpcap.so.0.8' || need_pkgs+=(libpcap0.8)
+/usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need_pkgs+=(python3-scapy)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    log "installing: ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer it up front.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    log "missing packages (${need_pkgs[*]}) and not root: tests that need them will fail"
+  fi
+fi
+have dotnet || { echo "dotnet SDK not found on PATH (need .NET 10 SDK)" >&2; exit 1; }
+
+# --- 2. restore and build (warnings are errors through Directory.Build.props) ------------------
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+log "restore"
+dotnet restore OffloadEmu.sln --nologo -v q
+log "build (Release, warnings as errors)"
+dotnet build OffloadEmu.sln -c Release --no-restore --nologo -v q -warnaserror
+
+# --- 3. tests ------------------------------------------------------------------------------------
+results="$root_dir/out/test-results"
+rm -rf "$results"; mkdir -p "$results"
+filter=""
+if [ "$(id -u)" -ne 0 ] || [ "${OFFLOADEMU_SKIP_PRIVILEGED:-0}" = "1" ]; then
+  log "NOTE: not root (or OFFLOADEMU_SKIP_PRIVILEGED=1): privileged end-to-end tests are NOT run"
+  export OFFLOADEMU_SKIP_PRIVILEGED=1
+  filter="Category!=Privileged"
+fi
+
+status=0
+for proj in tests/*.Tests/*.Tests.csproj; do
+  name=$(basename "$proj" .csproj)
+  log "test $name"
+  args=(test "$proj" -c Release --no-build --nologo
+        --logger "trx;LogFileName=$name.trx" --results-directory "$results"
+        --blame-hang-timeout 5m)
+  [ -n "$filter" ] && args+=(--filter "$filter")
+  dotnet "${args[@]}" || status=1
+done
+
+# --- 4. one summary line from the TRX counters ---------------------------------------------------
+passed=0; failed=0; total=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); p=${p:-0}
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=${f:-0}
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters"); t=${t:-0}
+  passed=$((passed + p)); failed=$((failed + f)); total=$((total + t))
+done
+# A project that crashed before writing its TRX shows up as status=1 with fewer results: count it.
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+[ "$total" -gt 0 ] || { echo "no tests were executed" >&2; status=1; }
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
