@@ -13,7 +13,9 @@ namespace OffloadEmu.Wire.Tests;
 /// then sent 1101:1201 and 1301:1401 over a hole at 1001, to which Linux answered with SACK-bearing dup ACKs.
 /// Crafted frames: TCP headers packed by hand with exact option bytes, sent by scapy from .1 to closed port 5999 on .2.
 /// Every frame was checked with <c>tshark -o tcp.check_checksum:TRUE -V</c>: all good except CraftedBadChecksum. The field
-/// values asserted in <see cref="TcpGoldenFrameTests"/> are tshark's.
+/// values asserted in <see cref="TcpGoldenFrameTests"/> are tshark's. TcpGoldenCaptures/capture.sh (with sack.py and
+/// crafted.py) redoes all of it as root and removes its namespaces; the crafted frames come out byte-identical, the
+/// kernel ones differ only in ISNs, ports and timestamps.
 /// </remarks>
 internal static class TcpGoldenFrames
 {
