@@ -43,13 +43,13 @@ public ref struct Ipv4Packet
     /// <summary>The version field (always 4 in a validated view).</summary>
     public readonly int Version => _buffer[0] >> 4;
 
-    /// <summary>Header length in bytes (IHL × 4). Setting it must keep it within 20..Total Length.</summary>
+    /// <summary>Header length in bytes (IHL × 4). Setting it must keep it a multiple of 4 within 20..Total Length.</summary>
     public int HeaderLength
     {
         readonly get => (_buffer[0] & 0xF) * 4;
         set
         {
-            if (value < MinHeaderLength || value > MaxHeaderLength || (value & 3) != 0 || value > _buffer.Length) ThrowHelper.OutOfRange(nameof(value));
+            if (value < MinHeaderLength || value > MaxHeaderLength || (value & 3) != 0 || value > TotalLength) ThrowHelper.OutOfRange(nameof(value));
             _buffer[0] = (byte)(0x40 | (value / 4));
         }
     }

@@ -83,6 +83,14 @@ public ref struct Ipv6Packet
             }
             next = (IpProtocol)buffer[offset];
             offset += length;
+            // RFC 8200 §4.5: after the fragment header of a non-first fragment comes fragment data, not
+            // headers, so the walk ends there with the protocol the fragment header names.
+            if (fragmentHeaderOffset >= 0 && (BinaryPrimitives.ReadUInt16BigEndian(buffer[(fragmentHeaderOffset + 2)..]) & 0xFFF8) != 0)
+            {
+                packet = new Ipv6Packet(buffer, offset, next, fragmentHeaderOffset);
+                error = WireError.None;
+                return true;
+            }
         }
     }
 
@@ -167,7 +175,8 @@ public ref struct Ipv6Packet
     /// <summary>Everything after the fixed header, extension headers included, bounded by Payload Length.</summary>
     public readonly Span<byte> Payload => _buffer[HeaderLength..(HeaderLength + PayloadLength)];
 
-    /// <summary>The protocol found at the end of the extension-header walk (e.g. TCP, ICMPv6, ESP, No Next Header).</summary>
+    /// <summary>The protocol found at the end of the extension-header walk (e.g. TCP, ICMPv6, ESP, No Next Header).
+    /// For a non-first fragment it is the Next Header of the fragment header, whose data starts at <see cref="UpperLayerOffset"/>.</summary>
     public readonly IpProtocol UpperLayerProtocol => _upperLayerProtocol;
 
     /// <summary>Offset of the upper-layer header from the start of the IPv6 header.</summary>

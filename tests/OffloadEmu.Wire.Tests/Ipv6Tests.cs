@@ -151,6 +151,28 @@ public class Ipv6Tests
     }
 
     [Fact]
+    public void Walk_stops_after_the_fragment_header_of_a_non_first_fragment()
+    {
+        // The fragment header names destination options, but at offset 8 the bytes after it are fragment data
+        // (here bytes that would read as a header claiming 2 KiB, which would overrun).
+        var buffer = new byte[40 + 8 + 16];
+        new Ipv6Repr(Ip1, Ip2, IpProtocol.Ipv6Fragment, 24).Emit(buffer);
+        new Ipv6FragmentHeader(IpProtocol.Ipv6Options, 8, false, 42).Emit(buffer.AsSpan(40));
+        buffer[48] = (byte)IpProtocol.Tcp;
+        buffer[49] = 255;
+        Assert.True(Ipv6Packet.TryCreate(buffer, out var ip, out var error), error.ToString());
+        Assert.Equal(IpProtocol.Ipv6Options, ip.UpperLayerProtocol);
+        Assert.Equal(48, ip.UpperLayerOffset);
+        Assert.Equal(8, ip.FragmentOffset);
+        Assert.True(ip.IsFragment);
+
+        // The same bytes as a first fragment are walked, and the overrun is reported.
+        new Ipv6FragmentHeader(IpProtocol.Ipv6Options, 0, true, 42).Emit(buffer.AsSpan(40));
+        Assert.False(Ipv6Packet.TryCreate(buffer, out _, out error));
+        Assert.Equal(WireError.Truncated, error);
+    }
+
+    [Fact]
     public void Authentication_header_length_is_in_32_bit_words()
     {
         // AH with Payload Len 4 = (4 + 2) * 4 = 24 bytes, then TCP.
