@@ -60,7 +60,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
         // shb_userappl (option 4), UTF-8, padded.
         int appBytes = Math.Min(Encoding.UTF8.GetByteCount(application), 128);
         int appOpt = appBytes == 0 ? 0 : 4 + Align4(appBytes);
-        int total = 28 + appOpt + 4 + 4;
+        int total = 24 + appOpt + 4 + 4;
         var h = Reserve(24);
         BinaryPrimitives.WriteUInt32LittleEndian(h, BlockTypeSectionHeader);
         BinaryPrimitives.WriteInt32LittleEndian(h[4..], total);
