@@ -13,6 +13,9 @@ internal sealed class ManualTimeProvider : TimeProvider
 
     public ManualTimeProvider(DateTimeOffset? start = null) => _epoch = start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>False to let time pass without firing timers (to test what a component does on its own).</summary>
+    public bool FireTimers { get; set; } = true;
+
     public override long TimestampFrequency => 1_000_000_000;
 
     public override long GetTimestamp() { lock (_gate) return _nowNs; }
@@ -38,7 +41,7 @@ internal sealed class ManualTimeProvider : TimeProvider
             lock (_gate)
             {
                 foreach (var t in _timers)
-                    if (t.DueNs is long d && d <= target && (next is null || d < next.DueNs)) next = t;
+                    if (FireTimers && t.DueNs is long d && d <= target && (next is null || d < next.DueNs)) next = t;
                 if (next is null) { _nowNs = target; return; }
                 _nowNs = Math.Max(_nowNs, next.DueNs!.Value);
                 next.DueNs = next.PeriodNs > 0 ? next.DueNs + next.PeriodNs : null;
