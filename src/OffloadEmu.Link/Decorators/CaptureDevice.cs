@@ -1,0 +1,271 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OffloadEmu.Link.Capture;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Link.Decorators;
+
+/// <summary>
+/// Writes every frame that passes through the wrapped device to a capture file: received frames as
+/// inbound, sent frames as outbound, on an interface named after the inner device. Traffic never
+/// depends on the capture: a failed write is counted as <see cref="DropReason.CaptureFailed"/> in the
+/// shared <see cref="Statistics"/> and the frame goes on.
+/// </summary>
+/// <remarks>
+/// <para>Place it next to the emulator, inside any impairment (tcp-requirements "Lab pitfalls" 8):
+/// <c>new ImpairmentDevice(new CaptureDevice(tap, ...), ...)</c> would record the impaired wire; the
+/// usual order is <c>new CaptureDevice(new ImpairmentDevice(tap, ...), ...)</c>, which records what the
+/// emulator sent and what it was given.</para>
+/// <para>Sent frames are written before they are handed to the inner device, so a request is never
+/// written after its reply. Frames without a timestamp are stamped from the <see cref="TimeProvider"/>.</para>
+/// <para>Flushing: the file is flushed on the first write after <see cref="CaptureOptions.FlushInterval"/>
+/// has passed since the last flush, by a timer when the link is idle, and on Dispose.</para>
+/// <para>Rotation (path mode, <see cref="CaptureOptions.MaxFileBytes"/> &gt; 0): the first file is the
+/// given path, e.g. <c>cap.pcapng</c>; when the next frame would take it past the limit it is closed and
+/// <c>cap.1.pcapng</c>, <c>cap.2.pcapng</c>, ... follow (the counter goes before the extension; a path
+/// without an extension gets <c>cap.1</c>). Each file is complete on its own (header and interface block).</para>
+/// <para>After a write fails, the file is abandoned and later frames count as CaptureFailed until the next
+/// rotation opens a new file. The decorator owns the inner device and disposes it.</para>
+/// </remarks>
+public sealed partial class CaptureDevice : ILinkDevice
+{
+    private readonly ILinkDevice _inner;
+    private readonly CaptureOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string? _path;
+    private readonly Stream? _stream;
+    private readonly Lock _gate = new();
+    private readonly ITimer _flushTimer;
+    private readonly long _flushIntervalTicks;
+
+    private ICaptureWriter? _writer;
+    private int _interface;
+    private int _fileIndex;
+    private long _lastFlush;
+    private bool _dirty;
+    private bool _disposed;
+
+    /// <summary>Captures to a file at <paramref name="path"/> (created or overwritten), rotating per <paramref name="options"/>.</summary>
+    public CaptureDevice(ILinkDevice inner, string path, CaptureOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : this(inner, options, timeProvider, logger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _path = path;
+        OpenWriter();
+    }
+
+    /// <summary>Captures to <paramref name="stream"/> (no rotation; the stream is closed on Dispose).</summary>
+    public CaptureDevice(ILinkDevice inner, Stream stream, CaptureOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : this(inner, options, timeProvider, logger)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _stream = stream;
+        OpenWriter();
+    }
+
+    private CaptureDevice(ILinkDevice inner, CaptureOptions? options, TimeProvider? timeProvider, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        _inner = inner;
+        _options = options ?? new CaptureOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.FlushInterval, TimeSpan.Zero, nameof(options));
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        _flushIntervalTicks = (long)(_options.FlushInterval.TotalSeconds * _time.TimestampFrequency);
+        _lastFlush = _time.GetTimestamp();
+        // The idle timer only flushes our own buffer; it never calls into the inner device or user code.
+        _flushTimer = _time.CreateTimer(static s => ((CaptureDevice)s!).OnFlushTimer(), this, _options.FlushInterval, _options.FlushInterval);
+    }
+
+    /// <summary>The file being written now (path mode), or null for a stream.</summary>
+    public string? CurrentPath { get; private set; }
+
+    /// <inheritdoc/>
+    public string Name => _inner.Name;
+    /// <inheritdoc/>
+    public MacAddress MacAddress => _inner.MacAddress;
+    /// <inheritdoc/>
+    public int Mtu => _inner.Mtu;
+    /// <inheritdoc/>
+    public ChecksumCapabilities Checksums => _inner.Checksums;
+    /// <summary>The inner device's counters, to which this decorator adds <see cref="DropReason.CaptureFailed"/>.</summary>
+    public LinkStatistics Statistics => _inner.Statistics;
+
+    /// <inheritdoc/>
+    public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)
+    {
+        int n = _inner.Receive(frames, timeoutMilliseconds);
+        if (n > 0) Write(frames[..n], CaptureDirection.Inbound);
+        return n;
+    }
+
+    /// <inheritdoc/>
+    public int Send(ReadOnlySpan<FrameBuffer> frames)
+    {
+        Write(frames, CaptureDirection.Outbound);
+        return _inner.Send(frames);
+    }
+
+    /// <summary>Writes buffered frames to the file now.</summary>
+    public void Flush()
+    {
+        lock (_gate) FlushLocked();
+    }
+
+    private void Write(ReadOnlySpan<FrameBuffer> frames, CaptureDirection direction)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            long stamp = 0;
+            foreach (var frame in frames)
+            {
+                if (_writer is null)
+                {
+                    Statistics.CountDrop(DropReason.CaptureFailed);
+                    continue;
+                }
+                try
+                {
+                    if (_path is not null && _options.MaxFileBytes > 0 && _dirty
+                        && _writer.BytesWritten + frame.Length + 64 > _options.MaxFileBytes)
+                    {
+                        Rotate();
+                        if (_writer is null) { Statistics.CountDrop(DropReason.CaptureFailed); continue; }
+                    }
+                    long ts = frame.TimestampNs;
+                    if (ts == 0) ts = stamp != 0 ? stamp : stamp = NowNs();
+                    _writer.WriteFrame(_interface, ts, frame.Span, direction);
+                    _dirty = true;
+                }
+                catch (Exception ex)
+                {
+                    Fail(ex);
+                }
+            }
+            if (_dirty && _time.GetTimestamp() - _lastFlush >= _flushIntervalTicks) FlushLocked();
+        }
+    }
+
+    private void OnFlushTimer()
+    {
+        lock (_gate)
+        {
+            if (_disposed || !_dirty) return;
+            // Only when the writers have been quiet: a busy link flushes itself on the write path.
+            if (_time.GetTimestamp() - _lastFlush >= _flushIntervalTicks) FlushLocked();
+        }
+    }
+
+    private void FlushLocked()
+    {
+        _lastFlush = _time.GetTimestamp();
+        if (_writer is null || !_dirty) return;
+        try
+        {
+            _writer.Flush();
+            _dirty = false;
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+    }
+
+    private void Fail(Exception ex)
+    {
+        Statistics.CountDrop(DropReason.CaptureFailed);
+        LogCaptureFailed(_logger, _inner.Name, CurrentPath ?? "stream", ex);
+        var broken = _writer;
+        _writer = null;
+        _dirty = false;
+        try { broken?.Dispose(); } catch (Exception) { /* the file is already broken; nothing more to save */ }
+    }
+
+    private void Rotate()
+    {
+        var old = _writer;
+        _writer = null;
+        _dirty = false;
+        try
+        {
+            old?.Dispose();
+        }
+        catch (Exception ex)
+        {
+            // The finished file could not be closed cleanly; count it and still move on to the next one.
+            Statistics.CountDrop(DropReason.CaptureFailed);
+            LogCaptureFailed(_logger, _inner.Name, CurrentPath ?? "stream", ex);
+        }
+        _fileIndex++;
+        OpenWriter();
+    }
+
+    private void OpenWriter()
+    {
+        Stream stream;
+        if (_path is not null)
+        {
+            CurrentPath = RotatedPath(_path, _fileIndex);
+            try
+            {
+                stream = new FileStream(CurrentPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+            }
+            catch (Exception ex) when (_fileIndex > 0)
+            {
+                // A rotation that cannot open its file must not stop the traffic.
+                Fail(ex);
+                return;
+            }
+        }
+        else
+        {
+            stream = _stream!;
+        }
+        _writer = _options.Format == CaptureFormat.Pcap
+            ? new PcapWriter(stream, _options.SnapLength, leaveOpen: false, _options.BufferSize)
+            : new PcapNgWriter(stream, _options.SnapLength, leaveOpen: false, _options.BufferSize);
+        _interface = _writer.AddInterface(_inner.Name);
+        _lastFlush = _time.GetTimestamp();
+    }
+
+    /// <summary>
+    /// The name of file number <paramref name="index"/> of a rotating capture: the base path for 0, then
+    /// the counter before the extension (<c>cap.pcapng</c>, <c>cap.1.pcapng</c>, <c>cap.2.pcapng</c>...).
+    /// </summary>
+    public static string RotatedPath(string path, int index)
+    {
+        if (index == 0) return path;
+        string ext = Path.GetExtension(path);
+        string stem = path[..^ext.Length];
+        return $"{stem}.{index}{ext}";
+    }
+
+    private long NowNs() => (_time.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
+
+    /// <summary>Flushes and closes the capture, then disposes the inner device.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _flushTimer.Dispose();
+            try
+            {
+                _writer?.Dispose();
+            }
+            catch (Exception ex)
+            {
+                Statistics.CountDrop(DropReason.CaptureFailed);
+                LogCaptureFailed(_logger, _inner.Name, CurrentPath ?? "stream", ex);
+            }
+            _writer = null;
+        }
+        _inner.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Capture of {Device} to {File} failed; frames are no longer captured until the next file")]
+    private static partial void LogCaptureFailed(ILogger logger, string device, string file, Exception exception);
+}

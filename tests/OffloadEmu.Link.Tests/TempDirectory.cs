@@ -1,0 +1,16 @@
+namespace OffloadEmu.Link.Tests;
+
+/// <summary>A uniquely named scratch directory removed on Dispose.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public TempDirectory() => Directory.CreateDirectory(Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "oe-t-cap-" + Guid.NewGuid().ToString("N")));
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
