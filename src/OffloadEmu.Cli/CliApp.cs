@@ -5,9 +5,13 @@ namespace OffloadEmu.Cli;
 /// <summary>Builds the offloademu command tree.</summary>
 internal static class CliApp
 {
-    public static int Run(string[] args)
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
     {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
         var root = new RootCommand("OffloadEmu: a user-mode TCP offload (chimney) NIC emulator.");
-        return root.Parse(args).Invoke();
+        root.Subcommands.Add(DecodeCommand.Create(stdout, stderr));
+        var parse = root.Parse(args);
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
 }

@@ -101,4 +101,11 @@ public ref struct EthernetFrame
 
     /// <summary>Everything after the header, including any link-layer padding.</summary>
     public readonly Span<byte> Payload => _buffer[HeaderLength..];
+
+    /// <summary>
+    /// The frame as one tcpdump-style line (<c>tcpdump -nn -S</c>: absolute sequence numbers, no
+    /// timestamp), e.g. <c>IP 198.18.0.2.40000 &gt; 198.18.0.1.7: Flags [S], seq 1, win 64240, length 0</c>.
+    /// For relative sequence numbers across a conversation use <see cref="Formatting.TcpdumpFormatter"/>.
+    /// </summary>
+    public override readonly string ToString() => Formatting.TcpdumpFormatter.FormatStateless(_buffer);
 }

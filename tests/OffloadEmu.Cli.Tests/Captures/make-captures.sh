@@ -46,5 +46,30 @@ ip netns exec $A ping -6 -c 2 -i 0.2 2001:2:0:210::2 >/dev/null           # NS/N
 head -c 6000 /dev/urandom | ip netns exec $A socat -T 2 - TCP:198.18.210.2:7 >/dev/null
 head -c 3000 /dev/urandom | ip netns exec $A socat -T 2 - TCP6:[2001:2:0:210::2]:7 >/dev/null
 ip netns exec $A socat -T 1 - TCP:198.18.210.2:9 </dev/null >/dev/null 2>&1 || true   # RST (closed port)
+echo -n x | ip netns exec $A socat -T 1 - UDP:198.18.210.2:9 >/dev/null 2>&1 || true   # UDP + port unreachable
+ip netns exec $A ping -6 -c 1 -s 3000 2001:2:0:210::2 >/dev/null          # IPv6 fragments
+# Hand-made segments the kernel would not send: ICMP frag-needed, ICMPv6 packet-too-big, SACK
+# blocks, ECE/CWR/URG flags, an unknown TCP option and an illegal option length.
+ip netns exec $A /usr/bin/python3 - <<'PY'
+from scapy.all import *
+conf.verb = 0
+i = "oecga"
+mac = open(f"/sys/class/net/{i}/address").read().strip()
+peer = "02:00:00:00:00:02"
+e = Ether(src=mac, dst=peer)
+inner = IP(src="198.18.210.2", dst="198.18.210.1", flags="DF")/TCP(sport=7, dport=40000, seq=1000)
+sendp(e/IP(src="198.18.210.1", dst="198.18.210.2")/ICMP(type=3, code=4, nexthopmtu=1280)/bytes(inner)[:28], iface=i)
+inner6 = IPv6(src="2001:2:0:210::2", dst="2001:2:0:210::1")/TCP(sport=7, dport=40000)
+sendp(e/IPv6(src="2001:2:0:210::1", dst="2001:2:0:210::2")/ICMPv6PacketTooBig(mtu=1280)/bytes(inner6), iface=i)
+ip = IP(src="198.18.210.1", dst="198.18.210.2")
+sendp(e/ip/TCP(sport=41000, dport=7, flags="S", seq=100, options=[("MSS",1460),("NOP",None),("WScale",7),("SAckOK",b"")]), iface=i)
+sendp(e/ip/TCP(sport=41000, dport=7, flags="A", seq=101, ack=5001, window=500, options=[("NOP",None),("NOP",None),("SAck",(7000,8448,9896,11344))]), iface=i)
+sendp(e/ip/TCP(sport=41000, dport=7, flags="SEC", seq=200, window=1000), iface=i)
+sendp(e/ip/TCP(sport=41000, dport=7, flags="PAU", seq=101, ack=5001, urgptr=3, window=500)/b"abcdef", iface=i)
+sendp(e/ip/TCP(sport=41000, dport=7, flags="A", seq=101, ack=5001, window=500, options=[(99, b"\x01\x02"),("NOP",None),("NOP",None)]), iface=i)
+raw = bytes(ip/TCP(sport=41000, dport=7, flags="A", seq=101, ack=5001, window=500, options=[("NOP",None),("NOP",None),("NOP",None),("NOP",None)]))
+raw = bytearray(raw); raw[40:44] = b"\x02\x00\x01\x01"   # MSS option claiming length 0
+sendp(e/IP(bytes(raw)), iface=i)
+PY
 sleep 1
 echo "captured: $(tcpdump -nn -r kernel-traffic.pcap 2>/dev/null | wc -l) frames"
