@@ -65,10 +65,12 @@ start_server() {
     case $port in
         7)  cmd=(socat "$listen" PIPE) ;;
         9)  cmd=(socat -u "$listen" OPEN:/dev/null) ;;
-        19) cmd=(socat -u EXEC:"$PY $CHARGEN" "$listen") ;;
+        # -U: data flows right to left; the listener comes first so each connection gets its own
+        # generator from the start of the pattern.
+        19) cmd=(socat -U "$listen" EXEC:"$PY $CHARGEN") ;;
     esac
     # setsid (no -f) execs in place when not a group leader, and so does `ip netns exec`:
-    # $! is socat's own PID.
+    # $! is socat's own PID, and socat leads a new process group holding its per-connection children.
     setsid ip netns exec "$ns" "${cmd[@]}" </dev/null >>"$STATE/$ns-$port.log" 2>&1 &
     echo $! >"$pidf"
     sleep 0.2
@@ -118,10 +120,12 @@ down() {
             [[ -e $pidf ]] || continue
             local pid; pid=$(cat "$pidf")
             if kill -0 "$pid" 2>/dev/null; then
-                kill "$pid" 2>/dev/null || true
+                # The recorded PID leads its own process group (setsid): signal the group so the
+                # per-connection children and chargen generators go too.
+                kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
                 for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-                kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-                log "killed pid $pid ($(basename "$pidf" .pid))"
+                kill -0 "$pid" 2>/dev/null && { kill -KILL -- "-$pid" 2>/dev/null || true; }
+                log "killed pid $pid and its group ($(basename "$pidf" .pid))"
             fi
             rm -f "$pidf"
         done
