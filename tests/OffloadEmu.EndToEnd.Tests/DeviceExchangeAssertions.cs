@@ -14,7 +14,7 @@ internal static class DeviceExchangeAssertions
         var peerMac = exchange.ResolvePeer();
         Assert.Equal(expectedPeerMac, peerMac);
         exchange.Ping(peerMac);
-        capture.Stop();
+        capture.Stop(minimumFrames: 4);   // ARP request + reply, echo request + reply
 
         string f = capture.FilePath;
         Tshark.AssertClean(f);

@@ -43,7 +43,48 @@ internal sealed class TcpdumpCapture : IDisposable
     /// <summary>What tcpdump printed on stderr.</summary>
     internal string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
-    /// <summary>Stops tcpdump by PID (SIGTERM, so it flushes) and waits for it to exit.</summary>
+    /// <summary>
+    /// Waits (up to 5 s) until the file holds <paramref name="minimumFrames"/> frames, then stops
+    /// tcpdump by PID (SIGTERM) and waits for it to exit. tcpdump drops whatever is still in its
+    /// ring when it is stopped, and on a loaded machine it lags the exchange, so stopping right
+    /// after the last reply loses frames.
+    /// </summary>
+    internal void Stop(int minimumFrames)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!_process.HasExited && FramesWritten() < minimumFrames && sw.ElapsedMilliseconds < 5000) Thread.Sleep(20);
+        Thread.Sleep(100);   // anything just after the expected frames (e.g. a retransmission) too
+        Stop();
+    }
+
+    /// <summary>Frames in the pcap file so far (walks the record headers; -U makes tcpdump write whole records).</summary>
+    internal int FramesWritten()
+    {
+        try
+        {
+            using var fs = new FileStream(FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            if (fs.Length < 24) return 0;
+            var header = new byte[16];
+            long position = 24;
+            int frames = 0;
+            while (position + 16 <= fs.Length)
+            {
+                fs.Position = position;
+                fs.ReadExactly(header);
+                uint captured = BitConverter.ToUInt32(header, 8);   // file written on this host: native order
+                position += 16 + captured;
+                if (position > fs.Length) break;
+                frames++;
+            }
+            return frames;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Stops tcpdump by PID (SIGTERM) and waits for it to exit.</summary>
     internal void Stop()
     {
         if (_process.HasExited) return;

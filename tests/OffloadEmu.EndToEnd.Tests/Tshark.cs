@@ -24,7 +24,10 @@ internal static class Tshark
 
     /// <summary>Asserts at least one frame matches <paramref name="filter"/>.</summary>
     internal static void AssertPresent(string file, string filter)
-        => Assert.True(Count(file, filter) >= 1, $"no frame matching '{filter}' in the capture");
+    {
+        if (Count(file, filter) >= 1) return;
+        Assert.Fail($"no frame matching '{filter}' in the capture; it holds:\n{Cmd.Run("tshark", "-r", file, "-n")}");
+    }
 
     /// <summary>Formats for a display filter.</summary>
     internal static string F(int value) => value.ToString(CultureInfo.InvariantCulture);

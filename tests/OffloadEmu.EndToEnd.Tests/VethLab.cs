@@ -15,8 +15,8 @@ internal sealed class VethLab : IDisposable
         Namespace = new TestNamespace(tag);
         try
         {
-            RootEnd = $"oe{tag[0]}{Environment.ProcessId}a";
-            PeerEnd = $"oe{tag[0]}{Environment.ProcessId}b";
+            RootEnd = $"oev{subnet}{Environment.ProcessId}a";   // subnet is unique per test: unique names
+            PeerEnd = $"oev{subnet}{Environment.ProcessId}b";
             Cmd.TryRun("ip", "link", "del", RootEnd);   // leftover of this same pid only
             Cmd.Run("ip", "link", "add", RootEnd, "type", "veth", "peer", "name", PeerEnd, "netns", Namespace.Name);
             Namespace.OwnRootInterface(RootEnd);
