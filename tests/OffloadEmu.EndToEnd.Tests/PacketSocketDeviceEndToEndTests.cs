@@ -18,6 +18,15 @@ public sealed class PacketSocketDeviceEndToEndTests
     }
 
     [Fact]
+    public void Send_and_receive_allocate_nothing_after_warm_up()
+    {
+        if (!Privileged.ShouldRun()) return;
+        using var lab = new VethLab("pka", 248);
+        using var device = new PacketSocketDevice(new PacketSocketDeviceOptions { InterfaceName = lab.RootEnd, MacAddress = lab.OurMac });
+        AllocationProbe.AssertSendReceiveAllocationFree(device, lab.OurMac, lab.PeerMac);
+    }
+
+    [Fact]
     public void Reports_the_interface_mac_by_default()
     {
         if (!Privileged.ShouldRun()) return;

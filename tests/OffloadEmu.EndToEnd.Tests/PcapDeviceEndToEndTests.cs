@@ -23,6 +23,15 @@ public sealed class PcapDeviceEndToEndTests
     }
 
     [Fact]
+    public void Send_and_receive_allocate_nothing_after_warm_up()
+    {
+        if (!Privileged.ShouldRun()) return;
+        using var lab = new VethLab("pca", 247);
+        using var device = new PcapDevice(new PcapDeviceOptions { InterfaceName = lab.RootEnd, MacAddress = lab.OurMac });
+        AllocationProbe.AssertSendReceiveAllocationFree(device, lab.OurMac, lab.PeerMac);
+    }
+
+    [Fact]
     public void A_bad_filter_is_a_LinkDeviceException_naming_the_device()
     {
         if (!Privileged.ShouldRun()) return;

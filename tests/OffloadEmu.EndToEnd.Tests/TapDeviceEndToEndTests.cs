@@ -41,6 +41,20 @@ public sealed class TapDeviceEndToEndTests
     }
 
     [Fact]
+    public void Send_and_receive_allocate_nothing_after_warm_up()
+    {
+        if (!Privileged.ShouldRun()) return;
+        using var ns = new TestNamespace("tza");
+        string tapName = $"oea{Environment.ProcessId}";
+        using var tap = new TapDevice(new TapDeviceOptions { Name = tapName });
+        Cmd.Run("ip", "link", "set", tapName, "netns", ns.Name);
+        ns.ConfigureInside(tapName, "198.18.249.1/24");
+
+        AllocationProbe.AssertSendReceiveAllocationFree(tap, tap.MacAddress, tap.PeerMacAddress);
+        Assert.Equal(0, tap.Statistics.TotalDrops);
+    }
+
+    [Fact]
     public void Dispose_is_idempotent_and_a_pattern_name_is_resolved()
     {
         if (!Privileged.ShouldRun()) return;
