@@ -41,6 +41,19 @@ public sealed class TapDeviceEndToEndTests
     }
 
     [Fact]
+    public void Arp_and_ping_with_the_virtio_net_header_on()
+    {
+        if (!Privileged.ShouldRun()) return;
+        using var ns = new TestNamespace("tvh");
+        string tapName = $"oeh{Environment.ProcessId}";
+        using var tap = new TapDevice(new TapDeviceOptions { Name = tapName, VnetHeader = true });
+        Cmd.Run("ip", "link", "set", tapName, "netns", ns.Name);
+        ns.ConfigureInside(tapName, "198.18.246.1/24");
+        DeviceExchangeAssertions.ArpAndPingUnderCapture(tap, ns.Name, tapName, tap.MacAddress,
+            new Ipv4Address(198, 18, 246, 2), new Ipv4Address(198, 18, 246, 1), tap.PeerMacAddress);
+    }
+
+    [Fact]
     public void Send_and_receive_allocate_nothing_after_warm_up()
     {
         if (!Privileged.ShouldRun()) return;

@@ -21,6 +21,15 @@ public sealed class PcapDeviceTests
     }
 
     [Fact]
+    public void A_missing_library_is_a_LinkDeviceException_saying_what_to_install()
+    {
+        var api = Native.Pcap.Load(new[] { "liboffloademu-no-such-pcap.so.0" });
+        Assert.Null(api);
+        var ex = Assert.Throws<LinkDeviceException>(() => Native.Pcap.Require(api, "eth9"));
+        Assert.Equal("eth9: " + Native.Pcap.NotFoundMessage, ex.Message);
+    }
+
+    [Fact]
     public void Missing_library_message_is_one_line_saying_what_to_install()
     {
         Assert.DoesNotContain('\n', Native.Pcap.NotFoundMessage);

@@ -19,10 +19,13 @@ internal static unsafe class Pcap
     /// <summary>The message for a missing library: one line that says what to install.</summary>
     internal const string NotFoundMessage = "libpcap not found: install libpcap0.8 (Debian) or Npcap (Windows)";
 
-    private static readonly Lazy<Api?> LazyApi = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Api?> LazyApi = new(() => Load(Candidates()), LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>The loaded entry points; throws <see cref="LinkDeviceException"/> if libpcap is missing.</summary>
-    internal static Api Functions(string device) => LazyApi.Value ?? throw new LinkDeviceException(device, NotFoundMessage);
+    internal static Api Functions(string device) => Require(LazyApi.Value, device);
+
+    /// <summary>Returns <paramref name="api"/>, or throws the one-line "libpcap not found" error naming <paramref name="device"/>.</summary>
+    internal static Api Require(Api? api, string device) => api ?? throw new LinkDeviceException(device, NotFoundMessage);
 
     /// <summary>True when libpcap (or Npcap) can be loaded.</summary>
     internal static bool IsAvailable => LazyApi.Value is not null;
@@ -52,10 +55,11 @@ internal static unsafe class Pcap
         internal delegate* unmanaged<PcapInterface*, void> FreeAllDevs;
     }
 
-    private static Api? Load()
+    /// <summary>Loads the first of <paramref name="candidates"/> that exists; null when none does.</summary>
+    internal static Api? Load(IEnumerable<string> candidates)
     {
         nint handle = 0;
-        foreach (var candidate in Candidates())
+        foreach (var candidate in candidates)
         {
             if (NativeLibrary.TryLoad(candidate, out handle)) break;
         }
@@ -95,7 +99,8 @@ internal static unsafe class Pcap
         }
     }
 
-    private static IEnumerable<string> Candidates()
+    /// <summary>The library names tried, in order, on this platform.</summary>
+    internal static IEnumerable<string> Candidates()
     {
         if (OperatingSystem.IsWindows())
         {
