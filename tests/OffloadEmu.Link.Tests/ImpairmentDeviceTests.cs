@@ -218,6 +218,23 @@ public class ImpairmentDeviceTests
     }
 
     [Fact]
+    public void EgressTimerReleasesHeldFramesWithTheRealClock()
+    {
+        var inner = new TestDevice();
+        using var device = new ImpairmentDevice(inner, "", "delay 20ms", seed: 1);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Send(device, TestFrames.IcmpEcho(1));
+        lock (inner.Sent) Assert.Empty(inner.Sent);
+        while (sw.ElapsedMilliseconds < 5_000)
+        {
+            lock (inner.Sent) if (inner.Sent.Count == 1) break;
+            Thread.Sleep(1);
+        }
+        lock (inner.Sent) Assert.Single(inner.Sent);
+        Assert.InRange(sw.ElapsedMilliseconds, 15, 5_000);
+    }
+
+    [Fact]
     public void IngressLossCountsImpairmentDrops()
     {
         var inner = new TestDevice();

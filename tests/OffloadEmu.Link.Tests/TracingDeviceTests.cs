@@ -58,6 +58,22 @@ public class TracingDeviceTests
     }
 
     [Fact]
+    public void TracingWhenOffAllocatesNothing()
+    {
+        var inner = new TestDevice { RecordSent = false };
+        var logger = new TestLogger { MinimumLevel = LogLevel.Information };
+        using var device = new TracingDevice(inner, logger);
+        var tx = Pool.Rent();
+        tx.Length = 60;
+        var batch = new[] { tx };
+        device.Send(batch);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++) device.Send(batch);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 512);
+        Pool.Return(tx);
+    }
+
+    [Fact]
     public void DefaultFormatterShowsLengthAndLeadingBytes()
     {
         var text = HexFrameFormatter.Default.Format(TestFrames.IcmpEcho(1, 40));
