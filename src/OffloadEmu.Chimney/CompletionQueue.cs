@@ -1,0 +1,189 @@
+namespace OffloadEmu.Chimney;
+
+/// <summary>
+/// The scheduler a target hands its completions and indications to: a FIFO of small work items drained on the thread
+/// pool by one worker at a time, so host code never runs on the caller's (engine) thread and items run in the order
+/// they were posted.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Architecture §3 (Kestrel's IOQueue shape) and chimney spec §0: every request completes asynchronously; a target
+/// posts its <c>*Complete</c> calls here instead of calling the host. One queue delivers in posting order, so a target
+/// that posts all completions of a connection to one queue keeps their order (spec §3, §5 FIFO completion), and
+/// receive completions and indications posted to one queue are serialized per connection (spec §3).
+/// </para>
+/// <para>
+/// Allocation: the items are structs in a ring that grows to the largest backlog seen and is then reused; the queue
+/// is its own <see cref="IThreadPoolWorkItem"/>, so scheduling the worker allocates nothing. After warm-up, posting
+/// and draining allocate nothing per item.
+/// </para>
+/// <para>
+/// A post never runs the item inline: it only enqueues and, if no worker is running, queues the worker. A handler
+/// that throws is reported to the error callback given to the constructor and the worker moves on; with no callback
+/// the exception escapes to the thread pool (the process fails loudly) after the rest of the queue has been handed to
+/// a new worker.
+/// </para>
+/// </remarks>
+public sealed class CompletionQueue : IThreadPoolWorkItem
+{
+    private readonly Lock _lock = new();
+    private readonly Action<Exception>? _onError;
+    private CompletionWork[] _ring;
+    private int _head;
+    private int _count;
+    private bool _workerScheduled;
+
+    /// <summary>Creates an empty queue.</summary>
+    /// <param name="onError">Receives exceptions thrown by host handlers or callbacks; null lets them escape.</param>
+    /// <param name="initialCapacity">Initial ring size; the ring doubles when a backlog outgrows it.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="initialCapacity"/> is less than 1.</exception>
+    public CompletionQueue(Action<Exception>? onError = null, int initialCapacity = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(initialCapacity, 1);
+        _onError = onError;
+        _ring = new CompletionWork[initialCapacity];
+    }
+
+    /// <summary>Items posted and not yet started.</summary>
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock) return _count;
+        }
+    }
+
+    /// <summary>Runs <paramref name="callback"/>(<paramref name="state"/>) on the worker (Kestrel's <c>Schedule</c>). Pass a cached or static delegate so nothing is allocated per call.</summary>
+    public void Schedule(Action<object?> callback, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Enqueue(new CompletionWork(CompletionKind.Callback, null, state, callback));
+    }
+
+    /// <summary>Posts <see cref="IOffloadHost.InitiateOffloadComplete"/>.</summary>
+    public void PostInitiateOffloadComplete(IOffloadHost host, OffloadBlock root) => Post(CompletionKind.InitiateOffloadComplete, host, root);
+
+    /// <summary>Posts <see cref="IOffloadHost.TerminateOffloadComplete"/>.</summary>
+    public void PostTerminateOffloadComplete(IOffloadHost host, OffloadBlock root) => Post(CompletionKind.TerminateOffloadComplete, host, root);
+
+    /// <summary>Posts <see cref="IOffloadHost.UpdateOffloadComplete"/>.</summary>
+    public void PostUpdateOffloadComplete(IOffloadHost host, OffloadBlock root) => Post(CompletionKind.UpdateOffloadComplete, host, root);
+
+    /// <summary>Posts <see cref="IOffloadHost.InvalidateOffloadComplete"/>.</summary>
+    public void PostInvalidateOffloadComplete(IOffloadHost host, OffloadBlock root) => Post(CompletionKind.InvalidateOffloadComplete, host, root);
+
+    /// <summary>Posts <see cref="IOffloadHost.QueryOffloadStateComplete"/>.</summary>
+    public void PostQueryOffloadStateComplete(IOffloadHost host, OffloadBlock root) => Post(CompletionKind.QueryOffloadStateComplete, host, root);
+
+    /// <summary>Posts <see cref="IOffloadHost.TcpOffloadSendComplete"/>.</summary>
+    public void PostTcpOffloadSendComplete(IOffloadHost host, NetBufferList chain) => Post(CompletionKind.TcpOffloadSendComplete, host, chain);
+
+    /// <summary>Posts <see cref="IOffloadHost.TcpOffloadReceiveComplete"/>.</summary>
+    public void PostTcpOffloadReceiveComplete(IOffloadHost host, NetBufferList chain) => Post(CompletionKind.TcpOffloadReceiveComplete, host, chain);
+
+    /// <summary>Posts <see cref="IOffloadHost.TcpOffloadDisconnectComplete"/>.</summary>
+    public void PostTcpOffloadDisconnectComplete(IOffloadHost host, NetBufferList nbl) => Post(CompletionKind.TcpOffloadDisconnectComplete, host, nbl);
+
+    /// <summary>Posts <see cref="IOffloadHost.TcpOffloadForwardComplete"/>.</summary>
+    public void PostTcpOffloadForwardComplete(IOffloadHost host, NetBufferList chain) => Post(CompletionKind.TcpOffloadForwardComplete, host, chain);
+
+    /// <summary>Posts <see cref="IOffloadHost.TcpOffloadEvent"/>.</summary>
+    public void PostTcpOffloadEvent(IOffloadHost host, ulong ndisOffloadHandle, TcpOffloadEventType type, uint info)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        Enqueue(new CompletionWork(CompletionKind.TcpOffloadEvent, host, null, handle: ndisOffloadHandle, code: (uint)type, info: info));
+    }
+
+    /// <summary>
+    /// Posts <see cref="IOffloadHost.NeighborOffloadEvent"/>. The host's reachability answer is in the block once the
+    /// item has run; a target that needs it schedules a <see cref="Schedule">callback</see> instead (spec §6.4).
+    /// </summary>
+    public void PostNeighborOffloadEvent(IOffloadHost host, OffloadBlock neighborBlock, NeighborEventCode code)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(neighborBlock);
+        Enqueue(new CompletionWork(CompletionKind.NeighborOffloadEvent, host, neighborBlock, code: (uint)code));
+    }
+
+    /// <summary>Posts <see cref="IOffloadHost.IndicateStatus"/>.</summary>
+    public void PostIndicateStatus(IOffloadHost host, NdisStatus adapterStatus)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        Enqueue(new CompletionWork(CompletionKind.IndicateStatus, host, null, code: (uint)adapterStatus));
+    }
+
+    /// <summary>Drains the queue on a thread-pool thread; only the queue itself schedules this.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        while (true)
+        {
+            CompletionWork work;
+            lock (_lock)
+            {
+                if (_count == 0)
+                {
+                    // Cleared under the lock so a concurrent post either sees the worker running or schedules a new one.
+                    _workerScheduled = false;
+                    return;
+                }
+                work = _ring[_head];
+                _ring[_head] = default; // drop references so completed NBLs and trees are not kept alive by the ring
+                _head = (_head + 1) % _ring.Length;
+                _count--;
+            }
+            try
+            {
+                work.Invoke();
+            }
+            catch (Exception ex) when (_onError is not null)
+            {
+                _onError(ex);
+            }
+            catch
+            {
+                // No error callback: hand the remaining items to a fresh worker so they still run, then fail loudly.
+                bool reschedule;
+                lock (_lock)
+                {
+                    reschedule = _count != 0;
+                    if (!reschedule) _workerScheduled = false;
+                }
+                if (reschedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                throw;
+            }
+        }
+    }
+
+    private void Post(CompletionKind kind, IOffloadHost host, object argument)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(argument);
+        Enqueue(new CompletionWork(kind, host, argument));
+    }
+
+    private void Enqueue(in CompletionWork work)
+    {
+        bool schedule = false;
+        lock (_lock)
+        {
+            if (_count == _ring.Length) Grow();
+            _ring[(_head + _count) % _ring.Length] = work;
+            _count++;
+            if (!_workerScheduled)
+            {
+                _workerScheduled = true;
+                schedule = true;
+            }
+        }
+        // Outside the lock: the worker may start at once and would contend for it.
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    private void Grow()
+    {
+        var larger = new CompletionWork[_ring.Length * 2];
+        for (int i = 0; i < _count; i++) larger[i] = _ring[(_head + i) % _ring.Length];
+        _ring = larger;
+        _head = 0;
+    }
+}

@@ -1,0 +1,89 @@
+using OffloadEmu.Chimney.State;
+
+namespace OffloadEmu.Chimney;
+
+/// <summary>
+/// The offload target side of the chimney contract (the NIC's <c>Miniport*</c> handlers): what a host stack, or a
+/// layer above, calls to offload state and to move data on offloaded connections.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Chimney spec §0 and §1. Every state operation and every TCP I/O request returns <see cref="NdisStatus.Pending"/>
+/// and completes later through the bound <see cref="IOffloadHost"/>, never from inside the call (completions leave
+/// through a scheduler such as <see cref="CompletionQueue"/>, architecture §3). The one synchronous request is
+/// <see cref="TcpOffloadReceiveReturn"/> (spec §9.11).
+/// </para>
+/// <para>
+/// Contexts. A TCP I/O request names its connection by the target's context id: the value the target wrote into the
+/// block's <see cref="OffloadBlock.MiniportOffloadContext"/> slot when the object was offloaded
+/// (<see cref="OffloadContextSlot.Context"/>). The host keeps the slot and passes <c>slot.Context</c>. Handles go the
+/// other way: the target stores each block's <see cref="OffloadBlock.NdisOffloadHandle"/> and names the object by it
+/// in every indication to the host (spec §0, "two references per object").
+/// </para>
+/// <para>
+/// State trees. The target owns the tree from the call until it calls the matching <c>*Complete</c> with the same
+/// root; before that it writes <see cref="OffloadBlock.Status"/> in every block (spec §1, §2) and must not touch
+/// <see cref="OffloadBlock.ImReserved"/> or <see cref="OffloadBlock.SourceHandle"/>.
+/// </para>
+/// <para>
+/// NBLs. The target owns the NBLs of a request until it completes them and hands back the same objects, with
+/// <see cref="NetBufferList.Status"/> and the info values set; completions may batch NBLs of several requests of one
+/// kind into one chain (spec §0).
+/// </para>
+/// </remarks>
+public interface IOffloadTarget
+{
+    /// <summary>
+    /// Registers the host (or layer) whose <c>Protocol*</c> handlers receive this target's completions and
+    /// indications (the run-time callback table of <c>NdisMGetOffloadHandlers</c>, spec §0). Called once, before any
+    /// other request.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A host is already bound.</exception>
+    void Bind(IOffloadHost host);
+
+    /// <summary>The capabilities currently enabled (OID_TCP_CONNECTION_OFFLOAD_CURRENT_CONFIG, spec §6.9).</summary>
+    /// <remarks>The host re-reads them after an <see cref="NdisStatus.OffloadResume"/> indication (spec §6.6).</remarks>
+    TcpConnectionOffloadCapabilities CurrentCapabilities { get; }
+
+    /// <summary>What the hardware could do (OID_TCP_CONNECTION_OFFLOAD_HARDWARE_CAPABILITIES, spec §6.9).</summary>
+    TcpConnectionOffloadCapabilities HardwareCapabilities { get; }
+
+    /// <summary>
+    /// Sets the offload parameters (OID_TCP_CONNECTION_OFFLOAD_PARAMETERS, spec §6.9); synchronous like an OID set
+    /// that completes at once. Returns SUCCESS, or FAILURE / NOT_SUPPORTED when the values are refused.
+    /// </summary>
+    NdisStatus SetParameters(OffloadParameters parameters);
+
+    /// <summary>MiniportInitiateOffload: offload the new objects of the tree (spec §2). Returns PENDING.</summary>
+    NdisStatus InitiateOffload(OffloadBlock root);
+
+    /// <summary>MiniportTerminateOffload: upload the objects of the tree, returning delegated state (spec §6.6). Returns PENDING.</summary>
+    NdisStatus TerminateOffload(OffloadBlock root);
+
+    /// <summary>MiniportUpdateOffload: copy cached state, maybe relink paths (spec §6.7). Returns PENDING.</summary>
+    NdisStatus UpdateOffload(OffloadBlock root);
+
+    /// <summary>MiniportInvalidateOffload: mark the objects invalid (spec §6.7). Returns PENDING.</summary>
+    NdisStatus InvalidateOffload(OffloadBlock root);
+
+    /// <summary>MiniportQueryOffload: overwrite the blocks' state with current values (spec §6.7). Returns PENDING.</summary>
+    NdisStatus QueryOffloadState(OffloadBlock root);
+
+    /// <summary>MiniportTcpOffloadSend: queue a chain of sends on connection <paramref name="context"/> (spec §5). Returns PENDING.</summary>
+    NdisStatus TcpOffloadSend(ulong context, NetBufferList chain);
+
+    /// <summary>MiniportTcpOffloadReceive: post a chain of receive buffers (spec §3). Returns PENDING.</summary>
+    NdisStatus TcpOffloadReceive(ulong context, NetBufferList chain);
+
+    /// <summary>MiniportTcpOffloadDisconnect: graceful or abortive close of the send half, one NBL (spec §6.1). Returns PENDING.</summary>
+    NdisStatus TcpOffloadDisconnect(ulong context, NetBufferList nbl, TcpDisconnectFlags flags);
+
+    /// <summary>MiniportTcpOffloadForward: TCP-header-first segments the host received but did not ACK (spec §4). Returns PENDING.</summary>
+    NdisStatus TcpOffloadForward(ulong context, NetBufferList chain);
+
+    /// <summary>
+    /// MiniportTcpOffloadReceiveReturn: gives back NBLs the host accepted from receive indications, of any connection.
+    /// Synchronous and always SUCCESS: it cannot fail (spec §3, §9.11).
+    /// </summary>
+    NdisStatus TcpOffloadReceiveReturn(NetBufferList chain);
+}
