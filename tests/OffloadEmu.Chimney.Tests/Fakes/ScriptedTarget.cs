@@ -142,14 +142,17 @@ public sealed class ScriptedTarget : IOffloadTarget
         }
         else
         {
-            Hold(() =>
-            {
-                SucceedChain(chain);
-                Queue.PostTcpOffloadSendComplete(Host, chain);
-            });
+            HoldSend(chain);
         }
         return NdisStatus.Pending;
     }
+
+    // Separate method: a lambda in TcpOffloadSend would allocate its closure on every call, even on the fast path.
+    private void HoldSend(NetBufferList chain) => Hold(() =>
+    {
+        SucceedChain(chain);
+        Queue.PostTcpOffloadSendComplete(Host, chain);
+    });
 
     public NdisStatus TcpOffloadReceive(ulong context, NetBufferList chain)
     {
