@@ -154,7 +154,8 @@ public sealed class PassThroughIoTests
     [Fact]
     public void Layer_io_paths_allocate_nothing_after_warm_up()
     {
-        var target = new ScriptedTarget { RecordIo = false };
+        // Ring sized for the whole measured burst: growing it is warm-up, not per-request cost.
+        var target = new ScriptedTarget(new CompletionQueue(initialCapacity: 4096)) { RecordIo = false };
         var bottom = new PassThroughOffloadLayer(target);
         var top = new PassThroughOffloadLayer(bottom);
         var host = new RecordingHost { OnSendComplete = static _ => { } };
@@ -200,9 +201,14 @@ public sealed class PassThroughIoTests
         Down(2_000);
         Up(2_000);
         SpinWait.SpinUntil(() => target.Queue.PendingCount == 0, Timeout);
+        // Hold the target's worker while measuring, so the posts never have to queue it on the thread pool
+        // (whose own queue may grow) and the ring never sees more than this burst.
+        using var gate = new ManualResetEventSlim();
+        target.Queue.Schedule(static g => ((ManualResetEventSlim)g!).Wait(), gate);
         long before = GC.GetAllocatedBytesForCurrentThread();
         Down(1_000);
         long down = GC.GetAllocatedBytesForCurrentThread() - before;
+        gate.Set();
         before = GC.GetAllocatedBytesForCurrentThread();
         Up(1_000);
         long up = GC.GetAllocatedBytesForCurrentThread() - before;
