@@ -84,6 +84,9 @@ public sealed class PassThroughOffloadLayer : IOffloadTarget, IOffloadHost
     /// <summary>Objects the layer currently has an offload entry for (offloaded or being offloaded).</summary>
     public int ObjectCount => _byLayerHandle.Count;
 
+    /// <summary>Objects reachable by context for I/O (offloaded and not yet terminated); for tests.</summary>
+    internal int ContextCount => _byContext.Count;
+
     private IOffloadHost Upper => _upper ?? throw new InvalidOperationException("No host is bound to the pass-through layer.");
 
     // ----- IOffloadTarget: requests from above -----

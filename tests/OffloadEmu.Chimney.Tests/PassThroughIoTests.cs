@@ -203,7 +203,8 @@ public sealed class PassThroughIoTests
         SpinWait.SpinUntil(() => target.Queue.PendingCount == 0, Timeout);
         // Hold the target's worker while measuring, so the posts never have to queue it on the thread pool
         // (whose own queue may grow) and the ring never sees more than this burst.
-        using var gate = new ManualResetEventSlim();
+        // Not disposed: the worker may reach the gate item only after the test has ended.
+        var gate = new ManualResetEventSlim();
         target.Queue.Schedule(static g => ((ManualResetEventSlim)g!).Wait(), gate);
         long before = GC.GetAllocatedBytesForCurrentThread();
         Down(1_000);

@@ -72,6 +72,7 @@ public sealed class PassThroughStateOperationTests
 
         // Failed blocks leave no offload entry behind (N1, P1, T1 remain).
         Assert.All(stack.Layers, l => Assert.Equal(3, l.ObjectCount));
+        Assert.All(stack.Layers, l => Assert.Equal(3, l.ContextCount));
     }
 
     [Theory]
@@ -144,6 +145,7 @@ public sealed class PassThroughStateOperationTests
         // Terminate is the final event of the objects: the layers drop their entries for them then.
         int expected = operation == "Terminate" ? 3 : 6;
         Assert.All(stack.Layers, l => Assert.Equal(expected, l.ObjectCount));
+        Assert.All(stack.Layers, l => Assert.Equal(expected, l.ContextCount));
     }
 
     [Theory]
