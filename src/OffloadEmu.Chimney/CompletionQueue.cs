@@ -14,7 +14,7 @@ namespace OffloadEmu.Chimney;
 /// </para>
 /// <para>
 /// Allocation: the items are structs in a ring that grows to the largest backlog seen and is then reused; the queue
-/// is its own <see cref="IThreadPoolWorkItem"/>, so scheduling the worker allocates nothing. After warm-up, posting
+/// schedules one reusable <see cref="IThreadPoolWorkItem"/>, so scheduling the worker allocates nothing. After warm-up, posting
 /// and draining allocate nothing per item.
 /// </para>
 /// <para>
@@ -24,10 +24,11 @@ namespace OffloadEmu.Chimney;
 /// a new worker.
 /// </para>
 /// </remarks>
-public sealed class CompletionQueue : IThreadPoolWorkItem
+public sealed class CompletionQueue
 {
     private readonly Lock _lock = new();
     private readonly Action<Exception>? _onError;
+    private readonly CompletionQueueWorker _worker;
     private CompletionWork[] _ring;
     private int _head;
     private int _count;
@@ -42,6 +43,7 @@ public sealed class CompletionQueue : IThreadPoolWorkItem
         ArgumentOutOfRangeException.ThrowIfLessThan(initialCapacity, 1);
         _onError = onError;
         _ring = new CompletionWork[initialCapacity];
+        _worker = new CompletionQueueWorker(this);
     }
 
     /// <summary>Items posted and not yet started.</summary>
@@ -112,8 +114,8 @@ public sealed class CompletionQueue : IThreadPoolWorkItem
         Enqueue(new CompletionWork(CompletionKind.IndicateStatus, host, null, code: (uint)adapterStatus));
     }
 
-    /// <summary>Drains the queue on a thread-pool thread; only the queue itself schedules this.</summary>
-    void IThreadPoolWorkItem.Execute()
+    /// <summary>Drains the queue on a thread-pool thread; only <see cref="CompletionQueueWorker"/> calls it, one at a time.</summary>
+    internal void Drain()
     {
         while (true)
         {
@@ -148,7 +150,7 @@ public sealed class CompletionQueue : IThreadPoolWorkItem
                     reschedule = _count != 0;
                     if (!reschedule) _workerScheduled = false;
                 }
-                if (reschedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                if (reschedule) ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
                 throw;
             }
         }
@@ -176,7 +178,7 @@ public sealed class CompletionQueue : IThreadPoolWorkItem
             }
         }
         // Outside the lock: the worker may start at once and would contend for it.
-        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        if (schedule) ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
     }
 
     private void Grow()

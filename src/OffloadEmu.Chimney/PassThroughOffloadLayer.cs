@@ -308,14 +308,35 @@ public sealed class PassThroughOffloadLayer : IOffloadTarget, IOffloadHost
             block.SourceHandle = SourceHandle;
             block.NdisOffloadHandle = downHandle;
         }
-        return operation switch
+        try
         {
-            OffloadOperation.Initiate => _lower.InitiateOffload(root),
-            OffloadOperation.Terminate => _lower.TerminateOffload(root),
-            OffloadOperation.Update => _lower.UpdateOffload(root),
-            OffloadOperation.Invalidate => _lower.InvalidateOffload(root),
-            _ => _lower.QueryOffloadState(root),
-        };
+            return operation switch
+            {
+                OffloadOperation.Initiate => _lower.InitiateOffload(root),
+                OffloadOperation.Terminate => _lower.TerminateOffload(root),
+                OffloadOperation.Update => _lower.UpdateOffload(root),
+                OffloadOperation.Invalidate => _lower.InvalidateOffload(root),
+                _ => _lower.QueryOffloadState(root),
+            };
+        }
+        catch
+        {
+            // The request never got below: give the caller its tree back as it was and forget the new entries.
+            foreach (var saved in call.Blocks)
+            {
+                if (saved.Role == OffloadBlockRole.NewOffload && saved.Entry is { } entry) _byLayerHandle.TryRemove(entry.LayerHandle, out _);
+                if (saved.Entry is { } linked && operation == OffloadOperation.Terminate) linked.TearingDown = false;
+                Restore(saved);
+            }
+            throw;
+        }
+    }
+
+    private static void Restore(in PassThroughSavedBlock saved)
+    {
+        saved.Block.ImReserved = saved.ImReserved;
+        saved.Block.SourceHandle = saved.SourceHandle;
+        saved.Block.NdisOffloadHandle = saved.NdisOffloadHandle;
     }
 
     private OffloadBlock CompleteUp(OffloadOperation operation, OffloadBlock root)
@@ -355,9 +376,7 @@ public sealed class PassThroughOffloadLayer : IOffloadTarget, IOffloadHost
                     }
                 }
             }
-            block.ImReserved = saved.ImReserved;
-            block.SourceHandle = saved.SourceHandle;
-            block.NdisOffloadHandle = saved.NdisOffloadHandle;
+            Restore(saved);
         }
         return root;
     }

@@ -283,6 +283,22 @@ public sealed class PassThroughStateOperationTests
         Assert.Equal(0, stack.Bottom.ObjectCount);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_tree_the_target_throws_on_comes_back_to_the_caller_as_it_was(int depth)
+    {
+        var stack = new LayerStack(depth);
+        stack.Target.InitiateThrows = new NotSupportedException("broken target");
+        var tree = new SampleTree();
+        var hostView = BlockView.Capture(tree.Root);
+
+        Assert.Throws<NotSupportedException>(() => stack.Top.InitiateOffload(tree.Root));
+
+        Assert.Equal(hostView, BlockView.Capture(tree.Root));
+        Assert.All(stack.Layers, l => Assert.Equal(0, l.ObjectCount));
+    }
+
     [Fact]
     public void Binding_a_second_host_is_refused()
     {

@@ -62,8 +62,12 @@ public sealed class ScriptedTarget : IOffloadTarget
         return LastParametersStatus;
     }
 
+    /// <summary>When set, <see cref="InitiateOffload"/> throws it instead of taking the tree (a broken target).</summary>
+    public Exception? InitiateThrows { get; set; }
+
     public NdisStatus InitiateOffload(OffloadBlock root)
     {
+        if (InitiateThrows is { } broken) throw broken;
         RecordTree("Initiate", root);
         Run(() =>
         {
