@@ -299,6 +299,48 @@ public sealed class PassThroughStateOperationTests
         Assert.All(stack.Layers, l => Assert.Equal(0, l.ObjectCount));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void An_event_on_an_object_still_being_offloaded_reaches_the_host(int depth)
+    {
+        var stack = new LayerStack(depth);
+        stack.Target.AutoComplete = false; // the initiate stays below
+        var tree = new SampleTree();
+        ulong hostT3 = tree.T3.NdisOffloadHandle; // while the tree is below, the block carries the layer's handle
+        stack.Top.InitiateOffload(tree.Root);
+        var seen = stack.Target.Calls.Single(c => c.Name == "Initiate").Tree!;
+        ulong t3Below = seen.Single(v => v.Block == tree.T3).Handle;
+
+        stack.Target.Queue.PostTcpOffloadEvent(stack.Target.Host, t3Below, TcpOffloadEventType.Retrieve, (uint)TcpUploadReason.LowActivity);
+        var ev = stack.Host.WaitFor("TcpEvent", Timeout);
+
+        Assert.Equal(hostT3, ev.Handle);
+        stack.Target.CompleteHeld();
+        stack.Host.WaitFor("InitiateComplete", Timeout);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Indications_for_unknown_handles_are_dropped_and_counted(int depth)
+    {
+        var stack = new LayerStack(depth);
+        var nbl = new NetBufferList();
+        stack.Target.Queue.PostTcpOffloadEvent(stack.Target.Host, 0x999, TcpOffloadEventType.Abort, 0);
+        var answer = new TaskCompletionSource<(NdisStatus, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        stack.Target.Queue.Schedule(_ =>
+        {
+            var status = stack.Target.Host.TcpOffloadReceiveIndicate(0x999, nbl, NdisStatus.Success, out int consumed);
+            answer.SetResult((status, consumed));
+        }, null);
+
+        Assert.Equal((NdisStatus.OffloadDataNotAccepted, 0), await answer.Task.WaitAsync(Timeout));
+        SpinWait.SpinUntil(() => stack.Bottom.UnroutedIndicationCount == 2, Timeout);
+        Assert.Equal(2, stack.Bottom.UnroutedIndicationCount);
+        Assert.Empty(stack.Host.Calls);
+    }
+
     [Fact]
     public void Binding_a_second_host_is_refused()
     {
