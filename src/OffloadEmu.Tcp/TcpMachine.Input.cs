@@ -540,6 +540,8 @@ public sealed partial class TcpMachine
     {
         _finReceivedOutOfOrder = false;
         _rcvNxt += 1;
+        // The FIN takes a sequence number but no buffer space: keep the offered window unchanged.
+        _rcvAdvEdge += 1;
         _ackNow = true;
         _events |= TcpEvents.PeerClosed;
         switch (_state)
