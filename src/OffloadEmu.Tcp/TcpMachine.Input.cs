@@ -307,6 +307,7 @@ public sealed partial class TcpMachine
 
         // Every acceptable segment is proof of life for keep-alive and restarts the FIN_WAIT_2 timer (spec §6.8).
         ArmKeepAlive(now);
+        _unansweredProbes = 0; // an answered window probe starts a new round (spec §6.8)
         if (_state == TcpState.FinWait2) _closeTimerAt = now + _config.FinWait2Timeout;
 
         ProcessAck(segment, ack, seq, payload.Length, now);
