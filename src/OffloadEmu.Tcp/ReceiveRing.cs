@@ -41,8 +41,8 @@ internal sealed class ReceiveRing
     {
         _count -= count;
         _read += count;
+        // The read position is never rewound when the ring empties: out-of-order bytes sit at absolute positions after it.
         if (_read >= _buffer.Length) _read -= _buffer.Length;
-        if (_count == 0) _read = 0;
     }
 
     public int Read(Span<byte> destination)

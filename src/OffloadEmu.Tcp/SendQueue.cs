@@ -53,8 +53,6 @@ internal sealed class SendQueue
             _headAcked = 0;
             sink?.OnSendCompleted(done, length);
         }
-        _cursorEntry = 0;
-        _cursorOffset = 0;
         // Empty buffers at the front are complete as soon as everything before them is.
         while (_count > 0 && _lengths[_head] == 0)
         {
@@ -64,6 +62,9 @@ internal sealed class SendQueue
             _count--;
             sink?.OnSendCompleted(done, 0);
         }
+        // Offsets are relative to the first unacknowledged byte, which sits _headAcked bytes into the head entry.
+        _cursorEntry = 0;
+        _cursorOffset = -_headAcked;
     }
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes starting <paramref name="offset"/> bytes after the

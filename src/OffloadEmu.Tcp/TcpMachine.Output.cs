@@ -91,7 +91,7 @@ public sealed partial class TcpMachine
             case TcpState.TimeWait:
                 if (!_ackNow) return false;
                 plan.Kind = SegmentKind.Ack;
-                plan.Seq = _sndNxt;
+                plan.Seq = _sndMax;
                 return true;
         }
 
@@ -102,8 +102,10 @@ public sealed partial class TcpMachine
         }
         if (_ackNow || WindowUpdateDue())
         {
+            // A pure ACK carries the highest sequence number sent (RFC 9293's SND.NXT); our SndNxt may have been pulled
+            // back by a timeout, and an ACK below the peer's RCV.NXT would fail its acceptability test and be ignored.
             plan.Kind = SegmentKind.Ack;
-            plan.Seq = _sndNxt;
+            plan.Seq = _sndMax;
             return true;
         }
         if (_windowProbeNow || _keepAliveProbeNow)

@@ -354,7 +354,7 @@ public sealed partial class TcpMachine
         {
             _rstPending = true;
             _rstPort = _remotePort;
-            _rstSeq = _sndNxt;
+            _rstSeq = _sndMax;
             _rstAck = null;
         }
         EnterClosed();
@@ -423,6 +423,13 @@ public sealed partial class TcpMachine
         _keepAliveAt = Instant.MaxValue;
         _closeTimerAt = now + 2 * _config.Msl;
     }
+
+    /// <summary>A one-line dump of the sequence variables and timers, for diagnostics.</summary>
+    internal string DebugState
+        => $"{_state} una={_sndUna} nxt={_sndNxt} max={_sndMax} dataEnd={_sndDataEnd} fin={_finQueued}@{_finSeq} wnd={_sndWnd} cwnd={_cc.CWnd} "
+           + $"ssthresh={_cc.SsThresh} rcvNxt={_rcvNxt} rcvWnd={RcvWnd} rx={_rx.Count} ooo={_reassembler.Count} rto={_rtt.Rto} retx={_retransmitCount} "
+           + $"rtoAt={_retransmitAt} persistAt={_persistAt} ackAt={_delayedAckAt} ackNow={_ackNow} dup={_dupAckCount} rec={_inRecovery}@{_recover} "
+           + $"head={_retransmitHeadNow} events={_events}";
 
     private bool IsSynchronized => _state >= TcpState.SynReceived;
 
