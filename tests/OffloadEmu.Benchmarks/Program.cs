@@ -4,5 +4,11 @@ namespace OffloadEmu.Benchmarks;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    private static int Main(string[] args)
+    {
+        // "tap ..." is the TAP throughput mode run by scripts/bench.sh against the lab TAP.
+        if (args.Length > 0 && args[0] == "tap") return TapBench.Run(args);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -146,6 +146,13 @@ public class CaptureDeviceTests
     }
 
     [Fact]
+    public void AnUnopenableFirstFileFailsTheConstructor()
+    {
+        using var dir = new TempDirectory();
+        Assert.ThrowsAny<IOException>(() => new CaptureDevice(new TestDevice(), dir.File("missing/sub/cap.pcapng"), timeProvider: new ManualTimeProvider()));
+    }
+
+    [Fact]
     public void RotatedPathNaming()
     {
         Assert.Equal("/x/cap.pcapng", CaptureDevice.RotatedPath("/x/cap.pcapng", 0));

@@ -52,7 +52,16 @@ public sealed partial class CaptureDevice : ILinkDevice
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _path = path;
-        OpenWriter();
+        try
+        {
+            OpenWriter();
+        }
+        catch
+        {
+            // The first file must open: failing here is a configuration error the caller should see.
+            _flushTimer.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Captures to <paramref name="stream"/> (no rotation; the stream is closed on Dispose).</summary>

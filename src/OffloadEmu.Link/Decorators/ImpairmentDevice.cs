@@ -144,8 +144,10 @@ public sealed class ImpairmentDevice : ILinkDevice
     {
         if (_egress!.TryPeekDue(out long due))
         {
-            var wait = _time.GetElapsedTime(now, Math.Max(due, now));
-            _egressTimer!.Change(wait, Timeout.InfiniteTimeSpan);
+            // Round up to whole TimeSpan ticks: a timer that fires a fraction of a tick early would find
+            // nothing due and re-arm itself with zero, spinning until the clock moves.
+            long ticks = due <= now ? 0 : (long)Math.Ceiling((double)(due - now) * TimeSpan.TicksPerSecond / _time.TimestampFrequency);
+            _egressTimer!.Change(TimeSpan.FromTicks(ticks), Timeout.InfiniteTimeSpan);
         }
         else
         {

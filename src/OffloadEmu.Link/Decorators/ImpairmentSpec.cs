@@ -82,7 +82,7 @@ public sealed record ImpairmentSpec
                 case "loss":
                     if (i + 1 < tokens.Length && tokens[i + 1] is "random" or "state" or "gemodel")
                     {
-                        if (tokens[i + 1] != "random") throw new FormatException($"'loss {tokens[i + 1]}' is not supported; use 'loss P%'.");
+                        if (tokens[i + 1] != "random") throw new FormatException($"'{tokens[i + 1]}' after loss is not supported (only the random loss model); use 'loss P%'.");
                         i++;
                     }
                     spec = spec with { LossPercent = ParsePercent(Argument(tokens, i, "a percentage such as 2%")) };

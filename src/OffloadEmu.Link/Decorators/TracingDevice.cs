@@ -20,7 +20,7 @@ public sealed partial class TracingDevice : ILinkDevice
     /// <summary>Wraps <paramref name="inner"/>.</summary>
     /// <param name="inner">The device to trace (owned and disposed by this decorator).</param>
     /// <param name="logger">Where the lines go.</param>
-    /// <param name="formatter">Describes a frame (default: <see cref="HexFrameFormatter.Default"/>).</param>
+    /// <param name="formatter">Describes a frame (default: a <see cref="TcpdumpFrameFormatter"/>, tcpdump -nn lines).</param>
     /// <param name="level">Level of the lines; Trace by default, Debug for a quieter setup.</param>
     public TracingDevice(ILinkDevice inner, ILogger logger, IFrameFormatter? formatter = null, LogLevel level = LogLevel.Trace)
     {
@@ -28,7 +28,7 @@ public sealed partial class TracingDevice : ILinkDevice
         ArgumentNullException.ThrowIfNull(logger);
         _inner = inner;
         _logger = logger;
-        _formatter = formatter ?? HexFrameFormatter.Default;
+        _formatter = formatter ?? new TcpdumpFrameFormatter();
         _level = level;
     }
 

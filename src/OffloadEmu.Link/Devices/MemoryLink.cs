@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Link.Devices;
+
+/// <summary>
+/// One end of an in-memory Ethernet cable: what one end sends, the other receives, in order.
+/// </summary>
+/// <remarks>
+/// Each end owns a bounded ring of preallocated frame slots for its inbound direction. Send copies
+/// the sender's frame into a free slot of the peer's ring (full ring: counted
+/// <see cref="DropReason.QueueFull"/>, as a real NIC's queue would drop); Receive copies slots into
+/// the caller's rented buffers and blocks on the ring's monitor until the timeout. Nothing is
+/// allocated per frame. Disposing one end makes the other end's sends count
+/// <see cref="DropReason.InterfaceDown"/>.
+/// </remarks>
+public sealed class MemoryLink : ILinkDevice
+{
+    private readonly object _gate = new();
+    private readonly byte[][] _slots;
+    private readonly int[] _lengths;
+    private readonly long[] _timestamps;
+    private readonly int _maxFrame;
+    private int _head;      // next slot to receive from
+    private int _count;     // queued frames
+    private bool _disposed;
+    private MemoryLink _peer = null!;
+
+    private MemoryLink(string name, MacAddress mac, int mtu, int capacity)
+    {
+        Name = name;
+        MacAddress = mac;
+        Mtu = mtu;
+        _maxFrame = mtu + 18;
+        _slots = new byte[capacity][];
+        for (int i = 0; i < capacity; i++) _slots[i] = new byte[_maxFrame];
+        _lengths = new int[capacity];
+        _timestamps = new long[capacity];
+    }
+
+    /// <summary>Creates two connected ends.</summary>
+    /// <param name="a">End A (default name "mem0").</param>
+    /// <param name="b">End B (default name "mem1").</param>
+    /// <param name="options">Capacity, MTU, names and MACs; null for the defaults.</param>
+    public static void CreatePair(out MemoryLink a, out MemoryLink b, MemoryLinkOptions? options = null)
+    {
+        options ??= new MemoryLinkOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Mtu, 46);
+        a = new MemoryLink(options.NameA, options.MacAddressA, options.Mtu, options.Capacity);
+        b = new MemoryLink(options.NameB, options.MacAddressB, options.Mtu, options.Capacity);
+        a._peer = b;
+        b._peer = a;
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <inheritdoc/>
+    public MacAddress MacAddress { get; }
+
+    /// <inheritdoc/>
+    public int Mtu { get; }
+
+    /// <summary>None: frames pass untouched.</summary>
+    public ChecksumCapabilities Checksums => ChecksumCapabilities.None;
+
+    /// <inheritdoc/>
+    public LinkStatistics Statistics { get; } = new();
+
+    /// <summary>The other end.</summary>
+    public MemoryLink Peer => _peer;
+
+    /// <summary>Frames waiting to be received at this end.</summary>
+    public int QueuedFrames { get { lock (_gate) return _count; } }
+
+    /// <inheritdoc/>
+    public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)
+    {
+        if (frames.IsEmpty) return 0;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_count == 0)
+            {
+                if (timeoutMilliseconds == 0) return 0;
+                long start = Stopwatch.GetTimestamp();
+                while (_count == 0 && !_disposed)
+                {
+                    int wait = Timeout.Infinite;
+                    if (timeoutMilliseconds > 0)
+                    {
+                        wait = timeoutMilliseconds - (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                        if (wait <= 0) return 0;
+                    }
+                    Monitor.Wait(_gate, wait);
+                }
+                if (_count == 0) return 0;   // disposed while waiting
+            }
+
+            int n = Math.Min(_count, frames.Length);
+            for (int i = 0; i < n; i++)
+            {
+                var frame = frames[i];
+                int length = _lengths[_head];
+                if (length > frame.Array.Length)
+                {
+                    // The caller's buffer is smaller than the frame: drop it rather than truncate.
+                    Statistics.CountDrop(DropReason.TooLong);
+                    frame.Length = 0;
+                }
+                else
+                {
+                    _slots[_head].AsSpan(0, length).CopyTo(frame.Array);
+                    frame.Length = length;
+                    frame.TimestampNs = _timestamps[_head];
+                    Statistics.CountIn(length);
+                }
+                _head = _head + 1 == _slots.Length ? 0 : _head + 1;
+            }
+            _count -= n;
+            return Compact(frames, n);
+        }
+    }
+
+    // Removes the zero-length placeholders left by oversized frames (rare), keeping order.
+    private static int Compact(Span<FrameBuffer> frames, int n)
+    {
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (frames[i].Length == 0) continue;
+            if (kept != i) (frames[kept], frames[i]) = (frames[i], frames[kept]);
+            kept++;
+        }
+        return kept;
+    }
+
+    /// <inheritdoc/>
+    public int Send(ReadOnlySpan<FrameBuffer> frames)
+    {
+        lock (_gate) ObjectDisposedException.ThrowIf(_disposed, this);
+        var peer = _peer;
+        int sent = 0;
+        lock (peer._gate)
+        {
+            foreach (var frame in frames)
+            {
+                int length = frame.Length;
+                if (length < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
+                if (length > _maxFrame) { Statistics.CountDrop(DropReason.TooLong); continue; }
+                if (peer._disposed) { Statistics.CountDrop(DropReason.InterfaceDown); continue; }
+                if (peer._count == peer._slots.Length) { Statistics.CountDrop(DropReason.QueueFull); continue; }
+                int tail = peer._head + peer._count;
+                if (tail >= peer._slots.Length) tail -= peer._slots.Length;
+                frame.Span.CopyTo(peer._slots[tail]);
+                peer._lengths[tail] = length;
+                peer._timestamps[tail] = frame.TimestampNs != 0 ? frame.TimestampNs : WallClock.NowNs();
+                peer._count++;
+                Statistics.CountOut(length);
+                sent++;
+            }
+            if (sent > 0) Monitor.PulseAll(peer._gate);
+        }
+        return sent;
+    }
+
+    /// <summary>Closes this end: a blocked Receive returns 0, the peer's sends count InterfaceDown. Safe to call twice.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _count = 0;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"memory {Name} ({MacAddress}, mtu {Mtu})";
+}

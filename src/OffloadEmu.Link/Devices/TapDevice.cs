@@ -1,0 +1,237 @@
+using System.Runtime.InteropServices;
+using OffloadEmu.Link.Native;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Link.Devices;
+
+/// <summary>
+/// A Linux TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI) as the wire of the emulated NIC.
+/// </summary>
+/// <remarks>
+/// <para>The TAP file descriptor is the NIC's cable: frames we write appear as received by the
+/// kernel's TAP interface, and frames the kernel sends out of the TAP are what we read. So the
+/// kernel-side MAC of the TAP (<see cref="PeerMacAddress"/>) belongs to the peer, and
+/// <see cref="MacAddress"/> is the emulated NIC's own MAC: configured by the caller, or a locally
+/// administered address derived deterministically from the interface name.</para>
+/// <para>The descriptor is non-blocking; <see cref="Receive"/> polls for the first frame and then
+/// drains until EAGAIN or the batch is full. EIO on write (interface administratively down) is a
+/// counted <see cref="DropReason.InterfaceDown"/>, not an error. The descriptor keeps working after
+/// the interface is moved to another network namespace (<c>ip link set NAME netns NS</c>).</para>
+/// </remarks>
+public sealed unsafe class TapDevice : ILinkDevice
+{
+    private const int VnetHeaderSize = 10;
+    private int _fd;
+    private readonly bool _vnet;
+    private readonly int _maxFrame;
+    // virtio-net header scratch on the pinned object heap so readv/writev can point at it. Receive and
+    // send run on different threads, so each has its own; the send one stays all-zero (no offload asked).
+    private readonly byte[] _vnetRx;
+    private readonly byte[] _vnetTx;
+    private int _disposed;
+
+    /// <summary>Creates (or attaches to) a TAP interface as described by <paramref name="options"/>.</summary>
+    /// <exception cref="LinkDeviceException">/dev/net/tun cannot be opened, the TAP cannot be created or attached.</exception>
+    public TapDevice(TapDeviceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string requested = options.Name;
+        if (options.AttachOnly && Libc.IfNameToIndex(requested) == 0)
+            throw new LinkDeviceException(requested, "no TAP of this name exists in this network namespace (AttachOnly)", Libc.Errno);
+
+        int fd = Libc.Open("/dev/net/tun", Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
+        if (fd < 0) throw new LinkDeviceException(requested, "cannot open /dev/net/tun (needs CAP_NET_ADMIN and the tun module)", Libc.Errno);
+        try
+        {
+            var req = IfReq.ForName(requested);
+            req.Flags = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (options.VnetHeader ? Libc.IFF_VNET_HDR : 0));
+            if (Libc.Ioctl(fd, Libc.TUNSETIFF, &req) < 0)
+                throw new LinkDeviceException(requested, "TUNSETIFF failed (busy, not a TAP, or no permission)", Libc.Errno);
+            Name = req.GetName();
+
+            if (options.VnetHeader)
+            {
+                int size = VnetHeaderSize;
+                if (Libc.Ioctl(fd, Libc.TUNSETVNETHDRSZ, &size) < 0)
+                    throw new LinkDeviceException(Name, "TUNSETVNETHDRSZ failed", Libc.Errno);
+            }
+            if (options.Persist && Libc.Ioctl(fd, Libc.TUNSETPERSIST, (void*)1) < 0)
+                throw new LinkDeviceException(Name, "TUNSETPERSIST failed", Libc.Errno);
+
+            // The tun driver answers SIOCGIFHWADDR on its own fd, so this works in any namespace.
+            var hw = default(IfReq);
+            if (Libc.Ioctl(fd, Libc.SIOCGIFHWADDR, &hw) < 0)
+                throw new LinkDeviceException(Name, "SIOCGIFHWADDR on the TAP fd failed", Libc.Errno);
+            PeerMacAddress = Wire.MacAddress.Read(new ReadOnlySpan<byte>(hw.HwAddrData, Wire.MacAddress.Length));
+
+            Mtu = options.Mtu ?? InterfaceInfo.GetMtu(Name);
+            MacAddress = options.MacAddress ?? DeriveMac(Name);
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+        _fd = fd;
+        _vnet = options.VnetHeader;
+        _vnetRx = GC.AllocateArray<byte>(16, pinned: true);
+        _vnetTx = GC.AllocateArray<byte>(16, pinned: true);
+        _maxFrame = Mtu + 18;
+    }
+
+    /// <summary>Creates or attaches to the TAP <paramref name="name"/> (a "%d" pattern is allowed).</summary>
+    public static TapDevice Open(string name, MacAddress? macAddress = null) => new(new TapDeviceOptions { Name = name, MacAddress = macAddress });
+
+    /// <summary>Attaches to an existing persistent TAP <paramref name="name"/> in this namespace.</summary>
+    public static TapDevice Attach(string name, MacAddress? macAddress = null)
+        => new(new TapDeviceOptions { Name = name, MacAddress = macAddress, AttachOnly = true });
+
+    /// <summary>The interface name the kernel assigned (a "%d" pattern resolved).</summary>
+    public string Name { get; }
+
+    /// <summary>The emulated NIC's own MAC (configured, or derived from the name); not the TAP's kernel-side MAC.</summary>
+    public MacAddress MacAddress { get; }
+
+    /// <summary>The kernel-side MAC of the TAP interface: the peer's address on this link.</summary>
+    public MacAddress PeerMacAddress { get; }
+
+    /// <inheritdoc/>
+    public int Mtu { get; }
+
+    /// <summary>None: without TUNSETOFFLOAD the kernel hands over and expects fully checksummed frames.</summary>
+    public ChecksumCapabilities Checksums => ChecksumCapabilities.None;
+
+    /// <inheritdoc/>
+    public LinkStatistics Statistics { get; } = new();
+
+    /// <summary>The raw file descriptor (for diagnostics and benchmarks).</summary>
+    internal int FileDescriptor => _fd;
+
+    /// <summary>A locally administered unicast MAC (02:xx:xx:xx:xx:xx) from an FNV-1a hash of <paramref name="name"/>.</summary>
+    public static MacAddress DeriveMac(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ulong hash = 14695981039346656037UL;
+        foreach (char c in name) { hash ^= c; hash *= 1099511628211UL; }
+        return Wire.MacAddress.FromUInt64((0x02UL << 40) | (hash & 0xFF_FFFF_FFFFUL));
+    }
+
+    /// <inheritdoc/>
+    public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (frames.IsEmpty) return 0;
+        // Under load frames are already queued: read first and poll only when nothing was there,
+        // which saves a system call per batch compared with poll-then-read.
+        int count = Drain(frames);
+        if (count > 0 || timeoutMilliseconds == 0) return count;
+        var ready = FdPoller.WaitReadable(_fd, timeoutMilliseconds, out int pollErrno);
+        if (ready == FdPoller.Result.TimedOut) return 0;
+        if (ready == FdPoller.Result.Error)
+        {
+            if (_disposed != 0) return 0;
+            throw new LinkDeviceException(Name, "poll on the TAP fd failed", pollErrno);
+        }
+        return Drain(frames);
+    }
+
+    // Reads until EAGAIN or the batch is full.
+    private int Drain(Span<FrameBuffer> frames)
+    {
+        int count = 0;
+        while (count < frames.Length)
+        {
+            var frame = frames[count];
+            nint n = ReadOne(frame.Array);
+            if (n < 0)
+            {
+                int errno = Libc.Errno;
+                if (errno == Libc.EAGAIN) break;
+                if (errno == Libc.EINTR) continue;
+                if (_disposed != 0) break;
+                if (errno == Libc.EBADFD || errno == Libc.EBADF || errno == Libc.ENXIO)
+                    throw new LinkDeviceException(Name, "TAP read failed: the device is gone", errno);
+                Statistics.CountDrop(DropReason.IoError);
+                break;
+            }
+            if (n < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
+            if (n > _maxFrame || n > frame.Array.Length) { Statistics.CountDrop(DropReason.TooLong); continue; }
+            frame.Length = (int)n;
+            frame.TimestampNs = WallClock.NowNs();
+            Statistics.CountIn((int)n);
+            count++;
+        }
+        return count;
+    }
+
+    /// <inheritdoc/>
+    public int Send(ReadOnlySpan<FrameBuffer> frames)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        int sent = 0;
+        foreach (var frame in frames)
+        {
+            int length = frame.Length;
+            if (length < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
+            if (length > _maxFrame) { Statistics.CountDrop(DropReason.TooLong); continue; }
+            nint n;
+            do n = WriteOne(frame.Array, length);
+            while (n < 0 && Libc.Errno == Libc.EINTR);
+            if (n >= 0) { Statistics.CountOut(length); sent++; continue; }
+
+            int errno = Libc.Errno;
+            switch (errno)
+            {
+                case Libc.EIO: Statistics.CountDrop(DropReason.InterfaceDown); break;   // TAP admin-down
+                case Libc.EAGAIN or Libc.ENOBUFS: Statistics.CountDrop(DropReason.QueueFull); break;
+                case Libc.EINVAL or Libc.EMSGSIZE: Statistics.CountDrop(DropReason.TooLong); break;
+                case Libc.EBADFD or Libc.EBADF or Libc.ENXIO when _disposed == 0:
+                    throw new LinkDeviceException(Name, "TAP write failed: the device is gone", errno);
+                default: Statistics.CountDrop(DropReason.IoError); break;
+            }
+        }
+        return sent;
+    }
+
+    private nint ReadOne(byte[] buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            if (!_vnet) return Libc.Read(_fd, p, buffer.Length);
+            IoVec* iov = stackalloc IoVec[2];
+            fixed (byte* h = _vnetRx)
+            {
+                iov[0].Base = h; iov[0].Length = VnetHeaderSize;
+                iov[1].Base = p; iov[1].Length = (nuint)buffer.Length;
+                nint n = Libc.ReadV(_fd, iov, 2);
+                return n < 0 ? n : Math.Max(0, n - VnetHeaderSize);
+            }
+        }
+    }
+
+    private nint WriteOne(byte[] buffer, int length)
+    {
+        fixed (byte* p = buffer)
+        {
+            if (!_vnet) return Libc.Write(_fd, p, length);
+            IoVec* iov = stackalloc IoVec[2];
+            fixed (byte* h = _vnetTx)
+            {
+                iov[0].Base = h; iov[0].Length = VnetHeaderSize;
+                iov[1].Base = p; iov[1].Length = (nuint)length;
+                return Libc.WriteV(_fd, iov, 2);
+            }
+        }
+    }
+
+    /// <summary>Closes the descriptor (a non-persistent TAP disappears with it). Safe to call twice.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0) Libc.Close(fd);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"tap {Name} ({MacAddress}, peer {PeerMacAddress}, mtu {Mtu})";
+}

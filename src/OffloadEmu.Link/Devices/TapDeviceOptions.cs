@@ -1,0 +1,37 @@
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Link.Devices;
+
+/// <summary>How to open a Linux TAP interface.</summary>
+public sealed class TapDeviceOptions
+{
+    /// <summary>
+    /// Interface name, or a pattern containing "%d" (e.g. "oe%d") that the kernel completes with
+    /// the first free number. At most 15 characters. Default "oe%d".
+    /// </summary>
+    public string Name { get; init; } = "oe%d";
+
+    /// <summary>
+    /// Only attach to an existing (persistent) TAP of this name; fail instead of creating one.
+    /// Note that TUNSETIFF finds a device only in the caller's own network namespace.
+    /// </summary>
+    public bool AttachOnly { get; init; }
+
+    /// <summary>Mark the TAP persistent (TUNSETPERSIST) so it outlives this process.</summary>
+    public bool Persist { get; init; }
+
+    /// <summary>
+    /// The emulated NIC's own MAC (what <see cref="ILinkDevice.MacAddress"/> reports). Null derives a
+    /// locally administered unicast MAC deterministically from the interface name.
+    /// </summary>
+    public MacAddress? MacAddress { get; init; }
+
+    /// <summary>IP MTU; null reads the TAP's MTU from the kernel when it is opened.</summary>
+    public int? Mtu { get; init; }
+
+    /// <summary>
+    /// Open with IFF_VNET_HDR: every frame carries a 10-byte virtio-net header, which the device
+    /// strips on receive and writes as all-zero (no offload requested) on send. Off by default.
+    /// </summary>
+    public bool VnetHeader { get; init; }
+}

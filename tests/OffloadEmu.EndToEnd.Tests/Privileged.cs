@@ -1,0 +1,23 @@
+namespace OffloadEmu.EndToEnd.Tests;
+
+/// <summary>
+/// Gate for the privileged tests. They need root, iproute2, tcpdump and tshark. When those are
+/// missing the test fails with a clear message, so a CI run without root cannot pass silently;
+/// set OFFLOADEMU_SKIP_PRIVILEGED=1 to make every privileged test return early (reported as passed,
+/// because xunit 2 has no dynamic skip).
+/// </summary>
+internal static class Privileged
+{
+    /// <summary>True when the test should run; false only when skipping was asked for explicitly.</summary>
+    internal static bool ShouldRun()
+    {
+        if (Environment.GetEnvironmentVariable("OFFLOADEMU_SKIP_PRIVILEGED") == "1") return false;
+        if (!OperatingSystem.IsLinux()) Assert.Fail("Privileged end-to-end tests need Linux; set OFFLOADEMU_SKIP_PRIVILEGED=1 to skip them.");
+        if (!Environment.IsPrivilegedProcess) Assert.Fail("Privileged end-to-end tests must run as root (network namespaces, TAP, AF_PACKET); set OFFLOADEMU_SKIP_PRIVILEGED=1 to skip them.");
+        foreach (var tool in new[] { "ip", "tcpdump", "tshark", "ethtool", "sysctl" })
+        {
+            if (Cmd.Which(tool) is null) Assert.Fail($"Privileged end-to-end tests need '{tool}' on PATH; set OFFLOADEMU_SKIP_PRIVILEGED=1 to skip them.");
+        }
+        return true;
+    }
+}
