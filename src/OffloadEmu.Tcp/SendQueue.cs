@@ -32,6 +32,24 @@ internal sealed class SendQueue
         _totalBytes += buffer.Length;
     }
 
+    /// <summary>Marks the first <paramref name="bytes"/> of the head buffer as already acknowledged (import of a
+    /// connection whose first send buffer is partly acknowledged).</summary>
+    public void SetHeadAcknowledged(int bytes)
+    {
+        _headAcked = bytes;
+        _cursorEntry = 0;
+        _cursorOffset = -bytes;
+    }
+
+    /// <summary>Bytes of the head buffer already acknowledged.</summary>
+    public int HeadAcknowledged => _headAcked;
+
+    /// <summary>Adds every queued buffer, oldest first, to <paramref name="destination"/>.</summary>
+    public void CopyBuffersTo(ICollection<ITcpSendBuffer> destination)
+    {
+        for (int i = 0; i < _count; i++) destination.Add(_buffers[(_head + i) & (_buffers.Length - 1)]!);
+    }
+
     /// <summary>Drops <paramref name="bytes"/> acknowledged bytes from the front and reports each buffer whose end was passed.</summary>
     public void Acknowledge(long bytes, ITcpSendCompletionSink? sink)
     {

@@ -1,10 +1,11 @@
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp.Congestion;
 
 namespace OffloadEmu.Tcp;
 
 /// <summary>Per-connection parameters: the chimney offload parameters (spec §6.9), the TCP cached state (spec §2) and
 /// the local policy of the host. Immutable after creation; one instance may serve many connections.</summary>
-public sealed class TcpConfig
+public sealed record TcpConfig
 {
     /// <summary>Timer tick rate (10, 100 or 1000); chimney <c>TicksPerSecond</c>. Tick-valued settings use it.</summary>
     public int TicksPerSecond { get; init; } = 1000;
@@ -83,6 +84,36 @@ public sealed class TcpConfig
 
     /// <summary>A configuration with the defaults.</summary>
     public static TcpConfig Default { get; } = new();
+
+    /// <summary>This configuration with the host's chimney offload parameters applied (tick rate, ACK frequency and
+    /// delay, retransmission count, duplicate-ACK threshold).</summary>
+    /// <remarks>Chimney spec §6.9 (OID_TCP_CONNECTION_OFFLOAD_PARAMETERS).</remarks>
+    public TcpConfig WithOffloadParameters(OffloadParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return this with
+        {
+            TicksPerSecond = (int)parameters.TicksPerSecond,
+            AckFrequency = Math.Max((int)parameters.TcpAckFrequency, 1),
+            DelayedAckTicks = parameters.TcpDelayedAckTicks,
+            MaxRetransmissions = parameters.TcpMaximumRetransmissions,
+            DuplicateAckThreshold = (int)parameters.TcpDuplicateAckThreshold,
+        };
+    }
+
+    /// <summary>This configuration with the TCP cached state applied (keep-alive, Nagle, MaxRT, initial window).</summary>
+    /// <remarks>Chimney spec §2 (TCP cached) and §6.7 (update copies cached values only).</remarks>
+    public TcpConfig WithCachedState(in TcpCachedState cached)
+        => this with
+        {
+            KeepAlive = (cached.Flags & TcpCachedFlags.KeepAliveEnabled) != 0,
+            Nagle = (cached.Flags & TcpCachedFlags.NaglingEnabled) != 0,
+            KaProbeCount = cached.KaProbeCount,
+            KaTimeoutTicks = cached.KaTimeout,
+            KaIntervalTicks = cached.KaInterval,
+            MaxRT = cached.MaxRT,
+            ReceiveBufferSize = Math.Max(ReceiveBufferSize, (int)Math.Min(cached.InitialRcvWnd, 1u << 30)),
+        };
 
     internal long TickMicroseconds => 1_000_000 / TicksPerSecond;
 

@@ -111,6 +111,7 @@ public sealed partial class TcpMachine
             _windowScaleNegotiated = false;
         }
         _tsEnabled = _config.Timestamps && options.Timestamps.HasValue;
+        _tsRecentAge = now;
         if (_tsEnabled)
         {
             _tsRecent = options.Timestamps!.Value.TsVal;
@@ -177,6 +178,7 @@ public sealed partial class TcpMachine
         _sndUna = ack;
         if (_sndNxt < ack) _sndNxt = ack;
         _retransmitCount = 0;
+        _totalRtActive = false;
         _retransmitAt = _sndMax > _sndUna ? now.AddMicroseconds(_rtt.Rto) : Instant.MaxValue;
     }
 
@@ -367,6 +369,8 @@ public sealed partial class TcpMachine
                 _rtt.AddSample((now - _rttStart).Ticks / 10);
             if (_rttTiming && ack >= _rttSeq) _rttTiming = false;
             _retransmitCount = 0;
+            _totalRtActive = false;
+        _totalRtActive = false;
 
             if (_inRecovery)
             {

@@ -32,7 +32,11 @@ public sealed partial class TcpMachine
             _events |= TcpEvents.RetransmitTimeout;
             return;
         }
-        if (_retransmitCount == 0) _firstRetransmitAt = now;
+        if (!_totalRtActive)
+        {
+            _firstRetransmitAt = now;
+            _totalRtActive = true;
+        }
         _retransmitCount++;
         _stats.RetransmitTimeouts++;
         _rtt.Backoff();
@@ -60,13 +64,13 @@ public sealed partial class TcpMachine
         uint maxRt = _config.MaxRT;
         if (maxRt == uint.MaxValue) return false;
         if (maxRt == 0) return _retransmitCount >= _config.MaxRetransmissions;
-        return _retransmitCount > 0 && (now - _firstRetransmitAt).Ticks / 10 >= _config.TicksToMicroseconds(maxRt);
+        return _totalRtActive && (now - _firstRetransmitAt).Ticks / 10 >= _config.TicksToMicroseconds(maxRt);
     }
 
     /// <summary>Elapsed retransmission time in ticks (chimney TotalRT): time since the first retransmission of the data
     /// still unacknowledged, 0 when not retransmitting.</summary>
     public uint TotalRTTicks(Instant now)
-        => _retransmitCount == 0 ? 0u : (uint)Math.Min(uint.MaxValue, (now - _firstRetransmitAt).Ticks / 10 / _config.TickMicroseconds);
+        => !_totalRtActive ? 0u : (uint)Math.Min(uint.MaxValue, (now - _firstRetransmitAt).Ticks / 10 / _config.TickMicroseconds);
 
     // RFC 9293 §3.8.6.1 (MUST-35/36, SHLD-29/30): probe a zero window with exponential backoff; chimney §6.8 limit.
     private void OnPersistTimeout(Instant now)

@@ -26,7 +26,7 @@ public sealed partial class TcpMachine
     private const int TimestampOptionLength = 12;
     private const int MaxDispatchSegments = 100_000;
 
-    private readonly TcpConfig _config;
+    private TcpConfig _config;
     private readonly TcpEndpointAddresses _addresses;
     private readonly ulong _pseudoHeaderBase;
     private readonly ICongestionControl _cc;
@@ -82,6 +82,7 @@ public sealed partial class TcpMachine
     private Instant _rttStart;
     private int _retransmitCount;
     private Instant _firstRetransmitAt;
+    private bool _totalRtActive;
     private Instant _retransmitAt = Instant.MaxValue;
 
     // Loss recovery (RFC 5681 §3.2, RFC 6582).

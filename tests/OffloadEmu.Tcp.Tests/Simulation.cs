@@ -36,6 +36,7 @@ internal sealed class Simulation
             Msl = TimeSpan.FromSeconds(1),
             IsnGenerator = new IsnGenerator(BitConverter.GetBytes((long)seed).Concat(new byte[24]).ToArray()),
         };
+        _config = config;
         A = TcpMachine.Connect(config, TcpEndpointAddresses.Ipv4(IpA, IpB), 40000, 80, Now);
         B = TcpMachine.Listen(config, TcpEndpointAddresses.Ipv4(IpB, IpA), 80);
         ConsumerA = new PatternConsumer(salt: 2, _rng);
@@ -47,9 +48,17 @@ internal sealed class Simulation
 
     public int Seed { get; }
 
+    /// <summary>When positive, machine A is exported and re-imported (a terminate + re-offload) every this many steps.</summary>
+    public int MigrateEvery { get; init; }
+
+    public int Migrations { get; private set; }
+
+    private int _steps;
+    private readonly TcpConfig _config;
+
     public int BytesEachWay { get; }
 
-    public TcpMachine A { get; }
+    public TcpMachine A { get; private set; }
 
     public TcpMachine B { get; }
 
@@ -128,8 +137,29 @@ internal sealed class Simulation
             // The consumers may have refused data; offer it again (the chimney delivery loop would).
             A.DeliverBuffered();
             B.DeliverBuffered();
+            if (MigrateEvery > 0 && ++_steps % MigrateEvery == 0) Migrate();
         }
         return "time limit reached";
+    }
+
+    // Terminate offload of A (owed ACKs flushed first, spec §6.6) and initiate it again from the exported state.
+    private void Migrate()
+    {
+        if (A.State is not (TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait or TcpState.Closing or TcpState.LastAck))
+            return;
+        Pump(A, toB: true);
+        var delegated = A.ExportDelegatedState(Now);
+        var buffers = new List<ITcpSendBuffer>();
+        int headOffset = A.CopySendBuffers(buffers);
+        var received = new byte[A.ReceiveBufferedBytes];
+        A.Receive(received);
+        var events = A.PendingEvents;
+        A = TcpMachine.FromOffloadState(_config, A.Addresses, A.ExportConstState(), A.ExportCachedState(), delegated,
+            buffers.ToArray(), headOffset, received, Now);
+        A.ReceiveConsumer = ConsumerA;
+        A.DeliverBuffered();
+        _ = events;
+        Migrations++;
     }
 
     public bool Done
