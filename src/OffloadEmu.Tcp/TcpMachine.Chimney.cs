@@ -56,6 +56,7 @@ public sealed partial class TcpMachine
 
         // Send sequence space and the send queue.
         m.InitSendSequence(d.SndUna - 1);
+        m._synAcked = true;
         m._sndUna = d.SndUna;
         m._sndNxt = d.SndNxt;
         m._sndMax = d.SndMax;

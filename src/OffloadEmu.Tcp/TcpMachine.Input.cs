@@ -176,6 +176,7 @@ public sealed partial class TcpMachine
             _rtt.AddSample((now - _lastSendAt).Ticks / 10);
         _rttTiming = false;
         _sndUna = ack;
+        _synAcked = true;
         if (_sndNxt < ack) _sndNxt = ack;
         _retransmitCount = 0;
         _totalRtActive = false;
@@ -360,6 +361,7 @@ public sealed partial class TcpMachine
             _sndUna = ack;
             if (_sndNxt < ack) _sndNxt = ack;
             _sendQueue.Acknowledge(dataAcked, SendCompletionSink);
+            _synAcked = true;
             _unansweredProbes = 0;
 
             // RTT: the echoed timestamp when available (RFC 7323 §4), else the timed segment (Karn, RFC 6298 §3).
@@ -391,6 +393,9 @@ public sealed partial class TcpMachine
             {
                 _dupAckCount = 0;
                 _cc.OnAck(acked, now);
+                // Keep the recovery point just behind SND.UNA so the "ACK covers more than recover" test of RFC 6582
+                // stays a comparison between nearby numbers however far the connection runs.
+                if (_sndUna - 1 > _recover) _recover = _sndUna - 1;
             }
             _retransmitAt = _sndMax > _sndUna ? now.AddMicroseconds(_rtt.Rto) : Instant.MaxValue;
 
@@ -447,13 +452,13 @@ public sealed partial class TcpMachine
         }
     }
 
-    // Payload bytes (not SYN or FIN) in [from, to) of our sequence space.
+    // Payload bytes (not SYN or FIN) in [from, to) of our sequence space. Only nearby sequence numbers are compared
+    // (never the ISS once the SYN is acknowledged), so this stays right after gigabytes have wrapped the space.
     private long DataBytesBetween(SeqNumber from, SeqNumber to)
     {
-        var dataStart = _iss + 1;
-        var a = SeqNumber.Min(SeqNumber.Max(from, dataStart), _sndDataEnd);
-        var b = SeqNumber.Min(SeqNumber.Max(to, dataStart), _sndDataEnd);
-        return Math.Max(0, b - a);
+        if (!_synAcked && from == _iss) from += 1;
+        if (to > _sndDataEnd) to = _sndDataEnd;
+        return Math.Max(0, to - from);
     }
 
     // RFC 9293 §3.10.7.4, seventh and eighth checks: segment text and FIN.

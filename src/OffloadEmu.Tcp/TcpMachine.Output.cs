@@ -241,7 +241,7 @@ public sealed partial class TcpMachine
         var buffer = writer.GetBuffer(total);
         if (buffer.Length < total) return false;
         if (plan.Length > 0)
-            _sendQueue.CopyTo(plan.Seq - SeqNumber.Max(_sndUna, _iss + 1), buffer.Slice(headerLength, plan.Length));
+            _sendQueue.CopyTo(plan.Seq - DataStart, buffer.Slice(headerLength, plan.Length));
         if (_addresses.IsIpv6) repr.Emit(buffer, _addresses.LocalV6, _addresses.RemoteV6);
         else repr.Emit(buffer, _addresses.LocalV4, _addresses.RemoteV4);
         writer.Commit(total);

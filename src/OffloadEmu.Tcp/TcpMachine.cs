@@ -42,6 +42,8 @@ public sealed partial class TcpMachine
 
     // Send sequence space (RFC 9293 §3.3.1).
     private SeqNumber _iss;
+    // The SYN is acknowledged: from then on SND.UNA, not ISS + 1, is where unacknowledged data starts.
+    private bool _synAcked;
     private SeqNumber _sndUna;
     private SeqNumber _sndNxt;
     private SeqNumber _sndMax;
@@ -282,7 +284,7 @@ public sealed partial class TcpMachine
     public long SendQueueBytes => _sendQueue.Bytes;
 
     /// <summary>Queued bytes not yet sent.</summary>
-    public long UnsentBytes => Math.Max(0, _sndDataEnd - SeqNumber.Max(_sndNxt, _iss + 1));
+    public long UnsentBytes => Math.Max(0, _sndDataEnd - (!_synAcked && _sndNxt == _iss ? _iss + 1 : _sndNxt));
 
     /// <summary>In-order bytes held because the consumer has not taken them.</summary>
     public int ReceiveBufferedBytes => _rx.Count;
@@ -431,6 +433,9 @@ public sealed partial class TcpMachine
            + $"ssthresh={_cc.SsThresh} rcvNxt={_rcvNxt} rcvWnd={RcvWnd} rx={_rx.Count} ooo={_reassembler.Count} rto={_rtt.Rto} retx={_retransmitCount} "
            + $"rtoAt={_retransmitAt} persistAt={_persistAt} ackAt={_delayedAckAt} ackNow={_ackNow} dup={_dupAckCount} rec={_inRecovery}@{_recover} "
            + $"head={_retransmitHeadNow} events={_events}";
+
+    // Sequence number of the first byte held in the send queue.
+    private SeqNumber DataStart => _synAcked ? _sndUna : _iss + 1;
 
     private bool IsSynchronized => _state >= TcpState.SynReceived;
 
