@@ -9,7 +9,7 @@ public class SimulationTests
         int[] buffers = { 4096, 65536, 1 << 20 };
         foreach (var impairment in Impairment.All)
             foreach (int buffer in buffers)
-                for (int seed = 1; seed <= 3; seed++)
+                for (int seed = 1; seed <= 6; seed++)
                     yield return new object[] { seed, impairment.Name, buffer, seed % 2 == 0 };
     }
 
