@@ -392,7 +392,7 @@ public sealed partial class TcpMachine
             else
             {
                 _dupAckCount = 0;
-                _cc.OnAck(acked, now);
+                _cc.OnAck(acked, now, TimeSpan.FromTicks(_rtt.SRtt * 10));
                 // Keep the recovery point just behind SND.UNA so the "ACK covers more than recover" test of RFC 6582
                 // stays a comparison between nearby numbers however far the connection runs.
                 if (_sndUna - 1 > _recover) _recover = _sndUna - 1;

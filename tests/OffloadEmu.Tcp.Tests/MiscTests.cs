@@ -121,10 +121,10 @@ public class MiscTests
     {
         var cc = new NewReno();
         cc.Reset(1000, 10_000, 20_000);
-        cc.OnAck(1000, Instant.Zero);
+        cc.OnAck(1000, Instant.Zero, TimeSpan.Zero);
         Assert.Equal(11_000u, cc.CWnd);              // slow start
         cc.Reset(1000, 20_000, 10_000);
-        for (int i = 0; i < 20; i++) cc.OnAck(1000, Instant.Zero);
+        for (int i = 0; i < 20; i++) cc.OnAck(1000, Instant.Zero, TimeSpan.Zero);
         Assert.Equal(21_000u, cc.CWnd);              // congestion avoidance: one SMSS per window
         cc.OnEnterRecovery(20_000, Instant.Zero);
         Assert.Equal(10_000u, cc.SsThresh);

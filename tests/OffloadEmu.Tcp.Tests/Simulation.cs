@@ -21,7 +21,7 @@ internal sealed class Simulation
     private long _sequence;
     private long _now = 1_000_000;
 
-    public Simulation(int seed, Impairment impairment, int bufferSize, int bytesEachWay, bool timestamps)
+    public Simulation(int seed, Impairment impairment, int bufferSize, int bytesEachWay, bool timestamps, Func<OffloadEmu.Tcp.Congestion.ICongestionControl>? congestion = null)
     {
         Seed = seed;
         _rng = new Random(seed);
@@ -34,6 +34,7 @@ internal sealed class Simulation
             MinRto = TimeSpan.FromMilliseconds(200),
             MaxRT = uint.MaxValue,
             Msl = TimeSpan.FromSeconds(1),
+            CongestionControlFactory = congestion,
             IsnGenerator = new IsnGenerator(BitConverter.GetBytes((long)seed).Concat(new byte[24]).ToArray()),
         };
         _config = config;

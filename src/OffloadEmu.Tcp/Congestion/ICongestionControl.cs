@@ -15,8 +15,9 @@ public interface ICongestionControl
     /// <summary>Sets the state (at connection start or import of chimney delegated state).</summary>
     void Reset(int mss, uint cwnd, uint ssThresh);
 
-    /// <summary>New data was acknowledged outside recovery (<paramref name="ackedBytes"/> of it).</summary>
-    void OnAck(int ackedBytes, Instant now);
+    /// <summary>New data was acknowledged outside recovery (<paramref name="ackedBytes"/> of it); <paramref name="srtt"/>
+    /// is the current smoothed RTT (zero before the first sample).</summary>
+    void OnAck(int ackedBytes, Instant now, TimeSpan srtt);
 
     /// <summary>The duplicate-ACK threshold was reached: entering fast recovery with <paramref name="flightSize"/> bytes outstanding.</summary>
     void OnEnterRecovery(uint flightSize, Instant now);

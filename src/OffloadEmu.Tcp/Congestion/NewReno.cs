@@ -27,7 +27,7 @@ public sealed class NewReno : ICongestionControl
     }
 
     /// <inheritdoc/>
-    public void OnAck(int ackedBytes, Instant now)
+    public void OnAck(int ackedBytes, Instant now, TimeSpan srtt)
     {
         if (_cwnd < _ssThresh)
         {
