@@ -59,6 +59,14 @@ internal sealed class Reassembler
         return true;
     }
 
+    /// <summary>True when [start, end) is already wholly held.</summary>
+    public bool Covers(int start, int end)
+    {
+        for (int i = 0; i < _count; i++)
+            if (_start[i] <= start && end <= _end[i]) return true;
+        return false;
+    }
+
     /// <summary>RcvNxt moved by <paramref name="advanced"/> in-order bytes; returns how many further bytes already held
     /// out of order are now contiguous (RcvNxt moves by those too).</summary>
     public int Advance(int advanced)

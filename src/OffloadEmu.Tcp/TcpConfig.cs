@@ -23,6 +23,10 @@ public sealed record TcpConfig
     /// <summary>Offer timestamps (RFC 7323 §3).</summary>
     public bool Timestamps { get; init; } = true;
 
+    /// <summary>Offer SACK (RFC 2018): when the peer agrees, ACKs carry SACK blocks for out-of-order data and D-SACK
+    /// blocks for duplicates (RFC 2883). Received SACK blocks are not used for loss recovery yet (no RFC 6675 scoreboard).</summary>
+    public bool Sack { get; init; }
+
     /// <summary>Nagle's algorithm (chimney cached flag NAGLING_ENABLED). RFC 9293 §3.7.4.</summary>
     public bool Nagle { get; init; } = true;
 

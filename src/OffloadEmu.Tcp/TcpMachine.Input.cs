@@ -111,6 +111,7 @@ public sealed partial class TcpMachine
             _windowScaleNegotiated = false;
         }
         _tsEnabled = _config.Timestamps && options.Timestamps.HasValue;
+        _sackPermitted = _config.Sack && options.SackPermitted;
         _tsRecentAge = now;
         if (_tsEnabled)
         {
@@ -245,6 +246,7 @@ public sealed partial class TcpMachine
             {
                 // SA-2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; in TIME-WAIT a retransmitted FIN also restarts 2MSL.
                 _ackNow = true;
+                if (payload.Length > 0 && seq < _rcvNxt) ReportDuplicate(seq, SeqNumber.Min(seq + payload.Length, _rcvNxt));
                 if (_state == TcpState.TimeWait && fin) _closeTimerAt = now + 2 * _config.Msl;
             }
             return;
@@ -470,6 +472,7 @@ public sealed partial class TcpMachine
         {
             int cut = _rcvNxt - seq;
             _stats.DuplicateBytes += (ulong)Math.Min(cut, payload.Length);
+            if (payload.Length > 0) ReportDuplicate(seq, SeqNumber.Min(seq + payload.Length, _rcvNxt));
             payload = cut >= payload.Length ? default : payload[cut..];
             seq = _rcvNxt;
         }
@@ -494,6 +497,9 @@ public sealed partial class TcpMachine
             }
             else
             {
+                _lastOutOfOrder = seq;
+                if (_sackPermitted && _reassembler.Covers(offset, offset + payload.Length))
+                    ReportDuplicate(seq, seq + payload.Length);
                 if (_reassembler.TryAdd(offset, offset + payload.Length))
                     _rx.WriteAt(offset, payload);
                 else
@@ -510,6 +516,16 @@ public sealed partial class TcpMachine
             _ackNow = true;
         }
         if ((fin && finSeq == _rcvNxt) || (_finReceivedOutOfOrder && _pendingFinSeq == _rcvNxt)) ConsumeFin(now);
+    }
+
+    // RFC 2883: the next ACK reports this duplicate range as its first SACK block (once).
+    private void ReportDuplicate(SeqNumber start, SeqNumber end)
+    {
+        if (!_sackPermitted || end <= start) return;
+        _dsackPending = true;
+        _dsackStart = start;
+        _dsackEnd = end;
+        _ackNow = true;
     }
 
     private void AcceptInOrder(ReadOnlySpan<byte> payload)

@@ -220,6 +220,8 @@ public sealed partial class TcpMachine
                 ack = _rcvNxt;
                 window = (ushort)(WindowToAdvertise() >> _rcvWindShift);
                 if (_tsEnabled) options = new TcpOptions { Timestamps = new TcpTimestamps(TsValAt(now), _tsRecent) };
+                // SACK blocks ride on segments without payload, so the payload limit stays EffectiveMss (RFC 6691).
+                if (_sackPermitted && plan.Length == 0 && (_dsackPending || !_reassembler.IsEmpty)) options = WithSackBlocks(options);
                 if (plan.Fin) flags |= TcpFlags.Fin;
                 // MUST-61: PSH on the segment that empties the send queue.
                 if (plan.Length > 0 && plan.Seq + plan.Length == _sndDataEnd) flags |= TcpFlags.Psh;
@@ -246,6 +248,7 @@ public sealed partial class TcpMachine
         else repr.Emit(buffer, _addresses.LocalV4, _addresses.RemoteV4);
         writer.Commit(total);
 
+        if (options.SackBlockCount > 0) _dsackPending = false;
         if (plan.Kind == SegmentKind.Reset)
         {
             _rstPending = false;
@@ -298,14 +301,39 @@ public sealed partial class TcpMachine
         return true;
     }
 
+    // RFC 2018 §4: the first block holds the most recent arrival (or the D-SACK range, RFC 2883 §4), the others follow.
+    private TcpOptions WithSackBlocks(in TcpOptions options)
+    {
+        Span<SackBlock> blocks = stackalloc SackBlock[TcpOptions.MaxSackBlocks];
+        int n = 0;
+        if (_dsackPending) blocks[n++] = new SackBlock(_dsackStart, _dsackEnd);
+        int recent = -1;
+        for (int i = 0; i < _reassembler.Count; i++)
+        {
+            var start = _rcvNxt + _reassembler.GetStart(i);
+            var end = _rcvNxt + _reassembler.GetEnd(i);
+            if (_lastOutOfOrder >= start && _lastOutOfOrder < end) recent = i;
+        }
+        if (recent >= 0 && n < blocks.Length)
+            blocks[n++] = new SackBlock(_rcvNxt + _reassembler.GetStart(recent), _rcvNxt + _reassembler.GetEnd(recent));
+        for (int i = 0; i < _reassembler.Count && n < blocks.Length; i++)
+        {
+            if (i == recent) continue;
+            blocks[n++] = new SackBlock(_rcvNxt + _reassembler.GetStart(i), _rcvNxt + _reassembler.GetEnd(i));
+        }
+        return options.WithSackBlocks(blocks[..n]);
+    }
+
     private TcpOptions SynOptions(Instant now)
     {
         // An active SYN offers what the configuration allows; a SYN-ACK only echoes what the peer offered (RFC 7323 §1.3).
         bool windowScale = _state == TcpState.SynSent ? _config.WindowScaling : _windowScaleNegotiated;
         bool timestamps = _state == TcpState.SynSent ? _config.Timestamps : _tsEnabled;
+        bool sack = _state == TcpState.SynSent ? _config.Sack : _sackPermitted;
         return new TcpOptions
         {
             MaxSegmentSize = _config.Mss,
+            SackPermitted = sack,
             WindowScale = windowScale ? _ourWindowShift : null,
             Timestamps = timestamps ? new TcpTimestamps(TsValAt(now), _state == TcpState.SynSent ? 0 : _tsRecent) : null,
         };

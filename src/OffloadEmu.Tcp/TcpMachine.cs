@@ -62,6 +62,11 @@ public sealed partial class TcpMachine
     // Right edge of the window we last advertised; never moves left (RFC 9293 §3.8.6.2.2, SHLD-14).
     private SeqNumber _rcvAdvEdge;
     private bool _finReceivedOutOfOrder;
+    // SACK generation (RFC 2018 §4): the start of the most recent out-of-order arrival, and a pending D-SACK range.
+    private SeqNumber _lastOutOfOrder;
+    private bool _dsackPending;
+    private SeqNumber _dsackStart;
+    private SeqNumber _dsackEnd;
     private SeqNumber _pendingFinSeq;
 
     // Negotiated options.
@@ -270,6 +275,9 @@ public sealed partial class TcpMachine
 
     /// <summary>Receive window shift negotiated.</summary>
     public byte RcvWindScale => _rcvWindShift;
+
+    /// <summary>SACK negotiated (RFC 2018): ACKs carry SACK and D-SACK blocks.</summary>
+    public bool SackEnabled => _sackPermitted;
 
     /// <summary>Timestamps negotiated.</summary>
     public bool TimestampsEnabled => _tsEnabled;

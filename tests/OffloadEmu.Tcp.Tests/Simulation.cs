@@ -21,7 +21,7 @@ internal sealed class Simulation
     private long _sequence;
     private long _now = 1_000_000;
 
-    public Simulation(int seed, Impairment impairment, int bufferSize, int bytesEachWay, bool timestamps, Func<OffloadEmu.Tcp.Congestion.ICongestionControl>? congestion = null)
+    public Simulation(int seed, Impairment impairment, int bufferSize, int bytesEachWay, bool timestamps, Func<OffloadEmu.Tcp.Congestion.ICongestionControl>? congestion = null, bool sack = false)
     {
         Seed = seed;
         _rng = new Random(seed);
@@ -35,6 +35,7 @@ internal sealed class Simulation
             MaxRT = uint.MaxValue,
             Msl = TimeSpan.FromSeconds(1),
             CongestionControlFactory = congestion,
+            Sack = sack,
             IsnGenerator = new IsnGenerator(BitConverter.GetBytes((long)seed).Concat(new byte[24]).ToArray()),
         };
         _config = config;
