@@ -130,6 +130,11 @@ public sealed partial class TcpMachine
     private TcpMachine(TcpConfig config, in TcpEndpointAddresses addresses, ushort localPort, ushort remotePort)
     {
         if (config.TicksPerSecond is not (10 or 100 or 1000)) throw new ArgumentException("TicksPerSecond must be 10, 100 or 1000.", nameof(config));
+        // RFC 9293 §3.8.6.3 MUST-40: an ACK must not be delayed by 0.5 s or more.
+        if (config.TicksToMicroseconds(config.DelayedAckTicks) >= 500_000 || config.DelayedAckTicks < 0)
+            throw new ArgumentException("DelayedAckTicks must stay below 500 ms (RFC 9293 MUST-40).", nameof(config));
+        if (config.ReceiveBufferSize < 1 || config.MaxReassemblyRanges < 1 || config.AckFrequency < 1)
+            throw new ArgumentException("ReceiveBufferSize, MaxReassemblyRanges and AckFrequency must be positive.", nameof(config));
         _config = config;
         _addresses = addresses;
         _pseudoHeaderBase = addresses.PseudoHeaderBase;

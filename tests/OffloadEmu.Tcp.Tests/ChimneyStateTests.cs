@@ -78,7 +78,7 @@ public class ChimneyStateTests
     {
         int outstanding = Math.Max(0, d.SndNxt - d.SndUna);
         var data = new MemorySendBuffer(new byte[outstanding + 100]);
-        return TcpMachine.FromOffloadState(Config() with { TicksPerSecond = ticksPerSecond }, Addresses, Const(), cached ?? Cached(), d,
+        return TcpMachine.FromOffloadState(Config() with { TicksPerSecond = ticksPerSecond, DelayedAckTicks = ticksPerSecond / 5 }, Addresses, Const(), cached ?? Cached(), d,
             new ITcpSendBuffer[] { data }, 0, default, now);
     }
 
@@ -98,7 +98,7 @@ public class ChimneyStateTests
             if (state is ChimneyTcpState.FinWait1 or ChimneyTcpState.Closing or ChimneyTcpState.LastAck)
             {
                 // The FIN follows the send data: give exactly the outstanding bytes.
-                var m2 = TcpMachine.FromOffloadState(Config() with { TicksPerSecond = ticksPerSecond }, Addresses, Const(), Cached(), d,
+                var m2 = TcpMachine.FromOffloadState(Config() with { TicksPerSecond = ticksPerSecond, DelayedAckTicks = ticksPerSecond / 5 }, Addresses, Const(), Cached(), d,
                     new ITcpSendBuffer[] { new MemorySendBuffer(new byte[d.SndNxt - d.SndUna]) }, 0, default, now);
                 Assert.Equal(d, m2.ExportDelegatedState(now));
                 continue;
