@@ -355,6 +355,12 @@ public sealed partial class TcpMachine
     private void ProcessAck(in TcpRepr segment, SeqNumber ack, SeqNumber seq, int payloadLength, Instant now)
     {
         uint window = (uint)segment.Window << _sndWindShift;
+        if (_sackPermitted)
+        {
+            var una = ack > _sndUna ? ack : _sndUna;
+            _scoreboard.Advance(una);
+            if (segment.Options.SackBlockCount > 0) _scoreboard.Update(segment.Options, una, _sndMax);
+        }
         if (ack > _sndUna)
         {
             var oldUna = _sndUna;
@@ -383,6 +389,11 @@ public sealed partial class TcpMachine
                     _inRecovery = false;
                     _dupAckCount = 0;
                     _cc.OnExitRecovery(FlightSize);
+                }
+                else if (_sackPermitted)
+                {
+                    // RFC 6675: the scoreboard chooses what to send next; nothing below SND.UNA needs resending.
+                    if (_highRxt < _sndUna) _highRxt = _sndUna;
                 }
                 else
                 {
@@ -425,10 +436,13 @@ public sealed partial class TcpMachine
             _dupAckCount++;
             if (_inRecovery)
             {
-                _cc.OnDuplicateAckInRecovery();
+                if (!_sackPermitted) _cc.OnDuplicateAckInRecovery();
             }
-            else if (_dupAckCount == _config.DuplicateAckThreshold && _sndUna > _recover)
+            else if ((_dupAckCount == _config.DuplicateAckThreshold
+                      || (_sackPermitted && _scoreboard.IsLost(_sndUna, _config.DuplicateAckThreshold, _effectiveMss)))
+                     && _sndUna > _recover)
             {
+                _highRxt = _sndUna;
                 // RFC 6582 §3.2 step 2: enter fast retransmit only if the ACK covers more than the last recovery point.
                 _inRecovery = true;
                 _recover = _sndMax;

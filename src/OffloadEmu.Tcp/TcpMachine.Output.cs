@@ -23,6 +23,7 @@ public sealed partial class TcpMachine
         public bool Fin;
         public bool Retransmit;
         public bool HeadRetransmit;
+        public bool SackRetransmit;
     }
 
     /// <summary>The latest instant by which <see cref="Dispatch"/> must be called again: <see cref="Instant.MinValue"/>
@@ -98,7 +99,14 @@ public sealed partial class TcpMachine
         if (_state != TcpState.SynReceived)
         {
             if (_retransmitHeadNow && PlanHeadRetransmit(ref plan)) return true;
-            if (PlanData(ref plan)) return true;
+            if (_inRecovery && _sackPermitted)
+            {
+                if (PlanSackRecovery(ref plan)) return true;
+            }
+            else if (PlanData(ref plan, null))
+            {
+                return true;
+            }
         }
         if (_ackNow || WindowUpdateDue())
         {
@@ -135,7 +143,80 @@ public sealed partial class TcpMachine
         return true;
     }
 
-    private bool PlanData(ref Plan plan)
+    // RFC 6675 §5 (NextSeg, pipe): while cwnd − pipe ≥ 1 SMSS, resend a lost hole, else send new data, else resend a
+    // hole not yet deemed lost. The window in recovery is ssthresh (no NewReno inflation).
+    private bool PlanSackRecovery(ref Plan plan)
+    {
+        long window = Math.Min(_cc.CWnd, _cc.SsThresh);
+        long room = window - Pipe();
+        if (room < _effectiveMss) return false;
+        int threshold = _config.DuplicateAckThreshold;
+        var cursor = SeqNumber.Max(_sndUna, _highRxt);
+        bool haveRule3 = false;
+        SeqNumber rule3Start = default, rule3End = default;
+        for (int i = 0; i < _scoreboard.Count; i++)
+        {
+            var start = _scoreboard.GetStart(i);
+            var end = _scoreboard.GetEnd(i);
+            if (end <= cursor) continue;
+            if (start > cursor)
+            {
+                if (_scoreboard.IsLost(cursor, threshold, _effectiveMss))
+                {
+                    SetRetransmit(ref plan, cursor, (int)Math.Min(start - cursor, _effectiveMss));
+                    return true;
+                }
+                if (!haveRule3)
+                {
+                    haveRule3 = true;
+                    rule3Start = cursor;
+                    rule3End = start;
+                }
+            }
+            if (end > cursor) cursor = end;
+        }
+        if (PlanData(ref plan, room)) return true;
+        if (haveRule3)
+        {
+            SetRetransmit(ref plan, rule3Start, (int)Math.Min(rule3End - rule3Start, _effectiveMss));
+            return true;
+        }
+        return false;
+    }
+
+    private static void SetRetransmit(ref Plan plan, SeqNumber seq, int length)
+    {
+        plan.Kind = SegmentKind.Data;
+        plan.Seq = seq;
+        plan.Length = length;
+        plan.Retransmit = true;
+        plan.SackRetransmit = true;
+    }
+
+    // RFC 6675 §4 pipe: outstanding bytes not SACKed and not lost, plus bytes retransmitted in this recovery.
+    private long Pipe()
+    {
+        long pipe = 0;
+        var cursor = _sndUna;
+        for (int i = 0; i < _scoreboard.Count; i++)
+        {
+            var start = _scoreboard.GetStart(i);
+            if (start > cursor) pipe += HoleInPipe(cursor, start);
+            var end = _scoreboard.GetEnd(i);
+            if (end > cursor) cursor = end;
+        }
+        if (_sndMax > cursor) pipe += _sndMax - cursor;
+        return pipe;
+    }
+
+    private long HoleInPipe(SeqNumber start, SeqNumber end)
+    {
+        long retransmitted = _highRxt > start ? SeqNumber.Min(end, _highRxt) - start : 0;
+        bool lost = _scoreboard.IsLost(start, _config.DuplicateAckThreshold, _effectiveMss);
+        return lost ? retransmitted : (end - start) + retransmitted;
+    }
+
+    private bool PlanData(ref Plan plan, long? congestionRoom)
     {
         if (_state is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)) return false;
         long unsent = Math.Max(0, _sndDataEnd - _sndNxt);
@@ -145,8 +226,7 @@ public sealed partial class TcpMachine
         long inFlight = _sndNxt - _sndUna;
         long limitedTransmit = !_inRecovery && _dupAckCount > 0 && _dupAckCount < _config.DuplicateAckThreshold
             ? Math.Min(_dupAckCount, 2) * (long)_effectiveMss : 0;
-        long windowLimit = Math.Min(_sndWnd, _cc.CWnd + limitedTransmit);
-        long available = windowLimit - inFlight;
+        long available = Math.Min((long)_sndWnd - inFlight, congestionRoom ?? (_cc.CWnd + limitedTransmit - inFlight));
         bool retransmit = _sndNxt < _sndMax;
         int length = (int)Math.Max(0, Math.Min(Math.Min(unsent, available), _effectiveMss));
         if (_forceSendNow && length == 0 && unsent > 0)
@@ -279,7 +359,8 @@ public sealed partial class TcpMachine
             case SegmentKind.Data:
                 var end = plan.Seq + (plan.Length + (plan.Fin ? 1 : 0));
                 if (plan.HeadRetransmit) _retransmitHeadNow = false;
-                if (end > _sndNxt) _sndNxt = end;
+                if (plan.Retransmit && _inRecovery && end > _highRxt) _highRxt = end;
+                if (end > _sndNxt && !plan.SackRetransmit) _sndNxt = end;
                 if (end > _sndMax) _sndMax = end;
                 if (!plan.Retransmit && !_rttTiming)
                 {

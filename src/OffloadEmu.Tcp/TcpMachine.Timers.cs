@@ -52,6 +52,8 @@ public sealed partial class TcpMachine
             _sndNxt = _sndUna;
             _inRecovery = false;
             _retransmitHeadNow = false;
+            // Go-back-N after a timeout resends everything; the peer may have reneged on what it SACKed (RFC 2018 §8).
+            _scoreboard.Clear();
             _dupAckCount = 0;
             // RFC 6582 §3.2 step 1 after a timeout: no fast retransmit for duplicate ACKs of data sent before it.
             _recover = _sndMax;

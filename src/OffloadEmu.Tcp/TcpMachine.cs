@@ -97,6 +97,9 @@ public sealed partial class TcpMachine
     private bool _inRecovery;
     private SeqNumber _recover;
     private bool _retransmitHeadNow;
+    // SACK-based recovery (RFC 6675): what the peer SACKed and the highest sequence retransmitted in this recovery.
+    private readonly SackScoreboard _scoreboard = new(8);
+    private SeqNumber _highRxt;
 
     // ACK generation.
     private bool _ackNow;

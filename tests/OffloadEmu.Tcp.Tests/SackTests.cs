@@ -106,6 +106,69 @@ public class SackTests
         Assert.Empty(Blocks(h.Recv().Single()));
     }
 
+    private static TcpRepr SackAck(int ackOffset, params (int From, int To)[] blocks)
+    {
+        Span<SackBlock> sack = stackalloc SackBlock[blocks.Length];
+        for (int i = 0; i < blocks.Length; i++) sack[i] = new SackBlock(LocalSeq + 1 + blocks[i].From, LocalSeq + 1 + blocks[i].To);
+        return SendTemplate with
+        {
+            SequenceNumber = RemoteSeq + 1,
+            AckNumber = LocalSeq + 1 + ackOffset,
+            Window = 60000,
+            Options = new TcpOptions().WithSackBlocks(sack),
+        };
+    }
+
+    [Fact]
+    public void SackRecovery_ResendsEveryLostHoleWithoutWaitingForPartialAcks()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // Segments 0 and 3 lost: the first duplicate ACK already SACKs more than (DupThresh − 1)·SMSS above SND.UNA,
+        // so SND.UNA is lost (RFC 6675 IsLost) and recovery starts; segment 3 is lost too (8 segments SACKed above it).
+        h.Send(SackAck(0, (1460 * 4, 1460 * 10), (1460, 1460 * 3)));
+        var sent = h.Recv();
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + 1460 * 3 }, sent.Select(s => s.Seq));
+        Assert.All(sent, s => Assert.Equal(1460, s.Payload.Length));
+        Assert.True(h.M.InRecovery);
+        Assert.Equal(2ul, h.M.Statistics.RetransmittedSegments);
+        // The ACK of segment 0 is partial (segment 3 still missing); nothing more to resend, it is already in flight.
+        h.Send(SackAck(1460 * 3, (1460 * 4, 1460 * 10)));
+        Assert.Empty(h.Recv());
+        h.Send(SackAck(1460 * 10));
+        Assert.False(h.M.InRecovery);
+        Assert.Equal(2ul, h.M.Statistics.RetransmittedSegments);
+    }
+
+    [Fact]
+    public void SackRecovery_SendsNewDataWhenPipeAllows()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 14]);
+        Assert.Equal(10, h.Recv().Count); // IW10
+        // Only segment 0 lost; 9 SACKed. pipe = 1460 (the retransmission) < ssthresh 7300: new data follows.
+        h.Send(SackAck(0, (1460, 1460 * 10)));
+        var sent = h.Recv();
+        Assert.Equal(LocalSeq + 1, sent[0].Seq);
+        Assert.True(sent.Count > 1, "new data should follow the retransmission");
+        Assert.Equal(LocalSeq + 1 + 1460 * 10, sent[1].Seq);
+    }
+
+    [Fact]
+    public void SackBlocksOutsideTheWindow_AreIgnored()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 4]);
+        h.Recv();
+        h.Send(SackAck(0, (50_000, 60_000), (-500, -100)));
+        Assert.Empty(h.Recv());
+        Assert.False(h.M.InRecovery);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

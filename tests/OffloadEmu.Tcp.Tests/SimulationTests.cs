@@ -1,6 +1,6 @@
 namespace OffloadEmu.Tcp.Tests;
 
-/// <summary>The deterministic simulation matrix: seeds × impairments × buffer sizes (× timestamps), every byte delivered
+/// <summary>The deterministic simulation matrix: seeds × impairments × buffer sizes (× timestamps, SACK), every byte delivered
 /// exactly once and in order both ways, clean close, corrupted segments dropped by checksum, retransmissions bounded.</summary>
 public class SimulationTests
 {
@@ -10,15 +10,15 @@ public class SimulationTests
         foreach (var impairment in Impairment.All)
             foreach (int buffer in buffers)
                 for (int seed = 1; seed <= 6; seed++)
-                    yield return new object[] { seed, impairment.Name, buffer, seed % 2 == 0 };
+                    yield return new object[] { seed, impairment.Name, buffer, seed % 2 == 0, seed % 3 == 0 };
     }
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public void Transfer_DeliversEveryByteOnceInOrder_BothWays(int seed, string impairmentName, int bufferSize, bool timestamps)
+    public void Transfer_DeliversEveryByteOnceInOrder_BothWays(int seed, string impairmentName, int bufferSize, bool timestamps, bool sack)
     {
         var impairment = Impairment.All.Single(i => i.Name == impairmentName);
-        var sim = new Simulation(seed, impairment, bufferSize, bytesEachWay: 300_000, timestamps);
+        var sim = new Simulation(seed, impairment, bufferSize, bytesEachWay: 300_000, timestamps, sack: sack);
         string? failure = sim.Run(TimeSpan.FromMinutes(30));
         Assert.True(failure is null, $"{failure}: replay with {sim.Describe()}");
         Assert.True(sim.ConsumerA.Error is null && sim.ConsumerB.Error is null, sim.Describe());
