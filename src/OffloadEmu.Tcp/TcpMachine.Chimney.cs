@@ -52,7 +52,7 @@ public sealed partial class TcpMachine
         m._tsEnabled = (flags & TcpConstFlags.Timestamp) != 0;
         m._sackPermitted = (flags & TcpConstFlags.Sack) != 0;
         m._remoteMss = constState.RemoteMss;
-        m._effectiveMss = Math.Min((int)constState.RemoteMss, effective.Mss) - (m._tsEnabled ? TimestampOptionLength : 0);
+        m._effectiveMss = EffectiveMssFor(constState.RemoteMss, effective.Mss, m._tsEnabled);
 
         // Send sequence space and the send queue.
         m.InitSendSequence(d.SndUna - 1);

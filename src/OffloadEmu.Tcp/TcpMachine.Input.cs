@@ -119,7 +119,7 @@ public sealed partial class TcpMachine
             _tsRecentAge = now;
         }
         // RFC 6691 / RFC 9293 §3.7.1 MUST-16: the payload limit is the smaller MSS minus the option bytes every segment carries.
-        _effectiveMss = Math.Min((int)_remoteMss, _config.Mss) - (_tsEnabled ? TimestampOptionLength : 0);
+        _effectiveMss = EffectiveMssFor(_remoteMss, _config.Mss, _tsEnabled);
         _cc.Reset(_effectiveMss, InitialWindow, uint.MaxValue);
     }
 

@@ -178,6 +178,14 @@ public sealed partial class TcpMachine
     public static TcpMachine Listen(TcpConfig config, in TcpEndpointAddresses addresses, ushort localPort)
         => new(config, addresses, localPort, 0) { _state = TcpState.Listen, _passiveOpen = true };
 
+    // RFC 9293 §3.7.1 MUST-16 / RFC 6691: the smaller MSS minus the option bytes every segment carries. A peer announcing
+    // an absurdly small MSS (0, 1, ...) is held to 48 bytes of payload, Linux's tcp_min_snd_mss, so a hostile SYN cannot
+    // make the machine send one-byte segments (or none at all).
+    private const int MinEffectiveMss = 48;
+
+    private static int EffectiveMssFor(ushort remoteMss, ushort localMss, bool timestamps)
+        => Math.Max(Math.Min((int)remoteMss, localMss) - (timestamps ? TimestampOptionLength : 0), MinEffectiveMss);
+
     private static byte WindowShiftFor(int bufferSize)
     {
         byte shift = 0;

@@ -92,6 +92,18 @@ public class ListenTests
     }
 
     [Fact]
+    public void SynWithATinyMss_IsHeldToTheMinimum_AndDataStillFlows()
+    {
+        var h = Listen();
+        h.Send(SendTemplate with { Flags = TcpFlags.Syn, SequenceNumber = RemoteSeq, Options = new TcpOptions { MaxSegmentSize = 0 } });
+        h.Recv();
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1, AckNumber = LocalSeq + 1 });
+        Assert.Equal(48, h.M.EffectiveMss);
+        h.Enqueue(new byte[100]);
+        Assert.Equal(new[] { 48, 48 }, h.Recv().Select(s => s.Payload.Length)); // the 4-byte tail waits for Nagle
+    }
+
+    [Fact]
     public void Close_GoesToClosed()
     {
         var h = Listen();
