@@ -298,7 +298,7 @@ public sealed partial class TcpMachine
                 break;
             default:
                 ack = _rcvNxt;
-                window = (ushort)(WindowToAdvertise() >> _rcvWindShift);
+                window = (ushort)Math.Min(WindowToAdvertise() >> _rcvWindShift, ushort.MaxValue);
                 if (_tsEnabled) options = new TcpOptions { Timestamps = new TcpTimestamps(TsValAt(now), _tsRecent) };
                 // SACK blocks ride on segments without payload, so the payload limit stays EffectiveMss (RFC 6691).
                 if (_sackPermitted && plan.Length == 0 && (_dsackPending || !_reassembler.IsEmpty)) options = WithSackBlocks(options);
