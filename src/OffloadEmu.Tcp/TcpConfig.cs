@@ -53,6 +53,10 @@ public sealed record TcpConfig
     /// otherwise the time in ticks since the first unanswered retransmission after which the limit is reached.</summary>
     public uint MaxRT { get; init; }
 
+    /// <summary>Retransmissions of the same data after which <see cref="TcpEvents.ReachabilityInDoubt"/> is raised (R1,
+    /// chimney <c>TcpDoubtReachabilityRetransmissions</c>; 0 = never).</summary>
+    public int DoubtReachabilityRetransmissions { get; init; } = 3;
+
     /// <summary>Duplicate ACKs that trigger fast retransmit (chimney <c>TcpDuplicateAckThreshold</c>, RFC 5681 §3.2).</summary>
     public int DuplicateAckThreshold { get; init; } = 3;
 
@@ -101,6 +105,7 @@ public sealed record TcpConfig
             AckFrequency = Math.Max((int)parameters.TcpAckFrequency, 1),
             DelayedAckTicks = parameters.TcpDelayedAckTicks,
             MaxRetransmissions = parameters.TcpMaximumRetransmissions,
+            DoubtReachabilityRetransmissions = parameters.TcpDoubtReachabilityRetransmissions,
             DuplicateAckThreshold = (int)parameters.TcpDuplicateAckThreshold,
         };
     }

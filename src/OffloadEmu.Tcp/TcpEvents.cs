@@ -29,6 +29,10 @@ public enum TcpEvents
     Closed = 1 << 7,
     /// <summary>A valid segment carried URG (chimney Retrieve(ReceivedUrgentData), spec §6.5).</summary>
     UrgentDataReceived = 1 << 8,
+    /// <summary>The same data has been retransmitted <c>DoubtReachabilityRetransmissions</c> times (threshold R1 of
+    /// RFC 9293 §3.8.3, MUST-20/SHLD-9; chimney <c>TcpDoubtReachabilityRetransmissions</c>): the path or neighbour may be
+    /// gone, the owner may ask for reachability confirmation.</summary>
+    ReachabilityInDoubt = 1 << 10,
     /// <summary>The zero-window persist probes exceeded TcpMaximumRetransmissions in one round (spec §6.8).</summary>
     PersistTimeout = 1 << 9,
 }

@@ -39,6 +39,7 @@ public sealed partial class TcpMachine
         }
         _retransmitCount++;
         _stats.RetransmitTimeouts++;
+        if (_retransmitCount == _config.DoubtReachabilityRetransmissions) _events |= TcpEvents.ReachabilityInDoubt;
         _rtt.Backoff();
         _rttTiming = false; // Karn: no sample from a retransmitted segment
         if (handshake)

@@ -55,7 +55,7 @@ public class RetransmissionTests
         }
         Assert.Equal(TimeSpan.FromSeconds(60), h.M.Rto);
         Assert.Equal(9ul, h.M.Statistics.RetransmittedSegments);
-        Assert.Equal(TcpEvents.None, h.M.TakeEvents());
+        Assert.Equal(TcpEvents.ReachabilityInDoubt, h.M.TakeEvents()); // R1 reported, R2 never (MaxRT unlimited)
     }
 
     [Fact]
@@ -102,9 +102,26 @@ public class RetransmissionTests
         }
         h.Advance(rto);
         h.ExpectNothing();
-        Assert.Equal(TcpEvents.RetransmitTimeout, h.M.TakeEvents());
+        Assert.True(h.M.TakeEvents().HasFlag(TcpEvents.RetransmitTimeout));
         Assert.Equal(TcpState.Established, h.M.State); // the owner decides
         Assert.Equal(Instant.MaxValue, h.M.PollAt());
+    }
+
+    [Fact]
+    public void ThresholdR1_RaisesReachabilityInDoubtOnce()
+    {
+        var h = Established(Config(c => new TcpConfig { Timestamps = false, WindowScaling = false, ReceiveBufferSize = BufferSize, DoubtReachabilityRetransmissions = 2, IsnGenerator = c.IsnGenerator }));
+        h.Enqueue("abc");
+        h.Recv();
+        h.Advance(1000);
+        h.Recv();
+        Assert.Equal(TcpEvents.None, h.M.TakeEvents());
+        h.Advance(2000);
+        h.Recv();
+        Assert.Equal(TcpEvents.ReachabilityInDoubt, h.M.TakeEvents());
+        h.Advance(4000);
+        h.Recv();
+        Assert.Equal(TcpEvents.None, h.M.TakeEvents());
     }
 
     [Fact]
@@ -121,7 +138,7 @@ public class RetransmissionTests
         Assert.Equal(2000u, h.M.TotalRTTicks(h.Now));
         h.Advance(4000);
         h.ExpectNothing();       // t = 7 s: 6 s ≥ 2.5 s
-        Assert.Equal(TcpEvents.RetransmitTimeout, h.M.TakeEvents());
+        Assert.True(h.M.TakeEvents().HasFlag(TcpEvents.RetransmitTimeout));
     }
 
     [Fact]

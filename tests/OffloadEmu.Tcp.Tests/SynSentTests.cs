@@ -160,7 +160,7 @@ public class SynSentTests
         Assert.Single(h.Recv());
         h.Advance(4000);
         h.ExpectNothing();
-        Assert.Equal(TcpEvents.RetransmitTimeout, h.M.TakeEvents());
+        Assert.True(h.M.TakeEvents().HasFlag(TcpEvents.RetransmitTimeout));
         Assert.Equal(Instant.MaxValue, h.M.PollAt());
     }
 
