@@ -21,7 +21,8 @@ internal sealed class Simulation
     private long _sequence;
     private long _now = 1_000_000;
 
-    public Simulation(int seed, Impairment impairment, int bufferSize, int bytesEachWay, bool timestamps, Func<OffloadEmu.Tcp.Congestion.ICongestionControl>? congestion = null, bool sack = false)
+    public Simulation(int seed, Impairment impairment, int bufferSize, int bytesEachWay, bool timestamps, Func<OffloadEmu.Tcp.Congestion.ICongestionControl>? congestion = null, bool sack = false,
+        Func<TcpConfig, TcpConfig>? tweakB = null)
     {
         Seed = seed;
         _rng = new Random(seed);
@@ -40,7 +41,7 @@ internal sealed class Simulation
         };
         _config = config;
         A = TcpMachine.Connect(config, TcpEndpointAddresses.Ipv4(IpA, IpB), 40000, 80, Now);
-        B = TcpMachine.Listen(config, TcpEndpointAddresses.Ipv4(IpB, IpA), 80);
+        B = TcpMachine.Listen(tweakB is null ? config : tweakB(config), TcpEndpointAddresses.Ipv4(IpB, IpA), 80);
         ConsumerA = new PatternConsumer(salt: 2, _rng);
         ConsumerB = new PatternConsumer(salt: 1, _rng);
         A.ReceiveConsumer = ConsumerA;

@@ -32,4 +32,35 @@ public class SimulationTests
         ulong sent = sim.A.Statistics.OutSegments + sim.B.Statistics.OutSegments;
         Assert.True(retransmitted <= 6 * damaged + sent / 10 + 4, $"retransmission storm: {sim.Describe()}");
     }
+
+    public static IEnumerable<object[]> Mixed()
+    {
+        for (int seed = 1; seed <= 3; seed++)
+        {
+            yield return new object[] { seed, "no-options" };
+            yield return new object[] { seed, "small-mss" };
+            yield return new object[] { seed, "cubic-vs-newreno" };
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Mixed))]
+    public void Transfer_BetweenDifferentlyConfiguredEnds_FallsBackCleanly(int seed, string variant)
+    {
+        Func<TcpConfig, TcpConfig> tweak = variant switch
+        {
+            "no-options" => c => c with { Timestamps = false, WindowScaling = false, Sack = false, ReceiveBufferSize = 32 * 1024 },
+            "small-mss" => c => c with { Mss = 536, Nagle = false, AckFrequency = 1 },
+            _ => c => c with { CongestionControlFactory = () => new Congestion.Cubic() },
+        };
+        var sim = new Simulation(seed, Impairment.Mixed, 256 * 1024, bytesEachWay: 300_000, timestamps: true, sack: true, tweakB: tweak);
+        string? failure = sim.Run(TimeSpan.FromMinutes(30));
+        Assert.True(failure is null, $"{failure}: replay with {sim.Describe()}");
+        Assert.True(sim.ConsumerA.Error is null && sim.ConsumerB.Error is null, sim.Describe());
+        if (variant == "no-options")
+        {
+            Assert.False(sim.A.TimestampsEnabled || sim.A.SackEnabled || sim.A.SndWindScale != 0);
+        }
+        if (variant == "small-mss") Assert.Equal(536 - 12, sim.A.EffectiveMss);
+    }
 }
