@@ -443,6 +443,7 @@ public sealed partial class TcpMachine
                      && _sndUna > _recover)
             {
                 _highRxt = _sndUna;
+                _rescueSent = false;
                 // RFC 6582 §3.2 step 2: enter fast retransmit only if the ACK covers more than the last recovery point.
                 _inRecovery = true;
                 _recover = _sndMax;

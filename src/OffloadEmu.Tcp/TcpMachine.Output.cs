@@ -24,6 +24,7 @@ public sealed partial class TcpMachine
         public bool Retransmit;
         public bool HeadRetransmit;
         public bool SackRetransmit;
+        public bool Rescue;
     }
 
     /// <summary>The latest instant by which <see cref="Dispatch"/> must be called again: <see cref="Instant.MinValue"/>
@@ -180,6 +181,23 @@ public sealed partial class TcpMachine
         {
             SetRetransmit(ref plan, rule3Start, (int)Math.Min(rule3End - rule3Start, _effectiveMss));
             return true;
+        }
+        // Rule 4, the rescue retransmission: once per recovery, resend the last segment of the flight so a lost tail is
+        // repaired without waiting for the timer.
+        if (!_rescueSent)
+        {
+            var dataTop = SeqNumber.Min(_sndMax, _sndDataEnd);
+            var floor = SeqNumber.Max(SeqNumber.Max(_scoreboard.HighSacked(_sndUna), _highRxt), _sndUna);
+            var start = SeqNumber.Max(dataTop - _effectiveMss, floor);
+            int length = Math.Max(0, dataTop - start);
+            bool fin = _finQueued && _sndMax > _finSeq && start + length == _finSeq;
+            if (length > 0 || fin)
+            {
+                SetRetransmit(ref plan, start, length);
+                plan.Fin = fin;
+                plan.Rescue = true;
+                return true;
+            }
         }
         return false;
     }
@@ -360,6 +378,7 @@ public sealed partial class TcpMachine
                 var end = plan.Seq + (plan.Length + (plan.Fin ? 1 : 0));
                 if (plan.HeadRetransmit) _retransmitHeadNow = false;
                 if (plan.Retransmit && _inRecovery && end > _highRxt) _highRxt = end;
+                if (plan.Rescue) _rescueSent = true;
                 if (end > _sndNxt && !plan.SackRetransmit) _sndNxt = end;
                 if (end > _sndMax) _sndMax = end;
                 if (!plan.Retransmit && !_rttTiming)

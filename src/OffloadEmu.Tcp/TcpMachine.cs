@@ -100,6 +100,7 @@ public sealed partial class TcpMachine
     // SACK-based recovery (RFC 6675): what the peer SACKed and the highest sequence retransmitted in this recovery.
     private readonly SackScoreboard _scoreboard = new(8);
     private SeqNumber _highRxt;
+    private bool _rescueSent;
 
     // ACK generation.
     private bool _ackNow;

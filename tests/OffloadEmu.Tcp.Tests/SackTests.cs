@@ -143,6 +143,21 @@ public class SackTests
     }
 
     [Fact]
+    public void SackRecovery_RescueRetransmission_RepairsALostTail()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // Segments 0 and 9 lost; 9 lies above everything SACKed, so only the rescue rule (RFC 6675 NextSeg 4) finds it.
+        h.Send(SackAck(0, (1460, 1460 * 9)));
+        var sent = h.Recv();
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + 1460 * 9 }, sent.Select(s => s.Seq));
+        h.Send(SackAck(0, (1460, 1460 * 9)));
+        Assert.Empty(h.Recv()); // once per recovery
+    }
+
+    [Fact]
     public void SackRecovery_SendsNewDataWhenPipeAllows()
     {
         var h = EstablishedWithSack();
