@@ -132,7 +132,7 @@ public sealed partial class TcpMachine
     private bool PlanHeadRetransmit(ref Plan plan)
     {
         long outstandingData = Math.Max(0, SeqNumber.Min(_sndDataEnd, _sndMax) - _sndUna);
-        int length = (int)Math.Min(outstandingData, _effectiveMss);
+        int length = (int)Math.Min(outstandingData, SegmentLimit());
         bool fin = _finQueued && _sndUna + length == _finSeq && _sndMax > _finSeq;
         if (length == 0 && !fin) return false;
         plan.Kind = SegmentKind.Data;
@@ -164,7 +164,7 @@ public sealed partial class TcpMachine
             {
                 if (_scoreboard.IsLost(cursor, threshold, _effectiveMss))
                 {
-                    SetRetransmit(ref plan, cursor, (int)Math.Min(start - cursor, _effectiveMss));
+                    SetRetransmit(ref plan, cursor, (int)Math.Min(start - cursor, SegmentLimit()));
                     return true;
                 }
                 if (!haveRule3)
@@ -179,7 +179,7 @@ public sealed partial class TcpMachine
         if (PlanData(ref plan, room)) return true;
         if (haveRule3)
         {
-            SetRetransmit(ref plan, rule3Start, (int)Math.Min(rule3End - rule3Start, _effectiveMss));
+            SetRetransmit(ref plan, rule3Start, (int)Math.Min(rule3End - rule3Start, SegmentLimit()));
             return true;
         }
         // Rule 4, the rescue retransmission: once per recovery, resend the last segment of the flight so a lost tail is
@@ -188,7 +188,7 @@ public sealed partial class TcpMachine
         {
             var dataTop = SeqNumber.Min(_sndMax, _sndDataEnd);
             var floor = SeqNumber.Max(SeqNumber.Max(_scoreboard.HighSacked(_sndUna), _highRxt), _sndUna);
-            var start = SeqNumber.Max(dataTop - _effectiveMss, floor);
+            var start = SeqNumber.Max(dataTop - SegmentLimit(), floor);
             int length = Math.Max(0, dataTop - start);
             bool fin = _finQueued && _sndMax > _finSeq && start + length == _finSeq;
             if (length > 0 || fin)
@@ -242,17 +242,18 @@ public sealed partial class TcpMachine
         if (unsent == 0 && !finPending) return false;
 
         long inFlight = _sndNxt - _sndUna;
+        int limit = SegmentLimit();
         long limitedTransmit = !_inRecovery && _dupAckCount > 0 && _dupAckCount < _config.DuplicateAckThreshold
             ? Math.Min(_dupAckCount, 2) * (long)_effectiveMss : 0;
         long available = Math.Min((long)_sndWnd - inFlight, congestionRoom ?? (_cc.CWnd + limitedTransmit - inFlight));
         bool retransmit = _sndNxt < _sndMax;
-        int length = (int)Math.Max(0, Math.Min(Math.Min(unsent, available), _effectiveMss));
+        int length = (int)Math.Max(0, Math.Min(Math.Min(unsent, available), limit));
         if (_forceSendNow && length == 0 && unsent > 0)
         {
             // Persist expiry with a small open window: override sender SWS avoidance (RFC 9293 §3.8.6.2.1).
-            length = (int)Math.Max(0, Math.Min(Math.Min(unsent, (long)_sndWnd - inFlight), _effectiveMss));
+            length = (int)Math.Max(0, Math.Min(Math.Min(unsent, (long)_sndWnd - inFlight), limit));
         }
-        if (length > 0 && length < _effectiveMss && !retransmit && !_forceSendNow)
+        if (length > 0 && length < limit && !retransmit && !_forceSendNow)
         {
             // Sender SWS avoidance and Nagle (RFC 9293 §3.7.4, §3.8.6.2.1): a short segment goes only if it empties the
             // queue and nothing is outstanding (or Nagle is off), or it is at least half the largest window offered.
@@ -318,8 +319,8 @@ public sealed partial class TcpMachine
                 ack = _rcvNxt;
                 window = (ushort)Math.Min(WindowToAdvertise() >> _rcvWindShift, ushort.MaxValue);
                 if (_tsEnabled) options = new TcpOptions { Timestamps = new TcpTimestamps(TsValAt(now), _tsRecent) };
-                // SACK blocks ride on segments without payload, so the payload limit stays EffectiveMss (RFC 6691).
-                if (_sackPermitted && plan.Length == 0 && (_dsackPending || !_reassembler.IsEmpty)) options = WithSackBlocks(options);
+                // SACK blocks ride on every segment while they are due; SegmentLimit took their bytes off the payload.
+                if (SackBlocksDue) options = WithSackBlocks(options);
                 if (plan.Fin) flags |= TcpFlags.Fin;
                 // MUST-61: PSH on the segment that empties the send queue.
                 if (plan.Length > 0 && plan.Seq + plan.Length == _sndDataEnd) flags |= TcpFlags.Psh;
@@ -399,6 +400,17 @@ public sealed partial class TcpMachine
                 break;
         }
         return true;
+    }
+
+    private bool SackBlocksDue => _sackPermitted && (_dsackPending || !_reassembler.IsEmpty);
+
+    // The payload limit of the next segment: EffectiveMss less the SACK option bytes it will carry (RFC 6691: senders
+    // subtract the option bytes of each segment; the TS option is already out of EffectiveMss).
+    private int SegmentLimit()
+    {
+        if (!SackBlocksDue) return _effectiveMss;
+        var baseline = _tsEnabled ? new TcpOptions { Timestamps = default(TcpTimestamps) } : default;
+        return _effectiveMss - (WithSackBlocks(baseline).EmittedLength - baseline.EmittedLength);
     }
 
     // RFC 2018 §4: the first block holds the most recent arrival (or the D-SACK range, RFC 2883 §4), the others follow.

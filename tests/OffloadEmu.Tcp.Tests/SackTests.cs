@@ -99,6 +99,25 @@ public class SackTests
     }
 
     [Fact]
+    public void DataSegments_CarrySackBlocks_AndGiveUpPayloadForThem()
+    {
+        var h = EstablishedWithSack();
+        h.Send(Data(100), new byte[10]);
+        h.Recv();
+        h.Enqueue(new byte[3000]);
+        var segs = h.Recv();
+        Assert.Equal(new[] { Block(100, 110) }, Blocks(segs[0]));
+        // RFC 6691: payload + option bytes stay within the peer's MSS (1460): 12 bytes of SACK option → 1448 of data.
+        Assert.Equal(1448, segs[0].Payload.Length);
+        Assert.True(segs[0].Payload.Length + segs[0].Repr.Options.EmittedLength <= 1460);
+        // Once the hole is filled no blocks are due and full segments resume.
+        h.Send(Data(0), new byte[100]);
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 111, AckNumber = LocalSeq + 1 + 1448 * 2, Window = 60000 });
+        var later = h.Recv();
+        Assert.All(later, s => Assert.Equal(0, s.Repr.Options.SackBlockCount));
+    }
+
+    [Fact]
     public void WithoutSack_NoBlocksAreSent()
     {
         var h = EstablishedWithSack(peerOffers: false);
