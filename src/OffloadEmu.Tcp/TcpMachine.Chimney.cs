@@ -64,7 +64,7 @@ public sealed partial class TcpMachine
         m._maxSndWnd = d.MaxSndWnd;
         m._sndWl1 = d.SendWL1;
         m._sndWl2 = d.SndUna;
-        m._recover = d.SndUna;
+        m._recover = d.SndUna - 1; // no recovery in progress: duplicate ACKs may start one
         long queued = 0;
         foreach (var buffer in sendData)
         {

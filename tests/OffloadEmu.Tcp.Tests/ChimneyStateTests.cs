@@ -197,6 +197,30 @@ public class ChimneyStateTests
     }
 
     [Fact]
+    public void ImportedConnection_CanEnterFastRetransmitAtOnce()
+    {
+        var now = Instant.FromSeconds(100);
+        var d = Delegated(ChimneyTcpState.Established, 1000);
+        d.SndNxt = d.SndUna + 1460 * 6;
+        d.SndMax = d.SndNxt;
+        d.SndWnd = 60000;
+        d.CWnd = 1460 * 10;
+        d.DupAckCount = 0;
+        d.Retransmit = new TcpRetransmitState(0, 1000);
+        var m = TcpMachine.FromOffloadState(Config(), Addresses,
+            Const(TcpConstFlags.None) with { SndWindScale = 0, RcvWindScale = 0 }, Cached(), d,
+            new ITcpSendBuffer[] { new MemorySendBuffer(new byte[1460 * 6]) }, 0, default, now);
+        var dup = SendTemplate with { SequenceNumber = d.RcvNxt, AckNumber = d.SndUna, Window = 60000 };
+        for (int i = 0; i < 3; i++)
+        {
+            var bytes = new byte[dup.SegmentBufferLength];
+            dup.Emit(bytes, RemoteIp, LocalIp, default);
+            m.ProcessSegment(bytes, now);
+        }
+        Assert.True(m.InRecovery);
+    }
+
+    [Fact]
     public void NonOffloadableStates_AreRefused()
     {
         var d = Delegated(ChimneyTcpState.SynRcvd, 1000);
