@@ -15,11 +15,16 @@ internal sealed class BulkTransfer : ITcpSegmentWriter, ITcpSendCompletionSink, 
     private int _count;
     private readonly Queue<ITcpSendBuffer> _free = new(64);
     private long _now = 1_000_000;
+    private readonly int _dropEvery;
+    private long _dataSegments;
 
-    public BulkTransfer(bool timestamps = true, int chunk = 64 * 1024, int buffers = 16, int receiveBuffer = 1 << 20)
+    public long Dropped { get; private set; }
+
+    public BulkTransfer(bool timestamps = true, int chunk = 64 * 1024, int buffers = 16, int receiveBuffer = 1 << 20, bool sack = false, int dropEvery = 0)
     {
         for (int i = 0; i < Slots; i++) _slots[i] = new byte[2048];
-        var config = new TcpConfig { Timestamps = timestamps, ReceiveBufferSize = receiveBuffer, AckFrequency = 2, IsnGenerator = new IsnGenerator(new byte[32]) };
+        _dropEvery = dropEvery;
+        var config = new TcpConfig { Timestamps = timestamps, Sack = sack, ReceiveBufferSize = receiveBuffer, AckFrequency = 2, MinRto = TimeSpan.FromMilliseconds(200), IsnGenerator = new IsnGenerator(new byte[32]) };
         Sender = TcpMachine.Connect(config, TcpEndpointAddresses.Ipv4(new Ipv4Address(10, 2, 0, 1), new Ipv4Address(10, 2, 0, 2)), 40000, 80, Now);
         Receiver = TcpMachine.Listen(config, TcpEndpointAddresses.Ipv4(new Ipv4Address(10, 2, 0, 2), new Ipv4Address(10, 2, 0, 1)), 80);
         Sender.SendCompletionSink = this;
@@ -50,7 +55,13 @@ internal sealed class BulkTransfer : ITcpSegmentWriter, ITcpSendCompletionSink, 
         {
             while (_free.Count > 0) Sender.Enqueue(_free.Dequeue());
             _now += 10; // 10 µs per round: RTT samples stay small and no timer fires
-            if (Pump() == 0) throw new InvalidOperationException("transfer stalled: " + Sender.DebugState);
+            if (Pump() == 0)
+            {
+                // Nothing moved: jump to the next timer (a retransmission or a delayed ACK).
+                long next = Math.Min(Sender.PollAt().Microseconds, Receiver.PollAt().Microseconds);
+                if (next == long.MaxValue) throw new InvalidOperationException("transfer stalled: " + Sender.DebugState);
+                if (next > _now) _now = next;
+            }
         }
     }
 
@@ -72,6 +83,11 @@ internal sealed class BulkTransfer : ITcpSegmentWriter, ITcpSendCompletionSink, 
         from.Dispatch(Now, this);
         for (int i = 0; i < _count; i++)
         {
+            if (toReceiver && _lengths[i] > 60 && _dropEvery > 0 && ++_dataSegments % _dropEvery == 0)
+            {
+                Dropped++;
+                continue;
+            }
             to.ProcessSegment(_slots[i].AsSpan(0, _lengths[i]), Now);
             if (toReceiver) SegmentsToReceiver++;
         }
