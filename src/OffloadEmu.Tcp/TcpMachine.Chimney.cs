@@ -135,6 +135,16 @@ public sealed partial class TcpMachine
         return m;
     }
 
+    /// <summary>Turns an owed delayed ACK into an immediate one, so the next <see cref="Dispatch"/> sends it: the delayed-ACK
+    /// timer is flushed, not transferred, at terminate offload (chimney spec §6.6, §6.8). Returns true if an ACK was owed.</summary>
+    public bool FlushDelayedAck()
+    {
+        if (_delayedAckAt == Instant.MaxValue && !_ackNow) return false;
+        _delayedAckAt = Instant.MaxValue;
+        _ackNow = true;
+        return true;
+    }
+
     /// <summary>The TCP const state of this connection (chimney spec §2).</summary>
     public TcpConstState ExportConstState()
         => new()

@@ -221,6 +221,18 @@ public class ChimneyStateTests
     }
 
     [Fact]
+    public void FlushDelayedAck_SendsTheOwedAckBeforeExport()
+    {
+        var h = Established();
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1, AckNumber = LocalSeq + 1 }, "abc");
+        h.ExpectNothing();                       // delayed
+        Assert.True(h.M.FlushDelayedAck());
+        h.Expect(RecvTemplate with { SequenceNumber = LocalSeq + 1, AckNumber = RemoteSeq + 4, Window = BufferSize - 3 });
+        Assert.False(h.M.FlushDelayedAck());
+        Assert.Equal(Instant.MaxValue, h.M.PollAt());
+    }
+
+    [Fact]
     public void NonOffloadableStates_AreRefused()
     {
         var d = Delegated(ChimneyTcpState.SynRcvd, 1000);
