@@ -176,11 +176,39 @@ internal sealed class Simulation
            + $"outA={A.Statistics.OutSegments} outB={B.Statistics.OutSegments} eventsA={A.PendingEvents} eventsB={B.PendingEvents} "
            + $"errA={ConsumerA.Error} errB={ConsumerB.Error}\n  A: {A.DebugState}\n  B: {B.DebugState}\n  now={Now}";
 
+    /// <summary>The first wire-level invariant broken, if any: an offered window whose right edge moved left
+    /// (RFC 9293 SHLD-14) or a segment beyond what the sender has sent.</summary>
+    public string? WireViolation { get; private set; }
+
+    private readonly SeqNumber?[] _rightEdge = new SeqNumber?[2];
+
     private void Pump(TcpMachine machine, bool toB)
     {
         _out.Segments.Clear();
         machine.Dispatch(Now, _out);
-        foreach (var bytes in _out.Segments) Transmit(bytes, toB);
+        foreach (var bytes in _out.Segments)
+        {
+            Check(machine, bytes, toB ? 0 : 1);
+            Transmit(bytes, toB);
+        }
+    }
+
+    private void Check(TcpMachine sender, byte[] bytes, int direction)
+    {
+        if (!TcpSegment.TryCreate(bytes, out var segment) || !TcpRepr.TryParseUnverified(segment, out var repr, out _))
+        {
+            WireViolation ??= "unparsable segment emitted";
+            return;
+        }
+        var flags = repr.Flags;
+        if (repr.SequenceNumber + repr.SegmentLength > sender.SndMax)
+            WireViolation ??= $"segment beyond SndMax: {repr}";
+        if (repr.AckNumber is not SeqNumber ack || (flags & (TcpFlags.Syn | TcpFlags.Rst)) != 0) return;
+        var edge = ack + (repr.Window << sender.RcvWindScale);
+        // Scaling rounds the field down, so an edge may appear up to 2^shift − 1 bytes left of the true one.
+        if (_rightEdge[direction] is SeqNumber previous && edge + ((1 << sender.RcvWindScale) - 1) < previous)
+            WireViolation ??= $"right edge moved left: {previous} -> {edge} ({repr})";
+        if (_rightEdge[direction] is not SeqNumber p || edge > p) _rightEdge[direction] = edge;
     }
 
     private void Transmit(byte[] bytes, bool toB)

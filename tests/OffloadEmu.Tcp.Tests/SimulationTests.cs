@@ -22,6 +22,7 @@ public class SimulationTests
         string? failure = sim.Run(TimeSpan.FromMinutes(30));
         Assert.True(failure is null, $"{failure}: replay with {sim.Describe()}");
         Assert.True(sim.ConsumerA.Error is null && sim.ConsumerB.Error is null, sim.Describe());
+        Assert.True(sim.WireViolation is null, $"{sim.WireViolation}: {sim.Describe()}");
         // A corrupted segment reaching a machine is dropped by checksum and counted, never processed.
         Assert.True(sim.A.Statistics.InErrors == (ulong)sim.CorruptedTo[0], sim.Describe());
         Assert.True(sim.B.Statistics.InErrors == (ulong)sim.CorruptedTo[1], sim.Describe());
