@@ -1,0 +1,39 @@
+namespace OffloadEmu.Tcp.Congestion;
+
+/// <summary>A congestion-control algorithm: owns CWnd and SsThresh and reacts to the events the machine reports. The
+/// machine keeps the mechanics (duplicate-ACK counting, the recovery point, what to retransmit); the algorithm decides
+/// window sizes, so Reno-family and CUBIC-style controllers plug in unchanged.</summary>
+/// <remarks>RFC 5681 §3, RFC 6582 §3.2, RFC 9293 §3.8.2 (MAY-18: alternatives per RFC 5033).</remarks>
+public interface ICongestionControl
+{
+    /// <summary>Congestion window in bytes.</summary>
+    uint CWnd { get; }
+
+    /// <summary>Slow-start threshold in bytes.</summary>
+    uint SsThresh { get; }
+
+    /// <summary>Sets the state (at connection start or import of chimney delegated state).</summary>
+    void Reset(int mss, uint cwnd, uint ssThresh);
+
+    /// <summary>New data was acknowledged outside recovery (<paramref name="ackedBytes"/> of it); <paramref name="srtt"/>
+    /// is the current smoothed RTT (zero before the first sample).</summary>
+    void OnAck(int ackedBytes, Instant now, TimeSpan srtt);
+
+    /// <summary>The duplicate-ACK threshold was reached: entering fast recovery with <paramref name="flightSize"/> bytes outstanding.</summary>
+    void OnEnterRecovery(uint flightSize, Instant now);
+
+    /// <summary>Another duplicate ACK during fast recovery (a segment left the network).</summary>
+    void OnDuplicateAckInRecovery();
+
+    /// <summary>A partial ACK during fast recovery acknowledged <paramref name="ackedBytes"/>.</summary>
+    void OnPartialAck(int ackedBytes);
+
+    /// <summary>The recovery point was acknowledged; <paramref name="flightSize"/> bytes remain outstanding.</summary>
+    void OnExitRecovery(uint flightSize);
+
+    /// <summary>The retransmission timer expired with <paramref name="flightSize"/> bytes outstanding.</summary>
+    void OnRetransmitTimeout(uint flightSize);
+
+    /// <summary>Sending resumes after an idle period longer than the RTO: cap CWnd at the restart window.</summary>
+    void OnRestartAfterIdle(uint restartWindow);
+}

@@ -1,0 +1,61 @@
+namespace OffloadEmu.Tcp;
+
+/// <summary>The bounded receive buffer: a ring holding in-order bytes not yet taken by the consumer, followed (in its free
+/// part) by out-of-order bytes placed at their offset from RcvNxt. Allocated once per connection.</summary>
+/// <remarks>Keeping out-of-order data inside the advertised window's own space (as smoltcp does) makes the memory bound
+/// the buffer size itself: a peer cannot make the connection hold more than it advertised.</remarks>
+internal sealed class ReceiveRing
+{
+    private readonly byte[] _buffer;
+    private int _read;
+    private int _count;
+
+    public ReceiveRing(int capacity) => _buffer = new byte[capacity];
+
+    public int Capacity => _buffer.Length;
+
+    /// <summary>In-order bytes waiting for the consumer.</summary>
+    public int Count => _count;
+
+    public int Free => _buffer.Length - _count;
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> bytes past the end of the in-order data.</summary>
+    public void WriteAt(int offset, ReadOnlySpan<byte> data)
+    {
+        int capacity = _buffer.Length;
+        int position = _read + _count + offset;
+        if (position >= capacity) position -= capacity;
+        if (position >= capacity) position -= capacity;
+        int first = Math.Min(data.Length, capacity - position);
+        data[..first].CopyTo(_buffer.AsSpan(position));
+        if (first < data.Length) data[first..].CopyTo(_buffer);
+    }
+
+    /// <summary>Makes <paramref name="count"/> bytes after the in-order data part of it.</summary>
+    public void Commit(int count) => _count += count;
+
+    /// <summary>The longest contiguous run of in-order bytes at the read position.</summary>
+    public ReadOnlySpan<byte> Peek() => _buffer.AsSpan(_read, Math.Min(_count, _buffer.Length - _read));
+
+    public void Consume(int count)
+    {
+        _count -= count;
+        _read += count;
+        // The read position is never rewound when the ring empties: out-of-order bytes sit at absolute positions after it.
+        if (_read >= _buffer.Length) _read -= _buffer.Length;
+    }
+
+    public int Read(Span<byte> destination)
+    {
+        int total = 0;
+        while (total < destination.Length && _count > 0)
+        {
+            var run = Peek();
+            int n = Math.Min(run.Length, destination.Length - total);
+            run[..n].CopyTo(destination[total..]);
+            Consume(n);
+            total += n;
+        }
+        return total;
+    }
+}

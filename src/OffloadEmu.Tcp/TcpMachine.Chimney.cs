@@ -1,0 +1,252 @@
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Wire;
+using ChimneyTcpState = OffloadEmu.Chimney.State.TcpState;
+
+namespace OffloadEmu.Tcp;
+
+public sealed partial class TcpMachine
+{
+    // Chimney values the machine does not interpret but must hand back unchanged (spec §2: HashValue, reserved fields).
+    private uint _hashValue;
+    private ushort _delegatedFlags;
+    private uint _dWnd;
+    private bool _sackPermitted;
+    private TcpCachedState? _cached;
+
+    /// <summary>
+    /// Builds a connection from chimney offload state (initiate offload): TCP const, cached and delegated values, the
+    /// outstanding send buffers (unacknowledged and unsent data starting at <c>SndUna</c>, the first one possibly partly
+    /// acknowledged) and already-acknowledged receive data still to deliver.
+    /// </summary>
+    /// <remarks>
+    /// Chimney spec §2 and §6.8: SRtt arrives ×8 and RttVar ×4 in ticks; timer deltas are remaining ticks (-1 off,
+    /// 0 expire now); the retransmit delta serves the persist timer when the peer window is zero with nothing in flight,
+    /// and the FIN_WAIT_2 timer in FIN-WAIT-2; TsTime is the timestamp clock value at offload, so TSval continues from it
+    /// (monotone across upload and re-offload). The ISS and IRS are not part of the state and are taken as SndUna − 1 and
+    /// RcvNxt − 1. Only ESTABLISHED through LAST-ACK can be offloaded (never CLOSED..SYN-RCVD or TIME-WAIT).
+    /// </remarks>
+    /// <exception cref="ArgumentException">The state cannot be offloaded, or the send data does not match it.</exception>
+    public static TcpMachine FromOffloadState(TcpConfig config, in TcpEndpointAddresses addresses, in TcpConstState constState,
+        in TcpCachedState cachedState, TcpDelegatedState delegatedState, ReadOnlySpan<ITcpSendBuffer> sendData, int sendDataHeadOffset,
+        ReadOnlySpan<byte> bufferedReceiveData, Instant now)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(delegatedState);
+        var d = delegatedState;
+        if (d.State is < ChimneyTcpState.Established or > ChimneyTcpState.LastAck)
+            throw new ArgumentException($"A connection in {d.State} cannot be offloaded (chimney spec §2).", nameof(delegatedState));
+        int bufferSize = (int)Math.Min(1u << 30, Math.Max((uint)config.ReceiveBufferSize, Math.Max(d.RcvWnd, (uint)bufferedReceiveData.Length + d.RcvWnd)));
+        var effective = config.WithCachedState(cachedState) with { ReceiveBufferSize = bufferSize };
+        var m = new TcpMachine(effective, addresses, constState.LocalPort, constState.RemotePort);
+        m._cached = cachedState;
+        m._hashValue = constState.HashValue;
+        m._delegatedFlags = d.Flags;
+        m._dWnd = d.DWnd;
+        m._state = (TcpState)(int)d.State;
+
+        // Const: negotiated options.
+        var flags = constState.Flags;
+        m._windowScaleNegotiated = (flags & TcpConstFlags.WindowScaling) != 0;
+        m._sndWindShift = constState.SndWindScale;
+        m._rcvWindShift = constState.RcvWindScale;
+        m._tsEnabled = (flags & TcpConstFlags.Timestamp) != 0;
+        m._sackPermitted = (flags & TcpConstFlags.Sack) != 0;
+        m._remoteMss = constState.RemoteMss;
+        m._effectiveMss = EffectiveMssFor(constState.RemoteMss, effective.Mss, m._tsEnabled);
+
+        // Send sequence space and the send queue.
+        m.InitSendSequence(d.SndUna - 1);
+        m._synAcked = true;
+        m._sndUna = d.SndUna;
+        m._sndNxt = d.SndNxt;
+        m._sndMax = d.SndMax;
+        m._sndWnd = d.SndWnd;
+        m._maxSndWnd = d.MaxSndWnd;
+        m._sndWl1 = d.SendWL1;
+        m._sndWl2 = d.SndUna;
+        m._recover = d.SndUna - 1; // no recovery in progress: duplicate ACKs may start one
+        long queued = 0;
+        foreach (var buffer in sendData)
+        {
+            m._sendQueue.Enqueue(buffer);
+            queued += buffer.Length;
+        }
+        if (sendDataHeadOffset < 0 || (sendData.Length > 0 && sendDataHeadOffset > sendData[0].Length))
+            throw new ArgumentOutOfRangeException(nameof(sendDataHeadOffset));
+        m._sendQueue.SetHeadAcknowledged(sendDataHeadOffset);
+        m._sndDataEnd = d.SndUna + (int)(queued - sendDataHeadOffset);
+        if (m._state is TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)
+        {
+            m._finQueued = true;
+            m._finSeq = m._sndDataEnd;
+            if (d.SndMax > m._finSeq + 1)
+                throw new ArgumentException("SndMax lies beyond the FIN implied by the send data.", nameof(sendData));
+        }
+        else if (m._state == TcpState.FinWait2)
+        {
+            m._finQueued = true;
+            m._finSeq = d.SndUna - 1;
+        }
+
+        // Receive sequence space; buffered (already acknowledged) data is delivered before anything new.
+        m._irs = d.RcvNxt - 1;
+        m._rcvNxt = d.RcvNxt;
+        m._rcvAdvEdge = d.RcvNxt + (int)d.RcvWnd;
+        m._lastAckSent = d.RcvNxt;
+        if (!bufferedReceiveData.IsEmpty)
+        {
+            m._rx.WriteAt(0, bufferedReceiveData);
+            m._rx.Commit(bufferedReceiveData.Length);
+        }
+
+        // Congestion control and RTT (SRtt ×8, RttVar ×4, in ticks).
+        m._cc.Reset(m._effectiveMss, d.CWnd, d.SsThresh);
+        long tick = effective.TickMicroseconds;
+        if (d.SRtt != 0 || d.RttVar != 0)
+        {
+            m._rtt.SRtt = d.SRtt * tick / TcpDelegatedState.SRttScale;
+            m._rtt.RttVar = d.RttVar * tick / TcpDelegatedState.RttVarScale;
+            m._rtt.HasSample = true;
+            m._rtt.Recompute();
+        }
+        for (int i = 0; i < d.Retransmit.Count; i++) m._rtt.Backoff();
+
+        // Timestamps: TSval continues from TsTime; TsRecentAge is the age of TsRecent in ticks.
+        m._tsRecent = d.TsRecent;
+        m._tsRecentAge = now.AddMicroseconds(-(long)d.TsRecentAge * tick);
+        m._tsOffset = unchecked(d.TsTime - (uint)now.Milliseconds);
+
+        // Counters and timers.
+        m._retransmitCount = d.Retransmit.Count;
+        if (d.TotalRT != 0 && (cachedState.Flags & TcpCachedFlags.MaxRtRestart) == 0)
+        {
+            m._totalRtActive = true;
+            m._firstRetransmitAt = now.AddMicroseconds(-(long)d.TotalRT * tick);
+        }
+        m._dupAckCount = d.DupAckCount;
+        m._persistBackoff = d.SndWndProbeCount;
+        m._keepAliveProbesSent = d.KeepAlive.ProbeCount;
+        m._keepAliveAt = m.FromDelta(d.KeepAlive.TimeoutDelta, now);
+        var retransmitAt = m.FromDelta(d.Retransmit.TimeoutDelta, now);
+        if (m._state == TcpState.FinWait2) m._closeTimerAt = retransmitAt;
+        else if (d.SndWnd == 0 && d.SndMax == d.SndUna && retransmitAt != Instant.MaxValue) m._persistAt = retransmitAt;
+        else m._retransmitAt = retransmitAt;
+        m._lastSendAt = now;
+        return m;
+    }
+
+    /// <summary>Turns an owed delayed ACK into an immediate one, so the next <see cref="Dispatch"/> sends it: the delayed-ACK
+    /// timer is flushed, not transferred, at terminate offload (chimney spec §6.6, §6.8). Returns true if an ACK was owed.</summary>
+    public bool FlushDelayedAck()
+    {
+        if (_delayedAckAt == Instant.MaxValue && !_ackNow) return false;
+        _delayedAckAt = Instant.MaxValue;
+        _ackNow = true;
+        return true;
+    }
+
+    /// <summary>The TCP const state of this connection (chimney spec §2).</summary>
+    public TcpConstState ExportConstState()
+        => new()
+        {
+            Flags = (_tsEnabled ? TcpConstFlags.Timestamp : TcpConstFlags.None)
+                    | (_sackPermitted ? TcpConstFlags.Sack : TcpConstFlags.None)
+                    | (_windowScaleNegotiated ? TcpConstFlags.WindowScaling : TcpConstFlags.None),
+            RemotePort = _remotePort,
+            LocalPort = _localPort,
+            SndWindScale = _sndWindShift,
+            RcvWindScale = _rcvWindShift,
+            RemoteMss = _remoteMss,
+            HashValue = _hashValue,
+        };
+
+    /// <summary>The TCP cached state: as imported (or last updated), or derived from the configuration for a
+    /// connection opened by handshake.</summary>
+    public TcpCachedState ExportCachedState()
+        => _cached ?? new TcpCachedState
+        {
+            Flags = (_config.KeepAlive ? TcpCachedFlags.KeepAliveEnabled : TcpCachedFlags.None)
+                    | (_config.Nagle ? TcpCachedFlags.NaglingEnabled : TcpCachedFlags.None),
+            InitialRcvWnd = (uint)_config.ReceiveBufferSize,
+            KaProbeCount = (byte)Math.Min(_config.KaProbeCount, byte.MaxValue),
+            KaTimeout = _config.KaTimeoutTicks,
+            KaInterval = _config.KaIntervalTicks,
+            MaxRT = _config.MaxRT,
+        };
+
+    /// <summary>Applies an update of the cached state (chimney UpdateOffload): keep-alive, Nagle, MaxRT; MAX_RT_RESTART
+    /// zeroes TotalRT and KEEP_ALIVE_RESTART restarts the keep-alive timer.</summary>
+    /// <remarks>Chimney spec §2 (cached flags), §6.7.</remarks>
+    public void UpdateCachedState(in TcpCachedState cached, Instant now)
+    {
+        _config = _config.WithCachedState(cached) with { ReceiveBufferSize = _config.ReceiveBufferSize };
+        _cached = cached;
+        if ((cached.Flags & TcpCachedFlags.MaxRtRestart) != 0) _totalRtActive = false;
+        if ((cached.Flags & TcpCachedFlags.KeepAliveRestart) != 0 || !_config.KeepAlive) ArmKeepAlive(now);
+    }
+
+    /// <summary>Writes the delegated state at <paramref name="now"/> into <paramref name="state"/> (query and
+    /// terminate). Send and receive data are not attached: see <see cref="CopySendBuffers"/> and <see cref="Receive"/>.</summary>
+    /// <remarks>Chimney spec §2, §6.6 (remaining ticks or -1, TsTime = current TSval clock, SRtt ×8, RttVar ×4).</remarks>
+    public void ExportDelegatedState(TcpDelegatedState state, Instant now)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        long tick = _config.TickMicroseconds;
+        state.State = (ChimneyTcpState)(int)_state;
+        state.Flags = _delegatedFlags;
+        state.RcvNxt = _rcvNxt;
+        state.RcvWnd = RcvWnd;
+        state.SndUna = _sndUna;
+        state.SndNxt = _sndNxt;
+        state.SndMax = _sndMax;
+        state.SndWnd = _sndWnd;
+        state.MaxSndWnd = _maxSndWnd;
+        state.SendWL1 = _sndWl1;
+        state.CWnd = _cc.CWnd;
+        state.SsThresh = _cc.SsThresh;
+        state.SRtt = (ushort)Math.Min(ushort.MaxValue, _rtt.SRtt * TcpDelegatedState.SRttScale / tick);
+        state.RttVar = (ushort)Math.Min(ushort.MaxValue, _rtt.RttVar * TcpDelegatedState.RttVarScale / tick);
+        state.TsRecent = _tsRecent;
+        state.TsRecentAge = (uint)Math.Clamp((now.Microseconds - _tsRecentAge.Microseconds) / tick, 0, uint.MaxValue);
+        state.TsTime = TsValAt(now);
+        state.TotalRT = TotalRTTicks(now);
+        state.DupAckCount = (byte)Math.Min(_dupAckCount, byte.MaxValue);
+        state.SndWndProbeCount = (byte)Math.Min(_persistBackoff, byte.MaxValue);
+        state.KeepAlive = new TcpKeepAliveState((byte)Math.Min(_keepAliveProbesSent, byte.MaxValue), ToDelta(_keepAliveAt, now));
+        var retransmitTimer = _state is TcpState.FinWait2 or TcpState.TimeWait ? _closeTimerAt
+            : _persistAt != Instant.MaxValue ? _persistAt : _retransmitAt;
+        state.Retransmit = new TcpRetransmitState((byte)Math.Min(_retransmitCount, byte.MaxValue), ToDelta(retransmitTimer, now));
+        state.SendBacklogSize = TcpDelegatedState.SendBacklogUnsupported;
+        state.ReceiveBacklogSize = (uint)_rx.Count;
+        state.DWnd = _dWnd;
+    }
+
+    /// <summary>The delegated state at <paramref name="now"/> as a new object.</summary>
+    public TcpDelegatedState ExportDelegatedState(Instant now)
+    {
+        var state = new TcpDelegatedState();
+        ExportDelegatedState(state, now);
+        return state;
+    }
+
+    /// <summary>Adds the queued send buffers (oldest first) to <paramref name="destination"/> and returns how many bytes
+    /// of the first one are already acknowledged (for terminate offload, chimney spec §5/§6.6).</summary>
+    public int CopySendBuffers(ICollection<ITcpSendBuffer> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        _sendQueue.CopyBuffersTo(destination);
+        return _sendQueue.HeadAcknowledged;
+    }
+
+    // Remaining ticks, rounded up so a timer never fires early after a round trip; -1 when off.
+    private int ToDelta(Instant at, Instant now)
+    {
+        if (at == Instant.MaxValue) return TcpDelegatedState.TimerOff;
+        if (at <= now) return 0;
+        long tick = _config.TickMicroseconds;
+        return (int)Math.Min(int.MaxValue, (at.Microseconds - now.Microseconds + tick - 1) / tick);
+    }
+
+    private Instant FromDelta(int delta, Instant now)
+        => delta < 0 ? Instant.MaxValue : now.AddMicroseconds(delta * _config.TickMicroseconds);
+}

@@ -1,0 +1,36 @@
+namespace OffloadEmu.Tcp.Tests;
+
+/// <summary>Architecture §4: the machine allocates nothing per segment once warmed up.</summary>
+public class AllocationTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BulkTransfer_AllocatesNothingAfterWarmUp(bool timestamps)
+    {
+        var transfer = new BulkTransfer(timestamps);
+        transfer.Run(5_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        transfer.Run(20_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.True(transfer.BytesReceived > 20_000L * 1400);
+        Assert.Equal(0ul, transfer.Sender.Statistics.RetransmittedSegments);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void LossyTransfer_WithRecovery_AllocatesNothingAfterWarmUp(bool sack)
+    {
+        // Every 97th data segment dropped: out-of-order reassembly, SACK or duplicate ACKs, fast retransmit, recovery.
+        var transfer = new BulkTransfer(timestamps: true, sack: sack, dropEvery: 97);
+        transfer.Run(5_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        transfer.Run(20_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.True(transfer.Dropped > 100);
+        Assert.True(transfer.Sender.Statistics.FastRetransmits > 50, transfer.Sender.DebugState);
+    }
+}

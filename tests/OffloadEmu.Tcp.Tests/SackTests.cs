@@ -1,0 +1,217 @@
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+using static OffloadEmu.Tcp.Tests.Harness;
+
+namespace OffloadEmu.Tcp.Tests;
+
+/// <summary>RFC 2018 SACK generation (negotiation, block order) and RFC 2883 D-SACK.</summary>
+public class SackTests
+{
+    private static TcpConfig SackConfig() => Config(c => new TcpConfig
+    {
+        Timestamps = false,
+        WindowScaling = false,
+        Sack = true,
+        ReceiveBufferSize = BufferSize,
+        IsnGenerator = c.IsnGenerator,
+    });
+
+    private static Harness EstablishedWithSack(bool peerOffers = true)
+    {
+        var h = SynSent(SackConfig());
+        h.Send(SendTemplate with
+        {
+            Flags = TcpFlags.Syn,
+            SequenceNumber = RemoteSeq,
+            AckNumber = LocalSeq + 1,
+            Options = new TcpOptions { MaxSegmentSize = 1460, SackPermitted = peerOffers },
+        });
+        h.Recv();
+        return h;
+    }
+
+    private static TcpRepr Data(int offset) => SendTemplate with { SequenceNumber = RemoteSeq + 1 + offset, AckNumber = LocalSeq + 1 };
+
+    private static SackBlock Block(int from, int to) => new(RemoteSeq + 1 + from, RemoteSeq + 1 + to);
+
+    private static SackBlock[] Blocks(Seg seg)
+        => Enumerable.Range(0, seg.Repr.Options.SackBlockCount).Select(seg.Repr.Options.GetSackBlock).ToArray();
+
+    [Fact]
+    public void Syn_OffersSackPermitted_AndItIsEnabledOnlyIfThePeerAgrees()
+    {
+        var clock = new ManualClock();
+        var m = TcpMachine.Connect(SackConfig(), Addresses, LocalPort, RemotePort, clock.Now, LocalSeq, 0);
+        var h = new Harness(m, clock);
+        Assert.True(h.Recv().Single().Repr.Options.SackPermitted);
+        Assert.True(EstablishedWithSack(peerOffers: true).M.SackEnabled);
+        Assert.False(EstablishedWithSack(peerOffers: false).M.SackEnabled);
+    }
+
+    [Fact]
+    public void SynAck_EchoesSackPermitted()
+    {
+        var h = Listen(SackConfig());
+        h.Send(SendTemplate with { Flags = TcpFlags.Syn, SequenceNumber = RemoteSeq, Options = new TcpOptions { MaxSegmentSize = 1460, SackPermitted = true } });
+        Assert.True(h.Recv().Single().Repr.Options.SackPermitted);
+        Assert.True(h.M.SackEnabled);
+    }
+
+    [Fact]
+    public void OutOfOrderData_IsReportedMostRecentBlockFirst()
+    {
+        var h = EstablishedWithSack();
+        h.Send(Data(100), new byte[10]);
+        Assert.Equal(new[] { Block(100, 110) }, Blocks(h.Recv().Single()));
+        h.Send(Data(200), new byte[10]);
+        Assert.Equal(new[] { Block(200, 210), Block(100, 110) }, Blocks(h.Recv().Single()));
+        h.Send(Data(110), new byte[10]); // extends the first island: it becomes the most recent
+        Assert.Equal(new[] { Block(100, 120), Block(200, 210) }, Blocks(h.Recv().Single()));
+        h.Send(Data(0), new byte[100]);  // fills the first hole
+        var ack = h.Recv().Single();
+        Assert.Equal(RemoteSeq + 121, ack.Ack);
+        Assert.Equal(new[] { Block(200, 210) }, Blocks(ack));
+    }
+
+    [Fact]
+    public void DuplicateSegment_IsReportedAsDsack_Once()
+    {
+        var h = EstablishedWithSack();
+        h.Send(Data(0), new byte[10]);
+        h.Send(Data(10), new byte[10]);
+        h.Recv();
+        h.Send(Data(0), new byte[10]); // wholly old
+        var ack = h.Recv().Single();
+        Assert.Equal(RemoteSeq + 21, ack.Ack);
+        Assert.Equal(new[] { Block(0, 10) }, Blocks(ack)); // below the cumulative ACK: a D-SACK
+        h.Send(SendTemplate with { Flags = TcpFlags.Syn, SequenceNumber = RemoteSeq + 5 }); // anything provoking an ACK
+        Assert.Empty(Blocks(h.Recv().Single()));
+    }
+
+    [Fact]
+    public void DuplicateOfOutOfOrderData_IsReportedAsDsackBeforeTheIsland()
+    {
+        var h = EstablishedWithSack();
+        h.Send(Data(100), new byte[10]);
+        h.Recv();
+        h.Send(Data(100), new byte[10]);
+        Assert.Equal(new[] { Block(100, 110), Block(100, 110) }, Blocks(h.Recv().Single()));
+    }
+
+    [Fact]
+    public void DataSegments_CarrySackBlocks_AndGiveUpPayloadForThem()
+    {
+        var h = EstablishedWithSack();
+        h.Send(Data(100), new byte[10]);
+        h.Recv();
+        h.Enqueue(new byte[3000]);
+        var segs = h.Recv();
+        Assert.Equal(new[] { Block(100, 110) }, Blocks(segs[0]));
+        // RFC 6691: payload + option bytes stay within the peer's MSS (1460): 12 bytes of SACK option → 1448 of data.
+        Assert.Equal(1448, segs[0].Payload.Length);
+        Assert.True(segs[0].Payload.Length + segs[0].Repr.Options.EmittedLength <= 1460);
+        // Once the hole is filled no blocks are due and full segments resume.
+        h.Send(Data(0), new byte[100]);
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 111, AckNumber = LocalSeq + 1 + 1448 * 2, Window = 60000 });
+        var later = h.Recv();
+        Assert.All(later, s => Assert.Equal(0, s.Repr.Options.SackBlockCount));
+    }
+
+    [Fact]
+    public void WithoutSack_NoBlocksAreSent()
+    {
+        var h = EstablishedWithSack(peerOffers: false);
+        h.Send(Data(100), new byte[10]);
+        Assert.Empty(Blocks(h.Recv().Single()));
+    }
+
+    private static TcpRepr SackAck(int ackOffset, params (int From, int To)[] blocks)
+    {
+        Span<SackBlock> sack = stackalloc SackBlock[blocks.Length];
+        for (int i = 0; i < blocks.Length; i++) sack[i] = new SackBlock(LocalSeq + 1 + blocks[i].From, LocalSeq + 1 + blocks[i].To);
+        return SendTemplate with
+        {
+            SequenceNumber = RemoteSeq + 1,
+            AckNumber = LocalSeq + 1 + ackOffset,
+            Window = 60000,
+            Options = new TcpOptions().WithSackBlocks(sack),
+        };
+    }
+
+    [Fact]
+    public void SackRecovery_ResendsEveryLostHoleWithoutWaitingForPartialAcks()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // Segments 0 and 3 lost: the first duplicate ACK already SACKs more than (DupThresh − 1)·SMSS above SND.UNA,
+        // so SND.UNA is lost (RFC 6675 IsLost) and recovery starts; segment 3 is lost too (8 segments SACKed above it).
+        h.Send(SackAck(0, (1460 * 4, 1460 * 10), (1460, 1460 * 3)));
+        var sent = h.Recv();
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + 1460 * 3 }, sent.Select(s => s.Seq));
+        Assert.All(sent, s => Assert.Equal(1460, s.Payload.Length));
+        Assert.True(h.M.InRecovery);
+        Assert.Equal(2ul, h.M.Statistics.RetransmittedSegments);
+        // The ACK of segment 0 is partial (segment 3 still missing); nothing more to resend, it is already in flight.
+        h.Send(SackAck(1460 * 3, (1460 * 4, 1460 * 10)));
+        Assert.Empty(h.Recv());
+        h.Send(SackAck(1460 * 10));
+        Assert.False(h.M.InRecovery);
+        Assert.Equal(2ul, h.M.Statistics.RetransmittedSegments);
+    }
+
+    [Fact]
+    public void SackRecovery_RescueRetransmission_RepairsALostTail()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // Segments 0 and 9 lost; 9 lies above everything SACKed, so only the rescue rule (RFC 6675 NextSeg 4) finds it.
+        h.Send(SackAck(0, (1460, 1460 * 9)));
+        var sent = h.Recv();
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + 1460 * 9 }, sent.Select(s => s.Seq));
+        h.Send(SackAck(0, (1460, 1460 * 9)));
+        Assert.Empty(h.Recv()); // once per recovery
+    }
+
+    [Fact]
+    public void SackRecovery_SendsNewDataWhenPipeAllows()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 14]);
+        Assert.Equal(10, h.Recv().Count); // IW10
+        // Only segment 0 lost; 9 SACKed. pipe = 1460 (the retransmission) < ssthresh 7300: new data follows.
+        h.Send(SackAck(0, (1460, 1460 * 10)));
+        var sent = h.Recv();
+        Assert.Equal(LocalSeq + 1, sent[0].Seq);
+        Assert.True(sent.Count > 1, "new data should follow the retransmission");
+        Assert.Equal(LocalSeq + 1 + 1460 * 10, sent[1].Seq);
+    }
+
+    [Fact]
+    public void SackBlocksOutsideTheWindow_AreIgnored()
+    {
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[1460 * 4]);
+        h.Recv();
+        h.Send(SackAck(0, (50_000, 60_000), (-500, -100)));
+        Assert.Empty(h.Recv());
+        Assert.False(h.M.InRecovery);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ImpairedTransfer_WithSackOnBothEnds_DeliversEverything(int seed)
+    {
+        var sim = new Simulation(seed, Impairment.Mixed, 65536, bytesEachWay: 300_000, timestamps: seed == 2, sack: true);
+        string? failure = sim.Run(TimeSpan.FromMinutes(30));
+        Assert.True(failure is null, $"{failure}: {sim.Describe()}");
+        Assert.True(sim.A.SackEnabled && sim.B.SackEnabled);
+        Assert.True(sim.ConsumerA.Error is null && sim.ConsumerB.Error is null, sim.Describe());
+    }
+}
