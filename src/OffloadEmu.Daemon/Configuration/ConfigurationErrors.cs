@@ -44,7 +44,9 @@ internal static partial class ConfigurationErrors
         var type = Type.GetType(typeName) ?? FindType(typeName);
         string expected = type switch
         {
-            { IsEnum: true } => "one of " + string.Join(", ", Enum.GetNames(type).Where(n => n != "None")),
+            // Link kinds and capture formats are written in lower case in emulator.json; flags enums keep their names.
+            { IsEnum: true } when type.IsDefined(typeof(FlagsAttribute), false) => "one of " + string.Join(", ", Enum.GetNames(type).Where(n => n != "None")),
+            { IsEnum: true } => "one of " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant())),
             _ when type == typeof(bool) => "true or false",
             _ when type == typeof(int) => $"a whole number ({int.MinValue}..{int.MaxValue})",
             _ when type == typeof(long) => "a whole number",

@@ -19,7 +19,9 @@ internal sealed class OffloadParametersOptionsValidator : IValidateOptions<Offlo
         SettingChecks.Range(f, "Offload:TcpDelayedAckTicks", o.TcpDelayedAckTicks, 1, maxDelayedAck,
             $" (at most 500 ms at {o.TicksPerSecond} ticks per second, RFC 1122)");
         SettingChecks.Range(f, "Offload:TcpMaximumRetransmissions", o.TcpMaximumRetransmissions, 1, 255);
-        if (o.TcpDoubtReachabilityRetransmissions < 1 || o.TcpDoubtReachabilityRetransmissions > o.TcpMaximumRetransmissions)
+        // Only meaningful against a valid maximum; a bad maximum has its own line already.
+        if (o.TcpMaximumRetransmissions is >= 1 and <= 255
+            && (o.TcpDoubtReachabilityRetransmissions < 1 || o.TcpDoubtReachabilityRetransmissions > o.TcpMaximumRetransmissions))
             f.Add($"Offload:TcpDoubtReachabilityRetransmissions: {o.TcpDoubtReachabilityRetransmissions} is out of range; use 1..Offload:TcpMaximumRetransmissions ({o.TcpMaximumRetransmissions})");
         // RFC 1122 4.2.3.4: the SWS override timeout is 0.1 to 1 s.
         SettingChecks.Range(f, "Offload:TcpSwsPreventionTicks", o.TcpSwsPreventionTicks, Math.Max(1, o.TicksPerSecond / 10), o.TicksPerSecond,
