@@ -153,4 +153,33 @@ public sealed class MemoryHostTests : IDisposable
         Assert.Empty(CaptureReader.Open(Capture).ReadAll());
         Assert.Equal(0, ((DroppingFrameSink)host.Services.GetRequiredService<IFrameSink>()).Frames);
     }
+
+    [Fact]
+    public async Task Receive_loop_allocates_nothing_per_frame()
+    {
+        using var host = Build();
+        await host.StartAsync();
+        var link = host.Services.GetRequiredService<LinkService>();
+        var peer = Peer(host);
+        SendFrames(peer, 2_000);                                   // warm-up: JIT, pools, capture buffer
+        WaitFor(() => link.FramesDelivered == 2_000, "warm-up frames");
+        long before = link.ReceiveThreadAllocatedBytes;
+        SendFrames(peer, 10_000);
+        WaitFor(() => link.FramesDelivered == 12_000, "10,000 frames");
+        long after = link.ReceiveThreadAllocatedBytes;
+        await host.StopAsync();
+        Assert.Equal(0, after - before);
+    }
+
+    [Fact]
+    public async Task A_failing_sink_stops_the_daemon_with_exit_code_1()
+    {
+        using var host = Build(s => s.AddSingleton<IFrameSink>(new ThrowingFrameSink()));
+        await host.StartAsync();
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        SendFrames(Peer(host), 1);
+        WaitFor(() => lifetime.ApplicationStopping.IsCancellationRequested, "the daemon to stop itself");
+        await host.StopAsync();
+        Assert.Equal(ExitCodes.Failure, host.Services.GetRequiredService<DaemonStatus>().ExitCode);
+    }
 }

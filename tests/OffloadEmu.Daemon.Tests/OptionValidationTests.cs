@@ -65,6 +65,10 @@ public sealed class OptionValidationTests : IDisposable
     // Metrics and logging
     [InlineData("Metrics:Enabled: 'perhaps' is not valid; use true or false", "--Metrics:Enabled=perhaps")]
     [InlineData("Logging:Serilog: ", "--Logging:Serilog:MinimumLevel:Default=Loud")]
+    // Misspelt keys
+    [InlineData("Link:Interfase: unknown setting; check the spelling (Link has Kind, Interface,", "--Link:Interfase=oe1")]
+    [InlineData("Nic:Capabilities:Sak: unknown setting", "--Nic:Capabilities:Sak=true")]
+    [InlineData("Offload:TicksPerSec: unknown setting", "--Offload:TicksPerSec=100")]
     // Command line
     [InlineData("--config: no path given", "--config")]
     public void Bad_setting_fails_the_start_with_one_line_naming_it(string expected, params string[] args)

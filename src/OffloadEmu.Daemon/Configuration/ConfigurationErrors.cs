@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using OffloadEmu.Daemon.Options;
 
 namespace OffloadEmu.Daemon.Configuration;
 
@@ -34,6 +35,11 @@ internal static partial class ConfigurationErrors
             case InvalidOperationException when BindingFailure().Match(ex.Message) is { Success: true } m:
                 lines.Add(DescribeBinding(m.Groups["value"].Value, m.Groups["key"].Value, m.Groups["type"].Value, ex));
                 return true;
+            case InvalidOperationException when UnknownKeys().Match(ex.Message) is { Success: true } m
+                                                && Sections.TryGetValue(m.Groups["type"].Value, out var section):
+                foreach (Capture name in m.Groups["name"].Captures)
+                    lines.Add(DescribeUnknown(section, name.Value));
+                return true;
             default:
                 return false;
         }
@@ -57,6 +63,30 @@ internal static partial class ConfigurationErrors
         _ = ex;
         return $"{key}: '{value}' is not valid; use {expected}";
     }
+
+    // The options types by full name, with the configuration path they are bound from.
+    private static readonly Dictionary<string, (string Path, Type Type)> Sections = new[]
+    {
+        (LinkOptions.SectionName, typeof(LinkOptions)),
+        (NicOptions.SectionName, typeof(NicOptions)),
+        (NicOptions.SectionName + ":Capabilities", typeof(NicCapabilitiesOptions)),
+        (OffloadParametersOptions.SectionName, typeof(OffloadParametersOptions)),
+        (PoliciesOptions.SectionName, typeof(PoliciesOptions)),
+        (CaptureFileOptions.SectionName, typeof(CaptureFileOptions)),
+        (ImpairmentOptions.SectionName, typeof(ImpairmentOptions)),
+        (ControlOptions.SectionName, typeof(ControlOptions)),
+        (MetricsOptions.SectionName, typeof(MetricsOptions)),
+    }.ToDictionary(x => x.Item2.FullName!, x => (x.Item1, x.Item2));
+
+    private static string DescribeUnknown((string Path, Type Type) section, string name)
+    {
+        var known = section.Type.GetProperties().Where(p => p.CanWrite).Select(p => p.Name);
+        return $"{section.Path}:{name}: unknown setting; check the spelling ({section.Path} has {string.Join(", ", known)})";
+    }
+
+    // ErrorOnUnknownConfiguration: "... were not found on the instance of T: 'A', 'B'".
+    [GeneratedRegex(@"not found on the instance of (?<type>[\w.+]+): (?:'(?<name>[^']*)'(?:, )?)+")]
+    private static partial Regex UnknownKeys();
 
     private static Type? FindType(string name)
     {

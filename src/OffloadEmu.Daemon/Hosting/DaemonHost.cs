@@ -89,7 +89,7 @@ internal static class DaemonHost
         AddOptions<CaptureFileOptions, CaptureFileOptionsValidator>(services, configuration, CaptureFileOptions.SectionName);
         AddOptions<ImpairmentOptions, ImpairmentOptionsValidator>(services, configuration, ImpairmentOptions.SectionName);
         AddOptions<ControlOptions, ControlOptionsValidator>(services, configuration, ControlOptions.SectionName);
-        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.SectionName), RejectUnknownKeys).ValidateOnStart();
 
         // Our own start line replaces the console lifetime's "Application started" banner.
         services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
@@ -108,11 +108,14 @@ internal static class DaemonHost
         services.AddHostedService<SystemdNotifyService>();
     }
 
+    // A misspelt key would otherwise be ignored silently and its default used.
+    private static void RejectUnknownKeys(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
+
     private static void AddOptions<TOptions, TValidator>(IServiceCollection services, IConfiguration configuration, string section)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>
     {
-        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateOnStart();
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(section), RejectUnknownKeys).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
     }
 }

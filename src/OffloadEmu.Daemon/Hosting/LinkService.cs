@@ -46,6 +46,7 @@ internal sealed class LinkService : IHostedService, IDisposable
     private Thread? _thread;
     private volatile bool _stopRequested;
     private long _framesDelivered;
+    private long _receiveThreadAllocated;
     private int _closed;
 
     public LinkService(LinkStackFactory factory, IFrameSink sink, DaemonMetrics metrics, DaemonStatus status,
@@ -68,6 +69,12 @@ internal sealed class LinkService : IHostedService, IDisposable
 
     /// <summary>Frames handed to the sink so far.</summary>
     internal long FramesDelivered => Interlocked.Read(ref _framesDelivered);
+
+    /// <summary>
+    /// Bytes the receive thread had allocated after its latest batch (GC.GetAllocatedBytesForCurrentThread):
+    /// flat while frames flow, because the loop allocates nothing per frame.
+    /// </summary>
+    internal long ReceiveThreadAllocatedBytes => Interlocked.Read(ref _receiveThreadAllocated);
 
     /// <summary>True while the receive thread runs.</summary>
     internal bool IsReceiving => _thread is { IsAlive: true };
@@ -102,8 +109,9 @@ internal sealed class LinkService : IHostedService, IDisposable
             {
                 int n = device.Receive(batch, PollMilliseconds);
                 if (n == 0) continue;
-                Interlocked.Add(ref _framesDelivered, n);
                 _sink.OnReceived(batch.AsSpan(0, n));
+                Interlocked.Exchange(ref _receiveThreadAllocated, GC.GetAllocatedBytesForCurrentThread());
+                Interlocked.Add(ref _framesDelivered, n);
             }
         }
         catch (Exception ex) when (!_stopRequested)
