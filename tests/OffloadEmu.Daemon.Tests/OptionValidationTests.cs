@@ -71,6 +71,9 @@ public sealed class OptionValidationTests : IDisposable
     [InlineData("Offload:TicksPerSec: unknown setting", "--Offload:TicksPerSec=100")]
     // Command line
     [InlineData("--config: no path given", "--config")]
+    [InlineData("command line: 'foo' is not a setting; write settings as --Section:Key=value", "foo")]
+    [InlineData("command line: '--verbose' is not a setting", "--verbose")]
+    [InlineData("command line: '-x' is not a setting", "-x")]
     public void Bad_setting_fails_the_start_with_one_line_naming_it(string expected, params string[] args)
     {
         var (code, lines) = TestConfig.RunFailing(_dir, TestConfig.MemoryJson, args);
@@ -96,6 +99,17 @@ public sealed class OptionValidationTests : IDisposable
         var (code, lines) = TestConfig.RunFailing(_dir, TestConfig.MemoryJson, $"--Capture:File={blocker}/cap.pcapng");
         Assert.Equal(ExitCodes.Configuration, code);
         Assert.StartsWith($"offloademud: Capture:File: cannot create '{blocker}/cap.pcapng'", Assert.Single(lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pcap_on_a_missing_interface_names_the_interface_or_the_missing_library()
+    {
+        var (code, lines) = TestConfig.RunFailing(_dir, TestConfig.MemoryJson, "--Link:Kind=pcap", "--Link:Interface=oe-t-none9");
+        Assert.Equal(ExitCodes.Configuration, code);
+        string expected = OffloadEmu.Link.Devices.PcapDevice.IsAvailable
+            ? "offloademud: Link:Interface: no interface named 'oe-t-none9' in this network namespace;"
+            : "offloademud: Link:Kind: pcap needs libpcap, which cannot be loaded; install it";
+        Assert.StartsWith(expected, Assert.Single(lines), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -38,6 +38,7 @@ internal static class DaemonConfiguration
 
         builder.AddInMemoryCollection(EnvironmentSettings(environment ?? Environment.GetEnvironmentVariables()));
 
+        CheckCommandLine(commandLine);
         try
         {
             builder.AddCommandLine(commandLine);
@@ -47,6 +48,25 @@ internal static class DaemonConfiguration
         catch (FormatException ex)
         {
             throw new DaemonConfigurationException($"command line: {ex.Message.TrimEnd('.')}; write settings as --Section:Key=value (e.g. --Link:Interface=oe0)", ex);
+        }
+    }
+
+    /// <summary>
+    /// Rejects what the command-line provider would silently ignore or misread: bare words and keys
+    /// without a section ("--verbose"), so a typo is reported instead of doing nothing.
+    /// </summary>
+    private static void CheckCommandLine(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal))
+                throw new DaemonConfigurationException($"command line: '{a}' is not a setting; write settings as --Section:Key=value (e.g. --Link:Interface=oe0), see --help");
+            int eq = a.IndexOf('=', StringComparison.Ordinal);
+            string key = eq < 0 ? a[2..] : a[2..eq];
+            if (!key.Contains(':', StringComparison.Ordinal) || key.StartsWith(':') || key.EndsWith(':'))
+                throw new DaemonConfigurationException($"command line: '{a}' is not a setting; write settings as --Section:Key=value (e.g. --Link:Interface=oe0), see --help");
+            if (eq < 0) i++;   // "--Section:Key value": the next argument is the value
         }
     }
 

@@ -9,9 +9,6 @@ internal static class ExitCodes
     /// <summary>A device failed while running, or an unexpected error.</summary>
     internal const int Failure = 1;
 
-    /// <summary>Usage error (unknown flag).</summary>
-    internal const int Usage = 64;
-
-    /// <summary>EX_CONFIG: the configuration (or the environment it names) is wrong; restarting will not help.</summary>
+    /// <summary>EX_CONFIG: the configuration, the command line or the environment it names is wrong; restarting will not help.</summary>
     internal const int Configuration = 78;
 }
