@@ -33,7 +33,7 @@ internal static partial class ConfigurationErrors
                     if (!Collect(inner, lines)) return false;
                 return lines.Count > 0;
             case InvalidOperationException when BindingFailure().Match(ex.Message) is { Success: true } m:
-                lines.Add(DescribeBinding(m.Groups["value"].Value, m.Groups["key"].Value, m.Groups["type"].Value, ex));
+                lines.Add(DescribeBinding(m.Groups["value"].Value, m.Groups["key"].Value, m.Groups["type"].Value));
                 return true;
             case InvalidOperationException when UnknownKeys().Match(ex.Message) is { Success: true } m
                                                 && Sections.TryGetValue(m.Groups["type"].Value, out var section):
@@ -45,7 +45,7 @@ internal static partial class ConfigurationErrors
         }
     }
 
-    private static string DescribeBinding(string value, string key, string typeName, Exception ex)
+    private static string DescribeBinding(string value, string key, string typeName)
     {
         var type = Type.GetType(typeName) ?? FindType(typeName);
         string expected = type switch
@@ -59,8 +59,7 @@ internal static partial class ConfigurationErrors
             _ when type == typeof(ulong) => $"a whole number (0..{ulong.MaxValue})",
             _ => "a value of type " + (type?.Name ?? typeName),
         };
-        // Enum conversions fail with an inner message; the key and the allowed values say enough.
-        _ = ex;
+        // The binder's inner message (a TypeConverter's) adds nothing the key and the allowed values do not say.
         return $"{key}: '{value}' is not valid; use {expected}";
     }
 
