@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+
+namespace OffloadEmu.Daemon.Hosting;
+
+/// <summary>The daemon's log messages. Event ids 6xxx are stable (architecture §7): tools may filter on them.</summary>
+internal static partial class DaemonLog
+{
+    [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "offloademud started: link {Link}; capture {Capture}; impairment {Impairment}; control endpoint {Control} (not served yet)")]
+    internal static partial void Started(ILogger logger, string link, string capture, string impairment, string control);
+
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "offloademud stopping")]
+    internal static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "offloademud stopped: {Statistics}")]
+    internal static partial void Stopped(ILogger logger, string statistics);
+
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Configuration read from {File}, then OFFLOADEMU_ environment variables, then the command line")]
+    internal static partial void ConfigurationFile(ILogger logger, string file);
+
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "No emulator.json found (working directory, beside the binary); built-in defaults, OFFLOADEMU_ environment variables and the command line apply")]
+    internal static partial void NoConfigurationFile(ILogger logger);
+
+    [LoggerMessage(EventId = 6010, Level = LogLevel.Information, Message = "Link open: {Device}")]
+    internal static partial void LinkOpened(ILogger logger, string device);
+
+    [LoggerMessage(EventId = 6011, Level = LogLevel.Information, Message = "Capturing to {File} ({Format})")]
+    internal static partial void CaptureOpened(ILogger logger, string file, string format);
+
+    [LoggerMessage(EventId = 6012, Level = LogLevel.Information, Message = "Impairing ingress \"{Ingress}\", egress \"{Egress}\", seed {Seed}")]
+    internal static partial void ImpairmentOn(ILogger logger, string ingress, string egress, ulong seed);
+
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Debug, Message = "Receive loop on {Link} started on thread {Thread}")]
+    internal static partial void ReceiveLoopStarted(ILogger logger, string link, string thread);
+
+    [LoggerMessage(EventId = 6021, Level = LogLevel.Debug, Message = "Receive loop on {Link} stopped after {Frames} frames")]
+    internal static partial void ReceiveLoopStopped(ILogger logger, string link, long frames);
+
+    [LoggerMessage(EventId = 6022, Level = LogLevel.Critical, Message = "Receive loop on {Link} failed; the daemon stops")]
+    internal static partial void ReceiveLoopFailed(ILogger logger, string link, Exception exception);
+
+    [LoggerMessage(EventId = 6023, Level = LogLevel.Debug, Message = "No offload target: {Frames} frames ({Bytes} bytes) received and dropped so far")]
+    internal static partial void SinkDropped(ILogger logger, long frames, long bytes);
+
+    [LoggerMessage(EventId = 6024, Level = LogLevel.Warning, Message = "Receive loop on {Link} did not stop within {Milliseconds} ms; closing the device under it")]
+    internal static partial void ReceiveLoopStuck(ILogger logger, string link, int milliseconds);
+
+    [LoggerMessage(EventId = 6030, Level = LogLevel.Information, Message = "Stop step {Step}/4: {Description}")]
+    internal static partial void StopStep(ILogger logger, int step, string description);
+
+    [LoggerMessage(EventId = 6031, Level = LogLevel.Warning, Message = "Frame sink drain did not finish before the shutdown timeout; stopping anyway")]
+    internal static partial void DrainTimedOut(ILogger logger);
+
+    [LoggerMessage(EventId = 6040, Level = LogLevel.Debug, Message = "systemd notified: {State}")]
+    internal static partial void Notified(ILogger logger, string state);
+
+    [LoggerMessage(EventId = 6041, Level = LogLevel.Warning, Message = "systemd notification {State} to {Socket} failed")]
+    internal static partial void NotifyFailed(ILogger logger, string state, string socket, Exception exception);
+}

@@ -1,0 +1,185 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OffloadEmu.Daemon.Metrics;
+using OffloadEmu.Daemon.Options;
+using OffloadEmu.Link;
+
+namespace OffloadEmu.Daemon.Hosting;
+
+/// <summary>
+/// Opens the configured link stack in <see cref="StartAsync"/> (so a missing interface fails the
+/// start), runs the receive loop on a dedicated thread, and hands every batch to the
+/// <see cref="IFrameSink"/>. <see cref="StopAsync"/> is the ordered stop of the daemon's data path.
+/// </summary>
+/// <remarks>
+/// <para>Stop order: (1) <see cref="IFrameSink.DrainAsync"/> while frames still flow, so uploads and
+/// pending requests complete; (2) stop and join the receive thread; (3) <see cref="IFrameSink.Detach"/>;
+/// (4) close the stack outermost first: the capture is flushed and closed, then the impairment and
+/// the device. Nothing is disposed while the receive thread may still use it.</para>
+/// <para>The receive loop allocates nothing per frame: one batch of pooled buffers is rented at start
+/// and reused; the sink may swap buffers in the batch (zero-copy hand-off).</para>
+/// </remarks>
+internal sealed class LinkService : IHostedService, IDisposable
+{
+    /// <summary>Frames received per Receive call at most.</summary>
+    internal const int BatchSize = 64;
+
+    /// <summary>How long one Receive waits before the loop checks for stop; bounds the stop latency.</summary>
+    internal const int PollMilliseconds = 100;
+
+    private const int JoinMilliseconds = 5000;
+
+    private readonly LinkStackFactory _factory;
+    private readonly IFrameSink _sink;
+    private readonly DaemonMetrics _metrics;
+    private readonly DaemonStatus _status;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<LinkService> _logger;
+    private readonly LinkOptions _link;
+    private readonly CaptureFileOptions _capture;
+    private readonly ImpairmentOptions _impairment;
+    private readonly FramePool _pool = new(FramePool.DefaultBufferSize, 1024);
+    private readonly FrameBuffer[] _batch = new FrameBuffer[BatchSize];
+
+    private LinkStack? _stack;
+    private Thread? _thread;
+    private volatile bool _stopRequested;
+    private long _framesDelivered;
+    private long _receiveThreadAllocated;
+    private int _closed;
+
+    public LinkService(LinkStackFactory factory, IFrameSink sink, DaemonMetrics metrics, DaemonStatus status,
+        IHostApplicationLifetime lifetime, ILogger<LinkService> logger,
+        IOptions<LinkOptions> link, IOptions<CaptureFileOptions> capture, IOptions<ImpairmentOptions> impairment)
+    {
+        _factory = factory;
+        _sink = sink;
+        _metrics = metrics;
+        _status = status;
+        _lifetime = lifetime;
+        _logger = logger;
+        _link = link.Value;
+        _capture = capture.Value;
+        _impairment = impairment.Value;
+    }
+
+    /// <summary>The opened stack (null before start; closed but still readable after stop).</summary>
+    internal LinkStack? Stack => _stack;
+
+    /// <summary>Frames handed to the sink so far.</summary>
+    internal long FramesDelivered => Interlocked.Read(ref _framesDelivered);
+
+    /// <summary>
+    /// Bytes the receive thread had allocated after its latest batch (GC.GetAllocatedBytesForCurrentThread):
+    /// flat while frames flow, because the loop allocates nothing per frame.
+    /// </summary>
+    internal long ReceiveThreadAllocatedBytes => Interlocked.Read(ref _receiveThreadAllocated);
+
+    /// <summary>True while the receive thread runs.</summary>
+    internal bool IsReceiving => _thread is { IsAlive: true };
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var stack = _factory.Open(_link, _capture, _impairment, _pool);
+        _stack = stack;
+        DaemonLog.LinkOpened(_logger, stack.Description);
+        if (stack.Capture is { } cap) DaemonLog.CaptureOpened(_logger, cap.CurrentPath ?? _capture.File, _capture.Format.ToString().ToLowerInvariant());
+        if (!string.IsNullOrWhiteSpace(_impairment.Ingress) || !string.IsNullOrWhiteSpace(_impairment.Egress))
+            DaemonLog.ImpairmentOn(_logger, _impairment.Ingress, _impairment.Egress, _impairment.Seed);
+
+        for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
+        _sink.Attach(stack.Top, _pool);
+        _metrics.AttachLink(stack.Device.Name, stack.Device.Statistics, () => FramesDelivered);
+
+        // A dedicated thread, not the pool: Receive blocks in poll(2) and the loop runs for the daemon's life.
+        _thread = new Thread(ReceiveLoop) { IsBackground = true, Name = "oe-rx " + stack.Device.Name };
+        _thread.Start(stack.Top);
+        DaemonLog.ReceiveLoopStarted(_logger, stack.Device.Name, _thread.Name!);
+        return Task.CompletedTask;
+    }
+
+    private void ReceiveLoop(object? state)
+    {
+        var device = (ILinkDevice)state!;
+        var batch = _batch;
+        try
+        {
+            while (!_stopRequested)
+            {
+                int n = device.Receive(batch, PollMilliseconds);
+                if (n == 0) continue;
+                _sink.OnReceived(batch.AsSpan(0, n));
+                Interlocked.Exchange(ref _receiveThreadAllocated, GC.GetAllocatedBytesForCurrentThread());
+                Interlocked.Add(ref _framesDelivered, n);
+            }
+        }
+        catch (Exception ex) when (!_stopRequested)
+        {
+            // A dead device or a failing sink ends the daemon with a failure status; systemd restarts it if asked to.
+            DaemonLog.ReceiveLoopFailed(_logger, device.Name, ex);
+            _status.Fail(ExitCodes.Failure);
+            _lifetime.StopApplication();
+        }
+        catch (Exception) when (_stopRequested)
+        {
+            // The device was closed under a stuck Receive during stop: expected.
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stack is not { } stack) return;
+
+        DaemonLog.StopStep(_logger, 1, "frame sink drains (upload-all, pending requests complete) while the link runs");
+        try
+        {
+            await _sink.DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            DaemonLog.DrainTimedOut(_logger);
+        }
+
+        DaemonLog.StopStep(_logger, 2, "receive loop stops");
+        StopReceiveLoop(stack);
+
+        DaemonLog.StopStep(_logger, 3, "frame sink detaches");
+        _sink.Detach();
+
+        DaemonLog.StopStep(_logger, 4, "capture flushed and closed, devices closed");
+        string statistics = stack.Device.Statistics.ToString();
+        Close();
+        DaemonLog.Stopped(_logger, statistics);
+    }
+
+    private void StopReceiveLoop(LinkStack stack)
+    {
+        _stopRequested = true;
+        if (_thread is not { } thread) return;
+        if (!thread.Join(JoinMilliseconds))
+        {
+            // Receive is bounded by PollMilliseconds, so this is a device bug; closing it releases the thread.
+            DaemonLog.ReceiveLoopStuck(_logger, stack.Device.Name, JoinMilliseconds);
+            Close();
+            thread.Join(JoinMilliseconds);
+        }
+        DaemonLog.ReceiveLoopStopped(_logger, stack.Device.Name, FramesDelivered);
+    }
+
+    private void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0 || _stack is not { } stack) return;
+        _metrics.DetachLink();
+        stack.Top.Dispose();            // tracing -> capture (flush, close) -> impairment -> device
+        stack.MemoryPeer?.Dispose();
+    }
+
+    /// <summary>Closes the stack if the host never ran <see cref="StopAsync"/> (a later service failed to start).</summary>
+    public void Dispose()
+    {
+        _stopRequested = true;
+        if (_thread is { IsAlive: true } t && !t.Join(JoinMilliseconds)) DaemonLog.ReceiveLoopStuck(_logger, _stack?.Device.Name ?? "?", JoinMilliseconds);
+        Close();
+    }
+}

@@ -1,0 +1,192 @@
+using System.Net.NetworkInformation;
+using Microsoft.Extensions.Logging;
+using OffloadEmu.Daemon.Configuration;
+using OffloadEmu.Daemon.Options;
+using OffloadEmu.Link;
+using OffloadEmu.Link.Decorators;
+using OffloadEmu.Link.Devices;
+
+namespace OffloadEmu.Daemon.Hosting;
+
+/// <summary>
+/// Opens the configured device and wraps it: Impairment innermost (so the capture shows what the
+/// emulator itself sent and was given), then Capture, then Tracing. Every failure a user can fix
+/// becomes a <see cref="DaemonConfigurationException"/> naming the setting and the fix.
+/// </summary>
+internal sealed class LinkStackFactory
+{
+    /// <summary>Logger category of the per-frame tracer (enable at Verbose/Trace to log every frame).</summary>
+    internal const string TraceCategory = "OffloadEmu.Link.Trace";
+
+    // errno values the messages distinguish (Linux).
+    private const int EPERM = 1, ENOENT = 2, EBUSY = 16, ENODEV = 19, EINVAL = 22, EACCES = 13;
+
+    private readonly ILoggerFactory _loggers;
+    private readonly TimeProvider _time;
+
+    public LinkStackFactory(ILoggerFactory loggers, TimeProvider time)
+    {
+        _loggers = loggers;
+        _time = time;
+    }
+
+    /// <summary>Opens the stack. On failure nothing stays open.</summary>
+    /// <exception cref="DaemonConfigurationException">The device, impairment or capture cannot be set up as configured.</exception>
+    internal LinkStack Open(LinkOptions link, CaptureFileOptions capture, ImpairmentOptions impairment, FramePool pool)
+    {
+        MemoryLink? peer = null;
+        ILinkDevice device = OpenDevice(link, ref peer);
+        ILinkDevice top = device;
+        string description = device.ToString() ?? device.Name;
+        try
+        {
+            var ingress = ImpairmentSpec.Parse(impairment.Ingress ?? "");
+            var egress = ImpairmentSpec.Parse(impairment.Egress ?? "");
+            if (!ingress.IsNone || !egress.IsNone)
+                top = new ImpairmentDevice(top, ingress, egress, impairment.Seed, _time, pool);
+
+            CaptureDevice? captureDevice = null;
+            if (!string.IsNullOrEmpty(capture.File))
+            {
+                captureDevice = OpenCapture(top, capture);
+                top = captureDevice;
+            }
+            top = new TracingDevice(top, _loggers.CreateLogger(TraceCategory), new TcpdumpFrameFormatter(), LogLevel.Trace);
+            return new LinkStack(top, device, captureDevice, peer, description);
+        }
+        catch
+        {
+            top.Dispose();   // disposes every layer opened so far, the device last
+            peer?.Dispose();
+            throw;
+        }
+    }
+
+    private CaptureDevice OpenCapture(ILinkDevice inner, CaptureFileOptions capture)
+    {
+        string path = Path.GetFullPath(capture.File);
+        try
+        {
+            if (Path.GetDirectoryName(path) is { Length: > 0 } dir) Directory.CreateDirectory(dir);
+            var options = new CaptureOptions
+            {
+                Format = capture.Format,
+                MaxFileBytes = capture.MaxFileBytes,
+                FlushInterval = TimeSpan.FromMilliseconds(capture.FlushIntervalMilliseconds),
+            };
+            return new CaptureDevice(inner, path, options, _time, _loggers.CreateLogger<CaptureDevice>());
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new DaemonConfigurationException(
+                $"Capture:File: cannot create '{path}' ({ex.Message.TrimEnd('.')}); fix the path or its permissions, or set Capture:File to empty to turn the capture off", ex);
+        }
+    }
+
+    private static ILinkDevice OpenDevice(LinkOptions o, ref MemoryLink? peer)
+    {
+        var mac = SettingChecks.ParseMacOrNull(o.MacAddress);
+        int? mtu = o.Mtu is 0 ? null : o.Mtu;
+        switch (o.Kind)
+        {
+            case LinkKind.Memory:
+            {
+                var options = new MemoryLinkOptions
+                {
+                    NameA = string.IsNullOrEmpty(o.Interface) ? "mem0" : o.Interface,
+                    NameB = "peer",
+                    Mtu = mtu ?? 1500,
+                };
+                if (mac is { } m) options = new MemoryLinkOptions { NameA = options.NameA, NameB = options.NameB, Mtu = options.Mtu, MacAddressA = m };
+                MemoryLink.CreatePair(out var a, out var b, options);
+                peer = b;
+                return a;
+            }
+            case LinkKind.Tap:
+                return OpenTap(o, mac, mtu);
+            case LinkKind.Packet:
+                RequireInterface(o.Interface);
+                return Translate(o, () => new PacketSocketDevice(new PacketSocketDeviceOptions
+                {
+                    InterfaceName = o.Interface, Promiscuous = o.Promiscuous, MacAddress = mac, Mtu = mtu,
+                }));
+            case LinkKind.Pcap:
+                if (!PcapDevice.IsAvailable)
+                    throw new DaemonConfigurationException("Link:Kind: pcap needs libpcap, which cannot be loaded; install it (apt-get install libpcap0.8, Npcap on Windows) or set Link:Kind=packet");
+                if (OperatingSystem.IsLinux()) RequireInterface(o.Interface);
+                return Translate(o, () => new PcapDevice(new PcapDeviceOptions
+                {
+                    InterfaceName = o.Interface, Promiscuous = o.Promiscuous, MacAddress = mac, Mtu = mtu,
+                    Filter = string.IsNullOrWhiteSpace(o.Filter) ? null : o.Filter,
+                }));
+            default:
+                throw new DaemonConfigurationException($"Link:Kind: '{o.Kind}' is not a link kind; use tap, pcap, packet or memory");
+        }
+    }
+
+    private static TapDevice OpenTap(LinkOptions o, Wire.MacAddress? mac, int? mtu)
+    {
+        if (!o.Create && !InterfaceExists(o.Interface))
+            throw new DaemonConfigurationException(
+                $"Link:Interface: no TAP named '{o.Interface}' in this network namespace; create it with scripts/lab.sh up (and run offloademud with scripts/lab.sh exec) or set Link:Create=true");
+        var options = new TapDeviceOptions
+        {
+            Name = o.Interface, AttachOnly = !o.Create, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader,
+        };
+        return (TapDevice)Translate(o, () => new TapDevice(options));
+    }
+
+    private static void RequireInterface(string name)
+    {
+        if (!InterfaceExists(name))
+            throw new DaemonConfigurationException(
+                $"Link:Interface: no interface named '{name}' in this network namespace; pick one from 'ip link' or run offloademud in its namespace (ip netns exec NS offloademud ...)");
+    }
+
+    // getifaddrs under the hood: sees the calling process's network namespace, as TUNSETIFF does.
+    private static bool InterfaceExists(string name)
+        => NetworkInterface.GetAllNetworkInterfaces().Any(i => string.Equals(i.Name, name, StringComparison.Ordinal));
+
+    private static ILinkDevice Translate(LinkOptions o, Func<ILinkDevice> open)
+    {
+        try
+        {
+            return open();
+        }
+        catch (LinkDeviceException ex)
+        {
+            throw new DaemonConfigurationException(Describe(o, ex), ex);
+        }
+        catch (DllNotFoundException ex)
+        {
+            throw new DaemonConfigurationException($"Link:Kind: {o.Kind.ToString().ToLowerInvariant()} needs a native library that cannot be loaded ({ex.Message}); install it or choose another Link:Kind", ex);
+        }
+    }
+
+    private static string Describe(LinkOptions o, LinkDeviceException ex)
+    {
+        string what = ex.Message.ReplaceLineEndings(" ");
+        string name = o.Interface;
+        switch (o.Kind)
+        {
+            case LinkKind.Tap when what.Contains("/dev/net/tun", StringComparison.Ordinal):
+                return ex.Errno == ENOENT
+                    ? "Link:Kind: /dev/net/tun does not exist; load the tun module (modprobe tun) or choose another Link:Kind"
+                    : "Link:Kind: cannot open /dev/net/tun; run offloademud as root or with CAP_NET_ADMIN (see scripts/offloademud.service)";
+            case LinkKind.Tap when ex.Errno == EBUSY:
+                return $"Link:Interface: TAP '{name}' is busy (another process, maybe another offloademud, has it open); stop that process or use another TAP";
+            case LinkKind.Tap when ex.Errno is EPERM or EACCES:
+                return $"Link:Interface: not allowed to attach TAP '{name}'; run offloademud as root or with CAP_NET_ADMIN (see scripts/offloademud.service)";
+            case LinkKind.Tap when ex.Errno is EINVAL or ENODEV:
+                return $"Link:Interface: '{name}' exists but is not a TAP; attach a TAP, or use Link:Kind=packet or pcap for an Ethernet interface";
+            case LinkKind.Packet when ex.Errno is EPERM or EACCES:
+                return "Link:Kind: an AF_PACKET socket needs CAP_NET_RAW; run offloademud as root or with CAP_NET_RAW (see scripts/offloademud.service)";
+            case LinkKind.Pcap when what.Contains("BPF filter", StringComparison.Ordinal):
+                return $"Link:Filter: {what}; fix the filter (tcpdump syntax, see pcap-filter(7)) or clear it";
+            case LinkKind.Pcap when what.Contains("ermission", StringComparison.Ordinal) || ex.Errno is EPERM or EACCES:
+                return $"Link:Kind: libpcap may not open '{name}' ({what}); run offloademud as root or with CAP_NET_RAW and CAP_NET_ADMIN";
+            default:
+                return $"Link:Interface: cannot open {o.Kind.ToString().ToLowerInvariant()} '{name}': {what}; check the interface and the daemon's privileges";
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using OffloadEmu.Link.Capture;
+
+namespace OffloadEmu.Daemon.Options;
+
+/// <summary>The <c>Capture</c> section: a capture file of every frame the NIC sends and receives.</summary>
+public sealed class CaptureFileOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Capture";
+
+    /// <summary>Capture file path (relative to the working directory); empty = no capture.</summary>
+    public string File { get; set; } = "";
+
+    /// <summary>pcapng (default) or pcap.</summary>
+    public CaptureFormat Format { get; set; } = CaptureFormat.PcapNg;
+
+    /// <summary>Rotate to FILE.1.EXT, FILE.2.EXT... when a file would pass this size; 0 = never.</summary>
+    public long MaxFileBytes { get; set; }
+
+    /// <summary>Longest time a frame waits in the write buffer before it reaches the file, in ms. Default 1000.</summary>
+    public int FlushIntervalMilliseconds { get; set; } = 1000;
+}

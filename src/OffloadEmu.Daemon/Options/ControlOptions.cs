@@ -1,0 +1,14 @@
+namespace OffloadEmu.Daemon.Options;
+
+/// <summary>The <c>Control</c> section: where host-stack processes reach the daemon.</summary>
+public sealed class ControlOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Control";
+
+    /// <summary>Unix domain socket path ('@' first = Linux abstract namespace). Default /run/offloademu/control.sock.</summary>
+    public string Endpoint { get; set; } = "/run/offloademu/control.sock";
+
+    /// <summary>Group owning the socket file (mode 0660); empty = the daemon's primary group.</summary>
+    public string Group { get; set; } = "";
+}

@@ -1,0 +1,32 @@
+namespace OffloadEmu.Daemon.Options;
+
+/// <summary>The <c>Link</c> section: the device that carries the NIC's frames.</summary>
+public sealed class LinkOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Link";
+
+    /// <summary>Device kind. Default <see cref="LinkKind.Tap"/>.</summary>
+    public LinkKind Kind { get; set; } = LinkKind.Tap;
+
+    /// <summary>Interface name (e.g. "oe0"); for a created TAP a "%d" pattern ("oe%d") is allowed. Default "oe0".</summary>
+    public string Interface { get; set; } = "oe0";
+
+    /// <summary>Tap only: create the TAP (true) or attach to an existing persistent one (false, the default).</summary>
+    public bool Create { get; set; }
+
+    /// <summary>Pcap only: a BPF filter in tcpdump syntax; empty = every frame.</summary>
+    public string Filter { get; set; } = "";
+
+    /// <summary>Tap only: open with a virtio-net header (IFF_VNET_HDR). Default false.</summary>
+    public bool VnetHeader { get; set; }
+
+    /// <summary>Tap, packet, pcap: hold the interface promiscuous (packet, pcap). Default true.</summary>
+    public bool Promiscuous { get; set; } = true;
+
+    /// <summary>The MAC the device reports as this side's own; empty = derived (tap) or the interface's (packet, pcap).</summary>
+    public string MacAddress { get; set; } = "";
+
+    /// <summary>IP MTU; null (or 0) = read from the interface (memory: 1500).</summary>
+    public int? Mtu { get; set; }
+}

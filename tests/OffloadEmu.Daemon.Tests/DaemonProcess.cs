@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace OffloadEmu.Daemon.Tests;
+
+/// <summary>The built offloademud run as a child process (killed by its PID only).</summary>
+internal sealed partial class DaemonProcess : IDisposable
+{
+    private const int SIGTERM = 15;
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    private DaemonProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_stdout) _stdout.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>The apphost copied beside the tests (the daemon project is referenced).</summary>
+    internal static string Binary => Path.Combine(AppContext.BaseDirectory, "offloademud");
+
+    /// <summary>Starts the daemon; <paramref name="prefix"/> (e.g. ip netns exec NS) runs before it.</summary>
+    internal static DaemonProcess Start(string workingDirectory, IEnumerable<string> args, IDictionary<string, string>? environment = null, string[]? prefix = null)
+    {
+        var all = (prefix ?? []).Append(Binary).Concat(args).ToList();
+        var psi = new ProcessStartInfo(all[0])
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in all.Skip(1)) psi.ArgumentList.Add(a);
+        // A clean environment for our settings: no OFFLOADEMU_ or NOTIFY_SOCKET from whoever runs the tests.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("OFFLOADEMU_", StringComparison.OrdinalIgnoreCase) || k == "NOTIFY_SOCKET").ToList())
+            psi.Environment.Remove(key);
+        if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
+        return new DaemonProcess(Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + Binary));
+    }
+
+    internal int Id => _process.Id;
+
+    internal string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
+
+    internal string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
+
+    /// <summary>Waits for exit and returns the exit code; fails the test after <paramref name="timeout"/>.</summary>
+    internal int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout)) Assert.Fail($"offloademud did not exit within {timeout}; stdout:\n{Stdout}\nstderr:\n{Stderr}");
+        _process.WaitForExit();   // drains the redirected streams
+        return _process.ExitCode;
+    }
+
+    /// <summary>Sends SIGTERM, as systemd does on stop.</summary>
+    internal void Terminate()
+    {
+        if (Kill(_process.Id, SIGTERM) != 0) throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();   // this PID only
+            _process.WaitForExit(5000);
+        }
+        _process.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
