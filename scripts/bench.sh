@@ -34,7 +34,7 @@ case "$MODE" in all|tap|micro) ;; *) echo "usage: bench.sh [all|tap|micro]" >&2;
 if [[ $MODE == all || $MODE == micro ]]; then
     echo "== micro-benchmarks (BenchmarkDotNet, short job)"
     (cd "$ROOT" && dotnet run -c Release --project tests/OffloadEmu.Benchmarks -- \
-        --filter '*Checksum*' '*TcpCodec*' --job short --memory --exporters markdown) \
+        --filter '*Checksum*' '*TcpCodec*' '*TcpMachine*' --job short --memory --exporters markdown) \
         | grep -E '^\|' || true
     [[ $MODE == micro ]] && exit 0
 fi

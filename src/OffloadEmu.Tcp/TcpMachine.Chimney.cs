@@ -1,6 +1,5 @@
 using OffloadEmu.Chimney.State;
 using OffloadEmu.Wire;
-using ChimneyTcpState = OffloadEmu.Chimney.State.TcpState;
 
 namespace OffloadEmu.Tcp;
 
@@ -33,7 +32,7 @@ public sealed partial class TcpMachine
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(delegatedState);
         var d = delegatedState;
-        if (d.State is < ChimneyTcpState.Established or > ChimneyTcpState.LastAck)
+        if (d.State is < TcpState.Established or > TcpState.LastAck)
             throw new ArgumentException($"A connection in {d.State} cannot be offloaded (chimney spec §2).", nameof(delegatedState));
         int bufferSize = (int)Math.Min(1u << 30, Math.Max((uint)config.ReceiveBufferSize, Math.Max(d.RcvWnd, (uint)bufferedReceiveData.Length + d.RcvWnd)));
         var effective = config.WithCachedState(cachedState) with { ReceiveBufferSize = bufferSize };
@@ -42,7 +41,7 @@ public sealed partial class TcpMachine
         m._hashValue = constState.HashValue;
         m._delegatedFlags = d.Flags;
         m._dWnd = d.DWnd;
-        m._state = (TcpState)(int)d.State;
+        m._state = d.State;
 
         // Const: negotiated options.
         var flags = constState.Flags;
@@ -192,7 +191,7 @@ public sealed partial class TcpMachine
     {
         ArgumentNullException.ThrowIfNull(state);
         long tick = _config.TickMicroseconds;
-        state.State = (ChimneyTcpState)(int)_state;
+        state.State = _state;
         state.Flags = _delegatedFlags;
         state.RcvNxt = _rcvNxt;
         state.RcvWnd = RcvWnd;

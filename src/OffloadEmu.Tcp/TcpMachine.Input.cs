@@ -87,7 +87,7 @@ public sealed partial class TcpMachine
         _maxSndWnd = _sndWnd;
         _sndWl1 = segment.SequenceNumber;
         _sndWl2 = _iss;
-        _state = TcpState.SynReceived;
+        _state = TcpState.SynRcvd;
         _lastSendAt = now;
         ArmKeepAlive(now);
     }
@@ -163,7 +163,7 @@ public sealed partial class TcpMachine
         }
         // Simultaneous open (RFC 9293 §3.5, figure 8): resend our SYN, now with an ACK.
         _sndWl2 = _iss;
-        _state = TcpState.SynReceived;
+        _state = TcpState.SynRcvd;
         _sndNxt = _iss;
         _retransmitAt = Instant.MaxValue;
     }
@@ -193,7 +193,7 @@ public sealed partial class TcpMachine
         var seq = segment.SequenceNumber;
 
         // A SYN-ACK crossing ours in a simultaneous open, or a retransmitted SYN: answer in handshake terms.
-        if (_state == TcpState.SynReceived && syn && !rst && seq == _irs)
+        if (_state == TcpState.SynRcvd && syn && !rst && seq == _irs)
         {
             if (segment.AckNumber is SeqNumber a && a > _sndUna && a <= _sndMax)
             {
@@ -278,7 +278,7 @@ public sealed partial class TcpMachine
         // SA-6: no ACK bit, drop.
         if (segment.AckNumber is not SeqNumber ack) return;
 
-        if (_state == TcpState.SynReceived)
+        if (_state == TcpState.SynRcvd)
         {
             if (ack > _sndUna && ack <= _sndMax)
             {

@@ -81,7 +81,7 @@ public sealed partial class TcpMachine
                 plan.Seq = _iss;
                 plan.Retransmit = _sndMax != _iss;
                 return true;
-            case TcpState.SynReceived:
+            case TcpState.SynRcvd:
                 if (_sndNxt == _iss)
                 {
                     plan.Kind = SegmentKind.Syn;
@@ -97,7 +97,7 @@ public sealed partial class TcpMachine
                 return true;
         }
 
-        if (_state != TcpState.SynReceived)
+        if (_state != TcpState.SynRcvd)
         {
             if (_retransmitHeadNow && PlanHeadRetransmit(ref plan)) return true;
             if (_inRecovery && _sackPermitted)
@@ -311,7 +311,7 @@ public sealed partial class TcpMachine
                 break;
             case SegmentKind.Syn:
                 flags = TcpFlags.Syn;
-                if (_state == TcpState.SynReceived) ack = _rcvNxt;
+                if (_state == TcpState.SynRcvd) ack = _rcvNxt;
                 window = (ushort)Math.Min(_rx.Free, ushort.MaxValue);
                 options = SynOptions(now);
                 break;

@@ -24,7 +24,7 @@ public sealed partial class TcpMachine
     private void OnRetransmitTimeout(Instant now)
     {
         _retransmitAt = Instant.MaxValue;
-        bool handshake = _state is TcpState.SynSent or TcpState.SynReceived;
+        bool handshake = _state is TcpState.SynSent or TcpState.SynRcvd;
         if (!handshake && (_sndMax == _sndUna || _state is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)) return;
         if (RetransmitLimitReached(now))
         {

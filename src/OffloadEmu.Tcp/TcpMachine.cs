@@ -346,7 +346,7 @@ public sealed partial class TcpMachine
     {
         ArgumentNullException.ThrowIfNull(buffer);
         if (_finQueued) return false;
-        if (_state is not (TcpState.SynSent or TcpState.SynReceived or TcpState.Established or TcpState.CloseWait)) return false;
+        if (_state is not (TcpState.SynSent or TcpState.SynRcvd or TcpState.Established or TcpState.CloseWait)) return false;
         _sendQueue.Enqueue(buffer);
         _sndDataEnd += buffer.Length;
         return true;
@@ -362,7 +362,7 @@ public sealed partial class TcpMachine
             case TcpState.SynSent:
                 EnterClosed();
                 break;
-            case TcpState.SynReceived:
+            case TcpState.SynRcvd:
             case TcpState.Established:
                 QueueFin();
                 _state = TcpState.FinWait1;
@@ -378,7 +378,7 @@ public sealed partial class TcpMachine
     /// <remarks>RFC 9293 §3.10.5.</remarks>
     public void Abort()
     {
-        if (_state is TcpState.SynReceived or TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait)
+        if (_state is TcpState.SynRcvd or TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2 or TcpState.CloseWait)
         {
             _rstPending = true;
             _rstPort = _remotePort;
@@ -462,7 +462,7 @@ public sealed partial class TcpMachine
     // Sequence number of the first byte held in the send queue.
     private SeqNumber DataStart => _synAcked ? _sndUna : _iss + 1;
 
-    private bool IsSynchronized => _state >= TcpState.SynReceived;
+    private bool IsSynchronized => _state >= TcpState.SynRcvd;
 
     private uint FlightSize => (uint)Math.Max(0, _sndMax - _sndUna);
 

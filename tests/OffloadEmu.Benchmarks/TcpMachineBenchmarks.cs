@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
 

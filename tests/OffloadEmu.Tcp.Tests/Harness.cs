@@ -157,7 +157,7 @@ internal sealed class Harness
         h.Send(SendTemplate with { Flags = TcpFlags.Syn, SequenceNumber = RemoteSeq, Options = new TcpOptions { MaxSegmentSize = 1460 } });
         var synAck = h.Recv();
         Assert.Single(synAck);
-        Assert.Equal(TcpState.SynReceived, h.M.State);
+        Assert.Equal(TcpState.SynRcvd, h.M.State);
         return h;
     }
 

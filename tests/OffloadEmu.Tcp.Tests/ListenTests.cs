@@ -19,7 +19,7 @@ public class ListenTests
             AckNumber = RemoteSeq + 1,
             Options = new TcpOptions { MaxSegmentSize = 1460 },
         });
-        Assert.Equal(TcpState.SynReceived, h.M.State);
+        Assert.Equal(TcpState.SynRcvd, h.M.State);
         Assert.Equal(RemotePort, h.M.RemotePort);
         Assert.Equal(1400, h.M.RemoteMss);
         Assert.Equal(1400, h.M.EffectiveMss);

@@ -34,7 +34,7 @@ public class SynReceivedTests
         var h = SynReceived();
         h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1, AckNumber = LocalSeq + 7 });
         h.Expect(RecvTemplate with { Flags = TcpFlags.Rst, SequenceNumber = LocalSeq + 7, Window = 0 });
-        Assert.Equal(TcpState.SynReceived, h.M.State);
+        Assert.Equal(TcpState.SynRcvd, h.M.State);
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public class SynReceivedTests
     {
         var h = SynReceived();
         h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1 }, "abc");
-        Assert.Equal(TcpState.SynReceived, h.M.State);
+        Assert.Equal(TcpState.SynRcvd, h.M.State);
         Assert.Equal("", h.ReadAll());
     }
 

@@ -114,7 +114,7 @@ public class SynSentTests
     {
         var h = SynSent();
         h.Send(SendTemplate with { Flags = TcpFlags.Syn, SequenceNumber = RemoteSeq, Options = new TcpOptions { MaxSegmentSize = 1460 } });
-        Assert.Equal(TcpState.SynReceived, h.M.State);
+        Assert.Equal(TcpState.SynRcvd, h.M.State);
         h.Expect(RecvTemplate with
         {
             Flags = TcpFlags.Syn,
