@@ -1,8 +1,9 @@
 using System.Diagnostics;
 
-namespace OffloadEmu.EndToEnd.Tests;
+namespace OffloadEmu.TestSupport;
 
-/// <summary>Runs helper programs (ip, sysctl, ethtool, tshark) and fails loudly when they fail.</summary>
+/// <summary>Runs helper programs (ip, sysctl, ethtool, ping, tshark) for the privileged tests and fails loudly when they fail.
+/// Shared by the test projects that drive the kernel (linked, not referenced: test code only).</summary>
 internal static class Cmd
 {
     /// <summary>Runs <paramref name="file"/> and returns its stdout; throws with stderr on a non-zero exit.</summary>
@@ -31,4 +32,7 @@ internal static class Cmd
         var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(new[] { "/usr/sbin", "/sbin", "/usr/bin" });
         return dirs.Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
     }
+
+    /// <summary>True when <paramref name="tool"/> is on PATH (or in /usr/sbin, /sbin).</summary>
+    internal static bool Exists(string tool) => Which(tool) is not null;
 }
