@@ -51,9 +51,10 @@ public sealed class TcpKernelEndToEndTests : IDisposable
 
         string capturePath = Path.Combine(Path.GetTempPath(), $"oe-e2e-tcpk-{Environment.ProcessId}-{Guid.NewGuid():N}.pcapng");
         bool passed = false;
+        CaptureDevice? device = null;
         try
         {
-            var device = new CaptureDevice(tap, capturePath, new CaptureOptions { FlushInterval = TimeSpan.FromMilliseconds(200) });
+            device = new CaptureDevice(tap, capturePath, new CaptureOptions { FlushInterval = TimeSpan.FromMilliseconds(200) });
             var config = new TcpConfig
             {
                 ReceiveBufferSize = 1 << 20,
@@ -68,8 +69,7 @@ public sealed class TcpKernelEndToEndTests : IDisposable
             var sw = Stopwatch.StartNew();
             bool ok = harness.RunEcho(TransferBytes, TransferTimeout, out string failure);
             sw.Stop();
-            device.Flush();
-            device.Dispose();
+            device.Dispose();   // flushes and closes the capture (and the TAP under it)
 
             var stats = harness.Machine.Statistics;
             double seconds = sw.Elapsed.TotalSeconds;
@@ -91,6 +91,7 @@ public sealed class TcpKernelEndToEndTests : IDisposable
         }
         finally
         {
+            device?.Dispose();
             if (passed) TryDelete(capturePath);
             else KeepArtifact(capturePath, nameof(Machine_echoes_50_MiB_through_the_kernel_and_closes_cleanly));
         }
