@@ -10,9 +10,10 @@ internal sealed class TestNamespace : IDisposable
     private readonly List<string> _rootInterfaces = new();
     private bool _disposed;
 
-    internal TestNamespace(string tag)
+    internal TestNamespace(string tag, string prefix = "oe-t-lnk-")
     {
-        Name = $"oe-t-lnk-{tag}{Environment.ProcessId}";
+        if (!prefix.StartsWith("oe-t-", StringComparison.Ordinal)) throw new ArgumentException("test namespaces are named oe-t-*", nameof(prefix));
+        Name = $"{prefix}{tag}{Environment.ProcessId}";
         // A namespace of this exact name can only be a leftover of this process id: remove it.
         Cmd.TryRun("ip", "netns", "del", Name);
         Cmd.Run("ip", "netns", "add", Name);
