@@ -63,7 +63,9 @@ start_server() {
     listen="TCP-LISTEN:$port,bind=$addr,fork,reuseaddr"
     local -a cmd
     case $port in
-        7)  cmd=(socat "$listen" PIPE) ;;
+        # -b 4096: with socat's default 8 KiB blocks, PIPE deadlocks under bulk traffic (socat blocks
+        # writing into its own full pipe, of which it is the only reader, and the window stays shut).
+        7)  cmd=(socat -b 4096 "$listen" PIPE) ;;
         9)  cmd=(socat -u "$listen" OPEN:/dev/null) ;;
         # -U: data flows right to left; the listener comes first so each connection gets its own
         # generator from the start of the pattern.
