@@ -183,7 +183,7 @@ public class OffloadTreeTests
 
         var path = new OffloadBlock(OffloadBlockType.Ip6OffloadState)
         {
-            PathConst = new PathConstState { SourceAddress = Ipv4Address.Parse("10.0.0.1"), DestinationAddress = Ipv4Address.Parse("10.0.0.2") },
+            PathConst = new PathConstState { SourceAddress = Ipv4Address.Parse("198.18.9.1"), DestinationAddress = Ipv4Address.Parse("198.18.9.2") },
             PathCached = new PathCachedState { PathMtu = 1500 },
             PathDelegated = new PathDelegatedState(),
         };

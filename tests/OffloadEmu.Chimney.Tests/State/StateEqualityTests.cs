@@ -107,7 +107,7 @@ public class StateEqualityTests
     [Fact]
     public void Path_addresses_compare_by_family_and_value()
     {
-        IpAddressValue v4 = Ipv4Address.Parse("10.0.0.1");
+        IpAddressValue v4 = Ipv4Address.Parse("198.18.9.1");
         IpAddressValue v6 = Ipv6Address.Parse("::a00:1");
         Assert.False(v4.IsIpv6);
         Assert.True(v6.IsIpv6);
@@ -124,7 +124,7 @@ public class StateEqualityTests
         Assert.Equal(v4, IpAddressValue.Read(bytes[..4]));
         Assert.Throws<ArgumentException>(() => IpAddressValue.Read(new byte[5]));
 
-        var path = new PathConstState { SourceAddress = v4, DestinationAddress = Ipv4Address.Parse("10.0.0.2") };
+        var path = new PathConstState { SourceAddress = v4, DestinationAddress = Ipv4Address.Parse("198.18.9.2") };
         Assert.Null(path.Validate());
         Assert.False(path.IsIpv6);
         var mixed = path with { DestinationAddress = v6 };
@@ -173,7 +173,7 @@ public class StateEqualityTests
         Assert.Contains("TimeoutDelta = -1", new TcpDelegatedState().ToString());
         Assert.Contains("VlanId = 7", new NeighborConstState { VlanId = 7 }.ToString());
         Assert.Contains("02:00:00:00:00:01", new NeighborConstState { DlSourceAddress = MacAddress.Parse("02:00:00:00:00:01") }.ToString());
-        Assert.Contains("10.0.0.1", new PathConstState { SourceAddress = Ipv4Address.Parse("10.0.0.1") }.ToString());
+        Assert.Contains("198.18.9.1", new PathConstState { SourceAddress = Ipv4Address.Parse("198.18.9.1") }.ToString());
         Assert.Contains("PathMtu = 1500", new PathCachedState { PathMtu = 1500 }.ToString());
         Assert.NotEmpty(new PathDelegatedState().ToString());
         Assert.NotEmpty(new TcpConstState().ToString());
