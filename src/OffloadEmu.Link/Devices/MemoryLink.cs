@@ -31,7 +31,7 @@ public sealed class MemoryLink : ILinkDevice
         Name = name;
         MacAddress = mac;
         Mtu = mtu;
-        _maxFrame = mtu + 18;
+        _maxFrame = FrameLimits.MaxFrameLength(mtu);
         _slots = new byte[capacity][];
         for (int i = 0; i < capacity; i++) _slots[i] = new byte[_maxFrame];
         _lengths = new int[capacity];
@@ -147,8 +147,7 @@ public sealed class MemoryLink : ILinkDevice
             foreach (var frame in frames)
             {
                 int length = frame.Length;
-                if (length < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
-                if (length > _maxFrame) { Statistics.CountDrop(DropReason.TooLong); continue; }
+                if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
                 if (peer._disposed) { Statistics.CountDrop(DropReason.InterfaceDown); continue; }
                 if (peer._count == peer._slots.Length) { Statistics.CountDrop(DropReason.QueueFull); continue; }
                 int tail = peer._head + peer._count;

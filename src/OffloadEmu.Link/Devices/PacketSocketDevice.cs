@@ -30,7 +30,7 @@ public sealed unsafe class PacketSocketDevice : ILinkDevice
         int index = InterfaceInfo.GetIndex(Name);
         Mtu = options.Mtu ?? InterfaceInfo.GetMtu(Name);
         MacAddress = options.MacAddress ?? InterfaceInfo.GetMac(Name);
-        _maxFrame = Mtu + 18;
+        _maxFrame = FrameLimits.MaxFrameLength(Mtu);
 
         int fd = Libc.Socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0) throw new LinkDeviceException(Name, "socket(AF_PACKET, SOCK_RAW) failed (needs CAP_NET_RAW)", Libc.Errno);
@@ -142,12 +142,8 @@ public sealed unsafe class PacketSocketDevice : ILinkDevice
                 break;
             }
             if (outgoing) continue;
-            if (n < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
             // MSG_TRUNC makes recv report the real length, so an oversized (e.g. GRO-merged) frame is seen.
-            if (n > _maxFrame || n > frame.Array.Length) { Statistics.CountDrop(DropReason.TooLong); continue; }
-            frame.Length = (int)n;
-            frame.TimestampNs = WallClock.NowNs();
-            Statistics.CountIn((int)n);
+            if (!FrameLimits.AcceptRead(frame, n, _maxFrame, Statistics)) continue;
             count++;
         }
         return count;
@@ -161,8 +157,7 @@ public sealed unsafe class PacketSocketDevice : ILinkDevice
         foreach (var frame in frames)
         {
             int length = frame.Length;
-            if (length < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
-            if (length > _maxFrame) { Statistics.CountDrop(DropReason.TooLong); continue; }
+            if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
             nint n;
             fixed (byte* p = frame.Array)
             {

@@ -43,7 +43,7 @@ public sealed unsafe class PcapDevice : ILinkDevice
             Mtu = options.Mtu ?? 1500;
             MacAddress = options.MacAddress ?? throw new LinkDeviceException(Name, "MacAddress must be configured for pcap devices on this platform");
         }
-        _maxFrame = Mtu + 18;
+        _maxFrame = FrameLimits.MaxFrameLength(Mtu);
 
         byte* errbuf = stackalloc byte[Pcap.ErrorBufferSize];
         errbuf[0] = 0;
@@ -178,7 +178,7 @@ public sealed unsafe class PcapDevice : ILinkDevice
             int captured = PcapPacketHeader.CapturedLength(header);
             int onWire = PcapPacketHeader.WireLength(header);
             var frame = frames[count];
-            if (onWire < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
+            if (onWire < FrameLimits.MinFrameLength) { Statistics.CountDrop(DropReason.TooShort); continue; }
             if (onWire > _maxFrame || captured < onWire || captured > frame.Array.Length) { Statistics.CountDrop(DropReason.TooLong); continue; }
             new ReadOnlySpan<byte>(data, captured).CopyTo(frame.Array);
             frame.Length = captured;
@@ -197,8 +197,7 @@ public sealed unsafe class PcapDevice : ILinkDevice
         foreach (var frame in frames)
         {
             int length = frame.Length;
-            if (length < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
-            if (length > _maxFrame) { Statistics.CountDrop(DropReason.TooLong); continue; }
+            if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
             int rc;
             fixed (byte* p = frame.Array) rc = _api.SendPacket(_handle, p, length);
             if (rc == 0) { Statistics.CountOut(length); sent++; continue; }

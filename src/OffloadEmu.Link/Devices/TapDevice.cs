@@ -76,7 +76,7 @@ public sealed unsafe class TapDevice : ILinkDevice
         _vnet = options.VnetHeader;
         _vnetRx = GC.AllocateArray<byte>(16, pinned: true);
         _vnetTx = GC.AllocateArray<byte>(16, pinned: true);
-        _maxFrame = Mtu + 18;
+        _maxFrame = FrameLimits.MaxFrameLength(Mtu);
     }
 
     /// <summary>Creates or attaches to the TAP <paramref name="name"/> (a "%d" pattern is allowed).</summary>
@@ -154,11 +154,7 @@ public sealed unsafe class TapDevice : ILinkDevice
                 Statistics.CountDrop(DropReason.IoError);
                 break;
             }
-            if (n < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
-            if (n > _maxFrame || n > frame.Array.Length) { Statistics.CountDrop(DropReason.TooLong); continue; }
-            frame.Length = (int)n;
-            frame.TimestampNs = WallClock.NowNs();
-            Statistics.CountIn((int)n);
+            if (!FrameLimits.AcceptRead(frame, n, _maxFrame, Statistics)) continue;
             count++;
         }
         return count;
@@ -172,8 +168,7 @@ public sealed unsafe class TapDevice : ILinkDevice
         foreach (var frame in frames)
         {
             int length = frame.Length;
-            if (length < 14) { Statistics.CountDrop(DropReason.TooShort); continue; }
-            if (length > _maxFrame) { Statistics.CountDrop(DropReason.TooLong); continue; }
+            if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
             nint n;
             do n = WriteOne(frame.Array, length);
             while (n < 0 && Libc.Errno == Libc.EINTR);
