@@ -21,7 +21,11 @@ public class DecodeCommandTests
 
     private static string[] Tcpdump(string extraArgs, string file)
     {
-        var (exit, stdout, stderr) = ExternalTool.Run("tcpdump", $"-nn {extraArgs} -r {file}", new Dictionary<string, string> { ["TZ"] = "UTC" });
+        var args = new List<string> { "-nn" };
+        args.AddRange(extraArgs.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        args.Add("-r");
+        args.Add(file);
+        var (exit, stdout, stderr) = Cmd.TryRun("tcpdump", args, new Dictionary<string, string> { ["TZ"] = "UTC" });
         Assert.True(exit == 0, $"tcpdump failed: {stderr}");
         return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }

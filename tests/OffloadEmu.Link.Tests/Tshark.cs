@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace OffloadEmu.Link.Tests;
 
 /// <summary>
@@ -13,7 +11,7 @@ internal static class Tshark
         get
         {
             if (Environment.GetEnvironmentVariable("OFFLOADEMU_SKIP_TSHARK") == "1") return false;
-            if (!File.Exists("/usr/bin/tshark") && !OnPath("tshark"))
+            if (!Cmd.Exists("tshark"))
                 Assert.Fail("tshark is not installed; install it or set OFFLOADEMU_SKIP_TSHARK=1.");
             return true;
         }
@@ -22,16 +20,8 @@ internal static class Tshark
     /// <summary>Output lines of <c>tshark -r file [args]</c>; fails the test on a non-zero exit.</summary>
     public static string[] Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo("tshark") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add("-n");
-        psi.ArgumentList.Add("-r");
-        psi.ArgumentList.Add(file);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000), "tshark did not finish within 60 s");
-        Assert.True(p.ExitCode == 0, $"tshark exited with {p.ExitCode}: {stderr.Result}");
+        var (code, stdout, stderr) = Cmd.TryRun("tshark", ["-n", "-r", file, .. args], environment: null, timeoutMilliseconds: 60_000);
+        Assert.True(code == 0, $"tshark exited with {code}: {stderr}");
         return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
@@ -46,7 +36,4 @@ internal static class Tshark
     /// <summary>Frames tshark flags as malformed (or with error-level expert info).</summary>
     public static int Malformed(string file)
         => Run(file, "-o", "ip.check_checksum:TRUE", "-Y", "_ws.malformed || _ws.expert.severity == error").Length;
-
-    private static bool OnPath(string name)
-        => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, name)));
 }
