@@ -10,9 +10,7 @@ public class AllocationTests
     {
         var transfer = new BulkTransfer(timestamps);
         transfer.Run(5_000);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        transfer.Run(20_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = Allocations.Measure(transfer, static t => t.Run(20_000));
         Assert.Equal(0, allocated);
         Assert.True(transfer.BytesReceived > 20_000L * 1400);
         Assert.Equal(0ul, transfer.Sender.Statistics.RetransmittedSegments);
@@ -26,9 +24,7 @@ public class AllocationTests
         // Every 97th data segment dropped: out-of-order reassembly, SACK or duplicate ACKs, fast retransmit, recovery.
         var transfer = new BulkTransfer(timestamps: true, sack: sack, dropEvery: 97);
         transfer.Run(5_000);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        transfer.Run(20_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = Allocations.Measure(transfer, static t => t.Run(20_000));
         Assert.Equal(0, allocated);
         Assert.True(transfer.Dropped > 100);
         Assert.True(transfer.Sender.Statistics.FastRetransmits > 50, transfer.Sender.DebugState);
