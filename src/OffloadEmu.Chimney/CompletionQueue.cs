@@ -33,6 +33,7 @@ public sealed class CompletionQueue
     private int _head;
     private int _count;
     private bool _workerScheduled;
+    private bool _manual;
 
     /// <summary>Creates an empty queue.</summary>
     /// <param name="onError">Receives exceptions thrown by host handlers or callbacks; null lets them escape.</param>
@@ -115,6 +116,53 @@ public sealed class CompletionQueue
     }
 
     /// <summary>Drains the queue on a thread-pool thread; only <see cref="CompletionQueueWorker"/> calls it, one at a time.</summary>
+    /// <summary>
+    /// Creates a queue that never schedules a worker: items wait until <see cref="RunPending"/> runs them on the calling
+    /// thread. For deterministic simulation, where a test drives the target, the host and the wire from one thread.
+    /// </summary>
+    public static CompletionQueue CreateManual(Action<Exception>? onError = null)
+    {
+        var queue = new CompletionQueue(onError);
+        queue._manual = true;
+        queue._workerScheduled = true; // never cleared: Enqueue never schedules
+        return queue;
+    }
+
+    /// <summary>True for a queue made by <see cref="CreateManual"/>.</summary>
+    public bool IsManual => _manual;
+
+    /// <summary>
+    /// Manual queues: runs the queued items on the calling thread, in order, including items they post, until the
+    /// queue is empty; returns how many ran.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The queue is not manual.</exception>
+    public int RunPending()
+    {
+        if (!_manual) throw new InvalidOperationException("Only a manual completion queue is drained by its caller.");
+        int ran = 0;
+        while (true)
+        {
+            CompletionWork work;
+            lock (_lock)
+            {
+                if (_count == 0) return ran;
+                work = _ring[_head];
+                _ring[_head] = default;
+                _head = (_head + 1) % _ring.Length;
+                _count--;
+            }
+            ran++;
+            try
+            {
+                work.Invoke();
+            }
+            catch (Exception ex) when (_onError is not null)
+            {
+                _onError(ex);
+            }
+        }
+    }
+
     internal void Drain()
     {
         while (true)

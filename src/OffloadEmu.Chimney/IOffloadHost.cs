@@ -73,4 +73,11 @@ public interface IOffloadHost
     /// <see cref="NdisStatus.UploadAll"/> or <see cref="NdisStatus.OffloadResume"/>.
     /// </summary>
     void IndicateStatus(NdisStatus adapterStatus);
+    /// <summary>
+    /// The non-offload receive path (NdisMIndicateReceiveNetBufferLists): a frame that is not for an offloaded
+    /// connection (ARP, ICMP, IP fragments, IPv4 options, other TCP, segments arriving during a terminate, held urgent
+    /// data after an upload, anything else), handed up unchanged (spec §6.2, §6.5). The span is valid only during the
+    /// call; the host copies what it keeps.
+    /// </summary>
+    void ReceiveFrame(ReadOnlySpan<byte> frame);
 }

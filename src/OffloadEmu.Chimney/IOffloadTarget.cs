@@ -1,4 +1,5 @@
 using OffloadEmu.Chimney.State;
+using OffloadEmu.Wire;
 
 namespace OffloadEmu.Chimney;
 
@@ -53,6 +54,33 @@ public interface IOffloadTarget
     /// that completes at once. Returns SUCCESS, or FAILURE / NOT_SUPPORTED when the values are refused.
     /// </summary>
     NdisStatus SetParameters(OffloadParameters parameters);
+
+    /// <summary>The NIC's hardware address (OID_802_3_CURRENT_ADDRESS): the source MAC of every frame the target sends
+    /// unless a neighbour's const <c>DlSourceAddress</c> names another supported one (spec §2).</summary>
+    MacAddress MacAddress { get; }
+
+    /// <summary>The link MTU in bytes (IP packet size, without the Ethernet header); path MTUs above it are refused at
+    /// initiate with <see cref="NdisStatus.OffloadPathMtu"/> (spec §6.9, [EMU]).</summary>
+    int Mtu { get; }
+
+    /// <summary>
+    /// The non-offload send path (MiniportSendNetBufferLists): sends one complete Ethernet frame the host built (ARP,
+    /// ICMP, handshakes, host-mode connections). The frame is copied before the call returns. Returns SUCCESS, or
+    /// RESOURCES when no transmit buffer is free (the frame is dropped and counted), or FAILURE when it is
+    /// shorter than an Ethernet header or longer than MTU + Ethernet and VLAN headers.
+    /// </summary>
+    /// <remarks>Not part of the chimney function table: NDIS carries these frames through the ordinary miniport send
+    /// path, below the offloaded connections (spec §0 "fallback", §6.5).</remarks>
+    NdisStatus SendFrame(ReadOnlySpan<byte> frame);
+
+    /// <summary>OID_TCP4_OFFLOAD_STATS / OID_TCP6_OFFLOAD_STATS: offloaded TCP traffic counters of one IP version (spec §6.10).</summary>
+    TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6);
+
+    /// <summary>OID_IP4_OFFLOAD_STATS / OID_IP6_OFFLOAD_STATS: offloaded IP traffic counters of one IP version (spec §6.10).</summary>
+    IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6);
+
+    /// <summary>A set of the statistics OIDs: zeroes the TCP and IP counters of one IP version (spec §6.10).</summary>
+    void ResetStatistics(bool ipv6);
 
     /// <summary>MiniportInitiateOffload: offload the new objects of the tree (spec §2). Returns PENDING.</summary>
     NdisStatus InitiateOffload(OffloadBlock root);

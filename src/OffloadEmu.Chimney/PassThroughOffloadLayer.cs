@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OffloadEmu.Chimney.State;
+using OffloadEmu.Wire;
 
 namespace OffloadEmu.Chimney;
 
@@ -107,6 +108,24 @@ public sealed class PassThroughOffloadLayer : IOffloadTarget, IOffloadHost
 
     /// <inheritdoc/>
     public NdisStatus SetParameters(OffloadParameters parameters) => _lower.SetParameters(parameters);
+
+    /// <inheritdoc/>
+    public MacAddress MacAddress => _lower.MacAddress;
+
+    /// <inheritdoc/>
+    public int Mtu => _lower.Mtu;
+
+    /// <inheritdoc/>
+    public NdisStatus SendFrame(ReadOnlySpan<byte> frame) => _lower.SendFrame(frame);
+
+    /// <inheritdoc/>
+    public TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6) => _lower.QueryTcpStatistics(ipv6);
+
+    /// <inheritdoc/>
+    public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6) => _lower.QueryIpStatistics(ipv6);
+
+    /// <inheritdoc/>
+    public void ResetStatistics(bool ipv6) => _lower.ResetStatistics(ipv6);
 
     /// <inheritdoc/>
     public NdisStatus InitiateOffload(OffloadBlock root) => IssueDown(OffloadOperation.Initiate, root);
@@ -256,6 +275,9 @@ public sealed class PassThroughOffloadLayer : IOffloadTarget, IOffloadHost
 
     /// <inheritdoc/>
     public void IndicateStatus(NdisStatus adapterStatus) => Upper.IndicateStatus(adapterStatus);
+
+    /// <inheritdoc/>
+    public void ReceiveFrame(ReadOnlySpan<byte> frame) => Upper.ReceiveFrame(frame);
 
     // ----- internals -----
 

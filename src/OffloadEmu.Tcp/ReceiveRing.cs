@@ -58,4 +58,19 @@ internal sealed class ReceiveRing
         }
         return total;
     }
+
+    /// <summary>Copies in-order bytes starting <paramref name="offset"/> bytes after the read position without consuming
+    /// them; returns the bytes copied (at most what is buffered after the offset).</summary>
+    public int CopyTo(int offset, Span<byte> destination)
+    {
+        int n = Math.Min(destination.Length, _count - offset);
+        if (n <= 0) return 0;
+        int capacity = _buffer.Length;
+        int position = _read + offset;
+        if (position >= capacity) position -= capacity;
+        int first = Math.Min(n, capacity - position);
+        _buffer.AsSpan(position, first).CopyTo(destination);
+        if (first < n) _buffer.AsSpan(0, n - first).CopyTo(destination[first..]);
+        return n;
+    }
 }

@@ -391,6 +391,35 @@ public sealed partial class TcpMachine
     /// <summary>Copies buffered in-order data into <paramref name="destination"/>; returns the bytes read.</summary>
     public int Receive(Span<byte> destination) => _rx.Read(destination);
 
+    /// <summary>Copies buffered in-order received data, starting <paramref name="offset"/> bytes after the oldest, into
+    /// <paramref name="destination"/> without consuming it; returns the bytes copied.</summary>
+    /// <remarks>Chimney spec §3: the offload target copies data into a receive indication and consumes it only when the
+    /// host accepts it, so a refusal leaves the data (and the closed window) where it was.</remarks>
+    public int PeekReceived(int offset, Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        return _rx.CopyTo(offset, destination);
+    }
+
+    /// <summary>Drops <paramref name="count"/> bytes of buffered in-order data that the owner delivered elsewhere; the
+    /// window opens by that much (a window update follows at the next dispatch when it opened enough).</summary>
+    public void ConsumeReceived(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _rx.Count);
+        _rx.Consume(count);
+    }
+
+    /// <summary>Sets the largest segment the path allows (path MTU minus IP and TCP headers, chimney cached
+    /// <c>PathMtu</c> after an update, spec §6.7); the effective MSS becomes the smaller of it and the peer's MSS, minus
+    /// options. Data already sent keeps its segmentation.</summary>
+    public void SetPathMss(ushort mss)
+    {
+        _config = _config with { Mss = mss };
+        _effectiveMss = EffectiveMssFor(_remoteMss, mss, _tsEnabled);
+        _cc.Reset(_effectiveMss, _cc.CWnd, _cc.SsThresh);
+    }
+
     /// <summary>Offers buffered in-order data to <see cref="ReceiveConsumer"/> again (after it gained room); returns
     /// the bytes it took. A window update follows at the next dispatch if the window opened enough.</summary>
     public int DeliverBuffered()

@@ -27,4 +27,6 @@ public sealed class CountingHost : IOffloadHost
     public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) => Events++;
     public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) => Events++;
     public void IndicateStatus(NdisStatus adapterStatus) => Events++;
+
+    public void ReceiveFrame(ReadOnlySpan<byte> frame) => Events++;
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 namespace OffloadEmu.Chimney.Tests.Fakes;
 
 /// <summary>A host that records every completion and indication, answers receive indications and reachability queries as scripted.</summary>
@@ -114,4 +115,9 @@ public sealed class RecordingHost : IOffloadHost
             Monitor.PulseAll(_calls);
         }
     }
+
+    /// <summary>Frames received on the non-offload path.</summary>
+    public ConcurrentQueue<byte[]> ReceivedFrames { get; } = new();
+
+    public void ReceiveFrame(ReadOnlySpan<byte> frame) => ReceivedFrames.Enqueue(frame.ToArray());
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OffloadEmu.Chimney.State;
+using OffloadEmu.Wire;
 
 namespace OffloadEmu.Chimney.Tests.Fakes;
 
@@ -55,6 +56,27 @@ public sealed class ScriptedTarget : IOffloadTarget
     {
         if (Interlocked.CompareExchange(ref _host, host, null) is not null) throw new InvalidOperationException("bound twice");
     }
+
+    public MacAddress MacAddress { get; set; } = MacAddress.Parse("02:00:5e:00:00:01");
+
+    public int Mtu { get; set; } = 1500;
+
+    /// <summary>Frames the host sent on the non-offload path.</summary>
+    public ConcurrentQueue<byte[]> SentFrames { get; } = new();
+
+    public NdisStatus SendFrame(ReadOnlySpan<byte> frame)
+    {
+        SentFrames.Enqueue(frame.ToArray());
+        return NdisStatus.Success;
+    }
+
+    public TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6) => new(ipv6 ? 6UL : 4UL, 0, 0, 0, 0, 0, 0);
+
+    public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6) => new(ipv6 ? 6UL : 4UL, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    public int StatisticsResets { get; private set; }
+
+    public void ResetStatistics(bool ipv6) => StatisticsResets++;
 
     public NdisStatus SetParameters(OffloadParameters parameters)
     {
