@@ -1,0 +1,316 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Link;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Target;
+
+/// <summary>
+/// The emulated TCP offload NIC: the chimney <see cref="IOffloadTarget"/> over a link device.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every request is queued to the engine and returns PENDING (ReceiveReturn, SendFrame and the OIDs are synchronous);
+/// completions and indications reach the bound host through the <see cref="CompletionQueue"/>, never from inside a
+/// request and never on the engine thread (spec §0, architecture §3).
+/// </para>
+/// <para>
+/// Two ways to run it. <see cref="Start"/>: a device reader thread and an engine thread driven by a
+/// <see cref="TimeProvider"/>. Manual: the caller drives <see cref="Poll"/> with its own clock (deterministic tests),
+/// typically with a manual <see cref="CompletionQueue"/> drained by the same thread.
+/// </para>
+/// </remarks>
+public sealed class OffloadTarget : IOffloadTarget, IDisposable
+{
+    private const int ReadBatch = 64;
+
+    private static readonly Meter s_meter = new("OffloadEmu");
+
+    private readonly TargetEngine _engine;
+    private readonly ILinkDevice _device;
+    private readonly ILogger? _logger;
+    private readonly FrameBuffer[] _pollBatch;
+    private readonly Lock _pollLock = new();
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private int _wakePending;
+    private Thread? _engineThread;
+    private Thread? _readerThread;
+    private volatile bool _stop;
+    private TimeProvider _time = TimeProvider.System;
+    private long _timeOrigin;
+    private int _disposed;
+
+    /// <summary>Creates the target over <paramref name="device"/>; nothing runs until <see cref="Start"/> or <see cref="Poll"/>.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
+    public OffloadTarget(ILinkDevice device, OffloadTargetOptions? options = null, CompletionQueue? completions = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        options ??= new OffloadTargetOptions();
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException("Invalid offload target options: " + string.Join(" ", errors), nameof(options));
+        _device = device;
+        _logger = logger;
+        Options = options;
+        Completions = completions ?? new CompletionQueue();
+        _engine = new TargetEngine(device, options, Completions, logger);
+        _pollBatch = new FrameBuffer[ReadBatch];
+        for (int i = 0; i < _pollBatch.Length; i++) _pollBatch[i] = _engine.FramePool.Rent();
+        RegisterMetrics();
+    }
+
+    /// <summary>The options in force.</summary>
+    public OffloadTargetOptions Options { get; }
+
+    /// <summary>Where completions and indications are queued for the host.</summary>
+    public CompletionQueue Completions { get; }
+
+    /// <summary>Offloaded TCP connections now.</summary>
+    public int ConnectionCount => _engine.ConnectionCount;
+
+    /// <summary>RSTs the TCP machine wanted to send that the target suppressed (only the abortive disconnect may send one).</summary>
+    public long SuppressedResets => Interlocked.Read(ref _engine.SuppressedResets);
+
+    /// <summary>Frames handed up to the host on the non-offload path.</summary>
+    public long FramesUp => Interlocked.Read(ref _engine.FramesUp);
+
+    /// <summary>Frames dropped (full rings, oversized).</summary>
+    public long DroppedFrames => Interlocked.Read(ref _engine.DroppedFrames);
+
+    /// <summary>Indication NBLs (and returned BufferedData) the host still holds.</summary>
+    public long IndicatedBuffersHeldByHost => _engine.IndicationBuffers.Outstanding;
+
+    // ---- running ------------------------------------------------------------------------------------------------------
+
+    /// <summary>Starts the device reader and engine threads, timed by <paramref name="time"/> (default: system).</summary>
+    public void Start(TimeProvider? time = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_engineThread is not null) throw new InvalidOperationException("The offload target is already running.");
+        _time = time ?? TimeProvider.System;
+        _timeOrigin = _time.GetTimestamp();
+        _engine.WakeUp = Wake;
+        _readerThread = new Thread(ReaderLoop) { IsBackground = true, Name = $"oe-target-rx {_device.Name}" };
+        _engineThread = new Thread(EngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" };
+        _readerThread.Start();
+        _engineThread.Start();
+    }
+
+    /// <summary>
+    /// Manual mode: runs one engine round at <paramref name="now"/>: queued requests, frames waiting on the device,
+    /// due timers, transmissions. Returns the amount of work done (0 = idle).
+    /// </summary>
+    public int Poll(Instant now)
+    {
+        if (_engineThread is not null) throw new InvalidOperationException("Poll is for manual mode; the target was started with its own threads.");
+        lock (_pollLock) return _engine.RunOnce(now, readDevice: true, _pollBatch);
+    }
+
+    /// <summary>Manual mode: the earliest instant a connection timer needs <see cref="Poll"/> (Instant.MaxValue = none).</summary>
+    public Instant NextWake
+    {
+        get
+        {
+            lock (_pollLock) return _engine.NextWake;
+        }
+    }
+
+    private Instant Now => Instant.FromMicroseconds((long)(_time.GetElapsedTime(_timeOrigin).Ticks / 10));
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
+    }
+
+    private void EngineLoop()
+    {
+        var noBatch = Array.Empty<FrameBuffer>();
+        while (!_stop)
+        {
+            Interlocked.Exchange(ref _wakePending, 0);
+            var now = Now;
+            int work = _engine.RunOnce(now, readDevice: false, noBatch);
+            if (work > 0) continue;
+            var next = _engine.NextWake;
+            long waitUs = next == Instant.MaxValue ? 100_000 : Math.Clamp(next.Microseconds - Now.Microseconds, 0, 100_000);
+            if (waitUs > 0) _wake.Wait(TimeSpan.FromTicks(waitUs * 10));
+        }
+    }
+
+    private void ReaderLoop()
+    {
+        var batch = new FrameBuffer[ReadBatch];
+        var pool = _engine.FramePool;
+        for (int i = 0; i < batch.Length; i++) batch[i] = pool.Rent();
+        try
+        {
+            while (!_stop)
+            {
+                int n = _device.Receive(batch, 100);
+                if (n <= 0) continue;
+                for (int i = 0; i < n; i++)
+                {
+                    var frame = batch[i];
+                    if (_engine.ReceivedFrames.TryEnqueue(frame))
+                    {
+                        batch[i] = pool.Rent(); // zero-copy hand-off: the engine returns the buffer after processing
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _engine.DroppedFrames);
+                        _device.Statistics.CountDrop(DropReason.QueueFull);
+                    }
+                }
+                Wake();
+            }
+        }
+        catch (Exception ex) when (_stop || ex is ObjectDisposedException)
+        {
+            // Closing the device under the reader ends it.
+        }
+        catch (Exception ex)
+        {
+            if (_logger is not null) TargetLog.ReceiveFailed(_logger, _device.Name, ex);
+        }
+    }
+
+    // ---- IOffloadTarget -----------------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void Bind(IOffloadHost host) => _engine.Bind(host);
+
+    /// <inheritdoc/>
+    public TcpConnectionOffloadCapabilities CurrentCapabilities => Options.Capabilities;
+
+    /// <inheritdoc/>
+    public TcpConnectionOffloadCapabilities HardwareCapabilities => Options.Capabilities;
+
+    /// <inheritdoc/>
+    public NdisStatus SetParameters(OffloadParameters parameters) => _engine.SetParameters(parameters);
+
+    /// <inheritdoc/>
+    public MacAddress MacAddress => _device.MacAddress;
+
+    /// <inheritdoc/>
+    public int Mtu => _device.Mtu;
+
+    /// <inheritdoc/>
+    public NdisStatus SendFrame(ReadOnlySpan<byte> frame) => _engine.EnqueueHostFrame(frame);
+
+    /// <inheritdoc/>
+    public TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6) => _engine.Stats(ipv6).Tcp.Snapshot();
+
+    /// <inheritdoc/>
+    public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6) => _engine.Stats(ipv6).Ip.Snapshot();
+
+    /// <inheritdoc/>
+    public void ResetStatistics(bool ipv6) => _engine.Stats(ipv6).Reset();
+
+    /// <inheritdoc/>
+    public NdisStatus InitiateOffload(OffloadBlock root) => Queue(RequestKind.Initiate, 0, root);
+
+    /// <inheritdoc/>
+    public NdisStatus TerminateOffload(OffloadBlock root) => Queue(RequestKind.Terminate, 0, root);
+
+    /// <inheritdoc/>
+    public NdisStatus UpdateOffload(OffloadBlock root) => Queue(RequestKind.Update, 0, root);
+
+    /// <inheritdoc/>
+    public NdisStatus InvalidateOffload(OffloadBlock root) => Queue(RequestKind.Invalidate, 0, root);
+
+    /// <inheritdoc/>
+    public NdisStatus QueryOffloadState(OffloadBlock root) => Queue(RequestKind.Query, 0, root);
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadSend(ulong context, NetBufferList chain) => Queue(RequestKind.Send, context, chain);
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadReceive(ulong context, NetBufferList chain) => Queue(RequestKind.Receive, context, chain);
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadDisconnect(ulong context, NetBufferList nbl, TcpDisconnectFlags flags)
+    {
+        ArgumentNullException.ThrowIfNull(nbl);
+        EnsureBound();
+        _engine.Enqueue(new TargetRequest(RequestKind.Disconnect, context, nbl, (int)flags));
+        return NdisStatus.Pending;
+    }
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadForward(ulong context, NetBufferList chain) => Queue(RequestKind.Forward, context, chain);
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadReceiveReturn(NetBufferList chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        _engine.ReturnIndicated(chain);
+        return NdisStatus.Success;
+    }
+
+    private NdisStatus Queue(RequestKind kind, ulong context, object argument)
+    {
+        ArgumentNullException.ThrowIfNull(argument);
+        EnsureBound();
+        _engine.Enqueue(new TargetRequest(kind, context, argument));
+        return NdisStatus.Pending;
+    }
+
+    private void EnsureBound()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!_engine.IsBound) throw new InvalidOperationException("Bind a host before making requests.");
+    }
+
+    // ---- operator and test commands -----------------------------------------------------------------------------------
+
+    /// <summary>Indicates NDIS_STATUS_OFFLOAD_PAUSE: initiates wait until <see cref="IndicateResume"/> (spec §6.6).</summary>
+    public void IndicatePause() => _engine.Enqueue(new TargetRequest(RequestKind.Pause));
+
+    /// <summary>Indicates NDIS_STATUS_UPLOAD_ALL: the host terminates every offloaded object (spec §6.6).</summary>
+    public void IndicateUploadAll() => _engine.Enqueue(new TargetRequest(RequestKind.UploadAll));
+
+    /// <summary>Indicates NDIS_STATUS_OFFLOAD_RESUME: held initiates run, the host re-reads capabilities (spec §6.6).</summary>
+    public void IndicateResume() => _engine.Enqueue(new TargetRequest(RequestKind.Resume));
+
+    /// <summary>Injects a hardware failure on a connection: Retrieve(HardwareFailure), Abort, terminate FAILURE (spec §6.6).</summary>
+    public void InjectHardwareFailure(ulong context) => _engine.Enqueue(new TargetRequest(RequestKind.HardwareFailure, context));
+
+    /// <summary>Asks the host to upload a connection with <paramref name="reason"/> (spec §6.3).</summary>
+    public void RequestUpload(ulong context, TcpUploadReason reason = TcpUploadReason.UploadRequested)
+        => _engine.Enqueue(new TargetRequest(RequestKind.RequestUpload, context, null, (int)reason));
+
+    /// <summary>Engine thread or manual mode only: the delegated state of a connection now (diagnostics and tests).</summary>
+    internal TcpMachine? MachineOf(ulong context)
+        => _engine.TryGetObject(context, out var obj) && obj is TcpConnection c ? c.Machine : null;
+
+    internal TargetEngine Engine => _engine;
+
+    private void RegisterMetrics()
+    {
+        // Observable instruments: nothing on the hot path, read when a listener (dotnet-counters, OpenTelemetry) asks.
+        var weak = new WeakReference<OffloadTarget>(this);
+        s_meter.CreateObservableGauge("offloademu.target.connections", () => weak.TryGetTarget(out var t) ? t.ConnectionCount : 0,
+            "{connection}", "Offloaded TCP connections");
+        s_meter.CreateObservableCounter("offloademu.target.tcp.in_segments", () => weak.TryGetTarget(out var t)
+            ? (long)(t.QueryTcpStatistics(false).InSegments + t.QueryTcpStatistics(true).InSegments) : 0, "{segment}", "TCP segments received on offloaded connections");
+        s_meter.CreateObservableCounter("offloademu.target.tcp.out_segments", () => weak.TryGetTarget(out var t)
+            ? (long)(t.QueryTcpStatistics(false).OutSegments + t.QueryTcpStatistics(true).OutSegments) : 0, "{segment}", "TCP segments sent on offloaded connections");
+        s_meter.CreateObservableCounter("offloademu.target.tcp.retransmitted_segments", () => weak.TryGetTarget(out var t)
+            ? (long)(t.QueryTcpStatistics(false).RetransmittedSegments + t.QueryTcpStatistics(true).RetransmittedSegments) : 0, "{segment}", "TCP segments retransmitted");
+        s_meter.CreateObservableCounter("offloademu.target.frames_up", () => weak.TryGetTarget(out var t) ? t.FramesUp : 0,
+            "{frame}", "Frames handed to the host on the non-offload path");
+    }
+
+    /// <summary>Stops the threads. The device stays open (its owner closes it).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stop = true;
+        _wake.Release();
+        _engineThread?.Join(5000);
+        _readerThread?.Join(5000);
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,133 @@
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Target;
+
+internal sealed partial class TargetEngine
+{
+    /// <summary>
+    /// Receive demultiplexing: a frame for an offloaded connection is processed here; everything else (ARP, ICMP, IP
+    /// fragments, IPv4 options, other TCP, malformed frames) goes up to the host unchanged (spec §6.2, §6.5).
+    /// </summary>
+    public void ProcessFrame(Span<byte> frame, Instant now)
+    {
+        if (!EthernetFrame.TryCreate(frame, out var ethernet))
+        {
+            PassUp(frame);
+            return;
+        }
+        VlanTag? tag = ethernet.VlanTag;
+        var etherType = ethernet.EtherType;
+        var l3 = ethernet.Payload;
+        if (etherType == EtherType.Ipv4 && _connections.Count > 0)
+        {
+            if (!Ipv4Packet.TryCreate(l3, out var ip) || ip.IsFragment || ip.HasOptions || ip.Protocol != IpProtocol.Tcp
+                || !ip.VerifyChecksum())
+            {
+                PassUp(frame);
+                return;
+            }
+            var key = new ConnectionKey(ip.Source, ip.Destination, 0, 0);
+            ProcessTcp(frame, ip.Payload, key, ip.TotalLength, tag, false, now);
+            return;
+        }
+        if (etherType == EtherType.Ipv6 && _connections.Count > 0)
+        {
+            if (!Ipv6Packet.TryCreate(l3, out var ip) || ip.HasFragmentHeader || ip.UpperLayerProtocol != IpProtocol.Tcp
+                || (ip.ExtensionHeadersLength > 0 && !Options.Capabilities.SupportIPv6ExtensionHeaders))
+            {
+                PassUp(frame);
+                return;
+            }
+            var key = new ConnectionKey(ip.Source, ip.Destination, 0, 0);
+            ProcessTcp(frame, ip.UpperLayerPayload, key, Ipv6Packet.HeaderLength + ip.PayloadLength, tag, true, now);
+            return;
+        }
+        PassUp(frame);
+    }
+
+    private void ProcessTcp(Span<byte> frame, Span<byte> tcp, ConnectionKey addresses, int ipLength, VlanTag? tag, bool ipv6, Instant now)
+    {
+        if (!TcpSegment.TryCreate(tcp, out var segment))
+        {
+            PassUp(frame); // spec §6.5: a bad TCP header goes up (preferred, uncounted)
+            return;
+        }
+        var key = addresses with { RemotePort = segment.SourcePort, LocalPort = segment.DestinationPort };
+        if (!_connections.TryGetValue(key, out var c) || c.Machine.State == TcpState.Closed && !c.AbortRequested)
+        {
+            PassUp(frame); // not offloaded, or CLOSED: data on a closed connection goes up (spec §6.2)
+            return;
+        }
+        // VLAN filtering (spec §6.5): VlanId 0 accepts any tag; otherwise only that id.
+        ushort vlan = c.Path.Neighbor.Const.VlanId;
+        if (vlan != 0 && (tag is not { } t || t.Id != vlan))
+        {
+            PassUp(frame);
+            return;
+        }
+        if (c.Terminating is { } op)
+        {
+            if (c.UrgentHold) op.FramesAfter.Add(frame.ToArray());
+            else PassUp(frame); // spec §6.5: during terminate arrivals are not processed but passed up
+            return;
+        }
+        if (c.UrgentHold)
+        {
+            c.HeldFrames.Add(frame.ToArray());
+            return;
+        }
+        if (c.AbortSent || c.AbortRequested || c.HardwareFailed)
+        {
+            Interlocked.Increment(ref FramesDroppedAfterAbort); // input stopped; nothing is ACKed (spec §6.1)
+            return;
+        }
+        var stats = Stats(ipv6);
+        if (!segment.VerifyChecksum(c.Machine.Addresses.PseudoHeaderBase + (ulong)(uint)tcp.Length))
+        {
+            stats.Tcp.AddInErrors();
+            return; // counted drop; a bad checksum is not counted as a received segment (spec §10 row 58)
+        }
+        stats.Ip.AddReceived((ulong)ipLength);
+        stats.Tcp.AddInSegments();
+        var flags = segment.Flags;
+        var m = c.Machine;
+        var seq = segment.SequenceNumber;
+        // Spec §6.5 URG: validate (in window), then ask for upload, stop ACKing, hold it and everything after it.
+        if ((flags & TcpFlags.Urg) != 0 && (flags & TcpFlags.Rst) == 0 && InReceiveWindow(m, seq))
+        {
+            c.UrgentHold = true;
+            c.HeldFrames.Add(frame.ToArray());
+            c.RequestRetrieve(Chimney.TcpUploadReason.ReceivedUrgentData);
+            c.MarkDirty();
+            return;
+        }
+        // Spec §6.5 SYN: exactly at RcvNxt -> upload, the connection ends CLOSED. Others: the machine's RFC 5961 rules.
+        if ((flags & TcpFlags.Syn) != 0 && (flags & TcpFlags.Rst) == 0 && seq == m.RcvNxt)
+        {
+            c.ClosedByUpload = true;
+            c.UrgentHold = true; // stop processing: the host takes the connection back
+            c.HeldFrames.Add(frame.ToArray());
+            c.RequestRetrieve(Chimney.TcpUploadReason.UploadRequested);
+            c.MarkDirty();
+            return;
+        }
+        var sndUna = m.SndUna;
+        var rcvNxt = m.RcvNxt;
+        if ((flags & TcpFlags.Psh) != 0 && segment.Payload.Length > 0) c.NotePush();
+        c.SetNow(now);
+        m.ProcessSegment(tcp, now);
+        if (m.SndUna != sndUna || m.RcvNxt != rcvNxt) c.Path.Neighbor.Nrt = NicTicks(now); // forward progress (spec §6.4)
+        if (Options.OptionalRetrieveReasons.Contains(Chimney.TcpUploadReason.HighOutOfOrderPackets)
+            && m.OutOfOrderRanges >= Options.HighOutOfOrderThreshold)
+            c.RequestRetrieve(Chimney.TcpUploadReason.HighOutOfOrderPackets);
+        c.MarkDirty();
+    }
+
+    private static bool InReceiveWindow(TcpMachine m, SeqNumber seq)
+    {
+        uint window = Math.Max(m.RcvWnd, 1u);
+        return seq >= m.RcvNxt && seq < m.RcvNxt + (int)Math.Min(window, int.MaxValue);
+    }
+}

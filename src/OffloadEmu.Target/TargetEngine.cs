@@ -1,0 +1,508 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Link;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Target;
+
+/// <summary>
+/// The NIC's engine: every offloaded object, the receive demultiplexer, the connections' timers and the transmit batch.
+/// One thread runs <see cref="RunOnce"/> at a time (the engine loop, or a test driving it with a manual clock); nothing
+/// inside is locked except the queues other threads feed.
+/// </summary>
+/// <remarks>
+/// Architecture §3: host requests enter through <see cref="Requests"/>, frames from the device through
+/// <see cref="ReceivedFrames"/> (or are read directly in manual mode), completions and indications leave through the
+/// <see cref="CompletionQueue"/> so host code never runs on this thread.
+/// </remarks>
+internal sealed partial class TargetEngine
+{
+    private const int OutBatchSize = 64;
+
+    private readonly ILinkDevice _device;
+    private readonly ILogger _logger;
+    private readonly FramePool _framePool;
+    private readonly FrameBuffer[] _outBatch = new FrameBuffer[OutBatchSize];
+    private int _outCount;
+    private readonly Dictionary<ulong, OffloadObject> _objects = [];
+    private readonly Dictionary<ConnectionKey, TcpConnection> _connections = [];
+    private readonly List<TcpConnection> _dirty = [];
+    private readonly PriorityQueue<TcpConnection, long> _timers = new();
+    private readonly Stack<NblSendBuffer> _sendBuffers = new();
+    private readonly FrameEmitter _emitter;
+    private readonly FamilyStatistics _stats4 = new();
+    private readonly FamilyStatistics _stats6 = new();
+    private readonly List<TargetRequest> _heldInitiates = [];
+    private readonly byte[] _forwardScratch = new byte[65_536 + 60];
+    private readonly Action<object?> _indicateCallback;
+    private readonly Action<object?> _frameUpCallback;
+    private readonly Action<object?> _frameListUpCallback;
+    private readonly Action<object?> _neighborQueryCallback;
+    private IOffloadHost? _host;
+    private OffloadParameters _parameters;
+    private TcpConfig _tcpConfig;
+    private ulong _nextContext;
+    private int _neighborCount;
+    private int _pathCount;
+    private int _tcpCount;
+    private ushort _nextIpv4Id = 0x8000;
+    private bool _paused;
+    private Instant _now;
+
+    public TargetEngine(ILinkDevice device, OffloadTargetOptions options, CompletionQueue completions, ILogger? logger)
+    {
+        _device = device;
+        Options = options;
+        Completions = completions;
+        _logger = logger ?? NullLogger.Instance;
+        _framePool = new FramePool(Math.Max(FramePool.DefaultBufferSize, device.Mtu + 64), 2048);
+        _parameters = options.Parameters;
+        _tcpConfig = BuildTcpConfig(_parameters);
+        _emitter = new FrameEmitter(this);
+        _indicateCallback = IndicateOnCompletionThread;
+        _frameUpCallback = FrameUpOnCompletionThread;
+        _frameListUpCallback = FrameListUpOnCompletionThread;
+        _neighborQueryCallback = NeighborQueryOnCompletionThread;
+        ReceivedFrames = new FrameRing(options.ReceiveRingCapacity);
+        HostFrames = new FrameRing(options.ReceiveRingCapacity);
+        _nextContext = 0x1_0000;
+    }
+
+    public OffloadTargetOptions Options { get; }
+
+    public CompletionQueue Completions { get; }
+
+    public RequestQueue Requests { get; } = new();
+
+    /// <summary>Frames the device reader thread handed over (threaded mode).</summary>
+    public FrameRing ReceivedFrames { get; }
+
+    /// <summary>Frames the host sent on the non-offload path, waiting for the engine to transmit them.</summary>
+    public FrameRing HostFrames { get; }
+
+    public FramePool FramePool => _framePool;
+
+    public IndicationBufferPool IndicationBuffers { get; } = new();
+
+    public ILinkDevice Device => _device;
+
+    public IOffloadHost Host => _host ?? throw new InvalidOperationException("No host is bound to the offload target.");
+
+    public bool IsBound => _host is not null;
+
+    /// <summary>Frames dropped because the receive ring was full, the host-send ring was full, or they were RSTs the
+    /// machine wanted to send where only the abortive disconnect may send one.</summary>
+    public long DroppedFrames;
+
+    /// <summary>RST segments the TCP machine produced that the target suppressed (spec §6.1: the only RST a target may
+    /// originate is the abortive disconnect).</summary>
+    public long SuppressedResets;
+
+    /// <summary>Frames handed up on the non-offload path.</summary>
+    public long FramesUp;
+
+    /// <summary>Frames dropped because they arrived for a connection after its abortive close (input stopped).</summary>
+    public long FramesDroppedAfterAbort;
+
+    public int ConnectionCount => _tcpCount;
+
+    public int PathCount => _pathCount;
+
+    public int NeighborCount => _neighborCount;
+
+    public TimeSpan PushInterval => _parameters.ToTimeSpan(_parameters.TcpPushTicks);
+
+    public OffloadParameters Parameters => Volatile.Read(ref _parameters);
+
+    public void Bind(IOffloadHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (Interlocked.CompareExchange(ref _host, host, null) is not null)
+            throw new InvalidOperationException("A host is already bound to the offload target.");
+    }
+
+    public NdisStatus SetParameters(OffloadParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var errors = parameters.Validate();
+        if (errors.Count > 0)
+        {
+            TargetLog.ParametersRefused(_logger, string.Join(" ", errors));
+            return NdisStatus.Failure;
+        }
+        // Connections already offloaded keep their tick rate (their state was converted with it); new ones use these.
+        Volatile.Write(ref _parameters, parameters);
+        Volatile.Write(ref _tcpConfig, BuildTcpConfig(parameters));
+        return NdisStatus.Success;
+    }
+
+    private TcpConfig BuildTcpConfig(OffloadParameters parameters)
+        => (TcpConfig.Default with
+        {
+            Sack = Options.Capabilities.SupportSack,
+            ChallengeAckInterval = TimeSpan.FromSeconds(3), // spec §6.5: at most one challenge ACK per 3 s
+        }).WithOffloadParameters(parameters);
+
+    public FamilyStatistics Stats(bool ipv6) => ipv6 ? _stats6 : _stats4;
+
+    /// <summary>The NIC clock in ticks of the current parameters (spec §6.4: ULONG, modular).</summary>
+    private uint NicTicks(Instant now) => unchecked((uint)now.ToTicks((int)_parameters.TicksPerSecond));
+
+    // ---- the loop -----------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// One round: requests, received frames (from the ring, and from the device when <paramref name="readDevice"/>),
+    /// host frames, due timers, then every touched connection is serviced and the transmit batch flushed. Returns the
+    /// number of things done (0 = idle).
+    /// </summary>
+    public int RunOnce(Instant now, bool readDevice, Span<FrameBuffer> readBatch)
+    {
+        _now = now;
+        int work = 0;
+        while (Requests.TryDequeue(out var request))
+        {
+            work++;
+            try
+            {
+                HandleRequest(request, now);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                TargetLog.RequestFailed(_logger, request.Kind.ToString(), ex);
+            }
+        }
+        while (ReceivedFrames.TryDequeue(out var frame))
+        {
+            work++;
+            ProcessFrame(frame.Span, now);
+            _framePool.Return(frame);
+        }
+        if (readDevice)
+        {
+            int n;
+            while ((n = _device.Receive(readBatch, 0)) > 0)
+            {
+                for (int i = 0; i < n; i++) ProcessFrame(readBatch[i].Span, now);
+                work += n;
+                if (n < readBatch.Length) break;
+            }
+        }
+        while (HostFrames.TryDequeue(out var hostFrame))
+        {
+            work++;
+            QueueOut(hostFrame);
+        }
+        while (_timers.TryPeek(out var due, out long at) && at <= now.Microseconds)
+        {
+            _timers.Dequeue();
+            if (due.WakeAt.Microseconds != at || due.Terminated) continue; // superseded entry
+            due.WakeAt = Instant.MaxValue;
+            MarkDirty(due);
+            work++;
+        }
+        ServiceDirty(now);
+        Flush();
+        return work;
+    }
+
+    /// <summary>The earliest instant a connection needs service (Instant.MaxValue = none).</summary>
+    public Instant NextWake
+    {
+        get
+        {
+            while (_timers.TryPeek(out var c, out long at))
+            {
+                if (c.WakeAt.Microseconds == at && !c.Terminated) return new Instant(at);
+                _timers.Dequeue();
+            }
+            return Instant.MaxValue;
+        }
+    }
+
+    public void MarkDirty(TcpConnection connection)
+    {
+        if (connection.Dirty || connection.Terminated) return;
+        connection.Dirty = true;
+        _dirty.Add(connection);
+    }
+
+    private void ServiceDirty(Instant now)
+    {
+        // Servicing can dirty other connections (or the same one again): loop until quiet.
+        for (int i = 0; i < _dirty.Count; i++)
+        {
+            var c = _dirty[i];
+            c.Dirty = false;
+            if (c.Terminated) continue;
+            try
+            {
+                c.Service(now);
+                if (c.Terminating is { } op && !c.IndicationOutstanding) FinishConnectionTerminate(c, op, now);
+                else Reschedule(c, now);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                TargetLog.ConnectionFault(_logger, c.ToString(), ex);
+                c.FailHardware();
+            }
+        }
+        _dirty.Clear();
+    }
+
+    private void Reschedule(TcpConnection c, Instant now)
+    {
+        if (c.Terminated) return;
+        var next = c.PushAt;
+        if (c.CanTransmit) next = Instant.Min(next, c.Machine.PollAt());
+        if (next != Instant.MaxValue && next <= now) next = now.AddMicroseconds(1000); // never spin on a timer that cannot make progress
+        if (next == c.WakeAt) return;
+        c.WakeAt = next;
+        if (next != Instant.MaxValue) _timers.Enqueue(c, next.Microseconds);
+    }
+
+    // ---- output -------------------------------------------------------------------------------------------------------
+
+    /// <summary>Lets the connection's machine write its segments (data, ACKs, retransmissions, probes).</summary>
+    public void Transmit(TcpConnection c, Instant now)
+    {
+        if (c.CanTransmit) CheckReachability(c, now);
+        _emitter.Begin(c);
+        c.Machine.Dispatch(now, _emitter);
+        _emitter.End();
+        if (c.ResetAllowed && c.Machine.State == TcpState.Closed) c.AbortSent = true;
+    }
+
+    public void QueueOut(FrameBuffer frame)
+    {
+        _outBatch[_outCount++] = frame;
+        if (_outCount == OutBatchSize) Flush();
+    }
+
+    public void Flush()
+    {
+        if (_outCount == 0) return;
+        try
+        {
+            _device.Send(_outBatch.AsSpan(0, _outCount));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            TargetLog.SendFailed(_logger, _device.Name, ex);
+        }
+        for (int i = 0; i < _outCount; i++)
+        {
+            _framePool.Return(_outBatch[i]);
+            _outBatch[i] = null!;
+        }
+        _outCount = 0;
+    }
+
+    /// <summary>Writes Ethernet (+802.1Q) and IP headers in front of a TCP segment of <paramref name="tcpLength"/> bytes.</summary>
+    public void WriteHeaders(TcpConnection c, Span<byte> frame, int tcpLength)
+    {
+        var neighbor = c.Path.Neighbor;
+        var cached = c.Cached;
+        var source = neighbor.Const.DlSourceAddress == MacAddress.Zero ? _device.MacAddress : neighbor.Const.DlSourceAddress;
+        VlanTag? tag = c.NeedsVlanTag ? new VlanTag(neighbor.Const.VlanId, cached.UserPriority) : null;
+        var ethernet = new EthernetRepr(source, neighbor.Cached.DlDestinationAddress, c.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4, tag);
+        ethernet.Emit(frame);
+        int l2 = ethernet.BufferLength;
+        var path = c.Path.Const;
+        var stats = Stats(c.IsIpv6).Ip;
+        if (c.IsIpv6)
+        {
+            byte hop = cached.TtlOrHopLimit != 0 ? cached.TtlOrHopLimit : (byte)64;
+            new Ipv6Repr(path.SourceAddress.Ipv6, path.DestinationAddress.Ipv6, IpProtocol.Tcp, tcpLength, hop, cached.TosOrTrafficClass, cached.FlowLabel)
+                .Emit(frame[l2..]);
+            stats.AddSent((ulong)(Ipv6Packet.HeaderLength + tcpLength));
+        }
+        else
+        {
+            byte ttl = cached.TtlOrHopLimit != 0 ? cached.TtlOrHopLimit : (byte)64;
+            // Spec §5: DF on every segment; IP-IDs from the upper half (the host owns 0x0000-0x7FFF).
+            ushort id = _nextIpv4Id;
+            _nextIpv4Id = id == 0xFFFF ? (ushort)0x8000 : (ushort)(id + 1);
+            new Ipv4Repr(path.SourceAddress.Ipv4, path.DestinationAddress.Ipv4, IpProtocol.Tcp, tcpLength, ttl, id, dontFragment: true,
+                    dscp: (byte)(cached.TosOrTrafficClass >> 2), ecn: 0)
+                .Emit(frame[l2..]);
+            stats.AddSent((ulong)(Ipv4Packet.MinHeaderLength + tcpLength));
+        }
+    }
+
+    /// <summary>Counts one TCP segment leaving (TCP_OFFLOAD_STATS: OutSegments excludes pure retransmissions).</summary>
+    public void CountOutSegment(TcpConnection c, ReadOnlySpan<byte> tcp)
+    {
+        var seq = new SeqNumber(BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]));
+        int headerLength = (tcp[12] >> 4) * 4;
+        int payload = tcp.Length - headerLength;
+        var stats = Stats(c.IsIpv6).Tcp;
+        if (payload > 0 && seq < c.HighestSent)
+        {
+            stats.AddRetransmittedSegments();
+            return;
+        }
+        if (payload > 0) c.HighestSent = seq + payload;
+        stats.AddOutSegments();
+    }
+
+    // ---- send buffers -------------------------------------------------------------------------------------------------
+
+    public NblSendBuffer RentSendBuffer() => _sendBuffers.TryPop(out var b) ? b : new NblSendBuffer();
+
+    public void ReturnSendBuffer(NblSendBuffer buffer)
+    {
+        buffer.Clear();
+        if (_sendBuffers.Count < 65_536) _sendBuffers.Push(buffer);
+    }
+
+    // ---- to the host --------------------------------------------------------------------------------------------------
+
+    public void PostSendComplete(NetBufferList chain) => Completions.PostTcpOffloadSendComplete(Host, chain);
+
+    public void PostReceiveComplete(NetBufferList chain) => Completions.PostTcpOffloadReceiveComplete(Host, chain);
+
+    public void PostForwardComplete(NetBufferList chain) => Completions.PostTcpOffloadForwardComplete(Host, chain);
+
+    public void PostDisconnectComplete(NetBufferList nbl) => Completions.PostTcpOffloadDisconnectComplete(Host, nbl);
+
+    public void PostEvent(TcpConnection c, TcpOffloadEventType type, uint info)
+    {
+        TargetLog.Event(_logger, c.ToString(), type.ToString(), info);
+        Completions.PostTcpOffloadEvent(Host, c.Handle, type, info);
+    }
+
+    public void ScheduleIndication(IndicationBuffer buffer) => Completions.Schedule(_indicateCallback, buffer);
+
+    // Runs on the completion thread: the host answers synchronously; the answer goes back to the engine as a request.
+    private void IndicateOnCompletionThread(object? state)
+    {
+        var buffer = (IndicationBuffer)state!;
+        var c = buffer.Connection!;
+        int length = (int)buffer.Nbl.DataLength;
+        buffer.Nbl.Status = NdisStatus.Success;
+        NdisStatus answer = NdisStatus.OffloadDataNotAccepted;
+        int taken = 0;
+        try
+        {
+            answer = Host.TcpOffloadReceiveIndicate(c.Handle, buffer.Nbl, NdisStatus.Success, out int consumed);
+            switch (answer)
+            {
+                case NdisStatus.Success:
+                    taken = length;
+                    break;
+                case NdisStatus.OffloadDataPartiallyAccepted when consumed > 0 && consumed < length:
+                    taken = consumed;
+                    break;
+                default:
+                    // NOT_ACCEPTED, or an illegal answer (the contract checker reports those): nothing was taken.
+                    answer = NdisStatus.OffloadDataNotAccepted;
+                    break;
+            }
+        }
+        finally
+        {
+            // Even when the host throws, the engine must learn the indication is over (the exception still surfaces).
+            if (answer == NdisStatus.Success) buffer.HeldByHost = true;
+            else IndicationBuffers.Return(buffer); // the target owns the NBL again; the bytes are still in its buffer
+            Requests.Enqueue(new TargetRequest(RequestKind.IndicationAnswered, 0, c, taken, answer));
+            WakeUp?.Invoke();
+        }
+    }
+
+    /// <summary>Wakes the engine thread after something was queued (null in manual mode).</summary>
+    public Action? WakeUp { get; set; }
+
+    /// <summary>ReceiveReturn (spec §3): synchronous, any thread, never fails.</summary>
+    public void ReturnIndicated(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            if (nbl.MiniportReserved is IndicationBuffer { HeldByHost: true } buffer) IndicationBuffers.Return(buffer);
+            else TargetLog.UnknownReturn(_logger);
+            nbl = next;
+        }
+    }
+
+    /// <summary>Hands a frame up on the non-offload path (copied; delivered on the completion thread, in order).</summary>
+    public void PassUp(ReadOnlySpan<byte> frame)
+    {
+        if (_host is null) return;
+        var copy = _framePool.Rent();
+        if (frame.Length > copy.Array.Length)
+        {
+            _framePool.Return(copy);
+            Interlocked.Increment(ref DroppedFrames);
+            return;
+        }
+        frame.CopyTo(copy.Array);
+        copy.Length = frame.Length;
+        Interlocked.Increment(ref FramesUp);
+        Completions.Schedule(_frameUpCallback, copy);
+    }
+
+    private void FrameUpOnCompletionThread(object? state)
+    {
+        var frame = (FrameBuffer)state!;
+        try
+        {
+            Host.ReceiveFrame(frame.Span);
+        }
+        finally
+        {
+            _framePool.Return(frame);
+        }
+    }
+
+    /// <summary>Hands a list of held frames up, in order, after everything queued before.</summary>
+    public void PassUpLater(List<byte[]> frames)
+    {
+        if (frames.Count == 0 || _host is null) return;
+        Completions.Schedule(_frameListUpCallback, frames.ToArray());
+        frames.Clear();
+    }
+
+    private void FrameListUpOnCompletionThread(object? state)
+    {
+        foreach (var frame in (byte[][])state!)
+        {
+            Interlocked.Increment(ref FramesUp);
+            Host.ReceiveFrame(frame);
+        }
+    }
+
+    /// <summary>Queues a host frame for transmission (non-offload path); false when the ring is full.</summary>
+    public NdisStatus EnqueueHostFrame(ReadOnlySpan<byte> frame)
+    {
+        int max = _device.Mtu + EthernetFrame.TaggedHeaderLength;
+        if (frame.Length < EthernetFrame.UntaggedHeaderLength || frame.Length > max) return NdisStatus.Failure;
+        var buffer = _framePool.Rent();
+        frame.CopyTo(buffer.Array);
+        buffer.Length = frame.Length;
+        if (!HostFrames.TryEnqueue(buffer))
+        {
+            _framePool.Return(buffer);
+            Interlocked.Increment(ref DroppedFrames);
+            return NdisStatus.Resources;
+        }
+        WakeUp?.Invoke();
+        return NdisStatus.Success;
+    }
+
+    public void Enqueue(in TargetRequest request)
+    {
+        Requests.Enqueue(request);
+        WakeUp?.Invoke();
+    }
+
+    private ulong NewContext() => ++_nextContext;
+
+    /// <summary>The connections (for tests and diagnostics; engine thread only).</summary>
+    internal IEnumerable<TcpConnection> Connections => _connections.Values;
+
+    internal bool TryGetObject(ulong context, out OffloadObject obj) => _objects.TryGetValue(context, out obj!);
+}

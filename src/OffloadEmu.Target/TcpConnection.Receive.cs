@@ -1,0 +1,200 @@
+using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Tcp;
+
+namespace OffloadEmu.Target;
+
+internal sealed partial class TcpConnection
+{
+    private readonly Queue<NetBufferList> _posts = new();
+    private NetBufferList? _receiveDoneHead;
+    private NetBufferList? _receiveDoneTail;
+    private bool _indicationOutstanding;
+    private bool _indicationsBlocked;
+    private bool _pushPending;
+    private Instant _pushAt = Instant.MaxValue;
+    private bool _peerFinSeen;
+    private bool _disconnectIndicated;
+    private Instant _now;
+
+    /// <summary>When the push timer fires (Instant.MaxValue = off).</summary>
+    public Instant PushAt => _pushAt;
+
+    /// <summary>An indication is with the host, waiting for its answer: deliveries queue behind it (spec §3 (a)).</summary>
+    public bool IndicationOutstanding => _indicationOutstanding;
+
+    /// <summary>Receive posts waiting for data.</summary>
+    public int PendingPosts => _posts.Count;
+
+    /// <summary>A segment carrying PSH delivered data (push mode completes a partly filled post, spec §3).</summary>
+    public void NotePush() => _pushPending = true;
+
+    /// <summary>Takes one receive post (spec §3): queued FIFO, or completed at once with a failure status.</summary>
+    public void Post(NetBufferList nbl, Instant now)
+    {
+        _now = now;
+        nbl.TcpOffloadBytesTransferred = 0;
+        var refusal = RefusalStatus();
+        if (refusal == NdisStatus.Success && _disconnectIndicated) refusal = NdisStatus.InvalidState;
+        if (refusal != NdisStatus.Success)
+        {
+            CompletePost(nbl, refusal);
+            return;
+        }
+        _posts.Enqueue(nbl);
+        _indicationsBlocked = false; // any post, zero-byte included, re-arms indications
+        MarkDirty();
+    }
+
+    private static int Capacity(NetBufferList nbl) => (int)Math.Min(int.MaxValue, nbl.DataLength);
+
+    private static int Filled(NetBufferList nbl) => nbl.TcpReceiveBytesTransferred + nbl.TcpOffloadBytesTransferred;
+
+    private void CompletePost(NetBufferList nbl, NdisStatus status)
+    {
+        nbl.Status = status;
+        nbl.Next = null;
+        NetBufferListChain.Append(ref _receiveDoneHead, ref _receiveDoneTail, nbl);
+    }
+
+    private void CompleteHeadPost()
+    {
+        CompletePost(_posts.Dequeue(), NdisStatus.Success);
+        _pushAt = Instant.MaxValue;
+    }
+
+    // Called by the machine with in-order bytes (straight from the segment when nothing is buffered): fill posts.
+    private int FillPosts(ReadOnlySpan<byte> data)
+    {
+        if (_indicationOutstanding || Terminating is not null || HardwareFailed) return 0;
+        int taken = 0;
+        while (taken < data.Length && _posts.TryPeek(out var post))
+        {
+            int capacity = Capacity(post);
+            int filled = Filled(post);
+            if (capacity == 0 || filled >= capacity)
+            {
+                CompleteHeadPost();
+                continue;
+            }
+            int n = Math.Min(capacity - filled, data.Length - taken);
+            post.CopyFrom(filled, data.Slice(taken, n));
+            post.TcpOffloadBytesTransferred += n;
+            taken += n;
+            if (filled + n == capacity)
+            {
+                CompleteHeadPost();
+            }
+            else if (!post.TcpReceiveNoPush)
+            {
+                _pushAt = _now + _engine.PushInterval; // started by the first byte, restarted by new data
+            }
+        }
+        if (taken > 0) _engine.Stats(IsIpv6).Ip.AddInDelivers();
+        return taken;
+    }
+
+    /// <summary>The delivery algorithm of spec §3, run to completion: posts first, then one indication at a time; the
+    /// peer's FIN is indicated only once everything before it was consumed.</summary>
+    public void Deliver(Instant now)
+    {
+        _now = now;
+        if (_indicationOutstanding || Terminating is not null || HardwareFailed) return;
+        var m = Machine;
+        // Zero-byte posts at the head complete at once (they consume nothing).
+        while (_posts.TryPeek(out var head) && Capacity(head) == 0) CompleteHeadPost();
+        if (_posts.Count > 0 && m.ReceiveBufferedBytes > 0) m.DeliverBuffered();
+        if (_posts.TryPeek(out var partial) && !partial.TcpReceiveNoPush)
+        {
+            bool hasData = Filled(partial) > 0;
+            if (hasData && _pushPending && m.ReceiveBufferedBytes == 0)
+            {
+                CompleteHeadPost(); // PSH: complete the partly filled buffer now
+            }
+            else
+            {
+                // A pre-filled post starts the timer at once (spec §3).
+                if (_pushAt == Instant.MaxValue && hasData) _pushAt = now + _engine.PushInterval;
+                if (_pushAt <= now && hasData) CompleteHeadPost();
+            }
+        }
+        else if (_posts.Count == 0)
+        {
+            _pushAt = Instant.MaxValue;
+        }
+        if (m.ReceiveBufferedBytes == 0) _pushPending = false;
+        if (_posts.Count == 0 && m.ReceiveBufferedBytes > 0 && !_indicationsBlocked && InitiateCompleted && !UrgentHold)
+        {
+            StartIndication();
+            return;
+        }
+        if (_peerFinSeen && !_disconnectIndicated && m.ReceiveBufferedBytes == 0 && InitiateCompleted)
+        {
+            _disconnectIndicated = true;
+            _engine.PostEvent(this, TcpOffloadEventType.Disconnect, 0);
+        }
+    }
+
+    private void StartIndication()
+    {
+        int size = Cached.RcvIndicationSize != 0 ? (int)Math.Min(Cached.RcvIndicationSize, int.MaxValue) : _engine.Options.MaxIndicationSize;
+        int length = Math.Min(Machine.ReceiveBufferedBytes, size);
+        var buffer = _engine.IndicationBuffers.Rent();
+        var span = buffer.Prepare(length);
+        Machine.PeekReceived(0, span);
+        buffer.Connection = this;
+        _indicationOutstanding = true;
+        _engine.ScheduleIndication(buffer);
+    }
+
+    /// <summary>The host's answer came back (spec §3): accepted bytes leave the buffer (the window opens); a refusal or a
+    /// partial acceptance stops indications until the next post.</summary>
+    public void OnIndicationAnswered(NdisStatus status, int bytesTaken)
+    {
+        _indicationOutstanding = false;
+        if (bytesTaken > 0)
+        {
+            Machine.ConsumeReceived(Math.Min(bytesTaken, Machine.ReceiveBufferedBytes));
+            _engine.Stats(IsIpv6).Ip.AddInDelivers();
+        }
+        if (status != NdisStatus.Success) _indicationsBlocked = true;
+        MarkDirty();
+    }
+
+    // Reset or abort: REQUEST_ABORTED, still reporting the valid bytes placed (spec §3).
+    private void FailPosts(NdisStatus status)
+    {
+        while (_posts.TryDequeue(out var post)) CompletePost(post, status);
+        _pushAt = Instant.MaxValue;
+    }
+
+    // Terminate: a post holding data completes SUCCESS with what it has (the bytes were delivered); empty ones
+    // complete with the upload status (docs/target.md).
+    private void FailPostsAtUpload(NdisStatus status)
+    {
+        while (_posts.TryDequeue(out var post)) CompletePost(post, post.TcpOffloadBytesTransferred > 0 ? NdisStatus.Success : status);
+        _pushAt = Instant.MaxValue;
+    }
+
+    /// <summary>The current instant, set by the engine before it feeds the machine (the machine may call back into the
+    /// post consumer during input).</summary>
+    public void SetNow(Instant now) => _now = now;
+
+    /// <summary>Terminate: the bytes still held (acknowledged, never delivered) as a BufferedData NBL, or null.</summary>
+    public NetBufferList? TakeBufferedData()
+    {
+        int count = Machine.ReceiveBufferedBytes;
+        if (count == 0) return null;
+        var buffer = _engine.IndicationBuffers.Rent();
+        var span = buffer.Prepare(count);
+        Machine.PeekReceived(0, span);
+        Machine.ConsumeReceived(count);
+        buffer.HeldByHost = true;
+        return buffer.Nbl;
+    }
+
+    private sealed class PostConsumer(TcpConnection connection) : ITcpReceiveConsumer
+    {
+        public int Deliver(ReadOnlySpan<byte> data) => connection.FillPosts(data);
+    }
+}

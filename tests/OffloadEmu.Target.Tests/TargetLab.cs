@@ -1,0 +1,296 @@
+using OffloadEmu.Link;
+using OffloadEmu.Link.Devices;
+
+namespace OffloadEmu.Target.Tests;
+
+/// <summary>
+/// A deterministic lab: the offload target in manual mode on one end of a <see cref="MemoryLink"/>, a TCP machine
+/// playing the remote peer on the other, a recording host, one thread and a manual clock.
+/// </summary>
+internal sealed class TargetLab : IDisposable
+{
+    public static readonly Ipv4Address HostIp = new(198, 18, 0, 2);
+    public static readonly Ipv4Address PeerIp = new(198, 18, 0, 1);
+    public const ushort LocalPort = 40000;
+    public const ushort RemotePort = 7;
+
+    private readonly FrameBuffer[] _batch;
+    private readonly PeerWriter _peerWriter;
+    private readonly FramePool _pool = new();
+    private ushort _peerIpId = 1;
+
+    public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null)
+    {
+        MemoryLink.CreatePair(out var nic, out var peer, link);
+        NicSide = nic;
+        PeerSide = peer;
+        Queue = CompletionQueue.CreateManual();
+        Target = new OffloadTarget(nic, options, Queue);
+        Host = new TestHost { Target = Target };
+        Target.Bind(Host);
+        PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true };
+        _batch = new FrameBuffer[64];
+        for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
+        _peerWriter = new PeerWriter(this);
+        Now = Instant.FromSeconds(1000);
+    }
+
+    public MemoryLink NicSide { get; }
+    public MemoryLink PeerSide { get; }
+    public CompletionQueue Queue { get; }
+    public OffloadTarget Target { get; }
+    public TestHost Host { get; }
+    public TcpConfig PeerConfig { get; }
+    public Instant Now { get; set; }
+
+    /// <summary>The remote end (null until <see cref="Establish"/>).</summary>
+    public TcpMachine Peer { get; private set; } = null!;
+
+    /// <summary>Data the peer application has read.</summary>
+    public MemoryStream PeerReceived { get; } = new();
+
+    /// <summary>Frames the target put on the wire, in order (copies).</summary>
+    public List<byte[]> WireFromTarget { get; } = [];
+
+    /// <summary>When false the peer's machine stops reading (its window fills).</summary>
+    public bool PeerReads { get; set; } = true;
+
+    /// <summary>When set, frames from the target are dropped before the peer sees them (blackhole).</summary>
+    public Func<byte[], bool>? DropToPeer { get; set; }
+
+    /// <summary>
+    /// Opens a connection between a host-side machine and the peer by handshake, without the target (the host stack's
+    /// job), and returns the host-side machine ready to be offloaded.
+    /// </summary>
+    public TcpMachine Establish(TcpConfig? hostConfig = null)
+    {
+        hostConfig ??= TcpConfig.Default with { ReceiveBufferSize = 64 * 1024, Sack = true };
+        var addresses = TcpEndpointAddresses.Ipv4(HostIp, PeerIp);
+        Peer = TcpMachine.Listen(PeerConfig, addresses.Reversed, RemotePort);
+        var host = TcpMachine.Connect(hostConfig, addresses, LocalPort, RemotePort, Now);
+        var a = new Collector();
+        var b = new Collector();
+        for (int i = 0; i < 10; i++)
+        {
+            host.Dispatch(Now, a);
+            foreach (var s in a.Take()) Peer.ProcessSegment(s, Now);
+            Peer.Dispatch(Now, b);
+            foreach (var s in b.Take()) host.ProcessSegment(s, Now);
+        }
+        Assert.Equal(TcpState.Established, host.State);
+        Assert.Equal(TcpState.Established, Peer.State);
+        host.TakeEvents();
+        Peer.TakeEvents();
+        return host;
+    }
+
+    /// <summary>Builds neighbour → path → TCP offload blocks for a host-side machine (all new offloads).</summary>
+    public OffloadBlock BuildTree(TcpMachine host, out OffloadBlock tcpBlock, uint pathMtu = 1500, NeighborConstState neighborConst = default,
+        ulong handleBase = 0x100)
+    {
+        var neighbor = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
+        {
+            MiniportOffloadContext = new OffloadContextSlot(),
+            NdisOffloadHandle = handleBase + 1,
+            NeighborConst = neighborConst,
+            NeighborCached = new NeighborCachedState { DlDestinationAddress = PeerSide.MacAddress, HostReachabilityDelta = 0 },
+            NeighborDelegated = new NeighborDelegatedState(),
+        };
+        var path = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+        {
+            MiniportOffloadContext = new OffloadContextSlot(),
+            NdisOffloadHandle = handleBase + 2,
+            PathConst = new PathConstState { SourceAddress = HostIp, DestinationAddress = PeerIp },
+            PathCached = new PathCachedState { PathMtu = pathMtu },
+            PathDelegated = new PathDelegatedState(),
+        };
+        tcpBlock = TcpBlock(host, handleBase + 3);
+        neighbor.AddDependent(path);
+        path.AddDependent(tcpBlock);
+        return neighbor;
+    }
+
+    public OffloadBlock TcpBlock(TcpMachine host, ulong handle)
+    {
+        return new OffloadBlock(OffloadBlockType.TcpOffloadState)
+        {
+            MiniportOffloadContext = new OffloadContextSlot(),
+            NdisOffloadHandle = handle,
+            TcpConst = host.ExportConstState(),
+            TcpCached = host.ExportCachedState(),
+            TcpDelegated = host.ExportDelegatedState(Now),
+        };
+    }
+
+    /// <summary>Offloads the connection and returns its context (asserts every block succeeded).</summary>
+    public ulong Offload(TcpMachine host, out OffloadBlock root)
+    {
+        root = BuildTree(host, out var tcp);
+        Assert.Equal(NdisStatus.Pending, Target.InitiateOffload(root));
+        var r = root;
+        RunUntil(() => Host.Initiated.Contains(r), TimeSpan.FromSeconds(1));
+        foreach (var visit in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, visit.Block.Status);
+        return tcp.MiniportOffloadContext!.Context;
+    }
+
+    public ulong Offload(TcpMachine host) => Offload(host, out _);
+
+    /// <summary>One round: target, completions, peer.</summary>
+    public int Step()
+    {
+        int work = Target.Poll(Now);
+        work += Queue.RunPending();
+        work += PeerStep();
+        work += Target.Poll(Now);
+        work += Queue.RunPending();
+        return work;
+    }
+
+    private int PeerStep()
+    {
+        int work = 0;
+        int n;
+        while ((n = PeerSide.Receive(_batch, 0)) > 0)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var copy = _batch[i].Span.ToArray();
+                WireFromTarget.Add(copy);
+                if (DropToPeer?.Invoke(copy) == true) continue;
+                if (Peer is null) continue;
+                if (!EthernetFrame.TryCreate(_batch[i].Span, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+                if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
+                Peer.ProcessSegment(ip.Payload, Now);
+                work++;
+            }
+        }
+        if (Peer is null) return work;
+        if (PeerReads)
+        {
+            Span<byte> buffer = stackalloc byte[16384];
+            int read;
+            while ((read = Peer.Receive(buffer)) > 0)
+            {
+                PeerReceived.Write(buffer[..read]);
+                work++;
+            }
+        }
+        work += Peer.Dispatch(Now, _peerWriter);
+        return work;
+    }
+
+    /// <summary>Runs rounds, advancing the clock to the next timer when idle, until <paramref name="done"/> or the
+    /// simulated <paramref name="timeout"/> passes (then fails).</summary>
+    public void RunUntil(Func<bool> done, TimeSpan timeout)
+    {
+        var end = Now + timeout;
+        while (true)
+        {
+            int work = Step();
+            if (done()) return;
+            if (Now >= end) Assert.Fail($"Condition not reached within {timeout.TotalMilliseconds} ms of simulated time.");
+            if (work == 0) Advance(end);
+        }
+    }
+
+    /// <summary>Runs for <paramref name="duration"/> of simulated time.</summary>
+    public void RunFor(TimeSpan duration)
+    {
+        var end = Now + duration;
+        while (Now < end)
+        {
+            if (Step() == 0) Advance(end);
+        }
+        Step();
+    }
+
+    private void Advance(Instant limit)
+    {
+        var next = Target.NextWake;
+        if (Peer is not null) next = Instant.Min(next, Peer.PollAt());
+        next = Instant.Min(next, limit);
+        if (next <= Now) next = Now.AddMicroseconds(1000);
+        Now = next;
+    }
+
+    /// <summary>Sends a raw Ethernet frame to the target from the peer's side.</summary>
+    public void Inject(ReadOnlySpan<byte> frame)
+    {
+        var buffer = _pool.Rent();
+        frame.CopyTo(buffer.Array);
+        buffer.Length = frame.Length;
+        PeerSide.Send([buffer]);
+        _pool.Return(buffer);
+    }
+
+    /// <summary>Wraps a TCP segment from the peer into Ethernet + IPv4 (no options, DF).</summary>
+    public byte[] FrameFromPeer(ReadOnlySpan<byte> tcp, VlanTag? tag = null)
+    {
+        var eth = new EthernetRepr(PeerSide.MacAddress, NicSide.MacAddress, EtherType.Ipv4, tag);
+        var frame = new byte[eth.BufferLength + 20 + tcp.Length];
+        eth.Emit(frame);
+        new Ipv4Repr(PeerIp, HostIp, IpProtocol.Tcp, tcp.Length, 64, _peerIpId++, dontFragment: true).Emit(frame.AsSpan(eth.BufferLength));
+        tcp.CopyTo(frame.AsSpan(eth.BufferLength + 20));
+        return frame;
+    }
+
+    /// <summary>Builds a TCP segment from the peer to the host with a valid checksum.</summary>
+    public static byte[] Segment(TcpRepr repr, ReadOnlySpan<byte> payload)
+    {
+        repr = repr with { PayloadLength = payload.Length };
+        var bytes = new byte[repr.BufferLength + payload.Length];
+        repr.Emit(bytes, PeerIp, HostIp, payload);
+        return bytes;
+    }
+
+    /// <summary>The TCP segments the target sent (parsed copies).</summary>
+    public IEnumerable<(Ipv4Repr Ip, TcpRepr Tcp, int PayloadLength, byte[] Frame)> TargetSegments()
+    {
+        foreach (var frame in WireFromTarget)
+        {
+            var span = frame.AsSpan();
+            if (!EthernetFrame.TryCreate(span, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+            if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
+            Ipv4Repr.TryParse(ip, out var ipRepr);
+            if (!TcpSegment.TryCreate(ip.Payload, out var seg) || !TcpRepr.TryParse(seg, ip.Source, ip.Destination, out var tcp)) continue;
+            yield return (ipRepr, tcp, seg.Payload.Length, frame);
+        }
+    }
+
+    public void Dispose()
+    {
+        Target.Dispose();
+        NicSide.Dispose();
+        PeerSide.Dispose();
+    }
+
+    private sealed class PeerWriter(TargetLab lab) : ITcpSegmentWriter
+    {
+        private readonly byte[] _buffer = new byte[65_536];
+
+        public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
+
+        public void Commit(int length) => lab.Inject(lab.FrameFromPeer(_buffer.AsSpan(0, length)));
+    }
+
+    private sealed class Collector : ITcpSegmentWriter
+    {
+        private readonly List<byte[]> _segments = [];
+        private byte[] _buffer = new byte[65_536];
+
+        public Span<byte> GetBuffer(int length)
+        {
+            if (_buffer.Length < length) _buffer = new byte[length];
+            return _buffer.AsSpan(0, length);
+        }
+
+        public void Commit(int length) => _segments.Add(_buffer.AsSpan(0, length).ToArray());
+
+        public List<byte[]> Take()
+        {
+            var list = new List<byte[]>(_segments);
+            _segments.Clear();
+            return list;
+        }
+    }
+}
