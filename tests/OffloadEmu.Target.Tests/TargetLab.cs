@@ -58,6 +58,10 @@ internal sealed class TargetLab : IDisposable
     /// <summary>When set, frames from the target are dropped before the peer sees them (blackhole).</summary>
     public Func<byte[], bool>? DropToPeer { get; set; }
 
+    /// <summary>When true the peer's segments reach the target with PSH cleared (checksum refilled): a peer whose
+    /// writes never end, for the push-timer rules.</summary>
+    public bool ClearPeerPsh { get; set; }
+
     /// <summary>
     /// Opens a connection between a host-side machine and the peer by handshake, without the target (the host stack's
     /// job), and returns the host-side machine ready to be offloaded.
@@ -184,12 +188,14 @@ internal sealed class TargetLab : IDisposable
     public void RunUntil(Func<bool> done, TimeSpan timeout)
     {
         var end = Now + timeout;
+        var spin = new LivelockGuard();
         while (true)
         {
             int work = Step();
             if (done()) return;
             if (Now >= end) Assert.Fail($"Condition not reached within {timeout.TotalMilliseconds} ms of simulated time.");
             if (work == 0) Advance(end);
+            spin.Check(Now);
         }
     }
 
@@ -197,9 +203,11 @@ internal sealed class TargetLab : IDisposable
     public void RunFor(TimeSpan duration)
     {
         var end = Now + duration;
+        var spin = new LivelockGuard();
         while (Now < end)
         {
             if (Step() == 0) Advance(end);
+            spin.Check(Now);
         }
         Step();
     }
@@ -264,13 +272,38 @@ internal sealed class TargetLab : IDisposable
         PeerSide.Dispose();
     }
 
+    /// <summary>Fails a run whose rounds keep doing work without the clock moving (an ACK war, a loop that
+    /// re-sends forever) instead of letting it spin until memory runs out.</summary>
+    private struct LivelockGuard
+    {
+        private const int MaxRoundsAtOneInstant = 100_000;
+        private Instant _at;
+        private int _rounds;
+
+        public void Check(Instant now)
+        {
+            if (now != _at) { _at = now; _rounds = 0; return; }
+            if (++_rounds > MaxRoundsAtOneInstant)
+                Assert.Fail($"Livelock: {MaxRoundsAtOneInstant} rounds did work at {now} without the clock advancing.");
+        }
+    }
+
     private sealed class PeerWriter(TargetLab lab) : ITcpSegmentWriter
     {
         private readonly byte[] _buffer = new byte[65_536];
 
         public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
 
-        public void Commit(int length) => lab.Inject(lab.FrameFromPeer(_buffer.AsSpan(0, length)));
+        public void Commit(int length)
+        {
+            var segment = _buffer.AsSpan(0, length);
+            if (lab.ClearPeerPsh && TcpSegment.TryCreate(segment, out var tcp) && (tcp.Flags & TcpFlags.Psh) != 0)
+            {
+                tcp.Flags &= ~TcpFlags.Psh;
+                tcp.FillChecksum(PeerIp, HostIp);
+            }
+            lab.Inject(lab.FrameFromPeer(segment));
+        }
     }
 
     private sealed class Collector : ITcpSegmentWriter
