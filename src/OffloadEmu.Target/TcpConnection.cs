@@ -416,12 +416,13 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
         _engine.Stats(IsIpv6).Tcp.DecrementCurrentlyEstablished();
     }
 
-    // Spec §5: the target asks for about two windows' worth, at least two segments, and says so when it changes a lot,
-    // at most once per SendBacklogEventInterval.
+    // Spec §5: the target asks for about two of what it can have in flight (min of congestion and peer window: the
+    // spec's "min(BDP, peer window)"), at least two segments, and says so when that changes by a quarter or more, at
+    // most once per SendBacklogEventInterval.
     private void UpdateBacklog(Instant now)
     {
         int mss = Machine.EffectiveMss;
-        long window = Math.Max(Machine.CWnd, Machine.SndWnd);
+        long window = Math.Min(Machine.CWnd, Machine.SndWnd);
         uint backlog = (uint)Math.Clamp(2 * window, 2L * mss, _engine.Options.MaxSendBacklog);
         if (_backlog == 0)
         {
@@ -430,7 +431,8 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
         }
         uint diff = backlog > _backlog ? backlog - _backlog : _backlog - backlog;
         if (diff < _backlog / 4 || diff < (uint)mss) return;
-        if (now - _backlogEventAt < _engine.Options.SendBacklogEventInterval) return;
+        // (MinValue = never sent; subtracting it would overflow.)
+        if (_backlogEventAt != Instant.MinValue && now - _backlogEventAt < _engine.Options.SendBacklogEventInterval) return;
         if (RefusalStatus() != NdisStatus.Success) return;
         _backlog = backlog;
         _backlogEventAt = now;

@@ -16,6 +16,7 @@ internal sealed class TargetLab : IDisposable
 
     private readonly FrameBuffer[] _batch;
     private readonly PeerWriter _peerWriter;
+    private readonly HostWriter _hostWriter;
     private readonly FramePool _pool = new();
     private ushort _peerIpId = 1;
 
@@ -32,6 +33,7 @@ internal sealed class TargetLab : IDisposable
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
         _peerWriter = new PeerWriter(this);
+        _hostWriter = new HostWriter(this);
         Now = Instant.FromSeconds(1000);
     }
 
@@ -57,6 +59,14 @@ internal sealed class TargetLab : IDisposable
 
     /// <summary>When set, frames from the target are dropped before the peer sees them (blackhole).</summary>
     public Func<byte[], bool>? DropToPeer { get; set; }
+
+    /// <summary>A host-mode machine the lab runs over the target's non-offload path (after an upload, or before an
+    /// offload): its segments go down through <see cref="IOffloadTarget.SendFrame"/>, and the TCP frames the target
+    /// passes up (<see cref="TestHost.Frames"/>) come back to it. Null when no connection lives in the host.</summary>
+    public TcpMachine? HostMachine { get; set; }
+
+    /// <summary>Data the host-mode machine's application has read.</summary>
+    public MemoryStream HostReceived { get; } = new();
 
     /// <summary>When true the peer's segments reach the target with PSH cleared (checksum refilled): a peer whose
     /// writes never end, for the push-timer rules.</summary>
@@ -147,8 +157,49 @@ internal sealed class TargetLab : IDisposable
         work += PeerStep();
         work += Target.Poll(Now);
         work += Queue.RunPending();
+        work += HostStep();
         return work;
     }
+
+    private int _hostFramesSeen;
+
+    private int HostStep()
+    {
+        var host = HostMachine;
+        if (host is null) return 0;
+        int work = 0;
+        for (; _hostFramesSeen < Host.Frames.Count; _hostFramesSeen++)
+        {
+            var frame = Host.Frames[_hostFramesSeen];
+            if (!EthernetFrame.TryCreate(frame, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+            if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
+            if (!TcpSegment.TryCreate(ip.Payload, out var seg) || seg.DestinationPort != LocalPort) continue;
+            host.ProcessSegment(ip.Payload, Now);
+            work++;
+        }
+        Span<byte> buffer = stackalloc byte[16384];
+        int read;
+        while ((read = host.Receive(buffer)) > 0)
+        {
+            HostReceived.Write(buffer[..read]);
+            work++;
+        }
+        work += host.Dispatch(Now, _hostWriter);
+        return work;
+    }
+
+    /// <summary>Wraps a TCP segment from the host into Ethernet + IPv4 (IP-ID from the host's lower half).</summary>
+    public byte[] FrameFromHost(ReadOnlySpan<byte> tcp)
+    {
+        var eth = new EthernetRepr(NicSide.MacAddress, PeerSide.MacAddress, EtherType.Ipv4);
+        var frame = new byte[eth.BufferLength + 20 + tcp.Length];
+        eth.Emit(frame);
+        new Ipv4Repr(HostIp, PeerIp, IpProtocol.Tcp, tcp.Length, 64, (ushort)(_hostIpId++ & 0x7FFF), dontFragment: true).Emit(frame.AsSpan(eth.BufferLength));
+        tcp.CopyTo(frame.AsSpan(eth.BufferLength + 20));
+        return frame;
+    }
+
+    private int _hostIpId = 1;
 
     private int PeerStep()
     {
@@ -216,6 +267,7 @@ internal sealed class TargetLab : IDisposable
     {
         var next = Target.NextWake;
         if (Peer is not null) next = Instant.Min(next, Peer.PollAt());
+        if (HostMachine is not null) next = Instant.Min(next, HostMachine.PollAt());
         next = Instant.Min(next, limit);
         if (next <= Now) next = Now.AddMicroseconds(1000);
         Now = next;
@@ -286,6 +338,15 @@ internal sealed class TargetLab : IDisposable
             if (++_rounds > MaxRoundsAtOneInstant)
                 Assert.Fail($"Livelock: {MaxRoundsAtOneInstant} rounds did work at {now} without the clock advancing.");
         }
+    }
+
+    private sealed class HostWriter(TargetLab lab) : ITcpSegmentWriter
+    {
+        private readonly byte[] _buffer = new byte[65_536];
+
+        public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
+
+        public void Commit(int length) => Assert.Equal(NdisStatus.Success, lab.Target.SendFrame(lab.FrameFromHost(_buffer.AsSpan(0, length))));
     }
 
     private sealed class PeerWriter(TargetLab lab) : ITcpSegmentWriter
