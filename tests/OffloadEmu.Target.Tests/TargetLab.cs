@@ -68,6 +68,9 @@ internal sealed class TargetLab : IDisposable
     /// <summary>Data the host-mode machine's application has read.</summary>
     public MemoryStream HostReceived { get; } = new();
 
+    /// <summary>When set, the peer's frames for which it returns true are lost before the target sees them.</summary>
+    public Func<byte[], bool>? DropToTarget { get; set; }
+
     /// <summary>When true the peer's segments reach the target with PSH cleared (checksum refilled): a peer whose
     /// writes never end, for the push-timer rules.</summary>
     public bool ClearPeerPsh { get; set; }
@@ -363,7 +366,9 @@ internal sealed class TargetLab : IDisposable
                 tcp.Flags &= ~TcpFlags.Psh;
                 tcp.FillChecksum(PeerIp, HostIp);
             }
-            lab.Inject(lab.FrameFromPeer(segment));
+            var frame = lab.FrameFromPeer(segment);
+            if (lab.DropToTarget?.Invoke(frame) == true) return;
+            lab.Inject(frame);
         }
     }
 
