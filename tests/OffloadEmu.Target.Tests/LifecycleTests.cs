@@ -9,7 +9,7 @@ public sealed class LifecycleTests
         var lab = new TargetLab(options, peerConfig);
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         return (lab, host, root, tcp.MiniportOffloadContext!.Context);
@@ -32,10 +32,10 @@ public sealed class LifecycleTests
         using var __ = lab;
         var data = Nbls.Pattern(5_000, seed: 5); // within the initial window: data and FIN go out without ACKs
         var send = Nbls.Send(data);
-        lab.Target.TcpOffloadSend(ctx, send);
+        lab.Api.TcpOffloadSend(ctx, send);
         lab.DropToPeer = _ => true;
         var fin = EmptyNbl();
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadDisconnect(ctx, fin, TcpDisconnectFlags.Graceful));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadDisconnect(ctx, fin, TcpDisconnectFlags.Graceful));
         lab.RunFor(TimeSpan.FromMilliseconds(500));
         Assert.Empty(lab.Host.DisconnectsCompleted); // FIN sent but not ACKed
         Assert.Contains(lab.TargetSegments(), s => (s.Tcp.Flags & TcpFlags.Fin) != 0);
@@ -62,12 +62,12 @@ public sealed class LifecycleTests
         lab.PeerReads = false; // the peer's window closes: the send stays pending, and the RST lands exactly on RcvNxt
         var send = Nbls.Send(Nbls.Pattern(50_000));
         var post = Nbls.Post(1000);
-        lab.Target.TcpOffloadSend(ctx, send);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadSend(ctx, send);
+        lab.Api.TcpOffloadReceive(ctx, post);
         lab.RunFor(TimeSpan.FromMilliseconds(100));
         Assert.Empty(lab.Host.SendsCompleted);
         var abort = EmptyNbl();
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadDisconnect(ctx, abort, TcpDisconnectFlags.Abortive));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadDisconnect(ctx, abort, TcpDisconnectFlags.Abortive));
         lab.RunUntil(() => lab.Host.DisconnectsCompleted.Count == 1 && lab.Host.SendsCompleted.Count == 1 && lab.Host.ReceivesCompleted.Count == 1,
             TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.RequestAborted, send.Status);
@@ -76,7 +76,7 @@ public sealed class LifecycleTests
         Assert.Equal(TcpState.Closed, lab.Peer.State);
         // Later I/O fails at once (through the completion path), never PENDING forever.
         var late = Nbls.Send(Nbls.Pattern(10));
-        lab.Target.TcpOffloadSend(ctx, late);
+        lab.Api.TcpOffloadSend(ctx, late);
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 2, TimeSpan.FromSeconds(1));
         Assert.NotEqual(NdisStatus.Success, late.Status);
     }
@@ -87,7 +87,7 @@ public sealed class LifecycleTests
         var (lab, _, _, ctx) = Offloaded();
         using var __ = lab;
         var post = Nbls.Post(1000);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         lab.Step();
         lab.Peer.Abort();
         lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Abort) && lab.Host.ReceivesCompleted.Count == 1, TimeSpan.FromSeconds(1));
@@ -139,13 +139,13 @@ public sealed class LifecycleTests
         lab.Host.Answer = _ => (NdisStatus.OffloadDataNotAccepted, 0); // refuse: peer data stays in the target
         // Four send lists, some of which will still be in flight when the upload starts.
         for (int i = 0; i < 4; i++)
-            lab.Target.TcpOffloadSend(ctx, Nbls.Send(toPeer.AsSpan(i * 50_000, 50_000).ToArray(), id: (ulong)i));
+            lab.Api.TcpOffloadSend(ctx, Nbls.Send(toPeer.AsSpan(i * 50_000, 50_000).ToArray(), id: (ulong)i));
         lab.Peer.Enqueue(new MemorySendBuffer(fromPeer));
         for (int i = 0; i < 6; i++) lab.Step(); // part of the data moves, not all of it
         int completedBefore = lab.Host.SendsCompleted.Count;
         Assert.True(completedBefore < 4, "the upload should find unacknowledged sends");
 
-        Assert.Equal(NdisStatus.Pending, lab.Target.TerminateOffload(root));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TerminateOffload(root));
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
         var tcp = TcpOf(root);
         Assert.Equal(NdisStatus.Success, tcp.Status);
@@ -171,7 +171,7 @@ public sealed class LifecycleTests
         var buffered = d.BufferedData is { } b ? ReadAll(b) : [];
         Assert.True(buffered.Length > 0, "the refused peer data should be returned");
         Assert.Equal(fromPeer.AsSpan(0, buffered.Length).ToArray(), buffered);
-        if (d.BufferedData is not null) Assert.Equal(NdisStatus.Success, lab.Target.TcpOffloadReceiveReturn(d.BufferedData));
+        if (d.BufferedData is not null) Assert.Equal(NdisStatus.Success, lab.Api.TcpOffloadReceiveReturn(d.BufferedData));
 
         // The host continues in host mode from exactly that state.
         var sendBuffers = returned.Select(n => (ITcpSendBuffer)new NetBufferListSendBuffer(n)).ToArray();
@@ -189,12 +189,12 @@ public sealed class LifecycleTests
         lab.RunFor(TimeSpan.FromMilliseconds(300)); // let every ACK settle before the state is exported
         lab.HostMachine = null;
         var root2 = lab.BuildTree(host, out var tcp2, handleBase: 0x200);
-        lab.Target.InitiateOffload(root2);
+        lab.Api.InitiateOffload(root2);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root2), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp2.Status);
         var more = Nbls.Pattern(30_000, seed: 23);
         var send = Nbls.Send(more);
-        lab.Target.TcpOffloadSend(tcp2.MiniportOffloadContext!.Context, send);
+        lab.Api.TcpOffloadSend(tcp2.MiniportOffloadContext!.Context, send);
         lab.RunUntil(() => send.Status == NdisStatus.Success && lab.Host.SendsCompleted.Contains(send), TimeSpan.FromSeconds(10));
         Assert.Equal(toPeer.Concat(more).ToArray(), lab.PeerReceived.ToArray());
     }
@@ -218,11 +218,11 @@ public sealed class LifecycleTests
         using var __ = lab;
         var partial = Nbls.Post(5000, noPush: true);
         var empty = Nbls.Post(5000, noPush: true);
-        lab.Target.TcpOffloadReceive(ctx, Nbls.Chain(partial, empty));
+        lab.Api.TcpOffloadReceive(ctx, Nbls.Chain(partial, empty));
         lab.Peer.Enqueue(new MemorySendBuffer(Nbls.Pattern(1200)));
         lab.RunFor(TimeSpan.FromMilliseconds(50));
         Assert.Empty(lab.Host.ReceivesCompleted); // non-push: held
-        lab.Target.TerminateOffload(root);
+        lab.Api.TerminateOffload(root);
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(2, lab.Host.ReceivesCompleted.Count);
         Assert.Equal(NdisStatus.Success, partial.Status);
@@ -238,7 +238,7 @@ public sealed class LifecycleTests
         var (lab, _, root, ctx) = Offloaded();
         using var __ = lab;
         var stray = Nbls.Send(Nbls.Pattern(10));
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadSend(0xDEAD_BEEF, stray));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadSend(0xDEAD_BEEF, stray));
         lab.RunUntil(() => lab.Host.SendsCompleted.Contains(stray), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.RequestAborted, stray.Status);
 
@@ -246,10 +246,10 @@ public sealed class LifecycleTests
         lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Retrieve), TimeSpan.FromSeconds(1));
         Assert.Contains(lab.Host.Events, e => e.Type == TcpOffloadEventType.Retrieve && e.Info == (uint)TcpUploadReason.UploadRequested);
         var late = Nbls.Send(Nbls.Pattern(10));
-        lab.Target.TcpOffloadSend(ctx, late);
+        lab.Api.TcpOffloadSend(ctx, late);
         lab.RunUntil(() => lab.Host.SendsCompleted.Contains(late), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.UploadInProgress, late.Status);
-        lab.Target.TerminateOffload(root);
+        lab.Api.TerminateOffload(root);
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
     }
 }

@@ -12,7 +12,7 @@ public sealed class SendTests
         var lab = new TargetLab(peerConfig: peerConfig);
         var host = lab.Establish(TcpConfig.Default with { ReceiveBufferSize = 64 * 1024, Sack = true, Nagle = nagle });
         var r = root = lab.BuildTree(host, out var tcp, pathMtu: pathMtu);
-        lab.Target.InitiateOffload(r);
+        lab.Api.InitiateOffload(r);
         lab.RunUntil(() => lab.Host.Initiated.Contains(r), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         return (lab, tcp.MiniportOffloadContext!.Context);
@@ -26,7 +26,7 @@ public sealed class SendTests
         lab.DropToPeer = _ => true; // the peer hears nothing, so it ACKs nothing
         var data = Nbls.Pattern(20_000, seed: 3);
         var nbl = Nbls.Send(data);
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadSend(ctx, nbl));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadSend(ctx, nbl));
         lab.RunFor(TimeSpan.FromMilliseconds(900));
         Assert.Empty(lab.Host.SendsCompleted);
         Assert.Contains(lab.TargetSegments(), s => s.PayloadLength > 0); // it was sent, just not ACKed
@@ -46,7 +46,7 @@ public sealed class SendTests
         lab.PeerReads = false;
         var data = Nbls.Pattern(64 * 1024, seed: 4);
         var nbl = Nbls.Send(data);
-        lab.Target.TcpOffloadSend(ctx, nbl);
+        lab.Api.TcpOffloadSend(ctx, nbl);
         lab.RunFor(TimeSpan.FromSeconds(3)); // window closed, persist probes only
         Assert.Empty(lab.Host.SendsCompleted);
         lab.PeerReads = true;
@@ -71,7 +71,7 @@ public sealed class SendTests
             var nbl = Nbls.Send(data, id: (ulong)i);
             nbls.Add(nbl);
             lengths.Add(data.Length);
-            Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadSend(ctx, nbl));
+            Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadSend(ctx, nbl));
             if (i % 37 == 0) lab.Step(); // interleave requests with wire activity
         }
         lab.RunUntil(() => lab.Host.SendsCompleted.Count >= 1000, TimeSpan.FromSeconds(30));
@@ -87,7 +87,7 @@ public sealed class SendTests
     {
         var (lab, ctx) = Offloaded(pathMtu: 1200);
         using var _ = lab;
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(50_000)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(50_000)));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1, TimeSpan.FromSeconds(10));
         var data = lab.TargetSegments().Where(s => s.PayloadLength > 0).ToList();
         Assert.NotEmpty(data);
@@ -109,7 +109,7 @@ public sealed class SendTests
         lab.DropToPeer = _ => true; // hold ACKs back so all three lists are queued together
         int[] sizes = [3000, 5000, 700];
         var chain = Nbls.Chain(sizes.Select((n, i) => Nbls.Send(Nbls.Pattern(n, seed: i), id: (ulong)i)).ToArray());
-        lab.Target.TcpOffloadSend(ctx, chain);
+        lab.Api.TcpOffloadSend(ctx, chain);
         lab.Step();
         lab.DropToPeer = null;
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 3, TimeSpan.FromSeconds(10));
@@ -137,9 +137,9 @@ public sealed class SendTests
             var (lab, ctx) = Offloaded(nagle: nagle);
             using var _ = lab;
             lab.DropToPeer = _ => true; // nothing gets ACKed
-            lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100, seed: 1)));
+            lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100, seed: 1)));
             lab.Step();
-            lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100, seed: 2)));
+            lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100, seed: 2)));
             lab.Step();
             // Step() does not move the clock, so nothing is retransmitted: each data segment is new data.
             int sent = lab.TargetSegments().Count(s => s.PayloadLength > 0);
@@ -157,7 +157,7 @@ public sealed class SendTests
         for (int round = 0; round < 5; round++)
         {
             int done = lab.Host.SendsCompleted.Count;
-            lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(300_000, seed: round)));
+            lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(300_000, seed: round)));
             lab.RunUntil(() => lab.Host.SendsCompleted.Count == done + 1, TimeSpan.FromSeconds(30));
             lab.RunFor(TimeSpan.FromMilliseconds(400)); // rounds spread over more than one throttle interval
         }
@@ -172,7 +172,7 @@ public sealed class SendTests
     private static uint QueryBacklog(TargetLab lab, OffloadBlock root)
     {
         int queried = lab.Host.Queried.Count;
-        Assert.Equal(NdisStatus.Pending, lab.Target.QueryOffloadState(root));
+        Assert.Equal(NdisStatus.Pending, lab.Api.QueryOffloadState(root));
         lab.RunUntil(() => lab.Host.Queried.Count > queried, TimeSpan.FromSeconds(1));
         var tcp = OffloadTree.Traverse(root).Select(v => v.Block).Single(b => b.Type == OffloadBlockType.TcpOffloadState);
         return tcp.TcpDelegated!.SendBacklogSize;

@@ -9,7 +9,7 @@ public sealed class StateOpsTests
         var lab = new TargetLab(options);
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         return (lab, root, tcp.MiniportOffloadContext!.Context);
@@ -20,7 +20,7 @@ public sealed class StateOpsTests
 
     private static void Terminate(TargetLab lab, OffloadBlock root)
     {
-        Assert.Equal(NdisStatus.Pending, lab.Target.TerminateOffload(root));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TerminateOffload(root));
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
     }
 
@@ -68,11 +68,11 @@ public sealed class StateOpsTests
         var reply = new byte[14 + 28];
         new EthernetRepr(lab.NicSide.MacAddress, lab.PeerSide.MacAddress, EtherType.Arp).Emit(reply);
         new ArpRepr(ArpOperation.Reply, lab.NicSide.MacAddress, TargetLab.HostIp, lab.PeerSide.MacAddress, TargetLab.PeerIp).Emit(reply.AsSpan(14));
-        Assert.Equal(NdisStatus.Success, lab.Target.SendFrame(reply));
+        Assert.Equal(NdisStatus.Success, lab.Api.SendFrame(reply));
         lab.Step();
         Assert.Contains(lab.WireFromTarget, f => f.AsSpan().SequenceEqual(reply));
         // A frame longer than the link allows is refused, not truncated.
-        Assert.Equal(NdisStatus.Failure, lab.Target.SendFrame(new byte[lab.Target.Mtu + 14 + 100]));
+        Assert.Equal(NdisStatus.Failure, lab.Api.SendFrame(new byte[lab.Target.Mtu + 14 + 100]));
     }
 
     // ---- forward (spec §4) ----------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ public sealed class StateOpsTests
         var segment = PeerData(lab, lab.Peer.SndNxt, payload);
         var first = ForwardNbl(segment, 1);
         var again = ForwardNbl(segment, 2);
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadForward(ctx, Nbls.Chain(first, again)));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadForward(ctx, Nbls.Chain(first, again)));
         lab.RunUntil(() => lab.Host.ForwardsCompleted.Count == 2, TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, first.Status);
         Assert.Equal(NdisStatus.Success, again.Status);
@@ -103,13 +103,13 @@ public sealed class StateOpsTests
 
         var junk = ForwardNbl(new byte[7], 3);
         var before = lab.Target.QueryTcpStatistics(false).InErrors;
-        lab.Target.TcpOffloadForward(ctx, junk);
+        lab.Api.TcpOffloadForward(ctx, junk);
         lab.RunUntil(() => lab.Host.ForwardsCompleted.Contains(junk), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, junk.Status);
         Assert.Equal(before + 1, lab.Target.QueryTcpStatistics(false).InErrors);
 
         var stray = ForwardNbl(segment, 4);
-        lab.Target.TcpOffloadForward(0xBAD, stray);
+        lab.Api.TcpOffloadForward(0xBAD, stray);
         lab.RunUntil(() => lab.Host.ForwardsCompleted.Contains(stray), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.RequestAborted, stray.Status);
     }
@@ -121,8 +121,8 @@ public sealed class StateOpsTests
         using var __ = lab;
         lab.Target.RequestUpload(ctx);
         var late = ForwardNbl(PeerData(lab, lab.Peer.SndNxt, new byte[10]));
-        lab.Target.TcpOffloadForward(ctx, late);
-        lab.Target.TerminateOffload(root);
+        lab.Api.TcpOffloadForward(ctx, late);
+        lab.Api.TerminateOffload(root);
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Contains(late, lab.Host.ForwardsCompleted); // completed before the terminate completed
         Assert.Equal(NdisStatus.UploadInProgress, late.Status);
@@ -179,7 +179,7 @@ public sealed class StateOpsTests
         Assert.Equal(stats.InErrors + 1, lab.Target.QueryTcpStatistics(false).InErrors);
         Assert.Empty(lab.Host.IndicatedData.ToArray());
 
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(30_000)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(30_000)));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1, TimeSpan.FromSeconds(5));
         var after = lab.Target.QueryTcpStatistics(false);
         int dataSegments = lab.TargetSegments().Count(s => s.PayloadLength > 0);
@@ -201,11 +201,11 @@ public sealed class StateOpsTests
         using var __ = lab;
         var path = BlockOf(root, OffloadBlockType.Ip4OffloadState);
         path.PathCached = path.PathCached!.Value with { PathMtu = 900 };
-        Assert.Equal(NdisStatus.Pending, lab.Target.UpdateOffload(root));
+        Assert.Equal(NdisStatus.Pending, lab.Api.UpdateOffload(root));
         lab.RunUntil(() => lab.Host.Updated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, path.Status);
         int before = lab.WireFromTarget.Count;
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(20_000)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(20_000)));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1, TimeSpan.FromSeconds(5));
         var data = lab.TargetSegments().Skip(before).Where(s => s.PayloadLength > 0).ToList();
         Assert.All(data, s => Assert.True(s.Ip.PayloadLength + 20 <= 900));
@@ -213,7 +213,7 @@ public sealed class StateOpsTests
 
         // An MTU the link cannot carry is refused; the connection keeps its old one.
         path.PathCached = path.PathCached!.Value with { PathMtu = 9000 };
-        lab.Target.UpdateOffload(root);
+        lab.Api.UpdateOffload(root);
         lab.RunUntil(() => lab.Host.Updated.Count == 2, TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Failure, path.Status);
     }
@@ -226,11 +226,52 @@ public sealed class StateOpsTests
         var neighbor = BlockOf(root, OffloadBlockType.NeighborOffloadState);
         var newMac = MacAddress.Parse("02:00:5e:00:00:42");
         neighbor.NeighborCached = neighbor.NeighborCached!.Value with { DlDestinationAddress = newMac };
-        lab.Target.UpdateOffload(root);
+        lab.Api.UpdateOffload(root);
         lab.RunUntil(() => lab.Host.Updated.Contains(root), TimeSpan.FromSeconds(1));
         int before = lab.WireFromTarget.Count;
         lab.DropToPeer = _ => true;
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100)));
+        lab.Step();
+        var sent = lab.WireFromTarget.Skip(before).ToList();
+        Assert.NotEmpty(sent);
+        Assert.All(sent, f => Assert.True(EthernetFrame.TryCreate(f, out var eth) && eth.Destination == newMac));
+    }
+
+    [Fact]
+    public void Relinking_a_path_to_a_new_neighbour_switches_the_destination_mac_without_loss()
+    {
+        var (lab, root, ctx) = Offloaded();
+        using var __ = lab;
+        var newMac = MacAddress.Parse("02:00:5e:00:00:77");
+        var neighbor2 = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
+        {
+            MiniportOffloadContext = new OffloadContextSlot(),
+            NdisOffloadHandle = 0x900,
+            NeighborConst = default(NeighborConstState),
+            NeighborCached = new NeighborCachedState { DlDestinationAddress = newMac },
+            NeighborDelegated = new NeighborDelegatedState(),
+        };
+        lab.Api.InitiateOffload(neighbor2);
+        lab.RunUntil(() => lab.Host.Initiated.Contains(neighbor2), TimeSpan.FromSeconds(1));
+        Assert.Equal(NdisStatus.Success, neighbor2.Status);
+
+        // Update tree: the new neighbour as root, the path to move as its dependent (spec §6.7).
+        var path = BlockOf(root, OffloadBlockType.Ip4OffloadState);
+        var relinkRoot = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
+        {
+            MiniportOffloadContext = neighbor2.MiniportOffloadContext, NdisOffloadHandle = neighbor2.NdisOffloadHandle,
+        };
+        relinkRoot.AddDependent(new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+        {
+            MiniportOffloadContext = path.MiniportOffloadContext, NdisOffloadHandle = path.NdisOffloadHandle,
+        });
+        lab.Api.UpdateOffload(relinkRoot);
+        lab.RunUntil(() => lab.Host.Updated.Contains(relinkRoot), TimeSpan.FromSeconds(1));
+        Assert.All(OffloadTree.Traverse(relinkRoot), v => Assert.Equal(NdisStatus.Success, v.Block.Status));
+
+        int before = lab.WireFromTarget.Count;
+        lab.DropToPeer = _ => true;
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(3000)));
         lab.Step();
         var sent = lab.WireFromTarget.Skip(before).ToList();
         Assert.NotEmpty(sent);
@@ -244,14 +285,14 @@ public sealed class StateOpsTests
         using var __ = lab;
         var path = BlockOf(root, OffloadBlockType.Ip4OffloadState);
         var bare = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.MiniportOffloadContext, NdisOffloadHandle = path.NdisOffloadHandle };
-        Assert.Equal(NdisStatus.Pending, lab.Target.InvalidateOffload(bare));
+        Assert.Equal(NdisStatus.Pending, lab.Api.InvalidateOffload(bare));
         lab.RunUntil(() => lab.Host.Invalidated.Contains(bare), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, bare.Status);
         lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Retrieve), TimeSpan.FromSeconds(1));
         Assert.Contains(lab.Host.Events, e => e.Type == TcpOffloadEventType.Retrieve && e.Info == (uint)TcpUploadReason.InvalidState);
         int before = lab.TargetSegments().Count(s => s.PayloadLength > 0);
         var send = Nbls.Send(Nbls.Pattern(1000));
-        lab.Target.TcpOffloadSend(ctx, send);
+        lab.Api.TcpOffloadSend(ctx, send);
         lab.RunFor(TimeSpan.FromMilliseconds(100));
         Assert.Equal(before, lab.TargetSegments().Count(s => s.PayloadLength > 0)); // nothing sent
         Terminate(lab, root);
@@ -264,11 +305,11 @@ public sealed class StateOpsTests
     {
         var (lab, root, ctx) = Offloaded();
         using var __ = lab;
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(12_345)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(12_345)));
         lab.Peer.Enqueue(new MemorySendBuffer(Nbls.Pattern(5_432)));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1 && lab.Host.IndicatedData.Length == 5_432, TimeSpan.FromSeconds(5));
         lab.RunFor(TimeSpan.FromMilliseconds(300));
-        Assert.Equal(NdisStatus.Pending, lab.Target.QueryOffloadState(root));
+        Assert.Equal(NdisStatus.Pending, lab.Api.QueryOffloadState(root));
         lab.RunUntil(() => lab.Host.Queried.Contains(root), TimeSpan.FromSeconds(1));
         var d = BlockOf(root, OffloadBlockType.TcpOffloadState).TcpDelegated!;
         Assert.Equal(lab.Peer.SndNxt, d.RcvNxt);
@@ -287,7 +328,7 @@ public sealed class StateOpsTests
         using var __ = lab;
         lab.DropToPeer = _ => true;
         var send = Nbls.Send(Nbls.Pattern(5000));
-        lab.Target.TcpOffloadSend(ctx, send);
+        lab.Api.TcpOffloadSend(ctx, send);
         lab.Step();
         lab.Target.InjectHardwareFailure(ctx);
         lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Abort), TimeSpan.FromSeconds(1));
@@ -324,7 +365,7 @@ public sealed class StateOpsTests
             using var __ = lab;
             for (int i = 0; i < 6; i++)
             {
-                lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
+                lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
                 lab.RunFor(TimeSpan.FromSeconds(1));
             }
             Assert.Empty(lab.Host.NeighborEvents);
@@ -335,7 +376,7 @@ public sealed class StateOpsTests
             using var __ = lab;
             lab.DropToPeer = _ => true;
             lab.RunFor(TimeSpan.FromSeconds(3));
-            lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
+            lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
             lab.RunUntil(() => lab.Host.NeighborEvents.Count > 0, TimeSpan.FromSeconds(1));
             var (block, code) = lab.Host.NeighborEvents[0];
             Assert.Equal(NeighborEventCode.Query, code);

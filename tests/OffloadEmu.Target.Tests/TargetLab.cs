@@ -20,15 +20,19 @@ internal sealed class TargetLab : IDisposable
     private readonly FramePool _pool = new();
     private ushort _peerIpId = 1;
 
-    public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null)
+    public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null,
+        int passThroughLayers = 0)
     {
         MemoryLink.CreatePair(out var nic, out var peer, link);
         NicSide = nic;
         PeerSide = peer;
         Queue = CompletionQueue.CreateManual();
         Target = new OffloadTarget(nic, options, Queue);
-        Host = new TestHost { Target = Target };
-        Target.Bind(Host);
+        IOffloadTarget api = Target;
+        for (int i = 0; i < passThroughLayers; i++) api = new PassThroughOffloadLayer(api, Queue);
+        Api = api;
+        Host = new TestHost { Target = Api };
+        Api.Bind(Host);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true };
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
@@ -40,7 +44,12 @@ internal sealed class TargetLab : IDisposable
     public MemoryLink NicSide { get; }
     public MemoryLink PeerSide { get; }
     public CompletionQueue Queue { get; }
+    /// <summary>The emulated NIC itself: polling, statistics, fault injection.</summary>
     public OffloadTarget Target { get; }
+
+    /// <summary>What the host talks to: the target, or the top of the layers stacked on it. Every chimney request in
+    /// the tests goes through here.</summary>
+    public IOffloadTarget Api { get; }
     public TestHost Host { get; }
     public TcpConfig PeerConfig { get; }
     public Instant Now { get; set; }
@@ -143,7 +152,7 @@ internal sealed class TargetLab : IDisposable
     public ulong Offload(TcpMachine host, out OffloadBlock root)
     {
         root = BuildTree(host, out var tcp);
-        Assert.Equal(NdisStatus.Pending, Target.InitiateOffload(root));
+        Assert.Equal(NdisStatus.Pending, Api.InitiateOffload(root));
         var r = root;
         RunUntil(() => Host.Initiated.Contains(r), TimeSpan.FromSeconds(1));
         foreach (var visit in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, visit.Block.Status);
@@ -349,7 +358,7 @@ internal sealed class TargetLab : IDisposable
 
         public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
 
-        public void Commit(int length) => Assert.Equal(NdisStatus.Success, lab.Target.SendFrame(lab.FrameFromHost(_buffer.AsSpan(0, length))));
+        public void Commit(int length) => Assert.Equal(NdisStatus.Success, lab.Api.SendFrame(lab.FrameFromHost(_buffer.AsSpan(0, length))));
     }
 
     private sealed class PeerWriter(TargetLab lab) : ITcpSegmentWriter

@@ -12,7 +12,7 @@ public sealed class TimerTests
         var root = lab.BuildTree(host, out var tcp, handleBase: 0x100 + (ulong)lab.Host.Initiated.Count * 0x10);
         if (cached is not null) tcp.TcpCached = cached(tcp.TcpCached!.Value);
         delegated?.Invoke(tcp.TcpDelegated!);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         return (lab, root, tcp.MiniportOffloadContext!.Context);
@@ -26,7 +26,7 @@ public sealed class TimerTests
 
     private static void Terminate(TargetLab lab, OffloadBlock root)
     {
-        lab.Target.TerminateOffload(root);
+        lab.Api.TerminateOffload(root);
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
     }
 
@@ -44,7 +44,7 @@ public sealed class TimerTests
         using var _ = lab;
         lab.DropToPeer = _ => true;
         var start = lab.Now;
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
         lab.RunUntil(() => Retrieved(lab, TcpUploadReason.TimeoutExpiration), TimeSpan.FromMinutes(5));
         // The same first segment went out 1 + 4 times with growing gaps (RFC 6298 back-off).
         var copies = new List<Instant>();
@@ -62,10 +62,31 @@ public sealed class TimerTests
         var (lab, _, ctx) = Offloaded(cached: c => c with { MaxRT = TcpCachedState.MaxRTUnlimited });
         using var _ = lab;
         lab.DropToPeer = _ => true;
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
         lab.RunFor(TimeSpan.FromMinutes(10));
         Assert.False(lab.Host.HasEvent(TcpOffloadEventType.Retrieve));
         Assert.True(lab.TargetSegments().Count(s => s.PayloadLength > 0) > 6, "it keeps retransmitting");
+    }
+
+    [Fact]
+    public void Zero_window_is_probed_with_backoff_and_reopening_resumes_the_transfer()
+    {
+        var lab = new TargetLab(peerConfig: TcpConfig.Default with { ReceiveBufferSize = 8 * 1024, Sack = true });
+        using var _ = lab;
+        var (_, _, ctx) = Offloaded(lab: lab);
+        lab.PeerReads = false;
+        var data = Nbls.Pattern(40_000, seed: 8);
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(data));
+        lab.RunFor(TimeSpan.FromSeconds(1));
+        int sentBefore = lab.TargetSegments().Count();
+        var start = lab.Now;
+        lab.RunFor(TimeSpan.FromSeconds(20));
+        var probes = lab.TargetSegments().Skip(sentBefore).ToList();
+        Assert.InRange(probes.Count, 2, 8); // backed-off probes, not a flood and not silence
+        Assert.Empty(lab.Host.SendsCompleted);
+        lab.PeerReads = true;
+        lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1, TimeSpan.FromSeconds(30));
+        Assert.Equal(data, lab.PeerReceived.ToArray());
     }
 
     [Fact]
@@ -105,7 +126,7 @@ public sealed class TimerTests
     {
         var (lab, root, ctx) = Offloaded();
         using var _ = lab;
-        lab.Target.TcpOffloadDisconnect(ctx, EmptyNbl(), TcpDisconnectFlags.Graceful);
+        lab.Api.TcpOffloadDisconnect(ctx, EmptyNbl(), TcpDisconnectFlags.Graceful);
         lab.RunUntil(() => lab.Host.DisconnectsCompleted.Count == 1, TimeSpan.FromSeconds(1));
         Assert.False(lab.Host.HasEvent(TcpOffloadEventType.Retrieve)); // FIN_WAIT_2: no retrieve (spec §6.3)
         lab.Peer.Close();
@@ -120,7 +141,7 @@ public sealed class TimerTests
     {
         var (lab, _, ctx) = Offloaded();
         using var _ = lab;
-        lab.Target.TcpOffloadDisconnect(ctx, EmptyNbl(), TcpDisconnectFlags.Graceful);
+        lab.Api.TcpOffloadDisconnect(ctx, EmptyNbl(), TcpDisconnectFlags.Graceful);
         lab.RunUntil(() => lab.Host.DisconnectsCompleted.Count == 1, TimeSpan.FromSeconds(1));
         var start = lab.Now;
         lab.RunUntil(() => Retrieved(lab, TcpUploadReason.TimeoutExpiration), TimeSpan.FromMinutes(5));
@@ -138,7 +159,7 @@ public sealed class TimerTests
         lab.DropToTarget = _ => toTargetLoss.NextDouble() < 0.03;
         var up = Nbls.Pattern(400_000, seed: 33);
         var down = Nbls.Pattern(400_000, seed: 34);
-        for (int i = 0; i < 8; i++) lab.Target.TcpOffloadSend(ctx, Nbls.Send(up.AsSpan(i * 50_000, 50_000).ToArray()));
+        for (int i = 0; i < 8; i++) lab.Api.TcpOffloadSend(ctx, Nbls.Send(up.AsSpan(i * 50_000, 50_000).ToArray()));
         lab.Peer.Enqueue(new MemorySendBuffer(down));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 8 && lab.Host.IndicatedData.Length == down.Length, TimeSpan.FromMinutes(2));
         Assert.Equal(up, lab.PeerReceived.ToArray());
@@ -174,7 +195,7 @@ public sealed class TimerTests
         lab.HostMachine = null;
         lab.RunFor(TimeSpan.FromMilliseconds(50));
         var (_, root, ctx) = Offloaded(host: host, lab: lab);
-        lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(20_000)));
+        lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(20_000)));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1, TimeSpan.FromSeconds(2));
         lab.RunFor(TimeSpan.FromMilliseconds(500));
         Terminate(lab, root);
@@ -216,7 +237,7 @@ public sealed class TimerTests
             var (lab, root, ctx) = Offloaded();
             using var _ = lab;
             lab.DropToPeer = _ => true;
-            lab.Target.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
+            lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(1000)));
             lab.Step();
             lab.Now = lab.Now.AddMicroseconds(100_000);
             Terminate(lab, root);
