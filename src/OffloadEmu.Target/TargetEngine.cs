@@ -59,7 +59,10 @@ internal sealed partial class TargetEngine
         Options = options;
         Completions = completions;
         _logger = logger ?? NullLogger.Instance;
-        _framePool = new FramePool(Math.Max(FramePool.DefaultBufferSize, device.Mtu + 64), 2048);
+        // Buffers sized to the link (MTU + Ethernet, VLAN tag and slack), enough of them preallocated for a full receive
+        // ring plus the host frames and pass-ups in flight, so bursts do not allocate.
+        _framePool = new FramePool(device.Mtu + 64, 2 * options.ReceiveRingCapacity + 1024);
+        _framePool.Preallocate(options.ReceiveRingCapacity + 512);
         _parameters = options.Parameters;
         _tcpConfig = BuildTcpConfig(_parameters);
         _emitter = new FrameEmitter(this);
@@ -73,6 +76,9 @@ internal sealed partial class TargetEngine
     }
 
     public OffloadTargetOptions Options { get; }
+
+    /// <summary>The NIC's MAC (options, else the device's).</summary>
+    public MacAddress NicMac => Options.MacAddress ?? _device.MacAddress;
 
     public CompletionQueue Completions { get; }
 
@@ -306,7 +312,7 @@ internal sealed partial class TargetEngine
     {
         var neighbor = c.Path.Neighbor;
         var cached = c.Cached;
-        var source = neighbor.Const.DlSourceAddress == MacAddress.Zero ? _device.MacAddress : neighbor.Const.DlSourceAddress;
+        var source = neighbor.Const.DlSourceAddress == MacAddress.Zero ? NicMac : neighbor.Const.DlSourceAddress;
         VlanTag? tag = c.NeedsVlanTag ? new VlanTag(neighbor.Const.VlanId, cached.UserPriority) : null;
         var ethernet = new EthernetRepr(source, neighbor.Cached.DlDestinationAddress, c.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4, tag);
         ethernet.Emit(frame);
