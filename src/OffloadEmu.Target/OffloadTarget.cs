@@ -206,15 +206,19 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                 for (int i = 0; i < n; i++)
                 {
                     var frame = batch[i];
-                    if (_engine.ReceivedFrames.TryEnqueue(frame))
+                    // Zero-copy hand-off (the engine returns the buffer after processing) when a replacement buffer
+                    // is free; out of buffers, the frame is dropped and its buffer reused: this loop never allocates.
+                    if (pool.TryRent(out var replacement))
                     {
-                        batch[i] = pool.Rent(); // zero-copy hand-off: the engine returns the buffer after processing
+                        if (_engine.ReceivedFrames.TryEnqueue(frame))
+                        {
+                            batch[i] = replacement;
+                            continue;
+                        }
+                        pool.Return(replacement);
                     }
-                    else
-                    {
-                        Interlocked.Increment(ref _engine.DroppedFrames);
-                        _device.Statistics.CountDrop(DropReason.QueueFull);
-                    }
+                    Interlocked.Increment(ref _engine.DroppedFrames);
+                    _device.Statistics.CountDrop(DropReason.QueueFull);
                 }
                 Wake();
             }
