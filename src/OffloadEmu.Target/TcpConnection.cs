@@ -444,16 +444,21 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
             _sendDoneHead = _sendDoneTail = null;
             _engine.PostSendComplete(sends);
         }
-        if (_receiveDoneHead is { } receives)
-        {
-            _receiveDoneHead = _receiveDoneTail = null;
-            _engine.PostReceiveComplete(receives);
-        }
+        FlushReceiveCompletions();
         if (_forwardDoneHead is { } forwards)
         {
             _forwardDoneHead = _forwardDoneTail = null;
             _engine.PostForwardComplete(forwards);
         }
+    }
+
+    /// <summary>Posts the completed receive posts now: whatever the host hears next about this connection's receive
+    /// side (an indication, the disconnect) must come after the bytes they hold (spec §3 ordering).</summary>
+    private void FlushReceiveCompletions()
+    {
+        if (_receiveDoneHead is not { } receives) return;
+        _receiveDoneHead = _receiveDoneTail = null;
+        _engine.PostReceiveComplete(receives);
     }
 
     /// <summary>Terminate: completes every pending request of the connection (spec §6.6 step 1).</summary>
