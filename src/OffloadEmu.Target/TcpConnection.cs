@@ -107,6 +107,10 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
     /// <summary>When the engine will next service this connection (Instant.MaxValue = not scheduled).</summary>
     public Instant WakeAt { get; set; } = Instant.MaxValue;
 
+    /// <summary>Microseconds of this connection's live entry in the engine's timer heap (long.MaxValue = none); the wake
+    /// may lie later than it.</summary>
+    public long QueuedAt { get; set; } = long.MaxValue;
+
     /// <summary>In the engine's list of connections to service at the end of this round.</summary>
     public bool Dirty { get; set; }
 
