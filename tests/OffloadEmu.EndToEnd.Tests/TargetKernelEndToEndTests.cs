@@ -154,20 +154,34 @@ public sealed class TargetKernelEndToEndTests : IDisposable
         // One pass over every TCP frame of the connection: flags and expert messages.
         string rows = Cmd.Run("tshark", "-r", file, "-n", "-Y", "tcp.port == 7",
             "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|",
-            "-e", "frame.number", "-e", "ip.src", "-e", "tcp.flags.reset", "-e", "tcp.flags.fin", "-e", "_ws.expert.message");
+            "-e", "frame.number", "-e", "ip.src", "-e", "tcp.flags.reset", "-e", "tcp.flags.fin", "-e", "tcp.options.timestamp.tsval",
+            "-e", "_ws.expert.message");
         var byMessage = new SortedDictionary<string, int>(StringComparer.Ordinal);
         int frames = 0, fins = 0, resets = 0;
         var retransmissions = new Dictionary<string, int> { ["kernel"] = 0, ["us"] = 0 };
         var duplicateAcks = new Dictionary<string, int> { ["kernel"] = 0, ["us"] = 0 };
         var unexplained = new List<string>();
+        uint? lastTsval = null;
+        int tsvalBackwards = 0;
+        string? firstBackwards = null;
         foreach (var line in rows.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var f = line.Split('\t');
             frames++;
+            // Spec §10 row 18: the peer never sees our TSval fall, across the offload and the upload (TsTime hand-over).
+            if (f[1] != KernelIp.ToString() && f.Length > 4 && uint.TryParse(f[4], NumberStyles.None, CultureInfo.InvariantCulture, out uint tsval))
+            {
+                if (lastTsval is { } last && (int)(tsval - last) < 0)
+                {
+                    tsvalBackwards++;
+                    firstBackwards ??= $"frame {f[0]}: TSval {tsval} after {last}";
+                }
+                lastTsval = tsval;
+            }
             if (f.Length > 2 && f[2] is "1" or "True") resets++;
             if (f.Length > 3 && f[3] is "1" or "True") fins++;
             string sender = f[1] == KernelIp.ToString() ? "kernel" : "us";
-            var messages = f.Length > 4 ? f[4].Split('|', StringSplitOptions.RemoveEmptyEntries) : [];
+            var messages = f.Length > 5 ? f[5].Split('|', StringSplitOptions.RemoveEmptyEntries) : [];
             bool spurious = messages.Any(m => m.Contains("spurious retransmission", StringComparison.Ordinal));
             bool retransmission = false, duplicateAck = false;
             foreach (var raw in messages)
@@ -194,6 +208,7 @@ public sealed class TargetKernelEndToEndTests : IDisposable
                           $"{retransmissions["us"]}; duplicate ACKs kernel {duplicateAcks["kernel"]} / ours {duplicateAcks["us"]}; expert findings:");
         foreach (var (k, v) in byMessage) _output.WriteLine($"  {v,6} x {k}");
         Assert.True(frames > 1000, $"the capture holds only {frames} frames of the connection");
+        Assert.True(tsvalBackwards == 0, $"our TSval went backwards {tsvalBackwards} times, first at {firstBackwards}");
         Assert.Equal(0, resets);
         Assert.Equal(2, fins);
         Assert.True(unexplained.Count == 0, "TCP analysis problems in the capture:\n" + string.Join('\n', unexplained));
