@@ -113,6 +113,15 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
     internal int FramesRefused { get; private set; }
     internal TimeSpan OffloadedFor { get; private set; }
     internal TcpMachine? Machine => _machine;
+
+    /// <summary>Wall-clock spans (Unix seconds, the capture's clock) from the start of each hand-over (state exported /
+    /// terminate requested) until the host had done its part (segments forwarded and posts made / state imported and
+    /// held segments processed).</summary>
+    internal List<(double Start, double End)> HandOvers { get; } = [];
+
+    private double _handOverStart;
+
+    private static double UnixSeconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
     internal string Log => _log.ToString();
 
     /// <summary>SHA-256 of everything sent so far.</summary>
@@ -355,6 +364,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
              $"{buffers.Count} send NBLs ({SendDataHandedOverAtInitiate} bytes, head acked {headAcked}), received so far {BytesReceived}");
         _machine = null;   // from here the connection's segments that come up are held and forwarded after the initiate
         _phase = Phase.Offloading;
+        _handOverStart = UnixSeconds();
         var status = _target.InitiateOffload(_root);
         if (status != NdisStatus.Pending) _failure = $"InitiateOffload returned {status}";
     }
@@ -405,6 +415,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
         if (head is not null && _target.TcpOffloadForward(_context, head) != NdisStatus.Pending) _failure = "TcpOffloadForward did not pend";
         for (int i = 0; i < PostCount; i++) Post();
         _phase = Phase.Offloaded;
+        HandOvers.Add((_handOverStart, UnixSeconds()));
         Note($"offloaded: context 0x{_context:x}, {SegmentsForwarded} segments forwarded");
     }
 
@@ -429,6 +440,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
     {
         Note($"terminate: via target {ReceivedViaTarget} received, {AcknowledgedViaTarget} acknowledged; {_outstandingChunks} sends outstanding");
         _phase = Phase.Uploading;
+        _handOverStart = UnixSeconds();
         var status = _target.TerminateOffload(BuildTree(withState: false));
         if (status != NdisStatus.Pending) _failure = $"TerminateOffload returned {status}";
     }
@@ -475,6 +487,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
         _heldSegments.Clear();
         _generateLimit = 0;
         _phase = Phase.HostAfterUpload;
+        HandOvers.Add((_handOverStart, UnixSeconds()));
     }
 
     // ---- items from the completion thread --------------------------------------------------------------------------------
