@@ -107,6 +107,10 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
     /// <summary>When the engine will next service this connection (Instant.MaxValue = not scheduled).</summary>
     public Instant WakeAt { get; set; } = Instant.MaxValue;
 
+    /// <summary>Microseconds of this connection's live entry in the engine's timer heap (long.MaxValue = none); the wake
+    /// may lie later than it.</summary>
+    public long QueuedAt { get; set; } = long.MaxValue;
+
     /// <summary>In the engine's list of connections to service at the end of this round.</summary>
     public bool Dirty { get; set; }
 
@@ -446,16 +450,21 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
             _sendDoneHead = _sendDoneTail = null;
             _engine.PostSendComplete(sends);
         }
-        if (_receiveDoneHead is { } receives)
-        {
-            _receiveDoneHead = _receiveDoneTail = null;
-            _engine.PostReceiveComplete(receives);
-        }
+        FlushReceiveCompletions();
         if (_forwardDoneHead is { } forwards)
         {
             _forwardDoneHead = _forwardDoneTail = null;
             _engine.PostForwardComplete(forwards);
         }
+    }
+
+    /// <summary>Posts the completed receive posts now: whatever the host hears next about this connection's receive
+    /// side (an indication, the disconnect) must come after the bytes they hold (spec §3 ordering).</summary>
+    private void FlushReceiveCompletions()
+    {
+        if (_receiveDoneHead is not { } receives) return;
+        _receiveDoneHead = _receiveDoneTail = null;
+        _engine.PostReceiveComplete(receives);
     }
 
     /// <summary>Terminate: completes every pending request of the connection (spec §6.6 step 1).</summary>
