@@ -84,7 +84,7 @@ public sealed partial class ContractChecker
         List<ContractViolation>? found = null;
         lock (_lock)
         {
-            var obj = FindIndicated(ndisOffloadHandle, OffloadLayer.Tcp, $"A {type} event", null, ref found);
+            var obj = FindIndicated(ndisOffloadHandle, OffloadLayer.Tcp, "A TCP offload event", null, ref found);
             if (obj is not null && type == TcpOffloadEventType.Disconnect)
             {
                 if (obj.HeldBytes > 0)
@@ -102,7 +102,7 @@ public sealed partial class ContractChecker
     {
         ArgumentNullException.ThrowIfNull(neighborBlock);
         List<ContractViolation>? found = null;
-        lock (_lock) FindIndicated(neighborBlock.NdisOffloadHandle, OffloadLayer.Neighbor, $"A neighbour {code} event", null, ref found);
+        lock (_lock) FindIndicated(neighborBlock.NdisOffloadHandle, OffloadLayer.Neighbor, "A neighbour event", null, ref found);
         if (found is not null) Raise(found);
         Upper.NeighborOffloadEvent(neighborBlock, code);
     }
