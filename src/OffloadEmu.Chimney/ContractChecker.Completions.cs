@@ -10,7 +10,7 @@ public sealed partial class ContractChecker
     /// <inheritdoc/>
     public void TcpOffloadSendComplete(NetBufferList chain)
     {
-        var found = CompleteIo(ContractCheckerNblKind.Send, chain, 0, out _);
+        var found = CompleteIo(ContractCheckerNblKind.Send, chain, out _);
         if (found is not null) Raise(found);
         Upper.TcpOffloadSendComplete(chain);
     }
@@ -18,7 +18,7 @@ public sealed partial class ContractChecker
     /// <inheritdoc/>
     public void TcpOffloadDisconnectComplete(NetBufferList nbl)
     {
-        var found = CompleteIo(ContractCheckerNblKind.Disconnect, nbl, 0, out _);
+        var found = CompleteIo(ContractCheckerNblKind.Disconnect, nbl, out _);
         if (found is not null) Raise(found);
         Upper.TcpOffloadDisconnectComplete(nbl);
     }
@@ -26,7 +26,7 @@ public sealed partial class ContractChecker
     /// <inheritdoc/>
     public void TcpOffloadForwardComplete(NetBufferList chain)
     {
-        var found = CompleteIo(ContractCheckerNblKind.Forward, chain, 0, out _);
+        var found = CompleteIo(ContractCheckerNblKind.Forward, chain, out _);
         if (found is not null) Raise(found);
         Upper.TcpOffloadForwardComplete(chain);
     }
@@ -40,9 +40,7 @@ public sealed partial class ContractChecker
         ContractCheckerObject? first = null;
         try
         {
-            long call;
-            lock (_lock) call = ++_clock;
-            var found = CompleteIo(ContractCheckerNblKind.Receive, chain, call, out first);
+            var found = CompleteIo(ContractCheckerNblKind.Receive, chain, out first);
             if (found is not null) Raise(found);
             Upper.TcpOffloadReceiveComplete(chain);
         }
@@ -60,13 +58,14 @@ public sealed partial class ContractChecker
         }
     }
 
-    private List<ContractViolation>? CompleteIo(ContractCheckerNblKind kind, NetBufferList chain, long deliveryCall, out ContractCheckerObject? firstEntered)
+    private List<ContractViolation>? CompleteIo(ContractCheckerNblKind kind, NetBufferList chain, out ContractCheckerObject? firstEntered)
     {
         ArgumentNullException.ThrowIfNull(chain);
         firstEntered = null;
         List<ContractViolation>? found = null;
         lock (_lock)
         {
+            long call = ++_clock;
             if (HasCycle(chain))
             {
                 Add(ref found, ContractRule.DuplicateCompletion, null, chain, $"The {KindName(kind)} completion chain has a cycle: an NBL is completed twice");
@@ -92,7 +91,11 @@ public sealed partial class ContractChecker
                 {
                     if (obj.State == ContractCheckerObjectState.Terminated)
                         Add(ref found, ContractRule.CompletionAfterTerminate, obj, nbl, $"A {KindName(kind)} completed after the connection's terminate completed");
-                    if (kind == ContractCheckerNblKind.Send) CheckFifo(obj, obj.Sends!, nbl, entry, "send", ref found);
+                    if (kind == ContractCheckerNblKind.Send)
+                    {
+                        CheckFifo(obj, obj.Sends!, nbl, entry, "send", ref found);
+                        CheckAfterFailedSend(obj, nbl, call, ref found);
+                    }
                     else if (kind == ContractCheckerNblKind.Receive) CheckFifo(obj, obj.Receives!, nbl, entry, "receive post", ref found);
                     else if (kind == ContractCheckerNblKind.Disconnect) CheckNoEarlierSends(obj, nbl, entry, ref found);
                 }
@@ -100,7 +103,7 @@ public sealed partial class ContractChecker
                 _nbls.Remove(nbl);
                 _recentCompleted.Add(nbl);
                 Released(entry);
-                if (kind == ContractCheckerNblKind.Receive && obj is not null) Delivered(obj, nbl, deliveryCall, ref firstEntered, ref found);
+                if (kind == ContractCheckerNblKind.Receive && obj is not null) Delivered(obj, nbl, call, ref firstEntered, ref found);
             }
         }
         return found;
@@ -141,6 +144,15 @@ public sealed partial class ContractChecker
             Add(ref found, ContractRule.CompletionOutOfOrder, obj, nbl,
                 $"A {what} completed while an earlier {what} of the connection (request {head.Nbl.RequestId}) is still outstanding; they complete in order");
         }
+    }
+
+    // Spec §5: at most one NBL per completion may be partial; the sends after a failed one fail without more transmission.
+    private static void CheckAfterFailedSend(ContractCheckerObject obj, NetBufferList nbl, long call, ref List<ContractViolation>? found)
+    {
+        if (obj.SendFailureCall == call && (nbl.Status == NdisStatus.Success || nbl.TcpOffloadBytesTransferred > 0))
+            Add(ref found, ContractRule.CompletionByteCount, obj, nbl,
+                $"A send completed {nbl.Status} with {nbl.TcpOffloadBytesTransferred} bytes after an earlier send of the connection failed in the same completion; at most one NBL per completion is partial and the later ones fail with no bytes");
+        if (nbl.Status != NdisStatus.Success) obj.SendFailureCall = call;
     }
 
     private void CheckNoEarlierSends(ContractCheckerObject obj, NetBufferList nbl, in ContractCheckerNbl entry, ref List<ContractViolation>? found)

@@ -146,7 +146,34 @@ public sealed partial class ContractChecker
             if (block.NextBlock is { } next) stack.Push((next, parent));
             if (block.DependentBlockList is { } dependent) stack.Push((dependent, block));
         }
+        if (operation == OffloadOperation.Terminate) CheckNoLiveDependents(blocks, ref found);
         return blocks;
+    }
+
+    // Spec §2: the host refcounts paths and neighbours and never terminates one with dependents (they go in the same tree or before).
+    private void CheckNoLiveDependents(List<ContractCheckerTreeBlock> blocks, ref List<ContractViolation>? found)
+    {
+        foreach (var b in blocks)
+        {
+            if (b.Object is not { } parent || parent.Layer == OffloadLayer.Tcp) continue;
+            foreach (var child in _byHandle.Values)
+            {
+                if (child.Parent != parent || child.State is not (ContractCheckerObjectState.Offloading or ContractCheckerObjectState.Offloaded)) continue;
+                if (Contains(blocks, child)) continue;
+                Add(ref found, ContractRule.StateOperationOnUnavailableObject, parent, null,
+                    $"Terminate of a {parent.Layer} object while its dependent {child.Layer} object (handle 0x{child.Handle:x}) is offloaded and not terminated with it");
+                break;
+            }
+        }
+    }
+
+    private static bool Contains(List<ContractCheckerTreeBlock> blocks, ContractCheckerObject obj)
+    {
+        foreach (var b in blocks)
+        {
+            if (b.Object == obj) return true;
+        }
+        return false;
     }
 
     private static bool IsDefinedType(OffloadBlockType type) => (int)type is >= 1 and <= 17 and not 16;

@@ -31,7 +31,7 @@ public sealed partial class ContractChecker
                 {
                     _blocksInFlight.Remove(b.Block);
                     CheckBlockCompletion(operation, b, ref found);
-                    Apply(operation, b, ref found);
+                    Apply(operation, b, tree.Blocks, ref found);
                 }
             }
         }
@@ -64,7 +64,7 @@ public sealed partial class ContractChecker
             Add(ref found, ContractRule.InvalidTreeCompletion, obj, null, $"{operation} completed block {block} with ImReserved or SourceHandle changed; the target must not touch them", handle: handle);
     }
 
-    private void Apply(OffloadOperation operation, in ContractCheckerTreeBlock b, ref List<ContractViolation>? found)
+    private void Apply(OffloadOperation operation, in ContractCheckerTreeBlock b, List<ContractCheckerTreeBlock> blocks, ref List<ContractViolation>? found)
     {
         if (b.Object is not { } obj) return;
         switch (operation)
@@ -89,6 +89,9 @@ public sealed partial class ContractChecker
             case OffloadOperation.Update:
                 obj.PendingUpdates--;
                 obj.PendingStateOperations--;
+                // A relink (spec §6.7): the paths under the update's neighbour now depend on it.
+                if (b.Block.Status == NdisStatus.Success && b.Parent is { } parentBlock && FindObject(blocks, parentBlock) is { } parent && parent != obj)
+                    obj.Parent = parent;
                 break;
             case OffloadOperation.Invalidate:
                 obj.PendingStateOperations--;
@@ -98,6 +101,15 @@ public sealed partial class ContractChecker
                 obj.PendingStateOperations--;
                 break;
         }
+    }
+
+    private static ContractCheckerObject? FindObject(List<ContractCheckerTreeBlock> blocks, OffloadBlock block)
+    {
+        foreach (var b in blocks)
+        {
+            if (ReferenceEquals(b.Block, block)) return b.Object;
+        }
+        return null;
     }
 
     // Terminate completed (whatever its status, spec §6.6): returned sends leave, everything else must be done, then the object goes.

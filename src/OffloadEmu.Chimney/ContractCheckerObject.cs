@@ -59,6 +59,9 @@ internal sealed class ContractCheckerObject
     /// <summary>Stamp of the receive completion call that last entered this connection (counts each connection once per call).</summary>
     public long DeliveryCall;
 
+    /// <summary>Stamp of the send completion call that last completed a send of this connection with a failure status.</summary>
+    public long SendFailureCall;
+
     /// <summary>Receive posts able to take data: ordinal of the last registered one.</summary>
     public long CapacityPosted;
 

@@ -231,6 +231,27 @@ public sealed class ContractCheckerTests
     }
 
     [Theory]
+    [InlineData(40, 10, false)]
+    [InlineData(40, 0, true)]
+    [InlineData(0, 0, true)]
+    public void Only_one_send_per_completion_may_be_partial_and_later_ones_fail_empty(int firstBytes, int secondBytes, bool clean)
+    {
+        var rig = new CheckerRig();
+        var tree = rig.Offload();
+        rig.Target.AutoComplete = false;
+        var chain = Chain(3);
+        rig.Checker.TcpOffloadSend(Ctx(tree.T1), chain);
+        Done(chain, NdisStatus.UploadInProgress, firstBytes);
+        Done(chain.Next!, NdisStatus.UploadInProgress, secondBytes);
+        Done(chain.Next!.Next!, NdisStatus.UploadInProgress, 0);
+
+        rig.TargetSide.TcpOffloadSendComplete(chain);
+
+        if (clean) rig.AssertClean();
+        else rig.Only(ContractRule.CompletionByteCount);
+    }
+
+    [Theory]
     [InlineData(NdisStatus.UploadInProgress, 40)]
     [InlineData(NdisStatus.RequestAborted, 0)]
     public void A_failed_send_may_report_fewer_bytes(NdisStatus status, int bytes)
@@ -865,6 +886,7 @@ public sealed class ContractCheckerTests
     [InlineData("terminate while a query is pending")]
     [InlineData("update after invalidate")]
     [InlineData("unknown context")]
+    [InlineData("path with live connections")]
     public void A_state_operation_on_an_unavailable_object_is_reported(string variant)
     {
         var rig = new CheckerRig();
@@ -890,12 +912,43 @@ public sealed class ContractCheckerTests
                 rig.Checker.UpdateOffload(SampleTree.Existing(tree.T1));
                 rig.Run();
                 break;
+            case "path with live connections":
+                var path = SampleTree.Existing(tree.P1);
+                path.AddDependent(SampleTree.Existing(tree.T1)); // T2 stays offloaded under it
+                rig.Checker.TerminateOffload(path);
+                break;
             default:
                 var ghost = SampleTree.Existing(tree.T1);
                 ghost.MiniportOffloadContext!.Context = 0x4242;
                 rig.Checker.QueryOffloadState(ghost);
                 break;
         }
+        rig.Only(ContractRule.StateOperationOnUnavailableObject);
+    }
+
+    [Fact]
+    public void A_neighbour_may_be_terminated_once_its_paths_moved_away_by_an_update()
+    {
+        var rig = new CheckerRig();
+        var tree = rig.Offload();
+        var n2 = new SampleTree(0x200).WithState().N1;
+        n2.DependentBlockList = null;
+        rig.Checker.InitiateOffload(n2);
+        rig.Run();
+        var relink = SampleTree.Existing(n2);
+        relink.AddDependent(SampleTree.Existing(tree.P2)); // P2 now hangs under N2 (spec §6.7)
+        rig.Checker.UpdateOffload(relink);
+        rig.Run();
+        var p1 = SampleTree.Existing(tree.P1);
+        p1.AddDependent(SampleTree.Existing(tree.T1)).AddDependent(SampleTree.Existing(tree.T2));
+        rig.Checker.TerminateOffload(p1);
+        rig.Run();
+
+        rig.Checker.TerminateOffload(SampleTree.Existing(tree.N1));
+        rig.Run();
+        rig.AssertClean();
+
+        rig.Checker.TerminateOffload(SampleTree.Existing(n2));
         rig.Only(ContractRule.StateOperationOnUnavailableObject);
     }
 
