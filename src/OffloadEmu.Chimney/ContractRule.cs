@@ -24,7 +24,8 @@ public enum ContractRule
 
     /// <summary>
     /// A completion's <see cref="NetBufferList.TcpOffloadBytesTransferred"/> is negative or beyond the request's bytes, or a
-    /// SUCCESS send or disconnect reports fewer bytes than it carried (spec §3, §5, §6.1).
+    /// SUCCESS send or disconnect reports fewer bytes than it carried, or a send after a failed one in the same completion
+    /// succeeds or reports bytes (spec §3, §5, §6.1).
     /// </summary>
     CompletionByteCount = 106,
 
@@ -99,7 +100,8 @@ public enum ContractRule
 
     /// <summary>
     /// A state operation on an object not available for it: unknown or terminated context, terminate issued twice or while
-    /// the object's update/invalidate/query is pending, a second concurrent update, an update after invalidate (spec §6.6, §6.7).
+    /// the object's update/invalidate/query is pending, a second concurrent update, an update after invalidate, a path or
+    /// neighbour terminated while a dependent stays offloaded (spec §2, §6.6, §6.7).
     /// </summary>
     StateOperationOnUnavailableObject = 208,
 

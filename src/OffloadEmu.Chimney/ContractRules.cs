@@ -39,7 +39,7 @@ public static class ContractRules
         ContractRule.ReceiveReturnUnknown => "§3, §6.6",
         ContractRule.BlockStateReused => "§1, §2",
         ContractRule.MalformedTree => "§2",
-        ContractRule.StateOperationOnUnavailableObject => "§6.6, §6.7",
+        ContractRule.StateOperationOnUnavailableObject => "§2, §6.6, §6.7",
         ContractRule.IndicationAnswerInvalid => "§3",
         _ => "?",
     };
