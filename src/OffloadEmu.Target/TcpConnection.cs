@@ -306,6 +306,12 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
 
     private void CompleteDisconnect(NetBufferList nbl, NdisStatus status, int bytes)
     {
+        // Spec §6.1: every earlier send completes first; the batched send completions go out ahead of this one.
+        if (_sendDoneHead is { } sends)
+        {
+            _sendDoneHead = _sendDoneTail = null;
+            _engine.PostSendComplete(sends);
+        }
         nbl.Status = status;
         nbl.TcpOffloadBytesTransferred = bytes;
         nbl.Next = null;

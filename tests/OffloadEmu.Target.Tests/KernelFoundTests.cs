@@ -11,7 +11,7 @@ public sealed class KernelFoundTests
         var lab = new TargetLab();
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         return (lab, tcp.MiniportOffloadContext!.Context);
@@ -42,7 +42,7 @@ public sealed class KernelFoundTests
             return (NdisStatus.Success, bytes.Length);
         };
         var post = Nbls.Post(1000, noPush: true);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         var data = Nbls.Pattern(3000, seed: 5);
         lab.Peer.Enqueue(new MemorySendBuffer(data));
         lab.RunUntil(() => lab.Host.Indications.Count > 0, TimeSpan.FromSeconds(1));
@@ -63,7 +63,7 @@ public sealed class KernelFoundTests
         var (lab, ctx) = Offloaded();
         using var _ = lab;
         var chunk = Nbls.Pattern(64 * 1024, seed: 9);
-        for (int i = 0; i < 64; i++) lab.Target.TcpOffloadSend(ctx, Nbls.Send(chunk, (ulong)i));
+        for (int i = 0; i < 64; i++) lab.Api.TcpOffloadSend(ctx, Nbls.Send(chunk, (ulong)i));
         int maxEntries = 0;
         // A clock that moves on by 10 µs per round, as a real one does while the engine is busy.
         for (int round = 0; round < 200_000 && lab.Host.SendsCompleted.Count < 64; round++)

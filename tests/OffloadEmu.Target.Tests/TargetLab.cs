@@ -30,7 +30,9 @@ internal sealed class TargetLab : IDisposable
         Target = new OffloadTarget(nic, options, Queue);
         IOffloadTarget api = Target;
         for (int i = 0; i < passThroughLayers; i++) api = new PassThroughOffloadLayer(api, Queue);
-        Api = api;
+        // Every test talks through the contract checker; a rule broken by either side fails the test at Dispose.
+        Checker = new ContractChecker(api, new ContractCheckerOptions { Mode = ContractCheckerMode.Record });
+        Api = Checker;
         Host = new TestHost { Target = Api };
         Api.Bind(Host);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true };
@@ -44,6 +46,12 @@ internal sealed class TargetLab : IDisposable
     public MemoryLink NicSide { get; }
     public MemoryLink PeerSide { get; }
     public CompletionQueue Queue { get; }
+    /// <summary>The contract checker between the test host and the target (record mode).</summary>
+    public ContractChecker Checker { get; }
+
+    /// <summary>Rules a test breaks on purpose (host-side misuse it checks the target survives).</summary>
+    public HashSet<ContractRule> ExpectedViolations { get; } = [];
+
     /// <summary>The emulated NIC itself: polling, statistics, fault injection.</summary>
     public OffloadTarget Target { get; }
 
@@ -331,9 +339,11 @@ internal sealed class TargetLab : IDisposable
 
     public void Dispose()
     {
+        var unexpected = Checker.Violations.Where(v => !ExpectedViolations.Contains(v.Rule)).ToList();
         Target.Dispose();
         NicSide.Dispose();
         PeerSide.Dispose();
+        Assert.True(unexpected.Count == 0, "contract violations: " + string.Join("; ", unexpected));
     }
 
     /// <summary>Fails a run whose rounds keep doing work without the clock moving (an ACK war, a loop that
