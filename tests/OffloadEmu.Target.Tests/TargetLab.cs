@@ -11,6 +11,9 @@ internal sealed class TargetLab : IDisposable
 {
     public static readonly Ipv4Address HostIp = new(198, 18, 0, 2);
     public static readonly Ipv4Address PeerIp = new(198, 18, 0, 1);
+    // IPv6 runs only inside this process (MemoryLink): unique-local addresses.
+    public static readonly Ipv6Address HostIp6 = Ipv6Address.Parse("fd00:198:18::2");
+    public static readonly Ipv6Address PeerIp6 = Ipv6Address.Parse("fd00:198:18::1");
     public const ushort LocalPort = 40000;
     public const ushort RemotePort = 7;
 
@@ -21,8 +24,9 @@ internal sealed class TargetLab : IDisposable
     private ushort _peerIpId = 1;
 
     public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null,
-        int passThroughLayers = 0)
+        int passThroughLayers = 0, bool ipv6 = false)
     {
+        Ipv6 = ipv6;
         MemoryLink.CreatePair(out var nic, out var peer, link);
         NicSide = nic;
         PeerSide = peer;
@@ -36,6 +40,8 @@ internal sealed class TargetLab : IDisposable
         Host = new TestHost { Target = Api };
         Api.Bind(Host);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true };
+        // MSS for the link: 1500 − 40 (IPv4 + TCP) or − 60 (IPv6 + TCP).
+        if (ipv6) PeerConfig = PeerConfig with { Mss = (ushort)(PeerConfig.Mss - 20) };
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
         _peerWriter = new PeerWriter(this);
@@ -46,6 +52,9 @@ internal sealed class TargetLab : IDisposable
     public MemoryLink NicSide { get; }
     public MemoryLink PeerSide { get; }
     public CompletionQueue Queue { get; }
+    /// <summary>True when the connection runs over IPv6 (fd00:198:18::/64) instead of IPv4.</summary>
+    public bool Ipv6 { get; }
+
     /// <summary>The contract checker between the test host and the target (record mode).</summary>
     public ContractChecker Checker { get; }
 
@@ -99,7 +108,8 @@ internal sealed class TargetLab : IDisposable
     public TcpMachine Establish(TcpConfig? hostConfig = null)
     {
         hostConfig ??= TcpConfig.Default with { ReceiveBufferSize = 64 * 1024, Sack = true };
-        var addresses = TcpEndpointAddresses.Ipv4(HostIp, PeerIp);
+        if (Ipv6) hostConfig = hostConfig with { Mss = (ushort)(hostConfig.Mss - 20) };
+        var addresses = Ipv6 ? TcpEndpointAddresses.Ipv6(HostIp6, PeerIp6) : TcpEndpointAddresses.Ipv4(HostIp, PeerIp);
         Peer = TcpMachine.Listen(PeerConfig, addresses.Reversed, RemotePort);
         var host = TcpMachine.Connect(hostConfig, addresses, LocalPort, RemotePort, Now);
         var a = new Collector();
@@ -130,11 +140,13 @@ internal sealed class TargetLab : IDisposable
             NeighborCached = new NeighborCachedState { DlDestinationAddress = PeerSide.MacAddress, HostReachabilityDelta = 0 },
             NeighborDelegated = new NeighborDelegatedState(),
         };
-        var path = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+        var path = new OffloadBlock(Ipv6 ? OffloadBlockType.Ip6OffloadState : OffloadBlockType.Ip4OffloadState)
         {
             MiniportOffloadContext = new OffloadContextSlot(),
             NdisOffloadHandle = handleBase + 2,
-            PathConst = new PathConstState { SourceAddress = HostIp, DestinationAddress = PeerIp },
+            PathConst = Ipv6
+                ? new PathConstState { SourceAddress = HostIp6, DestinationAddress = PeerIp6 }
+                : new PathConstState { SourceAddress = HostIp, DestinationAddress = PeerIp },
             PathCached = new PathCachedState { PathMtu = pathMtu },
             PathDelegated = new PathDelegatedState(),
         };
@@ -233,9 +245,8 @@ internal sealed class TargetLab : IDisposable
                 WireFromTarget.Add(copy);
                 if (DropToPeer?.Invoke(copy) == true) continue;
                 if (Peer is null) continue;
-                if (!EthernetFrame.TryCreate(_batch[i].Span, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
-                if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
-                Peer.ProcessSegment(ip.Payload, Now);
+                if (!TryTcpPayload(_batch[i].Span, out var tcpBytes)) continue;
+                Peer.ProcessSegment(tcpBytes, Now);
                 work++;
             }
         }
@@ -303,9 +314,38 @@ internal sealed class TargetLab : IDisposable
         _pool.Return(buffer);
     }
 
-    /// <summary>Wraps a TCP segment from the peer into Ethernet + IPv4 (no options, DF).</summary>
+    /// <summary>The TCP bytes of an IPv4 or IPv6 frame (false for anything else).</summary>
+    public static bool TryTcpPayload(Span<byte> frame, out Span<byte> tcp)
+    {
+        tcp = default;
+        if (!EthernetFrame.TryCreate(frame, out var eth)) return false;
+        if (eth.EtherType == EtherType.Ipv4)
+        {
+            if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) return false;
+            tcp = ip.Payload;
+            return true;
+        }
+        if (eth.EtherType == EtherType.Ipv6)
+        {
+            if (!Ipv6Packet.TryCreate(eth.Payload, out var ip6) || ip6.UpperLayerProtocol != IpProtocol.Tcp) return false;
+            tcp = ip6.UpperLayerPayload;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Wraps a TCP segment from the peer into Ethernet + IPv4 (no options, DF) or IPv6.</summary>
     public byte[] FrameFromPeer(ReadOnlySpan<byte> tcp, VlanTag? tag = null)
     {
+        if (Ipv6)
+        {
+            var eth6 = new EthernetRepr(PeerSide.MacAddress, NicSide.MacAddress, EtherType.Ipv6, tag);
+            var frame6 = new byte[eth6.BufferLength + Ipv6Packet.HeaderLength + tcp.Length];
+            eth6.Emit(frame6);
+            new Ipv6Repr(PeerIp6, HostIp6, IpProtocol.Tcp, tcp.Length).Emit(frame6.AsSpan(eth6.BufferLength));
+            tcp.CopyTo(frame6.AsSpan(eth6.BufferLength + Ipv6Packet.HeaderLength));
+            return frame6;
+        }
         var eth = new EthernetRepr(PeerSide.MacAddress, NicSide.MacAddress, EtherType.Ipv4, tag);
         var frame = new byte[eth.BufferLength + 20 + tcp.Length];
         eth.Emit(frame);
@@ -383,7 +423,8 @@ internal sealed class TargetLab : IDisposable
             if (lab.ClearPeerPsh && TcpSegment.TryCreate(segment, out var tcp) && (tcp.Flags & TcpFlags.Psh) != 0)
             {
                 tcp.Flags &= ~TcpFlags.Psh;
-                tcp.FillChecksum(PeerIp, HostIp);
+                if (lab.Ipv6) tcp.FillChecksum(PeerIp6, HostIp6);
+                else tcp.FillChecksum(PeerIp, HostIp);
             }
             var frame = lab.FrameFromPeer(segment);
             if (lab.DropToTarget?.Invoke(frame) == true) return;
