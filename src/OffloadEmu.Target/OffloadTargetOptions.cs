@@ -62,6 +62,28 @@ public sealed record class OffloadTargetOptions
     /// <summary>Out-of-order ranges held per connection before Retrieve(HighOutOfOrderPackets), when that reason is enabled.</summary>
     public int HighOutOfOrderThreshold { get; init; } = 8;
 
+    /// <summary>Retrieve(LowActivity) after this long without data, requests or non-keepalive segments, when enabled.</summary>
+    public TimeSpan LowActivityTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Retrieve(HighDropRate) when at least this share of the segments sent in one window were retransmissions.</summary>
+    public double HighDropRateThreshold { get; init; } = 0.05;
+
+    /// <summary>Segments sent per HighDropRate measuring window.</summary>
+    public int HighDropRateWindow { get; init; } = 200;
+
+    /// <summary>Retrieve(SmallIO) when the send requests of one window average fewer bytes than this.</summary>
+    public int SmallIoBytes { get; init; } = 128;
+
+    /// <summary>Send requests per SmallIO measuring window.</summary>
+    public int SmallIoWindow { get; init; } = 32;
+
+    /// <summary>Retrieve(NoBufferPreposting) after this many receive indications in a row made with no post queued.</summary>
+    public int NoBufferPrepostingIndications { get; init; } = 64;
+
+    /// <summary>Retrieve(HighFragmentation) after this many IP fragments from a connection's peer went up the
+    /// non-offload path.</summary>
+    public int HighFragmentationThreshold { get; init; } = 16;
+
     /// <summary>Checks the values; returns the problems found (empty when valid).</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -73,6 +95,12 @@ public sealed record class OffloadTargetOptions
         if (MaxReceiveWindow < 1024 || MaxReceiveWindow > (1u << 30)) errors.Add($"{nameof(MaxReceiveWindow)} must be 1024..2^30 bytes.");
         if (MaxIndicationSize < 1) errors.Add($"{nameof(MaxIndicationSize)} must be at least 1 byte.");
         if (ReceiveRingCapacity < 16) errors.Add($"{nameof(ReceiveRingCapacity)} must be at least 16.");
+        if (LowActivityTimeout < TimeSpan.FromSeconds(1)) errors.Add($"{nameof(LowActivityTimeout)} must be at least 1 s.");
+        if (HighDropRateThreshold is <= 0 or > 1) errors.Add($"{nameof(HighDropRateThreshold)} must be in (0, 1].");
+        if (HighDropRateWindow < 10) errors.Add($"{nameof(HighDropRateWindow)} must be at least 10 segments.");
+        if (SmallIoBytes < 1 || SmallIoWindow < 1) errors.Add($"{nameof(SmallIoBytes)} and {nameof(SmallIoWindow)} must be at least 1.");
+        if (NoBufferPrepostingIndications < 1) errors.Add($"{nameof(NoBufferPrepostingIndications)} must be at least 1.");
+        if (HighFragmentationThreshold < 1) errors.Add($"{nameof(HighFragmentationThreshold)} must be at least 1.");
         foreach (var id in VlanIds)
             if (id is 0 or > NeighborConstState.MaxVlanId) errors.Add($"VLAN id {id} is not 1..{NeighborConstState.MaxVlanId}.");
         foreach (var reason in OptionalRetrieveReasons)

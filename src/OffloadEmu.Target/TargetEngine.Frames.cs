@@ -25,6 +25,7 @@ internal sealed partial class TargetEngine
             if (!Ipv4Packet.TryCreate(l3, out var ip) || ip.IsFragment || ip.HasOptions || ip.Protocol != IpProtocol.Tcp
                 || !ip.VerifyChecksum())
             {
+                if (ip.IsFragment && _fragmentPolicy) NoteFragmentFrom(ip.Source);
                 PassUp(frame);
                 return;
             }
@@ -118,10 +119,12 @@ internal sealed partial class TargetEngine
         if ((flags & TcpFlags.Psh) != 0 && segment.Payload.Length > 0) c.NotePush();
         c.SetNow(now);
         m.ProcessSegment(tcp, now);
-        if (m.SndUna != sndUna || m.RcvNxt != rcvNxt) c.Path.Neighbor.Nrt = NicTicks(now); // forward progress (spec §6.4)
-        if (Options.OptionalRetrieveReasons.Contains(Chimney.TcpUploadReason.HighOutOfOrderPackets)
-            && m.OutOfOrderRanges >= Options.HighOutOfOrderThreshold)
-            c.RequestRetrieve(Chimney.TcpUploadReason.HighOutOfOrderPackets);
+        if (m.SndUna != sndUna || m.RcvNxt != rcvNxt)
+        {
+            c.Path.Neighbor.Nrt = NicTicks(now); // forward progress (spec §6.4)
+            c.NoteActivity(now); // data or an ACK of ours: not a keepalive exchange (LowActivity policy)
+        }
+        if (m.OutOfOrderRanges >= Options.HighOutOfOrderThreshold) c.SuggestUpload(Chimney.TcpUploadReason.HighOutOfOrderPackets);
         // An ACK owed now goes now (spec §10 row 25: every TcpAckFrequency segments), not once per receive batch.
         if (m.AckDue) c.Service(now);
         c.MarkDirty();
@@ -131,5 +134,13 @@ internal sealed partial class TargetEngine
     {
         uint window = Math.Max(m.RcvWnd, 1u);
         return seq >= m.RcvNxt && seq < m.RcvNxt + (int)Math.Min(window, int.MaxValue);
+    }
+
+    // HighFragmentation policy: fragments go up (the host reassembles and forwards); count them against the connections
+    // to their source. A slow path (fragments are rare), so a scan of the connections is fine.
+    private void NoteFragmentFrom(Ipv4Address source)
+    {
+        foreach (var c in _connections.Values)
+            if (!c.IsIpv6 && c.Key.Remote == source) c.NoteFragment();
     }
 }

@@ -191,6 +191,7 @@ internal sealed partial class TargetEngine
             return NdisStatus.Failure;
         }
         connection = new TcpConnection(this, NewContext(), block.NdisOffloadHandle, path, machine, key, constState, cached);
+        connection.StartPolicies(now);
         foreach (var b in buffers) connection.AdoptInitialSend(b);
         connection.HighestSent = delegated.SndMax;
         return NdisStatus.Success;

@@ -73,6 +73,23 @@ internal sealed partial class TargetEngine
         ReceivedFrames = new FrameRing(options.ReceiveRingCapacity);
         HostFrames = new FrameRing(options.ReceiveRingCapacity);
         _nextContext = 0x1_0000;
+        _fragmentPolicy = options.OptionalRetrieveReasons.Contains(Chimney.TcpUploadReason.HighFragmentation);
+        _lowActivityPolicy = options.OptionalRetrieveReasons.Contains(Chimney.TcpUploadReason.LowActivity);
+    }
+
+    private readonly bool _fragmentPolicy;
+    private readonly bool _lowActivityPolicy;
+    private Instant _nextActivitySweep = Instant.MinValue;
+
+    // LowActivity policy: a sweep of the connections a few times per timeout (not per connection timer: idle connections
+    // have none running).
+    private void SweepActivity(Instant now)
+    {
+        var timeout = Options.LowActivityTimeout;
+        foreach (var c in _connections.Values)
+            if (now - c.LastActivity >= timeout) c.SuggestUpload(Chimney.TcpUploadReason.LowActivity);
+        long step = Math.Min(timeout.Ticks / 10 / 4, 1_000_000);
+        _nextActivitySweep = now.AddMicroseconds(step);
     }
 
     public OffloadTargetOptions Options { get; }
@@ -205,6 +222,7 @@ internal sealed partial class TargetEngine
             work++;
             QueueOut(hostFrame);
         }
+        if (_lowActivityPolicy && _connections.Count > 0 && now >= _nextActivitySweep) SweepActivity(now);
         while (_timers.TryPeek(out var due, out long at) && at <= now.Microseconds)
         {
             _timers.Dequeue();
@@ -228,7 +246,7 @@ internal sealed partial class TargetEngine
     }
 
     /// <summary>The earliest instant a connection needs service (Instant.MaxValue = none).</summary>
-    public Instant NextWake
+    private Instant NextTimer
     {
         get
         {
@@ -240,6 +258,18 @@ internal sealed partial class TargetEngine
                 if (at == c.QueuedAt) c.QueuedAt = long.MaxValue;
             }
             return Instant.MaxValue;
+        }
+    }
+
+    /// <summary>The earliest of the connection timers and the policy sweep.</summary>
+    public Instant NextWake
+    {
+        get
+        {
+            var next = NextTimer;
+            if (_lowActivityPolicy && _connections.Count > 0 && _nextActivitySweep != Instant.MinValue && _nextActivitySweep < next)
+                next = _nextActivitySweep;
+            return next;
         }
     }
 

@@ -42,6 +42,8 @@ internal sealed partial class TcpConnection
             return;
         }
         _posts.Enqueue(nbl);
+        NotePosted();
+        NoteActivity(now);
         _indicationsBlocked = false; // any post, zero-byte included, re-arms indications
         MarkDirty();
     }
@@ -140,6 +142,7 @@ internal sealed partial class TcpConnection
     {
         int size = Cached.RcvIndicationSize != 0 ? (int)Math.Min(Cached.RcvIndicationSize, int.MaxValue) : _engine.Options.MaxIndicationSize;
         int length = Math.Min(Machine.ReceiveBufferedBytes, size);
+        NoteIndication();
         var buffer = _engine.IndicationBuffers.Rent();
         var span = buffer.Prepare(length);
         Machine.PeekReceived(0, span);

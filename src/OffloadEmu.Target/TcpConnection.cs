@@ -143,6 +143,8 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
             CompleteSend(nbl, refusal, 0);
             return;
         }
+        NoteActivity(_now);
+        NoteSendRequest(nbl.DataLength);
         if (nbl.DataLength == 0)
         {
             // Nothing to ACK: complete at once, in order behind anything still queued.
@@ -404,6 +406,7 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
             if (events != TcpEvents.None) HandleEvents(events);
         }
         CheckDisconnectCompletion();
+        CheckDropRate();
         TrackEstablished();
         UpdateBacklog(now);
         FlushCompletions();
