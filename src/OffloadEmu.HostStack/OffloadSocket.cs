@@ -1,0 +1,183 @@
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+/// <summary>
+/// An application's TCP connection on a <see cref="HostStack"/>: reads, writes, graceful shutdown and close, abort,
+/// and the offload controls. It may live in the host stack or on the offload target (<see cref="Location"/>); the
+/// byte stream is the same either way, across offload, upload and re-offload.
+/// </summary>
+/// <remarks>Thread-safe for one reader and one writer at a time. Calls post commands to the engine loop; nothing here
+/// touches connection state directly.</remarks>
+public sealed class OffloadSocket : IAsyncDisposable
+{
+    private readonly HostStack _stack;
+    private readonly Lock _sendLock = new();
+    private readonly int _sendLimit;
+    private long _unacked;
+    private long _bytesWritten;
+    private TaskCompletionSource? _spaceWaiter;
+    private Exception? _writeError;
+    private Stream? _stream;
+
+    internal OffloadSocket(HostStack stack, Ipv4Address remote, ushort remotePort, ushort localPort)
+    {
+        _stack = stack;
+        RemoteAddress = remote;
+        RemotePort = remotePort;
+        LocalPort = localPort;
+        _sendLimit = stack.Options.SendBufferSize;
+        Rx = new ReceiveQueue(stack.Options.ReceiveBufferSize, stack.AsyncContinuations);
+        Connection = new HostConnection(stack, this, new ConnectionKey(remote, remotePort, localPort));
+    }
+
+    internal HostConnection Connection { get; }
+
+    internal ReceiveQueue Rx { get; }
+
+    /// <summary>The local address (the interface's).</summary>
+    public Ipv4Address LocalAddress => _stack.Address;
+
+    /// <summary>The local port.</summary>
+    public ushort LocalPort { get; }
+
+    /// <summary>The peer's address.</summary>
+    public Ipv4Address RemoteAddress { get; }
+
+    /// <summary>The peer's port.</summary>
+    public ushort RemotePort { get; }
+
+    /// <summary>Where the connection lives now.</summary>
+    public ConnectionLocation Location => Connection.Location;
+
+    /// <summary>Bytes the application wrote.</summary>
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>Bytes received for the application (read or waiting).</summary>
+    public long BytesReceived => Rx.TotalAppended;
+
+    /// <summary>How many times the connection was offloaded and uploaded.</summary>
+    public (int Offloads, int Uploads) OffloadCounts => (Connection.OffloadCount, Connection.UploadCount);
+
+    /// <summary>A stream over the connection (dispose = <see cref="CloseAsync"/>).</summary>
+    public Stream Stream => _stream ??= new OffloadSocketStream(this);
+
+    /// <summary>Reads received bytes; 0 at end of stream (the peer's FIN). Throws <see cref="IOException"/> after a
+    /// reset.</summary>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = Rx.ReadAsync(buffer, out bool pending);
+        // Either way the engine should look: a pending read may need a receive post, a completed one freed space.
+        _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
+        _ = pending;
+        return result;
+    }
+
+    /// <summary>Writes bytes: copied into send chunks; completes once they fit in the send buffer.</summary>
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        while (!data.IsEmpty)
+        {
+            Task? wait = null;
+            lock (_sendLock)
+            {
+                if (_writeError is not null) throw _writeError;
+                if (_unacked >= _sendLimit)
+                {
+                    _spaceWaiter ??= new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+                    wait = _spaceWaiter.Task;
+                }
+            }
+            if (wait is not null)
+            {
+                await wait.ConfigureAwait(false);
+                continue;
+            }
+            var chunk = _stack.Chunks.Rent();
+            int n = Math.Min(data.Length, _stack.Chunks.ChunkSize);
+            chunk.Fill(data.Span[..n]);
+            chunk.Connection = Connection;
+            lock (_sendLock) _unacked += n;
+            Interlocked.Add(ref _bytesWritten, n);
+            _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Closes the send half: a FIN follows the written data. Completes when the FIN is acknowledged.</summary>
+    public Task ShutdownAsync()
+    {
+        var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Shutdown, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Graceful close: shuts the send half down (if not yet) and releases the connection once both directions
+    /// are finished. Completes when our FIN is acknowledged.</summary>
+    public Task CloseAsync()
+    {
+        var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Close, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Abortive close: a RST goes to the peer; reads and writes fail.</summary>
+    public void Abort() => _stack.Post(new HostCommand { Kind = CommandKind.Abort, Object = Connection });
+
+    /// <summary>Takes the connection back from the offload target (terminate offload); it continues in host mode. The
+    /// offload policy no longer offloads it by itself (use <see cref="OffloadAsync"/>).</summary>
+    public Task UploadAsync()
+    {
+        var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Upload, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Offloads the connection now; true when the target took it, false when the initiate failed (the
+    /// connection then keeps working in host mode).</summary>
+    public Task<bool> OffloadAsync()
+    {
+        var tcs = new TaskCompletionSource<bool>(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Offload, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
+
+    // ---- engine side ----
+
+    /// <summary>Engine: <paramref name="bytes"/> of written data were acknowledged (or dropped after a failure).</summary>
+    internal void ReleaseSend(int bytes)
+    {
+        TaskCompletionSource? wake = null;
+        lock (_sendLock)
+        {
+            _unacked -= bytes;
+            if (_unacked < _sendLimit && _spaceWaiter is not null)
+            {
+                wake = _spaceWaiter;
+                _spaceWaiter = null;
+            }
+        }
+        wake?.SetResult();
+    }
+
+    /// <summary>Engine: writes fail from now on (reset, abort).</summary>
+    internal void FailWrites(Exception error)
+    {
+        TaskCompletionSource? wake;
+        lock (_sendLock)
+        {
+            _writeError ??= error;
+            wake = _spaceWaiter;
+            _spaceWaiter = null;
+        }
+        wake?.SetException(error);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Connection.ToString();
+}
