@@ -317,6 +317,18 @@ public sealed partial class HostStack : IDisposable
         return (ushort)(Options.EphemeralPortStart + (n % range));
     }
 
+    /// <summary>Engine thread or manual mode only: one line per connection (diagnostics).</summary>
+    public IEnumerable<string> DescribeConnections()
+    {
+        foreach (var c in _connectionList)
+        {
+            var m = c.Machine;
+            yield return $"{c} una={m?.SndUna} nxt={m?.SndNxt} rcvnxt={m?.RcvNxt} sndwnd={m?.SndWnd} rcvwnd={m?.RcvWnd} mbuf={m?.ReceiveBufferedBytes} "
+                + $"rx={c.Rx.Count} pendingRead={c.Rx.PendingReadSize} inflight={c.Inflight.Count} pending={c.Pending.Count} held={c.Held.Count} "
+                + $"post={c.PostOutstanding} blocked={c.IndicationsBlocked} out={c.OffloadOutstanding}/{c.SendBacklog} written={c.Socket.BytesWritten} {c.Socket.SendDiagnostics}";
+        }
+    }
+
     internal bool TryGetConnectionByHandle(ulong handle, out HostConnection connection)
         => _connectionHandles.TryGetValue(handle, out connection!);
 

@@ -178,6 +178,14 @@ public sealed class OffloadSocket : IAsyncDisposable
         wake?.SetException(error);
     }
 
+    internal string SendDiagnostics
+    {
+        get
+        {
+            lock (_sendLock) return $"unacked={_unacked} waiter={(_spaceWaiter is null ? "none" : _spaceWaiter.Task.Status.ToString())} err={_writeError?.Message}";
+        }
+    }
+
     /// <inheritdoc/>
     public override string ToString() => Connection.ToString();
 }

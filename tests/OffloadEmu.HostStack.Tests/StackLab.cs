@@ -21,6 +21,9 @@ internal sealed class StackLab : IDisposable
 
     public StackLab(HostStackOptions? options = null, OffloadTargetOptions? targetOptions = null, TcpConfig? peerConfig = null)
     {
+        // Application continuations must run inline inside the lab's rounds (deterministic, one thread): no xunit
+        // synchronization context to post them to.
+        SynchronizationContext.SetSynchronizationContext(null);
         MemoryLink.CreatePair(out var nic, out var peer);
         NicSide = nic;
         PeerSide = peer;
@@ -92,7 +95,7 @@ internal sealed class StackLab : IDisposable
         {
             int work = Step();
             if (done()) return;
-            if (Now >= end) Assert.Fail($"Condition not reached within {timeout.TotalMilliseconds} ms of simulated time.");
+            if (Now >= end) Assert.Fail($"Condition not reached within {timeout.TotalMilliseconds} ms of simulated time. {Describe()}");
             if (work == 0) Advance(end);
             guard.Check(Now);
         }
@@ -235,6 +238,19 @@ internal sealed class StackLab : IDisposable
         new Ipv4Repr(PeerIp, HostIp, protocol, payload.Length, 64, _peerIpId++, dontFragment: true).Emit(frame.AsSpan(eth.BufferLength));
         payload.CopyTo(frame.AsSpan(eth.BufferLength + 20));
         return frame;
+    }
+
+    /// <summary>State of everything, for failure messages.</summary>
+    public string Describe()
+    {
+        var sb = new System.Text.StringBuilder();
+        var st = Stack.Statistics;
+        sb.Append($"stack: conns={Stack.ConnectionCount} rx={st.FramesReceived} tx={st.FramesSent} drop={st.FramesDropped} off={st.OffloadsSucceeded}/{st.OffloadsFailed} up={st.Uploads}; ");
+        sb.Append($"target: conns={Target.ConnectionCount} up={Target.FramesUp}; ");
+        foreach (var (k, p) in PeerConnections)
+            sb.Append($"peer {k}: {p.Machine.State} una={p.Machine.SndUna} nxt={p.Machine.SndNxt} rcvnxt={p.Machine.RcvNxt} wnd={p.Machine.SndWnd} queued={p.Machine.SendQueueBytes} recv={p.Received.Length} ev={p.Events}; ");
+        foreach (var line in Stack.DescribeConnections()) sb.Append(line).Append("; ");
+        return sb.ToString();
     }
 
     public void Dispose()
