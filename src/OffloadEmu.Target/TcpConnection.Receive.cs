@@ -144,6 +144,8 @@ internal sealed partial class TcpConnection
         Machine.PeekReceived(0, span);
         buffer.Connection = this;
         _indicationOutstanding = true;
+        // Posts completed in this round hold older bytes: their completion must reach the host before the indication.
+        FlushCompletions();
         _engine.ScheduleIndication(buffer);
     }
 
