@@ -113,6 +113,12 @@ internal sealed class StackLab : IDisposable
         Step();
     }
 
+    /// <summary>One round; when nothing happened, the clock moves to the next timer (at most 1 s).</summary>
+    public void StepOrAdvance()
+    {
+        if (Step() == 0) Advance(Now + TimeSpan.FromSeconds(1));
+    }
+
     public T Run<T>(Task<T> task, TimeSpan? timeout = null)
     {
         RunUntil(() => task.IsCompleted, timeout ?? TimeSpan.FromSeconds(60));
