@@ -109,6 +109,8 @@ public sealed class OffloadSocket : IAsyncDisposable
     /// <summary>Closes the send half: a FIN follows the written data. Completes when the FIN is acknowledged.</summary>
     public Task ShutdownAsync()
     {
+        // Bytes written from now on would follow the FIN: later (and still waiting) writes fail instead.
+        lock (_sendLock) _writeError ??= new InvalidOperationException("The send half of the connection was shut down.");
         var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
         _stack.Post(new HostCommand { Kind = CommandKind.Shutdown, Object = Connection, Extra = tcs });
         return tcs.Task;
@@ -118,6 +120,7 @@ public sealed class OffloadSocket : IAsyncDisposable
     /// are finished. Completes when our FIN is acknowledged.</summary>
     public Task CloseAsync()
     {
+        lock (_sendLock) _writeError ??= new InvalidOperationException("The connection was closed.");
         var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
         _stack.Post(new HostCommand { Kind = CommandKind.Close, Object = Connection, Extra = tcs });
         return tcs.Task;

@@ -19,7 +19,8 @@ internal sealed class StackLab : IDisposable
     private readonly PeerWriter _writer;
     private ushort _peerIpId = 1;
 
-    public StackLab(HostStackOptions? options = null, OffloadTargetOptions? targetOptions = null, TcpConfig? peerConfig = null)
+    public StackLab(HostStackOptions? options = null, OffloadTargetOptions? targetOptions = null, TcpConfig? peerConfig = null,
+        Func<IOffloadTarget, IOffloadTarget>? decorate = null)
     {
         // Application continuations must run inline inside the lab's rounds (deterministic, one thread): no xunit
         // synchronization context to post them to.
@@ -36,7 +37,7 @@ internal sealed class StackLab : IDisposable
             PrefixLength = 24,
             Tcp = Options.Tcp with { IsnGenerator = new IsnGenerator(new byte[32]) },
         };
-        Stack = new HostStack(Target, Options);
+        Stack = new HostStack(decorate is null ? Target : decorate(Target), Options);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true, IsnGenerator = new IsnGenerator(new byte[32] { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8 }) };
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
