@@ -1,4 +1,3 @@
-using System.Buffers;
 using OffloadEmu.Chimney;
 
 namespace OffloadEmu.HostStack;
@@ -88,7 +87,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
 
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
+        var buffer = stack.Frames.Rent(frame.Length);
         frame.CopyTo(buffer);
         stack.Post(new HostCommand { Kind = CommandKind.Frame, Buffer = buffer, Length = frame.Length });
     }

@@ -83,6 +83,8 @@ public sealed partial class HostStack : IDisposable
 
     internal SendChunkPool Chunks { get; }
 
+    internal FrameBufferPool Frames { get; } = new();
+
     internal bool AsyncContinuations { get; private set; }
 
     internal TcpConfig TcpConfig => _tcpConfig;
@@ -170,7 +172,7 @@ public sealed partial class HostStack : IDisposable
                 }
                 finally
                 {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(c.Buffer!);
+                    Frames.Return(c.Buffer!);
                 }
                 break;
             case CommandKind.Resolve:

@@ -16,7 +16,8 @@ public sealed class OffloadSocket : IAsyncDisposable
     private readonly int _sendLimit;
     private long _unacked;
     private long _bytesWritten;
-    private TaskCompletionSource? _spaceWaiter;
+    private readonly SpaceSignal _space;
+    private bool _spaceWaiting;
     private Exception? _writeError;
     private Stream? _stream;
 
@@ -27,6 +28,7 @@ public sealed class OffloadSocket : IAsyncDisposable
         RemotePort = remotePort;
         LocalPort = localPort;
         _sendLimit = stack.Options.SendBufferSize;
+        _space = new SpaceSignal(stack.AsyncContinuations);
         Rx = new ReceiveQueue(stack.Options.ReceiveBufferSize, stack.AsyncContinuations);
         Connection = new HostConnection(stack, this, new ConnectionKey(remote, remotePort, localPort));
     }
@@ -80,17 +82,20 @@ public sealed class OffloadSocket : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         while (!data.IsEmpty)
         {
-            Task? wait = null;
+            ValueTask wait = default;
+            bool mustWait = false;
             lock (_sendLock)
             {
                 if (_writeError is not null) throw _writeError;
                 if (_unacked >= _sendLimit)
                 {
-                    _spaceWaiter ??= new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
-                    wait = _spaceWaiter.Task;
+                    if (_spaceWaiting) throw new InvalidOperationException("Only one write may be pending on a connection.");
+                    _spaceWaiting = true;
+                    wait = _space.Arm();
+                    mustWait = true;
                 }
             }
-            if (wait is not null)
+            if (mustWait)
             {
                 await wait.ConfigureAwait(false);
                 continue;
@@ -155,37 +160,37 @@ public sealed class OffloadSocket : IAsyncDisposable
     /// <summary>Engine: <paramref name="bytes"/> of written data were acknowledged (or dropped after a failure).</summary>
     internal void ReleaseSend(int bytes)
     {
-        TaskCompletionSource? wake = null;
+        bool wake = false;
         lock (_sendLock)
         {
             _unacked -= bytes;
-            if (_unacked < _sendLimit && _spaceWaiter is not null)
+            if (_unacked < _sendLimit && _spaceWaiting)
             {
-                wake = _spaceWaiter;
-                _spaceWaiter = null;
+                _spaceWaiting = false;
+                wake = true;
             }
         }
-        wake?.SetResult();
+        if (wake) _space.Set();
     }
 
     /// <summary>Engine: writes fail from now on (reset, abort).</summary>
     internal void FailWrites(Exception error)
     {
-        TaskCompletionSource? wake;
+        bool wake;
         lock (_sendLock)
         {
             _writeError ??= error;
-            wake = _spaceWaiter;
-            _spaceWaiter = null;
+            wake = _spaceWaiting;
+            _spaceWaiting = false;
         }
-        wake?.SetException(error);
+        if (wake) _space.Fail(error);
     }
 
     internal string SendDiagnostics
     {
         get
         {
-            lock (_sendLock) return $"unacked={_unacked} waiter={(_spaceWaiter is null ? "none" : _spaceWaiter.Task.Status.ToString())} err={_writeError?.Message}";
+            lock (_sendLock) return $"unacked={_unacked} waiting={_spaceWaiting} err={_writeError?.Message}";
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
 
 namespace OffloadEmu.HostStack;
 
@@ -10,17 +11,18 @@ namespace OffloadEmu.HostStack;
 /// </summary>
 /// <remarks>Chimney spec §3: indications are answered from the application's buffer space; posts are sized to its
 /// reads. Data from posts may exceed the soft limit (a post is issued only while the ring is empty).</remarks>
-internal sealed class ReceiveQueue
+internal sealed class ReceiveQueue : IValueTaskSource<int>
 {
     private readonly Lock _lock = new();
     private readonly byte[] _ring;
     private readonly int _softLimit;
-    private readonly bool _asyncContinuations;
     private int _head;
     private int _count;
     private bool _eof;
     private Exception? _error;
-    private TaskCompletionSource<int>? _pendingRead;
+    // One reusable completion for the (single) pending read: waiting reads allocate nothing.
+    private ManualResetValueTaskSourceCore<int> _core;
+    private bool _pendingRead;
     private Memory<byte> _pendingBuffer;
     private long _totalAppended;
 
@@ -28,7 +30,7 @@ internal sealed class ReceiveQueue
     {
         _softLimit = softLimit;
         _ring = new byte[softLimit * 2];
-        _asyncContinuations = asyncContinuations;
+        _core.RunContinuationsAsynchronously = asyncContinuations;
     }
 
     /// <summary>Bytes that can be taken from an indication or a delivery now.</summary>
@@ -63,7 +65,7 @@ internal sealed class ReceiveQueue
     {
         get
         {
-            lock (_lock) return _pendingRead is not null;
+            lock (_lock) return _pendingRead;
         }
     }
 
@@ -72,7 +74,7 @@ internal sealed class ReceiveQueue
     {
         get
         {
-            lock (_lock) return _pendingRead is null ? 0 : _pendingBuffer.Length;
+            lock (_lock) return _pendingRead ? _pendingBuffer.Length : 0;
         }
     }
 
@@ -87,7 +89,7 @@ internal sealed class ReceiveQueue
     /// <summary>Appends up to <paramref name="limit"/> bytes of <paramref name="data"/>; returns how many were taken.</summary>
     public int Append(ReadOnlySpan<byte> data, int limit)
     {
-        TaskCompletionSource<int>? done = null;
+        bool done = false;
         int result = 0;
         int taken;
         lock (_lock)
@@ -100,15 +102,15 @@ internal sealed class ReceiveQueue
             data[first..taken].CopyTo(_ring);
             _count += taken;
             _totalAppended += taken;
-            if (_pendingRead is not null)
+            if (_pendingRead)
             {
                 result = ReadLocked(_pendingBuffer.Span);
-                done = _pendingRead;
-                _pendingRead = null;
+                done = true;
+                _pendingRead = false;
                 _pendingBuffer = default;
             }
         }
-        done?.SetResult(result);
+        if (done) _core.SetResult(result);
         return taken;
     }
 
@@ -118,25 +120,25 @@ internal sealed class ReceiveQueue
     /// <summary>The peer's FIN: readers see end of stream once the bytes before it are read.</summary>
     public void SetEof()
     {
-        TaskCompletionSource<int>? done;
+        bool done;
         lock (_lock)
         {
             _eof = true;
-            done = _count == 0 ? TakePending() : null;
+            done = _count == 0 && TakePending();
         }
-        done?.SetResult(0);
+        if (done) _core.SetResult(0);
     }
 
     /// <summary>The connection failed (reset, abort): pending and later reads throw.</summary>
     public void SetError(Exception error)
     {
-        TaskCompletionSource<int>? done;
+        bool done;
         lock (_lock)
         {
             _error ??= error;
             done = TakePending();
         }
-        done?.SetException(_error);
+        if (done) _core.SetException(_error);
     }
 
     /// <summary>The application reads: bytes at once if there are any, else a pending read (one at a time).</summary>
@@ -148,21 +150,29 @@ internal sealed class ReceiveQueue
             if (_count > 0) return new ValueTask<int>(ReadLocked(buffer.Span));
             if (_error is not null) return ValueTask.FromException<int>(_error);
             if (_eof || buffer.Length == 0) return new ValueTask<int>(0);
-            if (_pendingRead is not null) throw new InvalidOperationException("Only one read may be pending on a connection.");
-            _pendingRead = new TaskCompletionSource<int>(_asyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+            if (_pendingRead) throw new InvalidOperationException("Only one read may be pending on a connection.");
+            _core.Reset();
+            _pendingRead = true;
             _pendingBuffer = buffer;
             pending = true;
-            return new ValueTask<int>(_pendingRead.Task);
+            return new ValueTask<int>(this, _core.Version);
         }
     }
 
-    private TaskCompletionSource<int>? TakePending()
+    private bool TakePending()
     {
-        var p = _pendingRead;
-        _pendingRead = null;
+        bool p = _pendingRead;
+        _pendingRead = false;
         _pendingBuffer = default;
         return p;
     }
+
+    int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _core.OnCompleted(continuation, state, token, flags);
 
     private int ReadLocked(Span<byte> destination)
     {

@@ -54,6 +54,10 @@ internal sealed class StackLab : IDisposable
     public TcpConfig PeerConfig { get; }
     public Instant Now { get; set; }
 
+    /// <summary>Bytes allocated on this thread while the host stack ran (its rounds and the callbacks the completion
+    /// queue runs into it, application continuations included).</summary>
+    public long StackAllocatedBytes { get; set; }
+
     /// <summary>The peer answers ARP requests for <see cref="PeerIp"/>.</summary>
     public bool PeerAnswersArp { get; set; } = true;
 
@@ -80,10 +84,14 @@ internal sealed class StackLab : IDisposable
     public int Step()
     {
         int work = Target.Poll(Now);
+        long before = GC.GetAllocatedBytesForCurrentThread();
         work += Queue.RunPending();
         work += Stack.Poll(Now);
+        StackAllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - before;
         work += Target.Poll(Now);
+        before = GC.GetAllocatedBytesForCurrentThread();
         work += Queue.RunPending();
+        StackAllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - before;
         work += PeerStep();
         return work;
     }
