@@ -20,6 +20,7 @@ public sealed class OffloadSocket : IAsyncDisposable
     private bool _spaceWaiting;
     private Exception? _writeError;
     private Stream? _stream;
+    private System.IO.Pipelines.IDuplexPipe? _pipe;
 
     internal OffloadSocket(HostStack stack, Ipv4Address remote, ushort remotePort, ushort localPort)
     {
@@ -63,6 +64,10 @@ public sealed class OffloadSocket : IAsyncDisposable
 
     /// <summary>A stream over the connection (dispose = <see cref="CloseAsync"/>).</summary>
     public Stream Stream => _stream ??= new OffloadSocketStream(this);
+
+    /// <summary>A duplex pipe over the connection (<see cref="Stream"/> underneath; completing the pipe does not
+    /// close the connection).</summary>
+    public System.IO.Pipelines.IDuplexPipe Pipe => _pipe ??= new OffloadSocketPipe(Stream);
 
     /// <summary>Reads received bytes; 0 at end of stream (the peer's FIN). Throws <see cref="IOException"/> after a
     /// reset.</summary>
