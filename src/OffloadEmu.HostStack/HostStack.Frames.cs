@@ -132,6 +132,30 @@ public sealed partial class HostStack
             return;
         }
         Statistics.FramesDropped++;
+        if ((flags & TcpFlags.Rst) == 0 && tcp.VerifyChecksum(ip.Source, ip.Destination)) SendReset(tcp, ip.Source, source);
+    }
+
+    /// <summary>A segment for no connection is answered with a reset (RFC 9293 §3.10.7.1, CLOSED state).</summary>
+    private void SendReset(TcpSegment segment, Ipv4Address remote, MacAddress destination)
+    {
+        var flags = segment.Flags;
+        var reset = (flags & TcpFlags.Ack) != 0
+            ? new TcpRepr { SourcePort = segment.DestinationPort, DestinationPort = segment.SourcePort, SequenceNumber = segment.AcknowledgmentNumber, Flags = TcpFlags.Rst }
+            : new TcpRepr
+            {
+                SourcePort = segment.DestinationPort,
+                DestinationPort = segment.SourcePort,
+                SequenceNumber = default,
+                AckNumber = segment.SequenceNumber + segment.SegmentLength,
+                Flags = TcpFlags.Rst,
+            };
+        const int Headers = EthernetFrame.UntaggedHeaderLength + Ipv4Packet.MinHeaderLength;
+        var frame = _scratch.AsSpan(0, Headers + reset.BufferLength);
+        new EthernetRepr(MacAddress, destination, EtherType.Ipv4).Emit(frame);
+        new Ipv4Repr(Address, remote, IpProtocol.Tcp, reset.BufferLength, 64, NextIpId(), dontFragment: true).Emit(frame[EthernetFrame.UntaggedHeaderLength..]);
+        reset.Emit(frame[Headers..], Address, remote);
+        SendFrame(frame);
+        Statistics.ResetsSent++;
     }
 
     private void SegmentForConnection(HostConnection c, Span<byte> segment)

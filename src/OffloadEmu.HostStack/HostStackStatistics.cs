@@ -30,6 +30,9 @@ public sealed class HostStackStatistics
     /// <summary>Connections taken back (terminate offload) and continued in host mode.</summary>
     public long Uploads { get; internal set; }
 
+    /// <summary>Resets sent for segments that matched no connection.</summary>
+    public long ResetsSent { get; internal set; }
+
     /// <summary>Segments forwarded to the target (held while an offload was in progress).</summary>
     public long SegmentsForwarded { get; internal set; }
 }

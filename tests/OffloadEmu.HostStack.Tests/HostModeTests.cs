@@ -87,6 +87,46 @@ public sealed class HostModeTests
         Assert.Equal(data, peer.Received.ToArray());
     }
 
+    [Fact]
+    public void SegmentForNoConnection_IsAnsweredWithAReset()
+    {
+        using var lab = NewLab();
+        lab.Run(lab.Stack.ResolveAsync(StackLab.PeerIp));
+        // A SYN to a port nobody listens on: RST+ACK acknowledging the SYN (RFC 9293 §3.10.7.1).
+        var syn = new TcpRepr { SourcePort = 4000, DestinationPort = 81, SequenceNumber = new SeqNumber(1000), Flags = TcpFlags.Syn, Window = 1000 };
+        lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, Segment(syn)));
+        // An ACK for nothing: RST with the acknowledged number as sequence.
+        var ack = new TcpRepr { SourcePort = 4001, DestinationPort = 82, SequenceNumber = new SeqNumber(5), AckNumber = new SeqNumber(777), Window = 1000 };
+        lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, Segment(ack)));
+        // A RST is never answered.
+        var rst = new TcpRepr { SourcePort = 4002, DestinationPort = 83, SequenceNumber = new SeqNumber(5), Flags = TcpFlags.Rst };
+        lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, Segment(rst)));
+        lab.RunFor(TimeSpan.FromMilliseconds(5));
+        var resets = new List<TcpRepr>();
+        foreach (var frame in lab.WireFromHost)
+        {
+            if (!EthernetFrame.TryCreate(frame, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+            if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
+            Assert.True(TcpSegment.TryCreate(ip.Payload, out var seg));
+            Assert.True(TcpRepr.TryParse(seg, ip.Source, ip.Destination, out var repr)); // checksum verified
+            resets.Add(repr);
+        }
+        Assert.Equal(2, resets.Count);
+        Assert.Equal(TcpFlags.Rst | TcpFlags.Ack, resets[0].Flags);
+        Assert.Equal(new SeqNumber(1001), resets[0].AckNumber);
+        Assert.Equal(4000, resets[0].DestinationPort);
+        Assert.Equal(TcpFlags.Rst, resets[1].Flags);
+        Assert.Equal(new SeqNumber(777), resets[1].SequenceNumber);
+        Assert.Equal(2, lab.Stack.Statistics.ResetsSent);
+    }
+
+    private static byte[] Segment(TcpRepr repr)
+    {
+        var bytes = new byte[repr.BufferLength];
+        repr.Emit(bytes, StackLab.PeerIp, StackLab.HostIp);
+        return bytes;
+    }
+
     private static async Task<byte[]> Echo(OffloadSocket socket, int length)
     {
         var all = new MemoryStream();
