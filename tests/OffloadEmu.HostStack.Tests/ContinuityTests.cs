@@ -1,3 +1,5 @@
+using OffloadEmu.Link.Decorators;
+
 namespace OffloadEmu.HostStack.Tests;
 
 /// <summary>Upload and re-offload at seeded random points while both directions move: every byte arrives once and in
@@ -5,14 +7,20 @@ namespace OffloadEmu.HostStack.Tests;
 public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    public void RandomUploadsAndReoffloads_KeepBothStreamsByteExact(int seed)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(4, false)]
+    [InlineData(5, true)]
+    [InlineData(6, true)]
+    [InlineData(7, true)]
+    [InlineData(8, true)]
+    public void RandomUploadsAndReoffloads_KeepBothStreamsByteExact(int seed, bool lossy)
     {
         var random = new Random(seed);
-        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        var damage = lossy ? new ImpairmentSpec { LossPercent = 2, DuplicatePercent = 1 } : null;
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake },
+            impairment: damage, impairmentSeed: (ulong)seed);
         lab.PeerListens.Add(7);
         var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
         var peer = Assert.Single(lab.PeerConnections.Values);
@@ -24,7 +32,7 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
         peer.Send(down);
 
         int uploads = 0, offloads = 0;
-        var end = lab.Now + TimeSpan.FromSeconds(120);
+        var end = lab.Now + TimeSpan.FromSeconds(lossy ? 600 : 120);
         while (!(write.IsCompleted && read.IsCompleted && peer.Received.Length == up.Length))
         {
             Assert.True(lab.Now < end, $"seed {seed}: transfer stalled. {lab.Describe()}");

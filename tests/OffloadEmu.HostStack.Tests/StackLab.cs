@@ -1,4 +1,5 @@
 using OffloadEmu.Link;
+using OffloadEmu.Link.Decorators;
 using OffloadEmu.Link.Devices;
 using OffloadEmu.Target;
 
@@ -17,10 +18,11 @@ internal sealed class StackLab : IDisposable
     private readonly FramePool _pool = new();
     private readonly FrameBuffer[] _batch;
     private readonly PeerWriter _writer;
+    private readonly ImpairmentDevice? _impaired;
     private ushort _peerIpId = 1;
 
     public StackLab(HostStackOptions? options = null, OffloadTargetOptions? targetOptions = null, TcpConfig? peerConfig = null,
-        Func<IOffloadTarget, IOffloadTarget>? decorate = null)
+        Func<IOffloadTarget, IOffloadTarget>? decorate = null, ImpairmentSpec? impairment = null, ulong impairmentSeed = 0)
     {
         // Application continuations must run inline inside the lab's rounds (deterministic, one thread): no xunit
         // synchronization context to post them to.
@@ -29,7 +31,10 @@ internal sealed class StackLab : IDisposable
         NicSide = nic;
         PeerSide = peer;
         Queue = CompletionQueue.CreateManual();
-        Target = new OffloadTarget(nic, targetOptions, Queue);
+        // Impairment (loss, duplication; no delay: the lab's clock is not the decorator's) sits on the target's device,
+        // so both directions of the wire are damaged.
+        _impaired = impairment is null ? null : new ImpairmentDevice(nic, impairment, impairment, impairmentSeed);
+        Target = new OffloadTarget(_impaired ?? (ILinkDevice)nic, targetOptions, Queue);
         Options = options ?? new HostStackOptions();
         Options = Options with
         {
@@ -272,6 +277,7 @@ internal sealed class StackLab : IDisposable
     {
         Stack.Dispose();
         Target.Dispose();
+        _impaired?.Dispose();
         NicSide.Dispose();
         PeerSide.Dispose();
     }
