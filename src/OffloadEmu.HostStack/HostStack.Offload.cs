@@ -11,6 +11,7 @@ public sealed partial class HostStack
 {
     private readonly Queue<HostConnection> _offloadQueue = new();
     private readonly Dictionary<OffloadBlock, HostConnection> _terminates = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, HostPath> _sharedTerminates = new(ReferenceEqualityComparer.Instance);
     private readonly NetBufferListPool _requestPool = new(65_536, 1, 1);
     private OffloadBlock? _initiateInFlight;
     private HostConnection? _initiateConnection;
@@ -577,7 +578,9 @@ public sealed partial class HostStack
         OffloadBlock root = tcp;
         var path = c.Path!;
         var neighbor = path.Neighbor;
-        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded)
+        // An initiate in flight may be linking a new dependent to these objects: then they stay.
+        var initiating = _initiateConnection?.Path;
+        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating, path))
         {
             // The last connection on the path: the path (and a neighbour left without paths) go with it, parents
             // first in the tree; the target removes dependents before their parents.
@@ -585,7 +588,7 @@ public sealed partial class HostStack
             pathBlock.AddDependent(tcp);
             path.OffloadState = ObjectOffloadState.Terminating;
             root = pathBlock;
-            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded)
+            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
             {
                 var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
                 neighborBlock.AddDependent(pathBlock);
@@ -597,27 +600,73 @@ public sealed partial class HostStack
         _target.TerminateOffload(root);
     }
 
+    /// <summary>Terminates a path (and its neighbour when it has no other path) left without offloaded connections.
+    /// A connection's own release includes them when it is the last dependent; this covers the other endings (an
+    /// upload the target asked for, a connection that ended while uploading).</summary>
+    private void ReleaseSharedIfUnused(HostPath path)
+    {
+        var initiating = _initiateConnection?.Path;
+        if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || ReferenceEquals(initiating, path)) return;
+        var neighbor = path.Neighbor;
+        var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+        path.OffloadState = ObjectOffloadState.Terminating;
+        OffloadBlock root = pathBlock;
+        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+        {
+            var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
+            neighborBlock.AddDependent(pathBlock);
+            neighbor.OffloadState = ObjectOffloadState.Terminating;
+            root = neighborBlock;
+        }
+        _sharedTerminates[root] = path;
+        _target.TerminateOffload(root);
+    }
+
+    private void ApplySharedTerminate(OffloadBlock root, HostPath path)
+    {
+        var neighbor = path.Neighbor;
+        // SUCCESS: the object is gone. FAILURE on a shared object means it still has dependents in the target (the
+        // host's count was wrong): it stays offloaded rather than being forgotten while installed.
+        var pathBlock = root.Layer == OffloadLayer.Path ? root : root.DependentBlockList!;
+        if (pathBlock.Status == NdisStatus.Success)
+        {
+            path.OffloadState = ObjectOffloadState.NotOffloaded;
+            path.Slot = null;
+            neighbor.Dependents--;
+        }
+        else
+        {
+            path.OffloadState = ObjectOffloadState.Offloaded;
+        }
+        if (root.Layer == OffloadLayer.Neighbor)
+        {
+            if (root.Status == NdisStatus.Success)
+            {
+                neighbor.OffloadState = ObjectOffloadState.NotOffloaded;
+                _neighborHandles.TryRemove(neighbor.Handle, out _);
+                neighbor.Slot = null;
+            }
+            else
+            {
+                neighbor.OffloadState = ObjectOffloadState.Offloaded;
+            }
+        }
+    }
+
     private void OnTerminateComplete(OffloadBlock root)
     {
+        if (_sharedTerminates.Remove(root, out var sharedPath))
+        {
+            ApplySharedTerminate(root, sharedPath);
+            return;
+        }
         if (!_terminates.Remove(root, out var c)) return;
         var path = c.Path!;
         var neighbor = path.Neighbor;
         OffloadBlock tcp = root;
         while (tcp.Layer != OffloadLayer.Tcp) tcp = tcp.DependentBlockList!;
         path.Dependents--;
-        if (root.Layer != OffloadLayer.Tcp)
-        {
-            // Terminated shared objects are gone whatever their status says (FAILURE = the target lost them).
-            path.OffloadState = ObjectOffloadState.NotOffloaded;
-            path.Slot = null;
-            neighbor.Dependents--;
-            if (root.Layer == OffloadLayer.Neighbor)
-            {
-                neighbor.OffloadState = ObjectOffloadState.NotOffloaded;
-                _neighborHandles.TryRemove(neighbor.Handle, out _);
-                neighbor.Slot = null;
-            }
-        }
+        if (root.Layer != OffloadLayer.Tcp) ApplySharedTerminate(root, path);
         _connectionHandles.TryRemove(c.Handle, out _);
         c.Handle = 0;
         c.Slot = null;
@@ -639,6 +688,7 @@ public sealed partial class HostStack
         if (tcp.Status != NdisStatus.Success || d is null)
         {
             FinishConnection(c, c.Failed ? null : new IOException("The offload target lost the connection.", new SocketException((int)SocketError.ConnectionAborted)));
+            ReleaseSharedIfUnused(path);
             return;
         }
         if (d.State is TcpState.CloseWait or TcpState.LastAck or TcpState.Closing or TcpState.TimeWait) c.PeerFinPending = true;
@@ -646,6 +696,7 @@ public sealed partial class HostStack
         {
             if (buffered.Length > 0 && !c.Failed) c.Rx.Append(buffered, int.MaxValue);
             FinishConnection(c, null);
+            ReleaseSharedIfUnused(path);
             return;
         }
 
