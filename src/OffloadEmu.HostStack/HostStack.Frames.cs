@@ -301,6 +301,7 @@ public sealed partial class HostStack
                 continue;
             }
             // No answer: the entry fails; waiters and connections waiting for it learn so.
+            HostLog.ArpFailed(_logger, entry.Address.ToString(), entry.RequestsSent);
             entry.NextRequestAt = Instant.MaxValue;
             entry.State = NeighborState.Failed;
             entry.IsReachableForQuery = false;

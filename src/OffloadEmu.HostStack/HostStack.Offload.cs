@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using OffloadEmu.Chimney;
 using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
@@ -261,6 +262,7 @@ public sealed partial class HostStack
             c.Machine = null;
             c.OffloadCount++;
             Statistics.OffloadsSucceeded++;
+            HostLog.Offloaded(_logger, c.ToString());
             c.SendBacklog = InitialSendBacklog;
             c.OffloadOutstanding = 0;
             foreach (var chunk in c.Inflight)
@@ -301,6 +303,7 @@ public sealed partial class HostStack
         c.Location = ConnectionLocation.Host;
         c.AutoOffload = false;
         Statistics.OffloadsFailed++;
+        HostLog.OffloadFailed(_logger, c.ToString(), tcpBlock.Status.ToString());
         c.OffloadTcs?.TrySetResult(false);
         c.OffloadTcs = null;
         c.UploadTcs?.TrySetResult();
@@ -507,6 +510,7 @@ public sealed partial class HostStack
     private void OnTcpEvent(ulong handle, TcpOffloadEventType type, uint info)
     {
         if (!_connectionHandles.TryGetValue(handle, out var c)) return;
+        if (type != TcpOffloadEventType.SendBacklogChange) HostLog.TargetEvent(_logger, c.ToString(), type.ToString(), info);
         switch (type)
         {
             case TcpOffloadEventType.SendBacklogChange:
@@ -533,6 +537,7 @@ public sealed partial class HostStack
 
     private void OnAdapterStatus(NdisStatus status)
     {
+        HostLog.AdapterStatus(_logger, status.ToString());
         switch (status)
         {
             case NdisStatus.OffloadPause:
@@ -709,6 +714,12 @@ public sealed partial class HostStack
             sendData[i++] = chunk;
         }
         var m = TcpMachine.FromOffloadState(_tcpConfig, c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            long sendBytes = 0;
+            foreach (var chunk in sendData) sendBytes += chunk.Length;
+            HostLog.Uploaded(_logger, c.ToString(), d.State.ToString(), sendBytes, buffered.Length);
+        }
         AttachMachine(c, m);
         Statistics.Uploads++;
         if (c.FinIssued && d.State is TcpState.Established or TcpState.CloseWait) m.Close(); // the disconnect did not get through

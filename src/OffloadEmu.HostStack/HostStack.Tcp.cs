@@ -331,6 +331,8 @@ public sealed partial class HostStack
     {
         if (c.Location == ConnectionLocation.Closed) return;
         c.Location = ConnectionLocation.Closed;
+        if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+            HostLog.Closed(_logger, c.ToString(), error is null ? "" : ": " + error.Message);
         if (error is not null)
         {
             c.Rx.SetError(error);

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using OffloadEmu.Chimney;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
@@ -19,6 +21,7 @@ namespace OffloadEmu.HostStack;
 public sealed partial class HostStack : IDisposable
 {
     private readonly IOffloadTarget _target;
+    private readonly ILogger _logger;
     private readonly ConcurrentQueue<HostCommand> _inbox = new();
     private readonly ConcurrentDictionary<ulong, HostConnection> _connectionHandles = new();
     private readonly ConcurrentDictionary<ulong, NeighborEntry> _neighborHandles = new();
@@ -42,8 +45,9 @@ public sealed partial class HostStack : IDisposable
     private long _timeOrigin;
 
     /// <summary>Creates the stack and binds it to <paramref name="target"/> (the target's host from now on).</summary>
-    public HostStack(IOffloadTarget target, HostStackOptions options)
+    public HostStack(IOffloadTarget target, HostStackOptions options, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
