@@ -24,4 +24,5 @@ internal enum CommandKind
     TcpEvent,
     ReceiveReturn,
     AdapterStatus,
+    Statistics,
 }

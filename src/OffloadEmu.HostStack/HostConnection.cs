@@ -104,6 +104,9 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public int OffloadCount { get; set; }
 
+    /// <summary>TCP statistics of earlier host-mode machines (added when a machine is handed over).</summary>
+    public TcpStatistics PastHostStatistics;
+
     /// <summary>Waiting in the stack's offload queue.</summary>
     public bool OffloadQueued { get; set; }
 

@@ -259,6 +259,7 @@ public sealed partial class HostStack
             var m = c.Machine!;
             m.ReceiveConsumer = null;
             m.SendCompletionSink = null;
+            c.PastHostStatistics.Add(m.Statistics);
             c.Machine = null;
             c.OffloadCount++;
             Statistics.OffloadsSucceeded++;

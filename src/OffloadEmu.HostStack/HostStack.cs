@@ -240,6 +240,13 @@ public sealed partial class HostStack : IDisposable
                 nbl.Next = null;
                 _target.TcpOffloadReceiveReturn(nbl);
                 break;
+            case CommandKind.Statistics:
+                var sc = (HostConnection)c.Object!;
+                var tcp = sc.PastHostStatistics;
+                if (sc.Machine is { } machine && sc.Location is ConnectionLocation.Host or ConnectionLocation.Offloading) tcp.Add(machine.Statistics);
+                ((TaskCompletionSource<OffloadSocketStatistics>)c.Extra!).TrySetResult(new OffloadSocketStatistics(
+                    sc.Location, sc.OffloadCount, sc.UploadCount, sc.Socket.BytesWritten, sc.Rx.TotalAppended, tcp));
+                break;
             case CommandKind.AdapterStatus:
                 OnAdapterStatus((NdisStatus)(uint)c.Value);
                 break;

@@ -157,6 +157,14 @@ public sealed class OffloadSocket : IAsyncDisposable
         return tcs.Task;
     }
 
+    /// <summary>A snapshot of the connection's counters, taken by the engine loop.</summary>
+    public Task<OffloadSocketStatistics> GetStatisticsAsync()
+    {
+        var tcs = new TaskCompletionSource<OffloadSocketStatistics>(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Statistics, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
 

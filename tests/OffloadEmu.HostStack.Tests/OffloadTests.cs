@@ -89,6 +89,13 @@ public sealed class OffloadTests
         Assert.Equal(down, received.ToArray());
         Assert.Equal((2, 1), socket.OffloadCounts);
         Assert.Equal(1, lab.Stack.Statistics.Uploads);
+        var stats = lab.Run(socket.GetStatisticsAsync());
+        Assert.Equal(ConnectionLocation.Offloaded, stats.Location);
+        Assert.Equal((2, 1), (stats.Offloads, stats.Uploads));
+        Assert.Equal(up.Length, stats.BytesWritten);
+        Assert.Equal(down.Length, stats.BytesReceived);
+        // The host machine moved segments in the handshake and in the host-mode period between the offloads.
+        Assert.True(stats.HostTcp.OutSegments > 100 && stats.HostTcp.InSegments > 100, $"{stats.HostTcp.InSegments} in, {stats.HostTcp.OutSegments} out");
     }
 
     [Fact]
