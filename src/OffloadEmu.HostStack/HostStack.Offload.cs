@@ -408,6 +408,7 @@ public sealed partial class HostStack
                         // UPLOAD_IN_PROGRESS (or an IM code): the target advanced the NB past the acknowledged bytes;
                         // the rest goes back to host-mode sending after the upload (spec §5).
                         chunk.SyncLength();
+                        Statistics.SendsHandedBack++;
                         break;
                 }
                 ReleaseDoneChunks(c);

@@ -30,6 +30,10 @@ public sealed class HostStackStatistics
     /// <summary>Connections taken back (terminate offload) and continued in host mode.</summary>
     public long Uploads { get; internal set; }
 
+    /// <summary>Send requests the target gave back unfinished (UPLOAD_IN_PROGRESS or a partial count), resent in host
+    /// mode after the upload.</summary>
+    public long SendsHandedBack { get; internal set; }
+
     /// <summary>Resets sent for segments that matched no connection.</summary>
     public long ResetsSent { get; internal set; }
 

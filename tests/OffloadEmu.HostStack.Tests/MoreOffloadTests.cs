@@ -36,20 +36,26 @@ public sealed class MoreOffloadTests
         var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
         var peer = Assert.Single(lab.PeerConnections.Values);
         lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
-        var up = AppIo.Pattern(500_000, 70);
+        var first = AppIo.Pattern(200_000, 70);
+        var second = AppIo.Pattern(300_000, 72);
         var down = AppIo.Pattern(500_000, 71);
         var received = new MemoryStream();
-        var write = AppIo.WriteAsync(socket, up);
         var read = AppIo.ReadAsync(socket, down.Length, 8192, received);
         peer.Send(down);
-        lab.RunUntil(() => peer.Received.Length > 100_000, TimeSpan.FromSeconds(10));
+        lab.Run(AppIo.WriteAsync(socket, first));
+        lab.RunUntil(() => peer.Received.Length == first.Length && received.Length > 100_000, TimeSpan.FromSeconds(10));
+
+        // The target asks for the upload; sends the application makes before the host sees the request reach the
+        // target after it and come back UPLOAD_IN_PROGRESS (spec §5, §6.3): they must go out in host mode, in order.
         lab.Target.RequestUpload(socket.Connection.Slot!.Context, TcpUploadReason.LowActivity);
+        var write = AppIo.WriteAsync(socket, second);
         lab.RunUntil(() => socket.Location == ConnectionLocation.Host, TimeSpan.FromSeconds(5));
         Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.True(lab.Stack.Statistics.SendsHandedBack > 0, "no send was handed back");
         lab.Run(write);
         lab.Run(read);
-        lab.RunUntil(() => peer.Received.Length == up.Length, TimeSpan.FromSeconds(30));
-        Assert.Equal(up, peer.Received.ToArray());
+        lab.RunUntil(() => peer.Received.Length == first.Length + second.Length, TimeSpan.FromSeconds(30));
+        Assert.Equal(first.Concat(second).ToArray(), peer.Received.ToArray());
         Assert.Equal(down, received.ToArray());
         Assert.Equal(ConnectionLocation.Host, socket.Location); // a retrieved connection is not re-offloaded by policy
     }
