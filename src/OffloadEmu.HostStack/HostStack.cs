@@ -146,6 +146,12 @@ public sealed partial class HostStack : IDisposable
 
     internal void Post(in HostCommand command)
     {
+        if (_stop)
+        {
+            // Disposed: a target still running (its completion thread) may call in; nothing is processed any more.
+            if (command.Kind == CommandKind.Frame) Frames.Return(command.Buffer!);
+            return;
+        }
         _inbox.Enqueue(command);
         if (_thread is not null && Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
     }
@@ -359,6 +365,7 @@ public sealed partial class HostStack : IDisposable
         _stop = true;
         _wake.Release();
         _thread?.Join(5000);
-        _wake.Dispose();
+        // The semaphore is not disposed: a target's completion thread may still be calling Post (it returns early,
+        // but may have read _stop just before it was set).
     }
 }
