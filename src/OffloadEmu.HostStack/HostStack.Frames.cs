@@ -317,8 +317,8 @@ public sealed partial class HostStack
 
     // ---- helpers shared with the chimney callbacks --------------------------------------------------------------------
 
-    /// <summary>Appends up to <paramref name="max"/> bytes of an NBL's data to <paramref name="rx"/> (no limit beyond
-    /// the ring); returns the bytes appended.</summary>
+    /// <summary>Appends the first <paramref name="max"/> bytes of an NBL's data to <paramref name="rx"/> (callers bound
+    /// <paramref name="max"/> by the free space, or pass bytes already delivered); returns the bytes appended.</summary>
     internal static int AppendNbl(ReceiveQueue rx, NetBufferList nbl, int max)
     {
         int total = 0;
@@ -337,10 +337,9 @@ public sealed partial class HostStack
                 }
                 var part = segment.Slice(skip, Math.Min(segment.Length - skip, left));
                 skip = 0;
-                int n = rx.Append(part, part.Length);
-                total += n;
-                left -= n;
-                if (n < part.Length) return total;
+                rx.AppendAll(part);
+                total += part.Length;
+                left -= part.Length;
             }
         }
         return total;

@@ -701,7 +701,7 @@ public sealed partial class HostStack
         if (d.State is TcpState.CloseWait or TcpState.LastAck or TcpState.Closing or TcpState.TimeWait) c.PeerFinPending = true;
         if (c.Releasing || c.Failed || d.State is < TcpState.Established or > TcpState.LastAck)
         {
-            if (buffered.Length > 0 && !c.Failed) c.Rx.Append(buffered, int.MaxValue);
+            if (buffered.Length > 0 && !c.Failed) c.Rx.AppendAll(buffered);
             FinishConnection(c, null);
             ReleaseSharedIfUnused(path);
             return;

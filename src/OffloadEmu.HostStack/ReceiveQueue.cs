@@ -14,7 +14,7 @@ namespace OffloadEmu.HostStack;
 internal sealed class ReceiveQueue : IValueTaskSource<int>
 {
     private readonly Lock _lock = new();
-    private readonly byte[] _ring;
+    private byte[] _ring;
     private readonly int _softLimit;
     private int _head;
     private int _count;
@@ -112,6 +112,26 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         }
         if (done) _core.SetResult(result);
         return taken;
+    }
+
+    /// <summary>Appends all of <paramref name="data"/> (bytes the target already delivered: a completed post, data
+    /// returned at terminate), growing the ring in the rare case it lacks room rather than losing bytes.</summary>
+    public void AppendAll(ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            if (_ring.Length - _count < data.Length)
+            {
+                var bigger = new byte[Math.Max(_ring.Length * 2, _count + data.Length)];
+                int first = Math.Min(_count, _ring.Length - _head);
+                _ring.AsSpan(_head, first).CopyTo(bigger);
+                _ring.AsSpan(0, _count - first).CopyTo(bigger.AsSpan(first));
+                _ring = bigger;
+                _head = 0;
+            }
+        }
+        int taken = Append(data, data.Length);
+        System.Diagnostics.Debug.Assert(taken == data.Length);
     }
 
     /// <summary>Appends as much as the soft limit allows.</summary>
