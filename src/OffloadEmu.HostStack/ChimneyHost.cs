@@ -14,10 +14,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
 
     public void TerminateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.TerminateComplete, Object = root });
 
-    public void UpdateOffloadComplete(OffloadBlock root)
-    {
-        // The host stack issues no updates yet.
-    }
+    public void UpdateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.UpdateComplete, Object = root });
 
     public void InvalidateOffloadComplete(OffloadBlock root)
     {

@@ -25,4 +25,5 @@ internal enum CommandKind
     ReceiveReturn,
     AdapterStatus,
     Statistics,
+    UpdateComplete,
 }

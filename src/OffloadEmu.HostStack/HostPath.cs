@@ -21,6 +21,12 @@ internal sealed class HostPath(Ipv4Address destination, NeighborEntry neighbor, 
 
     public ulong Handle { get; set; }
 
+    /// <summary>The PathMtu the target's path object has (set at initiate, changed by completed updates).</summary>
+    public uint OffloadedMtu { get; set; }
+
+    /// <summary>An UpdateOffload of this path is in flight (one at a time per object, spec §6.7).</summary>
+    public bool UpdateInFlight { get; set; }
+
     /// <summary>Offloaded TCP connections on this path.</summary>
     public int Dependents { get; set; }
 

@@ -93,6 +93,14 @@ public sealed partial class HostStack
             Statistics.FramesDropped++;
             return;
         }
+        if (icmp.Type == Icmpv4Type.DestinationUnreachable && icmp.UnreachableCode == Icmpv4UnreachableCode.FragmentationNeeded)
+        {
+            // RFC 1191: the quoted header names the destination whose path MTU shrank; only our own TCP traffic counts.
+            if (packet.TryGetQuotedHeader(out var quotedSource, out var quotedDestination, out var quotedProtocol, out _)
+                && quotedSource == Address && quotedProtocol == IpProtocol.Tcp)
+                PathMtuDecrease(quotedDestination, icmp.NextHopMtu);
+            return;
+        }
         if (icmp.Type != Icmpv4Type.EchoRequest)
         {
             Statistics.FramesDropped++;

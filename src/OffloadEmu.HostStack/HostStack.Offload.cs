@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using OffloadEmu.Chimney;
 using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
 
 namespace OffloadEmu.HostStack;
 
@@ -13,6 +14,7 @@ public sealed partial class HostStack
     private readonly Queue<HostConnection> _offloadQueue = new();
     private readonly Dictionary<OffloadBlock, HostConnection> _terminates = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<OffloadBlock, HostPath> _sharedTerminates = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, HostPath> _updates = new(ReferenceEqualityComparer.Instance);
     private readonly NetBufferListPool _requestPool = new(65_536, 1, 1);
     private OffloadBlock? _initiateInFlight;
     private HostConnection? _initiateConnection;
@@ -242,7 +244,9 @@ public sealed partial class HostStack
             if (OffloadTree.IsOffloaded(pathBlock.Status))
             {
                 path.OffloadState = ObjectOffloadState.Offloaded;
+                path.OffloadedMtu = pathBlock.PathCached!.Value.PathMtu;
                 neighbor.Dependents++;
+                PushPathMtu(path); // the MTU may have dropped while the initiate was pending
             }
             else
             {
@@ -574,6 +578,61 @@ public sealed partial class HostStack
             StartUpload(c, releasing: true);
     }
 
+    // ---- path MTU (RFC 1191, spec §6.7) ------------------------------------------------------------------------------
+
+    private const uint MinIpv4PathMtu = 576;
+
+    /// <summary>An ICMP fragmentation-needed message lowered the path MTU to <paramref name="nextHopMtu"/>: host-mode
+    /// machines on the path segment smaller at once, an offloaded path object is updated (cached PathMtu).</summary>
+    private void PathMtuDecrease(Ipv4Address destination, ushort nextHopMtu)
+    {
+        if (!_paths.TryGetValue(destination, out var path)) return;
+        // An old router may report 0: fall back to the IPv4 minimum rather than guessing plateaus.
+        uint mtu = Math.Max(MinIpv4PathMtu, nextHopMtu == 0 ? MinIpv4PathMtu : nextHopMtu);
+        if (mtu >= path.PathMtu) return;
+        path.PathMtu = mtu;
+        Statistics.PathMtuDecreases++;
+        foreach (var c in _connectionList)
+        {
+            if (!ReferenceEquals(c.Path, path) || c.Machine is not { } m) continue;
+            ApplyPathMss(c, m);
+        }
+        PushPathMtu(path);
+    }
+
+    private void ApplyPathMss(HostConnection c, TcpMachine m)
+    {
+        uint mtu = c.Path!.PathMtu;
+        if (mtu < (uint)Mtu) m.SetPathMss((ushort)(mtu - 40));
+    }
+
+    /// <summary>Sends the path's MTU to its offloaded object when it differs and no other update is in flight.</summary>
+    private void PushPathMtu(HostPath path)
+    {
+        if (path.OffloadState != ObjectOffloadState.Offloaded || path.UpdateInFlight || path.OffloadedMtu == path.PathMtu) return;
+        var block = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+        {
+            MiniportOffloadContext = path.Slot,
+            NdisOffloadHandle = path.Handle,
+            PathCached = new PathCachedState { PathMtu = path.PathMtu },
+        };
+        path.UpdateInFlight = true;
+        _updates[block] = path;
+        _target.UpdateOffload(block);
+    }
+
+    private void OnUpdateComplete(OffloadBlock root)
+    {
+        if (!_updates.Remove(root, out var path)) return;
+        path.UpdateInFlight = false;
+        if (root.Status == NdisStatus.Success)
+        {
+            path.OffloadedMtu = root.PathCached!.Value.PathMtu;
+            Statistics.PathUpdatesCompleted++;
+        }
+        PushPathMtu(path); // a further decrease may have arrived meanwhile
+    }
+
     // ---- terminate (spec §6.6) ----------------------------------------------------------------------------------------
 
     private void StartUpload(HostConnection c, bool releasing)
@@ -716,6 +775,7 @@ public sealed partial class HostStack
             sendData[i++] = chunk;
         }
         var m = TcpMachine.FromOffloadState(_tcpConfig, c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
+        ApplyPathMss(c, m);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             long sendBytes = 0;

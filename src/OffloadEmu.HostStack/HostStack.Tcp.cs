@@ -51,6 +51,7 @@ public sealed partial class HostStack
     {
         if (c.Location == ConnectionLocation.Closed) return;
         var m = TcpMachine.Connect(_tcpConfig, c.Addresses, c.Key.LocalPort, c.Key.RemotePort, _now);
+        ApplyPathMss(c, m);
         AttachMachine(c, m);
         Transmit(c);
     }
@@ -76,6 +77,7 @@ public sealed partial class HostStack
         c.Path = GetPath(key.Remote, neighbor);
         AddConnection(c);
         var m = TcpMachine.Listen(_tcpConfig, c.Addresses, key.LocalPort);
+        ApplyPathMss(c, m);
         AttachMachine(c, m);
         m.ProcessSegment(syn, _now);
         Transmit(c);

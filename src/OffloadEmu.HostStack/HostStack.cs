@@ -246,6 +246,9 @@ public sealed partial class HostStack : IDisposable
                 nbl.Next = null;
                 _target.TcpOffloadReceiveReturn(nbl);
                 break;
+            case CommandKind.UpdateComplete:
+                OnUpdateComplete((OffloadBlock)c.Object!);
+                break;
             case CommandKind.Statistics:
                 var sc = (HostConnection)c.Object!;
                 var tcp = sc.PastHostStatistics;

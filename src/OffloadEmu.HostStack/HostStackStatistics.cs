@@ -34,6 +34,12 @@ public sealed class HostStackStatistics
     /// mode after the upload.</summary>
     public long SendsHandedBack { get; internal set; }
 
+    /// <summary>Path MTU decreases learned from ICMP fragmentation-needed messages.</summary>
+    public long PathMtuDecreases { get; internal set; }
+
+    /// <summary>UpdateOffload requests completed with SUCCESS (path MTU pushed to the target).</summary>
+    public long PathUpdatesCompleted { get; internal set; }
+
     /// <summary>Resets sent for segments that matched no connection.</summary>
     public long ResetsSent { get; internal set; }
 
