@@ -631,6 +631,7 @@ public sealed partial class HostStack
             Statistics.PathUpdatesCompleted++;
         }
         PushPathMtu(path); // a further decrease may have arrived meanwhile
+        ReleaseSharedIfUnused(path); // its last connection may have ended while the update ran
     }
 
     // ---- terminate (spec §6.6) ----------------------------------------------------------------------------------------
@@ -646,7 +647,8 @@ public sealed partial class HostStack
         var neighbor = path.Neighbor;
         // An initiate in flight may be linking a new dependent to these objects: then they stay.
         var initiating = _initiateConnection?.Path;
-        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating, path))
+        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating, path)
+            && !path.UpdateInFlight)
         {
             // The last connection on the path: the path (and a neighbour left without paths) go with it, parents
             // first in the tree; the target removes dependents before their parents.
@@ -672,7 +674,8 @@ public sealed partial class HostStack
     private void ReleaseSharedIfUnused(HostPath path)
     {
         var initiating = _initiateConnection?.Path;
-        if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || ReferenceEquals(initiating, path)) return;
+        // Spec §6.6: an update of the object completes before its terminate (OnUpdateComplete comes back here).
+        if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || ReferenceEquals(initiating, path) || path.UpdateInFlight) return;
         var neighbor = path.Neighbor;
         var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
         path.OffloadState = ObjectOffloadState.Terminating;
