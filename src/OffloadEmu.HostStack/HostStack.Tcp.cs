@@ -375,5 +375,7 @@ public sealed partial class HostStack
         _connections.Remove(c.Key);
         _connectionList.Remove(c);
         if (c.Handle != 0) _connectionHandles.TryRemove(c.Handle, out _);
+        // A path kept offloaded for re-offload (after an upload) goes when its last user does.
+        if (c.Path is { } path) ReleaseSharedIfUnused(path);
     }
 }
