@@ -58,10 +58,17 @@ public sealed partial class HostStack : IDisposable
         Mtu = target.Mtu;
         // The host machine's MSS follows the interface MTU (IPv4 + TCP headers = 40 bytes).
         var mss = (ushort)Math.Min(options.Tcp.Mss, Math.Max(536, Mtu - 40));
-        _tcpConfig = options.Tcp with { Mss = mss, IsnGenerator = options.Tcp.IsnGenerator ?? IsnGenerator.CreateRandom() };
+        _tcpConfig = options.Tcp.WithOffloadParameters(options.OffloadParameters) with
+        {
+            Mss = mss,
+            IsnGenerator = options.Tcp.IsnGenerator ?? IsnGenerator.CreateRandom(),
+        };
         Chunks = new SendChunkPool(options.SendChunkSize);
         _writer = new TcpFrameWriter(this);
         target.Bind(new ChimneyHost(this));
+        var status = target.SetParameters(options.OffloadParameters);
+        if (status != NdisStatus.Success)
+            throw new ArgumentException($"The target refused the offload parameters ({status}).", nameof(options));
     }
 
     /// <summary>The options.</summary>

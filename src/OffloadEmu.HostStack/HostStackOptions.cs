@@ -1,3 +1,4 @@
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
 
@@ -17,6 +18,11 @@ public sealed record class HostStackOptions
 
     /// <summary>The TCP machine configuration of host-mode connections (MSS is clamped to the target's MTU).</summary>
     public TcpConfig Tcp { get; init; } = TcpConfig.Default;
+
+    /// <summary>The offload parameters the stack sets on the target (OID_TCP_CONNECTION_OFFLOAD_PARAMETERS, spec §6.9);
+    /// host-mode machines use the same tick rate, ACK and retransmission settings, so delegated state means the same
+    /// on both sides.</summary>
+    public OffloadParameters OffloadParameters { get; init; } = OffloadParameters.Default;
 
     /// <summary>When connections are offloaded.</summary>
     public OffloadPolicy OffloadPolicy { get; init; } = OffloadPolicy.AfterHandshake;

@@ -98,6 +98,26 @@ public sealed class OffloadTests
         Assert.True(stats.HostTcp.OutSegments > 100 && stats.HostTcp.InSegments > 100, $"{stats.HostTcp.InSegments} in, {stats.HostTcp.OutSegments} out");
     }
 
+    [Theory]
+    [InlineData(10u)]
+    [InlineData(100u)]
+    public void OtherTickRates_UploadAndReoffloadStayExact(uint ticksPerSecond)
+    {
+        var options = new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake, OffloadParameters = OffloadParameters.ForTicksPerSecond(ticksPerSecond) };
+        var (lab, socket, peer) = Connected(options);
+        using var _ = lab;
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
+        var up = AppIo.Pattern(400_000, 25);
+        var write = AppIo.WriteAsync(socket, up);
+        lab.RunUntil(() => peer.Received.Length > 100_000, TimeSpan.FromSeconds(30));
+        lab.Run(socket.UploadAsync());
+        lab.RunUntil(() => peer.Received.Length > 200_000, TimeSpan.FromSeconds(30));
+        Assert.True(lab.Run(socket.OffloadAsync()));
+        lab.Run(write);
+        lab.RunUntil(() => peer.Received.Length == up.Length, TimeSpan.FromSeconds(30));
+        Assert.Equal(up, peer.Received.ToArray());
+    }
+
     [Fact]
     public void InitiateFailure_KeepsTheConnectionWorkingInHostMode()
     {
