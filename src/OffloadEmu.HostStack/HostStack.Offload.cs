@@ -92,9 +92,16 @@ public sealed partial class HostStack
         }
         var path = c.Path!;
         var neighbor = path.Neighbor;
-        if (path.OffloadState == ObjectOffloadState.Terminating || neighbor.OffloadState == ObjectOffloadState.Terminating || !neighbor.HasMac)
+        if (!neighbor.HasMac)
         {
-            // A shared object is on its way out (or the neighbour is unresolved): try again later.
+            // No hardware address for the neighbour block: not offloadable now (the policy tries again on activity).
+            c.OffloadTcs?.TrySetResult(false);
+            c.OffloadTcs = null;
+            return 1;
+        }
+        if (path.OffloadState == ObjectOffloadState.Terminating || neighbor.OffloadState == ObjectOffloadState.Terminating)
+        {
+            // A shared object is on its way out: try again once its terminate completed.
             c.OffloadQueued = true;
             _offloadQueue.Enqueue(c);
             return 0;
