@@ -1,0 +1,91 @@
+using OffloadEmu.Chimney;
+
+namespace OffloadEmu.HostStack;
+
+/// <summary>
+/// The host stack's <see cref="IOffloadHost"/>: every completion, event and frame becomes an inbox command for the
+/// engine loop. The two handlers that must answer synchronously do so without touching loop state: a receive
+/// indication (and the data of a receive completion, so that the two stay in the target's order) goes straight into
+/// the connection's <see cref="ReceiveQueue"/>, a neighbour reachability query reads a volatile flag.
+/// </summary>
+internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
+{
+    public void InitiateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.InitiateComplete, Object = root });
+
+    public void TerminateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.TerminateComplete, Object = root });
+
+    public void UpdateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.UpdateComplete, Object = root });
+
+    public void InvalidateOffloadComplete(OffloadBlock root)
+    {
+        // The host stack issues no invalidates yet.
+    }
+
+    public void QueryOffloadStateComplete(OffloadBlock root)
+    {
+        // The host stack issues no queries yet.
+    }
+
+    public void TcpOffloadSendComplete(NetBufferList chain) => stack.Post(new HostCommand { Kind = CommandKind.SendComplete, Object = chain });
+
+    public void TcpOffloadReceiveComplete(NetBufferList chain)
+    {
+        // Copy the data now, in callback order (spec §3: completions and indications are serialized per connection and
+        // the target fills posts only with data after what it indicated), then let the loop recycle the posts.
+        for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+        {
+            if (nbl.ProtocolReserved is not HostConnection c) continue;
+            int bytes = nbl.TcpOffloadBytesTransferred;
+            if (bytes > 0) HostStack.AppendNbl(c.Rx, nbl, bytes);
+        }
+        stack.Post(new HostCommand { Kind = CommandKind.ReceiveComplete, Object = chain });
+    }
+
+    public void TcpOffloadDisconnectComplete(NetBufferList nbl) => stack.Post(new HostCommand { Kind = CommandKind.DisconnectComplete, Object = nbl });
+
+    public void TcpOffloadForwardComplete(NetBufferList chain) => stack.Post(new HostCommand { Kind = CommandKind.ForwardComplete, Object = chain });
+
+    public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
+    {
+        bytesConsumed = 0;
+        if (!stack.TryGetConnectionByHandle(ndisOffloadHandle, out var c))
+            return NdisStatus.OffloadDataNotAccepted;
+        int length = (int)nbl.DataLength;
+        int free = c.Rx.Free;
+        if (free >= length)
+        {
+            HostStack.AppendNbl(c.Rx, nbl, length);
+            bytesConsumed = length;
+            stack.Post(new HostCommand { Kind = CommandKind.ReceiveReturn, Object = nbl });
+            return NdisStatus.Success;
+        }
+        c.IndicationsBlocked = true;
+        if (free > 0)
+        {
+            bytesConsumed = HostStack.AppendNbl(c.Rx, nbl, free);
+            if (bytesConsumed > 0) return NdisStatus.OffloadDataPartiallyAccepted;
+        }
+        bytesConsumed = 0;
+        return NdisStatus.OffloadDataNotAccepted;
+    }
+
+    public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info)
+        => stack.Post(new HostCommand { Kind = CommandKind.TcpEvent, Value = ndisOffloadHandle, Length = (int)type, Info = info });
+
+    public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code)
+    {
+        // Spec §6.4: the host writes HostReachabilityDelta synchronously: non-zero when its entry is reachable, 0 when
+        // stale (the target then stops asking for NceStaleTicks).
+        bool reachable = stack.TryGetNeighborByHandle(neighborBlock.NdisOffloadHandle, out var entry) && entry.IsReachableForQuery;
+        neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = reachable ? 1u : 0u };
+    }
+
+    public void IndicateStatus(NdisStatus adapterStatus) => stack.Post(new HostCommand { Kind = CommandKind.AdapterStatus, Value = (uint)adapterStatus });
+
+    public void ReceiveFrame(ReadOnlySpan<byte> frame)
+    {
+        var buffer = stack.Frames.Rent(frame.Length);
+        frame.CopyTo(buffer);
+        stack.Post(new HostCommand { Kind = CommandKind.Frame, Buffer = buffer, Length = frame.Length });
+    }
+}

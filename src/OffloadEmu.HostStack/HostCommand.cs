@@ -1,0 +1,16 @@
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+/// <summary>One inbox item (a struct: posting allocates nothing once the queue's segments exist).</summary>
+internal struct HostCommand
+{
+    public CommandKind Kind;
+    public object? Object;
+    public object? Extra;
+    public byte[]? Buffer;
+    public int Length;
+    public ulong Value;
+    public uint Info;
+    public Ipv4Address Address;
+}

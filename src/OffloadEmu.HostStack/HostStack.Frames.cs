@@ -1,0 +1,355 @@
+using System.Buffers;
+using OffloadEmu.Chimney;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+public sealed partial class HostStack
+{
+    // ---- non-offload path: in ---------------------------------------------------------------------------------------
+
+    private void ReceiveFrame(Span<byte> frame)
+    {
+        Statistics.FramesReceived++;
+        if (!EthernetFrame.TryCreate(frame, out var eth))
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        var dst = eth.Destination;
+        if (dst != MacAddress && !dst.IsBroadcast)
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        switch (eth.EtherType)
+        {
+            case EtherType.Arp:
+                ReceiveArp(eth.Payload);
+                break;
+            case EtherType.Ipv4:
+                ReceiveIpv4(eth.Payload, eth.Source);
+                break;
+            default:
+                Statistics.FramesDropped++;
+                break;
+        }
+    }
+
+    private void ReceiveArp(Span<byte> payload)
+    {
+        if (!ArpPacket.TryCreate(payload, out var packet) || !ArpRepr.TryParse(packet, out var arp))
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        // RFC 826: update an existing entry for the sender; create one when the request is for us.
+        bool forUs = arp.TargetProtocolAddress == Address;
+        if (_neighbors.TryGetValue(arp.SenderProtocolAddress, out var entry) || forUs)
+        {
+            entry ??= GetNeighbor(arp.SenderProtocolAddress);
+            LearnNeighbor(entry, arp.SenderHardwareAddress);
+        }
+        if (forUs && arp.Operation == ArpOperation.Request)
+        {
+            var reply = new ArpRepr(ArpOperation.Reply, MacAddress, Address, arp.SenderHardwareAddress, arp.SenderProtocolAddress);
+            SendArp(reply, arp.SenderHardwareAddress);
+            Statistics.ArpRepliesSent++;
+        }
+    }
+
+    private void ReceiveIpv4(Span<byte> payload, MacAddress source)
+    {
+        if (!Ipv4Packet.TryCreate(payload, out var ip) || !Ipv4Repr.TryParse(ip, out var repr))
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        if (repr.Destination != Address || repr.IsFragment)
+        {
+            // IP reassembly is not implemented: fragments are dropped (and so never forwarded, spec §4 case 3).
+            Statistics.FramesDropped++;
+            return;
+        }
+        switch (repr.Protocol)
+        {
+            case IpProtocol.Icmp:
+                ReceiveIcmp(ip.Payload, repr, source);
+                break;
+            case IpProtocol.Tcp:
+                ReceiveTcp(ip.Payload, repr, source);
+                break;
+            default:
+                Statistics.FramesDropped++;
+                break;
+        }
+    }
+
+    private void ReceiveIcmp(Span<byte> payload, in Ipv4Repr ip, MacAddress source)
+    {
+        if (!Icmpv4Packet.TryCreate(payload, out var packet) || !Icmpv4Repr.TryParse(packet, out var icmp))
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        if (icmp.Type == Icmpv4Type.DestinationUnreachable && icmp.UnreachableCode == Icmpv4UnreachableCode.FragmentationNeeded)
+        {
+            // RFC 1191: the quoted header names the destination whose path MTU shrank; only our own TCP traffic counts.
+            if (packet.TryGetQuotedHeader(out var quotedSource, out var quotedDestination, out var quotedProtocol, out _)
+                && quotedSource == Address && quotedProtocol == IpProtocol.Tcp)
+                PathMtuDecrease(quotedDestination, icmp.NextHopMtu);
+            return;
+        }
+        if (icmp.Type != Icmpv4Type.EchoRequest)
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        // RFC 1122 §3.2.2.6: the reply carries the request's identifier, sequence number and data.
+        var reply = Icmpv4Repr.EchoReply(icmp.Identifier, icmp.SequenceNumber, icmp.DataLength);
+        var data = packet.Payload;
+        int length = EthernetFrame.UntaggedHeaderLength + Ipv4Packet.MinHeaderLength + reply.BufferLength;
+        byte[]? rented = null;
+        Span<byte> frame = length <= _scratch.Length ? _scratch.AsSpan(0, length) : (rented = ArrayPool<byte>.Shared.Rent(length)).AsSpan(0, length);
+        new EthernetRepr(MacAddress, source, EtherType.Ipv4).Emit(frame);
+        new Ipv4Repr(Address, ip.Source, IpProtocol.Icmp, reply.BufferLength, 64, NextIpId()).Emit(frame[EthernetFrame.UntaggedHeaderLength..]);
+        reply.Emit(frame[(EthernetFrame.UntaggedHeaderLength + Ipv4Packet.MinHeaderLength)..], data);
+        SendFrame(frame);
+        Statistics.EchoRepliesSent++;
+        if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+    }
+
+    private void ReceiveTcp(Span<byte> segment, in Ipv4Repr ip, MacAddress source)
+    {
+        if (!TcpSegment.TryCreate(segment, out var tcp))
+        {
+            Statistics.FramesDropped++;
+            return;
+        }
+        var key = new ConnectionKey(ip.Source, tcp.SourcePort, tcp.DestinationPort);
+        if (_connections.TryGetValue(key, out var c))
+        {
+            SegmentForConnection(c, segment);
+            return;
+        }
+        var flags = tcp.Flags;
+        if ((flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn && _listeners.TryGetValue(tcp.DestinationPort, out var listener))
+        {
+            PassiveOpen(listener, key, segment, source);
+            return;
+        }
+        Statistics.FramesDropped++;
+        if ((flags & TcpFlags.Rst) == 0 && tcp.VerifyChecksum(ip.Source, ip.Destination)) SendReset(tcp, ip.Source, source);
+    }
+
+    /// <summary>A segment for no connection is answered with a reset (RFC 9293 §3.10.7.1, CLOSED state).</summary>
+    private void SendReset(TcpSegment segment, Ipv4Address remote, MacAddress destination)
+    {
+        var flags = segment.Flags;
+        var reset = (flags & TcpFlags.Ack) != 0
+            ? new TcpRepr { SourcePort = segment.DestinationPort, DestinationPort = segment.SourcePort, SequenceNumber = segment.AcknowledgmentNumber, Flags = TcpFlags.Rst }
+            : new TcpRepr
+            {
+                SourcePort = segment.DestinationPort,
+                DestinationPort = segment.SourcePort,
+                SequenceNumber = default,
+                AckNumber = segment.SequenceNumber + segment.SegmentLength,
+                Flags = TcpFlags.Rst,
+            };
+        const int Headers = EthernetFrame.UntaggedHeaderLength + Ipv4Packet.MinHeaderLength;
+        var frame = _scratch.AsSpan(0, Headers + reset.BufferLength);
+        new EthernetRepr(MacAddress, destination, EtherType.Ipv4).Emit(frame);
+        new Ipv4Repr(Address, remote, IpProtocol.Tcp, reset.BufferLength, 64, NextIpId(), dontFragment: true).Emit(frame[EthernetFrame.UntaggedHeaderLength..]);
+        reset.Emit(frame[Headers..], Address, remote);
+        SendFrame(frame);
+        Statistics.ResetsSent++;
+    }
+
+    private void SegmentForConnection(HostConnection c, Span<byte> segment)
+    {
+        switch (c.Location)
+        {
+            case ConnectionLocation.Host:
+                c.Machine!.ProcessSegment(segment, _now);
+                Transmit(c);
+                break;
+            case ConnectionLocation.Offloading:
+            case ConnectionLocation.Uploading:
+                // Spec §4: never forwarded during an offload (held, forwarded after it) nor during a terminate (processed
+                // in host mode after it).
+                HoldSegment(c, segment);
+                break;
+            case ConnectionLocation.Offloaded:
+                HoldSegment(c, segment);
+                ForwardHeld(c);
+                break;
+        }
+    }
+
+    private static void HoldSegment(HostConnection c, ReadOnlySpan<byte> segment)
+    {
+        var copy = ArrayPool<byte>.Shared.Rent(segment.Length);
+        segment.CopyTo(copy);
+        c.Held.Add((copy, segment.Length));
+    }
+
+    // ---- non-offload path: out --------------------------------------------------------------------------------------
+
+    internal void SendFrame(ReadOnlySpan<byte> frame)
+    {
+        var status = _target.SendFrame(frame);
+        if (status == NdisStatus.Success) Statistics.FramesSent++;
+        else Statistics.FramesDropped++;
+    }
+
+    // The host's IPv4 identification values stay in the low half (the target uses 0x8000-0xFFFF, spec §5).
+    internal ushort NextIpId()
+    {
+        _ipId = (ushort)((_ipId + 1) & 0x7FFF);
+        return _ipId;
+    }
+
+    private void SendArp(in ArpRepr arp, MacAddress destination)
+    {
+        var frame = _scratch.AsSpan(0, EthernetFrame.UntaggedHeaderLength + ArpPacket.Length);
+        new EthernetRepr(MacAddress, destination, EtherType.Arp).Emit(frame);
+        arp.Emit(frame[EthernetFrame.UntaggedHeaderLength..]);
+        SendFrame(frame);
+    }
+
+    // ---- neighbours (ARP) -------------------------------------------------------------------------------------------
+
+    private NeighborEntry GetNeighbor(Ipv4Address address)
+    {
+        if (!_neighbors.TryGetValue(address, out var entry))
+        {
+            entry = new NeighborEntry(address);
+            _neighbors.Add(address, entry);
+        }
+        return entry;
+    }
+
+    private Ipv4Address? NextHop(Ipv4Address destination)
+    {
+        if (destination.IsInSameSubnet(Address, PrefixLength)) return destination;
+        return Gateway.IsUnspecified ? null : Gateway;
+    }
+
+    private void LearnNeighbor(NeighborEntry entry, MacAddress mac)
+    {
+        entry.Mac = mac;
+        entry.State = NeighborState.Reachable;
+        entry.ReachableUntil = _now + Options.NeighborReachableTime;
+        entry.IsReachableForQuery = true;
+        entry.RequestsSent = 0;
+        entry.NextRequestAt = Instant.MaxValue;
+        if (entry.Waiters.Count > 0)
+        {
+            var waiters = entry.Waiters.ToArray();
+            entry.Waiters.Clear();
+            foreach (var w in waiters) w.TrySetResult(mac);
+        }
+        if (entry.PendingConnects.Count > 0)
+        {
+            var pending = entry.PendingConnects.ToArray();
+            entry.PendingConnects.Clear();
+            foreach (var c in pending) OpenActive(c);
+        }
+    }
+
+    private void Resolve(Ipv4Address address, TaskCompletionSource<MacAddress> tcs)
+    {
+        var entry = GetNeighbor(address);
+        if (EnsureResolution(entry)) tcs.TrySetResult(entry.Mac);
+        else entry.Waiters.Add(tcs);
+    }
+
+    /// <summary>True when the entry has a usable MAC; otherwise (or when it went stale) resolution runs.</summary>
+    private bool EnsureResolution(NeighborEntry entry)
+    {
+        if (entry.State == NeighborState.Reachable && _now >= entry.ReachableUntil)
+        {
+            entry.State = NeighborState.Stale;
+            entry.IsReachableForQuery = false;
+        }
+        if (entry.State == NeighborState.Reachable) return true;
+        if (entry.State == NeighborState.Failed)
+        {
+            entry.State = NeighborState.Incomplete;
+            entry.RequestsSent = 0;
+        }
+        if (entry.NextRequestAt == Instant.MaxValue)
+        {
+            entry.RequestsSent = 0;
+            SendArpRequest(entry);
+        }
+        return entry.State == NeighborState.Stale;
+    }
+
+    private void SendArpRequest(NeighborEntry entry)
+    {
+        var request = new ArpRepr(ArpOperation.Request, MacAddress, Address, MacAddress.Zero, entry.Address);
+        SendArp(request, MacAddress.Broadcast);
+        Statistics.ArpRequestsSent++;
+        entry.RequestsSent++;
+        entry.NextRequestAt = _now + Options.ArpRetryInterval;
+    }
+
+    private int RunNeighborTimers()
+    {
+        int work = 0;
+        foreach (var entry in _neighbors.Values)
+        {
+            if (entry.NextRequestAt > _now) continue;
+            work++;
+            if (entry.RequestsSent < Options.ArpMaxRequests)
+            {
+                SendArpRequest(entry);
+                continue;
+            }
+            // No answer: the entry fails; waiters and connections waiting for it learn so.
+            HostLog.ArpFailed(_logger, entry.Address.ToString(), entry.RequestsSent);
+            entry.NextRequestAt = Instant.MaxValue;
+            entry.State = NeighborState.Failed;
+            entry.IsReachableForQuery = false;
+            var waiters = entry.Waiters.ToArray();
+            entry.Waiters.Clear();
+            foreach (var w in waiters) w.TrySetException(HostUnreachable(entry.Address));
+            var pending = entry.PendingConnects.ToArray();
+            entry.PendingConnects.Clear();
+            foreach (var c in pending) c.ConnectTcs?.TrySetException(HostUnreachable(c.Key.Remote));
+        }
+        return work;
+    }
+
+    // ---- helpers shared with the chimney callbacks --------------------------------------------------------------------
+
+    /// <summary>Appends the first <paramref name="max"/> bytes of an NBL's data to <paramref name="rx"/> (callers bound
+    /// <paramref name="max"/> by the free space, or pass bytes already delivered); returns the bytes appended.</summary>
+    internal static int AppendNbl(ReceiveQueue rx, NetBufferList nbl, int max)
+    {
+        int total = 0;
+        for (int i = 0; i < nbl.BufferCount && total < max; i++)
+        {
+            var nb = nbl[i];
+            int skip = nb.DataOffset;
+            int left = Math.Min(nb.DataLength, max - total);
+            for (int s = 0; s < nb.SegmentCount && left > 0; s++)
+            {
+                var segment = nb.GetSegment(s).Span;
+                if (skip >= segment.Length)
+                {
+                    skip -= segment.Length;
+                    continue;
+                }
+                var part = segment.Slice(skip, Math.Min(segment.Length - skip, left));
+                skip = 0;
+                rx.AppendAll(part);
+                total += part.Length;
+                left -= part.Length;
+            }
+        }
+        return total;
+    }
+}

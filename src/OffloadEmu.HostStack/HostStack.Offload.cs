@@ -1,0 +1,810 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+public sealed partial class HostStack
+{
+    private readonly Queue<HostConnection> _offloadQueue = new();
+    private readonly Dictionary<OffloadBlock, HostConnection> _terminates = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, HostPath> _sharedTerminates = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, HostPath> _updates = new(ReferenceEqualityComparer.Instance);
+    private readonly NetBufferListPool _requestPool = new(65_536, 1, 1);
+    private OffloadBlock? _initiateInFlight;
+    private HostConnection? _initiateConnection;
+    private bool _offloadPaused;
+
+    /// <summary>Initial send backlog until the target indicates one (spec §5: a query would report it).</summary>
+    private uint InitialSendBacklog => (uint)Options.SendBufferSize;
+
+    // ---- policy -----------------------------------------------------------------------------------------------------
+
+    private void ConsiderOffload(HostConnection c)
+    {
+        if (!c.AutoOffload || c.Location != ConnectionLocation.Host || c.Failed || c.ShutdownRequested || c.OffloadQueued) return;
+        if (c.Machine is not { State: TcpState.Established }) return;
+        bool due = Options.OffloadPolicy switch
+        {
+            OffloadPolicy.AfterHandshake => true,
+            OffloadPolicy.AfterBytes => c.Rx.TotalAppended + c.Socket.BytesWritten >= Options.OffloadAfterBytes,
+            _ => false,
+        };
+        if (!due) return;
+        c.OffloadQueued = true;
+        _offloadQueue.Enqueue(c);
+    }
+
+    private void AppOffload(HostConnection c, TaskCompletionSource<bool> tcs)
+    {
+        if (c.Location == ConnectionLocation.Offloaded)
+        {
+            tcs.TrySetResult(true);
+            return;
+        }
+        if (c.Location != ConnectionLocation.Host || c.Machine is not { State: TcpState.Established or TcpState.CloseWait })
+        {
+            tcs.TrySetResult(false);
+            return;
+        }
+        c.OffloadTcs = tcs;
+        if (!c.OffloadQueued)
+        {
+            c.OffloadQueued = true;
+            _offloadQueue.Enqueue(c);
+        }
+    }
+
+    private void AppUpload(HostConnection c, TaskCompletionSource tcs)
+    {
+        c.AutoOffload = false;
+        switch (c.Location)
+        {
+            case ConnectionLocation.Offloaded:
+                c.UploadTcs = tcs;
+                StartUpload(c, releasing: false);
+                break;
+            case ConnectionLocation.Offloading:
+            case ConnectionLocation.Uploading:
+                c.UploadTcs = tcs; // completed when the pending operation ends (and an upload follows a successful offload)
+                break;
+            default:
+                tcs.TrySetResult();
+                break;
+        }
+    }
+
+    private int StartQueuedOffloads()
+    {
+        if (_initiateInFlight is not null || _offloadPaused || _offloadQueue.Count == 0) return 0;
+        var c = _offloadQueue.Dequeue();
+        c.OffloadQueued = false;
+        if (c.Location != ConnectionLocation.Host || c.Machine is not { State: TcpState.Established or TcpState.CloseWait } || c.Failed)
+        {
+            c.OffloadTcs?.TrySetResult(c.Location == ConnectionLocation.Offloaded);
+            c.OffloadTcs = null;
+            return 1;
+        }
+        var path = c.Path!;
+        var neighbor = path.Neighbor;
+        if (!neighbor.HasMac)
+        {
+            // No hardware address for the neighbour block: not offloadable now (the policy tries again on activity).
+            c.OffloadTcs?.TrySetResult(false);
+            c.OffloadTcs = null;
+            return 1;
+        }
+        if (path.OffloadState == ObjectOffloadState.Terminating || neighbor.OffloadState == ObjectOffloadState.Terminating)
+        {
+            // A shared object is on its way out: try again once its terminate completed.
+            c.OffloadQueued = true;
+            _offloadQueue.Enqueue(c);
+            return 0;
+        }
+        StartOffload(c);
+        return 1;
+    }
+
+    // ---- initiate (spec §2) -----------------------------------------------------------------------------------------
+
+    /// <summary>Builds neighbour → path → TCP (linkers for shared objects already offloaded) and initiates it.</summary>
+    private void StartOffload(HostConnection c)
+    {
+        var m = c.Machine!;
+        var path = c.Path!;
+        var neighbor = path.Neighbor;
+        // Owed ACKs are flushed, not transferred (spec §6.6, §6.8 apply to the host's side as well).
+        if (m.FlushDelayedAck()) DispatchOnly(c);
+
+        OffloadBlock neighborBlock;
+        if (neighbor.OffloadState == ObjectOffloadState.Offloaded)
+        {
+            neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
+        }
+        else
+        {
+            neighbor.Slot = new OffloadContextSlot();
+            neighbor.Handle = NewHandle();
+            neighbor.OffloadState = ObjectOffloadState.Offloading;
+            neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
+            {
+                MiniportOffloadContext = neighbor.Slot,
+                NdisOffloadHandle = neighbor.Handle,
+                NeighborConst = new NeighborConstState(),
+                NeighborCached = new NeighborCachedState { DlDestinationAddress = neighbor.Mac, HostReachabilityDelta = 0 },
+                NeighborDelegated = new NeighborDelegatedState(),
+            };
+            _neighborHandles[neighbor.Handle] = neighbor;
+        }
+        OffloadBlock pathBlock;
+        if (path.OffloadState == ObjectOffloadState.Offloaded)
+        {
+            pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+        }
+        else
+        {
+            path.Slot = new OffloadContextSlot();
+            path.Handle = NewHandle();
+            path.OffloadState = ObjectOffloadState.Offloading;
+            pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+            {
+                MiniportOffloadContext = path.Slot,
+                NdisOffloadHandle = path.Handle,
+                PathConst = new PathConstState { SourceAddress = Address, DestinationAddress = path.Destination },
+                PathCached = new PathCachedState { PathMtu = path.PathMtu },
+                PathDelegated = new PathDelegatedState(),
+            };
+        }
+
+        c.Slot = new OffloadContextSlot();
+        c.Handle = NewHandle();
+        c.Const = m.ExportConstState();
+        c.Cached = m.ExportCachedState();
+        var delegated = m.ExportDelegatedState(_now);
+        var tcpBlock = new OffloadBlock(OffloadBlockType.TcpOffloadState)
+        {
+            MiniportOffloadContext = c.Slot,
+            NdisOffloadHandle = c.Handle,
+            TcpConst = c.Const,
+            TcpCached = c.Cached,
+            TcpDelegated = delegated,
+        };
+
+        // Outstanding send data (spec §5): the machine's queue, oldest first, the first NB advanced to SndUna.
+        var buffers = new List<ITcpSendBuffer>();
+        int headAcked = m.CopySendBuffers(buffers);
+        NetBufferList? head = null, tail = null;
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            var chunk = (SendChunk)buffers[i];
+            if (i == 0 && headAcked > 0)
+            {
+                var (offset, length) = chunk.Window;
+                c.AdvancedHead = (chunk, offset, length);
+                chunk.SetWindow(offset + headAcked, length - headAcked);
+            }
+            chunk.Nbl.Next = null;
+            chunk.Nbl.Status = NdisStatus.Success;
+            chunk.Nbl.TcpOffloadBytesTransferred = 0;
+            NetBufferListChain.Append(ref head, ref tail, chunk.Nbl);
+        }
+        tcpBlock.NetBufferListChain = head;
+        delegated.SendDataHead = head;
+        delegated.SendDataTail = tail;
+
+        // Received, acknowledged and not yet taken by the application (spec §3 "buffered data at initiate").
+        if (m.ReceiveBufferedBytes > 0)
+        {
+            var bytes = new byte[m.ReceiveBufferedBytes];
+            m.PeekReceived(0, bytes);
+            var nbl = new NetBufferList(1, 1);
+            nbl.AddBuffer().AddSegment(bytes);
+            delegated.BufferedData = nbl;
+        }
+
+        neighborBlock.AddDependent(pathBlock);
+        pathBlock.AddDependent(tcpBlock);
+        _connectionHandles[c.Handle] = c;
+        c.Location = ConnectionLocation.Offloading;
+        _initiateInFlight = neighborBlock;
+        _initiateConnection = c;
+        var status = _target.InitiateOffload(neighborBlock);
+        if (status != NdisStatus.Pending)
+        {
+            // A synchronous refusal: the same outcome as a completion with that status everywhere.
+            OffloadTree.SetStatus(neighborBlock, status == NdisStatus.Success ? NdisStatus.Failure : status);
+            OnInitiateComplete(neighborBlock);
+        }
+    }
+
+    private void OnInitiateComplete(OffloadBlock root)
+    {
+        if (!ReferenceEquals(root, _initiateInFlight)) return;
+        var c = _initiateConnection!;
+        _initiateInFlight = null;
+        _initiateConnection = null;
+        var pathBlock = root.DependentBlockList!;
+        var tcpBlock = pathBlock.DependentBlockList!;
+        var path = c.Path!;
+        var neighbor = path.Neighbor;
+
+        if (neighbor.OffloadState == ObjectOffloadState.Offloading)
+        {
+            if (OffloadTree.IsOffloaded(root.Status))
+            {
+                neighbor.OffloadState = ObjectOffloadState.Offloaded;
+            }
+            else
+            {
+                neighbor.OffloadState = ObjectOffloadState.NotOffloaded;
+                _neighborHandles.TryRemove(neighbor.Handle, out _);
+                neighbor.Slot = null;
+            }
+        }
+        if (path.OffloadState == ObjectOffloadState.Offloading)
+        {
+            if (OffloadTree.IsOffloaded(pathBlock.Status))
+            {
+                path.OffloadState = ObjectOffloadState.Offloaded;
+                path.OffloadedMtu = pathBlock.PathCached!.Value.PathMtu;
+                neighbor.Dependents++;
+                PushPathMtu(path); // the MTU may have dropped while the initiate was pending
+            }
+            else
+            {
+                path.OffloadState = ObjectOffloadState.NotOffloaded;
+                path.Slot = null;
+            }
+        }
+
+        if (tcpBlock.Status == NdisStatus.Success)
+        {
+            path.Dependents++;
+            c.Location = ConnectionLocation.Offloaded;
+            c.AdvancedHead = null;
+            var m = c.Machine!;
+            m.ReceiveConsumer = null;
+            m.SendCompletionSink = null;
+            c.PastHostStatistics.Add(m.Statistics);
+            c.Machine = null;
+            c.OffloadCount++;
+            Statistics.OffloadsSucceeded++;
+            HostLog.Offloaded(_logger, c.ToString());
+            c.SendBacklog = InitialSendBacklog;
+            c.OffloadOutstanding = 0;
+            foreach (var chunk in c.Inflight)
+            {
+                chunk.SentLength = chunk.Length;
+                c.OffloadOutstanding += chunk.Length;
+            }
+            c.OffloadTcs?.TrySetResult(true);
+            c.OffloadTcs = null;
+            ForwardHeld(c);
+            if (c.AbortRequested)
+            {
+                AbortOffloaded(c);
+                return;
+            }
+            if (c.UploadTcs is not null)
+            {
+                StartUpload(c, releasing: false);
+                return;
+            }
+            PumpOffloadedSends(c);
+            MaybePostReceive(c);
+            MaybeRelease(c);
+            return;
+        }
+
+        // The TCP block failed: the connection keeps running in host mode, untouched (spec §2: its NBLs are neither
+        // modified nor completed by the target; the host undoes its own advance of the first one).
+        _connectionHandles.TryRemove(c.Handle, out _);
+        c.Handle = 0;
+        c.Slot = null;
+        if (c.AdvancedHead is var (headChunk, offset, length))
+        {
+            headChunk.SetWindow(offset, length);
+            c.AdvancedHead = null;
+        }
+        foreach (var chunk in c.Inflight) chunk.Nbl.Next = null;
+        c.Location = ConnectionLocation.Host;
+        c.AutoOffload = false;
+        Statistics.OffloadsFailed++;
+        HostLog.OffloadFailed(_logger, c.ToString(), tcpBlock.Status.ToString());
+        c.OffloadTcs?.TrySetResult(false);
+        c.OffloadTcs = null;
+        c.UploadTcs?.TrySetResult();
+        c.UploadTcs = null;
+        ProcessHeldInHostMode(c);
+        if (c.Location != ConnectionLocation.Host) return;
+        if (c.AbortRequested)
+        {
+            AppAbort(c);
+            return;
+        }
+        PumpSends(c);
+        Transmit(c);
+    }
+
+    private void ProcessHeldInHostMode(HostConnection c)
+    {
+        var m = c.Machine!;
+        foreach (var (buffer, length) in c.Held)
+        {
+            m.ProcessSegment(buffer.AsSpan(0, length), _now);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        c.Held.Clear();
+    }
+
+    private void DispatchOnly(HostConnection c)
+    {
+        var neighbor = c.Path!.Neighbor;
+        if (!neighbor.HasMac) return;
+        _writer.Destination = neighbor.Mac;
+        _writer.RemoteAddress = c.Key.Remote;
+        c.Machine!.Dispatch(_now, _writer);
+    }
+
+    // ---- offloaded I/O ------------------------------------------------------------------------------------------------
+
+    /// <summary>Sends pending chunks with TcpOffloadSend, never more outstanding than the send backlog (spec §5); then
+    /// the graceful disconnect once everything written was handed over (spec §6.1).</summary>
+    private void PumpOffloadedSends(HostConnection c)
+    {
+        if (c.Location != ConnectionLocation.Offloaded) return;
+        NetBufferList? head = null, tail = null;
+        while (c.OffloadOutstanding < c.SendBacklog && c.Pending.TryDequeue(out var chunk))
+        {
+            chunk.SyncLength();
+            chunk.SentLength = chunk.Length;
+            chunk.Nbl.Next = null;
+            chunk.Nbl.Status = NdisStatus.Success;
+            chunk.Nbl.TcpOffloadBytesTransferred = 0;
+            NetBufferListChain.Append(ref head, ref tail, chunk.Nbl);
+            c.Inflight.Enqueue(chunk);
+            c.OffloadOutstanding += chunk.Length;
+        }
+        if (head is not null) _target.TcpOffloadSend(c.Slot!.Context, head);
+        if (c.ShutdownRequested && !c.FinIssued && c.Pending.Count == 0)
+        {
+            c.FinIssued = true;
+            var nbl = new NetBufferList(1, 1) { ProtocolReserved = c };
+            nbl.AddBuffer();
+            c.DisconnectNbl = nbl;
+            _target.TcpOffloadDisconnect(c.Slot!.Context, nbl, TcpDisconnectFlags.Graceful);
+        }
+    }
+
+    /// <summary>Posts a receive buffer sized to the application's pending read, or a zero-byte post to re-arm
+    /// indications after a refusal (spec §3).</summary>
+    private void MaybePostReceive(HostConnection c)
+    {
+        if (c.Location != ConnectionLocation.Offloaded || c.PostOutstanding || c.Rx.IsEnded || c.PeerFinPending) return;
+        int want = c.Rx.PendingReadSize;
+        int size;
+        if (want > 0 && c.Rx.Count == 0) size = Math.Min(want, Options.ReceiveBufferSize);
+        else if (c.IndicationsBlocked && c.Rx.Free > 0) size = 0;
+        else return;
+        c.IndicationsBlocked = false;
+        var nbl = _requestPool.Rent();
+        nbl.ProtocolReserved = c;
+        var nb = nbl.AddBuffer();
+        if (size > 0) nb.AddWritableSegment(ArrayPool<byte>.Shared.Rent(size).AsMemory(0, size));
+        c.PostOutstanding = true;
+        _target.TcpOffloadReceive(c.Slot!.Context, nbl);
+    }
+
+    private void OnSendComplete(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            nbl.Next = null;
+            if (nbl.ProtocolReserved is SendChunk { Connection: { } c } chunk)
+            {
+                c.OffloadOutstanding -= chunk.SentLength;
+                switch (nbl.Status)
+                {
+                    case NdisStatus.Success:
+                    case NdisStatus.RequestAborted: // the connection was reset: the data is dropped with it
+                        chunk.Done = true;
+                        break;
+                    default:
+                        // UPLOAD_IN_PROGRESS (or an IM code): the target advanced the NB past the acknowledged bytes;
+                        // the rest goes back to host-mode sending after the upload (spec §5).
+                        chunk.SyncLength();
+                        Statistics.SendsHandedBack++;
+                        break;
+                }
+                ReleaseDoneChunks(c);
+                PumpOffloadedSends(c);
+            }
+            nbl = next;
+        }
+    }
+
+    private void OnReceiveComplete(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            nbl.Next = null;
+            var c = nbl.ProtocolReserved as HostConnection;
+            var status = nbl.Status;
+            if (nbl.BufferCount > 0 && nbl[0].SegmentCount > 0
+                && MemoryMarshal.TryGetArray(nbl[0].GetSegment(0), out var segment) && segment.Array is { Length: > 0 } array)
+                ArrayPool<byte>.Shared.Return(array);
+            _requestPool.Return(nbl);
+            if (c is not null)
+            {
+                c.PostOutstanding = false;
+                if (status == NdisStatus.InvalidState) c.Rx.SetEof(); // posted after the disconnect indication
+                MaybePostReceive(c);
+            }
+            nbl = next;
+        }
+    }
+
+    private void OnDisconnectComplete(NetBufferList nbl)
+    {
+        if (nbl.ProtocolReserved is not HostConnection c) return;
+        if (ReferenceEquals(nbl, c.AbortNbl))
+        {
+            c.AbortNbl = null;
+            StartUpload(c, releasing: true);
+            return;
+        }
+        c.DisconnectNbl = null;
+        switch (nbl.Status)
+        {
+            case NdisStatus.Success:
+                if (c.ShutdownTcs is { } tcs)
+                {
+                    c.ShutdownTcs = null;
+                    tcs.TrySetResult();
+                }
+                MaybeRelease(c);
+                break;
+            case NdisStatus.RequestAborted:
+                c.ShutdownTcs?.TrySetException(ReceiveQueue.ResetError("The peer reset the connection."));
+                c.ShutdownTcs = null;
+                break;
+            default:
+                // UPLOAD_IN_PROGRESS: the host machine finishes the close after the upload.
+                break;
+        }
+    }
+
+    private void ForwardHeld(HostConnection c)
+    {
+        if (c.Location != ConnectionLocation.Offloaded || c.Held.Count == 0) return;
+        NetBufferList? head = null, tail = null;
+        foreach (var (buffer, length) in c.Held)
+        {
+            // Spec §4: one segment per NB, one NB per NBL, byte 0 = the TCP header.
+            var nbl = _requestPool.Rent();
+            nbl.ProtocolReserved = c;
+            nbl.AddBuffer().AddSegment(new ReadOnlyMemory<byte>(buffer, 0, length));
+            NetBufferListChain.Append(ref head, ref tail, nbl);
+            c.ForwardsOutstanding++;
+            Statistics.SegmentsForwarded++;
+        }
+        c.Held.Clear();
+        _target.TcpOffloadForward(c.Slot!.Context, head!);
+    }
+
+    private void OnForwardComplete(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            nbl.Next = null;
+            var c = nbl.ProtocolReserved as HostConnection;
+            var memory = nbl[0].GetSegment(0);
+            MemoryMarshal.TryGetArray(memory, out var segment);
+            if (c is not null) c.ForwardsOutstanding--;
+            if (nbl.Status == NdisStatus.UploadInProgress && c is not null && c.Location != ConnectionLocation.Closed)
+                c.Held.Add((segment.Array!, memory.Length)); // processed in host mode after the upload
+            else
+                ArrayPool<byte>.Shared.Return(segment.Array!);
+            _requestPool.Return(nbl);
+            nbl = next;
+        }
+    }
+
+    // ---- events (spec §6.2, §6.3) -----------------------------------------------------------------------------------
+
+    private void OnTcpEvent(ulong handle, TcpOffloadEventType type, uint info)
+    {
+        if (!_connectionHandles.TryGetValue(handle, out var c)) return;
+        if (type != TcpOffloadEventType.SendBacklogChange) HostLog.TargetEvent(_logger, c.ToString(), type.ToString(), info);
+        switch (type)
+        {
+            case TcpOffloadEventType.SendBacklogChange:
+                c.SendBacklog = Math.Max(info, (uint)Chunks.ChunkSize);
+                PumpOffloadedSends(c);
+                break;
+            case TcpOffloadEventType.Disconnect:
+                c.PeerFinPending = true;
+                c.Rx.SetEof();
+                MaybeRelease(c);
+                break;
+            case TcpOffloadEventType.Abort:
+                FailConnection(c, ReceiveQueue.ResetError("The peer reset the connection."));
+                break;
+            case TcpOffloadEventType.Retrieve:
+                if (c.Location == ConnectionLocation.Offloaded)
+                {
+                    c.AutoOffload = false;
+                    StartUpload(c, releasing: false);
+                }
+                break;
+        }
+    }
+
+    private void OnAdapterStatus(NdisStatus status)
+    {
+        HostLog.AdapterStatus(_logger, status.ToString());
+        switch (status)
+        {
+            case NdisStatus.OffloadPause:
+                _offloadPaused = true;
+                break;
+            case NdisStatus.OffloadResume:
+                _offloadPaused = false;
+                break;
+            case NdisStatus.UploadAll:
+                _offloadPaused = true;
+                foreach (var c in _connectionList.ToArray())
+                    if (c.Location == ConnectionLocation.Offloaded) StartUpload(c, releasing: false);
+                break;
+        }
+    }
+
+    private void AbortOffloaded(HostConnection c)
+    {
+        if (c.Location != ConnectionLocation.Offloaded || c.AbortNbl is not null) return;
+        var nbl = new NetBufferList(1, 1) { ProtocolReserved = c };
+        nbl.AddBuffer();
+        c.AbortNbl = nbl;
+        _target.TcpOffloadDisconnect(c.Slot!.Context, nbl, TcpDisconnectFlags.Abortive);
+    }
+
+    /// <summary>An offloaded connection that is finished both ways and closed by the application is terminated and
+    /// released (with its path and neighbour when it was their last dependent).</summary>
+    private void MaybeRelease(HostConnection c)
+    {
+        if (c.Location != ConnectionLocation.Offloaded) return;
+        if (c.CloseRequested && c.FinIssued && c.ShutdownTcs is null && c.DisconnectNbl is null && c.PeerFinPending)
+            StartUpload(c, releasing: true);
+    }
+
+    // ---- path MTU (RFC 1191, spec §6.7) ------------------------------------------------------------------------------
+
+    private const uint MinIpv4PathMtu = 576;
+
+    /// <summary>An ICMP fragmentation-needed message lowered the path MTU to <paramref name="nextHopMtu"/>: host-mode
+    /// machines on the path segment smaller at once, an offloaded path object is updated (cached PathMtu).</summary>
+    private void PathMtuDecrease(Ipv4Address destination, ushort nextHopMtu)
+    {
+        if (!_paths.TryGetValue(destination, out var path)) return;
+        // An old router may report 0: fall back to the IPv4 minimum rather than guessing plateaus.
+        uint mtu = Math.Max(MinIpv4PathMtu, nextHopMtu == 0 ? MinIpv4PathMtu : nextHopMtu);
+        if (mtu >= path.PathMtu) return;
+        path.PathMtu = mtu;
+        Statistics.PathMtuDecreases++;
+        foreach (var c in _connectionList)
+        {
+            if (!ReferenceEquals(c.Path, path) || c.Machine is not { } m) continue;
+            ApplyPathMss(c, m);
+        }
+        PushPathMtu(path);
+    }
+
+    private void ApplyPathMss(HostConnection c, TcpMachine m)
+    {
+        uint mtu = c.Path!.PathMtu;
+        if (mtu < (uint)Mtu) m.SetPathMss((ushort)(mtu - 40));
+    }
+
+    /// <summary>Sends the path's MTU to its offloaded object when it differs and no other update is in flight.</summary>
+    private void PushPathMtu(HostPath path)
+    {
+        if (path.OffloadState != ObjectOffloadState.Offloaded || path.UpdateInFlight || path.OffloadedMtu == path.PathMtu) return;
+        var block = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+        {
+            MiniportOffloadContext = path.Slot,
+            NdisOffloadHandle = path.Handle,
+            PathCached = new PathCachedState { PathMtu = path.PathMtu },
+        };
+        path.UpdateInFlight = true;
+        _updates[block] = path;
+        _target.UpdateOffload(block);
+    }
+
+    private void OnUpdateComplete(OffloadBlock root)
+    {
+        if (!_updates.Remove(root, out var path)) return;
+        path.UpdateInFlight = false;
+        if (root.Status == NdisStatus.Success)
+        {
+            path.OffloadedMtu = root.PathCached!.Value.PathMtu;
+            Statistics.PathUpdatesCompleted++;
+        }
+        PushPathMtu(path); // a further decrease may have arrived meanwhile
+        ReleaseSharedIfUnused(path); // its last connection may have ended while the update ran
+    }
+
+    // ---- terminate (spec §6.6) ----------------------------------------------------------------------------------------
+
+    private void StartUpload(HostConnection c, bool releasing)
+    {
+        if (c.Location != ConnectionLocation.Offloaded) return;
+        c.Location = ConnectionLocation.Uploading;
+        c.Releasing |= releasing;
+        var tcp = new OffloadBlock(OffloadBlockType.TcpOffloadState) { MiniportOffloadContext = c.Slot, NdisOffloadHandle = c.Handle };
+        OffloadBlock root = tcp;
+        var path = c.Path!;
+        var neighbor = path.Neighbor;
+        // An initiate in flight may be linking a new dependent to these objects: then they stay.
+        var initiating = _initiateConnection?.Path;
+        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating, path)
+            && !path.UpdateInFlight)
+        {
+            // The last connection on the path: the path (and a neighbour left without paths) go with it, parents
+            // first in the tree; the target removes dependents before their parents.
+            var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+            pathBlock.AddDependent(tcp);
+            path.OffloadState = ObjectOffloadState.Terminating;
+            root = pathBlock;
+            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+            {
+                var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
+                neighborBlock.AddDependent(pathBlock);
+                neighbor.OffloadState = ObjectOffloadState.Terminating;
+                root = neighborBlock;
+            }
+        }
+        _terminates[root] = c;
+        _target.TerminateOffload(root);
+    }
+
+    /// <summary>Terminates a path (and its neighbour when it has no other path) left without offloaded connections.
+    /// A connection's own release includes them when it is the last dependent; this covers the other endings (an
+    /// upload the target asked for, a connection that ended while uploading).</summary>
+    private void ReleaseSharedIfUnused(HostPath path)
+    {
+        var initiating = _initiateConnection?.Path;
+        // Spec §6.6: an update of the object completes before its terminate (OnUpdateComplete comes back here).
+        if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || ReferenceEquals(initiating, path) || path.UpdateInFlight) return;
+        var neighbor = path.Neighbor;
+        var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+        path.OffloadState = ObjectOffloadState.Terminating;
+        OffloadBlock root = pathBlock;
+        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+        {
+            var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
+            neighborBlock.AddDependent(pathBlock);
+            neighbor.OffloadState = ObjectOffloadState.Terminating;
+            root = neighborBlock;
+        }
+        _sharedTerminates[root] = path;
+        _target.TerminateOffload(root);
+    }
+
+    private void ApplySharedTerminate(OffloadBlock root, HostPath path)
+    {
+        var neighbor = path.Neighbor;
+        // SUCCESS: the object is gone. FAILURE on a shared object means it still has dependents in the target (the
+        // host's count was wrong): it stays offloaded rather than being forgotten while installed.
+        var pathBlock = root.Layer == OffloadLayer.Path ? root : root.DependentBlockList!;
+        if (pathBlock.Status == NdisStatus.Success)
+        {
+            path.OffloadState = ObjectOffloadState.NotOffloaded;
+            path.Slot = null;
+            neighbor.Dependents--;
+        }
+        else
+        {
+            path.OffloadState = ObjectOffloadState.Offloaded;
+        }
+        if (root.Layer == OffloadLayer.Neighbor)
+        {
+            if (root.Status == NdisStatus.Success)
+            {
+                neighbor.OffloadState = ObjectOffloadState.NotOffloaded;
+                _neighborHandles.TryRemove(neighbor.Handle, out _);
+                neighbor.Slot = null;
+            }
+            else
+            {
+                neighbor.OffloadState = ObjectOffloadState.Offloaded;
+            }
+        }
+    }
+
+    private void OnTerminateComplete(OffloadBlock root)
+    {
+        if (_sharedTerminates.Remove(root, out var sharedPath))
+        {
+            ApplySharedTerminate(root, sharedPath);
+            return;
+        }
+        if (!_terminates.Remove(root, out var c)) return;
+        var path = c.Path!;
+        var neighbor = path.Neighbor;
+        OffloadBlock tcp = root;
+        while (tcp.Layer != OffloadLayer.Tcp) tcp = tcp.DependentBlockList!;
+        path.Dependents--;
+        if (root.Layer != OffloadLayer.Tcp) ApplySharedTerminate(root, path);
+        _connectionHandles.TryRemove(c.Handle, out _);
+        c.Handle = 0;
+        c.Slot = null;
+        c.UploadCount++;
+        c.OffloadOutstanding = 0;
+        c.PostOutstanding = false;
+
+        var d = tcp.TcpDelegated;
+        byte[] buffered = [];
+        if (d?.BufferedData is { } data)
+        {
+            buffered = new byte[NetBufferListChain.GetDataLength(data)];
+            NetBufferListChain.CopyTo(data, 0, buffered);
+            _target.TcpOffloadReceiveReturn(data);
+            d.BufferedData = null;
+        }
+        foreach (var chunk in c.Inflight) chunk.Nbl.Next = null;
+
+        if (tcp.Status != NdisStatus.Success || d is null)
+        {
+            FinishConnection(c, c.Failed ? null : new IOException("The offload target lost the connection.", new SocketException((int)SocketError.ConnectionAborted)));
+            ReleaseSharedIfUnused(path);
+            return;
+        }
+        if (d.State is TcpState.CloseWait or TcpState.LastAck or TcpState.Closing or TcpState.TimeWait) c.PeerFinPending = true;
+        if (c.Releasing || c.Failed || d.State is < TcpState.Established or > TcpState.LastAck)
+        {
+            if (buffered.Length > 0 && !c.Failed) c.Rx.AppendAll(buffered);
+            FinishConnection(c, null);
+            ReleaseSharedIfUnused(path);
+            return;
+        }
+
+        // Continue in host mode with the returned state, the unacknowledged chunks and the undelivered bytes (spec §6.6).
+        var sendData = new ITcpSendBuffer[c.Inflight.Count];
+        int i = 0;
+        foreach (var chunk in c.Inflight)
+        {
+            chunk.SyncLength();
+            sendData[i++] = chunk;
+        }
+        var m = TcpMachine.FromOffloadState(_tcpConfig, c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
+        ApplyPathMss(c, m);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            long sendBytes = 0;
+            foreach (var chunk in sendData) sendBytes += chunk.Length;
+            HostLog.Uploaded(_logger, c.ToString(), d.State.ToString(), sendBytes, buffered.Length);
+        }
+        AttachMachine(c, m);
+        Statistics.Uploads++;
+        if (c.FinIssued && d.State is TcpState.Established or TcpState.CloseWait) m.Close(); // the disconnect did not get through
+        ProcessHeldInHostMode(c);
+        m.DeliverBuffered();
+        c.UploadTcs?.TrySetResult();
+        c.UploadTcs = null;
+        if (c.AbortRequested)
+        {
+            AppAbort(c);
+            return;
+        }
+        PumpSends(c);
+        Transmit(c);
+    }
+}

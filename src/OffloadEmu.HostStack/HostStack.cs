@@ -1,0 +1,381 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OffloadEmu.Chimney;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+/// <summary>
+/// The managed host stack above one chimney offload target: the interface (IPv4 address, prefix, gateway; MAC and MTU
+/// from the target), the non-offload path both ways, ARP with a neighbour cache, ICMP echo, TCP connections run by the
+/// TCP machine in host mode, and their offload, upload and re-offload through the chimney contract.
+/// </summary>
+/// <remarks>
+/// One engine loop owns all state (architecture §3): either the caller drives it (<see cref="Poll"/> with its own
+/// clock, <see cref="NextWake"/>) for deterministic tests, or <see cref="Start"/> runs it on a thread. Applications
+/// and chimney callbacks post commands to an inbox; connection state is never locked.
+/// </remarks>
+public sealed partial class HostStack : IDisposable
+{
+    private readonly IOffloadTarget _target;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<HostCommand> _inbox = new();
+    private readonly ConcurrentDictionary<ulong, HostConnection> _connectionHandles = new();
+    private readonly ConcurrentDictionary<ulong, NeighborEntry> _neighborHandles = new();
+    private readonly Dictionary<Ipv4Address, NeighborEntry> _neighbors = [];
+    private readonly Dictionary<Ipv4Address, HostPath> _paths = [];
+    private readonly Dictionary<ConnectionKey, HostConnection> _connections = [];
+    private readonly List<HostConnection> _connectionList = [];
+    private readonly Dictionary<ushort, OffloadListener> _listeners = [];
+    private readonly TcpFrameWriter _writer;
+    private readonly byte[] _scratch = new byte[2048];
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly TcpConfig _tcpConfig;
+    private Instant _now;
+    private int _portCounter;
+    private ushort _ipId;
+    private long _nextHandle = 0x1000;
+    private Thread? _thread;
+    private volatile bool _stop;
+    private int _wakePending;
+    private TimeProvider _time = TimeProvider.System;
+    private long _timeOrigin;
+
+    /// <summary>Creates the stack and binds it to <paramref name="target"/> (the target's host from now on).</summary>
+    public HostStack(IOffloadTarget target, HostStackOptions options, ILogger? logger = null)
+    {
+        _logger = logger ?? NullLogger.Instance;
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        _target = target;
+        Options = options;
+        MacAddress = target.MacAddress;
+        Mtu = target.Mtu;
+        // The host machine's MSS follows the interface MTU (IPv4 + TCP headers = 40 bytes).
+        var mss = (ushort)Math.Min(options.Tcp.Mss, Math.Max(536, Mtu - 40));
+        _tcpConfig = options.Tcp.WithOffloadParameters(options.OffloadParameters) with
+        {
+            Mss = mss,
+            IsnGenerator = options.Tcp.IsnGenerator ?? IsnGenerator.CreateRandom(),
+        };
+        Chunks = new SendChunkPool(options.SendChunkSize);
+        _writer = new TcpFrameWriter(this);
+        target.Bind(new ChimneyHost(this));
+        var status = target.SetParameters(options.OffloadParameters);
+        if (status != NdisStatus.Success)
+            throw new ArgumentException($"The target refused the offload parameters ({status}).", nameof(options));
+    }
+
+    /// <summary>The options.</summary>
+    public HostStackOptions Options { get; }
+
+    /// <summary>The interface address.</summary>
+    public Ipv4Address Address => Options.Address;
+
+    /// <summary>The on-link prefix length.</summary>
+    public int PrefixLength => Options.PrefixLength;
+
+    /// <summary>The default gateway (unspecified = none).</summary>
+    public Ipv4Address Gateway => Options.Gateway;
+
+    /// <summary>The interface MAC address (the target's).</summary>
+    public MacAddress MacAddress { get; }
+
+    /// <summary>The interface MTU (the target's).</summary>
+    public int Mtu { get; }
+
+    /// <summary>Counters of the stack (engine-owned; read for diagnostics).</summary>
+    public HostStackStatistics Statistics { get; } = new();
+
+    internal SendChunkPool Chunks { get; }
+
+    internal FrameBufferPool Frames { get; } = new();
+
+    internal bool AsyncContinuations { get; private set; }
+
+    internal TcpConfig TcpConfig => _tcpConfig;
+
+    internal Instant Now => _now;
+
+    // ---- running ------------------------------------------------------------------------------------------------------
+
+    /// <summary>Manual mode: one engine round at <paramref name="now"/> (inbox, timers, transmissions); returns the work
+    /// done (0 = idle). Application continuations run inline on the calling thread in manual mode.</summary>
+    public int Poll(Instant now)
+    {
+        if (_thread is not null) throw new InvalidOperationException("Poll is for manual mode; the stack runs its own thread.");
+        return RunOnce(now);
+    }
+
+    /// <summary>Manual mode: the earliest instant a timer needs <see cref="Poll"/> (Instant.MaxValue = none).</summary>
+    public Instant NextWake
+    {
+        get
+        {
+            var next = Instant.MaxValue;
+            foreach (var c in _connectionList)
+                if (c.Location == ConnectionLocation.Host && c.Machine is { } m) next = Instant.Min(next, m.PollAt());
+            foreach (var n in _neighbors.Values) next = Instant.Min(next, n.NextRequestAt);
+            return next;
+        }
+    }
+
+    /// <summary>Runs the engine loop on its own thread, timed by <paramref name="time"/>; application continuations run
+    /// on the thread pool.</summary>
+    public void Start(TimeProvider? time = null)
+    {
+        if (_thread is not null) throw new InvalidOperationException("The host stack is already running.");
+        _time = time ?? TimeProvider.System;
+        _timeOrigin = _time.GetTimestamp();
+        AsyncContinuations = true;
+        _thread = new Thread(Loop) { IsBackground = true, Name = "oe-hoststack" };
+        _thread.Start();
+    }
+
+    private Instant ClockNow => Instant.FromMicroseconds(_time.GetElapsedTime(_timeOrigin).Ticks / 10);
+
+    private void Loop()
+    {
+        while (!_stop)
+        {
+            Interlocked.Exchange(ref _wakePending, 0);
+            if (RunOnce(ClockNow) > 0) continue;
+            var next = NextWake;
+            long waitUs = next == Instant.MaxValue ? 100_000 : Math.Clamp(next.Microseconds - ClockNow.Microseconds, 0, 100_000);
+            if (waitUs > 0) _wake.Wait(TimeSpan.FromTicks(waitUs * 10));
+        }
+    }
+
+    internal void Post(in HostCommand command)
+    {
+        if (_stop)
+        {
+            // Disposed: a target still running (its completion thread) may call in; nothing is processed any more.
+            if (command.Kind == CommandKind.Frame) Frames.Return(command.Buffer!);
+            return;
+        }
+        _inbox.Enqueue(command);
+        if (_thread is not null && Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
+    }
+
+    private int RunOnce(Instant now)
+    {
+        _now = now;
+        int work = 0;
+        while (_inbox.TryDequeue(out var command))
+        {
+            work++;
+            Handle(command);
+        }
+        work += RunNeighborTimers();
+        work += RunConnectionTimers();
+        work += StartQueuedOffloads();
+        return work;
+    }
+
+    private void Handle(in HostCommand c)
+    {
+        switch (c.Kind)
+        {
+            case CommandKind.Frame:
+                try
+                {
+                    ReceiveFrame(c.Buffer.AsSpan(0, c.Length));
+                }
+                finally
+                {
+                    Frames.Return(c.Buffer!);
+                }
+                break;
+            case CommandKind.Resolve:
+                Resolve(c.Address, (TaskCompletionSource<MacAddress>)c.Object!);
+                break;
+            case CommandKind.Connect:
+                StartConnect((HostConnection)c.Object!);
+                break;
+            case CommandKind.Listen:
+                var listener = (OffloadListener)c.Object!;
+                _listeners[listener.Port] = listener;
+                break;
+            case CommandKind.StopListen:
+                var stopped = (OffloadListener)c.Object!;
+                if (_listeners.TryGetValue(stopped.Port, out var current) && ReferenceEquals(current, stopped)) _listeners.Remove(stopped.Port);
+                break;
+            case CommandKind.Send:
+                AppSend((HostConnection)c.Object!, (SendChunk)c.Extra!);
+                break;
+            case CommandKind.ReadRequested:
+                AppRead((HostConnection)c.Object!);
+                break;
+            case CommandKind.Shutdown:
+                AppShutdown((HostConnection)c.Object!, (TaskCompletionSource)c.Extra!, close: false);
+                break;
+            case CommandKind.Close:
+                AppShutdown((HostConnection)c.Object!, (TaskCompletionSource)c.Extra!, close: true);
+                break;
+            case CommandKind.Abort:
+                AppAbort((HostConnection)c.Object!);
+                break;
+            case CommandKind.Upload:
+                AppUpload((HostConnection)c.Object!, (TaskCompletionSource)c.Extra!);
+                break;
+            case CommandKind.Offload:
+                AppOffload((HostConnection)c.Object!, (TaskCompletionSource<bool>)c.Extra!);
+                break;
+            case CommandKind.InitiateComplete:
+                OnInitiateComplete((OffloadBlock)c.Object!);
+                break;
+            case CommandKind.TerminateComplete:
+                OnTerminateComplete((OffloadBlock)c.Object!);
+                break;
+            case CommandKind.SendComplete:
+                OnSendComplete((NetBufferList)c.Object!);
+                break;
+            case CommandKind.ReceiveComplete:
+                OnReceiveComplete((NetBufferList)c.Object!);
+                break;
+            case CommandKind.DisconnectComplete:
+                OnDisconnectComplete((NetBufferList)c.Object!);
+                break;
+            case CommandKind.ForwardComplete:
+                OnForwardComplete((NetBufferList)c.Object!);
+                break;
+            case CommandKind.TcpEvent:
+                OnTcpEvent(c.Value, (TcpOffloadEventType)c.Length, c.Info);
+                break;
+            case CommandKind.ReceiveReturn:
+                var nbl = (NetBufferList)c.Object!;
+                nbl.Next = null;
+                _target.TcpOffloadReceiveReturn(nbl);
+                break;
+            case CommandKind.UpdateComplete:
+                OnUpdateComplete((OffloadBlock)c.Object!);
+                break;
+            case CommandKind.Statistics:
+                var sc = (HostConnection)c.Object!;
+                var tcp = sc.PastHostStatistics;
+                if (sc.Machine is { } machine && sc.Location is ConnectionLocation.Host or ConnectionLocation.Offloading) tcp.Add(machine.Statistics);
+                ((TaskCompletionSource<OffloadSocketStatistics>)c.Extra!).TrySetResult(new OffloadSocketStatistics(
+                    sc.Location, sc.OffloadCount, sc.UploadCount, sc.Socket.BytesWritten, sc.Rx.TotalAppended, tcp));
+                break;
+            case CommandKind.AdapterStatus:
+                OnAdapterStatus((NdisStatus)(uint)c.Value);
+                break;
+        }
+    }
+
+    // ---- public API -------------------------------------------------------------------------------------------------
+
+    /// <summary>Resolves an on-link IPv4 address to a MAC address with ARP (cached answers complete at once).</summary>
+    /// <exception cref="SocketException">HostUnreachable when no answer came after the configured requests.</exception>
+    public Task<MacAddress> ResolveAsync(Ipv4Address address)
+    {
+        var tcs = new TaskCompletionSource<MacAddress>(AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        Post(new HostCommand { Kind = CommandKind.Resolve, Address = address, Object = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Opens a connection (active open): resolves the next hop, runs the handshake in host mode, then applies
+    /// the offload policy.</summary>
+    public Task<OffloadSocket> ConnectAsync(Ipv4Address remote, ushort remotePort, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ushort port = AllocatePort(remote, remotePort);
+        var socket = new OffloadSocket(this, remote, remotePort, port);
+        var tcs = new TaskCompletionSource<OffloadSocket>(AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        socket.Connection.ConnectTcs = tcs;
+        Post(new HostCommand { Kind = CommandKind.Connect, Object = socket.Connection });
+        return tcs.Task;
+    }
+
+    /// <summary>Listens on <paramref name="port"/> (passive open): SYNs to it create connections to accept.</summary>
+    public OffloadListener Listen(ushort port, int backlog = 128)
+    {
+        var listener = new OffloadListener(this, port, backlog);
+        Post(new HostCommand { Kind = CommandKind.Listen, Object = listener });
+        return listener;
+    }
+
+    /// <summary>Engine thread or manual mode only: the neighbour cache entry of <paramref name="address"/>.</summary>
+    public bool TryGetNeighbor(Ipv4Address address, out MacAddress mac, out NeighborState state)
+    {
+        if (_neighbors.TryGetValue(address, out var entry))
+        {
+            mac = entry.Mac;
+            state = entry.State;
+            return true;
+        }
+        mac = default;
+        state = default;
+        return false;
+    }
+
+    /// <summary>Engine thread or manual mode only: connections the stack holds (any location but closed).</summary>
+    public int ConnectionCount => _connectionList.Count;
+
+    /// <summary>Engine thread or manual mode only: (offloaded neighbour objects, offloaded path objects) and the
+    /// dependents they count.</summary>
+    public (int Neighbors, int Paths, int PathDependents) OffloadedObjects
+    {
+        get
+        {
+            int n = 0, p = 0, d = 0;
+            foreach (var e in _neighbors.Values) if (e.OffloadState == ObjectOffloadState.Offloaded) n++;
+            foreach (var path in _paths.Values)
+            {
+                if (path.OffloadState != ObjectOffloadState.Offloaded) continue;
+                p++;
+                d += path.Dependents;
+            }
+            return (n, p, d);
+        }
+    }
+
+    private ushort AllocatePort(Ipv4Address remote, ushort remotePort)
+    {
+        // Application thread: an atomic counter hands out ports; the loop refuses a key already in use.
+        int range = 65536 - Options.EphemeralPortStart;
+        int n = Interlocked.Increment(ref _portCounter) - 1;
+        _ = remote;
+        _ = remotePort;
+        return (ushort)(Options.EphemeralPortStart + (n % range));
+    }
+
+    /// <summary>Engine thread or manual mode only: one line per connection (diagnostics).</summary>
+    public IEnumerable<string> DescribeConnections()
+    {
+        foreach (var c in _connectionList)
+        {
+            var m = c.Machine;
+            yield return $"{c} una={m?.SndUna} nxt={m?.SndNxt} rcvnxt={m?.RcvNxt} sndwnd={m?.SndWnd} rcvwnd={m?.RcvWnd} mbuf={m?.ReceiveBufferedBytes} "
+                + $"rx={c.Rx.Count} pendingRead={c.Rx.PendingReadSize} inflight={c.Inflight.Count} pending={c.Pending.Count} held={c.Held.Count} "
+                + $"post={c.PostOutstanding} blocked={c.IndicationsBlocked} out={c.OffloadOutstanding}/{c.SendBacklog} written={c.Socket.BytesWritten} {c.Socket.SendDiagnostics}";
+        }
+    }
+
+    internal bool TryGetConnectionByHandle(ulong handle, out HostConnection connection)
+        => _connectionHandles.TryGetValue(handle, out connection!);
+
+    internal bool TryGetNeighborByHandle(ulong handle, out NeighborEntry entry)
+        => _neighborHandles.TryGetValue(handle, out entry!);
+
+    internal ulong NewHandle() => (ulong)Interlocked.Increment(ref _nextHandle);
+
+    internal static Exception HostUnreachable(Ipv4Address address)
+        => new SocketException((int)SocketError.HostUnreachable) { Data = { ["address"] = address.ToString() } };
+
+    /// <summary>Stops the engine thread (threaded mode).</summary>
+    public void Dispose()
+    {
+        _stop = true;
+        _wake.Release();
+        _thread?.Join(5000);
+        // The semaphore is not disposed: a target's completion thread may still be calling Post (it returns early,
+        // but may have read _stop just before it was set).
+    }
+}

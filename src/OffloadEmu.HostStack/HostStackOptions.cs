@@ -1,0 +1,66 @@
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+/// <summary>Configuration of a <see cref="HostStack"/>: the interface, neighbour resolution, TCP and offload policy.</summary>
+public sealed record class HostStackOptions
+{
+    /// <summary>The interface's IPv4 address.</summary>
+    public Ipv4Address Address { get; init; }
+
+    /// <summary>The on-link prefix length of <see cref="Address"/>.</summary>
+    public int PrefixLength { get; init; } = 24;
+
+    /// <summary>The default gateway (unspecified: only on-link destinations are reachable).</summary>
+    public Ipv4Address Gateway { get; init; }
+
+    /// <summary>The TCP machine configuration of host-mode connections (MSS is clamped to the target's MTU).</summary>
+    public TcpConfig Tcp { get; init; } = TcpConfig.Default;
+
+    /// <summary>The offload parameters the stack sets on the target (OID_TCP_CONNECTION_OFFLOAD_PARAMETERS, spec §6.9);
+    /// host-mode machines use the same tick rate, ACK and retransmission settings, so delegated state means the same
+    /// on both sides.</summary>
+    public OffloadParameters OffloadParameters { get; init; } = OffloadParameters.Default;
+
+    /// <summary>When connections are offloaded.</summary>
+    public OffloadPolicy OffloadPolicy { get; init; } = OffloadPolicy.AfterHandshake;
+
+    /// <summary>Bytes moved before offload under <see cref="OffloadPolicy.AfterBytes"/>.</summary>
+    public long OffloadAfterBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Time between ARP requests for an unresolved neighbour.</summary>
+    public TimeSpan ArpRetryInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>ARP requests sent before resolution fails.</summary>
+    public int ArpMaxRequests { get; init; } = 3;
+
+    /// <summary>How long a resolved neighbour counts as reachable before the next use asks again.</summary>
+    public TimeSpan NeighborReachableTime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bytes an application may have written and not yet had acknowledged before its writes wait.</summary>
+    public int SendBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>Bytes received and not yet read by the application that the socket holds (its receive window).</summary>
+    public int ReceiveBufferSize { get; init; } = 128 * 1024;
+
+    /// <summary>Size of one send chunk (one send NBL).</summary>
+    public int SendChunkSize { get; init; } = 16 * 1024;
+
+    /// <summary>First ephemeral port for active opens.</summary>
+    public ushort EphemeralPortStart { get; init; } = 49152;
+
+    /// <summary>Checks the options; returns the problems found.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Address.IsUnspecified) errors.Add("Address is required.");
+        if (PrefixLength is < 0 or > 32) errors.Add("PrefixLength must be 0..32.");
+        if (ArpMaxRequests < 1) errors.Add("ArpMaxRequests must be at least 1.");
+        if (SendChunkSize < 512) errors.Add("SendChunkSize must be at least 512.");
+        if (ReceiveBufferSize < 4096) errors.Add("ReceiveBufferSize must be at least 4096.");
+        if (SendBufferSize < SendChunkSize) errors.Add("SendBufferSize must be at least SendChunkSize.");
+        return errors;
+    }
+}

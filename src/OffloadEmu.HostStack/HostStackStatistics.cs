@@ -1,0 +1,48 @@
+namespace OffloadEmu.HostStack;
+
+/// <summary>Counters of a <see cref="HostStack"/>, written by its engine loop.</summary>
+public sealed class HostStackStatistics
+{
+    /// <summary>ARP requests sent.</summary>
+    public long ArpRequestsSent { get; internal set; }
+
+    /// <summary>ARP replies sent (answers for our address).</summary>
+    public long ArpRepliesSent { get; internal set; }
+
+    /// <summary>ICMP echo replies sent.</summary>
+    public long EchoRepliesSent { get; internal set; }
+
+    /// <summary>Frames received on the non-offload path.</summary>
+    public long FramesReceived { get; internal set; }
+
+    /// <summary>Frames sent on the non-offload path.</summary>
+    public long FramesSent { get; internal set; }
+
+    /// <summary>Frames dropped (not for us, malformed, unknown protocol, no route, unresolved neighbour).</summary>
+    public long FramesDropped { get; internal set; }
+
+    /// <summary>Initiate offloads whose TCP block succeeded.</summary>
+    public long OffloadsSucceeded { get; internal set; }
+
+    /// <summary>Initiate offloads whose TCP block failed (the connection stayed in host mode).</summary>
+    public long OffloadsFailed { get; internal set; }
+
+    /// <summary>Connections taken back (terminate offload) and continued in host mode.</summary>
+    public long Uploads { get; internal set; }
+
+    /// <summary>Send requests the target gave back unfinished (UPLOAD_IN_PROGRESS or a partial count), resent in host
+    /// mode after the upload.</summary>
+    public long SendsHandedBack { get; internal set; }
+
+    /// <summary>Path MTU decreases learned from ICMP fragmentation-needed messages.</summary>
+    public long PathMtuDecreases { get; internal set; }
+
+    /// <summary>UpdateOffload requests completed with SUCCESS (path MTU pushed to the target).</summary>
+    public long PathUpdatesCompleted { get; internal set; }
+
+    /// <summary>Resets sent for segments that matched no connection.</summary>
+    public long ResetsSent { get; internal set; }
+
+    /// <summary>Segments forwarded to the target (held while an offload was in progress).</summary>
+    public long SegmentsForwarded { get; internal set; }
+}

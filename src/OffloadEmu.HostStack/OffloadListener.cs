@@ -1,0 +1,62 @@
+namespace OffloadEmu.HostStack;
+
+/// <summary>A listening port: connections the peer opened (passive open) wait here until accepted.</summary>
+public sealed class OffloadListener
+{
+    private readonly HostStack _stack;
+    private readonly Lock _lock = new();
+    private readonly Queue<OffloadSocket> _ready = new();
+    private readonly Queue<TaskCompletionSource<OffloadSocket>> _waiters = new();
+
+    internal OffloadListener(HostStack stack, ushort port, int backlog)
+    {
+        _stack = stack;
+        Port = port;
+        Backlog = backlog;
+    }
+
+    /// <summary>The local port.</summary>
+    public ushort Port { get; }
+
+    /// <summary>Established connections that may wait unaccepted; SYNs beyond it are ignored.</summary>
+    public int Backlog { get; }
+
+    /// <summary>Connections established and not yet accepted.</summary>
+    public int ReadyCount
+    {
+        get
+        {
+            lock (_lock) return _ready.Count;
+        }
+    }
+
+    /// <summary>Waits for the next established connection.</summary>
+    public Task<OffloadSocket> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (_ready.TryDequeue(out var socket)) return Task.FromResult(socket);
+            var tcs = new TaskCompletionSource<OffloadSocket>(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+            _waiters.Enqueue(tcs);
+            return tcs.Task;
+        }
+    }
+
+    /// <summary>Stops listening (established, unaccepted connections stay queued).</summary>
+    public void Stop() => _stack.Post(new HostCommand { Kind = CommandKind.StopListen, Object = this });
+
+    internal void Enqueue(OffloadSocket socket)
+    {
+        TaskCompletionSource<OffloadSocket>? waiter;
+        lock (_lock)
+        {
+            if (!_waiters.TryDequeue(out waiter))
+            {
+                _ready.Enqueue(socket);
+                return;
+            }
+        }
+        waiter.SetResult(socket);
+    }
+}

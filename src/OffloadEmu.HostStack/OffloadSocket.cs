@@ -1,0 +1,212 @@
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.HostStack;
+
+/// <summary>
+/// An application's TCP connection on a <see cref="HostStack"/>: reads, writes, graceful shutdown and close, abort,
+/// and the offload controls. It may live in the host stack or on the offload target (<see cref="Location"/>); the
+/// byte stream is the same either way, across offload, upload and re-offload.
+/// </summary>
+/// <remarks>Thread-safe for one reader and one writer at a time. Calls post commands to the engine loop; nothing here
+/// touches connection state directly.</remarks>
+public sealed class OffloadSocket : IAsyncDisposable
+{
+    private readonly HostStack _stack;
+    private readonly Lock _sendLock = new();
+    private readonly int _sendLimit;
+    private long _unacked;
+    private long _bytesWritten;
+    private readonly SpaceSignal _space;
+    private bool _spaceWaiting;
+    private Exception? _writeError;
+    private Stream? _stream;
+    private System.IO.Pipelines.IDuplexPipe? _pipe;
+
+    internal OffloadSocket(HostStack stack, Ipv4Address remote, ushort remotePort, ushort localPort)
+    {
+        _stack = stack;
+        RemoteAddress = remote;
+        RemotePort = remotePort;
+        LocalPort = localPort;
+        _sendLimit = stack.Options.SendBufferSize;
+        _space = new SpaceSignal(stack.AsyncContinuations);
+        Rx = new ReceiveQueue(stack.Options.ReceiveBufferSize, stack.AsyncContinuations);
+        Connection = new HostConnection(stack, this, new ConnectionKey(remote, remotePort, localPort));
+    }
+
+    internal HostConnection Connection { get; }
+
+    internal ReceiveQueue Rx { get; }
+
+    /// <summary>The local address (the interface's).</summary>
+    public Ipv4Address LocalAddress => _stack.Address;
+
+    /// <summary>The local port.</summary>
+    public ushort LocalPort { get; }
+
+    /// <summary>The peer's address.</summary>
+    public Ipv4Address RemoteAddress { get; }
+
+    /// <summary>The peer's port.</summary>
+    public ushort RemotePort { get; }
+
+    /// <summary>Where the connection lives now.</summary>
+    public ConnectionLocation Location => Connection.Location;
+
+    /// <summary>Bytes the application wrote.</summary>
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>Bytes received for the application (read or waiting).</summary>
+    public long BytesReceived => Rx.TotalAppended;
+
+    /// <summary>How many times the connection was offloaded and uploaded.</summary>
+    public (int Offloads, int Uploads) OffloadCounts => (Connection.OffloadCount, Connection.UploadCount);
+
+    /// <summary>A stream over the connection (dispose = <see cref="CloseAsync"/>).</summary>
+    public Stream Stream => _stream ??= new OffloadSocketStream(this);
+
+    /// <summary>A duplex pipe over the connection (<see cref="Stream"/> underneath; completing the pipe does not
+    /// close the connection).</summary>
+    public System.IO.Pipelines.IDuplexPipe Pipe => _pipe ??= new OffloadSocketPipe(Stream);
+
+    /// <summary>Reads received bytes; 0 at end of stream (the peer's FIN). Throws <see cref="IOException"/> after a
+    /// reset.</summary>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = Rx.ReadAsync(buffer, out bool pending);
+        // Either way the engine should look: a pending read may need a receive post, a completed one freed space.
+        _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
+        _ = pending;
+        return result;
+    }
+
+    /// <summary>Writes bytes: copied into send chunks; completes once they fit in the send buffer.</summary>
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        while (!data.IsEmpty)
+        {
+            ValueTask wait = default;
+            bool mustWait = false;
+            lock (_sendLock)
+            {
+                if (_writeError is not null) throw _writeError;
+                if (_unacked >= _sendLimit)
+                {
+                    if (_spaceWaiting) throw new InvalidOperationException("Only one write may be pending on a connection.");
+                    _spaceWaiting = true;
+                    wait = _space.Arm();
+                    mustWait = true;
+                }
+            }
+            if (mustWait)
+            {
+                await wait.ConfigureAwait(false);
+                continue;
+            }
+            var chunk = _stack.Chunks.Rent();
+            int n = Math.Min(data.Length, _stack.Chunks.ChunkSize);
+            chunk.Fill(data.Span[..n]);
+            chunk.Connection = Connection;
+            lock (_sendLock) _unacked += n;
+            Interlocked.Add(ref _bytesWritten, n);
+            _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Closes the send half: a FIN follows the written data. Completes when the FIN is acknowledged.</summary>
+    public Task ShutdownAsync()
+    {
+        // Bytes written from now on would follow the FIN: later (and still waiting) writes fail instead.
+        lock (_sendLock) _writeError ??= new InvalidOperationException("The send half of the connection was shut down.");
+        var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Shutdown, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Graceful close: shuts the send half down (if not yet) and releases the connection once both directions
+    /// are finished. Completes when our FIN is acknowledged.</summary>
+    public Task CloseAsync()
+    {
+        lock (_sendLock) _writeError ??= new InvalidOperationException("The connection was closed.");
+        var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Close, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Abortive close: a RST goes to the peer; reads and writes fail.</summary>
+    public void Abort() => _stack.Post(new HostCommand { Kind = CommandKind.Abort, Object = Connection });
+
+    /// <summary>Takes the connection back from the offload target (terminate offload); it continues in host mode. The
+    /// offload policy no longer offloads it by itself (use <see cref="OffloadAsync"/>).</summary>
+    public Task UploadAsync()
+    {
+        var tcs = new TaskCompletionSource(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Upload, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>Offloads the connection now; true when the target took it, false when the initiate failed (the
+    /// connection then keeps working in host mode).</summary>
+    public Task<bool> OffloadAsync()
+    {
+        var tcs = new TaskCompletionSource<bool>(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Offload, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <summary>A snapshot of the connection's counters, taken by the engine loop.</summary>
+    public Task<OffloadSocketStatistics> GetStatisticsAsync()
+    {
+        var tcs = new TaskCompletionSource<OffloadSocketStatistics>(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        _stack.Post(new HostCommand { Kind = CommandKind.Statistics, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync() => await CloseAsync().ConfigureAwait(false);
+
+    // ---- engine side ----
+
+    /// <summary>Engine: <paramref name="bytes"/> of written data were acknowledged (or dropped after a failure).</summary>
+    internal void ReleaseSend(int bytes)
+    {
+        bool wake = false;
+        lock (_sendLock)
+        {
+            _unacked -= bytes;
+            if (_unacked < _sendLimit && _spaceWaiting)
+            {
+                _spaceWaiting = false;
+                wake = true;
+            }
+        }
+        if (wake) _space.Set();
+    }
+
+    /// <summary>Engine: writes fail from now on (reset, abort).</summary>
+    internal void FailWrites(Exception error)
+    {
+        bool wake;
+        lock (_sendLock)
+        {
+            _writeError ??= error;
+            wake = _spaceWaiting;
+            _spaceWaiting = false;
+        }
+        if (wake) _space.Fail(error);
+    }
+
+    internal string SendDiagnostics
+    {
+        get
+        {
+            lock (_sendLock) return $"unacked={_unacked} waiting={_spaceWaiting} err={_writeError?.Message}";
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Connection.ToString();
+}

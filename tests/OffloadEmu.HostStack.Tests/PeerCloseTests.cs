@@ -1,0 +1,76 @@
+using System.Net.Sockets;
+
+namespace OffloadEmu.HostStack.Tests;
+
+/// <summary>The peer's FIN or RST at seeded random points while the connection moves between host and target.</summary>
+public sealed class PeerCloseTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void PeerFinAtARandomPoint_EveryByteThenEndOfStream(int seed)
+    {
+        var random = new Random(seed);
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        var down = AppIo.Pattern(200_000 + random.Next(800_000), seed);
+        var read = AppIo.ReadToEndAsync(socket);
+        peer.Send(down);
+        peer.Machine.Close(); // FIN after the data
+        Toggle(lab, socket, random, () => read.IsCompleted);
+        Assert.Equal(down, lab.Run(read));
+        lab.Run(socket.CloseAsync());
+        lab.RunUntil(() => lab.Stack.ConnectionCount == 0, TimeSpan.FromSeconds(130)); // TIME-WAIT may hold a host-mode end
+        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void PeerRstAtARandomPoint_ResetErrorAndEverythingReleased(int seed)
+    {
+        var random = new Random(seed);
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        var received = new MemoryStream();
+        var read = AppIo.ReadAsync(socket, int.MaxValue, 16 * 1024, received);
+        var write = AppIo.WriteAsync(socket, AppIo.Pattern(20_000_000, seed + 50));
+        peer.Send(AppIo.Pattern(20_000_000, seed));
+        int rounds = random.Next(3, 30);
+        Toggle(lab, socket, random, () => --rounds <= 0);
+        Assert.False(write.IsCompleted || read.IsCompleted, "the transfer ended before the reset");
+        peer.Machine.Abort();
+        lab.RunUntil(() => read.IsCompleted && write.IsCompleted, TimeSpan.FromSeconds(30));
+        var error = Assert.IsType<IOException>(read.Exception!.InnerException);
+        Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(error.InnerException).SocketErrorCode);
+        Assert.True(write.IsFaulted, "the writer did not see the reset");
+        lab.RunUntil(() => lab.Stack.ConnectionCount == 0, TimeSpan.FromSeconds(5));
+        Assert.Equal(ConnectionLocation.Closed, socket.Location);
+        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+        Assert.Equal((0, 0, 0), lab.Stack.OffloadedObjects);
+    }
+
+    /// <summary>Runs rounds, uploading or re-offloading at random points, until <paramref name="done"/>.</summary>
+    private static void Toggle(StackLab lab, OffloadSocket socket, Random random, Func<bool> done)
+    {
+        var end = lab.Now + TimeSpan.FromSeconds(60);
+        while (!done())
+        {
+            Assert.True(lab.Now < end, lab.Describe());
+            for (int i = random.Next(1, 6); i > 0; i--) lab.StepOrAdvance();
+            if (random.Next(3) != 0) continue;
+            if (socket.Location == ConnectionLocation.Offloaded) lab.Run(socket.UploadAsync());
+            else if (socket.Location == ConnectionLocation.Host) lab.Run(socket.OffloadAsync());
+        }
+    }
+}
