@@ -64,4 +64,7 @@ internal static partial class DaemonLog
 
     [LoggerMessage(EventId = 6052, Level = LogLevel.Error, Message = "A host callback failed on the completion queue")]
     internal static partial void HostCallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6053, Level = LogLevel.Warning, Message = "Nic:Queues={Queues}: the target runs one engine loop (the link devices have one queue); connections are not spread over several loops yet")]
+    internal static partial void QueuesNotSpread(ILogger logger, int queues);
 }

@@ -21,6 +21,7 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
     private readonly ILogger<TargetFrameSink> _logger;
     private readonly OffloadTargetOptions _options;
     private readonly TimeProvider _time;
+    private readonly int _queues;
     private readonly HostSlot _slot = new();
     private OffloadTarget? _target;
     private CompletionQueue? _completions;
@@ -33,6 +34,7 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
         _loggers = loggers;
         _logger = loggers.CreateLogger<TargetFrameSink>();
         _options = TargetOptionsBuilder.Build(nic.Value, offload.Value, policies.Value);
+        _queues = nic.Value.Queues;
         _time = time;
     }
 
@@ -60,6 +62,7 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
         target.Bind(_slot);
         target.Start(_time, readDevice: false);
         Volatile.Write(ref _target, target);
+        if (_queues > 1) DaemonLog.QueuesNotSpread(_logger, _queues);
         DaemonLog.TargetStarted(_logger, device.Name, target.MacAddress.ToString(), (int)_options.Capabilities.TcpConnectionOffloadCapacity,
             _options.Parameters.TicksPerSecond);
     }
