@@ -253,4 +253,31 @@ public sealed class LifecycleTests
         lab.Api.TerminateOffload(root);
         lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
     }
+
+    [Fact]
+    public void Terminate_sends_the_owed_delayed_ack_before_it_completes_and_passes_later_arrivals_up()
+    {
+        var (lab, _, root, ctx) = Offloaded();
+        using var __ = lab;
+        lab.Api.TcpOffloadReceive(ctx, Nbls.Post(4000));
+        lab.Peer.Enqueue(new MemorySendBuffer(Nbls.Pattern(500))); // one segment: its ACK is delayed (TcpAckFrequency 2)
+        lab.Step();
+        var expectedAck = lab.Peer.SndNxt;
+        Assert.DoesNotContain(lab.TargetSegments(), s => s.Tcp.AckNumber == expectedAck);
+        int hostSawAckAtTerminate = -1;
+        lab.Api.TerminateOffload(root);
+        lab.RunUntil(() =>
+        {
+            if (lab.Host.Terminated.Contains(root) && hostSawAckAtTerminate < 0)
+                hostSawAckAtTerminate = lab.TargetSegments().Count(s => s.Tcp.AckNumber == expectedAck);
+            return hostSawAckAtTerminate >= 0;
+        }, TimeSpan.FromMilliseconds(50)); // well before the 200 ms delayed-ACK timer
+        Assert.True(hostSawAckAtTerminate > 0, "the owed ACK went out before the terminate completed (spec §6.6)");
+
+        // After the upload the target no longer handles the connection: the peer's next segment goes up unchanged.
+        int framesUp = lab.Host.Frames.Count;
+        lab.Peer.Enqueue(new MemorySendBuffer(Nbls.Pattern(100)));
+        lab.Step();
+        Assert.True(lab.Host.Frames.Count > framesUp);
+    }
 }
