@@ -21,8 +21,17 @@ internal sealed class IndicationBuffer
     /// <summary>The connection the data came from (for the indication answer).</summary>
     public TcpConnection? Connection { get; set; }
 
-    /// <summary>With the host (accepted indication or returned buffered data) until ReceiveReturn.</summary>
-    public bool HeldByHost { get; set; }
+    /// <summary>True while the host owns the NBL (an accepted indication, or BufferedData) until ReceiveReturn.</summary>
+    public bool HeldByHost
+    {
+        get => Volatile.Read(ref _heldByHost) != 0;
+        set => Volatile.Write(ref _heldByHost, value ? 1 : 0);
+    }
+
+    private int _heldByHost;
+
+    /// <summary>Ends the host's ownership exactly once (false when the host did not hold it: a double or unknown return).</summary>
+    public bool TryEndHostOwnership() => Interlocked.Exchange(ref _heldByHost, 0) != 0;
 
     /// <summary>Prepares an NBL of <paramref name="length"/> bytes backed by a pooled array; returns the span to fill.</summary>
     public Span<byte> Prepare(int length)

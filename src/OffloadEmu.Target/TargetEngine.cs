@@ -443,6 +443,9 @@ internal sealed partial class TargetEngine
         buffer.Nbl.Status = NdisStatus.Success;
         NdisStatus answer = NdisStatus.OffloadDataNotAccepted;
         int taken = 0;
+        // The host may return the NBL from inside the callback (ReceiveReturn is synchronous and legal at any time after
+        // it accepted): it holds the NBL from the moment it sees it.
+        buffer.HeldByHost = true;
         try
         {
             answer = Host.TcpOffloadReceiveIndicate(c.Handle, buffer.Nbl, NdisStatus.Success, out int consumed);
@@ -463,8 +466,9 @@ internal sealed partial class TargetEngine
         finally
         {
             // Even when the host throws, the engine must learn the indication is over (the exception still surfaces).
-            if (answer == NdisStatus.Success) buffer.HeldByHost = true;
-            else IndicationBuffers.Return(buffer); // the target owns the NBL again; the bytes are still in its buffer
+            // Accepted: the host keeps it until ReceiveReturn (perhaps already done inside the callback). Otherwise the
+            // target owns the NBL again (the bytes are still in the connection's buffer) unless the host returned it anyway.
+            if (answer != NdisStatus.Success && buffer.TryEndHostOwnership()) IndicationBuffers.Return(buffer);
             Requests.Enqueue(new TargetRequest(RequestKind.IndicationAnswered, 0, c, taken, answer));
             WakeUp?.Invoke();
         }
@@ -479,7 +483,7 @@ internal sealed partial class TargetEngine
         for (var nbl = chain; nbl is not null;)
         {
             var next = nbl.Next;
-            if (nbl.MiniportReserved is IndicationBuffer { HeldByHost: true } buffer) IndicationBuffers.Return(buffer);
+            if (nbl.MiniportReserved is IndicationBuffer buffer && buffer.TryEndHostOwnership()) IndicationBuffers.Return(buffer);
             else TargetLog.UnknownReturn(_logger);
             nbl = next;
         }
