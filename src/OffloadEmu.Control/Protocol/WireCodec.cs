@@ -119,8 +119,8 @@ internal static class WireCodec
         w.I32(nbl.TcpOffloadBytesTransferred);
         // A post travels as a shadow of the free space only: bytes the host pre-filled stay with the client.
         int prefill = mode == NblMode.Post ? Math.Max(0, nbl.TcpReceiveBytesTransferred) : 0;
-        w.I32(mode == NblMode.Post ? 0 : nbl.TcpReceiveBytesTransferred);
-        w.Bool(nbl.TcpReceiveNoPush);
+        w.I32(mode == NblMode.Data ? nbl.TcpReceiveBytesTransferred : 0);
+        w.Bool(mode != NblMode.Ref && nbl.TcpReceiveNoPush);
         w.U32((uint)nbl.BufferCount);
         for (int i = 0; i < nbl.BufferCount; i++)
         {
@@ -285,7 +285,7 @@ internal static class WireCodec
         HasTcpConst = 1 << 6, HasTcpCached = 1 << 7, HasTcpDelegated = 1 << 8, HasSlot = 1 << 9, HasChain = 1 << 10;
     private const ushort KnownBlockFlags = (1 << 11) - 1;
 
-    public static void TcpDelegated(ref MessageWriter w, TcpDelegatedState d, NetBufferList? chain)
+    public static void TcpDelegated(ref MessageWriter w, TcpDelegatedState d, int headIndex, int tailIndex)
     {
         w.U8((byte)d.State); w.U16(d.Flags);
         w.U32(d.RcvNxt.Value); w.U32(d.RcvWnd); w.U32(d.SndUna.Value); w.U32(d.SndNxt.Value); w.U32(d.SndMax.Value);
@@ -296,8 +296,8 @@ internal static class WireCodec
         w.U8(d.Retransmit.Count); w.I32(d.Retransmit.TimeoutDelta);
         w.U32(d.SendBacklogSize); w.U32(d.ReceiveBacklogSize); w.U32(d.DWnd);
         // SendDataHead/Tail point into the block's chain (spec §5): sent as indexes, -1 = null.
-        w.I32(IndexIn(chain, d.SendDataHead));
-        w.I32(IndexIn(chain, d.SendDataTail));
+        w.I32(headIndex);
+        w.I32(tailIndex);
         w.Bool(d.BufferedData is not null);
         if (d.BufferedData is { } buffered)
         {
@@ -367,7 +367,10 @@ internal static class WireCodec
         if (b.TcpCached is not null) flags |= HasTcpCached;
         if (b.TcpDelegated is not null) flags |= HasTcpDelegated;
         if (b.MiniportOffloadContext is not null) flags |= HasSlot;
-        if (b.NetBufferListChain is not null) flags |= HasChain;
+        // A decoded completion tree keeps its returned chain as references (Scratch) and the head/tail indexes
+        // (MiniportReserved); it re-encodes to the same bytes.
+        var refs = chainMode == NblMode.Ref && b.NetBufferListChain is null && b.Scratch is List<NblRef> { Count: > 0 } list ? list : null;
+        if (b.NetBufferListChain is not null || refs is not null) flags |= HasChain;
         w.U8((byte)depth);
         w.U8((byte)b.Type);
         w.U16(flags);
@@ -391,8 +394,22 @@ internal static class WireCodec
             w.U32(tk.KaTimeout); w.U32(tk.KaInterval); w.U32(tk.MaxRT); w.U32(tk.FlowLabel); w.U8(tk.TtlOrHopLimit);
             w.U8(tk.TosOrTrafficClass); w.U8(tk.UserPriority);
         }
-        if (b.TcpDelegated is { } td) TcpDelegated(ref w, td, b.NetBufferListChain);
-        if (b.NetBufferListChain is { } chain) Chain(ref w, chain, chainMode, ids);
+        if (b.TcpDelegated is { } td)
+        {
+            var (head, tail) = b.NetBufferListChain is null && b.MiniportReserved is ValueTuple<int, int> t
+                ? t
+                : (IndexIn(b.NetBufferListChain, td.SendDataHead), IndexIn(b.NetBufferListChain, td.SendDataTail));
+            TcpDelegated(ref w, td, head, tail);
+        }
+        if (b.NetBufferListChain is { } chain)
+        {
+            Chain(ref w, chain, chainMode, ids);
+        }
+        else if (refs is not null)
+        {
+            w.U32((uint)refs.Count);
+            foreach (var r in refs) Ref(ref w, r);
+        }
     }
 
     /// <summary>Reads a tree written by <see cref="Tree"/>. In <see cref="NblMode.Ref"/> mode each block's returned
