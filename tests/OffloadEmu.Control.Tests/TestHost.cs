@@ -19,6 +19,7 @@ internal sealed class TestHost : IOffloadHost
     public List<byte[]> Frames { get; } = [];
     public List<(int Length, NdisStatus Answer)> Indications { get; } = [];
     public List<NetBufferList> Accepted { get; } = [];
+    public List<string> Log { get; } = [];
 
     /// <summary>Every byte the host took, from posts and indications, in callback order.</summary>
     public MemoryStream Received { get; } = new();
@@ -81,11 +82,23 @@ internal sealed class TestHost : IOffloadHost
                     n.CopyTo(n.TcpReceiveBytesTransferred, bytes);
                     Received.Write(bytes);
                 }
+                Log.Add($"C{count}@{Where(n, n.TcpReceiveBytesTransferred)}");
                 n = next;
             }
         }
         Volatile.Write(ref _inReceive, 0);
         AfterReceive?.Invoke();
+    }
+
+    public byte[]? Reference { get; set; }
+
+    private string Where(NetBufferList nbl, int offset)
+    {
+        if (Reference is null || nbl.DataLength - offset < 16) return "?";
+        var probe = new byte[16];
+        nbl.CopyTo(offset, probe);
+        for (int j = 0; j + 16 <= Reference.Length; j++) if (Reference.AsSpan(j, 16).SequenceEqual(probe)) return j.ToString();
+        return "none";
     }
 
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) { lock (_lock) DisconnectsCompleted.Add(nbl); }
@@ -108,6 +121,7 @@ internal sealed class TestHost : IOffloadHost
             }
             if (answer == NdisStatus.Success) Accepted.Add(nbl);
             Indications.Add((length, answer));
+            Log.Add($"I{length}/{take}@{Where(nbl, 0)}");
             bytesConsumed = take;
         }
         Volatile.Write(ref _inReceive, 0);

@@ -272,6 +272,8 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         => IssueIo(MessageType.TcpDisconnect, context, nbl, flags);
 
     /// <inheritdoc/>
+    /// <remarks>Posts stay with the client (docs/control.md, indications): the server takes every byte the target has
+    /// for the connection as an indication, and the client fills the host's posts from that stream in order.</remarks>
     public NdisStatus TcpOffloadReceive(ulong context, NetBufferList chain)
     {
         ArgumentNullException.ThrowIfNull(chain);
@@ -282,12 +284,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             nbl.TcpOffloadBytesTransferred = 0;
             posts.Add(nbl);
         }
-        // Queued before the shadow posts go out: the dispatch queue sees the host's posts before any completion of them.
         _dispatch.Schedule(_process, new PostsWork(context, posts));
-        var message = new IoRequestMessage(MessageType.TcpReceive) { Context = context, Chain = chain, Ids = _idOf };
-        if (!_connection.Send(message)) _dispatch.Schedule(_process, new FailPostsWork(context));
-        // The client keeps the host's NBLs (the shadows carry capacities only): the ids are not needed back.
-        for (var nbl = chain; nbl is not null; nbl = nbl.Next) ForgetId(nbl);
         return NdisStatus.Pending;
     }
 
@@ -368,6 +365,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         if (ControlMessage.IsClientToServer(type)) throw new ControlProtocolException(ProtocolError.UnknownType, $"server sent a request type {type}");
         var message = ControlMessage.Decode(type, requestId, payload);
+        if (Trace is { } trace) lock (trace) trace.Add("R " + Describe(message));
         switch (message)
         {
             case ErrorMessage error:
@@ -392,8 +390,19 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private sealed record LostWork;
 
+    internal List<string>? Trace { get; set; }
+
+    private static string Describe(object? m) => m switch
+    {
+        ReceiveIndicateMessage i => $"I{i.Data?.Length}",
+        ReceiveCompleteMessage c => "C" + string.Join("+", c.Entries.Select(e => e.Data.Length)),
+        PostsWork p => $"P{p.Posts.Count}",
+        _ => m?.GetType().Name ?? "null",
+    };
+
     private void Process(object? work)
     {
+        if (Trace is { } trace) lock (trace) trace.Add("D " + Describe(work));
         switch (work)
         {
             case PostsWork posts: OnPosts(posts); break;
@@ -632,7 +641,21 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private void OnPosts(PostsWork work)
     {
-        var rx = Rx(work.Context);
+        NetBufferList? refused = null, tail = null;
+        if (!_rxByContext.TryGetValue(work.Context, out var rx) || rx.Handle == 0 || rx.Aborted || rx.DisconnectIndicated)
+        {
+            // Not an offloaded connection of this client (REQUEST_ABORTED, as the target answers an unknown context),
+            // after an abort (REQUEST_ABORTED) or after the peer's FIN was indicated (INVALID_STATE, spec §3).
+            var status = rx is { DisconnectIndicated: true, Aborted: false } ? NdisStatus.InvalidState : NdisStatus.RequestAborted;
+            foreach (var nbl in work.Posts)
+            {
+                nbl.Status = status;
+                nbl.Next = null;
+                NetBufferListChain.Append(ref refused, ref tail, nbl);
+            }
+            Host.TcpOffloadReceiveComplete(refused!);
+            return;
+        }
         foreach (var nbl in work.Posts) rx.Posts.Enqueue(new RxPost(nbl));
         rx.Refused = false; // any post, zero-byte included, re-arms indications (spec §3)
         Deliver(rx, pushPoint: false, error: null);
@@ -667,6 +690,13 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             rx.DisconnectPending = true;
             return;
         }
+        if (message.EventType == TcpOffloadEventType.Abort && _rxByHandle.TryGetValue(message.Handle, out var aborted))
+        {
+            // Spec §6.2: after an acceptable RST pending receives complete REQUEST_ABORTED (with the bytes placed).
+            aborted.Aborted = true;
+            FailHostPosts(aborted, NdisStatus.RequestAborted);
+        }
+        if (message.EventType == TcpOffloadEventType.Disconnect && _rxByHandle.TryGetValue(message.Handle, out var closing)) closing.DisconnectIndicated = true;
         Host.TcpOffloadEvent(message.Handle, message.EventType, message.Info);
     }
 
@@ -682,8 +712,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         long credited = 0;
         while (rx.Posts.TryPeek(out var post))
         {
+            // A zero-byte post consumes nothing and completes at once (spec §3); others fill from the held bytes.
             if (post.Capacity > post.Filled) credited += rx.FillPost(post);
-            if (post.Filled >= post.Capacity)
+            if (post.Filled >= post.Capacity || post.Capacity == 0)
             {
                 rx.Posts.Dequeue();
                 post.Nbl.Status = NdisStatus.Success;
@@ -716,6 +747,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         if (rx.DisconnectPending && rx.HeldBytes == 0)
         {
             rx.DisconnectPending = false;
+            rx.DisconnectIndicated = true;
             host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Disconnect, 0);
         }
         rx.Unreported += credited;

@@ -4,9 +4,9 @@ namespace OffloadEmu.Control.Client;
 
 /// <summary>
 /// The client's receive side of one offloaded connection (docs/control.md, indications). Touched only on the client's
-/// dispatch queue. Every host post is mirrored by a shadow post at the target; the data the target delivers (shadow
-/// completions, indications the server took) enters <see cref="Held"/> in the target's order and leaves it into the
-/// host's posts in FIFO order, or as an indication when the host has no post and has not refused.
+/// dispatch queue. The host's posts stay here; the bytes the target delivers (as indications the server took) enter
+/// <see cref="Held"/> in the target's order and leave it into the host's posts in FIFO order, or as an indication when
+/// the host has no post and has not refused.
 /// </summary>
 internal sealed class RxConnection(ulong context, ulong handle)
 {
@@ -21,6 +21,12 @@ internal sealed class RxConnection(ulong context, ulong handle)
 
     /// <summary>The target indicated the peer's FIN while bytes were still held here: indicated once they are taken.</summary>
     public bool DisconnectPending { get; set; }
+
+    /// <summary>The peer's FIN was indicated to the host: later posts complete INVALID_STATE (spec §3).</summary>
+    public bool DisconnectIndicated { get; set; }
+
+    /// <summary>The connection was reset (Abort event): later posts complete REQUEST_ABORTED.</summary>
+    public bool Aborted { get; set; }
 
     /// <summary>Credited bytes the host took and the server has not been told of.</summary>
     public long Unreported { get; set; }

@@ -17,13 +17,11 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
     private readonly ConcurrentDictionary<ulong, HandleEntry> _handles = new();
     private readonly ConcurrentDictionary<ControlSession, byte> _sessions = new();
     private readonly ConcurrentQueue<(NetBufferList Nbl, long At)> _returns = new();
-    private readonly Timer _returnTimer;
 
     public TargetMultiplexer(IOffloadTarget target)
     {
         Target = target;
         target.Bind(this);
-        _returnTimer = new Timer(_ => DrainReturns(minAgeMs: 20), null, 50, 50);
     }
 
     public IOffloadTarget Target { get; }
@@ -116,8 +114,8 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
         return NdisStatus.Success;
     }
 
-    /// <summary>Gives the target its NBLs back: ones returned by sessions immediately after the indication (next
-    /// callback, or the timer for ones at least <paramref name="minAgeMs"/> old).</summary>
+    /// <summary>Gives the target its indication NBLs back, at the start of the next callback: only then is it sure the
+    /// target has seen the answer and marked them host-held (a return inside the indication would be ignored).</summary>
     public void DrainReturns(long minAgeMs)
     {
         long now = Environment.TickCount64;
@@ -173,7 +171,6 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
 
     public void Dispose()
     {
-        _returnTimer.Dispose();
         DrainReturns(0);
     }
 }
