@@ -117,6 +117,27 @@ internal sealed class LiveLab : IAsyncDisposable
     }
 
     /// <summary>Queues bytes for the peer to send.</summary>
+    /// <summary>Frames from the target that are not IPv4 (ARP and the like), in order.</summary>
+    public List<byte[]> OtherFrames { get; } = [];
+
+    public int OtherFrameCount
+    {
+        get
+        {
+            lock (_lock) return OtherFrames.Count;
+        }
+    }
+
+    /// <summary>Puts a raw frame on the wire towards the target.</summary>
+    public void InjectFrame(byte[] frame)
+    {
+        var buffer = _pool.Rent();
+        frame.CopyTo(buffer.Array, 0);
+        buffer.Length = frame.Length;
+        PeerSide.Send([buffer]);
+        _pool.Return(buffer);
+    }
+
     public void PeerSend(Peer peer, byte[] data)
     {
         lock (_lock) Assert.True(peer.Machine.Enqueue(new MemorySendBuffer(data)));
@@ -154,7 +175,11 @@ internal sealed class LiveLab : IAsyncDisposable
                 var now = Now;
                 for (int i = 0; i < n; i++)
                 {
-                    if (!EthernetFrame.TryCreate(batch[i].Span, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+                    if (!EthernetFrame.TryCreate(batch[i].Span, out var eth) || eth.EtherType != EtherType.Ipv4)
+                    {
+                        OtherFrames.Add(batch[i].Span.ToArray());
+                        continue;
+                    }
                     if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
                     if (!TcpSegment.TryCreate(ip.Payload, out var seg)) continue;
                     foreach (var p in _peers)
