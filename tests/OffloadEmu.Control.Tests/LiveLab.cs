@@ -65,6 +65,30 @@ internal sealed class LiveLab : IAsyncDisposable
         public required TcpMachine Machine { get; init; }
         public required ushort LocalPort { get; init; }
         public MemoryStream Received { get; } = new();
+
+        /// <summary>When false the peer's application stops reading (its window fills).</summary>
+        public bool Reads { get; set; } = true;
+    }
+
+    /// <summary>Bytes the peer application has queued and the peer has not had ACKed.</summary>
+    public long PeerSendQueue(Peer peer)
+    {
+        lock (_lock) return peer.Machine.SendQueueBytes;
+    }
+
+    public TcpState PeerState(Peer peer)
+    {
+        lock (_lock) return peer.Machine.State;
+    }
+
+    public (SeqNumber SndNxt, SeqNumber RcvNxt) PeerSequence(Peer peer)
+    {
+        lock (_lock) return (peer.Machine.SndNxt, peer.Machine.RcvNxt);
+    }
+
+    public void SetPeerReads(Peer peer, bool reads)
+    {
+        lock (_lock) peer.Reads = reads;
     }
 
     public (Peer Peer, TcpMachine Host) Establish(ushort localPort)
@@ -191,7 +215,7 @@ internal sealed class LiveLab : IAsyncDisposable
                 foreach (var p in _peers)
                 {
                     int read;
-                    while ((read = p.Machine.Receive(buffer)) > 0) p.Received.Write(buffer, 0, read);
+                    while (p.Reads && (read = p.Machine.Receive(buffer)) > 0) p.Received.Write(buffer, 0, read);
                     p.Machine.Dispatch(now, writer);
                 }
             }

@@ -26,7 +26,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     private readonly RemoteOffloadTargetOptions _options;
     private readonly CompletionQueue _dispatch;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ControlMessage>> _replies = new();
-    private readonly ConcurrentDictionary<ulong, OffloadBlock> _stateCalls = new();
+    private readonly ConcurrentDictionary<ulong, (OffloadBlock Root, MessageType Type)> _stateCalls = new();
     private readonly ConcurrentDictionary<ulong, NetBufferList> _nbls = new();
     private readonly ConditionalWeakTable<NetBufferList, StrongBox<ulong>> _nblIds = new();
     private readonly Dictionary<ulong, RxConnection> _rxByContext = new();  // dispatch queue only
@@ -225,7 +225,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         ArgumentNullException.ThrowIfNull(root);
         _ = Host;
         var message = new StateRequestMessage(type) { Root = root, RequestId = NextRequestId(), Ids = _idOf };
-        _stateCalls[message.RequestId] = root;
+        _stateCalls[message.RequestId] = (root, type);
         if (!_connection.Send(message))
         {
             _stateCalls.TryRemove(message.RequestId, out _);
@@ -238,18 +238,20 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         OffloadTree.SetStatus(root, NdisStatus.Failure);
         for (var nbl = FirstChain(root); nbl is not null; nbl = nbl.Next) ForgetId(nbl);
-        _dispatch.Schedule(_ =>
+        _dispatch.Schedule(_ => CompleteState(type, root), null);
+    }
+
+    private void CompleteState(MessageType type, OffloadBlock root)
+    {
+        var host = Host;
+        switch (type)
         {
-            var host = Host;
-            switch (type)
-            {
-                case MessageType.InitiateOffload: host.InitiateOffloadComplete(root); break;
-                case MessageType.TerminateOffload: host.TerminateOffloadComplete(root); break;
-                case MessageType.UpdateOffload: host.UpdateOffloadComplete(root); break;
-                case MessageType.InvalidateOffload: host.InvalidateOffloadComplete(root); break;
-                default: host.QueryOffloadStateComplete(root); break;
-            }
-        }, null);
+            case MessageType.InitiateOffload: host.InitiateOffloadComplete(root); break;
+            case MessageType.TerminateOffload: host.TerminateOffloadComplete(root); break;
+            case MessageType.UpdateOffload: host.UpdateOffloadComplete(root); break;
+            case MessageType.InvalidateOffload: host.InvalidateOffloadComplete(root); break;
+            default: host.QueryOffloadStateComplete(root); break;
+        }
     }
 
     private static NetBufferList? FirstChain(OffloadBlock root)
@@ -445,11 +447,12 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private void OnStateComplete(StateCompleteMessage message)
     {
-        if (!_stateCalls.TryRemove(message.RequestId, out var root))
+        if (!_stateCalls.TryRemove(message.RequestId, out var call))
         {
             message.Release();
             return;
         }
+        var root = call.Root;
         var hostBlocks = OffloadTree.Traverse(root).Select(v => v.Block).ToList();
         var wireBlocks = OffloadTree.Traverse(message.Root).Select(v => v.Block).ToList();
         bool copyState = message.Operation is StateOperation.Query or StateOperation.Terminate;
@@ -777,7 +780,8 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
                 at += chunk.Remaining;
             }
         }
-        var nbl = new NetBufferList(1, 1) { Status = NdisStatus.Success };
+        // Tagged before the call: a host may return the NBL from inside its handler.
+        var nbl = new NetBufferList(1, 1) { Status = NdisStatus.Success, ProtocolReserved = new ClientNblTag(bytes, null) };
         nbl.AddBuffer().AddWritableSegment(bytes.Memory);
         int length = bytes.Length;
         var answer = host.TcpOffloadReceiveIndicate(rx.Handle, nbl, NdisStatus.Success, out int consumed);
@@ -792,9 +796,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             }
             rx.Held.Clear();
             rx.HeldBytes = 0;
-            nbl.ProtocolReserved = new ClientNblTag(bytes, null);
             return credited;
         }
+        nbl.ProtocolReserved = null;
         if (single is null) bytes.Release();
         rx.Refused = true; // no new indication until a post (spec §3)
         if (answer == NdisStatus.OffloadDataPartiallyAccepted && consumed > 0 && consumed < length) return rx.Consume(consumed);
@@ -844,10 +848,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         _rxByHandle.Clear();
         foreach (var id in _stateCalls.Keys.ToList())
         {
-            if (!_stateCalls.TryRemove(id, out var root)) continue;
-            OffloadTree.SetStatus(root, NdisStatus.Failure);
-            // The kind of operation is not kept per id; terminate is the one a host waits for to free its state.
-            host.TerminateOffloadComplete(root);
+            if (!_stateCalls.TryRemove(id, out var call)) continue;
+            OffloadTree.SetStatus(call.Root, NdisStatus.Failure);
+            CompleteState(call.Type, call.Root);
         }
         foreach (var nbl in _nbls.Values.ToList())
         {
