@@ -102,7 +102,18 @@ internal sealed class TestHost : IOffloadHost
     }
 
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) { lock (_lock) DisconnectsCompleted.Add(nbl); }
-    public void TcpOffloadForwardComplete(NetBufferList chain) { }
+    public List<NetBufferList> ForwardsCompleted { get; } = [];
+
+    public void TcpOffloadForwardComplete(NetBufferList chain)
+    {
+        lock (_lock)
+            for (var n = chain; n is not null;)
+            {
+                var next = n.Next;
+                ForwardsCompleted.Add(n);
+                n = next;
+            }
+    }
 
     public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
     {

@@ -661,7 +661,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         }
         foreach (var nbl in work.Posts) rx.Posts.Enqueue(new RxPost(nbl));
         rx.Refused = false; // any post, zero-byte included, re-arms indications (spec §3)
-        Deliver(rx, pushPoint: false, error: null);
+        // Bytes already waiting were pushed by the target when it indicated them: a push-mode post they partly fill
+        // completes now (there is no push timer here to complete it later, docs/control.md).
+        Deliver(rx, pushPoint: true, error: null);
     }
 
     private void OnReceiveComplete(ReceiveCompleteMessage message)
