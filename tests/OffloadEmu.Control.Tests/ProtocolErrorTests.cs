@@ -82,6 +82,14 @@ public sealed class ProtocolErrorTests
     }
 
     [Fact]
+    public async Task A_client_that_sends_no_hello_in_time_is_closed()
+    {
+        await using var lab = new LiveLab(new ControlServerOptions { HelloTimeout = TimeSpan.FromMilliseconds(300) });
+        using var raw = new RawClient(lab.SocketPath);
+        AssertErrorAndClose(raw, ProtocolError.OutOfOrder);
+    }
+
+    [Fact]
     public async Task The_socket_file_is_created_with_mode_0660_in_a_created_directory()
     {
         await using var lab = new LiveLab();

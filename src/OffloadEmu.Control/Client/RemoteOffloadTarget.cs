@@ -852,6 +852,10 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         {
             if (!_stateCalls.TryRemove(id, out var call)) continue;
             OffloadTree.SetStatus(call.Root, NdisStatus.Failure);
+            // A failed initiate's outstanding sends stay the host's, untouched (spec §2): not completed below.
+            if (call.Type == MessageType.InitiateOffload)
+                foreach (var v in OffloadTree.Traverse(call.Root))
+                    for (var nbl = v.Block.NetBufferListChain; nbl is not null; nbl = nbl.Next) ForgetId(nbl);
             CompleteState(call.Type, call.Root);
         }
         foreach (var nbl in _nbls.Values.ToList())
