@@ -66,6 +66,32 @@ public sealed class StateOpsTests
     }
 
     [Fact]
+    public async Task A_neighbour_reachability_query_reaches_the_owning_host_with_its_own_handle()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        Assert.Equal(NdisStatus.Success, client.SetParameters(OffloadParameters.Default with { NceStaleTicks = 20 }));
+        var (peer, machine) = lab.Establish(40901);
+        var root = lab.BuildTree(machine, 0x500, out var tcp);
+        client.InitiateOffload(root);
+        Assert.True(host.WaitFor(h => h.Initiated.Contains(root), Wait));
+        ulong ctx = tcp.MiniportOffloadContext!.Context;
+        // No forward progress for longer than NceStaleTicks, then a send: the target asks about the neighbour first.
+        lab.SetPeerReads(peer, false);
+        await Task.Delay(200);
+        for (int i = 0; i < 20 && host.Locked(h => h.NeighborEvents.Count) == 0; i++)
+        {
+            client.TcpOffloadSend(ctx, Nbls.Send(new byte[100]));
+            await Task.Delay(100);
+        }
+        var events = host.Locked(h => h.NeighborEvents.ToList());
+        Assert.NotEmpty(events);
+        Assert.Equal(0x501UL, events[0].Handle);
+        Assert.Equal(NeighborEventCode.Query, events[0].Code);
+    }
+
+    [Fact]
     public async Task When_the_server_goes_away_the_client_aborts_its_connections_and_fails_what_is_outstanding()
     {
         var lab = new LiveLab();

@@ -157,7 +157,13 @@ internal sealed class TestHost : IOffloadHost
     }
 
     public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) { lock (_lock) Events.Add((ndisOffloadHandle, type, info)); }
-    public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) { }
+    public List<(ulong Handle, NeighborEventCode Code, uint Nrd)> NeighborEvents { get; } = [];
+
+    public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code)
+    {
+        lock (_lock) NeighborEvents.Add((neighborBlock.NdisOffloadHandle, code, neighborBlock.NeighborDelegated?.NicReachabilityDelta ?? 0));
+        neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = 1 };
+    }
     public void IndicateStatus(NdisStatus adapterStatus) { lock (_lock) Statuses.Add(adapterStatus); }
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
     {
