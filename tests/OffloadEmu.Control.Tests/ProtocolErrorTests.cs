@@ -90,6 +90,31 @@ public sealed class ProtocolErrorTests
     }
 
     [Fact]
+    public async Task A_second_server_on_a_live_socket_is_refused_and_a_regular_file_is_not_deleted()
+    {
+        await using var lab = new LiveLab();
+        OffloadEmu.Link.Devices.MemoryLink.CreatePair(out var nic, out var wire);
+        using var target = new OffloadEmu.Target.OffloadTarget(nic);
+        await using (var second = new ControlServer(target, new ControlServerOptions { Path = lab.SocketPath }))
+        {
+            Assert.Throws<IOException>(second.Start);
+        }
+        var file = Path.Combine(lab.Directory, "not-a-socket");
+        File.WriteAllText(file, "keep me");
+        OffloadEmu.Link.Devices.MemoryLink.CreatePair(out var nic2, out var wire2);
+        using var target2 = new OffloadEmu.Target.OffloadTarget(nic2);
+        await using (var third = new ControlServer(target2, new ControlServerOptions { Path = file }))
+        {
+            Assert.Throws<IOException>(third.Start);
+        }
+        Assert.Equal("keep me", File.ReadAllText(file));
+        // The first server still serves.
+        await using var client = lab.Connect(new TestHost());
+        Assert.True(client.IsConnected);
+        nic.Dispose(); wire.Dispose(); nic2.Dispose(); wire2.Dispose();
+    }
+
+    [Fact]
     public async Task The_socket_file_is_created_with_mode_0660_in_a_created_directory()
     {
         await using var lab = new LiveLab();

@@ -21,6 +21,7 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly Lock _lock = new();
     private Socket? _listener;
     private Task? _acceptLoop;
+    private bool _ownsSocketFile;
 
     /// <summary>Creates the server and binds it to <paramref name="target"/> (the target's one host).</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -59,7 +60,7 @@ public sealed class ControlServer : IAsyncDisposable
         {
             var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_options.Path));
             if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-            if (File.Exists(_options.Path)) File.Delete(_options.Path); // a stale socket from an earlier run
+            if (File.Exists(_options.Path)) RemoveStaleSocket(_options.Path);
         }
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -74,8 +75,28 @@ public sealed class ControlServer : IAsyncDisposable
             throw;
         }
         _listener = listener;
+        _ownsSocketFile = !abstractName;
         if (_logger is not null) ControlLog.Listening(_logger, _options.Path);
         _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    // A socket file left by an earlier run is replaced; a live server's socket, or anything that is not a socket, is not.
+    private static void RemoveStaleSocket(string path)
+    {
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw new IOException($"{path}: another control server is listening there.");
+            }
+            catch (SocketException)
+            {
+                // nobody listening: stale
+            }
+        }
+        if (new FileInfo(path).Length != 0) throw new IOException($"{path}: exists and is not a socket; remove it or choose another Control:Endpoint.");
+        File.Delete(path);
     }
 
     private async Task AcceptLoopAsync()
@@ -148,7 +169,8 @@ public sealed class ControlServer : IAsyncDisposable
             // A target that no longer completes; nothing more to wait for.
         }
         _mux.Dispose();
-        if (!_options.Path.StartsWith('@') && File.Exists(_options.Path)) File.Delete(_options.Path);
+        // Only the file this server bound: a failed Start must not remove another server's socket.
+        if (_ownsSocketFile && File.Exists(_options.Path)) File.Delete(_options.Path);
         _stop.Dispose();
     }
 }
