@@ -391,12 +391,35 @@ internal sealed class ControlSession
 
     public void Send(ControlMessage message)
     {
-        if (!_closed) _connection.Send(message);
+        if (_closed) return;
+        try
+        {
+            _connection.Send(message);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
+        {
+            Fail(ex); // the pipe went away under a racing close
+        }
     }
 
     public void SendFrame(ReadOnlySpan<byte> frame)
     {
-        if (!_closed && _helloDone) _connection.SendBlob(MessageType.ReceiveFrame, 0, frame);
+        if (_closed || !_helloDone) return;
+        try
+        {
+            _connection.SendBlob(MessageType.ReceiveFrame, 0, frame);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
+        {
+            Fail(ex);
+        }
+    }
+
+    /// <summary>An exception while serving a target callback for this session: logged, the session closed.</summary>
+    public void Fail(Exception exception)
+    {
+        if (_logger is not null) ControlLog.SessionFailed(_logger, ToString(), exception);
+        _ = CloseAsync(ProtocolError.Internal, exception.Message);
     }
 
     // ---- closing -----------------------------------------------------------------------------------------------------

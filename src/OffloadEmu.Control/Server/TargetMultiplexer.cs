@@ -61,7 +61,14 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
         DrainReturns(0);
         if (root.ImReserved is not ServerCall call) throw new InvalidOperationException($"Completion of a tree the control server never issued ({root}).");
         root.ImReserved = null;
-        call.Session.OnStateComplete(call, root);
+        try
+        {
+            call.Session.OnStateComplete(call, root);
+        }
+        catch (Exception ex)
+        {
+            call.Session.Fail(ex);
+        }
     }
 
     // ---- I/O completions ---------------------------------------------------------------------------------------------
@@ -88,14 +95,27 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
                 ?? throw new InvalidOperationException($"Completion of an NBL the control server never issued ({nbl}).");
             if (current is not null && owner != current)
             {
-                current.OnIoComplete(type, batch);
+                Deliver(current, type, batch);
                 batch = [];
             }
             current = owner;
             batch.Add(nbl);
             nbl = next;
         }
-        if (current is not null) current.OnIoComplete(type, batch);
+        if (current is not null) Deliver(current, type, batch);
+    }
+
+    // A session that fails while handling a callback is closed; the target's completion thread and the other sessions go on.
+    private static void Deliver(ControlSession session, MessageType type, List<NetBufferList> batch)
+    {
+        try
+        {
+            session.OnIoComplete(type, batch);
+        }
+        catch (Exception ex)
+        {
+            session.Fail(ex);
+        }
     }
 
     // ---- indications -------------------------------------------------------------------------------------------------
@@ -106,7 +126,15 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
         bytesConsumed = 0;
         if (!_handles.TryGetValue(ndisOffloadHandle, out var entry)) return NdisStatus.OffloadDataNotAccepted;
         int length = (int)nbl.DataLength;
-        if (!entry.Session.TryIndicate(entry, nbl, length)) return NdisStatus.OffloadDataNotAccepted;
+        try
+        {
+            if (!entry.Session.TryIndicate(entry, nbl, length)) return NdisStatus.OffloadDataNotAccepted;
+        }
+        catch (Exception ex)
+        {
+            entry.Session.Fail(ex);
+            return NdisStatus.OffloadDataNotAccepted;
+        }
         // The bytes are in the client's queue now: the NBL goes back to the target right after this call returns (not
         // inside it: the target marks it host-held only once the answer is back).
         _returns.Enqueue((nbl, Environment.TickCount64));
