@@ -34,7 +34,8 @@ internal sealed class LiveLab : IAsyncDisposable
         NicSide = nic;
         PeerSide = peer;
         Target = new OffloadTarget(nic);
-        Server = new ControlServer(Target, (serverOptions ?? new ControlServerOptions()) with { Path = SocketPath });
+        var options = (serverOptions ?? new ControlServerOptions()) with { Path = SocketPath };
+        Server = new ControlServer(Target, options);
         Server.Start();
         Target.Start();
         _peerThread = new Thread(PeerLoop) { IsBackground = true, Name = "lab peer" };

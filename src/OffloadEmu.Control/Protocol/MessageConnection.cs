@@ -45,6 +45,9 @@ internal sealed class MessageConnection : IAsyncDisposable
 
     public CancellationToken Closed => _closed.Token;
 
+    /// <summary>Sees each whole message received (true) or sent (false), header included; null = none.</summary>
+    public FrameObserver? Observer { get; set; }
+
     public void StartSending() => _sendLoop = Task.Run(SendLoopAsync);
 
     /// <summary>Appends a message; false when the connection is closed. Never blocks on the peer.</summary>
@@ -141,6 +144,7 @@ internal sealed class MessageConnection : IAsyncDisposable
             {
                 var result = await reader.ReadAsync(_closed.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                if (Observer is { } observer) ObserveSent(observer, buffer);
                 foreach (var segment in buffer)
                 {
                     int sent = 0;
@@ -160,6 +164,33 @@ internal sealed class MessageConnection : IAsyncDisposable
         {
             await reader.CompleteAsync().ConfigureAwait(false);
         }
+    }
+
+    // Messages are appended and flushed whole, so the bytes a read returns are whole frames.
+    private static void ObserveSent(FrameObserver observer, ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> header = stackalloc byte[4];
+        while (buffer.Length >= ControlProtocol.HeaderSize)
+        {
+            buffer.Slice(0, 4).CopyTo(header);
+            long total = ControlProtocol.HeaderSize + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header);
+            if (buffer.Length < total) return;
+            Observe(observer, false, buffer.Slice(0, total));
+            buffer = buffer.Slice(total);
+        }
+    }
+
+    private static void Observe(FrameObserver observer, bool received, ReadOnlySequence<byte> frame)
+    {
+        if (frame.IsSingleSegment)
+        {
+            observer(received, frame.FirstSpan);
+            return;
+        }
+        var copy = ArrayPool<byte>.Shared.Rent((int)frame.Length);
+        frame.CopyTo(copy);
+        observer(received, copy.AsSpan(0, (int)frame.Length));
+        ArrayPool<byte>.Shared.Return(copy);
     }
 
     /// <summary>
@@ -184,7 +215,10 @@ internal sealed class MessageConnection : IAsyncDisposable
             try
             {
                 while (keepGoing && ControlMessage.TryReadFrame(ref buffer, MaxMessageSize, out var type, out var id, out var payload))
+                {
+                    if (Observer is { } observer) Observe(observer, true, FrameOf(result.Buffer, payload));
                     keepGoing = handle(type, id, payload);
+                }
             }
             finally
             {
@@ -197,6 +231,13 @@ internal sealed class MessageConnection : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    // The header precedes the payload in the same buffer.
+    private static ReadOnlySequence<byte> FrameOf(ReadOnlySequence<byte> all, ReadOnlySequence<byte> payload)
+    {
+        long payloadStart = all.Slice(0, payload.Start).Length;
+        return all.Slice(payloadStart - ControlProtocol.HeaderSize, ControlProtocol.HeaderSize + payload.Length);
     }
 
     public async ValueTask DisposeAsync()

@@ -119,6 +119,11 @@ public sealed class ControlServer : IAsyncDisposable
             }
             var connection = new MessageConnection(socket, _options.MaxMessageSize, _options.MaxQueuedBytes);
             var session = new ControlSession(_mux, connection, _options, _logger);
+            if (_options.Observer is { } observer)
+            {
+                long id = session.Id;
+                connection.Observer = (received, frame) => observer.OnMessage(id, received, frame);
+            }
             lock (_lock)
             {
                 _sessions.RemoveAll(s => s.IsClosed && s.Finished.Task.IsCompleted);

@@ -25,6 +25,9 @@ public sealed record class ControlServerOptions
     /// <summary>At most this many clients at once; more are refused with an error.</summary>
     public int MaxSessions { get; init; } = 64;
 
+    /// <summary>Sees every message of every session (capture mirroring); null = none.</summary>
+    public IControlMessageObserver? Observer { get; init; }
+
     /// <summary>Checks the settings; returns one line per problem.</summary>
     public IReadOnlyList<string> Validate()
     {
