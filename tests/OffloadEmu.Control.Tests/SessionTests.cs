@@ -123,4 +123,58 @@ public sealed class SessionTests
         Assert.Equal(data, lab.PeerReceivedBytes(peerB));
         Assert.Equal(TcpState.Established, peerB.Machine.State);
     }
+
+    [Fact]
+    public async Task A_client_that_leaves_with_an_initiate_still_pending_has_that_connection_uploaded_once_it_completes()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        var client = lab.Connect(host, "hasty");
+        var (_, machine) = lab.Establish(40251);
+        var root = lab.BuildTree(machine, 0x100, out _);
+        client.InitiateOffload(root);
+        await client.DisposeAsync(); // gone before (or while) the initiate completes
+        await lab.Server.WaitForCleanupAsync(Wait);
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && (lab.Target.ConnectionCount != 0 || lab.Server.ObjectCount != 0)) await Task.Delay(10);
+        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.Equal(0, lab.Server.ObjectCount);
+    }
+
+    [Fact]
+    public async Task Four_clients_move_data_both_ways_at_once_each_byte_exact()
+    {
+        await using var lab = new LiveLab();
+        var clients = new List<(TestHost Host, Client.RemoteOffloadTarget Client, LiveLab.Peer Peer, ulong Ctx, byte[] Up, byte[] Down)>();
+        for (int i = 0; i < 4; i++)
+        {
+            var host = new TestHost();
+            var client = lab.Connect(host, $"c{i}");
+            var (peer, machine) = lab.Establish((ushort)(40260 + i));
+            ulong ctx = Offload(lab, client, host, machine, 0x100, out _);
+            clients.Add((host, client, peer, ctx, Nbls.Pattern(300_000, 20 + i), Nbls.Pattern(300_000, 40 + i)));
+        }
+        foreach (var c in clients)
+        {
+            c.Client.TcpOffloadSend(c.Ctx, Nbls.Chain(c.Up, 30_000));
+            lab.PeerSend(c.Peer, c.Down);
+        }
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && clients.Exists(c => lab.PeerReceivedLength(c.Peer) < c.Up.Length || c.Host.Locked(h => h.Received.Length) < c.Down.Length))
+        {
+            foreach (var c in clients) c.Host.ReturnAccepted();
+            await Task.Delay(5);
+        }
+        foreach (var c in clients)
+        {
+            Assert.Equal(c.Up, lab.PeerReceivedBytes(c.Peer));
+            Assert.Equal(c.Down, c.Host.Locked(h => h.Received.ToArray()));
+            Assert.Equal(0, c.Host.OverlappingReceiveCallbacks);
+            await c.Client.DisposeAsync();
+        }
+        await lab.Server.WaitForCleanupAsync(Wait);
+        end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && lab.Target.ConnectionCount != 0) await Task.Delay(10);
+        Assert.Equal(0, lab.Target.ConnectionCount);
+    }
 }
