@@ -485,6 +485,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
                     {
                         var rx = Rx(s.Context);
                         rx.Handle = h.NdisOffloadHandle;
+                        rx.Offloaded = true;
                         _rxByHandle[rx.Handle] = rx;
                     }
                     else
@@ -645,7 +646,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     private void OnPosts(PostsWork work)
     {
         NetBufferList? refused = null, tail = null;
-        if (!_rxByContext.TryGetValue(work.Context, out var rx) || rx.Handle == 0 || rx.Aborted || rx.DisconnectIndicated)
+        if (!_rxByContext.TryGetValue(work.Context, out var rx) || !rx.Offloaded || rx.Aborted || rx.DisconnectIndicated)
         {
             // Not an offloaded connection of this client (REQUEST_ABORTED, as the target answers an unknown context),
             // after an abort (REQUEST_ABORTED) or after the peer's FIN was indicated (INVALID_STATE, spec §3).
@@ -748,7 +749,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             }
         }
         if (done is not null) host.TcpOffloadReceiveComplete(done);
-        if (rx.Posts.Count == 0 && rx.HeldBytes > 0 && !rx.Refused && rx.Handle != 0) credited += IndicateHeld(rx, host);
+        if (rx.Posts.Count == 0 && rx.HeldBytes > 0 && !rx.Refused && rx.Offloaded) credited += IndicateHeld(rx, host);
         if (rx.DisconnectPending && rx.HeldBytes == 0)
         {
             rx.DisconnectPending = false;
@@ -842,7 +843,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         var host = Host;
         foreach (var rx in _rxByContext.Values)
         {
-            if (rx.Handle != 0) host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Abort, 0);
+            if (rx.Offloaded) host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Abort, 0);
             FailHostPosts(rx, NdisStatus.RequestAborted);
             rx.Clear();
         }

@@ -12,6 +12,9 @@ internal sealed class RxConnection(ulong context, ulong handle)
 {
     public ulong Context { get; } = context;
     public ulong Handle { get; set; } = handle;
+    /// <summary>The initiate completed with this connection installed (its handle is known).</summary>
+    public bool Offloaded { get; set; }
+
     public Queue<RxPost> Posts { get; } = new();
     public Queue<HeldChunk> Held { get; } = new();
     public long HeldBytes { get; set; }
