@@ -388,10 +388,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private sealed record PostsWork(ulong Context, List<NetBufferList> Posts);
 
-    private sealed record FailPostsWork(ulong Context);
-
     private sealed record LostWork;
 
+    /// <summary>Diagnostics for tests: when set, every message read ("R …") and every dispatch item ("D …") in order.</summary>
     internal List<string>? Trace { get; set; }
 
     private static string Describe(object? m) => m switch
@@ -408,7 +407,6 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         switch (work)
         {
             case PostsWork posts: OnPosts(posts); break;
-            case FailPostsWork fail: FailPosts(fail.Context, NdisStatus.RequestAborted); break;
             case LostWork: FailEverything(); break;
             case StateCompleteMessage state: OnStateComplete(state); break;
             case IoCompleteMessage io: OnIoComplete(io); break;
@@ -806,11 +804,6 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         rx.Refused = true; // no new indication until a post (spec §3)
         if (answer == NdisStatus.OffloadDataPartiallyAccepted && consumed > 0 && consumed < length) return rx.Consume(consumed);
         return 0;
-    }
-
-    private void FailPosts(ulong context, NdisStatus status)
-    {
-        if (_rxByContext.TryGetValue(context, out var rx)) FailHostPosts(rx, status);
     }
 
     private void FailHostPosts(RxConnection rx, NdisStatus status)
