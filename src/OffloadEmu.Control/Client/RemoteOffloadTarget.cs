@@ -1,0 +1,887 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Control.Protocol;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Control.Client;
+
+/// <summary>
+/// The client side of the control protocol: an <see cref="IOffloadTarget"/> that forwards every request to a
+/// <see cref="Server.ControlServer"/> over its Unix domain socket and calls the bound <see cref="IOffloadHost"/> for
+/// completions and indications on its own dispatch queue (never on the socket reader, never inside a request).
+/// </summary>
+/// <remarks>
+/// Requests return PENDING (ReceiveReturn is synchronous and local). SetParameters and the statistics OIDs wait for the
+/// server's answer. SendFrame checks the length locally and returns SUCCESS; the server's own refusal (RESOURCES,
+/// a full transmit ring) is counted by the target, not reported back. Receive indications and posts follow
+/// docs/control.md: the client owns the delivery order of received bytes.
+/// </remarks>
+public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDisposable
+{
+    private readonly MessageConnection _connection;
+    private readonly RemoteOffloadTargetOptions _options;
+    private readonly CompletionQueue _dispatch;
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ControlMessage>> _replies = new();
+    private readonly ConcurrentDictionary<ulong, (OffloadBlock Root, MessageType Type)> _stateCalls = new();
+    private readonly ConcurrentDictionary<ulong, NetBufferList> _nbls = new();
+    private readonly ConditionalWeakTable<NetBufferList, StrongBox<ulong>> _nblIds = new();
+    private readonly Dictionary<ulong, RxConnection> _rxByContext = new();  // dispatch queue only
+    private readonly Dictionary<ulong, RxConnection> _rxByHandle = new();   // dispatch queue only
+    private readonly Func<NetBufferList, ulong> _idOf;
+    private readonly Action<object?> _process;
+    private IOffloadHost? _host;
+    private Task? _receiveLoop;
+    private long _lastRequestId;
+    private long _lastNblId;
+    private int _closed;
+    private TcpConnectionOffloadCapabilities _current;
+    private Exception? _dispatchError;
+
+    private RemoteOffloadTarget(Socket socket, RemoteOffloadTargetOptions options)
+    {
+        _options = options;
+        _connection = new MessageConnection(socket, options.MaxMessageSize, long.MaxValue);
+        _dispatch = new CompletionQueue(ex => _dispatchError ??= ex);
+        _idOf = IdOf;
+        _process = Process;
+        _current = new TcpConnectionOffloadCapabilities();
+        HardwareCapabilities = _current;
+    }
+
+    /// <summary>Connects to the server at <paramref name="path"/> and performs the hello.</summary>
+    /// <exception cref="ControlProtocolException">The server refused the hello (version, magic).</exception>
+    public static RemoteOffloadTarget Connect(string path, RemoteOffloadTargetOptions? options = null)
+        => ConnectAsync(path, options).GetAwaiter().GetResult();
+
+    /// <summary>Connects to the server at <paramref name="path"/> and performs the hello.</summary>
+    public static async Task<RemoteOffloadTarget> ConnectAsync(string path, RemoteOffloadTargetOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new RemoteOffloadTargetOptions();
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path.StartsWith('@') ? "\0" + path[1..] : path), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var client = new RemoteOffloadTarget(socket, options);
+        try
+        {
+            await client.HelloAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return client;
+    }
+
+    private async Task HelloAsync()
+    {
+        _connection.StartSending();
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        var reply = await RequestAsync(new HelloMessage { ClientName = _options.ClientName }).ConfigureAwait(false);
+        var hello = reply as HelloReplyMessage ?? throw new ControlProtocolException(ProtocolError.OutOfOrder, $"expected a hello reply, got {reply.Type}");
+        _current = hello.Current;
+        HardwareCapabilities = hello.Hardware;
+        MacAddress = hello.MacAddress;
+        Mtu = hello.Mtu;
+    }
+
+    /// <summary>True until the connection to the server is lost or closed.</summary>
+    public bool IsConnected => Volatile.Read(ref _closed) == 0;
+
+    /// <summary>The error the server closed the connection with, if any.</summary>
+    public ProtocolError? CloseError { get; private set; }
+
+    /// <summary>The server's reason text, or why the connection ended.</summary>
+    public string? CloseReason { get; private set; }
+
+    /// <summary>The first exception a host callback threw on the dispatch queue (the queue goes on).</summary>
+    public Exception? DispatchError => _dispatchError;
+
+    // ---- IOffloadTarget: properties and synchronous OIDs -------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void Bind(IOffloadHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (Interlocked.CompareExchange(ref _host, host, null) is not null) throw new InvalidOperationException("A host is already bound.");
+    }
+
+    /// <inheritdoc/>
+    public TcpConnectionOffloadCapabilities CurrentCapabilities => Volatile.Read(ref _current);
+
+    /// <inheritdoc/>
+    public TcpConnectionOffloadCapabilities HardwareCapabilities { get; private set; }
+
+    /// <inheritdoc/>
+    public MacAddress MacAddress { get; private set; }
+
+    /// <inheritdoc/>
+    public int Mtu { get; private set; }
+
+    /// <inheritdoc/>
+    public NdisStatus SetParameters(OffloadParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return Request(new SetParametersMessage { Parameters = parameters }) is StatusReplyMessage s ? s.Status : NdisStatus.Failure;
+    }
+
+    /// <inheritdoc/>
+    public NdisStatus SendFrame(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < 14 || frame.Length > Mtu + 14 + 4) return NdisStatus.Failure;
+        return _connection.SendBlob(MessageType.SendFrame, 0, frame) ? NdisStatus.Success : NdisStatus.Failure;
+    }
+
+    /// <inheritdoc/>
+    public TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6)
+        => Request(new QueryStatisticsMessage { Ipv6 = ipv6 }) is StatisticsReplyMessage s ? s.Tcp : default;
+
+    /// <inheritdoc/>
+    public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6)
+        => Request(new QueryStatisticsMessage { Ipv6 = ipv6 }) is StatisticsReplyMessage s ? s.Ip : default;
+
+    /// <inheritdoc/>
+    public void ResetStatistics(bool ipv6) => Request(new ResetStatisticsMessage { Ipv6 = ipv6 });
+
+    private ControlMessage? Request(ControlMessage message)
+    {
+        try
+        {
+            return RequestAsync(message).WaitAsync(_options.RequestTimeout).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException or ControlProtocolException)
+        {
+            return null;
+        }
+    }
+
+    private Task<ControlMessage> RequestAsync(ControlMessage message)
+    {
+        message.RequestId = NextRequestId();
+        var tcs = new TaskCompletionSource<ControlMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _replies[message.RequestId] = tcs;
+        if (!_connection.Send(message))
+        {
+            _replies.TryRemove(message.RequestId, out _);
+            tcs.TrySetException(new IOException("The control connection is closed."));
+        }
+        return tcs.Task;
+    }
+
+    private ulong NextRequestId() => (ulong)Interlocked.Increment(ref _lastRequestId);
+
+    private ulong IdOf(NetBufferList nbl)
+    {
+        var box = _nblIds.GetValue(nbl, static _ => new StrongBox<ulong>(0));
+        if (box.Value == 0)
+        {
+            box.Value = (ulong)Interlocked.Increment(ref _lastNblId);
+            _nbls[box.Value] = nbl;
+        }
+        return box.Value;
+    }
+
+    private void ForgetId(NetBufferList nbl)
+    {
+        if (_nblIds.TryGetValue(nbl, out var box))
+        {
+            _nbls.TryRemove(box.Value, out _);
+            _nblIds.Remove(nbl);
+        }
+    }
+
+    private IOffloadHost Host => _host ?? throw new InvalidOperationException("Bind a host before making requests.");
+
+    // ---- IOffloadTarget: state operations ----------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public NdisStatus InitiateOffload(OffloadBlock root) => IssueState(MessageType.InitiateOffload, root);
+
+    /// <inheritdoc/>
+    public NdisStatus TerminateOffload(OffloadBlock root) => IssueState(MessageType.TerminateOffload, root);
+
+    /// <inheritdoc/>
+    public NdisStatus UpdateOffload(OffloadBlock root) => IssueState(MessageType.UpdateOffload, root);
+
+    /// <inheritdoc/>
+    public NdisStatus InvalidateOffload(OffloadBlock root) => IssueState(MessageType.InvalidateOffload, root);
+
+    /// <inheritdoc/>
+    public NdisStatus QueryOffloadState(OffloadBlock root) => IssueState(MessageType.QueryOffloadState, root);
+
+    private NdisStatus IssueState(MessageType type, OffloadBlock root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        _ = Host;
+        var message = new StateRequestMessage(type) { Root = root, RequestId = NextRequestId(), Ids = _idOf };
+        _stateCalls[message.RequestId] = (root, type);
+        if (!_connection.Send(message))
+        {
+            _stateCalls.TryRemove(message.RequestId, out _);
+            FailTree(type, root);
+        }
+        return NdisStatus.Pending;
+    }
+
+    private void FailTree(MessageType type, OffloadBlock root)
+    {
+        OffloadTree.SetStatus(root, NdisStatus.Failure);
+        for (var nbl = FirstChain(root); nbl is not null; nbl = nbl.Next) ForgetId(nbl);
+        _dispatch.Schedule(_ => CompleteState(type, root), null);
+    }
+
+    private void CompleteState(MessageType type, OffloadBlock root)
+    {
+        var host = Host;
+        switch (type)
+        {
+            case MessageType.InitiateOffload: host.InitiateOffloadComplete(root); break;
+            case MessageType.TerminateOffload: host.TerminateOffloadComplete(root); break;
+            case MessageType.UpdateOffload: host.UpdateOffloadComplete(root); break;
+            case MessageType.InvalidateOffload: host.InvalidateOffloadComplete(root); break;
+            default: host.QueryOffloadStateComplete(root); break;
+        }
+    }
+
+    private static NetBufferList? FirstChain(OffloadBlock root)
+    {
+        foreach (var v in OffloadTree.Traverse(root))
+            if (v.Block.NetBufferListChain is { } c) return c;
+        return null;
+    }
+
+    // ---- IOffloadTarget: I/O -----------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadSend(ulong context, NetBufferList chain) => IssueIo(MessageType.TcpSend, context, chain, TcpDisconnectFlags.None);
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadForward(ulong context, NetBufferList chain) => IssueIo(MessageType.TcpForward, context, chain, TcpDisconnectFlags.None);
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadDisconnect(ulong context, NetBufferList nbl, TcpDisconnectFlags flags)
+        => IssueIo(MessageType.TcpDisconnect, context, nbl, flags);
+
+    /// <inheritdoc/>
+    /// <remarks>Posts stay with the client (docs/control.md, indications): the server takes every byte the target has
+    /// for the connection as an indication, and the client fills the host's posts from that stream in order.</remarks>
+    public NdisStatus TcpOffloadReceive(ulong context, NetBufferList chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        _ = Host;
+        var posts = new List<NetBufferList>();
+        for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+        {
+            nbl.TcpOffloadBytesTransferred = 0;
+            posts.Add(nbl);
+        }
+        _dispatch.Schedule(_process, new PostsWork(context, posts));
+        return NdisStatus.Pending;
+    }
+
+    private NdisStatus IssueIo(MessageType type, ulong context, NetBufferList chain, TcpDisconnectFlags flags)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        _ = Host;
+        var message = new IoRequestMessage(type) { Context = context, Chain = chain, Flags = flags, Ids = _idOf };
+        if (!_connection.Send(message))
+        {
+            // No server: the host takes the work back (spec §3, §4, §6.1).
+            var nbls = new List<NetBufferList>();
+            for (var nbl = chain; nbl is not null; nbl = type == MessageType.TcpDisconnect ? null : nbl.Next) nbls.Add(nbl);
+            foreach (var nbl in nbls)
+            {
+                ForgetId(nbl);
+                nbl.Status = NdisStatus.RequestAborted;
+                nbl.TcpOffloadBytesTransferred = 0;
+            }
+            _dispatch.Schedule(_ => CompleteIo(type switch
+            {
+                MessageType.TcpSend => MessageType.TcpSendComplete,
+                MessageType.TcpForward => MessageType.TcpForwardComplete,
+                _ => MessageType.TcpDisconnectComplete,
+            }, chain), null);
+        }
+        return NdisStatus.Pending;
+    }
+
+    /// <inheritdoc/>
+    public NdisStatus TcpOffloadReceiveReturn(NetBufferList chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            switch (nbl.ProtocolReserved)
+            {
+                case ClientNblTag tag: tag.Release(); break;
+                case RentedBuffer rented: rented.Release(); break;
+            }
+            nbl.ProtocolReserved = null;
+            nbl = next;
+        }
+        return NdisStatus.Success;
+    }
+
+    // ---- the reader ----------------------------------------------------------------------------------------------------
+
+    private async Task ReceiveLoopAsync()
+    {
+        ProtocolError? error = null;
+        string reason = "server closed the connection";
+        try
+        {
+            await _connection.ReceiveLoopAsync(OnMessage).ConfigureAwait(false);
+        }
+        catch (ControlProtocolException ex)
+        {
+            error = ex.Error;
+            reason = ex.Message;
+        }
+        catch (Exception ex)
+        {
+            error = ProtocolError.Internal;
+            reason = ex.Message;
+        }
+        if (CloseError is null && error is not null)
+        {
+            CloseError = error;
+            CloseReason = reason;
+        }
+        CloseReason ??= reason;
+        OnConnectionLost();
+    }
+
+    private bool OnMessage(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
+    {
+        if (ControlMessage.IsClientToServer(type)) throw new ControlProtocolException(ProtocolError.UnknownType, $"server sent a request type {type}");
+        var message = ControlMessage.Decode(type, requestId, payload);
+        if (Trace is { } trace) lock (trace) trace.Add("R " + Describe(message));
+        switch (message)
+        {
+            case ErrorMessage error:
+                CloseError = error.Code;
+                CloseReason = error.Text;
+                foreach (var pending in _replies.Values) pending.TrySetException(new ControlProtocolException(error.Code, error.Text));
+                return false;
+            case HelloReplyMessage or StatusReplyMessage or StatisticsReplyMessage:
+                if (_replies.TryRemove(requestId, out var tcs)) tcs.TrySetResult(message);
+                return true;
+            default:
+                _dispatch.Schedule(_process, message);
+                return true;
+        }
+    }
+
+    // ---- the dispatch queue ------------------------------------------------------------------------------------------
+
+    private sealed record PostsWork(ulong Context, List<NetBufferList> Posts);
+
+    private sealed record LostWork;
+
+    /// <summary>Diagnostics for tests: when set, every message read ("R …") and every dispatch item ("D …") in order.</summary>
+    internal List<string>? Trace { get; set; }
+
+    private static string Describe(object? m) => m switch
+    {
+        ReceiveIndicateMessage i => $"I{i.Data?.Length}",
+        ReceiveCompleteMessage c => "C" + string.Join("+", c.Entries.Select(e => e.Data.Length)),
+        PostsWork p => $"P{p.Posts.Count}",
+        _ => m?.GetType().Name ?? "null",
+    };
+
+    private void Process(object? work)
+    {
+        if (Trace is { } trace) lock (trace) trace.Add("D " + Describe(work));
+        switch (work)
+        {
+            case PostsWork posts: OnPosts(posts); break;
+            case LostWork: FailEverything(); break;
+            case StateCompleteMessage state: OnStateComplete(state); break;
+            case IoCompleteMessage io: OnIoComplete(io); break;
+            case ReceiveCompleteMessage receive: OnReceiveComplete(receive); break;
+            case ReceiveIndicateMessage indicate: OnIndicate(indicate); break;
+            case TcpEventMessage ev: OnTcpEvent(ev); break;
+            case NeighborEventMessage neighbor:
+                Host.NeighborOffloadEvent(neighbor.Block, neighbor.Code);
+                break;
+            case AdapterStatusMessage status:
+                Volatile.Write(ref _current, status.Capabilities);
+                Host.IndicateStatus(status.Status);
+                break;
+            case FrameMessage frame:
+                try
+                {
+                    Host.ReceiveFrame(frame.Span);
+                }
+                finally
+                {
+                    frame.Release();
+                }
+                break;
+        }
+    }
+
+    private RxConnection Rx(ulong context)
+    {
+        if (!_rxByContext.TryGetValue(context, out var rx))
+        {
+            rx = new RxConnection(context, 0);
+            _rxByContext[context] = rx;
+        }
+        return rx;
+    }
+
+    private void OnStateComplete(StateCompleteMessage message)
+    {
+        if (!_stateCalls.TryRemove(message.RequestId, out var call))
+        {
+            message.Release();
+            return;
+        }
+        var root = call.Root;
+        var hostBlocks = OffloadTree.Traverse(root).Select(v => v.Block).ToList();
+        var wireBlocks = OffloadTree.Traverse(message.Root).Select(v => v.Block).ToList();
+        bool copyState = message.Operation is StateOperation.Query or StateOperation.Terminate;
+        for (int i = 0; i < hostBlocks.Count; i++)
+        {
+            var h = hostBlocks[i];
+            var d = i < wireBlocks.Count ? wireBlocks[i] : null;
+            if (d is null)
+            {
+                h.Status = NdisStatus.Failure;
+                continue;
+            }
+            h.Status = d.Status;
+            if (h.MiniportOffloadContext is { } slot && d.MiniportOffloadContext is { } wireSlot) slot.Context = wireSlot.Context;
+            if (copyState)
+            {
+                if (d.NeighborConst is not null) h.NeighborConst = d.NeighborConst;
+                if (d.NeighborCached is not null) h.NeighborCached = d.NeighborCached;
+                if (d.NeighborDelegated is not null) h.NeighborDelegated = d.NeighborDelegated;
+                if (d.PathConst is not null) h.PathConst = d.PathConst;
+                if (d.PathCached is not null) h.PathCached = d.PathCached;
+                if (d.PathDelegated is not null) h.PathDelegated = d.PathDelegated;
+                if (d.TcpConst is not null) h.TcpConst = d.TcpConst;
+                if (d.TcpCached is not null) h.TcpCached = d.TcpCached;
+            }
+            switch (message.Operation)
+            {
+                case StateOperation.Initiate when h.Layer == OffloadLayer.Tcp:
+                    if (OffloadTree.IsOffloaded(h.Status) && h.MiniportOffloadContext is { HasContext: true } s)
+                    {
+                        var rx = Rx(s.Context);
+                        rx.Handle = h.NdisOffloadHandle;
+                        rx.Offloaded = true;
+                        _rxByHandle[rx.Handle] = rx;
+                    }
+                    else
+                    {
+                        // Spec §2: the NBLs of a failed block are neither modified nor completed; the host keeps them.
+                        for (var nbl = h.NetBufferListChain; nbl is not null; nbl = nbl.Next) ForgetId(nbl);
+                    }
+                    break;
+                case StateOperation.Terminate or StateOperation.Query when d.TcpDelegated is { } wd:
+                    ApplyDelegated(h, d, wd, message.Operation == StateOperation.Terminate);
+                    break;
+            }
+        }
+        var host = Host;
+        switch (message.Operation)
+        {
+            case StateOperation.Initiate: host.InitiateOffloadComplete(root); break;
+            case StateOperation.Terminate: host.TerminateOffloadComplete(root); break;
+            case StateOperation.Update: host.UpdateOffloadComplete(root); break;
+            case StateOperation.Invalidate: host.InvalidateOffloadComplete(root); break;
+            default: host.QueryOffloadStateComplete(root); break;
+        }
+    }
+
+    private void ApplyDelegated(OffloadBlock h, OffloadBlock d, TcpDelegatedState wd, bool terminate)
+    {
+        var state = h.TcpDelegated ?? new TcpDelegatedState();
+        var buffered = wd.BufferedData;
+        wd.BufferedData = null;
+        var copy = wd with { };
+        copy.SendDataHead = null;
+        copy.SendDataTail = null;
+        copy.BufferedData = null;
+        // Copy the values field by field onto the host's own record (it may hold references to it).
+        CopyDelegated(copy, state);
+        h.TcpDelegated = state;
+        if (!terminate)
+        {
+            WireCodec.ReleaseChain(buffered);
+            return;
+        }
+        // Returned send data: the host's own NBLs, in order, each NB advanced as the target advanced the copy.
+        NetBufferList? head = null, tail = null;
+        var list = new List<NetBufferList>();
+        foreach (var r in d.Scratch as List<NblRef> ?? [])
+        {
+            if (!_nbls.TryGetValue(r.Id, out var nbl)) continue;
+            ForgetId(nbl);
+            ApplyRef(nbl, r);
+            nbl.Next = null;
+            NetBufferListChain.Append(ref head, ref tail, nbl);
+            list.Add(nbl);
+        }
+        h.NetBufferListChain = head;
+        var (headIndex, tailIndex) = d.MiniportReserved is ValueTuple<int, int> t ? t : (-1, -1);
+        state.SendDataHead = headIndex >= 0 && headIndex < list.Count ? list[headIndex] : null;
+        state.SendDataTail = tailIndex >= 0 && tailIndex < list.Count ? list[tailIndex] : null;
+        // Undelivered receive data: the bytes this client still held come first, then the target's (spec §6.6).
+        ulong context = h.MiniportOffloadContext?.Context ?? 0;
+        NetBufferList? bufferedHead = null, bufferedTail = null;
+        if (_rxByContext.Remove(context, out var rx))
+        {
+            _rxByHandle.Remove(rx.Handle);
+            FailHostPosts(rx, NdisStatus.UploadInProgress);
+            if (rx.HeldBytes > 0)
+            {
+                var bytes = PooledBytes.Rent((int)rx.HeldBytes);
+                int at = 0;
+                foreach (var chunk in rx.Held)
+                {
+                    chunk.Bytes.Span.Slice(chunk.Offset, chunk.Remaining).CopyTo(bytes.Span[at..]);
+                    at += chunk.Remaining;
+                }
+                NetBufferListChain.Append(ref bufferedHead, ref bufferedTail, WrapBytes(bytes));
+            }
+            rx.Clear();
+        }
+        for (var nbl = buffered; nbl is not null;)
+        {
+            var next = nbl.Next;
+            nbl.Next = null;
+            NetBufferListChain.Append(ref bufferedHead, ref bufferedTail, nbl); // ProtocolReserved = RentedBuffer
+            nbl = next;
+        }
+        state.BufferedData = bufferedHead;
+    }
+
+    private static void CopyDelegated(TcpDelegatedState from, TcpDelegatedState to)
+    {
+        to.State = from.State; to.Flags = from.Flags; to.RcvNxt = from.RcvNxt; to.RcvWnd = from.RcvWnd; to.SndUna = from.SndUna;
+        to.SndNxt = from.SndNxt; to.SndMax = from.SndMax; to.SndWnd = from.SndWnd; to.MaxSndWnd = from.MaxSndWnd; to.SendWL1 = from.SendWL1;
+        to.CWnd = from.CWnd; to.SsThresh = from.SsThresh; to.SRtt = from.SRtt; to.RttVar = from.RttVar; to.TsRecent = from.TsRecent;
+        to.TsRecentAge = from.TsRecentAge; to.TsTime = from.TsTime; to.TotalRT = from.TotalRT; to.DupAckCount = from.DupAckCount;
+        to.SndWndProbeCount = from.SndWndProbeCount; to.KeepAlive = from.KeepAlive; to.Retransmit = from.Retransmit;
+        to.SendBacklogSize = from.SendBacklogSize; to.ReceiveBacklogSize = from.ReceiveBacklogSize; to.DWnd = from.DWnd;
+        to.SendDataHead = null; to.SendDataTail = null; to.BufferedData = null;
+    }
+
+    private static NetBufferList WrapBytes(PooledBytes bytes)
+    {
+        var nbl = new NetBufferList(1, 1) { ProtocolReserved = new ClientNblTag(bytes, null), Status = NdisStatus.Success };
+        nbl.AddBuffer().AddWritableSegment(bytes.Memory);
+        return nbl;
+    }
+
+    private static void ApplyRef(NetBufferList nbl, NblRef r)
+    {
+        nbl.Status = r.Status;
+        nbl.TcpOffloadBytesTransferred = r.BytesTransferred;
+        for (int i = 0; i < nbl.BufferCount && i < r.Advance.Length; i++)
+        {
+            var nb = nbl[i];
+            int advance = Math.Min(r.Advance[i], nb.DataLength);
+            nb.Advance(advance);
+        }
+    }
+
+    private void OnIoComplete(IoCompleteMessage message)
+    {
+        NetBufferList? head = null, tail = null;
+        foreach (var r in message.Nbls)
+        {
+            if (!_nbls.TryGetValue(r.Id, out var nbl)) continue;
+            ForgetId(nbl);
+            ApplyRef(nbl, r);
+            nbl.Next = null;
+            if (message.Type == MessageType.TcpDisconnectComplete)
+            {
+                Host.TcpOffloadDisconnectComplete(nbl);
+                continue;
+            }
+            NetBufferListChain.Append(ref head, ref tail, nbl);
+        }
+        if (head is not null) CompleteIo(message.Type, head);
+    }
+
+    private void CompleteIo(MessageType type, NetBufferList chain)
+    {
+        var host = Host;
+        switch (type)
+        {
+            case MessageType.TcpSendComplete: host.TcpOffloadSendComplete(chain); break;
+            case MessageType.TcpForwardComplete: host.TcpOffloadForwardComplete(chain); break;
+            default:
+                for (var nbl = chain; nbl is not null;)
+                {
+                    var next = nbl.Next;
+                    nbl.Next = null;
+                    host.TcpOffloadDisconnectComplete(nbl);
+                    nbl = next;
+                }
+                break;
+        }
+    }
+
+    // ---- receive: posts, shadow completions, indications (docs/control.md) -------------------------------------------
+
+    private void OnPosts(PostsWork work)
+    {
+        NetBufferList? refused = null, tail = null;
+        if (!_rxByContext.TryGetValue(work.Context, out var rx) || !rx.Offloaded || rx.Aborted || rx.DisconnectIndicated)
+        {
+            // Not an offloaded connection of this client (REQUEST_ABORTED, as the target answers an unknown context),
+            // after an abort (REQUEST_ABORTED) or after the peer's FIN was indicated (INVALID_STATE, spec §3).
+            var status = rx is { DisconnectIndicated: true, Aborted: false } ? NdisStatus.InvalidState : NdisStatus.RequestAborted;
+            foreach (var nbl in work.Posts)
+            {
+                nbl.Status = status;
+                nbl.Next = null;
+                NetBufferListChain.Append(ref refused, ref tail, nbl);
+            }
+            Host.TcpOffloadReceiveComplete(refused!);
+            return;
+        }
+        foreach (var nbl in work.Posts) rx.Posts.Enqueue(new RxPost(nbl));
+        rx.Refused = false; // any post, zero-byte included, re-arms indications (spec §3)
+        // Bytes already waiting were pushed by the target when it indicated them: a push-mode post they partly fill
+        // completes now (there is no push timer here to complete it later, docs/control.md).
+        Deliver(rx, pushPoint: true, error: null);
+    }
+
+    private void OnReceiveComplete(ReceiveCompleteMessage message)
+    {
+        foreach (var entry in message.Entries)
+        {
+            var rx = Rx(entry.Context);
+            rx.Append(new HeldChunk(entry.Data, credited: false));
+            Deliver(rx, pushPoint: true, error: entry.Status == NdisStatus.Success ? null : entry.Status);
+        }
+    }
+
+    private void OnIndicate(ReceiveIndicateMessage message)
+    {
+        if (!_rxByHandle.TryGetValue(message.Handle, out var rx))
+        {
+            message.Release();
+            return;
+        }
+        rx.Append(new HeldChunk(message.Data!, credited: true));
+        Deliver(rx, pushPoint: true, error: null);
+    }
+
+    private void OnTcpEvent(TcpEventMessage message)
+    {
+        if (message.EventType == TcpOffloadEventType.Disconnect && _rxByHandle.TryGetValue(message.Handle, out var rx) && rx.HeldBytes > 0)
+        {
+            // Spec §6.2: the FIN is indicated only after every byte before it was consumed; some are still here.
+            rx.DisconnectPending = true;
+            return;
+        }
+        if (message.EventType == TcpOffloadEventType.Abort && _rxByHandle.TryGetValue(message.Handle, out var aborted))
+        {
+            // Spec §6.2: after an acceptable RST pending receives complete REQUEST_ABORTED (with the bytes placed).
+            aborted.Aborted = true;
+            FailHostPosts(aborted, NdisStatus.RequestAborted);
+        }
+        if (message.EventType == TcpOffloadEventType.Disconnect && _rxByHandle.TryGetValue(message.Handle, out var closing)) closing.DisconnectIndicated = true;
+        Host.TcpOffloadEvent(message.Handle, message.EventType, message.Info);
+    }
+
+    /// <summary>
+    /// Moves held bytes to the host in order: into its posts (FIFO), else as one indication when it has no post and has
+    /// not refused; a target completion or an indication is a push point for a partly filled push-mode post. A failed
+    /// shadow (UPLOAD_IN_PROGRESS, REQUEST_ABORTED, INVALID_STATE) fails the oldest host post the same way.
+    /// </summary>
+    private void Deliver(RxConnection rx, bool pushPoint, NdisStatus? error)
+    {
+        var host = Host;
+        NetBufferList? done = null, doneTail = null;
+        long credited = 0;
+        while (rx.Posts.TryPeek(out var post))
+        {
+            // A zero-byte post consumes nothing and completes at once (spec §3); others fill from the held bytes.
+            if (post.Capacity > post.Filled) credited += rx.FillPost(post);
+            if (post.Filled >= post.Capacity || post.Capacity == 0)
+            {
+                rx.Posts.Dequeue();
+                post.Nbl.Status = NdisStatus.Success;
+                post.Nbl.Next = null;
+                NetBufferListChain.Append(ref done, ref doneTail, post.Nbl);
+                continue;
+            }
+            break;
+        }
+        if (rx.Posts.TryPeek(out var partial))
+        {
+            bool placed = partial.Nbl.TcpOffloadBytesTransferred > 0;
+            if (error is { } status)
+            {
+                rx.Posts.Dequeue();
+                partial.Nbl.Status = placed && status == NdisStatus.UploadInProgress ? NdisStatus.Success : status;
+                partial.Nbl.Next = null;
+                NetBufferListChain.Append(ref done, ref doneTail, partial.Nbl);
+            }
+            else if (pushPoint && placed && !partial.Nbl.TcpReceiveNoPush && rx.HeldBytes == 0)
+            {
+                rx.Posts.Dequeue();
+                partial.Nbl.Status = NdisStatus.Success;
+                partial.Nbl.Next = null;
+                NetBufferListChain.Append(ref done, ref doneTail, partial.Nbl);
+            }
+        }
+        if (done is not null) host.TcpOffloadReceiveComplete(done);
+        if (rx.Posts.Count == 0 && rx.HeldBytes > 0 && !rx.Refused && rx.Offloaded) credited += IndicateHeld(rx, host);
+        if (rx.DisconnectPending && rx.HeldBytes == 0)
+        {
+            rx.DisconnectPending = false;
+            rx.DisconnectIndicated = true;
+            host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Disconnect, 0);
+        }
+        rx.Unreported += credited;
+        if (rx.Unreported > 0 && (rx.Unreported >= _options.ConsumedReportBytes || rx.HeldBytes == 0))
+        {
+            _connection.Send(new ReceiveConsumedMessage { Context = rx.Context, Bytes = (uint)Math.Min(rx.Unreported, uint.MaxValue) });
+            rx.Unreported = 0;
+        }
+    }
+
+    private long IndicateHeld(RxConnection rx, IOffloadHost host)
+    {
+        // One NBL over everything held: the one chunk itself when there is one (no copy), else one coalesced copy.
+        HeldChunk? single = rx.Held.Count == 1 && rx.Held.Peek().Offset == 0 ? rx.Held.Peek() : null;
+        PooledBytes bytes;
+        if (single is not null)
+        {
+            bytes = single.Bytes;
+        }
+        else
+        {
+            bytes = PooledBytes.Rent((int)rx.HeldBytes);
+            int at = 0;
+            foreach (var chunk in rx.Held)
+            {
+                chunk.Bytes.Span.Slice(chunk.Offset, chunk.Remaining).CopyTo(bytes.Span[at..]);
+                at += chunk.Remaining;
+            }
+        }
+        // Tagged before the call: a host may return the NBL from inside its handler.
+        var nbl = new NetBufferList(1, 1) { Status = NdisStatus.Success, ProtocolReserved = new ClientNblTag(bytes, null) };
+        nbl.AddBuffer().AddWritableSegment(bytes.Memory);
+        int length = bytes.Length;
+        var answer = host.TcpOffloadReceiveIndicate(rx.Handle, nbl, NdisStatus.Success, out int consumed);
+        if (answer == NdisStatus.Success)
+        {
+            // The host owns the NBL until ReceiveReturn; the bytes go back to the pool then.
+            long credited = 0;
+            foreach (var chunk in rx.Held)
+            {
+                if (chunk.Credited) credited += chunk.Remaining;
+                if (!ReferenceEquals(chunk, single)) chunk.Bytes.Release();
+            }
+            rx.Held.Clear();
+            rx.HeldBytes = 0;
+            return credited;
+        }
+        nbl.ProtocolReserved = null;
+        if (single is null) bytes.Release();
+        rx.Refused = true; // no new indication until a post (spec §3)
+        if (answer == NdisStatus.OffloadDataPartiallyAccepted && consumed > 0 && consumed < length) return rx.Consume(consumed);
+        return 0;
+    }
+
+    private void FailHostPosts(RxConnection rx, NdisStatus status)
+    {
+        NetBufferList? done = null, tail = null;
+        while (rx.Posts.TryDequeue(out var post))
+        {
+            post.Nbl.Status = post.Nbl.TcpOffloadBytesTransferred > 0 && status == NdisStatus.UploadInProgress ? NdisStatus.Success : status;
+            post.Nbl.Next = null;
+            NetBufferListChain.Append(ref done, ref tail, post.Nbl);
+        }
+        if (done is not null) Host.TcpOffloadReceiveComplete(done);
+    }
+
+    // ---- losing the server -------------------------------------------------------------------------------------------
+
+    private void OnConnectionLost()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        foreach (var pending in _replies.Values) pending.TrySetException(new IOException("The control connection is closed."));
+        _replies.Clear();
+        if (_host is not null) _dispatch.Schedule(_process, new LostWork());
+        _connection.Abort();
+    }
+
+    // The target is gone: every offloaded connection is aborted and every outstanding request completes, so the host
+    // can take its connections back (its state is lost, as on a hardware failure, spec §6.6).
+    private void FailEverything()
+    {
+        var host = Host;
+        foreach (var rx in _rxByContext.Values)
+        {
+            if (rx.Offloaded) host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Abort, 0);
+            FailHostPosts(rx, NdisStatus.RequestAborted);
+            rx.Clear();
+        }
+        _rxByContext.Clear();
+        _rxByHandle.Clear();
+        foreach (var id in _stateCalls.Keys.ToList())
+        {
+            if (!_stateCalls.TryRemove(id, out var call)) continue;
+            OffloadTree.SetStatus(call.Root, NdisStatus.Failure);
+            // A failed initiate's outstanding sends stay the host's, untouched (spec §2): not completed below.
+            if (call.Type == MessageType.InitiateOffload)
+                foreach (var v in OffloadTree.Traverse(call.Root))
+                    for (var nbl = v.Block.NetBufferListChain; nbl is not null; nbl = nbl.Next) ForgetId(nbl);
+            CompleteState(call.Type, call.Root);
+        }
+        foreach (var nbl in _nbls.Values.ToList())
+        {
+            ForgetId(nbl);
+            nbl.Status = NdisStatus.RequestAborted;
+            nbl.TcpOffloadBytesTransferred = 0;
+            nbl.Next = null;
+            host.TcpOffloadSendComplete(nbl);
+        }
+    }
+
+    // ---- disposal ----------------------------------------------------------------------------------------------------
+
+    /// <summary>Closes the connection (the server aborts and terminates what this client left offloaded).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        await _connection.CloseAsync(null, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+        if (_receiveLoop is { } loop)
+        {
+            try
+            {
+                await loop.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}

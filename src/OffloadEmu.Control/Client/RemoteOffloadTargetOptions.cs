@@ -1,0 +1,17 @@
+namespace OffloadEmu.Control.Client;
+
+/// <summary>Settings of a <see cref="RemoteOffloadTarget"/>.</summary>
+public sealed record class RemoteOffloadTargetOptions
+{
+    /// <summary>The name the client gives in its hello (shown in the daemon's log).</summary>
+    public string ClientName { get; init; } = $"pid {Environment.ProcessId}";
+
+    /// <summary>Largest payload accepted from the server.</summary>
+    public int MaxMessageSize { get; init; } = Protocol.ControlProtocol.DefaultMaxMessageSize;
+
+    /// <summary>How long the synchronous calls (hello, SetParameters, statistics) wait for the server.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Indicated bytes taken by the host before the client reports them to the server (receive credit).</summary>
+    public int ConsumedReportBytes { get; init; } = 64 * 1024;
+}

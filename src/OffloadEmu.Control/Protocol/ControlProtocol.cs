@@ -1,0 +1,32 @@
+namespace OffloadEmu.Control.Protocol;
+
+/// <summary>Constants of the control wire format (docs/control.md).</summary>
+public static class ControlProtocol
+{
+    /// <summary>"OEMU" in a little-endian u32: the first field of the hello.</summary>
+    public const uint Magic = 0x554D_454F;
+
+    /// <summary>The protocol version this build speaks.</summary>
+    public const ushort Version = 1;
+
+    /// <summary>Header: u32 payload length, u16 type, u16 reserved (0), u64 request id; little endian.</summary>
+    public const int HeaderSize = 16;
+
+    /// <summary>Default upper bound of a payload (4 MiB).</summary>
+    public const int DefaultMaxMessageSize = 4 * 1024 * 1024;
+
+    /// <summary>Longest client name in a hello, in UTF-8 bytes.</summary>
+    public const int MaxNameBytes = 256;
+
+    /// <summary>Most blocks in one state tree.</summary>
+    public const int MaxTreeBlocks = 4096;
+
+    /// <summary>Deepest dependent nesting in a state tree (neighbour, path, TCP need 3).</summary>
+    public const int MaxTreeDepth = 8;
+
+    /// <summary>Most NBLs in one chain, and most NBs in one NBL.</summary>
+    public const int MaxChainLength = 65_536;
+
+    /// <summary>Most NBs in one NBL.</summary>
+    public const int MaxBuffersPerList = 1024;
+}

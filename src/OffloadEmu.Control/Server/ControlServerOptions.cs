@@ -1,0 +1,43 @@
+namespace OffloadEmu.Control.Server;
+
+/// <summary>Settings of a <see cref="ControlServer"/> (docs/control.md, limits).</summary>
+public sealed record class ControlServerOptions
+{
+    /// <summary>Unix domain socket path; its directory is created. A stale socket file there is replaced.</summary>
+    public string Path { get; init; } = "/run/offloademu/control.sock";
+
+    /// <summary>Mode of the socket file (default 0660: owner and group may connect).</summary>
+    public UnixFileMode SocketMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+
+    /// <summary>Largest payload a client may send; a longer one is answered with an error and the connection closed.</summary>
+    public int MaxMessageSize { get; init; } = Protocol.ControlProtocol.DefaultMaxMessageSize;
+
+    /// <summary>Bytes queued to one client and not yet read by it; past this the session is closed (TooSlow).</summary>
+    public long MaxQueuedBytes { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary>Indicated bytes of one connection the client has not reported consumed; past this the server refuses
+    /// indications (the target keeps the data and its window closes) until the client catches up.</summary>
+    public int MaxUnconsumedReceiveBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Time a client has to send its hello after connecting.</summary>
+    public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most this many clients at once; more are refused with an error.</summary>
+    public int MaxSessions { get; init; } = 64;
+
+    /// <summary>Sees every message of every session (capture mirroring); null = none.</summary>
+    public IControlMessageObserver? Observer { get; init; }
+
+    /// <summary>Checks the settings; returns one line per problem.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(Path)) errors.Add("Path: empty; give the socket path.");
+        else if (System.Text.Encoding.UTF8.GetByteCount(Path) > 107) errors.Add("Path: longer than 107 bytes (sun_path).");
+        if (MaxMessageSize < 64 * 1024) errors.Add("MaxMessageSize: below 64 KiB.");
+        if (MaxQueuedBytes < 2L * MaxMessageSize) errors.Add("MaxQueuedBytes: below twice MaxMessageSize.");
+        if (MaxUnconsumedReceiveBytes < 1024) errors.Add("MaxUnconsumedReceiveBytes: below 1 KiB.");
+        if (MaxSessions < 1) errors.Add("MaxSessions: at least 1.");
+        return errors;
+    }
+}

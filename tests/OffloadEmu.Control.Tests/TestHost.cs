@@ -1,0 +1,173 @@
+namespace OffloadEmu.Control.Tests;
+
+/// <summary>A host for the control tests: records every completion and indication (thread-safe, they arrive on the
+/// client's dispatch queue), keeps received bytes in order, and answers indications as scripted.</summary>
+internal sealed class TestHost : IOffloadHost
+{
+    private readonly Lock _lock = new();
+
+    public IOffloadTarget? Target { get; set; }
+    public List<OffloadBlock> Initiated { get; } = [];
+    public List<OffloadBlock> Terminated { get; } = [];
+    public List<OffloadBlock> Updated { get; } = [];
+    public List<OffloadBlock> Queried { get; } = [];
+    public List<NetBufferList> SendsCompleted { get; } = [];
+    public List<NetBufferList> ReceivesCompleted { get; } = [];
+    public List<NetBufferList> DisconnectsCompleted { get; } = [];
+    public List<(ulong Handle, TcpOffloadEventType Type, uint Info)> Events { get; } = [];
+    public List<NdisStatus> Statuses { get; } = [];
+    public List<byte[]> Frames { get; } = [];
+    public List<(int Length, NdisStatus Answer)> Indications { get; } = [];
+    public List<NetBufferList> Accepted { get; } = [];
+    public List<string> Log { get; } = [];
+
+    /// <summary>Every byte the host took, from posts and indications, in callback order.</summary>
+    public MemoryStream Received { get; } = new();
+
+    /// <summary>Answer to an indication: (status, bytes consumed). Default: take all.</summary>
+    public Func<NetBufferList, (NdisStatus, int)> Answer { get; set; } = nbl => (NdisStatus.Success, (int)nbl.DataLength);
+
+    /// <summary>Called (outside the lock) after each receive completion or refused indication: the test may post.</summary>
+    public Action? AfterReceive { get; set; }
+
+    public int OverlappingReceiveCallbacks { get; private set; }
+    private int _inReceive;
+
+    public T Locked<T>(Func<TestHost, T> read)
+    {
+        lock (_lock) return read(this);
+    }
+
+    public bool WaitFor(Func<TestHost, bool> condition, TimeSpan timeout)
+    {
+        var end = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < end)
+        {
+            if (Locked(condition)) return true;
+            Thread.Sleep(5);
+        }
+        return Locked(condition);
+    }
+
+    public void InitiateOffloadComplete(OffloadBlock root) { lock (_lock) Initiated.Add(root); }
+    public void TerminateOffloadComplete(OffloadBlock root) { lock (_lock) Terminated.Add(root); }
+    public void UpdateOffloadComplete(OffloadBlock root) { lock (_lock) Updated.Add(root); }
+    public void InvalidateOffloadComplete(OffloadBlock root) { }
+    public void QueryOffloadStateComplete(OffloadBlock root) { lock (_lock) Queried.Add(root); }
+
+    public void TcpOffloadSendComplete(NetBufferList chain)
+    {
+        lock (_lock)
+            for (var n = chain; n is not null;)
+            {
+                var next = n.Next;
+                SendsCompleted.Add(n);
+                n = next;
+            }
+    }
+
+    public void TcpOffloadReceiveComplete(NetBufferList chain)
+    {
+        if (Interlocked.Exchange(ref _inReceive, 1) != 0) OverlappingReceiveCallbacks++;
+        lock (_lock)
+        {
+            for (var n = chain; n is not null;)
+            {
+                var next = n.Next;
+                ReceivesCompleted.Add(n);
+                int count = n.TcpOffloadBytesTransferred;
+                if (count > 0)
+                {
+                    var bytes = new byte[count];
+                    n.CopyTo(n.TcpReceiveBytesTransferred, bytes);
+                    Received.Write(bytes);
+                }
+                Log.Add($"C{count}@{Where(n, n.TcpReceiveBytesTransferred)}");
+                n = next;
+            }
+        }
+        Volatile.Write(ref _inReceive, 0);
+        AfterReceive?.Invoke();
+    }
+
+    public byte[]? Reference { get; set; }
+
+    private string Where(NetBufferList nbl, int offset)
+    {
+        if (Reference is null || nbl.DataLength - offset < 16) return "?";
+        var probe = new byte[16];
+        nbl.CopyTo(offset, probe);
+        for (int j = 0; j + 16 <= Reference.Length; j++) if (Reference.AsSpan(j, 16).SequenceEqual(probe)) return j.ToString();
+        return "none";
+    }
+
+    public void TcpOffloadDisconnectComplete(NetBufferList nbl) { lock (_lock) DisconnectsCompleted.Add(nbl); }
+    public List<NetBufferList> ForwardsCompleted { get; } = [];
+
+    public void TcpOffloadForwardComplete(NetBufferList chain)
+    {
+        lock (_lock)
+            for (var n = chain; n is not null;)
+            {
+                var next = n.Next;
+                ForwardsCompleted.Add(n);
+                n = next;
+            }
+    }
+
+    public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
+    {
+        if (Interlocked.Exchange(ref _inReceive, 1) != 0) OverlappingReceiveCallbacks++;
+        NdisStatus answer;
+        lock (_lock)
+        {
+            (answer, int consumed) = Answer(nbl);
+            int length = (int)nbl.DataLength;
+            int take = answer == NdisStatus.Success ? length : answer == NdisStatus.OffloadDataPartiallyAccepted ? consumed : 0;
+            if (take > 0)
+            {
+                var bytes = new byte[take];
+                nbl.CopyTo(0, bytes);
+                Received.Write(bytes);
+            }
+            if (answer == NdisStatus.Success) Accepted.Add(nbl);
+            Indications.Add((length, answer));
+            Log.Add($"I{length}/{take}@{Where(nbl, 0)}");
+            bytesConsumed = take;
+        }
+        Volatile.Write(ref _inReceive, 0);
+        if (answer != NdisStatus.Success) AfterReceive?.Invoke();
+        return answer;
+    }
+
+    /// <summary>Gives accepted indication NBLs back (ReceiveReturn), outside the indication call.</summary>
+    public void ReturnAccepted()
+    {
+        List<NetBufferList> list;
+        lock (_lock)
+        {
+            list = [.. Accepted];
+            Accepted.Clear();
+        }
+        foreach (var nbl in list)
+        {
+            nbl.Next = null;
+            Assert.Equal(NdisStatus.Success, Target!.TcpOffloadReceiveReturn(nbl));
+        }
+    }
+
+    public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) { lock (_lock) Events.Add((ndisOffloadHandle, type, info)); }
+    public List<(ulong Handle, NeighborEventCode Code, uint Nrd)> NeighborEvents { get; } = [];
+
+    public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code)
+    {
+        lock (_lock) NeighborEvents.Add((neighborBlock.NdisOffloadHandle, code, neighborBlock.NeighborDelegated?.NicReachabilityDelta ?? 0));
+        neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = 1 };
+    }
+    public void IndicateStatus(NdisStatus adapterStatus) { lock (_lock) Statuses.Add(adapterStatus); }
+    public void ReceiveFrame(ReadOnlySpan<byte> frame)
+    {
+        var copy = frame.ToArray();
+        lock (_lock) Frames.Add(copy);
+    }
+}

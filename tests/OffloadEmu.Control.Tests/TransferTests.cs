@@ -1,0 +1,148 @@
+using OffloadEmu.Control.Client;
+
+namespace OffloadEmu.Control.Tests;
+
+public sealed class TransferTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private static ulong Offload(LiveLab lab, IOffloadTarget client, TestHost host, TcpMachine machine, ulong handleBase, out OffloadBlock root, out OffloadBlock tcp)
+    {
+        root = lab.BuildTree(machine, handleBase, out tcp);
+        Assert.Equal(NdisStatus.Pending, client.InitiateOffload(root));
+        var r = root;
+        Assert.True(host.WaitFor(h => h.Initiated.Contains(r), Wait), "initiate did not complete");
+        foreach (var v in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, v.Block.Status);
+        Assert.True(tcp.MiniportOffloadContext!.HasContext);
+        return tcp.MiniportOffloadContext.Context;
+    }
+
+    [Fact]
+    public async Task Offload_then_one_MiB_each_way_then_terminate_is_byte_exact_through_the_socket()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        client.Trace = [];
+        Assert.Equal(lab.Target.MacAddress, client.MacAddress);
+        Assert.Equal(lab.Target.Mtu, client.Mtu);
+        var (peer, machine) = lab.Establish(40000);
+        ulong ctx = Offload(lab, client, host, machine, 0x100, out var root, out var tcp);
+
+        // Host to peer: 1 MiB as 16 sends of 64 KiB, completed only once ACKed.
+        var up = Nbls.Pattern(1 << 20, 1);
+        var sends = Nbls.Chain(up, 64 * 1024);
+        Assert.Equal(NdisStatus.Pending, client.TcpOffloadSend(ctx, sends));
+        // Peer to host: 1 MiB; a few posts first, the rest arrives as indications.
+        var down = Nbls.Pattern(1 << 20, 2);
+        host.Reference = down;
+        for (int i = 0; i < 4; i++) Assert.Equal(NdisStatus.Pending, client.TcpOffloadReceive(ctx, Nbls.Post(32 * 1024)));
+        lab.PeerSend(peer, down);
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && (lab.PeerReceivedLength(peer) < up.Length || host.Locked(h => h.Received.Length) < down.Length || host.Locked(h => h.SendsCompleted.Count) < 16))
+        {
+            host.ReturnAccepted();
+            await Task.Delay(10);
+        }
+        host.ReturnAccepted();
+        var got = lab.PeerReceivedBytes(peer);
+        for (int i = 0; i < Math.Min(got.Length, up.Length); i++)
+        {
+            if (got[i] == up[i]) continue;
+            int found = -1;
+            for (int j = 0; j + 16 <= up.Length; j++) if (up.AsSpan(j, 16).SequenceEqual(got.AsSpan(i, 16))) { found = j; break; }
+            Assert.Fail($"first difference at {i} of {got.Length}; actual bytes found at {found} in the sent data");
+        }
+        Assert.Equal(up, lab.PeerReceivedBytes(peer));
+        var gotDown = host.Locked(h => h.Received.ToArray());
+        for (int i = 0; i < Math.Min(gotDown.Length, down.Length); i++)
+        {
+            if (gotDown[i] == down[i]) continue;
+            int found = -1;
+            for (int j = 0; j + 16 <= down.Length; j++) if (down.AsSpan(j, 16).SequenceEqual(gotDown.AsSpan(i, 16))) { found = j; break; }
+            var log = host.Locked(h => string.Join(",", h.Log.Take(8))) + " | " + string.Join(",", client.Trace!.Take(30));
+            Assert.Fail($"first difference at {i} of {gotDown.Length}; actual bytes found at {found}; {log}");
+        }
+        Assert.Equal(down, gotDown);
+        host.Locked(h =>
+        {
+            Assert.Equal(16, h.SendsCompleted.Count);
+            Assert.All(h.SendsCompleted, n => Assert.Equal(NdisStatus.Success, n.Status));
+            Assert.All(h.SendsCompleted, n => Assert.Equal(64 * 1024, n.TcpOffloadBytesTransferred));
+            Assert.Equal(4, h.ReceivesCompleted.Count);
+            Assert.True(h.Indications.Count > 0);
+            Assert.Equal(0, h.OverlappingReceiveCallbacks);
+            return 0;
+        });
+
+        Assert.Equal(NdisStatus.Pending, client.TerminateOffload(root));
+        Assert.True(host.WaitFor(h => h.Terminated.Contains(root), Wait), "terminate did not complete");
+        foreach (var v in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, v.Block.Status);
+        var d = tcp.TcpDelegated!;
+        Assert.Equal(TcpState.Established, d.State);
+        lock (lab) { }
+        Assert.Null(d.SendDataHead);
+        Assert.Null(d.BufferedData);
+        Assert.Equal(peer.Machine.SndNxt, d.RcvNxt);
+        Assert.Equal(peer.Machine.RcvNxt, d.SndUna);
+        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.Null(client.DispatchError);
+    }
+
+    [Fact]
+    public async Task A_host_that_refuses_and_partly_accepts_indications_then_posts_gets_every_byte_once_in_order()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        var (peer, machine) = lab.Establish(40010);
+        ulong ctx = Offload(lab, client, host, machine, 0x200, out _, out _);
+        int n = 0;
+        // Every third indication refused, every third partly taken (137 bytes), the rest taken; after a refusal or a
+        // partial the host posts (push and non-push, odd sizes), as a host that sizes posts from a header would.
+        host.Answer = nbl =>
+        {
+            n++;
+            return (n % 3) switch
+            {
+                0 => (NdisStatus.OffloadDataNotAccepted, 0),
+                1 when nbl.DataLength > 137 => (NdisStatus.OffloadDataPartiallyAccepted, 137),
+                _ => (NdisStatus.Success, (int)nbl.DataLength),
+            };
+        };
+        int posts = 0;
+        host.AfterReceive = () =>
+        {
+            if (Interlocked.Increment(ref posts) > 400) return;
+            client.TcpOffloadReceive(ctx, Nbls.Post(5000 + posts % 3 * 777, noPush: posts % 4 == 0));
+        };
+        var down = Nbls.Pattern(600_000, 3);
+        host.Reference = down;
+        lab.PeerSend(peer, down);
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && host.Locked(h => h.Received.Length) < down.Length)
+        {
+            host.ReturnAccepted();
+            // A host that has posted nothing for a while posts once more (zero-byte included) so nothing stalls.
+            client.TcpOffloadReceive(ctx, Nbls.Post(posts % 2 == 0 ? 0 : 8192));
+            await Task.Delay(20);
+        }
+        host.ReturnAccepted();
+        var got = host.Locked(h => h.Received.ToArray());
+        for (int i = 0; i < Math.Min(got.Length, down.Length); i++)
+        {
+            if (got[i] == down[i]) continue;
+            int found = -1;
+            for (int j = 0; j + 16 <= down.Length; j++) if (down.AsSpan(j, 16).SequenceEqual(got.AsSpan(i, 16))) { found = j; break; }
+            var log = host.Locked(h => string.Join(",", h.Log));
+            int at = log.IndexOf("@" + found, StringComparison.Ordinal);
+            Assert.Fail($"first difference at {i} of {got.Length}; actual bytes found at {found}; {log.Substring(Math.Max(0, at - 600), Math.Min(900, log.Length - Math.Max(0, at - 600)))}");
+        }
+        Assert.Equal(down.Length, got.Length);
+        Assert.Equal(down, got);
+        Assert.Equal(0, host.OverlappingReceiveCallbacks);
+        Assert.True(host.Locked(h => h.Indications.Exists(i => i.Answer == NdisStatus.OffloadDataNotAccepted)));
+        Assert.True(host.Locked(h => h.Indications.Exists(i => i.Answer == NdisStatus.OffloadDataPartiallyAccepted)));
+        Assert.Null(client.DispatchError);
+    }
+}
