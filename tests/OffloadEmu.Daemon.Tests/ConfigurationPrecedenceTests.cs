@@ -97,7 +97,7 @@ public sealed class ConfigurationPrecedenceTests : IDisposable
     {
         // docs/configuration.md documents one set of defaults: the file and the classes must agree.
         string json = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "emulator.json"));
-        using var host = TestConfig.Build(_dir, json, ["--Logging:Serilog:MinimumLevel:Default=Fatal"]);
+        using var host = TestConfig.Build(_dir, json, ["--Logging:Serilog:MinimumLevel:Default=Fatal"], environment: new Hashtable());
         var sp = host.Services;
         AssertSame(new LinkOptions(), sp.GetRequiredService<IOptions<LinkOptions>>().Value);
         AssertSame(new NicCapabilitiesOptions(), sp.GetRequiredService<IOptions<NicOptions>>().Value.Capabilities);

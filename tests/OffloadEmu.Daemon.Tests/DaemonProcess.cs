@@ -39,6 +39,8 @@ internal sealed partial class DaemonProcess : IDisposable
         // A clean environment for our settings: no OFFLOADEMU_ or NOTIFY_SOCKET from whoever runs the tests.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("OFFLOADEMU_", StringComparison.OrdinalIgnoreCase) || k == "NOTIFY_SOCKET").ToList())
             psi.Environment.Remove(key);
+        // Each daemon serves its control socket in its own directory (tests run side by side), unless a test says otherwise.
+        psi.Environment["OFFLOADEMU_Control__Endpoint"] = Path.Combine(workingDirectory, "control.sock");
         if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
         return new DaemonProcess(Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + Binary));
     }

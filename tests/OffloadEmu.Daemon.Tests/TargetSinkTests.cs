@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OffloadEmu.Chimney;
+using OffloadEmu.Control.Client;
 using OffloadEmu.Daemon.Hosting;
 using OffloadEmu.Link;
 using OffloadEmu.Link.Devices;
@@ -43,7 +44,7 @@ public sealed class TargetSinkTests : IDisposable
     [Fact]
     public async Task Frames_go_up_through_the_target_to_the_bound_host_and_host_frames_go_out()
     {
-        using var host = Build("--Nic:MacAddress=02:00:00:00:aa:01", "--Nic:Capabilities:Capacity=7");
+        using var host = Build("--Nic:MacAddress=02:00:00:00:aa:01", "--Nic:Capabilities:Capacity=7", "--Control:Enabled=false");
         await host.StartAsync();
         var sink = Assert.IsType<TargetFrameSink>(host.Services.GetRequiredService<IFrameSink>());
         var target = sink.Target!;
@@ -72,6 +73,36 @@ public sealed class TargetSinkTests : IDisposable
         Assert.Equal(reply, batch[0].Span.ToArray());
         await host.StopAsync();
         Assert.Null(sink.Target);
+    }
+
+    [Fact]
+    public async Task A_host_process_binds_over_the_control_socket_and_the_frame_path_works_both_ways()
+    {
+        string socket = Path.Combine(_dir.Path, "control.sock");
+        using var host = Build("--Nic:MacAddress=02:00:00:00:aa:02", $"--Control:Endpoint={socket}");
+        await host.StartAsync();
+        await using var remote = await RemoteOffloadTarget.ConnectAsync(socket);
+        Assert.Equal("02:00:00:00:aa:02", remote.MacAddress.ToString());
+        Assert.Equal(1500, remote.Mtu);
+        var received = new List<byte[]>();
+        remote.Bind(new FrameHost(received));
+
+        var arp = TestFrames.ArpRequest(7);
+        Send(Peer(host), arp);
+        WaitFor(() => { lock (received) return received.Count == 1; }, "the frame at the remote host");
+        lock (received) Assert.Equal(arp, received[0]);
+
+        var reply = TestFrames.ArpRequest(8);
+        Assert.Equal(NdisStatus.Success, remote.SendFrame(reply));
+        var pool = new FramePool();
+        var batch = new[] { pool.Rent() };
+        var sw = Stopwatch.StartNew();
+        int n = 0;
+        while (n == 0 && sw.Elapsed < TimeSpan.FromSeconds(10)) n = Peer(host).Receive(batch, 100);
+        Assert.Equal(1, n);
+        Assert.Equal(reply, batch[0].Span.ToArray());
+        await host.StopAsync();
+        Assert.False(File.Exists(socket)); // the server removed its socket file
     }
 
     private sealed class FrameHost(List<byte[]> frames) : IOffloadHost

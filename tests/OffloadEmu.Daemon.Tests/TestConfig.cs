@@ -23,7 +23,8 @@ internal static class TestConfig
         {
             WorkingDirectory = dir.Path,
             BaseDirectory = Path.Combine(dir.Path, "bin-does-not-exist"),
-            Environment = environment ?? new Hashtable(),
+            // Each host serves its control socket in its own directory (tests run side by side).
+            Environment = environment ?? new Hashtable { ["OFFLOADEMU_Control__Endpoint"] = Path.Combine(dir.Path, "control.sock") },
             ConfigureServices = services,
         };
 

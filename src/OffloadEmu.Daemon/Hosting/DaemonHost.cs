@@ -104,7 +104,9 @@ internal static class DaemonHost
         services.TryAddSingleton<LinkService>();
 
         // Start order: the link first; readiness is sent after every service has started (lifecycle hook).
+        services.TryAddSingleton<ControlService>();
         services.AddHostedService(sp => sp.GetRequiredService<LinkService>());
+        services.AddHostedService(sp => sp.GetRequiredService<ControlService>());
         services.AddHostedService<SystemdNotifyService>();
     }
 

@@ -5,7 +5,7 @@ namespace OffloadEmu.Daemon.Hosting;
 /// <summary>The daemon's log messages. Event ids 6xxx are stable (architecture §7): tools may filter on them.</summary>
 internal static partial class DaemonLog
 {
-    [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "offloademud started: link {Link}; capture {Capture}; impairment {Impairment}; control endpoint {Control} (not served yet)")]
+    [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "offloademud started: link {Link}; capture {Capture}; impairment {Impairment}; control endpoint {Control}")]
     internal static partial void Started(ILogger logger, string link, string capture, string impairment, string control);
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "offloademud stopping")]
@@ -67,4 +67,10 @@ internal static partial class DaemonLog
 
     [LoggerMessage(EventId = 6053, Level = LogLevel.Warning, Message = "Nic:Queues={Queues}: the target runs one engine loop (the link devices have one queue); connections are not spread over several loops yet")]
     internal static partial void QueuesNotSpread(ILogger logger, int queues);
+
+    [LoggerMessage(EventId = 6060, Level = LogLevel.Information, Message = "Control protocol served on {Endpoint}")]
+    internal static partial void ControlServing(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 6061, Level = LogLevel.Warning, Message = "Control protocol not served on {Endpoint}: the frame sink is not the offload target")]
+    internal static partial void ControlNotServed(ILogger logger, string endpoint);
 }

@@ -41,6 +41,10 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
     /// <summary>The running target (null before <see cref="Attach"/> and after <see cref="Detach"/>).</summary>
     public OffloadTarget? Target => Volatile.Read(ref _target);
 
+    /// <summary>The target for a host to drive (in-process host stack, or the control server): requests go to the target,
+    /// <see cref="IOffloadTarget.Bind"/> binds into this sink's host slot. Null before <see cref="Attach"/>.</summary>
+    public IOffloadTarget? HostView => Target is { } t ? new SlotBoundTarget(t, _slot) : null;
+
     /// <summary>Frames received from the link.</summary>
     public long Frames => Volatile.Read(ref _frames);
 

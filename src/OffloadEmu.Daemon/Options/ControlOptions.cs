@@ -11,4 +11,7 @@ public sealed class ControlOptions
 
     /// <summary>Group owning the socket file (mode 0660); empty = the daemon's primary group.</summary>
     public string Group { get; set; } = "";
+
+    /// <summary>Serve the control protocol (false: the target runs with no host bound, e.g. for an in-process host).</summary>
+    public bool Enabled { get; set; } = true;
 }
