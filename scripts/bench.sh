@@ -2,10 +2,14 @@
 # TAP throughput: C reference (scripts/bench/tapbench.c, built here with gcc) vs the C# TapDevice
 # (OffloadEmu.Benchmarks "tap" mode), both attached to the lab TAP oe0 inside namespace oe-lab.
 #
-#   sudo scripts/bench.sh [all|tap|micro]   # default all; BENCH_SECONDS=5, BENCH_RUNS=3
+#   sudo scripts/bench.sh [all|tap|micro|target]   # default all; BENCH_SECONDS=5, BENCH_RUNS=3
 #
 # micro: BenchmarkDotNet (short job, memory diagnoser): Internet checksum vector vs scalar at
 #        64/1500/9000/65536 bytes, TCP/IPv4 frame parse+validate and emit.
+# target: the offload target over MemoryLink (BenchmarkDotNet, short job: initiate+terminate, 1-byte
+#        send-completion latency, bulk send per segment with allocations), then the kernel reference
+#        scripts/bench/tcploop.c (loopback TCP at MTU 1500, offloads off, one CPU) in a namespace oe-bk<pid>
+#        that the script makes and removes.
 # tap:   the TAP frame rate below. If the lab is not up, the script brings it up and takes it
 #        down again at the end; a lab that was already up is left as it was.
 #
@@ -29,7 +33,28 @@ RUNS="${BENCH_RUNS:-3}"   # each figure is the median of RUNS runs, C and C# int
 NS=oe-lab; TAP=oe0
 
 MODE="${1:-all}"
-case "$MODE" in all|tap|micro) ;; *) echo "usage: bench.sh [all|tap|micro]" >&2; exit 2 ;; esac
+case "$MODE" in all|tap|micro|target) ;; *) echo "usage: bench.sh [all|tap|micro|target]" >&2; exit 2 ;; esac
+
+if [[ $MODE == all || $MODE == target ]]; then
+    echo "== offload target (BenchmarkDotNet, short job)"
+    (cd "$ROOT" && dotnet run -c Release --project tests/OffloadEmu.Benchmarks -- \
+        --filter '*OffloadTargetBenchmarks*' --job short --memory --exporters markdown) \
+        | grep -E '^\|' || true
+    echo "== kernel reference (loopback TCP, MTU 1500, one CPU)"
+    [[ $EUID -eq 0 ]] || { echo "bench: the kernel reference must run as root (namespace)" >&2; exit 1; }
+    KWORK="$(mktemp -d /tmp/oe-bench.XXXXXX)"
+    KNS="oe-bk$$"
+    gcc -O2 -Wall -Wextra -pthread -o "$KWORK/tcploop" "$HERE/bench/tcploop.c"
+    ip netns add "$KNS"
+    ip -n "$KNS" link set lo mtu 1500
+    ip -n "$KNS" link set lo up
+    ip netns exec "$KNS" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || true
+    ip netns exec "$KNS" "$KWORK/tcploop" bulk "$SECONDS_PER_RUN" || true
+    ip netns exec "$KNS" "$KWORK/tcploop" pingpong "$SECONDS_PER_RUN" || true
+    ip netns del "$KNS"
+    rm -rf "$KWORK"
+    [[ $MODE == target ]] && exit 0
+fi
 
 if [[ $MODE == all || $MODE == micro ]]; then
     echo "== micro-benchmarks (BenchmarkDotNet, short job)"

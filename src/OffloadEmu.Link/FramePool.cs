@@ -45,6 +45,33 @@ public sealed class FramePool
         return b;
     }
 
+    /// <summary>Takes a free buffer without ever allocating: false when none is free (a receive path that must not grow
+    /// under a burst drops the frame instead, as a NIC out of receive descriptors does).</summary>
+    public bool TryRent(out FrameBuffer buffer)
+    {
+        if (!_free.TryTake(out var b))
+        {
+            buffer = null!;
+            return false;
+        }
+        b.Length = 0;
+        b.TimestampNs = 0;
+        buffer = b;
+        return true;
+    }
+
+    /// <summary>Creates buffers until <paramref name="count"/> are free (bounded by the retention limit), so a later
+    /// burst finds them instead of allocating.</summary>
+    public void Preallocate(int count)
+    {
+        int target = Math.Min(count, _maxRetained);
+        while (_free.Count < target)
+        {
+            Interlocked.Increment(ref _allocated);
+            _free.Add(new FrameBuffer(BufferSize) { Pool = this });
+        }
+    }
+
     /// <summary>Gives a buffer back. Returning a buffer twice or to the wrong pool is a bug and throws.</summary>
     public void Return(FrameBuffer buffer)
     {

@@ -18,7 +18,7 @@ namespace OffloadEmu.Target;
 /// request and never on the engine thread (spec §0, architecture §3).
 /// </para>
 /// <para>
-/// Two ways to run it. <see cref="Start"/>: a device reader thread and an engine thread driven by a
+/// Two ways to run it. <see cref="Start(TimeProvider?)"/>: a device reader thread and an engine thread driven by a
 /// <see cref="TimeProvider"/>. Manual: the caller drives <see cref="Poll"/> with its own clock (deterministic tests),
 /// typically with a manual <see cref="CompletionQueue"/> drained by the same thread.
 /// </para>
@@ -43,7 +43,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     private long _timeOrigin;
     private int _disposed;
 
-    /// <summary>Creates the target over <paramref name="device"/>; nothing runs until <see cref="Start"/> or <see cref="Poll"/>.</summary>
+    /// <summary>Creates the target over <paramref name="device"/>; nothing runs until <see cref="Start(TimeProvider?)"/> or <see cref="Poll"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
     public OffloadTarget(ILinkDevice device, OffloadTargetOptions? options = null, CompletionQueue? completions = null, ILogger? logger = null)
     {
@@ -85,17 +85,68 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     // ---- running ------------------------------------------------------------------------------------------------------
 
     /// <summary>Starts the device reader and engine threads, timed by <paramref name="time"/> (default: system).</summary>
-    public void Start(TimeProvider? time = null)
+    public void Start(TimeProvider? time = null) => Start(time, readDevice: true);
+
+    /// <summary>Starts the engine thread and, when <paramref name="readDevice"/>, a reader thread on the device. With
+    /// <paramref name="readDevice"/> false something else reads the device (the daemon's link service) and hands the
+    /// frames over with <see cref="DeliverFrames"/>; the target still transmits on the device itself.</summary>
+    public void Start(TimeProvider? time, bool readDevice)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (_engineThread is not null) throw new InvalidOperationException("The offload target is already running.");
         _time = time ?? TimeProvider.System;
         _timeOrigin = _time.GetTimestamp();
         _engine.WakeUp = Wake;
-        _readerThread = new Thread(ReaderLoop) { IsBackground = true, Name = $"oe-target-rx {_device.Name}" };
+        _externalReader = !readDevice;
         _engineThread = new Thread(EngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" };
-        _readerThread.Start();
+        if (readDevice)
+        {
+            _readerThread = new Thread(ReaderLoop) { IsBackground = true, Name = $"oe-target-rx {_device.Name}" };
+            _readerThread.Start();
+        }
         _engineThread.Start();
+    }
+
+    /// <summary>
+    /// Hands received frames to the engine when the target was started without its own reader: each frame is copied
+    /// into a buffer of the target's pool (the caller keeps its buffers). A full receive ring drops the frame and counts
+    /// it (<see cref="DroppedFrames"/>, the device's QueueFull drops), as does running out of the receive buffers
+    /// preallocated at construction: this path never allocates. Returns the frames accepted. Call from one thread.
+    /// </summary>
+    public int DeliverFrames(ReadOnlySpan<FrameBuffer> frames)
+    {
+        if (!_externalReader) throw new InvalidOperationException("DeliverFrames is for a target started with readDevice: false.");
+        var pool = _engine.FramePool;
+        int accepted = 0;
+        foreach (var frame in frames)
+        {
+            if (!pool.TryRent(out var copy))
+            {
+                // Out of receive buffers (the engine is behind): drop and count, never grow on this path.
+                Interlocked.Increment(ref _engine.DroppedFrames);
+                _device.Statistics.CountDrop(DropReason.QueueFull);
+                continue;
+            }
+            if (frame.Length > copy.Array.Length)
+            {
+                pool.Return(copy);
+                Interlocked.Increment(ref _engine.DroppedFrames);
+                _device.Statistics.CountDrop(DropReason.TooLong);
+                continue;
+            }
+            frame.Span.CopyTo(copy.Array);
+            copy.Length = frame.Length;
+            if (_engine.ReceivedFrames.TryEnqueue(copy))
+            {
+                accepted++;
+                continue;
+            }
+            pool.Return(copy);
+            Interlocked.Increment(ref _engine.DroppedFrames);
+            _device.Statistics.CountDrop(DropReason.QueueFull);
+        }
+        if (accepted > 0) Wake();
+        return accepted;
     }
 
     /// <summary>
@@ -116,6 +167,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             lock (_pollLock) return _engine.NextWake;
         }
     }
+
+    private bool _externalReader;
 
     private Instant Now => Instant.FromMicroseconds((long)(_time.GetElapsedTime(_timeOrigin).Ticks / 10));
 
@@ -153,15 +206,19 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                 for (int i = 0; i < n; i++)
                 {
                     var frame = batch[i];
-                    if (_engine.ReceivedFrames.TryEnqueue(frame))
+                    // Zero-copy hand-off (the engine returns the buffer after processing) when a replacement buffer
+                    // is free; out of buffers, the frame is dropped and its buffer reused: this loop never allocates.
+                    if (pool.TryRent(out var replacement))
                     {
-                        batch[i] = pool.Rent(); // zero-copy hand-off: the engine returns the buffer after processing
+                        if (_engine.ReceivedFrames.TryEnqueue(frame))
+                        {
+                            batch[i] = replacement;
+                            continue;
+                        }
+                        pool.Return(replacement);
                     }
-                    else
-                    {
-                        Interlocked.Increment(ref _engine.DroppedFrames);
-                        _device.Statistics.CountDrop(DropReason.QueueFull);
-                    }
+                    Interlocked.Increment(ref _engine.DroppedFrames);
+                    _device.Statistics.CountDrop(DropReason.QueueFull);
                 }
                 Wake();
             }
@@ -191,7 +248,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     public NdisStatus SetParameters(OffloadParameters parameters) => _engine.SetParameters(parameters);
 
     /// <inheritdoc/>
-    public MacAddress MacAddress => _device.MacAddress;
+    public MacAddress MacAddress => _engine.NicMac;
 
     /// <inheritdoc/>
     public int Mtu => _device.Mtu;

@@ -24,6 +24,10 @@ public sealed record class OffloadTargetOptions
     /// <summary>Offload parameters in force until the host sets its own (spec §6.9).</summary>
     public OffloadParameters Parameters { get; init; } = OffloadParameters.Default;
 
+    /// <summary>The NIC's own MAC: source of its frames when a neighbour's DlSourceAddress is zero, and what
+    /// <see cref="OffloadTarget.MacAddress"/> reports. Null = the link device's MAC.</summary>
+    public MacAddress? MacAddress { get; init; }
+
     /// <summary>Path objects the NIC can hold (OFFLOAD_PATH_ENTRIES beyond it).</summary>
     public int PathCapacity { get; init; } = 1024;
 

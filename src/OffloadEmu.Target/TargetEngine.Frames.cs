@@ -122,6 +122,8 @@ internal sealed partial class TargetEngine
         if (Options.OptionalRetrieveReasons.Contains(Chimney.TcpUploadReason.HighOutOfOrderPackets)
             && m.OutOfOrderRanges >= Options.HighOutOfOrderThreshold)
             c.RequestRetrieve(Chimney.TcpUploadReason.HighOutOfOrderPackets);
+        // An ACK owed now goes now (spec §10 row 25: every TcpAckFrequency segments), not once per receive batch.
+        if (m.AckDue) c.Service(now);
         c.MarkDirty();
     }
 

@@ -77,7 +77,7 @@ internal sealed partial class TargetEngine
             {
                 if (_neighborCount >= Options.NeighborCapacity) return NdisStatus.OffloadNeighborEntries;
                 var constState = block.NeighborConst!.Value;
-                if (constState.DlSourceAddress != MacAddress.Zero && constState.DlSourceAddress != _device.MacAddress
+                if (constState.DlSourceAddress != MacAddress.Zero && constState.DlSourceAddress != NicMac
                     && !Contains(Options.AdditionalSourceMacs, constState.DlSourceAddress))
                     return NdisStatus.OffloadHwAddressEntries;
                 if (constState.VlanId != 0 && !Contains(Options.VlanIds, constState.VlanId)) return NdisStatus.OffloadVlanMismatch;

@@ -59,7 +59,10 @@ internal sealed partial class TargetEngine
         Options = options;
         Completions = completions;
         _logger = logger ?? NullLogger.Instance;
-        _framePool = new FramePool(Math.Max(FramePool.DefaultBufferSize, device.Mtu + 64), 2048);
+        // Buffers sized to the link (MTU + Ethernet, VLAN tag and slack), enough of them preallocated for a full receive
+        // ring plus the host frames and pass-ups in flight, so bursts do not allocate.
+        _framePool = new FramePool(device.Mtu + 64, 2 * options.ReceiveRingCapacity + 1024);
+        _framePool.Preallocate(options.ReceiveRingCapacity + 512);
         _parameters = options.Parameters;
         _tcpConfig = BuildTcpConfig(_parameters);
         _emitter = new FrameEmitter(this);
@@ -73,6 +76,9 @@ internal sealed partial class TargetEngine
     }
 
     public OffloadTargetOptions Options { get; }
+
+    /// <summary>The NIC's MAC (options, else the device's).</summary>
+    public MacAddress NicMac => Options.MacAddress ?? _device.MacAddress;
 
     public CompletionQueue Completions { get; }
 
@@ -109,6 +115,9 @@ internal sealed partial class TargetEngine
     public long FramesDroppedAfterAbort;
 
     public int ConnectionCount => _tcpCount;
+
+    /// <summary>Entries in the timer heap, stale ones included (tests: it must stay bounded per connection).</summary>
+    internal int TimerEntries => _timers.Count;
 
     public int PathCount => _pathCount;
 
@@ -199,7 +208,16 @@ internal sealed partial class TargetEngine
         while (_timers.TryPeek(out var due, out long at) && at <= now.Microseconds)
         {
             _timers.Dequeue();
-            if (due.WakeAt.Microseconds != at || due.Terminated) continue; // superseded entry
+            if (due.Terminated || at != due.QueuedAt) continue; // superseded by an earlier entry
+            due.QueuedAt = long.MaxValue;
+            if (due.WakeAt == Instant.MaxValue) continue; // timers off since
+            if (due.WakeAt > now)
+            {
+                // The wake moved later after this entry was queued: one entry again, at the new time.
+                due.QueuedAt = due.WakeAt.Microseconds;
+                _timers.Enqueue(due, due.QueuedAt);
+                continue;
+            }
             due.WakeAt = Instant.MaxValue;
             MarkDirty(due);
             work++;
@@ -216,8 +234,10 @@ internal sealed partial class TargetEngine
         {
             while (_timers.TryPeek(out var c, out long at))
             {
-                if (c.WakeAt.Microseconds == at && !c.Terminated) return new Instant(at);
+                // May be earlier than the connection's wake (it moved later): the round then re-queues it, no more.
+                if (!c.Terminated && at == c.QueuedAt && c.WakeAt != Instant.MaxValue) return new Instant(at);
                 _timers.Dequeue();
+                if (at == c.QueuedAt) c.QueuedAt = long.MaxValue;
             }
             return Instant.MaxValue;
         }
@@ -261,7 +281,14 @@ internal sealed partial class TargetEngine
         if (next != Instant.MaxValue && next <= now) next = now.AddMicroseconds(1000); // never spin on a timer that cannot make progress
         if (next == c.WakeAt) return;
         c.WakeAt = next;
-        if (next != Instant.MaxValue) _timers.Enqueue(c, next.Microseconds);
+        // Queue only a wake earlier than the one already queued: a later one is found when that entry comes due, so a
+        // connection whose deadline moves later on every round (the retransmit timer of a bulk sender) keeps one entry
+        // instead of one per round for a whole RTO.
+        if (next != Instant.MaxValue && next.Microseconds < c.QueuedAt)
+        {
+            c.QueuedAt = next.Microseconds;
+            _timers.Enqueue(c, next.Microseconds);
+        }
     }
 
     // ---- output -------------------------------------------------------------------------------------------------------
@@ -306,7 +333,7 @@ internal sealed partial class TargetEngine
     {
         var neighbor = c.Path.Neighbor;
         var cached = c.Cached;
-        var source = neighbor.Const.DlSourceAddress == MacAddress.Zero ? _device.MacAddress : neighbor.Const.DlSourceAddress;
+        var source = neighbor.Const.DlSourceAddress == MacAddress.Zero ? NicMac : neighbor.Const.DlSourceAddress;
         VlanTag? tag = c.NeedsVlanTag ? new VlanTag(neighbor.Const.VlanId, cached.UserPriority) : null;
         var ethernet = new EthernetRepr(source, neighbor.Cached.DlDestinationAddress, c.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4, tag);
         ethernet.Emit(frame);

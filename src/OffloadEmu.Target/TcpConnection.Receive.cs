@@ -131,6 +131,7 @@ internal sealed partial class TcpConnection
         if (_peerFinSeen && !_disconnectIndicated && m.ReceiveBufferedBytes == 0 && InitiateCompleted)
         {
             _disconnectIndicated = true;
+            FlushReceiveCompletions(); // spec §6.2: the disconnect follows the data before the FIN
             _engine.PostEvent(this, TcpOffloadEventType.Disconnect, 0);
         }
     }
@@ -144,8 +145,7 @@ internal sealed partial class TcpConnection
         Machine.PeekReceived(0, span);
         buffer.Connection = this;
         _indicationOutstanding = true;
-        // Posts completed in this round hold older bytes: their completion must reach the host before the indication.
-        FlushCompletions();
+        FlushReceiveCompletions(); // the posts holding earlier bytes reach the host before the indication (stream order)
         _engine.ScheduleIndication(buffer);
     }
 

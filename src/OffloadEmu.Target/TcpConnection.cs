@@ -107,6 +107,10 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
     /// <summary>When the engine will next service this connection (Instant.MaxValue = not scheduled).</summary>
     public Instant WakeAt { get; set; } = Instant.MaxValue;
 
+    /// <summary>Microseconds of this connection's live entry in the engine's timer heap (long.MaxValue = none); the wake
+    /// may lie later than it.</summary>
+    public long QueuedAt { get; set; } = long.MaxValue;
+
     /// <summary>In the engine's list of connections to service at the end of this round.</summary>
     public bool Dirty { get; set; }
 
@@ -302,6 +306,12 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
 
     private void CompleteDisconnect(NetBufferList nbl, NdisStatus status, int bytes)
     {
+        // Spec §6.1: every earlier send completes first; the batched send completions go out ahead of this one.
+        if (_sendDoneHead is { } sends)
+        {
+            _sendDoneHead = _sendDoneTail = null;
+            _engine.PostSendComplete(sends);
+        }
         nbl.Status = status;
         nbl.TcpOffloadBytesTransferred = bytes;
         nbl.Next = null;
@@ -416,12 +426,13 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
         _engine.Stats(IsIpv6).Tcp.DecrementCurrentlyEstablished();
     }
 
-    // Spec §5: the target asks for about two windows' worth, at least two segments, and says so when it changes a lot,
-    // at most once per SendBacklogEventInterval.
+    // Spec §5: the target asks for about two of what it can have in flight (min of congestion and peer window: the
+    // spec's "min(BDP, peer window)"), at least two segments, and says so when that changes by a quarter or more, at
+    // most once per SendBacklogEventInterval.
     private void UpdateBacklog(Instant now)
     {
         int mss = Machine.EffectiveMss;
-        long window = Math.Max(Machine.CWnd, Machine.SndWnd);
+        long window = Math.Min(Machine.CWnd, Machine.SndWnd);
         uint backlog = (uint)Math.Clamp(2 * window, 2L * mss, _engine.Options.MaxSendBacklog);
         if (_backlog == 0)
         {
@@ -430,7 +441,8 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
         }
         uint diff = backlog > _backlog ? backlog - _backlog : _backlog - backlog;
         if (diff < _backlog / 4 || diff < (uint)mss) return;
-        if (now - _backlogEventAt < _engine.Options.SendBacklogEventInterval) return;
+        // (MinValue = never sent; subtracting it would overflow.)
+        if (_backlogEventAt != Instant.MinValue && now - _backlogEventAt < _engine.Options.SendBacklogEventInterval) return;
         if (RefusalStatus() != NdisStatus.Success) return;
         _backlog = backlog;
         _backlogEventAt = now;
@@ -444,16 +456,21 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
             _sendDoneHead = _sendDoneTail = null;
             _engine.PostSendComplete(sends);
         }
-        if (_receiveDoneHead is { } receives)
-        {
-            _receiveDoneHead = _receiveDoneTail = null;
-            _engine.PostReceiveComplete(receives);
-        }
+        FlushReceiveCompletions();
         if (_forwardDoneHead is { } forwards)
         {
             _forwardDoneHead = _forwardDoneTail = null;
             _engine.PostForwardComplete(forwards);
         }
+    }
+
+    /// <summary>Posts the completed receive posts now: whatever the host hears next about this connection's receive
+    /// side (an indication, the disconnect) must come after the bytes they hold (spec §3 ordering).</summary>
+    private void FlushReceiveCompletions()
+    {
+        if (_receiveDoneHead is not { } receives) return;
+        _receiveDoneHead = _receiveDoneTail = null;
+        _engine.PostReceiveComplete(receives);
     }
 
     /// <summary>Terminate: completes every pending request of the connection (spec §6.6 step 1).</summary>

@@ -86,9 +86,11 @@ internal sealed class SendQueue
     }
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes starting <paramref name="offset"/> bytes after the
-    /// first unacknowledged byte.</summary>
-    public void CopyTo(long offset, Span<byte> destination)
+    /// first unacknowledged byte; returns true when the last byte of some queued buffer is among them (the segment
+    /// carrying it gets PSH: one push per buffer list, chimney spec §5).</summary>
+    public bool CopyTo(long offset, Span<byte> destination)
     {
+        bool endsBuffer = false;
         int mask = _buffers.Length - 1;
         int entry = 0;
         long entryStart = -_headAcked;
@@ -110,11 +112,13 @@ internal sealed class SendQueue
             }
             int n = (int)Math.Min(length - within, destination.Length);
             _buffers[index]!.CopyTo((int)within, destination[..n]);
+            if (within + n == length) endsBuffer = true;
             destination = destination[n..];
             offset += n;
             _cursorEntry = entry;
             _cursorOffset = entryStart;
         }
+        return endsBuffer;
     }
 
     /// <summary>Removes every buffer without completing it (abort); returns them to the caller's sink as failed is the

@@ -134,6 +134,11 @@ public sealed partial class TcpMachine
         return m;
     }
 
+    /// <summary>True when an ACK is owed now (not merely delayed): the TcpAckFrequency-th segment, out-of-order data,
+    /// a window update. A caller that feeds a batch of segments dispatches when this turns true, so a burst is
+    /// ACKed every TcpAckFrequency segments instead of once for the whole batch (a stretch ACK).</summary>
+    public bool AckDue => _ackNow;
+
     /// <summary>Turns an owed delayed ACK into an immediate one, so the next <see cref="Dispatch"/> sends it: the delayed-ACK
     /// timer is flushed, not transferred, at terminate offload (chimney spec §6.6, §6.8). Returns true if an ACK was owed.</summary>
     public bool FlushDelayedAck()

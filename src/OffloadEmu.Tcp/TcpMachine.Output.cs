@@ -258,7 +258,9 @@ public sealed partial class TcpMachine
             // Sender SWS avoidance and Nagle (RFC 9293 §3.7.4, §3.8.6.2.1): a short segment goes only if it empties the
             // queue and nothing is outstanding (or Nagle is off), or it is at least half the largest window offered.
             bool emptiesQueue = length == unsent;
-            bool nagleHolds = _config.Nagle && inFlight > 0;
+            // Once the application has closed no more data is coming: the tail goes out with the FIN (as Linux pushes
+            // with Nagle off at close) instead of waiting a round trip.
+            bool nagleHolds = _config.Nagle && inFlight > 0 && !_finQueued;
             bool halfWindow = _maxSndWnd > 0 && length >= _maxSndWnd / 2;
             if (!((emptiesQueue && !nagleHolds) || halfWindow)) length = 0;
         }
@@ -322,7 +324,8 @@ public sealed partial class TcpMachine
                 // SACK blocks ride on every segment while they are due; SegmentLimit took their bytes off the payload.
                 if (SackBlocksDue) options = WithSackBlocks(options);
                 if (plan.Fin) flags |= TcpFlags.Fin;
-                // MUST-61: PSH on the segment that empties the send queue.
+                // MUST-61: PSH on the segment that empties the send queue, and (below, as the payload is copied) on
+                // every segment that carries the last byte of a queued buffer: one push per application write / NBL.
                 if (plan.Length > 0 && plan.Seq + plan.Length == _sndDataEnd) flags |= TcpFlags.Psh;
                 break;
         }
@@ -341,8 +344,8 @@ public sealed partial class TcpMachine
         int total = headerLength + plan.Length;
         var buffer = writer.GetBuffer(total);
         if (buffer.Length < total) return false;
-        if (plan.Length > 0)
-            _sendQueue.CopyTo(plan.Seq - DataStart, buffer.Slice(headerLength, plan.Length));
+        if (plan.Length > 0 && _sendQueue.CopyTo(plan.Seq - DataStart, buffer.Slice(headerLength, plan.Length)))
+            repr = repr with { Flags = repr.Flags | TcpFlags.Psh };
         if (_addresses.IsIpv6) repr.Emit(buffer, _addresses.LocalV6, _addresses.RemoteV6);
         else repr.Emit(buffer, _addresses.LocalV4, _addresses.RemoteV4);
         writer.Commit(total);

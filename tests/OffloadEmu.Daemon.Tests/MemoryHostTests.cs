@@ -53,7 +53,7 @@ public sealed class MemoryHostTests : IDisposable
     {
         using var host = Build();
         await host.StartAsync();
-        var sink = (DroppingFrameSink)host.Services.GetRequiredService<IFrameSink>();
+        var sink = (TargetFrameSink)host.Services.GetRequiredService<IFrameSink>();
         SendFrames(Peer(host), 300);
         WaitFor(() => sink.Frames == 300, "300 frames at the sink");
         Assert.Equal(300 * 60, sink.Bytes);
@@ -103,7 +103,7 @@ public sealed class MemoryHostTests : IDisposable
         using var host = Build();
         await host.StartAsync();
         SendFrames(Peer(host), 20);
-        var sink = (DroppingFrameSink)host.Services.GetRequiredService<IFrameSink>();
+        var sink = (TargetFrameSink)host.Services.GetRequiredService<IFrameSink>();
         WaitFor(() => sink.Frames == 20, "20 frames");
 
         var seen = new Dictionary<string, long>();
@@ -151,7 +151,7 @@ public sealed class MemoryHostTests : IDisposable
         WaitFor(() => stats.Drops(DropReason.Impairment) == 10, "10 impairment drops");
         await host.StopAsync();
         Assert.Empty(CaptureReader.Open(Capture).ReadAll());
-        Assert.Equal(0, ((DroppingFrameSink)host.Services.GetRequiredService<IFrameSink>()).Frames);
+        Assert.Equal(0, ((TargetFrameSink)host.Services.GetRequiredService<IFrameSink>()).Frames);
     }
 
     [Fact]

@@ -19,6 +19,7 @@ namespace OffloadEmu.EndToEnd.Tests;
 /// IpExtInCsumErrors must stay 0.
 /// </summary>
 [Trait("Category", "Privileged")]
+[Collection(KernelBulkTransfers.Name)]
 public sealed class TcpKernelEndToEndTests : IDisposable
 {
     private const long TransferBytes = 50L * 1024 * 1024;

@@ -13,13 +13,13 @@ internal sealed class TcpdumpCapture : IDisposable
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly System.Text.StringBuilder _stderr = new();
 
-    internal TcpdumpCapture(string netns, string ifname)
+    internal TcpdumpCapture(string netns, string ifname, int snapLength = 0)
     {
         FilePath = Path.Combine(Path.GetTempPath(), $"oe-e2e-{netns}-{ifname}-{Guid.NewGuid():N}.pcap");
         // --immediate-mode: without it frames wait in a TPACKET_V3 block and are lost when tcpdump is
         // stopped before the block times out. "ip netns exec" execs tcpdump in place, so the PID we hold is tcpdump's own.
         var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", netns, "tcpdump", "--immediate-mode", "-i", ifname, "-n", "-U", "-s", "0", "-w", FilePath }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "netns", "exec", netns, "tcpdump", "--immediate-mode", "-i", ifname, "-n", "-U", "-s", snapLength.ToString(System.Globalization.CultureInfo.InvariantCulture), "-w", FilePath }) psi.ArgumentList.Add(a);
         _process = new Process { StartInfo = psi };
         _process.ErrorDataReceived += (_, e) =>
         {

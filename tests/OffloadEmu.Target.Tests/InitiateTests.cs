@@ -16,7 +16,7 @@ public sealed class InitiateTests
         lab.Offload(host);
         var second = lab.Establish();
         var root = lab.BuildTree(second, out var tcp, handleBase: 0x200);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.OffloadTcpEntries, tcp.Status);
         Assert.False(tcp.MiniportOffloadContext!.HasContext); // a failed block's slot stays untouched (row 7)
@@ -36,7 +36,7 @@ public sealed class InitiateTests
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
         tcp.TcpDelegated!.State = state;
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         lab.RunFor(TimeSpan.FromSeconds(2));
         Assert.Equal(NdisStatus.Failure, tcp.Status);
@@ -50,7 +50,7 @@ public sealed class InitiateTests
         using var lab = new TargetLab(new OffloadTargetOptions { MaxReceiveWindow = 32 * 1024 });
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.OffloadTcpRcvWindow, tcp.Status);
     }
@@ -61,7 +61,7 @@ public sealed class InitiateTests
         using var lab = new TargetLab();
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp, pathMtu: 9000);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.OffloadPathMtu, root.DependentBlockList!.Status);
         Assert.Equal(NdisStatus.Failure, tcp.Status);
@@ -74,7 +74,7 @@ public sealed class InitiateTests
         using var lab = new TargetLab();
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp, neighborConst: new NeighborConstState { DlSourceAddress = MacAddress.Parse("02:aa:bb:cc:dd:ee") });
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.OffloadHwAddressEntries, root.Status);
         Assert.Equal(NdisStatus.Failure, tcp.Status);
@@ -86,7 +86,7 @@ public sealed class InitiateTests
         using var lab = new TargetLab(new OffloadTargetOptions { VlanIds = [10] });
         var host = lab.Establish();
         var root = lab.BuildTree(host, out _, neighborConst: new NeighborConstState { VlanId = 11 });
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.OffloadVlanMismatch, root.Status);
     }
@@ -98,11 +98,11 @@ public sealed class InitiateTests
         using var lab = new TargetLab(new OffloadTargetOptions { VlanIds = [10], AdditionalSourceMacs = [mac] });
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp, neighborConst: new NeighborConstState { DlSourceAddress = mac, VlanId = 10 });
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         var nbl = Nbls.Send(Nbls.Pattern(3000));
-        lab.Target.TcpOffloadSend(tcp.MiniportOffloadContext!.Context, nbl);
+        lab.Api.TcpOffloadSend(tcp.MiniportOffloadContext!.Context, nbl);
         lab.RunFor(TimeSpan.FromMilliseconds(50));
         Assert.NotEmpty(lab.WireFromTarget);
         foreach (var frame in lab.WireFromTarget)
@@ -136,7 +136,7 @@ public sealed class InitiateTests
         var t3 = lab.TcpBlock(h2, 0x600);
         p2.AddDependent(t3);
         n1.AddDependent(p2);
-        lab.Target.InitiateOffload(n1);
+        lab.Api.InitiateOffload(n1);
         lab.RunUntil(() => lab.Host.Initiated.Contains(n1), TimeSpan.FromSeconds(1));
         Assert.Equal(
             [NdisStatus.OffloadPartialSuccess, NdisStatus.OffloadPartialSuccess, NdisStatus.Success, NdisStatus.OffloadTcpEntries, NdisStatus.OffloadPathMtu, NdisStatus.Failure],
@@ -158,7 +158,7 @@ public sealed class InitiateTests
         var pathLinker = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = new OffloadContextSlot(path.MiniportOffloadContext!.Context) };
         neighborLinker.AddDependent(pathLinker);
         pathLinker.AddDependent(t2);
-        lab.Target.InitiateOffload(neighborLinker);
+        lab.Api.InitiateOffload(neighborLinker);
         lab.RunUntil(() => lab.Host.Initiated.Contains(neighborLinker), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, t2.Status);
         Assert.Equal(NdisStatus.Success, pathLinker.Status);
@@ -173,7 +173,7 @@ public sealed class InitiateTests
         var old = Nbls.Pattern(3000, seed: 7);
         var root = lab.BuildTree(host, out var tcp);
         tcp.TcpDelegated!.BufferedData = Nbls.Send(old);
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         var fresh = Nbls.Pattern(5000, seed: 8);
         lab.Peer.Enqueue(new MemorySendBuffer(fresh));
@@ -197,7 +197,7 @@ public sealed class InitiateTests
         tcp.NetBufferListChain = nbl;
         tcp.TcpDelegated!.SendDataHead = nbl;
         tcp.TcpDelegated.SendDataTail = nbl;
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.SendsCompleted.Contains(nbl), TimeSpan.FromSeconds(30));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         Assert.Equal(NdisStatus.Success, nbl.Status);

@@ -9,7 +9,7 @@ public sealed class ReceiveTests
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
         tcp.TcpCached = tcp.TcpCached!.Value with { RcvIndicationSize = rcvIndicationSize };
-        lab.Target.InitiateOffload(root);
+        lab.Api.InitiateOffload(root);
         lab.RunUntil(() => lab.Host.Initiated.Contains(root), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, tcp.Status);
         return (lab, tcp.MiniportOffloadContext!.Context);
@@ -23,7 +23,7 @@ public sealed class ReceiveTests
         var (lab, ctx) = Offloaded();
         using var _ = lab;
         var posts = Enumerable.Range(0, 10).Select(i => Nbls.Post(1000, noPush: true, id: (ulong)i)).ToArray();
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadReceive(ctx, Nbls.Chain(posts)));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadReceive(ctx, Nbls.Chain(posts)));
         var data = Nbls.Pattern(10_000, seed: 11);
         PeerSends(lab, data);
         lab.RunUntil(() => lab.Host.ReceivesCompleted.Count == 10, TimeSpan.FromSeconds(5));
@@ -39,7 +39,7 @@ public sealed class ReceiveTests
         var (lab, ctx) = Offloaded();
         using var _ = lab;
         var post = Nbls.Post(8000);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         PeerSends(lab, Nbls.Pattern(500)); // the peer's last segment of a write carries PSH
         lab.RunUntil(() => lab.Host.ReceivesCompleted.Count == 1, TimeSpan.FromMilliseconds(100));
         Assert.Equal(500, post.TcpOffloadBytesTransferred);
@@ -51,7 +51,7 @@ public sealed class ReceiveTests
         var (lab, ctx) = Offloaded();
         using var _ = lab;
         var post = Nbls.Post(8000);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         lab.ClearPeerPsh = true; // the peer's write never ends: no PSH reaches the target
         var start = lab.Now;
         PeerSends(lab, Nbls.Pattern(300));
@@ -68,7 +68,7 @@ public sealed class ReceiveTests
         var (lab, ctx) = Offloaded();
         using var _ = lab;
         var post = Nbls.Post(8000, noPush: true);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         PeerSends(lab, Nbls.Pattern(500));
         lab.RunFor(TimeSpan.FromSeconds(3));
         Assert.Empty(lab.Host.ReceivesCompleted);
@@ -89,7 +89,7 @@ public sealed class ReceiveTests
         Assert.Single(lab.Host.Indications); // refused: no re-indication until a post
         lab.Host.Answer = nbl => (NdisStatus.Success, (int)nbl.DataLength);
         var zero = Nbls.Post(0);
-        lab.Target.TcpOffloadReceive(ctx, zero);
+        lab.Api.TcpOffloadReceive(ctx, zero);
         lab.RunUntil(() => lab.Host.Indications.Count == 2, TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.Success, zero.Status);
         Assert.Equal(0, zero.TcpOffloadBytesTransferred);
@@ -108,7 +108,7 @@ public sealed class ReceiveTests
         lab.RunFor(TimeSpan.FromMilliseconds(500));
         Assert.Single(lab.Host.Indications);
         var post = Nbls.Post(4000);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         lab.RunUntil(() => lab.Host.ReceivesCompleted.Count == 1, TimeSpan.FromSeconds(1));
         Assert.Equal(data, Nbls.Received(post));
         Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
@@ -124,7 +124,7 @@ public sealed class ReceiveTests
         PeerSends(lab, data);
         lab.RunUntil(() => lab.Host.Indications.Count == 1, TimeSpan.FromSeconds(1));
         var post = Nbls.Post(2000);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         lab.RunUntil(() => lab.Host.ReceivesCompleted.Count == 1, TimeSpan.FromSeconds(1));
         Assert.Equal(data.AsSpan(0, 1000).ToArray(), lab.Host.IndicatedData.ToArray());
         Assert.Equal(data.AsSpan(1000).ToArray(), Nbls.Received(post));
@@ -168,7 +168,7 @@ public sealed class ReceiveTests
         while (received.Length < data.Length)
         {
             var post = Nbls.Post(16_384);
-            lab.Target.TcpOffloadReceive(ctx, post);
+            lab.Api.TcpOffloadReceive(ctx, post);
             lab.RunUntil(() => lab.Host.ReceivesCompleted.Contains(post), TimeSpan.FromSeconds(10));
             received.Write(Nbls.Received(post));
         }
@@ -187,11 +187,11 @@ public sealed class ReceiveTests
         lab.RunFor(TimeSpan.FromSeconds(1));
         Assert.False(lab.Host.HasEvent(TcpOffloadEventType.Disconnect));
         var post = Nbls.Post(1000);
-        lab.Target.TcpOffloadReceive(ctx, post);
+        lab.Api.TcpOffloadReceive(ctx, post);
         lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Disconnect), TimeSpan.FromSeconds(1));
         Assert.Equal(1000, post.TcpOffloadBytesTransferred);
         var late = Nbls.Post(10);
-        lab.Target.TcpOffloadReceive(ctx, late);
+        lab.Api.TcpOffloadReceive(ctx, late);
         lab.RunUntil(() => lab.Host.ReceivesCompleted.Contains(late), TimeSpan.FromSeconds(1));
         Assert.Equal(NdisStatus.InvalidState, late.Status);
     }

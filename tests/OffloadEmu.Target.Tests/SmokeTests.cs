@@ -12,7 +12,7 @@ public sealed class SmokeTests
         Assert.Equal(1, lab.Target.ConnectionCount);
         var data = Nbls.Pattern(100_000);
         var nbl = Nbls.Send(data);
-        Assert.Equal(NdisStatus.Pending, lab.Target.TcpOffloadSend(context, nbl));
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadSend(context, nbl));
         lab.RunUntil(() => lab.Host.SendsCompleted.Count == 1, TimeSpan.FromSeconds(10));
         Assert.Equal(NdisStatus.Success, nbl.Status);
         Assert.Equal(data.Length, nbl.TcpOffloadBytesTransferred);

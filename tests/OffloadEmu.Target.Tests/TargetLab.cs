@@ -16,29 +16,48 @@ internal sealed class TargetLab : IDisposable
 
     private readonly FrameBuffer[] _batch;
     private readonly PeerWriter _peerWriter;
+    private readonly HostWriter _hostWriter;
     private readonly FramePool _pool = new();
     private ushort _peerIpId = 1;
 
-    public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null)
+    public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null,
+        int passThroughLayers = 0)
     {
         MemoryLink.CreatePair(out var nic, out var peer, link);
         NicSide = nic;
         PeerSide = peer;
         Queue = CompletionQueue.CreateManual();
         Target = new OffloadTarget(nic, options, Queue);
-        Host = new TestHost { Target = Target };
-        Target.Bind(Host);
+        IOffloadTarget api = Target;
+        for (int i = 0; i < passThroughLayers; i++) api = new PassThroughOffloadLayer(api, Queue);
+        // Every test talks through the contract checker; a rule broken by either side fails the test at Dispose.
+        Checker = new ContractChecker(api, new ContractCheckerOptions { Mode = ContractCheckerMode.Record });
+        Api = Checker;
+        Host = new TestHost { Target = Api };
+        Api.Bind(Host);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true };
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
         _peerWriter = new PeerWriter(this);
+        _hostWriter = new HostWriter(this);
         Now = Instant.FromSeconds(1000);
     }
 
     public MemoryLink NicSide { get; }
     public MemoryLink PeerSide { get; }
     public CompletionQueue Queue { get; }
+    /// <summary>The contract checker between the test host and the target (record mode).</summary>
+    public ContractChecker Checker { get; }
+
+    /// <summary>Rules a test breaks on purpose (host-side misuse it checks the target survives).</summary>
+    public HashSet<ContractRule> ExpectedViolations { get; } = [];
+
+    /// <summary>The emulated NIC itself: polling, statistics, fault injection.</summary>
     public OffloadTarget Target { get; }
+
+    /// <summary>What the host talks to: the target, or the top of the layers stacked on it. Every chimney request in
+    /// the tests goes through here.</summary>
+    public IOffloadTarget Api { get; }
     public TestHost Host { get; }
     public TcpConfig PeerConfig { get; }
     public Instant Now { get; set; }
@@ -57,6 +76,17 @@ internal sealed class TargetLab : IDisposable
 
     /// <summary>When set, frames from the target are dropped before the peer sees them (blackhole).</summary>
     public Func<byte[], bool>? DropToPeer { get; set; }
+
+    /// <summary>A host-mode machine the lab runs over the target's non-offload path (after an upload, or before an
+    /// offload): its segments go down through <see cref="IOffloadTarget.SendFrame"/>, and the TCP frames the target
+    /// passes up (<see cref="TestHost.Frames"/>) come back to it. Null when no connection lives in the host.</summary>
+    public TcpMachine? HostMachine { get; set; }
+
+    /// <summary>Data the host-mode machine's application has read.</summary>
+    public MemoryStream HostReceived { get; } = new();
+
+    /// <summary>When set, the peer's frames for which it returns true are lost before the target sees them.</summary>
+    public Func<byte[], bool>? DropToTarget { get; set; }
 
     /// <summary>When true the peer's segments reach the target with PSH cleared (checksum refilled): a peer whose
     /// writes never end, for the push-timer rules.</summary>
@@ -130,7 +160,7 @@ internal sealed class TargetLab : IDisposable
     public ulong Offload(TcpMachine host, out OffloadBlock root)
     {
         root = BuildTree(host, out var tcp);
-        Assert.Equal(NdisStatus.Pending, Target.InitiateOffload(root));
+        Assert.Equal(NdisStatus.Pending, Api.InitiateOffload(root));
         var r = root;
         RunUntil(() => Host.Initiated.Contains(r), TimeSpan.FromSeconds(1));
         foreach (var visit in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, visit.Block.Status);
@@ -147,8 +177,49 @@ internal sealed class TargetLab : IDisposable
         work += PeerStep();
         work += Target.Poll(Now);
         work += Queue.RunPending();
+        work += HostStep();
         return work;
     }
+
+    private int _hostFramesSeen;
+
+    private int HostStep()
+    {
+        var host = HostMachine;
+        if (host is null) return 0;
+        int work = 0;
+        for (; _hostFramesSeen < Host.Frames.Count; _hostFramesSeen++)
+        {
+            var frame = Host.Frames[_hostFramesSeen];
+            if (!EthernetFrame.TryCreate(frame, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+            if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
+            if (!TcpSegment.TryCreate(ip.Payload, out var seg) || seg.DestinationPort != LocalPort) continue;
+            host.ProcessSegment(ip.Payload, Now);
+            work++;
+        }
+        Span<byte> buffer = stackalloc byte[16384];
+        int read;
+        while ((read = host.Receive(buffer)) > 0)
+        {
+            HostReceived.Write(buffer[..read]);
+            work++;
+        }
+        work += host.Dispatch(Now, _hostWriter);
+        return work;
+    }
+
+    /// <summary>Wraps a TCP segment from the host into Ethernet + IPv4 (IP-ID from the host's lower half).</summary>
+    public byte[] FrameFromHost(ReadOnlySpan<byte> tcp)
+    {
+        var eth = new EthernetRepr(NicSide.MacAddress, PeerSide.MacAddress, EtherType.Ipv4);
+        var frame = new byte[eth.BufferLength + 20 + tcp.Length];
+        eth.Emit(frame);
+        new Ipv4Repr(HostIp, PeerIp, IpProtocol.Tcp, tcp.Length, 64, (ushort)(_hostIpId++ & 0x7FFF), dontFragment: true).Emit(frame.AsSpan(eth.BufferLength));
+        tcp.CopyTo(frame.AsSpan(eth.BufferLength + 20));
+        return frame;
+    }
+
+    private int _hostIpId = 1;
 
     private int PeerStep()
     {
@@ -216,6 +287,7 @@ internal sealed class TargetLab : IDisposable
     {
         var next = Target.NextWake;
         if (Peer is not null) next = Instant.Min(next, Peer.PollAt());
+        if (HostMachine is not null) next = Instant.Min(next, HostMachine.PollAt());
         next = Instant.Min(next, limit);
         if (next <= Now) next = Now.AddMicroseconds(1000);
         Now = next;
@@ -267,9 +339,11 @@ internal sealed class TargetLab : IDisposable
 
     public void Dispose()
     {
+        var unexpected = Checker.Violations.Where(v => !ExpectedViolations.Contains(v.Rule)).ToList();
         Target.Dispose();
         NicSide.Dispose();
         PeerSide.Dispose();
+        Assert.True(unexpected.Count == 0, "contract violations: " + string.Join("; ", unexpected));
     }
 
     /// <summary>Fails a run whose rounds keep doing work without the clock moving (an ACK war, a loop that
@@ -288,6 +362,15 @@ internal sealed class TargetLab : IDisposable
         }
     }
 
+    private sealed class HostWriter(TargetLab lab) : ITcpSegmentWriter
+    {
+        private readonly byte[] _buffer = new byte[65_536];
+
+        public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
+
+        public void Commit(int length) => Assert.Equal(NdisStatus.Success, lab.Api.SendFrame(lab.FrameFromHost(_buffer.AsSpan(0, length))));
+    }
+
     private sealed class PeerWriter(TargetLab lab) : ITcpSegmentWriter
     {
         private readonly byte[] _buffer = new byte[65_536];
@@ -302,7 +385,9 @@ internal sealed class TargetLab : IDisposable
                 tcp.Flags &= ~TcpFlags.Psh;
                 tcp.FillChecksum(PeerIp, HostIp);
             }
-            lab.Inject(lab.FrameFromPeer(segment));
+            var frame = lab.FrameFromPeer(segment);
+            if (lab.DropToTarget?.Invoke(frame) == true) return;
+            lab.Inject(frame);
         }
     }
 

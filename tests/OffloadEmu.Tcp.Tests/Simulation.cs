@@ -134,6 +134,8 @@ internal sealed class Simulation
             {
                 _inFlight.Dequeue();
                 var target = packet.ToB ? B : A;
+                // Counted on delivery: a run may end with damaged segments still in flight.
+                if (packet.Corrupted) CorruptedTo[packet.ToB ? 1 : 0]++;
                 target.ProcessSegment(packet.Bytes, Now);
                 Delivered++;
             }
@@ -223,17 +225,14 @@ internal sealed class Simulation
         for (int i = 0; i < copies; i++)
         {
             var copy = (byte[])bytes.Clone();
-            if (_rng.NextDouble() < _impairment.Corrupt)
-            {
-                copy[_rng.Next(copy.Length)] ^= (byte)(1 << _rng.Next(8));
-                CorruptedTo[toB ? 1 : 0]++;
-            }
+            bool corrupted = _rng.NextDouble() < _impairment.Corrupt;
+            if (corrupted) copy[_rng.Next(copy.Length)] ^= (byte)(1 << _rng.Next(8));
             long at = _now + _impairment.DelayUs + (_impairment.JitterUs > 0 ? _rng.NextInt64(_impairment.JitterUs) : 0);
-            _inFlight.Enqueue(new Packet(copy, toB), (at, _sequence++));
+            _inFlight.Enqueue(new Packet(copy, toB, corrupted), (at, _sequence++));
         }
     }
 
-    private readonly record struct Packet(byte[] Bytes, bool ToB);
+    private readonly record struct Packet(byte[] Bytes, bool ToB, bool Corrupted);
 }
 
 /// <summary>Checks that received bytes follow the sender's pattern, in order, each once; accepts random amounts.</summary>

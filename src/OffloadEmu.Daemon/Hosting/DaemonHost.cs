@@ -97,7 +97,7 @@ internal static class DaemonHost
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ => SystemdNotifier.FromEnvironment());
-        services.TryAddSingleton<IFrameSink, DroppingFrameSink>();
+        services.TryAddSingleton<IFrameSink, TargetFrameSink>();
         services.TryAddSingleton<DaemonStatus>();
         services.TryAddSingleton<DaemonMetrics>();
         services.TryAddSingleton<LinkStackFactory>();

@@ -55,4 +55,13 @@ internal static partial class DaemonLog
 
     [LoggerMessage(EventId = 6041, Level = LogLevel.Warning, Message = "systemd notification {State} to {Socket} failed")]
     internal static partial void NotifyFailed(ILogger logger, string state, string socket, Exception exception);
+
+    [LoggerMessage(EventId = 6050, Level = LogLevel.Information, Message = "Offload target on {Link}: MAC {Mac}, capacity {Capacity} connections, {TicksPerSecond} ticks/s")]
+    internal static partial void TargetStarted(ILogger logger, string link, string mac, int capacity, uint ticksPerSecond);
+
+    [LoggerMessage(EventId = 6051, Level = LogLevel.Information, Message = "Offload target stopped: {FramesUp} frames passed up, {Dropped} dropped, {Unclaimed} with no host bound")]
+    internal static partial void TargetStopped(ILogger logger, long framesUp, long dropped, long unclaimed);
+
+    [LoggerMessage(EventId = 6052, Level = LogLevel.Error, Message = "A host callback failed on the completion queue")]
+    internal static partial void HostCallbackFailed(ILogger logger, Exception exception);
 }

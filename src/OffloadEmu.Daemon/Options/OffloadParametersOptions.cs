@@ -23,10 +23,10 @@ public sealed class OffloadParametersOptions
     public int TcpMaximumRetransmissions { get; set; } = 5;
 
     /// <summary>Retransmissions after which the neighbour's reachability is in doubt. Default 3.</summary>
-    public int TcpDoubtReachabilityRetransmissions { get; set; } = 3;
+    public int TcpDoubtReachabilityRetransmissions { get; set; } = 2;
 
     /// <summary>Sender silly-window-syndrome override timer in ticks (RFC 1122 4.2.3.4: 0.1 s to 1 s). Default 500.</summary>
-    public int TcpSwsPreventionTicks { get; set; } = 500;
+    public int TcpSwsPreventionTicks { get; set; } = 1000;
 
     /// <summary>Duplicate ACKs that trigger a fast retransmit (RFC 5681). Default 3.</summary>
     public int TcpDuplicateAckThreshold { get; set; } = 3;

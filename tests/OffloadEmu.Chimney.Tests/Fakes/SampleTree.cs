@@ -1,4 +1,5 @@
 using OffloadEmu.Chimney.State;
+using OffloadEmu.Wire;
 
 namespace OffloadEmu.Chimney.Tests.Fakes;
 
@@ -28,6 +29,33 @@ public sealed class SampleTree
     public OffloadBlock T3 { get; }
 
     public OffloadBlock Root => N1;
+
+    /// <summary>Fills every block with the const, cached and delegated state its type says follows (a well-formed initiate, spec §2).</summary>
+    public SampleTree WithState()
+    {
+        foreach (var block in All)
+        {
+            switch (block.Layer)
+            {
+                case OffloadLayer.Neighbor:
+                    block.NeighborConst = new NeighborConstState();
+                    block.NeighborCached ??= new NeighborCachedState();
+                    block.NeighborDelegated = new NeighborDelegatedState();
+                    break;
+                case OffloadLayer.Path:
+                    block.PathConst = new PathConstState { SourceAddress = Ipv4Address.Parse("198.18.9.1"), DestinationAddress = Ipv4Address.Parse("198.18.9.2") };
+                    block.PathCached = new PathCachedState();
+                    block.PathDelegated = new PathDelegatedState();
+                    break;
+                default:
+                    block.TcpConst = new TcpConstState();
+                    block.TcpCached = new TcpCachedState();
+                    block.TcpDelegated = new TcpDelegatedState();
+                    break;
+            }
+        }
+        return this;
+    }
 
     public OffloadBlock[] All => [N1, P1, T1, T2, P2, T3];
 

@@ -33,6 +33,12 @@ public sealed class ScriptedTarget : IOffloadTarget
 
     public NdisStatus LastParametersStatus { get; set; } = NdisStatus.Success;
 
+    /// <summary>When set, every state and I/O request is recorded and answered with it instead of PENDING, and never completed (a broken target).</summary>
+    public NdisStatus? RefuseWith { get; set; }
+
+    /// <summary>What <see cref="TcpOffloadReceiveReturn"/> answers (SUCCESS unless a test breaks the target).</summary>
+    public NdisStatus ReceiveReturnStatus { get; set; } = NdisStatus.Success;
+
     public OffloadParameters? Parameters { get; private set; }
 
     public TcpConnectionOffloadCapabilities CurrentCapabilities { get; set; } = new() { TcpConnectionOffloadCapacity = 17 };
@@ -91,6 +97,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     {
         if (InitiateThrows is { } broken) throw broken;
         RecordTree("Initiate", root);
+        if (RefuseWith is { } refusedTree) return refusedTree;
         Run(() =>
         {
             OffloadTree.ApplyInitiate(root, block =>
@@ -112,6 +119,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus TerminateOffload(OffloadBlock root)
     {
         RecordTree("Terminate", root);
+        if (RefuseWith is { } refusedTree) return refusedTree;
         Run(() =>
         {
             foreach (var visit in OffloadTree.Traverse(root))
@@ -127,6 +135,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus UpdateOffload(OffloadBlock root)
     {
         RecordTree("Update", root);
+        if (RefuseWith is { } refusedTree) return refusedTree;
         Run(() =>
         {
             OffloadTree.SetStatus(root, NdisStatus.Success);
@@ -138,6 +147,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus InvalidateOffload(OffloadBlock root)
     {
         RecordTree("Invalidate", root);
+        if (RefuseWith is { } refusedTree) return refusedTree;
         Run(() =>
         {
             OffloadTree.SetStatus(root, NdisStatus.Success);
@@ -149,6 +159,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus QueryOffloadState(OffloadBlock root)
     {
         RecordTree("Query", root);
+        if (RefuseWith is { } refusedTree) return refusedTree;
         Run(() =>
         {
             OffloadTree.SetStatus(root, NdisStatus.Success);
@@ -160,6 +171,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus TcpOffloadSend(ulong context, NetBufferList chain)
     {
         RecordIoCall("Send", context, chain, 0);
+        if (RefuseWith is { } refused) return refused;
         if (AutoComplete)
         {
             // Fast path without a closure: completion posted now, so per-connection order is call order.
@@ -183,6 +195,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus TcpOffloadReceive(ulong context, NetBufferList chain)
     {
         RecordIoCall("Receive", context, chain, 0);
+        if (RefuseWith is { } refused) return refused;
         Run(() =>
         {
             SucceedChain(chain);
@@ -194,6 +207,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus TcpOffloadDisconnect(ulong context, NetBufferList nbl, TcpDisconnectFlags flags)
     {
         RecordIoCall("Disconnect", context, nbl, flags);
+        if (RefuseWith is { } refused) return refused;
         Run(() =>
         {
             SucceedChain(nbl);
@@ -205,6 +219,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus TcpOffloadForward(ulong context, NetBufferList chain)
     {
         RecordIoCall("Forward", context, chain, 0);
+        if (RefuseWith is { } refused) return refused;
         Run(() =>
         {
             for (var nbl = chain; nbl is not null; nbl = nbl.Next) nbl.Status = NdisStatus.Success;
@@ -216,7 +231,7 @@ public sealed class ScriptedTarget : IOffloadTarget
     public NdisStatus TcpOffloadReceiveReturn(NetBufferList chain)
     {
         RecordIoCall("ReceiveReturn", 0, chain, 0);
-        return NdisStatus.Success;
+        return ReceiveReturnStatus;
     }
 
     /// <summary>Runs the held requests' completions (in arrival order).</summary>

@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OffloadEmu.Chimney;
+using OffloadEmu.Daemon.Options;
+using OffloadEmu.Link;
+using OffloadEmu.Target;
+
+namespace OffloadEmu.Daemon.Hosting;
+
+/// <summary>
+/// The daemon's data path: the offload target (the emulated NIC, docs/target.md) on the link stack's top device. The link
+/// service reads the device and hands every frame over; the target transmits on the device itself. Until a host binds
+/// (<see cref="BindHost"/>: in-process, or the control protocol's sessions), frames for no offloaded connection that
+/// go up are counted and dropped.
+/// </summary>
+/// <remarks>Stop (<see cref="DrainAsync"/>): the target indicates NDIS_STATUS_UPLOAD_ALL so bound hosts take every
+/// connection back, and the drain waits until none is left offloaded (or the shutdown timeout).</remarks>
+internal sealed class TargetFrameSink : IFrameSink, IDisposable
+{
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger<TargetFrameSink> _logger;
+    private readonly OffloadTargetOptions _options;
+    private readonly TimeProvider _time;
+    private readonly HostSlot _slot = new();
+    private OffloadTarget? _target;
+    private CompletionQueue? _completions;
+    private long _frames;
+    private long _bytes;
+
+    public TargetFrameSink(ILoggerFactory loggers, IOptions<NicOptions> nic, IOptions<OffloadParametersOptions> offload,
+        IOptions<PoliciesOptions> policies, TimeProvider time)
+    {
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<TargetFrameSink>();
+        _options = TargetOptionsBuilder.Build(nic.Value, offload.Value, policies.Value);
+        _time = time;
+    }
+
+    /// <summary>The running target (null before <see cref="Attach"/> and after <see cref="Detach"/>).</summary>
+    public OffloadTarget? Target => Volatile.Read(ref _target);
+
+    /// <summary>Frames received from the link.</summary>
+    public long Frames => Volatile.Read(ref _frames);
+
+    /// <summary>Bytes received from the link.</summary>
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <summary>Binds the host that drives the target (in-process host stack, or the control server's sessions).</summary>
+    public void BindHost(IOffloadHost host) => _slot.Bind(host);
+
+    /// <summary>Frames the target passed up while no host was bound (dropped).</summary>
+    public long UnclaimedFramesUp => _slot.Frames;
+
+    public void Attach(ILinkDevice device, FramePool pool)
+    {
+        var errors = _options.Validate();
+        if (errors.Count > 0) throw new InvalidOperationException("offload target options: " + string.Join("; ", errors));
+        _completions = new CompletionQueue(ex => DaemonLog.HostCallbackFailed(_logger, ex));
+        var target = new OffloadTarget(device, _options, _completions, _loggers.CreateLogger("OffloadEmu.Target"));
+        target.Bind(_slot);
+        target.Start(_time, readDevice: false);
+        Volatile.Write(ref _target, target);
+        DaemonLog.TargetStarted(_logger, device.Name, target.MacAddress.ToString(), (int)_options.Capabilities.TcpConnectionOffloadCapacity,
+            _options.Parameters.TicksPerSecond);
+    }
+
+    public void OnReceived(Span<FrameBuffer> frames)
+    {
+        long bytes = 0;
+        foreach (var f in frames) bytes += f.Length;
+        Volatile.Write(ref _bytes, _bytes + bytes);
+        Volatile.Write(ref _frames, _frames + frames.Length);
+        _target?.DeliverFrames(frames);
+    }
+
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        if (Target is not { } target) return;
+        target.IndicateUploadAll();
+        while (target.ConnectionCount > 0)
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Detach()
+    {
+        var target = Interlocked.Exchange(ref _target, null);
+        if (target is null) return;
+        DaemonLog.TargetStopped(_logger, target.FramesUp, target.DroppedFrames, _slot.Frames);
+        target.Dispose();
+    }
+
+    public void Dispose() => Detach();
+
+    /// <summary>The target's host side: forwards to the host bound with <see cref="Bind"/>; while none is bound it
+    /// counts frames passed up and drops them (no request can have been made then, so no completion can arrive).</summary>
+    internal sealed class HostSlot : IOffloadHost
+    {
+        private IOffloadHost? _host;
+        private long _frames;
+
+        /// <summary>Frames passed up while no host was bound.</summary>
+        public long Frames => Interlocked.Read(ref _frames);
+
+        /// <summary>Binds the host (once).</summary>
+        public void Bind(IOffloadHost host)
+        {
+            ArgumentNullException.ThrowIfNull(host);
+            if (Interlocked.CompareExchange(ref _host, host, null) is not null)
+                throw new InvalidOperationException("A host is already bound to the daemon's offload target.");
+        }
+
+        private IOffloadHost Host => Volatile.Read(ref _host) ?? throw new InvalidOperationException("A completion arrived with no host bound.");
+
+        public void ReceiveFrame(ReadOnlySpan<byte> frame)
+        {
+            if (Volatile.Read(ref _host) is { } host) host.ReceiveFrame(frame);
+            else Interlocked.Increment(ref _frames);
+        }
+
+        public void IndicateStatus(NdisStatus adapterStatus) => Volatile.Read(ref _host)?.IndicateStatus(adapterStatus);
+        public void InitiateOffloadComplete(OffloadBlock root) => Host.InitiateOffloadComplete(root);
+        public void TerminateOffloadComplete(OffloadBlock root) => Host.TerminateOffloadComplete(root);
+        public void UpdateOffloadComplete(OffloadBlock root) => Host.UpdateOffloadComplete(root);
+        public void InvalidateOffloadComplete(OffloadBlock root) => Host.InvalidateOffloadComplete(root);
+        public void QueryOffloadStateComplete(OffloadBlock root) => Host.QueryOffloadStateComplete(root);
+        public void TcpOffloadSendComplete(NetBufferList chain) => Host.TcpOffloadSendComplete(chain);
+        public void TcpOffloadReceiveComplete(NetBufferList chain) => Host.TcpOffloadReceiveComplete(chain);
+        public void TcpOffloadDisconnectComplete(NetBufferList nbl) => Host.TcpOffloadDisconnectComplete(nbl);
+        public void TcpOffloadForwardComplete(NetBufferList chain) => Host.TcpOffloadForwardComplete(chain);
+
+        public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
+            => Host.TcpOffloadReceiveIndicate(ndisOffloadHandle, nbl, status, out bytesConsumed);
+
+        public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) => Host.TcpOffloadEvent(ndisOffloadHandle, type, info);
+        public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) => Host.NeighborOffloadEvent(neighborBlock, code);
+    }
+}
