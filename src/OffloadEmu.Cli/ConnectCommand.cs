@@ -17,8 +17,8 @@ internal static class ConnectCommand
     {
         var target = new Argument<string>("HOST:PORT") { Description = "the peer, an IPv4 address and a port (e.g. 198.18.0.1:7)" };
         var shared = new SessionOptions();
-        var sendBytes = new Option<string?>("--send-bytes") { Description = "send N bytes of a deterministic pattern (K, M, G suffixes)" };
-        var sendFile = new Option<FileInfo?>("--send") { Description = "send the contents of FILE" };
+        var sendBytes = new Option<string?>("--send-bytes") { HelpName = "N", Description = "send N bytes of a deterministic pattern (K, M, G suffixes)" };
+        var sendFile = new Option<FileInfo?>("--send") { HelpName = "FILE", Description = "send the contents of FILE" };
         var receive = new Option<bool>("--receive") { Description = "receive until the peer closes (counted, dropped)" };
         var echoCheck = new Option<bool>("--echo-check") { Description = "expect the peer to echo: compare the received stream with the sent one (SHA-256)" };
         var cmd = new Command("connect", "Connect through the emulated offload NIC, transfer, and print a summary.") { target };

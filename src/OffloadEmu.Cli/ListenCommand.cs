@@ -16,8 +16,8 @@ internal static class ListenCommand
         var shared = new SessionOptions();
         var echo = new Option<bool>("--echo") { Description = "send back everything received" };
         var sink = new Option<bool>("--sink") { Description = "receive and drop everything (the default)" };
-        var source = new Option<string?>("--source") { Description = "send N bytes of the deterministic pattern, then close" };
-        var count = new Option<int?>("--count") { Description = "accept K connections, one after the other (default 1)" };
+        var source = new Option<string?>("--source") { HelpName = "N", Description = "send N bytes of the deterministic pattern, then close" };
+        var count = new Option<int?>("--count") { HelpName = "K", Description = "accept K connections, one after the other (default 1)" };
         var cmd = new Command("listen", "Accept connections through the emulated offload NIC and echo, sink or source data.") { port };
         shared.AddTo(cmd);
         cmd.Options.Add(echo);

@@ -8,16 +8,16 @@ namespace OffloadEmu.Cli.Session;
 /// Every problem becomes one line naming the option and what it expects.</summary>
 internal sealed class SessionOptions
 {
-    public Option<string?> Link { get; } = new("--link") { Description = "the link the embedded offload target runs on: tap:NAME, packet:NAME or pcap:NAME" };
-    public Option<string?> Daemon { get; } = new("--daemon") { Description = "bind to an offloademud control socket instead of --link (not available yet)" };
-    public Option<string?> Local { get; } = new("--local") { Description = "our address and on-link prefix, ADDR/PREFIX (e.g. 198.18.0.2/24)" };
-    public Option<string?> Gateway { get; } = new("--gateway") { Description = "default gateway for peers outside --local's prefix" };
-    public Option<string?> Offload { get; } = new("--offload") { Description = "when connections go to the target: immediate (default), after:N bytes, never" };
-    public Option<string?> UploadEvery { get; } = new("--upload-every") { Description = "upload and re-offload the connection every N bytes moved (K, M, G suffixes)" };
-    public Option<FileInfo?> Capture { get; } = new("--capture") { Description = "write a pcapng of the link to FILE" };
+    public Option<string?> Link { get; } = new("--link") { HelpName = "KIND:NAME", Description = "the link the embedded offload target runs on: tap:NAME, packet:NAME or pcap:NAME" };
+    public Option<string?> Daemon { get; } = new("--daemon") { HelpName = "SOCKET", Description = "bind to an offloademud control socket instead of --link (not available yet)" };
+    public Option<string?> Local { get; } = new("--local") { HelpName = "ADDR/PREFIX", Description = "our address and on-link prefix, ADDR/PREFIX (e.g. 198.18.0.2/24)" };
+    public Option<string?> Gateway { get; } = new("--gateway") { HelpName = "ADDR", Description = "default gateway for peers outside --local's prefix" };
+    public Option<string?> Offload { get; } = new("--offload") { HelpName = "immediate|after:N|never", Description = "when connections go to the target: immediate (default), after:N bytes, never" };
+    public Option<string?> UploadEvery { get; } = new("--upload-every") { HelpName = "N", Description = "upload and re-offload the connection every N bytes moved (K, M, G suffixes)" };
+    public Option<FileInfo?> Capture { get; } = new("--capture") { HelpName = "FILE", Description = "write a pcapng of the link to FILE" };
     public Option<bool> Json { get; } = new("--json") { Description = "print one JSON object with the figures instead of text" };
-    public Option<double?> Timeout { get; } = new("--timeout") { Description = "give up after S seconds (exit 1); default none" };
-    public Option<int?> ArpTries { get; } = new("--arp-tries") { Description = "ARP requests (one a second) before a neighbour is unreachable; default 3" };
+    public Option<double?> Timeout { get; } = new("--timeout") { HelpName = "S", Description = "give up after S seconds (exit 1); default none" };
+    public Option<int?> ArpTries { get; } = new("--arp-tries") { HelpName = "N", Description = "ARP requests (one a second) before a neighbour is unreachable; default 3" };
 
     public void AddTo(Command command)
     {

@@ -12,8 +12,9 @@ internal static class TargetFactory
     /// <summary>The message for <c>--daemon</c> until the control protocol exists.</summary>
     public const string DaemonNotAvailable = "not available yet: use --link";
 
-    /// <summary>Test seam: when set, called instead of opening the link's device (in-memory links in unit tests).</summary>
-    internal static Func<LinkSpec, ILinkDevice>? DeviceOverride { get; set; }
+    /// <summary>Test seam: when set and it returns a device for the link, that device is used instead of opening one
+    /// (in-memory links in unit tests).</summary>
+    internal static Func<LinkSpec, ILinkDevice?>? DeviceOverride { get; set; }
 
     /// <summary>Opens the target the settings ask for (started by <see cref="TargetSession.Start"/>).</summary>
     /// <exception cref="CliUsageException">The link cannot be opened, or <c>--daemon</c> was given.</exception>
@@ -22,9 +23,9 @@ internal static class TargetFactory
         if (settings.Link is not { } link) throw new CliUsageException(DaemonNotAvailable);
         ILinkDevice top;
         Link.Decorators.CaptureDevice? capture = null;
-        if (DeviceOverride is { } open)
+        if (DeviceOverride?.Invoke(link) is { } given)
         {
-            top = open(link);
+            top = given;
             if (settings.CaptureFile is { } file)
             {
                 capture = new Link.Decorators.CaptureDevice(top, file);

@@ -44,6 +44,9 @@ internal sealed class Transfer
         var receive = ReceiveAsync();
         await Task.WhenAll(send, receive).ConfigureAwait(false);
         await _socket.CloseAsync().ConfigureAwait(false);
+        // The close completes when our FIN is acknowledged; the release terminate of an offloaded connection follows.
+        // Give it a moment so the target is not stopped under it.
+        for (int i = 0; i < 200 && _socket.Location != ConnectionLocation.Closed; i++) await Task.Delay(10).ConfigureAwait(false);
         if (_plan.Receive != ReceiveMode.Verify)
             return new TransferOutcome(_cycleRefusals > 0 ? $"the target refused {_cycleRefusals} re-offloads" : null, null, null, null);
         string sent = Convert.ToHexString(_sentHash!.GetHashAndReset());

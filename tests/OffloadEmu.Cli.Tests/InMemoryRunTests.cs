@@ -1,0 +1,109 @@
+using System.Text.Json;
+using OffloadEmu.Cli.Session;
+using OffloadEmu.Link.Capture;
+using OffloadEmu.Link.Devices;
+
+namespace OffloadEmu.Cli.Tests;
+
+/// <summary>
+/// connect and listen end to end without privileges: both run in this process, each with its own offload target and
+/// host stack, on the two ends of a <see cref="MemoryLink"/> handed in through <see cref="TargetFactory.DeviceOverride"/>
+/// for links named mema / memb (any other name opens a real device, so parallel tests are unaffected).
+/// </summary>
+public sealed class InMemoryRunTests : IDisposable
+{
+    private readonly MemoryLink _a;
+    private readonly MemoryLink _b;
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"oe-cli-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    public InMemoryRunTests()
+    {
+        MemoryLink.CreatePair(out _a, out _b, new MemoryLinkOptions { NameA = "mema", NameB = "memb" });
+        TargetFactory.DeviceOverride = spec => spec.Name switch { "mema" => _a, "memb" => _b, _ => null };
+        Directory.CreateDirectory(_dir);
+    }
+
+    public void Dispose()
+    {
+        TargetFactory.DeviceOverride = null;
+        _a.Dispose();
+        _b.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int exit = CliApp.Run(args, o, e);
+        return (exit, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public async Task Connect_echo_check_with_hand_overs_against_listen_echo()
+    {
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await Task.Delay(300);
+        string capture = Path.Combine(_dir, "connect.pcapng");
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "4M", "--upload-every", "1M", "--offload", "immediate", "--json", "--timeout", "60", "--capture", capture);
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(4L << 20, j.GetProperty("bytes_sent").GetInt64());
+        Assert.Equal(4L << 20, j.GetProperty("bytes_received").GetInt64());
+        Assert.True(j.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+        Assert.Equal(3, j.GetProperty("upload_cycles").GetInt32());
+        Assert.True(j.GetProperty("uploads").GetInt32() >= 3, stdout);
+        Assert.True(j.GetProperty("offloads").GetInt32() >= 4, stdout);
+        Assert.Equal(JsonValueKind.Null, j.GetProperty("error").ValueKind);
+
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+        Assert.Contains("listening on 198.18.0.1:7 (echo)", lout);
+        Assert.Contains("accepted 198.18.0.2:", lout);
+        Assert.Matches(@"0\.00-\d+\.\d\d sec\s+4\.0 MiB .* received", lout);
+
+        // The capture is a pcapng of the link that decode reads: ARP first, then the handshake.
+        var reader = CaptureReader.Open(capture);
+        int frames = 0;
+        while (reader.TryRead(out _)) frames++;
+        Assert.True(frames > 100, $"only {frames} frames captured");
+        var (dexit, dout, _) = Run("decode", "-r", capture, "-c", "4");
+        Assert.Equal(0, dexit);
+        Assert.Contains("ARP, Request who-has 198.18.0.1", dout);
+        Assert.Contains("Flags [S]", dout);
+    }
+
+    [Fact]
+    public async Task Listen_source_to_connect_receive_counts_every_byte()
+    {
+        var listen = Task.Run(() => Run("listen", "19", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--offload", "after:64K", "--timeout", "60"));
+        await Task.Delay(300);
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--upload-every", "256K", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        Assert.Matches(@"1\.0 MiB .* received", stdout);
+        Assert.Contains("connected 198.18.0.2:", stdout);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+        Assert.Matches(@"1\.0 MiB .* sent", lout);
+    }
+
+    [Fact]
+    public void No_ARP_reply_is_one_clear_line()
+    {
+        // Nobody runs on memb: the ARP requests go unanswered.
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "1", "--arp-tries", "1");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: no ARP reply from 198.18.0.1 on mema after 1 try\n", stderr);
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void Timeout_ends_the_run_with_exit_1()
+    {
+        var (exit, _, stderr) = Run("listen", "5001", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "0.3", "--json");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu listen: timed out after 0.3 s\n", stderr);
+    }
+}
