@@ -83,7 +83,7 @@ internal sealed class Transfer
             _sentHash?.AppendData(buffer, 0, n);
             await _socket.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
             _meter.AddSent(n);
-            _meter.LocationAtEnd = _socket.Location;
+            _meter.NoteLocation();
             // No hand-over after the last byte of a pattern: the close follows.
             bool last = file is null && remaining == 0;
             if (!_plan.CycleOnReceived && !last) await MaybeCycleAsync(_meter.BytesSent).ConfigureAwait(false);
@@ -100,7 +100,7 @@ internal sealed class Transfer
             int n = await _socket.ReadAsync(buffer).ConfigureAwait(false);
             if (n == 0) break;
             _meter.AddReceived(n);
-            _meter.LocationAtEnd = _socket.Location;
+            _meter.NoteLocation();
             switch (_plan.Receive)
             {
                 case ReceiveMode.Verify:

@@ -27,8 +27,15 @@ internal sealed class TransferMeter
     /// <summary>Seconds from the start of the transfer (frozen by <see cref="Stop"/>).</summary>
     public double Elapsed => _stoppedAt ?? _clock.Elapsed.TotalSeconds;
 
-    /// <summary>Where the connection lived when it last moved data.</summary>
-    public ConnectionLocation? LocationAtEnd { get; set; }
+    /// <summary>Where the connection lived (host or offloaded) when it last moved data.</summary>
+    public ConnectionLocation? LocationAtEnd { get; private set; }
+
+    /// <summary>Notes where <see cref="Socket"/> lives as data moves; the hand-over states and the release at the end
+    /// (bytes of the last segments are often read while the closed connection is being terminated) are not noted.</summary>
+    public void NoteLocation()
+    {
+        if (Socket?.Location is { } l && l is ConnectionLocation.Host or ConnectionLocation.Offloaded) LocationAtEnd = l;
+    }
 
     /// <summary>Set once the connection's summary is out.</summary>
     public bool Finished { get; set; }

@@ -46,6 +46,7 @@ internal sealed record class TransferSummary
         string interval = string.Create(ci, $"0.00-{Seconds:F2} sec");
         sb.AppendLine(ci, $"{interval,-18} {FormatBytes(BytesSent),-13} {FormatBitrate(Bitrate(BytesSent, Seconds)),-18} {Retransmits,-6} sent");
         sb.AppendLine(ci, $"{interval,-18} {FormatBytes(BytesReceived),-13} {FormatBitrate(Bitrate(BytesReceived, Seconds)),-18} {"",-6} received");
+        sb.AppendLine(ci, $"bytes sent {BytesSent}, received {BytesReceived}");
         sb.Append(ci, $"offloads {Offloads}, uploads {Uploads}");
         if (UploadEvery > 0) sb.Append(ci, $", {HandOverCycles} upload/re-offload cycles (every {FormatBytes(UploadEvery)})");
         sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
