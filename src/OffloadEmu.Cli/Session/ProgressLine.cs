@@ -30,7 +30,7 @@ internal sealed class ProgressLine
     {
         if (_live)
         {
-            await AnsiConsole.Live(new Markup(Markup.Escape(Line(0, 0, 1))))
+            await AnsiConsole.Live(LiveLine(0, 0, 1))
                 .AutoClear(true)
                 .StartAsync(async ctx =>
                 {
@@ -44,7 +44,7 @@ internal sealed class ProgressLine
                         if (++tick % 5 != 0) continue;
                         double now = _meter.Elapsed;
                         long s = _meter.BytesSent, r = _meter.BytesReceived;
-                        ctx.UpdateTarget(new Markup(Markup.Escape(Line(s - lastSent, r - lastReceived, now - lastAt))));
+                        ctx.UpdateTarget(LiveLine(s - lastSent, r - lastReceived, now - lastAt));
                         (lastSent, lastReceived, lastAt) = (s, r, now);
                     }
                 }).ConfigureAwait(false);
@@ -65,6 +65,33 @@ internal sealed class ProgressLine
             (prevSent, prevReceived, prevAt) = (s, r, now);
         }
     }
+
+    // Two rows, each cropped to the console width rather than wrapped. Two, because Spectre.Console 0.49 redraws a live
+    // display by moving the cursor up (rows - 1) with CSI n A, and terminals read CSI 0 A as one row up: a one-row
+    // display climbs over the lines above it. Cropped, because a row wrapped by the terminal but not by Spectre would
+    // leave its first part behind.
+    private Rows LiveLine(long sentDelta, long receivedDelta, double seconds)
+    {
+        var socket = _meter.Socket;
+        var (offloads, uploads) = socket?.OffloadCounts ?? (0, 0);
+        string where = socket?.Location.ToString().ToLowerInvariant() ?? "connecting";
+        string figures = string.Create(CultureInfo.InvariantCulture,
+            $"{_meter.Elapsed,6:F1} s  sent {TransferSummary.FormatBytes(_meter.BytesSent)} ({Short(sentDelta, seconds)})  " +
+            $"received {TransferSummary.FormatBytes(_meter.BytesReceived)} ({Short(receivedDelta, seconds)})");
+        string state = $"         {where}, offloads {offloads}, uploads {uploads}";
+        if (_meter.HandOverCycles > 0) state += $", {_meter.HandOverCycles} upload/re-offload cycles";
+        return new Rows(Row(figures), Row(state));
+    }
+
+    private static Markup Row(string text)
+    {
+        int width = Math.Max(20, AnsiConsole.Profile.Width - 1);
+        if (text.Length > width) text = text[..width];
+        return new Markup(Markup.Escape(text));
+    }
+
+    private static string Short(long bytes, double seconds)
+        => TransferSummary.FormatBitrate(TransferSummary.Bitrate(bytes, seconds)).Replace("bits/sec", "b/s", StringComparison.Ordinal);
 
     private string Line(long sentDelta, long receivedDelta, double seconds)
     {
