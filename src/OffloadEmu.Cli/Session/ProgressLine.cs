@@ -60,7 +60,7 @@ internal sealed class ProgressLine
             if (_quiet || ++ticks % 20 != 0 || stop.IsCancellationRequested) continue;
             double now = _meter.Elapsed;
             long s = _meter.BytesSent, r = _meter.BytesReceived;
-            _stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{prevAt,6:F2}-{now,-6:F2} sec  ") + Line(s - prevSent, r - prevReceived, now - prevAt));
+            _stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{prevAt,6:F2}-{now:F2} sec  ") + Line(s - prevSent, r - prevReceived, now - prevAt));
             _stdout.Flush();
             (prevSent, prevReceived, prevAt) = (s, r, now);
         }

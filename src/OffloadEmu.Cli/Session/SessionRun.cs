@@ -15,6 +15,9 @@ internal sealed class SessionRun
     private readonly TextWriter _stdout;
     private readonly TextWriter _stderr;
     private readonly List<TransferMeter> _meters = [];
+    private CancellationTokenSource? _progressStop;
+    private Task? _progress;
+    private volatile string? _abortReason;
 
     public SessionRun(string command, SessionSettings settings, TextWriter stdout, TextWriter stderr)
     {
@@ -56,10 +59,18 @@ internal sealed class SessionRun
             if (first != task)
             {
                 _ = task.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
-                string why = first == deadline ? $"timed out after {_settings.Timeout!.Value.TotalSeconds:0.###} s" : "interrupted";
-                foreach (var m in _meters) m.Socket?.Abort();
-                var current = _meters.LastOrDefault(m => !m.Finished);
-                Fail(current is null ? why : $"{why} ({current.BytesSent} bytes sent, {current.BytesReceived} received)", 1);
+                _abortReason = first == deadline ? $"timed out after {_settings.Timeout!.Value.TotalSeconds:0.###} s" : "interrupted";
+                List<TransferMeter> meters;
+                lock (_meters) meters = [.. _meters];
+                bool transferring = meters.Any(m => !m.Finished);
+                foreach (var m in meters) m.Socket?.Abort();
+                // A transfer under way ends at once with the abort and prints its summary with the reason; waiting
+                // for a connection does not.
+                if (!transferring || await Task.WhenAny(task, Task.Delay(3000)).ConfigureAwait(false) != task)
+                {
+                    await StopProgressAsync().ConfigureAwait(false);   // the live display clears its rows: before the error line
+                    Fail(_abortReason, 1);
+                }
             }
             else
             {
@@ -83,6 +94,20 @@ internal sealed class SessionRun
         return ExitCode;
     }
 
+    private async Task StopProgressAsync()
+    {
+        CancellationTokenSource? stop;
+        Task? progress;
+        lock (_meters)
+        {
+            (stop, progress) = (_progressStop, _progress);
+            (_progressStop, _progress) = (null, null);
+        }
+        if (stop is null || progress is null) return;
+        stop.Cancel();
+        await Task.WhenAny(progress, Task.Delay(2000)).ConfigureAwait(false);
+    }
+
     /// <summary>Reports an error line and makes the exit status non-zero.</summary>
     public void Fail(string message, int exitCode = 1)
     {
@@ -96,10 +121,11 @@ internal sealed class SessionRun
     public async Task TransferAsync(SessionHost host, OffloadSocket socket, TransferPlan plan, string mode, string local, string remote)
     {
         var meter = new TransferMeter { Socket = socket };
-        _meters.Add(meter);
+        lock (_meters) _meters.Add(meter);
         ulong retransmitsBefore = host.TargetRetransmits;
         using var stopProgress = new CancellationTokenSource();
         var progress = new ProgressLine(meter, _stdout, _settings.Json).RunAsync(stopProgress.Token);
+        lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
         TransferOutcome outcome;
         try
         {
@@ -108,12 +134,14 @@ internal sealed class SessionRun
         catch (Exception ex) when (ex is not CliUsageException)
         {
             socket.Abort();
-            outcome = new TransferOutcome(Transfer.Describe(ex, _settings, remote, meter), null, null, null);
+            string failure = _abortReason is { } why
+                ? $"{why} ({meter.BytesSent} bytes sent, {meter.BytesReceived} received)"
+                : Transfer.Describe(ex, _settings, remote, meter);
+            outcome = new TransferOutcome(failure, null, null, null);
         }
         meter.Stop();
         meter.Finished = true;
-        stopProgress.Cancel();
-        await progress.ConfigureAwait(false);
+        await StopProgressAsync().ConfigureAwait(false);
         ulong hostRetransmits = 0;
         var statistics = socket.GetStatisticsAsync();
         if (await Task.WhenAny(statistics, Task.Delay(2000)).ConfigureAwait(false) == statistics)
@@ -137,6 +165,7 @@ internal sealed class SessionRun
             Offloads = offloads,
             Uploads = uploads,
             HandOverCycles = meter.HandOverCycles,
+            HandOverCycleSeconds = meter.HandOverCycleTime.TotalSeconds,
             SecondsHost = hostSeconds,
             SecondsOffloaded = offloadedSeconds,
             SecondsHandOver = handOverSeconds,

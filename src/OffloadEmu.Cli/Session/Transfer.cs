@@ -133,9 +133,10 @@ internal sealed class Transfer
         // Only a connection on the target is handed over; one still in host mode (after:N not reached, an initiate
         // that failed) is left to the policy.
         if (_socket.Location != ConnectionLocation.Offloaded) return;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         await _socket.UploadAsync().ConfigureAwait(false);
         bool again = await _socket.OffloadAsync().ConfigureAwait(false);
-        _meter.HandOverCycles++;
+        _meter.AddCycle(System.Diagnostics.Stopwatch.GetElapsedTime(started));
         if (!again) _cycleRefusals++;
     }
 

@@ -41,7 +41,17 @@ internal sealed class TransferMeter
     public bool Finished { get; set; }
 
     /// <summary>Upload + re-offload cycles done for <c>--upload-every</c>.</summary>
-    public int HandOverCycles { get; set; }
+    public int HandOverCycles { get; private set; }
+
+    /// <summary>Time the cycles took, from the upload request to the re-offload's completion.</summary>
+    public TimeSpan HandOverCycleTime { get; private set; }
+
+    /// <summary>Counts one upload + re-offload cycle that took <paramref name="took"/>.</summary>
+    public void AddCycle(TimeSpan took)
+    {
+        HandOverCycleTime += took;
+        HandOverCycles++;
+    }
 
     public void AddSent(int n) => Interlocked.Add(ref _sent, n);
 

@@ -22,6 +22,7 @@ internal sealed record class TransferSummary
     public int Offloads { get; init; }
     public int Uploads { get; init; }
     public int HandOverCycles { get; init; }
+    public double HandOverCycleSeconds { get; init; }
     public double SecondsHost { get; init; }
     public double SecondsOffloaded { get; init; }
     public double SecondsHandOver { get; init; }
@@ -48,10 +49,15 @@ internal sealed record class TransferSummary
         sb.AppendLine(ci, $"{interval,-18} {FormatBytes(BytesReceived),-13} {FormatBitrate(Bitrate(BytesReceived, Seconds)),-18} {"",-6} received");
         sb.AppendLine(ci, $"bytes sent {BytesSent}, received {BytesReceived}");
         sb.Append(ci, $"offloads {Offloads}, uploads {Uploads}");
-        if (UploadEvery > 0) sb.Append(ci, $", {HandOverCycles} upload/re-offload cycles (every {FormatBytes(UploadEvery)})");
+        if (UploadEvery > 0)
+        {
+            sb.Append(ci, $", {HandOverCycles} upload/re-offload cycles (every {FormatBytes(UploadEvery)}");
+            if (HandOverCycles > 0) sb.Append(ci, $", {1000 * HandOverCycleSeconds / HandOverCycles:F1} ms each on average");
+            sb.Append(')');
+        }
         sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
         double total = Math.Max(SecondsHost + SecondsOffloaded + SecondsHandOver, 1e-9);
-        sb.AppendLine(ci, $"lived: offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
+        sb.AppendLine(ci, $"lived (sampled every 50 ms): offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), in hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
         if (EchoOk is { } ok)
             sb.AppendLine(ok ? $"echo check: OK, SHA-256 {Sha256Received}" : $"echo check: MISMATCH, sent SHA-256 {Sha256Sent}, received {Sha256Received}");
         return sb.ToString();
@@ -82,6 +88,7 @@ internal sealed record class TransferSummary
             w.WriteNumber("offloads", Offloads);
             w.WriteNumber("uploads", Uploads);
             w.WriteNumber("upload_cycles", HandOverCycles);
+            w.WriteNumber("upload_cycle_seconds", Math.Round(HandOverCycleSeconds, 6));
             w.WriteStartObject("lived_seconds");
             w.WriteNumber("offloaded", Math.Round(SecondsOffloaded, 6));
             w.WriteNumber("host", Math.Round(SecondsHost, 6));
