@@ -19,7 +19,7 @@ public sealed class InMemoryRunTests : IDisposable
     public InMemoryRunTests()
     {
         MemoryLink.CreatePair(out _a, out _b, new MemoryLinkOptions { NameA = "mema", NameB = "memb" });
-        TargetFactory.DeviceOverride = spec => spec.Name switch { "mema" => _a, "memb" => _b, _ => null };
+        TargetFactory.DeviceOverride = spec => spec.Name switch { "mema" => new KeptLink(_a), "memb" => new KeptLink(_b), _ => null };
         Directory.CreateDirectory(_dir);
     }
 
@@ -105,5 +105,56 @@ public sealed class InMemoryRunTests : IDisposable
         var (exit, _, stderr) = Run("listen", "5001", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "0.3", "--json");
         Assert.Equal(1, exit);
         Assert.Equal("offloademu listen: timed out after 0.3 s\n", stderr);
+    }
+
+    [Fact]
+    public async Task Echo_check_against_a_peer_that_does_not_echo_fails_with_the_summary_and_one_line()
+    {
+        // The "echo" is listen --source 1M: half as many bytes come back as were sent.
+        var listen = Task.Run(() => Run("listen", "7", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await Task.Delay(300);
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "2M", "--json", "--timeout", "60");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: echo mismatch: sent 2097152 bytes, received 1048576\n", stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.False(doc.RootElement.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+        Assert.Equal("echo mismatch: sent 2097152 bytes, received 1048576", doc.RootElement.GetProperty("error").GetString());
+        var (lexit, _, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+    }
+
+    [Fact]
+    public async Task Listen_count_takes_connections_one_after_the_other()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--count", "2", "--json", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await Task.Delay(300);
+        for (int i = 0; i < 2; i++)
+        {
+            var (exit, _, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "200K", "--timeout", "60");
+            Assert.True(exit == 0, stderr);
+        }
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+        var lines = lout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        foreach (var line in lines)
+        {
+            using var doc = JsonDocument.Parse(line);
+            Assert.Equal("sink", doc.RootElement.GetProperty("mode").GetString());
+            Assert.Equal(200 * 1024, doc.RootElement.GetProperty("bytes_received").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task Timeout_during_a_transfer_prints_the_summary_then_one_line()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--sink", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "30"));
+        await Task.Delay(300);
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "100G", "--timeout", "1.5");
+        Assert.Equal(1, exit);
+        Assert.Matches(@"^offloademu connect: timed out after 1\.5 s \(\d+ bytes sent, 0 received\)\n$", stderr);
+        Assert.Contains("bytes sent ", stdout);
+        await listen;   // the sink sees the reset and ends (its exit status is not the point here)
     }
 }
