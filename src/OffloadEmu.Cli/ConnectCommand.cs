@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using OffloadEmu.Cli.Session;
-using OffloadEmu.Wire;
 
 namespace OffloadEmu.Cli;
 
@@ -84,13 +83,10 @@ internal static class ConnectCommand
             }
             catch (SocketException ex)
             {
-                throw new CliUsageException(Transfer.Describe(ex, s, peer, null), 1);
+                throw new CliUsageException(Transfer.Describe(ex, peer, null), 1);
             }
             if (!s.Json) stdout.WriteLine($"connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
             await self.TransferAsync(host, socket, r.Plan, r.Mode, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);
         });
     }
 }
-
-/// <summary>A validated connect command line.</summary>
-internal sealed record class ConnectRequest(SessionSettings Settings, Ipv4Address Remote, ushort Port, TransferPlan Plan, string Mode);

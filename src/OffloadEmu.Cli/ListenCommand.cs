@@ -92,6 +92,3 @@ internal static class ListenCommand
         });
     }
 }
-
-/// <summary>A validated listen command line.</summary>
-internal sealed record class ListenRequest(SessionSettings Settings, ushort Port, TransferPlan Plan, string Mode, int Count);

@@ -136,7 +136,7 @@ internal sealed class SessionRun
             socket.Abort();
             string failure = _abortReason is { } why
                 ? $"{why} ({meter.BytesSent} bytes sent, {meter.BytesReceived} received)"
-                : Transfer.Describe(ex, _settings, remote, meter);
+                : Transfer.Describe(ex, remote, meter);
             outcome = new TransferOutcome(failure, null, null, null);
         }
         meter.Stop();

@@ -141,7 +141,7 @@ internal sealed class Transfer
     }
 
     /// <summary>One line for an exception that ended a transfer or a connect.</summary>
-    public static string Describe(Exception ex, SessionSettings s, string peer, TransferMeter? meter)
+    public static string Describe(Exception ex, string peer, TransferMeter? meter)
     {
         string after = meter is null ? "" : string.Create(CultureInfo.InvariantCulture, $" after {meter.BytesSent} bytes sent, {meter.BytesReceived} received");
         return ex switch
