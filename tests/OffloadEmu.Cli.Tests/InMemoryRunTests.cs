@@ -14,12 +14,17 @@ public sealed class InMemoryRunTests : IDisposable
 {
     private readonly MemoryLink _a;
     private readonly MemoryLink _b;
+    private readonly TaskCompletionSource _listenerLinkOpened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"oe-cli-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     public InMemoryRunTests()
     {
         MemoryLink.CreatePair(out _a, out _b, new MemoryLinkOptions { NameA = "mema", NameB = "memb" });
-        TargetFactory.DeviceOverride = spec => spec.Name switch { "mema" => new KeptLink(_a), "memb" => new KeptLink(_b), _ => null };
+        TargetFactory.DeviceOverride = spec =>
+        {
+            if (spec.Name == "memb") _listenerLinkOpened.TrySetResult();
+            return spec.Name switch { "mema" => new KeptLink(_a), "memb" => new KeptLink(_b), _ => null };
+        };
         Directory.CreateDirectory(_dir);
     }
 
@@ -30,6 +35,10 @@ public sealed class InMemoryRunTests : IDisposable
         _b.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
+
+    /// <summary>Waits until the listening side opened its link: its host stack answers ARP from its start on, and its
+    /// listener is registered before the connecting side's ARP request can have been answered.</summary>
+    private Task ListenerStarting() => _listenerLinkOpened.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
     private static (int Exit, string Out, string Err) Run(params string[] args)
     {
@@ -43,7 +52,7 @@ public sealed class InMemoryRunTests : IDisposable
     public async Task Connect_echo_check_with_hand_overs_against_listen_echo()
     {
         var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
-        await Task.Delay(300);
+        await ListenerStarting();
         string capture = Path.Combine(_dir, "connect.pcapng");
         var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
             "--send-bytes", "4M", "--upload-every", "1M", "--offload", "immediate", "--json", "--timeout", "60", "--capture", capture);
@@ -79,7 +88,7 @@ public sealed class InMemoryRunTests : IDisposable
     public async Task Listen_source_to_connect_receive_counts_every_byte()
     {
         var listen = Task.Run(() => Run("listen", "19", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--offload", "after:64K", "--timeout", "60"));
-        await Task.Delay(300);
+        await ListenerStarting();
         var (exit, stdout, stderr) = Run("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--upload-every", "256K", "--timeout", "60");
         Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
         Assert.Matches(@"1\.0 MiB .* received", stdout);
@@ -112,7 +121,7 @@ public sealed class InMemoryRunTests : IDisposable
     {
         // The "echo" is listen --source 1M: half as many bytes come back as were sent.
         var listen = Task.Run(() => Run("listen", "7", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
-        await Task.Delay(300);
+        await ListenerStarting();
         var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
             "--send-bytes", "2M", "--json", "--timeout", "60");
         Assert.Equal(1, exit);
@@ -128,7 +137,7 @@ public sealed class InMemoryRunTests : IDisposable
     public async Task Listen_count_takes_connections_one_after_the_other()
     {
         var listen = Task.Run(() => Run("listen", "9", "--count", "2", "--json", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
-        await Task.Delay(300);
+        await ListenerStarting();
         for (int i = 0; i < 2; i++)
         {
             var (exit, _, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "200K", "--timeout", "60");
@@ -150,7 +159,7 @@ public sealed class InMemoryRunTests : IDisposable
     public async Task Timeout_during_a_transfer_prints_the_summary_then_one_line()
     {
         var listen = Task.Run(() => Run("listen", "9", "--sink", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "30"));
-        await Task.Delay(300);
+        await ListenerStarting();
         var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "100G", "--timeout", "1.5");
         Assert.Equal(1, exit);
         Assert.Matches(@"^offloademu connect: timed out after 1\.5 s \(\d+ bytes sent, 0 received\)\n$", stderr);
