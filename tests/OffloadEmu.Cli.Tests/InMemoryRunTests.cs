@@ -166,4 +166,26 @@ public sealed class InMemoryRunTests : IDisposable
         Assert.Contains("bytes sent ", stdout);
         await listen;   // the sink sees the reset and ends (its exit status is not the point here)
     }
+
+    [Fact]
+    public async Task Send_file_with_echo_check_compares_the_hashes()
+    {
+        string file = Path.Combine(_dir, "input.bin");
+        var data = new byte[300_001];
+        new Random(3).NextBytes(data);
+        File.WriteAllBytes(file, data);
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
+            "--send", file, "--offload", "after:100K", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var check = doc.RootElement.GetProperty("echo_check");
+        Assert.True(check.GetProperty("ok").GetBoolean());
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)), check.GetProperty("sha256_sent").GetString());
+        Assert.Equal(300_001, doc.RootElement.GetProperty("bytes_received").GetInt64());
+        Assert.Equal("after:102400", doc.RootElement.GetProperty("offload").GetString());
+        var (lexit, _, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+    }
 }
