@@ -11,6 +11,8 @@ internal static class CliApp
         stderr ??= Console.Error;
         var root = new RootCommand("OffloadEmu: a user-mode TCP offload (chimney) NIC emulator.");
         root.Subcommands.Add(DecodeCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ConnectCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ListenCommand.Create(stdout, stderr));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }

@@ -160,7 +160,16 @@ public sealed partial class HostStack : IDisposable
             return;
         }
         _inbox.Enqueue(command);
-        if (_thread is not null && Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
+        if (_thread is null || _stop || Interlocked.Exchange(ref _wakePending, 1) != 0) return;
+        try
+        {
+            _wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: a target completion (e.g. the release terminate of a closed connection) can arrive
+            // after the stack stopped; there is no loop left to run it.
+        }
     }
 
     private int RunOnce(Instant now)

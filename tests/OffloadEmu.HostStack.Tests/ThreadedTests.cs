@@ -112,4 +112,23 @@ public sealed class ThreadedTests
         Assert.Equal(down, await clientRead);
         Assert.True(uploads > 0, "no upload happened during the transfer");
     }
+
+    [Fact]
+    public void TargetCallbacksAfterDispose_AreDropped()
+    {
+        // A target completion (the release terminate of a just-closed connection, say) may arrive after the application
+        // disposed the stack; it used to hit the disposed wake semaphore on a completion thread and end the process.
+        MemoryLink.CreatePair(out var linkA, out var linkB);
+        using var _a = linkA;
+        using var _b = linkB;
+        using var target = new OffloadTarget(linkA);
+        var stack = new HostStack(target, new HostStackOptions { Address = new Ipv4Address(198, 18, 0, 2) });
+        target.Start();
+        stack.Start();
+        stack.Dispose();
+        var host = new ChimneyHost(stack);
+        host.IndicateStatus(NdisStatus.Success);
+        host.TerminateOffloadComplete(new OffloadBlock(OffloadBlockType.NeighborOffloadState));
+        Assert.False(stack.ResolveAsync(new Ipv4Address(198, 18, 0, 1)).IsFaulted);
+    }
 }

@@ -1,0 +1,87 @@
+using System.Net.NetworkInformation;
+using OffloadEmu.Link;
+using OffloadEmu.Link.Decorators;
+using OffloadEmu.Link.Devices;
+
+namespace OffloadEmu.Cli.Session;
+
+/// <summary>
+/// Opens the device of <c>--link</c> and, with <c>--capture</c>, wraps it in the capture decorator (pcapng, so the
+/// frames keep their direction). Failures a user can fix become one <see cref="CliUsageException"/> line (exit 1)
+/// naming the link and the fix, in the daemon's words (src/OffloadEmu.Daemon LinkStackFactory).
+/// </summary>
+internal static class LinkOpener
+{
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13, EBUSY = 16, ENODEV = 19, EINVAL = 22;
+
+    /// <summary>Opens the stack; returns the top (what the target uses) and the capture layer, if any.
+    /// On failure nothing stays open.</summary>
+    public static (ILinkDevice Top, CaptureDevice? Capture) Open(LinkSpec link, string? captureFile)
+    {
+        var device = OpenDevice(link);
+        if (captureFile is null) return (device, null);
+        try
+        {
+            if (Path.GetDirectoryName(captureFile) is { Length: > 0 } dir) Directory.CreateDirectory(dir);
+            var capture = new CaptureDevice(device, captureFile, new CaptureOptions { Format = Link.Capture.CaptureFormat.PcapNg });
+            return (capture, capture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            device.Dispose();
+            throw new CliUsageException($"--capture: cannot create '{captureFile}' ({ex.Message.TrimEnd('.')})", 1, ex);
+        }
+    }
+
+    private static ILinkDevice OpenDevice(LinkSpec link)
+    {
+        try
+        {
+            switch (link.Kind)
+            {
+                case LinkKind.Tap:
+                    // Attach when it exists (scripts/lab.sh makes oe0 persistent), else create it for this run.
+                    return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false });
+                case LinkKind.Packet:
+                    RequireInterface(link);
+                    return new PacketSocketDevice(new PacketSocketDeviceOptions { InterfaceName = link.Name });
+                default:
+                    if (!PcapDevice.IsAvailable)
+                        throw new CliUsageException("--link pcap: libpcap cannot be loaded; install it (apt-get install libpcap0.8, Npcap on Windows) or use --link packet:NAME", 1);
+                    if (OperatingSystem.IsLinux()) RequireInterface(link);
+                    return new PcapDevice(new PcapDeviceOptions { InterfaceName = link.Name });
+            }
+        }
+        catch (LinkDeviceException ex)
+        {
+            throw new CliUsageException(Describe(link, ex), 1, ex);
+        }
+        catch (DllNotFoundException ex)
+        {
+            throw new CliUsageException($"--link {link}: a native library cannot be loaded ({ex.Message})", 1, ex);
+        }
+    }
+
+    private static void RequireInterface(LinkSpec link)
+    {
+        // getifaddrs: the calling process's network namespace, as the devices see it.
+        if (!NetworkInterface.GetAllNetworkInterfaces().Any(i => string.Equals(i.Name, link.Name, StringComparison.Ordinal)))
+            throw new CliUsageException($"--link {link}: no interface named '{link.Name}' in this network namespace; pick one from 'ip link' or run offloademu in its namespace (ip netns exec NS offloademu ...)", 1);
+    }
+
+    internal static string Describe(LinkSpec link, LinkDeviceException ex)
+    {
+        string what = ex.Message.ReplaceLineEndings(" ");
+        return link.Kind switch
+        {
+            LinkKind.Tap when what.Contains("/dev/net/tun", StringComparison.Ordinal) => ex.Errno == ENOENT
+                ? $"--link {link}: /dev/net/tun does not exist; load the tun module (modprobe tun)"
+                : $"--link {link}: cannot open /dev/net/tun; run as root or with CAP_NET_ADMIN",
+            LinkKind.Tap when ex.Errno == EBUSY => $"--link {link}: TAP '{link.Name}' is busy (another process, maybe offloademud, has it open)",
+            LinkKind.Tap when ex.Errno is EPERM or EACCES => $"--link {link}: not allowed to open TAP '{link.Name}'; run as root or with CAP_NET_ADMIN",
+            LinkKind.Tap when ex.Errno is EINVAL or ENODEV => $"--link {link}: '{link.Name}' exists but is not a TAP; use packet:{link.Name} or pcap:{link.Name} for an Ethernet interface",
+            LinkKind.Packet when ex.Errno is EPERM or EACCES => $"--link {link}: an AF_PACKET socket needs CAP_NET_RAW; run as root",
+            _ => $"--link {link}: cannot open: {what}",
+        };
+    }
+}

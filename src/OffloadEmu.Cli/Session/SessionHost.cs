@@ -1,0 +1,53 @@
+using OffloadEmu.HostStack;
+
+namespace OffloadEmu.Cli.Session;
+
+/// <summary>A command's network: the offload target from <see cref="TargetFactory"/> and a threaded
+/// <see cref="HostStack"/> bound to it with the session's address, policy and ARP settings.</summary>
+internal sealed class SessionHost : IDisposable
+{
+    private SessionHost(TargetSession target, HostStack.HostStack stack)
+    {
+        Target = target;
+        Stack = stack;
+    }
+
+    public TargetSession Target { get; }
+
+    public HostStack.HostStack Stack { get; }
+
+    public static SessionHost Open(SessionSettings s)
+    {
+        var target = TargetFactory.Open(s);
+        try
+        {
+            var stack = new HostStack.HostStack(target.Target, new HostStackOptions
+            {
+                Address = s.Address,
+                PrefixLength = s.PrefixLength,
+                Gateway = s.Gateway,
+                OffloadPolicy = s.Offload.Policy,
+                OffloadAfterBytes = s.Offload.Policy == OffloadPolicy.AfterBytes ? s.Offload.AfterBytes : 64 * 1024,
+                ArpMaxRequests = s.ArpTries,
+            });
+            target.Start();
+            stack.Start();
+            return new SessionHost(target, stack);
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Segments the target retransmitted so far (all its offloaded connections).</summary>
+    public ulong TargetRetransmits => Target.Target.QueryTcpStatistics(false).RetransmittedSegments;
+
+    /// <summary>Stops the host stack, then the target and its link (the capture is flushed and closed).</summary>
+    public void Dispose()
+    {
+        Stack.Dispose();
+        Target.Dispose();
+    }
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Cli.Session;
+
+/// <summary>The options <c>connect</c> and <c>listen</c> share, and their validation into <see cref="SessionSettings"/>.
+/// Every problem becomes one line naming the option and what it expects.</summary>
+internal sealed class SessionOptions
+{
+    public Option<string?> Link { get; } = new("--link") { HelpName = "KIND:NAME", Description = "the link the embedded offload target runs on: tap:NAME, packet:NAME or pcap:NAME" };
+    public Option<string?> Daemon { get; } = new("--daemon") { HelpName = "SOCKET", Description = "bind to an offloademud control socket instead of --link (not available yet)" };
+    public Option<string?> Local { get; } = new("--local") { HelpName = "ADDR/PREFIX", Description = "our address and on-link prefix, ADDR/PREFIX (e.g. 198.18.0.2/24)" };
+    public Option<string?> Gateway { get; } = new("--gateway") { HelpName = "ADDR", Description = "default gateway for peers outside --local's prefix" };
+    public Option<string?> Offload { get; } = new("--offload") { HelpName = "immediate|after:N|never", Description = "when connections go to the target: immediate (default), after:N bytes, never" };
+    public Option<string?> UploadEvery { get; } = new("--upload-every") { HelpName = "N", Description = "upload and re-offload the connection every N bytes moved (K, M, G suffixes)" };
+    public Option<FileInfo?> Capture { get; } = new("--capture") { HelpName = "FILE", Description = "write a pcapng of the link to FILE" };
+    public Option<bool> Json { get; } = new("--json") { Description = "print one JSON object with the figures instead of text" };
+    public Option<double?> Timeout { get; } = new("--timeout") { HelpName = "S", Description = "give up after S seconds (exit 1); default none" };
+    public Option<int?> ArpTries { get; } = new("--arp-tries") { HelpName = "N", Description = "ARP requests (one a second) before a neighbour is unreachable; default 3" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Link);
+        command.Options.Add(Daemon);
+        command.Options.Add(Local);
+        command.Options.Add(Gateway);
+        command.Options.Add(Offload);
+        command.Options.Add(UploadEvery);
+        command.Options.Add(Capture);
+        command.Options.Add(Json);
+        command.Options.Add(Timeout);
+        command.Options.Add(ArpTries);
+    }
+
+    /// <summary>Validates the shared options.</summary>
+    /// <exception cref="CliUsageException">The first problem found (exit code 2).</exception>
+    public SessionSettings Bind(ParseResult pr)
+    {
+        string? link = pr.GetValue(Link), daemon = pr.GetValue(Daemon);
+        if (link is not null && daemon is not null) throw new CliUsageException("--link and --daemon are exclusive: embed a target on a link or bind to a daemon, not both");
+        if (link is null && daemon is null) throw new CliUsageException("no link: give --link tap:NAME|packet:NAME|pcap:NAME (e.g. --link tap:oe0)");
+        LinkSpec? spec = null;
+        if (link is not null)
+        {
+            if (!LinkSpec.TryParse(link, out var s, out string linkError)) throw new CliUsageException(linkError);
+            spec = s;
+        }
+        string? local = pr.GetValue(Local);
+        if (local is null) throw new CliUsageException("no local address: give --local ADDR/PREFIX (e.g. --local 198.18.0.2/24)");
+        if (!AddressParser.TryParsePrefix(local, out var address, out int prefix, out string prefixError)) throw new CliUsageException(prefixError);
+        Ipv4Address gateway = default;
+        if (pr.GetValue(Gateway) is { } gw)
+        {
+            if (!Ipv4Address.TryParse(gw, out gateway) || gateway.IsUnspecified || gateway.IsMulticast)
+                throw new CliUsageException($"--gateway '{gw}': not a unicast IPv4 address");
+            if (!gateway.IsInSameSubnet(address, prefix))
+                throw new CliUsageException($"--gateway {gateway} is not on the link {address}/{prefix}");
+            if (gateway == address) throw new CliUsageException($"--gateway {gateway} is our own address");
+        }
+        var offload = OffloadChoice.Immediate;
+        if (pr.GetValue(Offload) is { } o && !OffloadChoice.TryParse(o, out offload, out string offloadError)) throw new CliUsageException(offloadError);
+        long uploadEvery = 0;
+        if (pr.GetValue(UploadEvery) is { } u)
+        {
+            if (!SizeParser.TryParse(u, out uploadEvery) || uploadEvery <= 0)
+                throw new CliUsageException($"--upload-every '{u}': expected a byte count above 0 (e.g. 4194304 or 4M)");
+            if (offload.Policy == HostStack.OffloadPolicy.Never)
+                throw new CliUsageException("--upload-every needs the connection offloaded: it conflicts with --offload never");
+        }
+        TimeSpan? timeout = null;
+        if (pr.GetValue(Timeout) is { } t)
+        {
+            if (!(t > 0) || double.IsInfinity(t)) throw new CliUsageException(string.Create(CultureInfo.InvariantCulture, $"--timeout {t}: expected seconds above 0"));
+            timeout = TimeSpan.FromSeconds(t);
+        }
+        int arpTries = pr.GetValue(ArpTries) ?? 3;
+        if (arpTries is < 1 or > 100) throw new CliUsageException($"--arp-tries {arpTries}: expected 1 to 100");
+        return new SessionSettings
+        {
+            Link = spec,
+            DaemonSocket = daemon,
+            Address = address,
+            PrefixLength = prefix,
+            Gateway = gateway,
+            Offload = offload,
+            UploadEvery = uploadEvery,
+            CaptureFile = pr.GetValue(Capture)?.FullName,
+            Json = pr.GetValue(Json),
+            Timeout = timeout,
+            ArpTries = arpTries,
+        };
+    }
+}

@@ -1,0 +1,185 @@
+using OffloadEmu.HostStack;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Cli.Session;
+
+/// <summary>
+/// The run of <c>connect</c> or <c>listen</c>: the host up, the work raced against <c>--timeout</c> and Ctrl-C, the
+/// progress line, and one summary per connection (text or JSON). Errors are one line on stderr prefixed with the
+/// command; exit 0 only when every connection went well.
+/// </summary>
+internal sealed class SessionRun
+{
+    private readonly string _command;
+    private readonly SessionSettings _settings;
+    private readonly TextWriter _stdout;
+    private readonly TextWriter _stderr;
+    private readonly List<TransferMeter> _meters = [];
+    private CancellationTokenSource? _progressStop;
+    private Task? _progress;
+    private volatile string? _abortReason;
+
+    public SessionRun(string command, SessionSettings settings, TextWriter stdout, TextWriter stderr)
+    {
+        _command = command;
+        _settings = settings;
+        _stdout = stdout;
+        _stderr = stderr;
+    }
+
+    /// <summary>Exit status so far (1 once anything failed).</summary>
+    public int ExitCode { get; private set; }
+
+    /// <summary>Runs <paramref name="work"/> on a freshly opened host within the limits; returns the exit status.</summary>
+    public async Task<int> RunAsync(Func<SessionHost, SessionRun, Task> work)
+    {
+        SessionHost host;
+        try
+        {
+            host = SessionHost.Open(_settings);
+        }
+        catch (CliUsageException ex)
+        {
+            Fail(ex.Message, ex.ExitCode);
+            return ExitCode;
+        }
+        var interrupted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupted.TrySetResult();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var stopDeadline = new CancellationTokenSource();
+        try
+        {
+            var task = work(host, this);
+            var deadline = _settings.Timeout is { } t ? Task.Delay(t, stopDeadline.Token) : Task.Delay(Timeout.Infinite, stopDeadline.Token);
+            var first = await Task.WhenAny(task, deadline, interrupted.Task).ConfigureAwait(false);
+            if (first != task)
+            {
+                _ = task.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                _abortReason = first == deadline ? $"timed out after {_settings.Timeout!.Value.TotalSeconds:0.###} s" : "interrupted";
+                List<TransferMeter> meters;
+                lock (_meters) meters = [.. _meters];
+                bool transferring = meters.Any(m => !m.Finished);
+                foreach (var m in meters) m.Socket?.Abort();
+                // A transfer under way ends at once with the abort and prints its summary with the reason; waiting
+                // for a connection does not.
+                if (!transferring || await Task.WhenAny(task, Task.Delay(3000)).ConfigureAwait(false) != task)
+                {
+                    await StopProgressAsync().ConfigureAwait(false);   // the live display clears its rows: before the error line
+                    Fail(_abortReason, 1);
+                }
+            }
+            else
+            {
+                await task.ConfigureAwait(false);
+            }
+        }
+        catch (CliUsageException ex)
+        {
+            Fail(ex.Message, ex.ExitCode);
+        }
+        catch (Exception ex)
+        {
+            Fail($"{ex.GetType().Name}: {ex.Message}", 1);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            stopDeadline.Cancel();
+            host.Dispose();
+        }
+        return ExitCode;
+    }
+
+    private async Task StopProgressAsync()
+    {
+        CancellationTokenSource? stop;
+        Task? progress;
+        lock (_meters)
+        {
+            (stop, progress) = (_progressStop, _progress);
+            (_progressStop, _progress) = (null, null);
+        }
+        if (stop is null || progress is null) return;
+        stop.Cancel();
+        await Task.WhenAny(progress, Task.Delay(2000)).ConfigureAwait(false);
+    }
+
+    /// <summary>Reports an error line and makes the exit status non-zero.</summary>
+    public void Fail(string message, int exitCode = 1)
+    {
+        _stdout.Flush();
+        _stderr.WriteLine($"offloademu {_command}: {message}");
+        _stderr.Flush();
+        if (ExitCode == 0) ExitCode = exitCode;
+    }
+
+    /// <summary>Runs one connection's transfer with a progress line and prints its summary.</summary>
+    public async Task TransferAsync(SessionHost host, OffloadSocket socket, TransferPlan plan, string mode, string local, string remote)
+    {
+        var meter = new TransferMeter { Socket = socket };
+        lock (_meters) _meters.Add(meter);
+        ulong retransmitsBefore = host.TargetRetransmits;
+        using var stopProgress = new CancellationTokenSource();
+        var progress = new ProgressLine(meter, _stdout, _settings.Json).RunAsync(stopProgress.Token);
+        lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
+        TransferOutcome outcome;
+        try
+        {
+            outcome = await new Transfer(socket, plan, meter).RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not CliUsageException)
+        {
+            socket.Abort();
+            string failure = _abortReason is { } why
+                ? $"{why} ({meter.BytesSent} bytes sent, {meter.BytesReceived} received)"
+                : Transfer.Describe(ex, remote, meter);
+            outcome = new TransferOutcome(failure, null, null, null);
+        }
+        meter.Stop();
+        meter.Finished = true;
+        await StopProgressAsync().ConfigureAwait(false);
+        ulong hostRetransmits = 0;
+        var statistics = socket.GetStatisticsAsync();
+        if (await Task.WhenAny(statistics, Task.Delay(2000)).ConfigureAwait(false) == statistics)
+            hostRetransmits = statistics.Result.HostTcp.RetransmittedSegments;
+        var (offloads, uploads) = socket.OffloadCounts;
+        var (hostSeconds, offloadedSeconds, handOverSeconds) = ProgressLine.Lived(meter);
+        var summary = new TransferSummary
+        {
+            Command = _command,
+            Mode = mode,
+            Link = _settings.Where,
+            Local = local,
+            Remote = remote,
+            Offload = _settings.Offload.ToString(),
+            UploadEvery = plan.UploadEvery,
+            Seconds = meter.Elapsed,
+            BytesSent = meter.BytesSent,
+            BytesReceived = meter.BytesReceived,
+            RetransmitsTarget = host.TargetRetransmits - retransmitsBefore,
+            RetransmitsHost = hostRetransmits,
+            Offloads = offloads,
+            Uploads = uploads,
+            HandOverCycles = meter.HandOverCycles,
+            HandOverCycleSeconds = meter.HandOverCycleTime.TotalSeconds,
+            SecondsHost = hostSeconds,
+            SecondsOffloaded = offloadedSeconds,
+            SecondsHandOver = handOverSeconds,
+            FinalLocation = (meter.LocationAtEnd ?? socket.Location).ToString().ToLowerInvariant(),
+            EchoOk = outcome.EchoOk,
+            Sha256Sent = outcome.Sha256Sent,
+            Sha256Received = outcome.Sha256Received,
+            Error = outcome.Error,
+        };
+        _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
+        _stdout.Flush();
+        if (outcome.Error is { } error) Fail(error, 1);
+    }
+
+    /// <summary>"198.18.0.1:7".</summary>
+    public static string Endpoint(Ipv4Address address, ushort port) => $"{address}:{port}";
+}

@@ -1,0 +1,43 @@
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Cli.Session;
+
+/// <summary>What <c>connect</c> and <c>listen</c> share, validated: where the target comes from, the interface, the
+/// offload policy and hand-overs, capture, output and time limit.</summary>
+internal sealed record class SessionSettings
+{
+    /// <summary>The link the embedded target runs on (null with <see cref="DaemonSocket"/>).</summary>
+    public LinkSpec? Link { get; init; }
+
+    /// <summary>A daemon's control socket (not available yet).</summary>
+    public string? DaemonSocket { get; init; }
+
+    public Ipv4Address Address { get; init; }
+
+    public int PrefixLength { get; init; }
+
+    /// <summary>Unspecified: only on-link peers.</summary>
+    public Ipv4Address Gateway { get; init; }
+
+    public OffloadChoice Offload { get; init; } = OffloadChoice.Immediate;
+
+    /// <summary>Upload and re-offload the connection every this many bytes moved (0 = never).</summary>
+    public long UploadEvery { get; init; }
+
+    /// <summary>pcapng of the link (null = none).</summary>
+    public string? CaptureFile { get; init; }
+
+    public bool Json { get; init; }
+
+    /// <summary>Whole-run limit (null = none).</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>ARP requests before a neighbour counts as unreachable.</summary>
+    public int ArpTries { get; init; } = 3;
+
+    /// <summary>"tap:oe0" or "daemon:PATH", for messages and the summary.</summary>
+    public string Where => Link?.ToString() ?? $"daemon:{DaemonSocket}";
+
+    /// <summary>The interface name for messages ("oe0").</summary>
+    public string InterfaceName => Link?.Name ?? DaemonSocket ?? "?";
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace OffloadEmu.Cli.Session;
+
+/// <summary>The figures of one connection at its end, printed iperf3-style or as one JSON object.</summary>
+internal sealed record class TransferSummary
+{
+    public required string Command { get; init; }
+    public required string Mode { get; init; }
+    public required string Link { get; init; }
+    public required string Local { get; init; }
+    public required string Remote { get; init; }
+    public required string Offload { get; init; }
+    public long UploadEvery { get; init; }
+    public double Seconds { get; init; }
+    public long BytesSent { get; init; }
+    public long BytesReceived { get; init; }
+    public ulong RetransmitsTarget { get; init; }
+    public ulong RetransmitsHost { get; init; }
+    public int Offloads { get; init; }
+    public int Uploads { get; init; }
+    public int HandOverCycles { get; init; }
+    public double HandOverCycleSeconds { get; init; }
+    public double SecondsHost { get; init; }
+    public double SecondsOffloaded { get; init; }
+    public double SecondsHandOver { get; init; }
+    public string FinalLocation { get; init; } = "";
+    public bool? EchoOk { get; init; }
+    public string? Sha256Sent { get; init; }
+    public string? Sha256Received { get; init; }
+    public string? Error { get; init; }
+
+    public ulong Retransmits => RetransmitsTarget + RetransmitsHost;
+
+    public static double Bitrate(long bytes, double seconds) => seconds > 0 ? bytes * 8 / seconds : 0;
+
+    /// <summary>The iperf3-like text block.</summary>
+    public string ToText()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine("- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -");
+        sb.AppendLine(ci, $"{Command} {Local} -> {Remote} on {Link}, offload {Offload}");
+        sb.AppendLine("Interval           Transfer      Bitrate            Retr");
+        string interval = string.Create(ci, $"0.00-{Seconds:F2} sec");
+        sb.AppendLine(ci, $"{interval,-18} {FormatBytes(BytesSent),-13} {FormatBitrate(Bitrate(BytesSent, Seconds)),-18} {Retransmits,-6} sent");
+        sb.AppendLine(ci, $"{interval,-18} {FormatBytes(BytesReceived),-13} {FormatBitrate(Bitrate(BytesReceived, Seconds)),-18} {"",-6} received");
+        sb.AppendLine(ci, $"bytes sent {BytesSent}, received {BytesReceived}");
+        sb.Append(ci, $"offloads {Offloads}, uploads {Uploads}");
+        if (UploadEvery > 0)
+        {
+            sb.Append(ci, $", {HandOverCycles} upload/re-offload cycles (every {FormatBytes(UploadEvery)}");
+            if (HandOverCycles > 0) sb.Append(ci, $", {1000 * HandOverCycleSeconds / HandOverCycles:F1} ms each on average");
+            sb.Append(')');
+        }
+        sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
+        double total = Math.Max(SecondsHost + SecondsOffloaded + SecondsHandOver, 1e-9);
+        sb.AppendLine(ci, $"lived (sampled every 50 ms): offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), in hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
+        if (EchoOk is { } ok)
+            sb.AppendLine(ok ? $"echo check: OK, SHA-256 {Sha256Received}" : $"echo check: MISMATCH, sent SHA-256 {Sha256Sent}, received {Sha256Received}");
+        return sb.ToString();
+    }
+
+    /// <summary>One JSON object (one line).</summary>
+    public string ToJson()
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("command", Command);
+            w.WriteString("mode", Mode);
+            w.WriteString("link", Link);
+            w.WriteString("local", Local);
+            w.WriteString("remote", Remote);
+            w.WriteString("offload", Offload);
+            w.WriteNumber("upload_every", UploadEvery);
+            w.WriteNumber("seconds", Math.Round(Seconds, 6));
+            w.WriteNumber("bytes_sent", BytesSent);
+            w.WriteNumber("bytes_received", BytesReceived);
+            w.WriteNumber("bits_per_second_sent", Math.Round(Bitrate(BytesSent, Seconds)));
+            w.WriteNumber("bits_per_second_received", Math.Round(Bitrate(BytesReceived, Seconds)));
+            w.WriteNumber("retransmits", Retransmits);
+            w.WriteNumber("retransmits_target", RetransmitsTarget);
+            w.WriteNumber("retransmits_host", RetransmitsHost);
+            w.WriteNumber("offloads", Offloads);
+            w.WriteNumber("uploads", Uploads);
+            w.WriteNumber("upload_cycles", HandOverCycles);
+            w.WriteNumber("upload_cycle_seconds", Math.Round(HandOverCycleSeconds, 6));
+            w.WriteStartObject("lived_seconds");
+            w.WriteNumber("offloaded", Math.Round(SecondsOffloaded, 6));
+            w.WriteNumber("host", Math.Round(SecondsHost, 6));
+            w.WriteNumber("hand_over", Math.Round(SecondsHandOver, 6));
+            w.WriteEndObject();
+            w.WriteString("final_location", FinalLocation);
+            if (EchoOk is { } ok)
+            {
+                w.WriteStartObject("echo_check");
+                w.WriteBoolean("ok", ok);
+                w.WriteString("sha256_sent", Sha256Sent);
+                w.WriteString("sha256_received", Sha256Received);
+                w.WriteEndObject();
+            }
+            if (Error is null) w.WriteNull("error");
+            else w.WriteString("error", Error);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    public static string FormatBytes(long bytes)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        return bytes switch
+        {
+            >= 1L << 30 => string.Create(ci, $"{bytes / (double)(1L << 30):F2} GiB"),
+            >= 1L << 20 => string.Create(ci, $"{bytes / (double)(1L << 20):F1} MiB"),
+            >= 1L << 10 => string.Create(ci, $"{bytes / 1024.0:F1} KiB"),
+            _ => string.Create(ci, $"{bytes} B"),
+        };
+    }
+
+    public static string FormatBitrate(double bitsPerSecond)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        return bitsPerSecond switch
+        {
+            >= 1e9 => string.Create(ci, $"{bitsPerSecond / 1e9:F2} Gbits/sec"),
+            >= 1e6 => string.Create(ci, $"{bitsPerSecond / 1e6:F1} Mbits/sec"),
+            >= 1e3 => string.Create(ci, $"{bitsPerSecond / 1e3:F1} Kbits/sec"),
+            _ => string.Create(ci, $"{bitsPerSecond:F0} bits/sec"),
+        };
+    }
+}

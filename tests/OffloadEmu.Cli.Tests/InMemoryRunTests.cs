@@ -1,0 +1,191 @@
+using System.Text.Json;
+using OffloadEmu.Cli.Session;
+using OffloadEmu.Link.Capture;
+using OffloadEmu.Link.Devices;
+
+namespace OffloadEmu.Cli.Tests;
+
+/// <summary>
+/// connect and listen end to end without privileges: both run in this process, each with its own offload target and
+/// host stack, on the two ends of a <see cref="MemoryLink"/> handed in through <see cref="TargetFactory.DeviceOverride"/>
+/// for links named mema / memb (any other name opens a real device, so parallel tests are unaffected).
+/// </summary>
+public sealed class InMemoryRunTests : IDisposable
+{
+    private readonly MemoryLink _a;
+    private readonly MemoryLink _b;
+    private readonly TaskCompletionSource _listenerLinkOpened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"oe-cli-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    public InMemoryRunTests()
+    {
+        MemoryLink.CreatePair(out _a, out _b, new MemoryLinkOptions { NameA = "mema", NameB = "memb" });
+        TargetFactory.DeviceOverride = spec =>
+        {
+            if (spec.Name == "memb") _listenerLinkOpened.TrySetResult();
+            return spec.Name switch { "mema" => new KeptLink(_a), "memb" => new KeptLink(_b), _ => null };
+        };
+        Directory.CreateDirectory(_dir);
+    }
+
+    public void Dispose()
+    {
+        TargetFactory.DeviceOverride = null;
+        _a.Dispose();
+        _b.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>Waits until the listening side opened its link: its host stack answers ARP from its start on, and its
+    /// listener is registered before the connecting side's ARP request can have been answered.</summary>
+    private Task ListenerStarting() => _listenerLinkOpened.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int exit = CliApp.Run(args, o, e);
+        return (exit, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public async Task Connect_echo_check_with_hand_overs_against_listen_echo()
+    {
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        string capture = Path.Combine(_dir, "connect.pcapng");
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "4M", "--upload-every", "1M", "--offload", "immediate", "--json", "--timeout", "60", "--capture", capture);
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(4L << 20, j.GetProperty("bytes_sent").GetInt64());
+        Assert.Equal(4L << 20, j.GetProperty("bytes_received").GetInt64());
+        Assert.True(j.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+        Assert.Equal(3, j.GetProperty("upload_cycles").GetInt32());
+        Assert.True(j.GetProperty("uploads").GetInt32() >= 3, stdout);
+        Assert.True(j.GetProperty("offloads").GetInt32() >= 4, stdout);
+        Assert.Equal(JsonValueKind.Null, j.GetProperty("error").ValueKind);
+
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+        Assert.Contains("listening on 198.18.0.1:7 (echo)", lout);
+        Assert.Contains("accepted 198.18.0.2:", lout);
+        Assert.Matches(@"0\.00-\d+\.\d\d sec\s+4\.0 MiB .* received", lout);
+
+        // The capture is a pcapng of the link that decode reads: ARP first, then the handshake.
+        var reader = CaptureReader.Open(capture);
+        int frames = 0;
+        while (reader.TryRead(out _)) frames++;
+        Assert.True(frames > 100, $"only {frames} frames captured");
+        var (dexit, dout, _) = Run("decode", "-r", capture, "-c", "4");
+        Assert.Equal(0, dexit);
+        Assert.Contains("ARP, Request who-has 198.18.0.1", dout);
+        Assert.Contains("Flags [S]", dout);
+    }
+
+    [Fact]
+    public async Task Listen_source_to_connect_receive_counts_every_byte()
+    {
+        var listen = Task.Run(() => Run("listen", "19", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--offload", "after:64K", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--upload-every", "256K", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        Assert.Matches(@"1\.0 MiB .* received", stdout);
+        Assert.Contains("connected 198.18.0.2:", stdout);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+        Assert.Matches(@"1\.0 MiB .* sent", lout);
+    }
+
+    [Fact]
+    public void No_ARP_reply_is_one_clear_line()
+    {
+        // Nobody runs on memb: the ARP requests go unanswered.
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "1", "--arp-tries", "1");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: no ARP reply from 198.18.0.1 on mema after 1 try\n", stderr);
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void Timeout_ends_the_run_with_exit_1()
+    {
+        var (exit, _, stderr) = Run("listen", "5001", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "0.3", "--json");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu listen: timed out after 0.3 s\n", stderr);
+    }
+
+    [Fact]
+    public async Task Echo_check_against_a_peer_that_does_not_echo_fails_with_the_summary_and_one_line()
+    {
+        // The "echo" is listen --source 1M: half as many bytes come back as were sent.
+        var listen = Task.Run(() => Run("listen", "7", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "2M", "--json", "--timeout", "60");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: echo mismatch: sent 2097152 bytes, received 1048576\n", stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.False(doc.RootElement.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+        Assert.Equal("echo mismatch: sent 2097152 bytes, received 1048576", doc.RootElement.GetProperty("error").GetString());
+        var (lexit, _, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+    }
+
+    [Fact]
+    public async Task Listen_count_takes_connections_one_after_the_other()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--count", "2", "--json", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        for (int i = 0; i < 2; i++)
+        {
+            var (exit, _, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "200K", "--timeout", "60");
+            Assert.True(exit == 0, stderr);
+        }
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+        var lines = lout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        foreach (var line in lines)
+        {
+            using var doc = JsonDocument.Parse(line);
+            Assert.Equal("sink", doc.RootElement.GetProperty("mode").GetString());
+            Assert.Equal(200 * 1024, doc.RootElement.GetProperty("bytes_received").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task Timeout_during_a_transfer_prints_the_summary_then_one_line()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--sink", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "30"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "100G", "--timeout", "1.5");
+        Assert.Equal(1, exit);
+        Assert.Matches(@"^offloademu connect: timed out after 1\.5 s \(\d+ bytes sent, 0 received\)\n$", stderr);
+        Assert.Contains("bytes sent ", stdout);
+        await listen;   // the sink sees the reset and ends (its exit status is not the point here)
+    }
+
+    [Fact]
+    public async Task Send_file_with_echo_check_compares_the_hashes()
+    {
+        string file = Path.Combine(_dir, "input.bin");
+        var data = new byte[300_001];
+        new Random(3).NextBytes(data);
+        File.WriteAllBytes(file, data);
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
+            "--send", file, "--offload", "after:100K", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var check = doc.RootElement.GetProperty("echo_check");
+        Assert.True(check.GetProperty("ok").GetBoolean());
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)), check.GetProperty("sha256_sent").GetString());
+        Assert.Equal(300_001, doc.RootElement.GetProperty("bytes_received").GetInt64());
+        Assert.Equal("after:102400", doc.RootElement.GetProperty("offload").GetString());
+        var (lexit, _, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+    }
+}

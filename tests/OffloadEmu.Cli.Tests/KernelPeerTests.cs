@@ -1,0 +1,170 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace OffloadEmu.Cli.Tests;
+
+/// <summary>
+/// offloademu as a real process against the Linux kernel. As in the daemon's and the target's end-to-end tests, our
+/// side stays in the root namespace: the test makes a persistent TAP there, offloademu attaches it by name, and once
+/// it holds the descriptor the TAP is moved into our own namespace oe-c&lt;random&gt;&lt;pid&gt; (the descriptor follows
+/// it), where the kernel gets 198.18.24x.1/24 and runs socat. Addresses only from 198.18.0.0/15, no route out; the
+/// namespace, the TAP and every process (by PID) are removed at the end.
+/// </summary>
+[Trait("Category", "Privileged")]
+public sealed class KernelPeerTests : IDisposable
+{
+    private static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(90);
+    private readonly ITestOutputHelper _output;
+    private readonly string _tag = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.Next()))[..4].ToLowerInvariant();
+    private readonly string _ns;
+    private readonly string _tap;
+    private readonly List<ChildProcess> _processes = [];
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"oe-cli-kernel-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    public KernelPeerTests(ITestOutputHelper output)
+    {
+        _output = output;
+        _ns = $"oe-c{_tag}{Environment.ProcessId}";
+        _tap = $"oec{_tag}{Environment.ProcessId % 1_000_000}";
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _processes) p.Dispose();
+        RemoveNetwork();
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>Only what this test made, by its exact names.</summary>
+    private void RemoveNetwork()
+    {
+        Cmd.TryRun("ip", "-n", _ns, "link", "del", _tap);
+        Cmd.TryRun("ip", "link", "del", _tap);
+        Cmd.TryRun("ip", "netns", "del", _ns);
+    }
+
+    [Fact]
+    public void Connect_echo_check_16_MiB_with_an_upload_every_4_MiB_against_the_kernel_echo_server()
+    {
+        if (!Privileged.ShouldRun()) return;
+        MakeNamespaceAndTap();
+        // The kernel's echo server (one connection), as scripts/lab.sh runs it (-b 4096 against its PIPE deadlock).
+        var echo = Own(ChildProcess.Start("ip", "netns", "exec", _ns, "socat", "-b", "4096", "TCP-LISTEN:7,reuseaddr", "PIPE"));
+        WaitFor(() => Cmd.TryRun("ip", "netns", "exec", _ns, "ss", "-Hltn", "sport = :7").Stdout.Contains(":7", StringComparison.Ordinal),
+            "socat listening on port 7", () => echo.Stderr);
+
+        var cli = Own(ChildProcess.StartOffloademu("connect", "198.18.247.1:7", "--link", $"tap:{_tap}", "--local", "198.18.247.2/24",
+            "--echo-check", "--send-bytes", "16777216", "--upload-every", "4194304", "--offload", "immediate",
+            "--json", "--timeout", "60", "--arp-tries", "10"));
+        HandTapToKernel(cli, "198.18.247.1/24");
+
+        int? exit = cli.WaitForExit(RunLimit);
+        _output.WriteLine($"stdout:\n{cli.Stdout}\nstderr:\n{cli.Stderr}");
+        Assert.True(exit == 0, $"offloademu connect exit {exit?.ToString() ?? "(still running)"}: {cli.Stderr}");
+        Assert.Equal("", cli.Stderr);
+        using var doc = JsonDocument.Parse(cli.Stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(16777216, j.GetProperty("bytes_sent").GetInt64());
+        Assert.Equal(16777216, j.GetProperty("bytes_received").GetInt64());
+        var check = j.GetProperty("echo_check");
+        Assert.True(check.GetProperty("ok").GetBoolean());
+        Assert.Equal(check.GetProperty("sha256_sent").GetString(), check.GetProperty("sha256_received").GetString());
+        Assert.True(j.GetProperty("uploads").GetInt32() >= 3, $"uploads {j.GetProperty("uploads")}");
+        Assert.True(j.GetProperty("offloads").GetInt32() >= 4, $"offloads {j.GetProperty("offloads")}");
+        Assert.Equal(3, j.GetProperty("upload_cycles").GetInt32());
+        Assert.True(j.GetProperty("lived_seconds").GetProperty("offloaded").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Null, j.GetProperty("error").ValueKind);
+    }
+
+    [Fact]
+    public void Listen_sink_takes_4_MiB_from_a_kernel_client()
+    {
+        if (!Privileged.ShouldRun()) return;
+        Directory.CreateDirectory(_dir);
+        string input = Path.Combine(_dir, "input.bin");
+        var data = new byte[4 << 20];
+        new Random(6).NextBytes(data);
+        File.WriteAllBytes(input, data);
+        MakeNamespaceAndTap();
+
+        var cli = Own(ChildProcess.StartOffloademu("listen", "5001", "--sink", "--link", $"tap:{_tap}", "--local", "198.18.248.2/24",
+            "--offload", "immediate", "--timeout", "60"));
+        HandTapToKernel(cli, "198.18.248.1/24");
+        WaitFor(() => cli.Stdout.Contains("listening on 198.18.248.2:5001 (sink)", StringComparison.Ordinal), "the listening line", () => cli.Stderr);
+
+        var client = Cmd.TryRun("ip", ["netns", "exec", _ns, "socat", "-u", $"OPEN:{input},rdonly", "TCP:198.18.248.2:5001,connect-timeout=20"], null, 60_000);
+        Assert.True(client.Code == 0, $"socat client exit {client.Code}: {client.Stderr}");
+
+        int? exit = cli.WaitForExit(RunLimit);
+        _output.WriteLine($"stdout:\n{cli.Stdout}\nstderr:\n{cli.Stderr}");
+        Assert.True(exit == 0, $"offloademu listen exit {exit?.ToString() ?? "(still running)"}: {cli.Stderr}");
+        Assert.Equal("", cli.Stderr);
+        Assert.Contains("accepted 198.18.248.1:", cli.Stdout);
+        Assert.Contains($"bytes sent 0, received {4 << 20}", cli.Stdout);
+        var counts = Regex.Match(cli.Stdout, @"offloads (\d+), uploads (\d+)");
+        Assert.True(counts.Success, cli.Stdout);
+        Assert.True(int.Parse(counts.Groups[1].Value) >= 1, "the connection was never offloaded");
+        Assert.Matches(@"0\.00-\d+\.\d\d sec\s+4\.0 MiB\s+\S+ \S+/sec\s+received", cli.Stdout);
+    }
+
+    private ChildProcess Own(ChildProcess p)
+    {
+        _processes.Add(p);
+        return p;
+    }
+
+    private void MakeNamespaceAndTap()
+    {
+        RemoveNetwork();   // leftovers of a crashed run with these exact names only
+        Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap");
+        Cmd.Run("ip", "netns", "add", _ns);
+        Cmd.Run("ip", "netns", "exec", _ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+        Cmd.Run("ip", "-n", _ns, "link", "set", "lo", "up");
+        Cmd.TryRun("ip", "netns", "exec", _ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
+    }
+
+    /// <summary>Once offloademu holds the TAP (its fdinfo names it), moves the TAP into the namespace and gives the
+    /// kernel its address there.</summary>
+    private void HandTapToKernel(ChildProcess cli, string kernelCidr)
+    {
+        WaitFor(() => HoldsTap(cli.Id), $"offloademu (pid {cli.Id}) attaching TAP {_tap}", () => cli.Stderr);
+        Cmd.Run("ip", "link", "set", _tap, "netns", _ns);
+        Cmd.Run("ip", "netns", "exec", _ns, "sysctl", "-qw", $"net.ipv6.conf.{_tap}.disable_ipv6=1");
+        Cmd.Run("ip", "-n", _ns, "addr", "add", kernelCidr, "dev", _tap);
+        Cmd.Run("ip", "-n", _ns, "link", "set", _tap, "up");
+    }
+
+    private bool HoldsTap(int pid)
+    {
+        try
+        {
+            foreach (var f in Directory.EnumerateFiles($"/proc/{pid}/fdinfo"))
+            {
+                try
+                {
+                    if (File.ReadAllText(f).Contains($"iff:\t{_tap}\n", StringComparison.Ordinal)) return true;
+                }
+                catch (IOException)
+                {
+                    // the descriptor closed meanwhile
+                }
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // the process is gone
+        }
+        return false;
+    }
+
+    private static void WaitFor(Func<bool> condition, string what, Func<string> diagnostics)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting for {what}: {diagnostics()}");
+            Thread.Sleep(20);
+        }
+    }
+}
