@@ -73,8 +73,16 @@ public class ArgumentTests
         => AssertUsage("--link and --daemon are exclusive", "connect", "198.18.0.1:7", Link, Tap, "--daemon", "/run/offloademu.sock", "--local", "198.18.0.2/24", "--send-bytes", "1");
 
     [Fact]
-    public void Daemon_is_not_available_yet()
-        => AssertUsage("not available yet: use --link", "connect", "198.18.0.1:7", "--daemon", "/run/offloademu.sock", "--local", "198.18.0.2/24", "--send-bytes", "1");
+    public void Daemon_that_does_not_answer_is_one_line_and_exit_1()
+    {
+        string socket = Path.Combine(Path.GetTempPath(), $"oe-none-{Guid.NewGuid():N}.sock");
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--daemon", socket, "--local", "198.18.0.2/24", "--send-bytes", "1");
+        Assert.Equal(1, exit);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, stderr);
+        Assert.StartsWith($"offloademu connect: --daemon {socket}: no offloademud answers", lines[0]);
+        Assert.Equal("", stdout);
+    }
 
     [Theory]
     [InlineData("--send-bytes and --send are exclusive", "--send-bytes", "1", "--send", "/etc/hostname")]

@@ -49,6 +49,29 @@ public sealed class InMemoryRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Connect_through_a_daemon_control_socket_echo_checks_against_listen_echo()
+    {
+        // The daemon's half: an offload target on mema served over a control socket (what offloademud does).
+        using var target = new OffloadEmu.Target.OffloadTarget(new KeptLink(_a));
+        string socket = Path.Combine(_dir, "control.sock");
+        await using var server = new OffloadEmu.Control.Server.ControlServer(target, new OffloadEmu.Control.Server.ControlServerOptions { Path = socket });
+        server.Start();
+        target.Start();
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--daemon", socket, "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "2M", "--offload", "immediate", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(2L << 20, j.GetProperty("bytes_received").GetInt64());
+        Assert.True(j.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+        Assert.True(j.GetProperty("offloads").GetInt32() >= 1, stdout);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+    }
+
+    [Fact]
     public async Task Connect_echo_check_with_hand_overs_against_listen_echo()
     {
         var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));

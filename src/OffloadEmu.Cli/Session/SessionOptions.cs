@@ -9,7 +9,7 @@ namespace OffloadEmu.Cli.Session;
 internal sealed class SessionOptions
 {
     public Option<string?> Link { get; } = new("--link") { HelpName = "KIND:NAME", Description = "the link the embedded offload target runs on: tap:NAME, packet:NAME or pcap:NAME" };
-    public Option<string?> Daemon { get; } = new("--daemon") { HelpName = "SOCKET", Description = "bind to an offloademud control socket instead of --link (not available yet)" };
+    public Option<string?> Daemon { get; } = new("--daemon") { HelpName = "SOCKET", Description = "bind to the target of a running offloademud through its control socket instead of --link" };
     public Option<string?> Local { get; } = new("--local") { HelpName = "ADDR/PREFIX", Description = "our address and on-link prefix, ADDR/PREFIX (e.g. 198.18.0.2/24)" };
     public Option<string?> Gateway { get; } = new("--gateway") { HelpName = "ADDR", Description = "default gateway for peers outside --local's prefix" };
     public Option<string?> Offload { get; } = new("--offload") { HelpName = "immediate|after:N|never", Description = "when connections go to the target: immediate (default), after:N bytes, never" };

@@ -9,7 +9,7 @@ internal sealed record class SessionSettings
     /// <summary>The link the embedded target runs on (null with <see cref="DaemonSocket"/>).</summary>
     public LinkSpec? Link { get; init; }
 
-    /// <summary>A daemon's control socket (not available yet).</summary>
+    /// <summary>A daemon's control socket (the host stack binds to the daemon's target over it).</summary>
     public string? DaemonSocket { get; init; }
 
     public Ipv4Address Address { get; init; }

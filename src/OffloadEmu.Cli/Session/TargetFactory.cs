@@ -1,16 +1,16 @@
 using OffloadEmu.Link;
+using OffloadEmu.Control.Client;
+using OffloadEmu.Control.Protocol;
 using OffloadEmu.Target;
 
 namespace OffloadEmu.Cli.Session;
 
 /// <summary>
-/// The one place a command gets its <see cref="Chimney.IOffloadTarget"/>: embedded on <c>--link</c> now; the
-/// daemon's RemoteOffloadTarget over <c>--daemon</c> plugs in here when the control protocol lands.
+/// The one place a command gets its <see cref="Chimney.IOffloadTarget"/>: embedded on <c>--link</c>, or the daemon's
+/// target over its control socket (<c>--daemon</c>, <see cref="RemoteOffloadTarget"/>).
 /// </summary>
 internal static class TargetFactory
 {
-    /// <summary>The message for <c>--daemon</c> until the control protocol exists.</summary>
-    public const string DaemonNotAvailable = "not available yet: use --link";
 
     /// <summary>Test seam: when set and it returns a device for the link, that device is used instead of opening one
     /// (in-memory links in unit tests).</summary>
@@ -20,7 +20,7 @@ internal static class TargetFactory
     /// <exception cref="CliUsageException">The link cannot be opened, or <c>--daemon</c> was given.</exception>
     public static TargetSession Open(SessionSettings settings)
     {
-        if (settings.Link is not { } link) throw new CliUsageException(DaemonNotAvailable);
+        if (settings.Link is not { } link) return OpenDaemon(settings.DaemonSocket!);
         ILinkDevice top;
         Link.Decorators.CaptureDevice? capture = null;
         if (DeviceOverride?.Invoke(link) is { } given)
@@ -50,5 +50,20 @@ internal static class TargetFactory
             top.Dispose();
             throw;
         }
+    }
+
+    private static TargetSession OpenDaemon(string socket)
+    {
+        RemoteOffloadTarget remote;
+        try
+        {
+            remote = RemoteOffloadTarget.Connect(socket, new RemoteOffloadTargetOptions { ClientName = $"offloademu pid {Environment.ProcessId}" });
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or ControlProtocolException or TimeoutException)
+        {
+            throw new CliUsageException($"--daemon {socket}: no offloademud answers ({ex.Message.TrimEnd('.')}); start it (scripts/offloademud.service) or check Control:Endpoint", 1);
+        }
+        string description = $"daemon {socket} (mac {remote.MacAddress}, mtu {remote.Mtu})";
+        return new TargetSession(remote, description, start: null, runner: remote, device: null, capture: null);
     }
 }
