@@ -73,6 +73,10 @@ public class ArgumentTests
         => AssertUsage("--link and --daemon are exclusive", "connect", "198.18.0.1:7", Link, Tap, "--daemon", "/run/offloademu.sock", "--local", "198.18.0.2/24", "--send-bytes", "1");
 
     [Fact]
+    public void Capture_with_daemon_is_refused()
+        => AssertUsage("with --daemon the daemon captures", "connect", "198.18.0.1:7", "--daemon", "/run/x.sock", "--capture", "/tmp/x.pcapng", "--local", "198.18.0.2/24", "--send-bytes", "1");
+
+    [Fact]
     public void Daemon_that_does_not_answer_is_one_line_and_exit_1()
     {
         string socket = Path.Combine(Path.GetTempPath(), $"oe-none-{Guid.NewGuid():N}.sock");

@@ -40,6 +40,8 @@ internal sealed class SessionOptions
         string? link = pr.GetValue(Link), daemon = pr.GetValue(Daemon);
         if (link is not null && daemon is not null) throw new CliUsageException("--link and --daemon are exclusive: embed a target on a link or bind to a daemon, not both");
         if (link is null && daemon is null) throw new CliUsageException("no link: give --link tap:NAME|packet:NAME|pcap:NAME (e.g. --link tap:oe0)");
+        if (daemon is not null && pr.GetValue(Capture) is not null)
+            throw new CliUsageException("--capture records the link this command opens; with --daemon the daemon captures (its Capture:File)");
         LinkSpec? spec = null;
         if (link is not null)
         {
