@@ -38,16 +38,6 @@ public sealed class MemoryHostTests : IDisposable
         }
     }
 
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > TimeSpan.FromSeconds(10)) Assert.Fail("timed out waiting for " + what);
-            Thread.Sleep(5);
-        }
-    }
-
     [Fact]
     public async Task Frames_from_the_peer_reach_the_sink_and_the_capture_and_stop_flushes_it()
     {
@@ -55,7 +45,7 @@ public sealed class MemoryHostTests : IDisposable
         await host.StartAsync();
         var sink = (TargetFrameSink)host.Services.GetRequiredService<IFrameSink>();
         SendFrames(Peer(host), 300);
-        WaitFor(() => sink.Frames == 300, "300 frames at the sink");
+        PeerIo.WaitFor(() => sink.Frames == 300, "300 frames at the sink");
         Assert.Equal(300 * 60, sink.Bytes);
         Assert.Equal(300, host.Services.GetRequiredService<LinkService>().FramesDelivered);
 
@@ -84,7 +74,7 @@ public sealed class MemoryHostTests : IDisposable
         sink.ReceiveLoopRunning = () => link.IsReceiving;
         await host.StartAsync();
         SendFrames(Peer(host), 5);
-        WaitFor(() => sink.Frames == 5, "5 frames at the plugged-in sink");
+        PeerIo.WaitFor(() => sink.Frames == 5, "5 frames at the plugged-in sink");
 
         await host.StopAsync();
 
@@ -104,7 +94,7 @@ public sealed class MemoryHostTests : IDisposable
         await host.StartAsync();
         SendFrames(Peer(host), 20);
         var sink = (TargetFrameSink)host.Services.GetRequiredService<IFrameSink>();
-        WaitFor(() => sink.Frames == 20, "20 frames");
+        PeerIo.WaitFor(() => sink.Frames == 20, "20 frames");
 
         var seen = new Dictionary<string, long>();
         using var listener = new MeterListener();
@@ -148,7 +138,7 @@ public sealed class MemoryHostTests : IDisposable
         await host.StartAsync();
         SendFrames(Peer(host), 10);
         var stats = host.Services.GetRequiredService<LinkService>().Stack!.Device.Statistics;
-        WaitFor(() => stats.Drops(DropReason.Impairment) == 10, "10 impairment drops");
+        PeerIo.WaitFor(() => stats.Drops(DropReason.Impairment) == 10, "10 impairment drops");
         await host.StopAsync();
         Assert.Empty(CaptureReader.Open(Capture).ReadAll());
         Assert.Equal(0, ((TargetFrameSink)host.Services.GetRequiredService<IFrameSink>()).Frames);
@@ -162,10 +152,10 @@ public sealed class MemoryHostTests : IDisposable
         var link = host.Services.GetRequiredService<LinkService>();
         var peer = Peer(host);
         SendFrames(peer, 2_000);                                   // warm-up: JIT, pools, capture buffer
-        WaitFor(() => link.FramesDelivered == 2_000, "warm-up frames");
+        PeerIo.WaitFor(() => link.FramesDelivered == 2_000, "warm-up frames");
         long before = link.ReceiveThreadAllocatedBytes;
         SendFrames(peer, 10_000);
-        WaitFor(() => link.FramesDelivered == 12_000, "10,000 frames");
+        PeerIo.WaitFor(() => link.FramesDelivered == 12_000, "10,000 frames");
         long after = link.ReceiveThreadAllocatedBytes;
         await host.StopAsync();
         Assert.Equal(0, after - before);
@@ -178,7 +168,7 @@ public sealed class MemoryHostTests : IDisposable
         await host.StartAsync();
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         SendFrames(Peer(host), 1);
-        WaitFor(() => lifetime.ApplicationStopping.IsCancellationRequested, "the daemon to stop itself");
+        PeerIo.WaitFor(() => lifetime.ApplicationStopping.IsCancellationRequested, "the daemon to stop itself");
         await host.StopAsync();
         Assert.Equal(ExitCodes.Failure, host.Services.GetRequiredService<DaemonStatus>().ExitCode);
     }
