@@ -170,8 +170,12 @@ public sealed partial class HostStack
     {
         switch (c.Location)
         {
+            case ConnectionLocation.Host when c.Machine is null:
+                // A synthetic offload waiting for its initiate: held and forwarded once it is offloaded.
+                HoldSegment(c, segment);
+                break;
             case ConnectionLocation.Host:
-                c.Machine!.ProcessSegment(segment, _now);
+                c.Machine.ProcessSegment(segment, _now);
                 Transmit(c);
                 break;
             case ConnectionLocation.Offloading:
