@@ -248,6 +248,8 @@ public sealed partial class HostStack
         entry.IsReachableForQuery = true;
         entry.RequestsSent = 0;
         entry.NextRequestAt = Instant.MaxValue;
+        // A new MAC for a neighbour the target holds: its cached state is updated (spec §6.7).
+        PushNeighborMac(entry);
         if (entry.Waiters.Count > 0)
         {
             var waiters = entry.Waiters.ToArray();

@@ -152,6 +152,7 @@ public sealed partial class HostStack
                 NeighborCached = new NeighborCachedState { DlDestinationAddress = neighbor.Mac, HostReachabilityDelta = 0 },
                 NeighborDelegated = new NeighborDelegatedState(),
             };
+            neighbor.OffloadedMac = neighbor.Mac;
             _neighborHandles[neighbor.Handle] = neighbor;
         }
         OffloadBlock pathBlock;
@@ -261,6 +262,7 @@ public sealed partial class HostStack
             if (OffloadTree.IsOffloaded(root.Status))
             {
                 neighbor.OffloadState = ObjectOffloadState.Offloaded;
+                PushNeighborMac(neighbor); // the MAC may have changed while the initiate was pending
             }
             else
             {
@@ -662,8 +664,58 @@ public sealed partial class HostStack
         _target.UpdateOffload(block);
     }
 
+    // ---- neighbour MAC changes (spec §6.7) -----------------------------------------------------------------------------
+
+    private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborUpdates = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborTerminates = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Sends the neighbour's MAC to its offloaded object when it differs and no other update is in flight.</summary>
+    private void PushNeighborMac(NeighborEntry neighbor)
+    {
+        if (neighbor.OffloadState != ObjectOffloadState.Offloaded || neighbor.UpdateInFlight || neighbor.OffloadedMac == neighbor.Mac) return;
+        var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
+        {
+            MiniportOffloadContext = neighbor.Slot,
+            NdisOffloadHandle = neighbor.Handle,
+            NeighborCached = new NeighborCachedState { DlDestinationAddress = neighbor.Mac, HostReachabilityDelta = 0 },
+        };
+        neighbor.UpdateInFlight = true;
+        _neighborUpdates[block] = neighbor;
+        _target.UpdateOffload(block);
+    }
+
+    private void OnNeighborUpdateComplete(OffloadBlock root, NeighborEntry neighbor)
+    {
+        neighbor.UpdateInFlight = false;
+        if (root.Status == NdisStatus.Success)
+        {
+            neighbor.OffloadedMac = root.NeighborCached!.Value.DlDestinationAddress;
+            Statistics.NeighborUpdatesCompleted++;
+        }
+        PushNeighborMac(neighbor); // a further change may have arrived meanwhile
+        ReleaseNeighborIfUnused(neighbor);
+    }
+
+    /// <summary>A neighbour kept offloaded for its update when its last path went is terminated once both are over.</summary>
+    private void ReleaseNeighborIfUnused(NeighborEntry neighbor)
+    {
+        if (neighbor.Dependents == 0 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !neighbor.UpdateInFlight
+            && !ReferenceEquals(_initiateConnection?.Path?.Neighbor, neighbor))
+        {
+            var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
+            neighbor.OffloadState = ObjectOffloadState.Terminating;
+            _neighborTerminates[block] = neighbor;
+            _target.TerminateOffload(block);
+        }
+    }
+
     private void OnUpdateComplete(OffloadBlock root)
     {
+        if (_neighborUpdates.Remove(root, out var neighbor))
+        {
+            OnNeighborUpdateComplete(root, neighbor);
+            return;
+        }
         if (!_updates.Remove(root, out var path)) return;
         path.UpdateInFlight = false;
         if (root.Status == NdisStatus.Success)
@@ -760,7 +812,8 @@ public sealed partial class HostStack
             pathBlock.AddDependent(tcp);
             path.OffloadState = ObjectOffloadState.Terminating;
             root = pathBlock;
-            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
+                && !neighbor.UpdateInFlight)
             {
                 var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
                 neighborBlock.AddDependent(pathBlock);
@@ -784,7 +837,8 @@ public sealed partial class HostStack
         var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
         path.OffloadState = ObjectOffloadState.Terminating;
         OffloadBlock root = pathBlock;
-        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
+            && !neighbor.UpdateInFlight)
         {
             var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
             neighborBlock.AddDependent(pathBlock);
@@ -806,6 +860,7 @@ public sealed partial class HostStack
             path.OffloadState = ObjectOffloadState.NotOffloaded;
             path.Slot = null;
             neighbor.Dependents--;
+            if (root.Layer != OffloadLayer.Neighbor) ReleaseNeighborIfUnused(neighbor);
         }
         else
         {
@@ -828,6 +883,20 @@ public sealed partial class HostStack
 
     private void OnTerminateComplete(OffloadBlock root)
     {
+        if (_neighborTerminates.Remove(root, out var releasedNeighbor))
+        {
+            if (root.Status == NdisStatus.Success)
+            {
+                releasedNeighbor.OffloadState = ObjectOffloadState.NotOffloaded;
+                _neighborHandles.TryRemove(releasedNeighbor.Handle, out _);
+                releasedNeighbor.Slot = null;
+            }
+            else
+            {
+                releasedNeighbor.OffloadState = ObjectOffloadState.Offloaded;
+            }
+            return;
+        }
         if (_sharedTerminates.Remove(root, out var sharedPath))
         {
             ApplySharedTerminate(root, sharedPath);
