@@ -157,11 +157,12 @@ internal sealed class HostStackKernelLab : IDisposable
         }
     }
 
-    /// <summary>Stops tcpdump (after a pause: it lags the wire on a loaded machine) and returns the pcap path.</summary>
+    /// <summary>Stops tcpdump once its file holds every frame the TAP carried (it lags the wire on a loaded machine; at
+    /// most 5 s more) and returns the pcap path.</summary>
     internal string StopCapture()
     {
-        Thread.Sleep(300);
-        Capture!.Stop();
+        long frames = Tap!.Statistics.FramesIn + Tap.Statistics.FramesOut;
+        Capture!.Stop((int)Math.Min(frames, int.MaxValue));
         return Capture.FilePath;
     }
 
