@@ -49,6 +49,11 @@ public sealed class HostStackKernelEndToEndTests
     /// <summary>How long after a hand-over the kernel's reaction is attributed to it (its 200 ms minimum RTO + slack).</summary>
     private const double HandOverGrace = 0.4;
 
+    /// <summary>How long after a loss window ends our repairs are still attributed to it: segments in flight to the old
+    /// MAC are all lost when nothing after them arrives, and then only our retransmission timer (1 s minimum, RFC 6298)
+    /// recovers them; plus slack.</summary>
+    private const double LossGrace = 1.6;
+
     /// <summary>Expert findings (message substrings, by sender) allowed without limit, each with why.</summary>
     private static readonly (string Sender, string Message, string Why)[] AllowedAnalysis =
     [
@@ -390,6 +395,85 @@ public sealed class HostStackKernelEndToEndTests
         }
     }
 
+    // ---- issue 5 part 2 item 3: the kernel's MAC changes under an offloaded connection ---------------------------------
+
+    [Fact]
+    public async Task Follows_a_new_kernel_MAC_under_an_offloaded_connection()
+    {
+        if (!Privileged.ShouldRun()) return;
+        const long total = 24L * 1024 * 1024;
+        const long changeAt = 6L * 1024 * 1024;
+        var newMac = MacAddress.Parse("02:00:5e:0e:00:01");
+        using var lab = new HostStackKernelLab(_output, nameof(Follows_a_new_kernel_MAC_under_an_offloaded_connection), snapLength: 96);
+        bool passed = false;
+        try
+        {
+            // arp_notify: a MAC change makes the kernel send a gratuitous ARP (the host stack's only way to learn it).
+            lab.Namespace.Exec("sysctl", "-qw", $"net.ipv4.conf.{lab.TapName}.arp_notify=1");
+            var oldMac = lab.KernelMac();
+            lab.StartListener(7, "", "-b", "4096", "-t", "10", "PIPE");
+            using var cts = new CancellationTokenSource(Timeout);
+            var socket = await lab.Stack!.ConnectAsync(KernelIp, 7, cts.Token).WaitAsync(cts.Token);
+            await WaitFor(() => socket.Location == ConnectionLocation.Offloaded, cts.Token, "offload after the handshake");
+            var lossWindows = new List<(double Start, double End)>();
+
+            using var sentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var receivedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var writer = Task.Run(async () =>
+            {
+                var pattern = new PseudoRandomPattern(0x3AC0_C4A6UL);
+                var buffer = new byte[256 * 1024];
+                for (long written = 0; written < total; written += buffer.Length)
+                {
+                    pattern.Fill(buffer);
+                    sentHash.AppendData(buffer);
+                    await socket.WriteAsync(buffer, cts.Token);
+                    if (written + buffer.Length == changeAt)
+                    {
+                        double start = HostStackKernelLab.UnixSeconds();
+                        lab.Namespace.Exec("ip", "link", "set", "dev", lab.TapName, "address", newMac.ToString());
+                        await WaitFor(() => lab.Stack!.Statistics.NeighborUpdatesCompleted == 1, cts.Token, "the neighbour update");
+                        lossWindows.Add((start, HostStackKernelLab.UnixSeconds()));
+                        _output.WriteLine($"kernel MAC {oldMac} -> {newMac}; target updated after {(HostStackKernelLab.UnixSeconds() - start) * 1000:F1} ms");
+                    }
+                }
+            }, cts.Token);
+            long received = 0;
+            var buffer2 = new byte[256 * 1024];
+            while (received < total)
+            {
+                int n = await socket.ReadAsync(buffer2, cts.Token);
+                if (n == 0) throw new EndOfStreamException($"EOF after {received} bytes");
+                receivedHash.AppendData(buffer2, 0, n);
+                received += n;
+            }
+            await writer;
+            await socket.ShutdownAsync().WaitAsync(cts.Token);
+            Assert.Equal(0, await socket.ReadAsync(new byte[16], cts.Token).AsTask().WaitAsync(cts.Token));
+            await socket.CloseAsync().WaitAsync(cts.Token);
+
+            lab.WriteSummary();
+            Assert.Equal(Convert.ToHexString(sentHash.GetCurrentHash()), Convert.ToHexString(receivedHash.GetCurrentHash()));
+            Assert.Equal(newMac, lab.KernelMac());
+            Assert.Equal(1L, lab.Stack!.Statistics.NeighborUpdatesCompleted);
+            Assert.Equal(0L, lab.Target!.SuppressedResets);
+
+            string file = lab.StopCapture();
+            int toNew = Tshark.Count(file, $"eth.dst == {newMac} && ip.src == {OurIpText} && tcp.len > 0");
+            int toOld = Tshark.Count(file, $"eth.dst == {oldMac} && ip.src == {OurIpText} && tcp.len > 0");
+            _output.WriteLine($"our data segments: {toOld} to the old MAC, {toNew} to the new one");
+            Assert.True(toNew > 1000 && toOld > 1000, "the data did not go to both MACs");
+            Tshark.AssertPresent(file, $"arp && eth.src == {newMac} && arp.src.proto_ipv4 == {KernelIp}");
+            AssertCaptureClean(file, 7, fins: 2, kernelResets: 0, lab.HandOvers, minimumFrames: 5_000, fullFrames: false, ourFinFirst: true, lossWindows);
+            lab.AssertNoKernelChecksumErrors();
+            passed = true;
+        }
+        finally
+        {
+            lab.KeepCaptureUnlessPassed(passed);
+        }
+    }
+
     // ---- helpers ------------------------------------------------------------------------------------------------------
 
     private static string OurIpText => HostStackKernelLab.OurIp.ToString();
@@ -422,9 +506,14 @@ public sealed class HostStackKernelEndToEndTests
         return read();
     }
 
+    /// <summary>Checks one connection in a capture. <paramref name="lossWindows"/>: spans in which frames we sent were
+    /// lost by design (the kernel's MAC changed and frames to the old one were dropped until our update); our
+    /// retransmissions and the kernel's duplicate ACKs there (plus <see cref="LossGrace"/>) are counted apart and
+    /// allowed.</summary>
     private void AssertCaptureClean(string file, ushort port, int fins, int kernelResets, List<(double Start, double End)> handOvers,
-        int minimumFrames, bool fullFrames, bool ourFinFirst)
+        int minimumFrames, bool fullFrames, bool ourFinFirst, List<(double Start, double End)>? lossWindows = null)
     {
+        int lossRetransmissions = 0, lossDuplicateAcks = 0;
         var check = Stopwatch.StartNew();
         // The payload is pseudo-random bytes: decoded as plain data, or tshark's heuristic dissectors take some segments
         // for Thrift and the like and report them malformed or "not enough data" (seen here on frames cut at 96 bytes).
@@ -482,6 +571,8 @@ public sealed class HostStackKernelEndToEndTests
                 finCount++;
                 firstFinFrom ??= sender;
             }
+            double at = f.Length > 6 && double.TryParse(f[6], NumberStyles.Float, CultureInfo.InvariantCulture, out double t) ? t : 0;
+            bool inLoss = lossWindows?.Any(h => at >= h.Start - 0.005 && at <= h.End + LossGrace) == true;
             var messages = f.Length > 5 ? f[5].Split('|', StringSplitOptions.RemoveEmptyEntries) : [];
             bool spurious = messages.Any(m => m.Contains("spurious retransmission", StringComparison.Ordinal));
             bool retransmission = false, duplicateAck = false;
@@ -494,7 +585,13 @@ public sealed class HostStackKernelEndToEndTests
                 if (raw.Contains("retransmission", StringComparison.Ordinal) || raw.Contains("out-of-order", StringComparison.Ordinal))
                 {
                     // Ours only when the kernel had already acknowledged the data; the kernel's are its eager timers.
-                    if (sender == "kernel" || spurious) { retransmission = true; continue; }
+                    if (sender == "kernel" || spurious || inLoss) { retransmission = true; continue; }
+                }
+                if (inLoss && sender == "kernel" && raw.Contains("ACKed segment that wasn't captured", StringComparison.Ordinal))
+                {
+                    // tshark's view after the burst of retransmissions that repairs the loss (every frame was captured).
+                    duplicateAck = true;
+                    continue;
                 }
                 if (raw.Contains("Duplicate ACK", StringComparison.Ordinal) || raw.Contains("D-SACK", StringComparison.Ordinal))
                 {
@@ -503,7 +600,12 @@ public sealed class HostStackKernelEndToEndTests
                 }
                 if (unexplained.Count < 20) unexplained.Add($"frame {f[0]} from {sender}: {raw}");
             }
-            double at = f.Length > 6 && double.TryParse(f[6], NumberStyles.Float, CultureInfo.InvariantCulture, out double t) ? t : 0;
+            if (inLoss && (retransmission || duplicateAck))
+            {
+                if (retransmission) lossRetransmissions++;
+                else lossDuplicateAcks++;
+                continue;
+            }
             bool inHandOver = handOvers.Any(h => at >= h.Start - 0.005 && at <= h.End + HandOverGrace);
             if (inHandOver && ((retransmission && sender == "kernel") || (duplicateAck && sender == "us")))
             {
@@ -517,6 +619,7 @@ public sealed class HostStackKernelEndToEndTests
         _output.WriteLine($"capture (port {port}): {frames} TCP frames, {finCount} FIN senders (first {firstFinFrom ?? "-"}), RST ours {ourResets} / kernel's {theirResets}; " +
                           $"in hand-overs: kernel retransmissions {handOverRetransmissions}, our duplicate ACKs {handOverDuplicateAcks}; elsewhere: retransmissions " +
                           $"kernel {retransmissions["kernel"]} / ours (spurious) {retransmissions["us"]}, duplicate ACKs kernel {duplicateAcks["kernel"]} / ours {duplicateAcks["us"]}; " +
+                          $"around the MAC change: retransmissions {lossRetransmissions}, duplicate ACKs {lossDuplicateAcks}; " +
                           $"checked in {check.Elapsed.TotalSeconds:F1} s; expert findings:");
         foreach (var (k, v) in byMessage) _output.WriteLine($"  {v,6} x {k}");
         Assert.True(frames >= minimumFrames, $"the capture holds only {frames} frames of the connection on port {port}");
