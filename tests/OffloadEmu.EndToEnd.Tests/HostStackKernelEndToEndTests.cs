@@ -170,13 +170,16 @@ public sealed class HostStackKernelEndToEndTests
                     }
                 }
             }, cts.Token);
+            // A failing writer ends the run at once with its own error (a waiting read is not cancellable: WaitAsync).
+            _ = writer.ContinueWith(_ => cts.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             long received = await Task.Run(async () =>
             {
                 var buffer = new byte[256 * 1024];
                 long got = 0;
                 while (got < EchoBytes)
                 {
-                    int n = await socket.ReadAsync(buffer, cts.Token);
+                    if (writer.IsFaulted) await writer;
+                    int n = await socket.ReadAsync(buffer, cts.Token).AsTask().WaitAsync(cts.Token);
                     if (n == 0) throw new EndOfStreamException($"EOF after {got} bytes");
                     receivedHash.AppendData(buffer, 0, n);
                     got += n;
@@ -254,7 +257,7 @@ public sealed class HostStackKernelEndToEndTests
             bool sawOffloaded = false;
             while (true)
             {
-                int n = await socket.ReadAsync(buffer2, cts.Token);
+                int n = await socket.ReadAsync(buffer2, cts.Token).AsTask().WaitAsync(cts.Token);
                 sawOffloaded |= socket.Location == ConnectionLocation.Offloaded;
                 if (n == 0) break;   // the kernel closed first: our reader sees end of stream
                 receivedHash.AppendData(buffer2, 0, n);
@@ -368,7 +371,7 @@ public sealed class HostStackKernelEndToEndTests
             var back = new byte[data.Length];
             for (int got = 0; got < back.Length;)
             {
-                int n = await socket.ReadAsync(back.AsMemory(got), cts.Token);
+                int n = await socket.ReadAsync(back.AsMemory(got), cts.Token).AsTask().WaitAsync(cts.Token);
                 Assert.NotEqual(0, n);
                 got += n;
             }
@@ -438,11 +441,13 @@ public sealed class HostStackKernelEndToEndTests
                     }
                 }
             }, cts.Token);
+            _ = writer.ContinueWith(_ => cts.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             long received = 0;
             var buffer2 = new byte[256 * 1024];
             while (received < total)
             {
-                int n = await socket.ReadAsync(buffer2, cts.Token);
+                if (writer.IsFaulted) await writer;
+                int n = await socket.ReadAsync(buffer2, cts.Token).AsTask().WaitAsync(cts.Token);
                 if (n == 0) throw new EndOfStreamException($"EOF after {received} bytes");
                 receivedHash.AppendData(buffer2, 0, n);
                 received += n;
@@ -483,7 +488,7 @@ public sealed class HostStackKernelEndToEndTests
         var ms = new MemoryStream();
         var buffer = new byte[64 * 1024];
         int n;
-        while ((n = await socket.ReadAsync(buffer, token)) > 0) ms.Write(buffer, 0, n);
+        while ((n = await socket.ReadAsync(buffer, token).AsTask().WaitAsync(token)) > 0) ms.Write(buffer, 0, n);
         return ms.ToArray();
     }
 
