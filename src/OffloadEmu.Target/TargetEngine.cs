@@ -454,6 +454,10 @@ internal sealed partial class TargetEngine
         buffer.Nbl.Status = NdisStatus.Success;
         NdisStatus answer = NdisStatus.OffloadDataNotAccepted;
         int taken = 0;
+        // Held by the host from before the call: a host that accepts the indication may hand the NBL back with
+        // ReceiveReturn from any thread before this call has even returned (or inside it); a flag set only afterwards
+        // made that return look unknown and the buffer was never released.
+        buffer.HeldByHost = true;
         try
         {
             answer = Host.TcpOffloadReceiveIndicate(c.Handle, buffer.Nbl, NdisStatus.Success, out int consumed);
@@ -474,8 +478,12 @@ internal sealed partial class TargetEngine
         finally
         {
             // Even when the host throws, the engine must learn the indication is over (the exception still surfaces).
-            if (answer == NdisStatus.Success) buffer.HeldByHost = true;
-            else IndicationBuffers.Return(buffer); // the target owns the NBL again; the bytes are still in its buffer
+            if (answer != NdisStatus.Success && buffer.HeldByHost)
+            {
+                // Not taken: the target owns the NBL again; the bytes are still in its buffer.
+                buffer.HeldByHost = false;
+                IndicationBuffers.Return(buffer);
+            }
             Requests.Enqueue(new TargetRequest(RequestKind.IndicationAnswered, 0, c, taken, answer));
             WakeUp?.Invoke();
         }
