@@ -21,10 +21,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
         // The host stack issues no invalidates yet.
     }
 
-    public void QueryOffloadStateComplete(OffloadBlock root)
-    {
-        // The host stack issues no queries yet.
-    }
+    public void QueryOffloadStateComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.QueryComplete, Object = root });
 
     public void TcpOffloadSendComplete(NetBufferList chain) => stack.Post(new HostCommand { Kind = CommandKind.SendComplete, Object = chain });
 

@@ -26,4 +26,6 @@ internal enum CommandKind
     AdapterStatus,
     Statistics,
     UpdateComplete,
+    SyntheticOffload,
+    QueryComplete,
 }

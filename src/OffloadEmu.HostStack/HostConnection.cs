@@ -118,6 +118,9 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public int UploadCount { get; set; }
 
+    /// <summary>A synthetic offload (no handshake, supplied state) until its initiate and query completed.</summary>
+    public SyntheticOffload? Synthetic { get; set; }
+
     /// <inheritdoc/>
     public int Deliver(ReadOnlySpan<byte> data) => Rx.AppendWithinLimit(data);
 

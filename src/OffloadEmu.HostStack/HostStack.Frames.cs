@@ -170,8 +170,12 @@ public sealed partial class HostStack
     {
         switch (c.Location)
         {
+            case ConnectionLocation.Host when c.Machine is null:
+                // A synthetic offload waiting for its initiate: held and forwarded once it is offloaded.
+                HoldSegment(c, segment);
+                break;
             case ConnectionLocation.Host:
-                c.Machine!.ProcessSegment(segment, _now);
+                c.Machine.ProcessSegment(segment, _now);
                 Transmit(c);
                 break;
             case ConnectionLocation.Offloading:
@@ -244,6 +248,8 @@ public sealed partial class HostStack
         entry.IsReachableForQuery = true;
         entry.RequestsSent = 0;
         entry.NextRequestAt = Instant.MaxValue;
+        // A new MAC for a neighbour the target holds: its cached state is updated (spec §6.7).
+        PushNeighborMac(entry);
         if (entry.Waiters.Count > 0)
         {
             var waiters = entry.Waiters.ToArray();

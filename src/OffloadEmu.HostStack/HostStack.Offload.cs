@@ -84,7 +84,15 @@ public sealed partial class HostStack
         if (_initiateInFlight is not null || _offloadPaused || _offloadQueue.Count == 0) return 0;
         var c = _offloadQueue.Dequeue();
         c.OffloadQueued = false;
-        if (c.Location != ConnectionLocation.Host || c.Machine is not { State: TcpState.Established or TcpState.CloseWait } || c.Failed)
+        if (c.Synthetic is not null)
+        {
+            if (c.Location != ConnectionLocation.Host || c.Failed)
+            {
+                FailSynthetic(c, new SocketException((int)SocketError.OperationAborted));
+                return 1;
+            }
+        }
+        else if (c.Location != ConnectionLocation.Host || c.Machine is not { State: TcpState.Established or TcpState.CloseWait } || c.Failed)
         {
             c.OffloadTcs?.TrySetResult(c.Location == ConnectionLocation.Offloaded);
             c.OffloadTcs = null;
@@ -94,6 +102,11 @@ public sealed partial class HostStack
         var neighbor = path.Neighbor;
         if (!neighbor.HasMac)
         {
+            if (c.Synthetic is not null)
+            {
+                FailSynthetic(c, HostUnreachable(neighbor.Address));
+                return 1;
+            }
             // No hardware address for the neighbour block: not offloadable now (the policy tries again on activity).
             c.OffloadTcs?.TrySetResult(false);
             c.OffloadTcs = null;
@@ -115,11 +128,11 @@ public sealed partial class HostStack
     /// <summary>Builds neighbour → path → TCP (linkers for shared objects already offloaded) and initiates it.</summary>
     private void StartOffload(HostConnection c)
     {
-        var m = c.Machine!;
+        var m = c.Machine;
         var path = c.Path!;
         var neighbor = path.Neighbor;
         // Owed ACKs are flushed, not transferred (spec §6.6, §6.8 apply to the host's side as well).
-        if (m.FlushDelayedAck()) DispatchOnly(c);
+        if (m is not null && m.FlushDelayedAck()) DispatchOnly(c);
 
         OffloadBlock neighborBlock;
         if (neighbor.OffloadState == ObjectOffloadState.Offloaded)
@@ -139,6 +152,7 @@ public sealed partial class HostStack
                 NeighborCached = new NeighborCachedState { DlDestinationAddress = neighbor.Mac, HostReachabilityDelta = 0 },
                 NeighborDelegated = new NeighborDelegatedState(),
             };
+            neighbor.OffloadedMac = neighbor.Mac;
             _neighborHandles[neighbor.Handle] = neighbor;
         }
         OffloadBlock pathBlock;
@@ -163,9 +177,19 @@ public sealed partial class HostStack
 
         c.Slot = new OffloadContextSlot();
         c.Handle = NewHandle();
-        c.Const = m.ExportConstState();
-        c.Cached = m.ExportCachedState();
-        var delegated = m.ExportDelegatedState(_now);
+        TcpDelegatedState delegated;
+        if (c.Synthetic is { } synthetic)
+        {
+            c.Const = synthetic.Request.Const;
+            c.Cached = synthetic.Request.Cached;
+            delegated = synthetic.Request.Delegated;
+        }
+        else
+        {
+            c.Const = m!.ExportConstState();
+            c.Cached = m.ExportCachedState();
+            delegated = m.ExportDelegatedState(_now);
+        }
         var tcpBlock = new OffloadBlock(OffloadBlockType.TcpOffloadState)
         {
             MiniportOffloadContext = c.Slot,
@@ -177,7 +201,7 @@ public sealed partial class HostStack
 
         // Outstanding send data (spec §5): the machine's queue, oldest first, the first NB advanced to SndUna.
         var buffers = new List<ITcpSendBuffer>();
-        int headAcked = m.CopySendBuffers(buffers);
+        int headAcked = m?.CopySendBuffers(buffers) ?? 0;
         NetBufferList? head = null, tail = null;
         for (int i = 0; i < buffers.Count; i++)
         {
@@ -198,7 +222,7 @@ public sealed partial class HostStack
         delegated.SendDataTail = tail;
 
         // Received, acknowledged and not yet taken by the application (spec §3 "buffered data at initiate").
-        if (m.ReceiveBufferedBytes > 0)
+        if (m is not null && m.ReceiveBufferedBytes > 0)
         {
             var bytes = new byte[m.ReceiveBufferedBytes];
             m.PeekReceived(0, bytes);
@@ -238,6 +262,7 @@ public sealed partial class HostStack
             if (OffloadTree.IsOffloaded(root.Status))
             {
                 neighbor.OffloadState = ObjectOffloadState.Offloaded;
+                PushNeighborMac(neighbor); // the MAC may have changed while the initiate was pending
             }
             else
             {
@@ -267,11 +292,13 @@ public sealed partial class HostStack
             path.Dependents++;
             c.Location = ConnectionLocation.Offloaded;
             c.AdvancedHead = null;
-            var m = c.Machine!;
-            m.ReceiveConsumer = null;
-            m.SendCompletionSink = null;
-            c.PastHostStatistics.Add(m.Statistics);
-            c.Machine = null;
+            if (c.Machine is { } m)
+            {
+                m.ReceiveConsumer = null;
+                m.SendCompletionSink = null;
+                c.PastHostStatistics.Add(m.Statistics);
+                c.Machine = null;
+            }
             c.OffloadCount++;
             Statistics.OffloadsSucceeded++;
             HostLog.Offloaded(_logger, c.ToString());
@@ -284,6 +311,7 @@ public sealed partial class HostStack
             }
             c.OffloadTcs?.TrySetResult(true);
             c.OffloadTcs = null;
+            if (c.Synthetic is not null) QuerySyntheticClock(c);
             ForwardHeld(c);
             if (c.AbortRequested)
             {
@@ -306,6 +334,14 @@ public sealed partial class HostStack
         _connectionHandles.TryRemove(c.Handle, out _);
         c.Handle = 0;
         c.Slot = null;
+        if (c.Synthetic is not null)
+        {
+            // No host-mode machine to fall back on: the connection never existed.
+            Statistics.OffloadsFailed++;
+            HostLog.OffloadFailed(_logger, c.ToString(), tcpBlock.Status.ToString());
+            FailSynthetic(c, new SocketException((int)SocketError.ConnectionRefused) { Data = { ["status"] = tcpBlock.Status.ToString() } });
+            return;
+        }
         if (c.AdvancedHead is var (headChunk, offset, length))
         {
             headChunk.SetWindow(offset, length);
@@ -628,8 +664,58 @@ public sealed partial class HostStack
         _target.UpdateOffload(block);
     }
 
+    // ---- neighbour MAC changes (spec §6.7) -----------------------------------------------------------------------------
+
+    private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborUpdates = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborTerminates = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Sends the neighbour's MAC to its offloaded object when it differs and no other update is in flight.</summary>
+    private void PushNeighborMac(NeighborEntry neighbor)
+    {
+        if (neighbor.OffloadState != ObjectOffloadState.Offloaded || neighbor.UpdateInFlight || neighbor.OffloadedMac == neighbor.Mac) return;
+        var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
+        {
+            MiniportOffloadContext = neighbor.Slot,
+            NdisOffloadHandle = neighbor.Handle,
+            NeighborCached = new NeighborCachedState { DlDestinationAddress = neighbor.Mac, HostReachabilityDelta = 0 },
+        };
+        neighbor.UpdateInFlight = true;
+        _neighborUpdates[block] = neighbor;
+        _target.UpdateOffload(block);
+    }
+
+    private void OnNeighborUpdateComplete(OffloadBlock root, NeighborEntry neighbor)
+    {
+        neighbor.UpdateInFlight = false;
+        if (root.Status == NdisStatus.Success)
+        {
+            neighbor.OffloadedMac = root.NeighborCached!.Value.DlDestinationAddress;
+            Statistics.NeighborUpdatesCompleted++;
+        }
+        PushNeighborMac(neighbor); // a further change may have arrived meanwhile
+        ReleaseNeighborIfUnused(neighbor);
+    }
+
+    /// <summary>A neighbour kept offloaded for its update when its last path went is terminated once both are over.</summary>
+    private void ReleaseNeighborIfUnused(NeighborEntry neighbor)
+    {
+        if (neighbor.Dependents == 0 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !neighbor.UpdateInFlight
+            && !ReferenceEquals(_initiateConnection?.Path?.Neighbor, neighbor))
+        {
+            var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
+            neighbor.OffloadState = ObjectOffloadState.Terminating;
+            _neighborTerminates[block] = neighbor;
+            _target.TerminateOffload(block);
+        }
+    }
+
     private void OnUpdateComplete(OffloadBlock root)
     {
+        if (_neighborUpdates.Remove(root, out var neighbor))
+        {
+            OnNeighborUpdateComplete(root, neighbor);
+            return;
+        }
         if (!_updates.Remove(root, out var path)) return;
         path.UpdateInFlight = false;
         if (root.Status == NdisStatus.Success)
@@ -639,6 +725,69 @@ public sealed partial class HostStack
         }
         PushPathMtu(path); // a further decrease may have arrived meanwhile
         ReleaseSharedIfUnused(path); // its last connection may have ended while the update ran
+    }
+
+    // ---- synthetic offload (no handshake, supplied state) ---------------------------------------------------------------
+
+    private readonly Dictionary<OffloadBlock, HostConnection> _queries = new(ReferenceEqualityComparer.Instance);
+
+    private void StartSyntheticOffload(HostConnection c)
+    {
+        var request = c.Synthetic!.Request;
+        if (_connections.ContainsKey(c.Key))
+        {
+            c.Synthetic.Completion.TrySetException(new SocketException((int)SocketError.AddressAlreadyInUse));
+            c.Synthetic = null;
+            return;
+        }
+        if (NextHop(c.Key.Remote) is not { } hop)
+        {
+            c.Synthetic.Completion.TrySetException(new SocketException((int)SocketError.NetworkUnreachable));
+            c.Synthetic = null;
+            return;
+        }
+        var neighbor = GetNeighbor(hop);
+        if (request.RemoteMac is { } mac && (!neighbor.HasMac || neighbor.Mac != mac)) LearnNeighbor(neighbor, mac);
+        c.Path = GetPath(c.Key.Remote, neighbor);
+        AddConnection(c);
+        c.Location = ConnectionLocation.Host; // queued: segments arriving before the initiate starts are held there too
+        c.OffloadQueued = true;
+        _offloadQueue.Enqueue(c);
+    }
+
+    /// <summary>After a synthetic initiate: asks the target for the connection's delegated state (its TsTime).</summary>
+    private void QuerySyntheticClock(HostConnection c)
+    {
+        var block = new OffloadBlock(OffloadBlockType.TcpOffloadState) { MiniportOffloadContext = c.Slot, NdisOffloadHandle = c.Handle };
+        _queries[block] = c;
+        if (_target.QueryOffloadState(block) != NdisStatus.Pending)
+        {
+            _queries.Remove(block);
+            CompleteSynthetic(c, null);
+        }
+    }
+
+    private void OnQueryComplete(OffloadBlock root)
+    {
+        if (!_queries.Remove(root, out var c)) return;
+        CompleteSynthetic(c, root.Status == NdisStatus.Success ? root.TcpDelegated : null);
+    }
+
+    private void CompleteSynthetic(HostConnection c, TcpDelegatedState? queried)
+    {
+        if (c.Synthetic is not { } synthetic) return;
+        c.Synthetic = null;
+        // A query that failed (the connection already ended) leaves the clock as it was supplied.
+        uint tsTime = queried?.TsTime ?? synthetic.Request.Delegated.TsTime;
+        synthetic.Completion.TrySetResult(new SyntheticOffloadResult(c.Socket, tsTime));
+    }
+
+    private void FailSynthetic(HostConnection c, Exception error)
+    {
+        var synthetic = c.Synthetic!;
+        c.Synthetic = null;
+        FinishConnection(c, new IOException("The synthetic offload failed.", error));
+        synthetic.Completion.TrySetException(error);
     }
 
     // ---- terminate (spec §6.6) ----------------------------------------------------------------------------------------
@@ -663,7 +812,8 @@ public sealed partial class HostStack
             pathBlock.AddDependent(tcp);
             path.OffloadState = ObjectOffloadState.Terminating;
             root = pathBlock;
-            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
+                && !neighbor.UpdateInFlight)
             {
                 var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
                 neighborBlock.AddDependent(pathBlock);
@@ -687,7 +837,8 @@ public sealed partial class HostStack
         var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
         path.OffloadState = ObjectOffloadState.Terminating;
         OffloadBlock root = pathBlock;
-        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor))
+        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
+            && !neighbor.UpdateInFlight)
         {
             var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
             neighborBlock.AddDependent(pathBlock);
@@ -709,6 +860,7 @@ public sealed partial class HostStack
             path.OffloadState = ObjectOffloadState.NotOffloaded;
             path.Slot = null;
             neighbor.Dependents--;
+            if (root.Layer != OffloadLayer.Neighbor) ReleaseNeighborIfUnused(neighbor);
         }
         else
         {
@@ -731,6 +883,20 @@ public sealed partial class HostStack
 
     private void OnTerminateComplete(OffloadBlock root)
     {
+        if (_neighborTerminates.Remove(root, out var releasedNeighbor))
+        {
+            if (root.Status == NdisStatus.Success)
+            {
+                releasedNeighbor.OffloadState = ObjectOffloadState.NotOffloaded;
+                _neighborHandles.TryRemove(releasedNeighbor.Handle, out _);
+                releasedNeighbor.Slot = null;
+            }
+            else
+            {
+                releasedNeighbor.OffloadState = ObjectOffloadState.Offloaded;
+            }
+            return;
+        }
         if (_sharedTerminates.Remove(root, out var sharedPath))
         {
             ApplySharedTerminate(root, sharedPath);

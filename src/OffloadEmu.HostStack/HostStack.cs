@@ -275,6 +275,12 @@ public sealed partial class HostStack : IDisposable
             case CommandKind.AdapterStatus:
                 OnAdapterStatus((NdisStatus)(uint)c.Value);
                 break;
+            case CommandKind.SyntheticOffload:
+                StartSyntheticOffload((HostConnection)c.Object!);
+                break;
+            case CommandKind.QueryComplete:
+                OnQueryComplete((OffloadBlock)c.Object!);
+                break;
         }
     }
 
@@ -308,6 +314,33 @@ public sealed partial class HostStack : IDisposable
         var listener = new OffloadListener(this, port, backlog);
         Post(new HostCommand { Kind = CommandKind.Listen, Object = listener });
         return listener;
+    }
+
+    /// <summary>
+    /// Offloads a connection from supplied state without any handshake on the wire (for tests with a precise external
+    /// peer that chose the sequence numbers, windows, scales, MSS, SACK/timestamp flags and TsRecent). The next hop's MAC
+    /// comes from <see cref="SyntheticConnection.RemoteMac"/> or the neighbour cache (ARP first when unknown); the
+    /// neighbour and path objects are shared with other connections as usual. Segments for the connection that arrive
+    /// during the initiate are forwarded after it. Completes with the socket and the target's timestamp clock of the
+    /// connection (queried after the initiate).
+    /// </summary>
+    /// <exception cref="ArgumentException">The state cannot be offloaded.</exception>
+    /// <exception cref="SocketException">AddressAlreadyInUse (the connection exists), NetworkUnreachable, HostUnreachable
+    /// (no MAC); ConnectionRefused when the target refused the initiate (the connection does not exist then).</exception>
+    public async Task<SyntheticOffloadResult> OffloadSyntheticAsync(SyntheticConnection connection, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var errors = connection.Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(connection));
+        var hop = NextHop(connection.RemoteAddress) ?? throw new SocketException((int)SocketError.NetworkUnreachable);
+        if (connection.RemoteMac is null) await ResolveAsync(hop).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The target gets a copy: the caller's state object stays the caller's.
+        connection = connection with { Delegated = connection.Delegated with { } };
+        var socket = new OffloadSocket(this, connection.RemoteAddress, connection.Const.RemotePort, connection.Const.LocalPort);
+        var tcs = new TaskCompletionSource<SyntheticOffloadResult>(AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+        socket.Connection.Synthetic = new SyntheticOffload(connection, tcs);
+        Post(new HostCommand { Kind = CommandKind.SyntheticOffload, Object = socket.Connection });
+        return await tcs.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Engine thread or manual mode only: the neighbour cache entry of <paramref name="address"/>.</summary>

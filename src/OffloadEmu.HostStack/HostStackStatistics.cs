@@ -40,6 +40,9 @@ public sealed class HostStackStatistics
     /// <summary>UpdateOffload requests completed with SUCCESS (path MTU pushed to the target).</summary>
     public long PathUpdatesCompleted { get; internal set; }
 
+    /// <summary>UpdateOffload requests of neighbour objects completed with SUCCESS (a new MAC pushed to the target).</summary>
+    public long NeighborUpdatesCompleted { get; internal set; }
+
     /// <summary>Resets sent for segments that matched no connection.</summary>
     public long ResetsSent { get; internal set; }
 

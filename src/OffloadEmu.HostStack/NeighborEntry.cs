@@ -36,6 +36,12 @@ internal sealed class NeighborEntry(Ipv4Address address)
 
     public ulong Handle { get; set; }
 
+    /// <summary>The MAC the target's neighbour object has (set at initiate, changed by completed updates).</summary>
+    public MacAddress OffloadedMac { get; set; }
+
+    /// <summary>An UpdateOffload of this neighbour is in flight (one at a time per object, spec §6.7).</summary>
+    public bool UpdateInFlight { get; set; }
+
     /// <summary>Offloaded paths depending on this neighbour.</summary>
     public int Dependents { get; set; }
 

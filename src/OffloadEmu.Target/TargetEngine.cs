@@ -192,6 +192,10 @@ internal sealed partial class TargetEngine
         while (Requests.TryDequeue(out var request))
         {
             work++;
+            // Host frames sent before this request go out before anything it causes: a host that sends its last
+            // host-mode segments and then initiates an offload must not see the offloaded connection's first segments
+            // (ACKs owed while frames are processed below go out at once) overtake them on the wire.
+            work += DrainHostFrames();
             try
             {
                 HandleRequest(request, now);
@@ -217,11 +221,7 @@ internal sealed partial class TargetEngine
                 if (n < readBatch.Length) break;
             }
         }
-        while (HostFrames.TryDequeue(out var hostFrame))
-        {
-            work++;
-            QueueOut(hostFrame);
-        }
+        work += DrainHostFrames();
         if (_lowActivityPolicy && _connections.Count > 0 && now >= _nextActivitySweep) SweepActivity(now);
         while (_timers.TryPeek(out var due, out long at) && at <= now.Microseconds)
         {
@@ -331,6 +331,17 @@ internal sealed partial class TargetEngine
         c.Machine.Dispatch(now, _emitter);
         _emitter.End();
         if (c.ResetAllowed && c.Machine.State == TcpState.Closed) c.AbortSent = true;
+    }
+
+    private int DrainHostFrames()
+    {
+        int n = 0;
+        while (HostFrames.TryDequeue(out var hostFrame))
+        {
+            n++;
+            QueueOut(hostFrame);
+        }
+        return n;
     }
 
     public void QueueOut(FrameBuffer frame)
