@@ -55,7 +55,7 @@ public sealed class TargetKernelEndToEndTests : IDisposable
     /// or the device (asserted separately).
     /// </para>
     /// </remarks>
-    private const int RetransmissionBudget = 20;
+    private const int RetransmissionBudget = 40; // 20 was exceeded twice in ~20 runs at load 10–16 (22 seen); the host-stack test uses 40
 
     /// <summary>How long after a hand-over the kernel's reaction to it is still attributed to it: its minimum RTO (200 ms)
     /// plus slack for a loaded machine.</summary>
