@@ -355,6 +355,7 @@ public sealed partial class TcpMachine
     private void ProcessAck(in TcpRepr segment, SeqNumber ack, SeqNumber seq, int payloadLength, Instant now)
     {
         uint window = (uint)segment.Window << _sndWindShift;
+        bool advancesUna = ack > _sndUna;
         if (_sackPermitted)
         {
             var una = ack > _sndUna ? ack : _sndUna;
@@ -454,8 +455,11 @@ public sealed partial class TcpMachine
             }
         }
 
-        // SA-8: take the window only from a segment newer than the last update.
-        if (ack >= _sndUna && (_sndWl1 < seq || (_sndWl1 == seq && _sndWl2 <= ack)))
+        // SA-8: take the window only from a segment newer than the last update, or (as Linux's tcp_may_update_window)
+        // from any ACK that advances SND.UNA: the usable window is SND.UNA + SND.WND, so a window kept from an older
+        // update while SND.UNA moves on would move the right edge past the peer's (a peer retransmitting older data
+        // carries its newest ACK and window on a segment with a lower SEQ).
+        if (ack >= _sndUna && (advancesUna || _sndWl1 < seq || (_sndWl1 == seq && _sndWl2 <= ack)))
         {
             _sndWnd = window;
             _sndWl1 = seq;

@@ -111,14 +111,16 @@ public sealed class TcpKernelEndToEndTests : IDisposable
 
         // One pass for all problems (the capture holds ~100 MiB), then split by cause when there is any. A checksum
         // must be verified good (status 1): bad (0) and unverified (2, e.g. a truncated frame) both count as problems.
-        const string NotVerified = "(tcp && !(tcp.checksum.status == 1)) || (ip && !(ip.checksum.status == 1))";
+        // Only our frames are judged: the capture is taken in the kernel's namespace, where a frame the kernel is still
+        // sending can be captured before its checksum is final (seen once in ~10 runs: one kernel frame "bad").
+        const string NotVerified = "ip.src == 198.18.243.2 && ((tcp && !(tcp.checksum.status == 1)) || (ip && !(ip.checksum.status == 1)))";
         string bad = Count($"tcp.flags.reset == 1 || _ws.malformed || {NotVerified}");
         string tcpFrames = Cmd.Run("tshark", "-r", capturePath, "-n", "-Y", "tcp.flags.fin == 1", "-T", "fields", "-e", "frame.number");
         _output.WriteLine($"capture: FIN frames {Lines(tcpFrames)}, problem frames {Lines(bad)}");
         Assert.Equal(2, Lines(tcpFrames));
         if (Lines(bad) == 0) return;
-        Assert.Fail($"capture has problems: RST {Lines(Count("tcp.flags.reset == 1"))}, bad TCP checksum {Lines(Count("tcp.checksum.status == 0"))}, " +
-                    $"bad IP checksum {Lines(Count("ip.checksum.status == 0"))}, malformed {Lines(Count("_ws.malformed"))}, " +
+        Assert.Fail($"capture has problems: RST {Lines(Count("tcp.flags.reset == 1"))}, bad TCP checksum {Lines(Count("ip.src == 198.18.243.2 && tcp.checksum.status == 0"))}, " +
+                    $"bad IP checksum {Lines(Count("ip.src == 198.18.243.2 && ip.checksum.status == 0"))}, malformed {Lines(Count("_ws.malformed"))}, " +
                     $"checksum not verified {Lines(Count("tcp.checksum.status == 2 || ip.checksum.status == 2"))}");
     }
 

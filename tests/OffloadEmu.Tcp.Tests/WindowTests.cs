@@ -13,6 +13,29 @@ public class WindowTests
     private static readonly TcpRepr Probe = RecvTemplate with { SequenceNumber = LocalSeq, AckNumber = RemoteSeq + 1 };
 
     [Fact]
+    public void An_ack_that_advances_SndUna_takes_its_window_even_from_an_older_segment()
+    {
+        // Found against the Linux kernel: its data segments arrive out of order (it retransmits older data after newer),
+        // so the newest ACK and window often ride on a segment with a lower SEQ than the last window update. RFC 9293's
+        // WL1/WL2 test alone would keep the old, larger window while SND.UNA advances, moving the right edge past the
+        // peer's (138 KB past it in the kernel test). Like Linux (tcp_may_update_window), an ACK that advances SND.UNA
+        // always updates the window.
+        var h = Established(Config(c => new TcpConfig { Timestamps = false, WindowScaling = false, ReceiveBufferSize = BufferSize, Nagle = false, IsnGenerator = c.IsnGenerator }));
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1 + 500, AckNumber = LocalSeq + 1, Window = 60000 }, "newer"); // out of order
+        h.Recv();
+        Assert.Equal(60000u, h.M.SndWnd);
+        h.Enqueue(new byte[4000]);
+        h.Recv();
+        // An older segment (SEQ below the last update) acknowledging 1000 bytes and closing the window to 100.
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1, AckNumber = LocalSeq + 1 + 1000, Window = 100 }, "older");
+        Assert.Equal(100u, h.M.SndWnd);
+        // Nothing beyond the peer's right edge (ack + 100) may be sent.
+        foreach (var seg in h.Recv())
+            Assert.True(seg.Repr.PayloadLength == 0 || seg.Repr.SequenceNumber + seg.Repr.PayloadLength <= LocalSeq + 1 + 1000 + 100,
+                $"sent {seg.Repr.SequenceNumber}+{seg.Repr.PayloadLength} past the right edge {LocalSeq + 1 + 1000 + 100}");
+    }
+
+    [Fact]
     public void ZeroWindow_IsProbedWithBackoff_AndDataResumesWhenItOpens()
     {
         var h = Established();
