@@ -384,6 +384,18 @@ public sealed class StateOpsTests
             Assert.Equal(OffloadBlockType.NeighborOffloadState, block.Type);
             uint nrd = block.NeighborDelegated!.Value.NicReachabilityDelta;
             Assert.True(nrd > 2000, $"NRD {nrd}");
+
+            // The host answered HRD 0 (its entry is stale too): HRT = now mutes further queries for NceStaleTicks
+            // (spec §6.4, §10 row 55), however much is sent meanwhile; after that the still-silent peer is asked about again.
+            var answeredAt = lab.Now;
+            for (int i = 0; i < 3; i++)
+            {
+                lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(100, seed: i)));
+                lab.RunFor(TimeSpan.FromMilliseconds(500));
+            }
+            Assert.Single(lab.Host.NeighborEvents);
+            lab.RunUntil(() => lab.Host.NeighborEvents.Count > 1, TimeSpan.FromSeconds(10));
+            Assert.True(lab.Now - answeredAt > TimeSpan.FromSeconds(2), $"second query after {(lab.Now - answeredAt).TotalMilliseconds} ms");
         }
     }
 }
