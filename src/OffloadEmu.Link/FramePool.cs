@@ -35,14 +35,9 @@ public sealed class FramePool
     /// <summary>Takes a buffer (Length 0).</summary>
     public FrameBuffer Rent()
     {
-        if (!_free.TryTake(out var b))
-        {
-            Interlocked.Increment(ref _allocated);
-            b = new FrameBuffer(BufferSize) { Pool = this };
-        }
-        b.Length = 0;
-        b.TimestampNs = 0;
-        return b;
+        if (TryRent(out var b)) return b;
+        Interlocked.Increment(ref _allocated);
+        return new FrameBuffer(BufferSize) { Pool = this };
     }
 
     /// <summary>Takes a free buffer without ever allocating: false when none is free (a receive path that must not grow

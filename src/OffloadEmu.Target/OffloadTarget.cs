@@ -123,15 +123,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             if (!pool.TryRent(out var copy))
             {
                 // Out of receive buffers (the engine is behind): drop and count, never grow on this path.
-                Interlocked.Increment(ref _engine.DroppedFrames);
-                _device.Statistics.CountDrop(DropReason.QueueFull);
+                CountReceiveDrop(DropReason.QueueFull);
                 continue;
             }
             if (frame.Length > copy.Array.Length)
             {
                 pool.Return(copy);
-                Interlocked.Increment(ref _engine.DroppedFrames);
-                _device.Statistics.CountDrop(DropReason.TooLong);
+                CountReceiveDrop(DropReason.TooLong);
                 continue;
             }
             frame.Span.CopyTo(copy.Array);
@@ -142,8 +140,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                 continue;
             }
             pool.Return(copy);
-            Interlocked.Increment(ref _engine.DroppedFrames);
-            _device.Statistics.CountDrop(DropReason.QueueFull);
+            CountReceiveDrop(DropReason.QueueFull);
         }
         if (accepted > 0) Wake();
         return accepted;
@@ -169,6 +166,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     }
 
     private bool _externalReader;
+
+    /// <summary>A received frame the engine never saw: counted by the target and by the device, by reason.</summary>
+    private void CountReceiveDrop(DropReason reason)
+    {
+        Interlocked.Increment(ref _engine.DroppedFrames);
+        _device.Statistics.CountDrop(reason);
+    }
 
     private Instant Now => Instant.FromMicroseconds((long)(_time.GetElapsedTime(_timeOrigin).Ticks / 10));
 
@@ -217,8 +221,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                         }
                         pool.Return(replacement);
                     }
-                    Interlocked.Increment(ref _engine.DroppedFrames);
-                    _device.Statistics.CountDrop(DropReason.QueueFull);
+                    CountReceiveDrop(DropReason.QueueFull);
                 }
                 Wake();
             }

@@ -308,12 +308,7 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
 
     private void CompleteDisconnect(NetBufferList nbl, NdisStatus status, int bytes)
     {
-        // Spec §6.1: every earlier send completes first; the batched send completions go out ahead of this one.
-        if (_sendDoneHead is { } sends)
-        {
-            _sendDoneHead = _sendDoneTail = null;
-            _engine.PostSendComplete(sends);
-        }
+        FlushSendCompletions(); // spec §6.1: every earlier send completes first
         nbl.Status = status;
         nbl.TcpOffloadBytesTransferred = bytes;
         nbl.Next = null;
@@ -454,17 +449,21 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
 
     public void FlushCompletions()
     {
-        if (_sendDoneHead is { } sends)
-        {
-            _sendDoneHead = _sendDoneTail = null;
-            _engine.PostSendComplete(sends);
-        }
+        FlushSendCompletions();
         FlushReceiveCompletions();
         if (_forwardDoneHead is { } forwards)
         {
             _forwardDoneHead = _forwardDoneTail = null;
             _engine.PostForwardComplete(forwards);
         }
+    }
+
+    /// <summary>Posts the batched send completions now (before anything that must follow them, e.g. the disconnect's).</summary>
+    private void FlushSendCompletions()
+    {
+        if (_sendDoneHead is not { } sends) return;
+        _sendDoneHead = _sendDoneTail = null;
+        _engine.PostSendComplete(sends);
     }
 
     /// <summary>Posts the completed receive posts now: whatever the host hears next about this connection's receive

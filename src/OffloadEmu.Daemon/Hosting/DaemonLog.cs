@@ -38,8 +38,6 @@ internal static partial class DaemonLog
     [LoggerMessage(EventId = 6022, Level = LogLevel.Critical, Message = "Receive loop on {Link} failed; the daemon stops")]
     internal static partial void ReceiveLoopFailed(ILogger logger, string link, Exception exception);
 
-    [LoggerMessage(EventId = 6023, Level = LogLevel.Debug, Message = "No offload target: {Frames} frames ({Bytes} bytes) received and dropped so far")]
-    internal static partial void SinkDropped(ILogger logger, long frames, long bytes);
 
     [LoggerMessage(EventId = 6024, Level = LogLevel.Warning, Message = "Receive loop on {Link} did not stop within {Milliseconds} ms; closing the device under it")]
     internal static partial void ReceiveLoopStuck(ILogger logger, string link, int milliseconds);

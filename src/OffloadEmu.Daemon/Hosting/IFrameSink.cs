@@ -4,7 +4,7 @@ namespace OffloadEmu.Daemon.Hosting;
 
 /// <summary>
 /// Where the daemon's receive loop hands received frames: the plug for the offload target.
-/// Registered as a singleton; the default is <see cref="TargetFrameSink"/> (the offload target); <see cref="DroppingFrameSink"/> counts and drops.
+/// Registered as a singleton; the default is <see cref="TargetFrameSink"/> (the offload target).
 /// </summary>
 /// <remarks>
 /// <para>Life cycle, driven by <see cref="LinkService"/>: <see cref="Attach"/> once the device stack

@@ -43,7 +43,9 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
 
     /// <summary>The target for a host to drive (in-process host stack, or the control server): requests go to the target,
     /// <see cref="IOffloadTarget.Bind"/> binds into this sink's host slot. Null before <see cref="Attach"/>.</summary>
-    public IOffloadTarget? HostView => Target is { } t ? new SlotBoundTarget(t, _slot) : null;
+    public IOffloadTarget? HostView => Volatile.Read(ref _hostView);
+
+    private IOffloadTarget? _hostView;
 
     /// <summary>Frames received from the link.</summary>
     public long Frames => Volatile.Read(ref _frames);
@@ -65,6 +67,7 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
         var target = new OffloadTarget(device, _options, _completions, _loggers.CreateLogger("OffloadEmu.Target"));
         target.Bind(_slot);
         target.Start(_time, readDevice: false);
+        Volatile.Write(ref _hostView, new SlotBoundTarget(target, _slot));
         Volatile.Write(ref _target, target);
         if (_queues > 1) DaemonLog.QueuesNotSpread(_logger, _queues);
         DaemonLog.TargetStarted(_logger, device.Name, target.MacAddress.ToString(), (int)_options.Capabilities.TcpConnectionOffloadCapacity,
@@ -90,6 +93,7 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
 
     public void Detach()
     {
+        Volatile.Write(ref _hostView, null);
         var target = Interlocked.Exchange(ref _target, null);
         if (target is null) return;
         DaemonLog.TargetStopped(_logger, target.FramesUp, target.DroppedFrames, _slot.Frames);
