@@ -91,6 +91,7 @@ internal sealed partial class TargetEngine
             return; // counted drop; a bad checksum is not counted as a received segment (spec §10 row 58)
         }
         stats.Ip.AddReceived((ulong)ipLength);
+        stats.Ip.AddInDelivers(); // IP-MIB: every datagram handed to the offloaded TCP, whatever TCP then does with it
         stats.Tcp.AddInSegments();
         var flags = segment.Flags;
         var m = c.Machine;

@@ -92,7 +92,6 @@ internal sealed partial class TcpConnection
                 _pushAt = _now + _engine.PushInterval; // started by the first byte, restarted by new data
             }
         }
-        if (taken > 0) _engine.Stats(IsIpv6).Ip.AddInDelivers();
         return taken;
     }
 
@@ -160,7 +159,6 @@ internal sealed partial class TcpConnection
         if (bytesTaken > 0)
         {
             Machine.ConsumeReceived(Math.Min(bytesTaken, Machine.ReceiveBufferedBytes));
-            _engine.Stats(IsIpv6).Ip.AddInDelivers();
         }
         if (status != NdisStatus.Success) _indicationsBlocked = true;
         MarkDirty();

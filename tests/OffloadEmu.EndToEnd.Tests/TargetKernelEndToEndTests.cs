@@ -79,7 +79,6 @@ public sealed class TargetKernelEndToEndTests : IDisposable
 
     private readonly ITestOutputHelper _output;
     private readonly List<IDisposable> _cleanup = [];
-    private Process? _echoServer;
 
     public TargetKernelEndToEndTests(ITestOutputHelper output) => _output = output;
 
@@ -98,7 +97,7 @@ public sealed class TargetKernelEndToEndTests : IDisposable
         var (ccCode, _, ccError) = Cmd.TryRun("ip", "netns", "exec", ns.Name, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
         string cc = ns.Exec("sysctl", "-n", "net.ipv4.tcp_congestion_control").Trim();
         _output.WriteLine($"namespace {ns.Name}, kernel congestion control: {cc}" + (ccCode == 0 ? "" : $" (setting cubic failed: {ccError.Trim()})"));
-        StartEchoServer(ns.Name);
+        Own(new KernelEchoServer(ns.Name, KernelIp, 7));
         // Headers only (96 bytes covers Ethernet + IPv4 + TCP with options): the analysis needs no payload, and ~150k frames
         // stay quick to read. Checksums of our frames are checked by the kernel's counters instead.
         var capture = Own(new TcpdumpCapture(ns.Name, tapName, snapLength: 96));
@@ -280,24 +279,6 @@ public sealed class TargetKernelEndToEndTests : IDisposable
         }
     }
 
-    private void StartEchoServer(string netns)
-    {
-        // As in TcpKernelEndToEndTests: "ip netns exec" execs socat in place (the PID is socat's); -b 4096 keeps socat's
-        // blocking pipe writes within one page so it cannot deadlock against itself.
-        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "netns", "exec", netns, "socat", "-b", "4096", $"TCP-LISTEN:7,bind={KernelIp},reuseaddr", "PIPE" }) psi.ArgumentList.Add(a);
-        _echoServer = Process.Start(psi) ?? throw new InvalidOperationException("cannot start socat");
-        _echoServer.BeginErrorReadLine();
-        _echoServer.BeginOutputReadLine();
-        var sw = Stopwatch.StartNew();
-        while (!Cmd.Run("ip", "netns", "exec", netns, "ss", "-Hltn", "sport = :7").Contains($"{KernelIp}:7", StringComparison.Ordinal))
-        {
-            if (_echoServer.HasExited) Assert.Fail($"socat exited with {_echoServer.ExitCode}");
-            if (sw.ElapsedMilliseconds > 5000) Assert.Fail($"socat is not listening on {KernelIp}:7 after 5 s");
-            Thread.Sleep(20);
-        }
-    }
-
     private T Own<T>(T resource) where T : IDisposable
     {
         _cleanup.Add(resource);
@@ -318,16 +299,7 @@ public sealed class TargetKernelEndToEndTests : IDisposable
 
     public void Dispose()
     {
-        if (_echoServer is { } p)
-        {
-            if (!p.HasExited)
-            {
-                Cmd.TryRun("kill", "-TERM", p.Id.ToString(CultureInfo.InvariantCulture));
-                if (!p.WaitForExit(2000)) p.Kill();
-            }
-            p.Dispose();
-        }
-        // tcpdump, then the TAP (closing the fd deletes it), then the namespace.
+        // socat, tcpdump, then the TAP (closing the fd deletes it), then the namespace.
         for (int i = _cleanup.Count - 1; i >= 0; i--) _cleanup[i].Dispose();
     }
 }

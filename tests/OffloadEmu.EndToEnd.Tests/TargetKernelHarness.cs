@@ -74,6 +74,8 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
     private bool _closeCalled;
     private bool _peerFin;
     private string? _failure;
+    private bool _queryOutstanding;
+    private long _lastQuery;
 
     internal TargetKernelHarness(OffloadTarget target, Ipv4Address ourIp, Ipv4Address peerIp, ushort localPort, ushort remotePort, TcpConfig config)
     {
@@ -88,7 +90,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
 
     private enum Phase { Resolving, Host, Offloading, Offloaded, Uploading, HostAfterUpload, Done }
 
-    private enum Kind { Frame, Initiated, Terminated, SendDone, ReceiveDone, Indicated, ForwardDone, DisconnectDone, Event, Status }
+    private enum Kind { Frame, Initiated, Terminated, Queried, SendDone, ReceiveDone, Indicated, ForwardDone, DisconnectDone, Event, Status }
 
     private readonly record struct Item(Kind Kind, object? Payload = null, byte[]? Frame = null, TcpOffloadEventType Event = default, uint Info = 0);
 
@@ -111,6 +113,8 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
     internal int Indications { get; private set; }
     internal int ArpRepliesSent { get; private set; }
     internal int FramesRefused { get; private set; }
+    /// <summary>Segments of the connection that came up the non-offload path (host phases, held during hand-overs).</summary>
+    internal int ConnectionSegmentsUp { get; private set; }
     internal TimeSpan OffloadedFor { get; private set; }
     internal TcpMachine? Machine => _machine;
 
@@ -123,6 +127,15 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
 
     private static double UnixSeconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
     internal string Log => _log.ToString();
+
+    /// <summary>How often to query the offloaded connection's state (spec §6.7) while it is offloaded; zero: never.</summary>
+    internal TimeSpan QueryInterval { get; init; }
+
+    /// <summary>The delegated state read by each completed query, in order (<see cref="QueryInterval"/>).</summary>
+    internal List<QuerySample> Queries { get; } = [];
+
+    /// <summary>One query's reading: when (seconds since the harness started) and the TCP delegated state.</summary>
+    internal readonly record struct QuerySample(double At, uint SRtt, uint RttVar, uint CWnd, uint SsThresh, uint Flight, uint SndWnd);
 
     /// <summary>SHA-256 of everything sent so far.</summary>
     internal byte[] SentHash() => _sentHash.GetCurrentHash();
@@ -187,6 +200,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
                     break;
                 case Phase.Offloaded:
                     RefillTarget();
+                    MaybeQuery();
                     if (AcknowledgedViaTarget >= viaTarget && ReceivedViaTarget >= viaTarget)
                     {
                         OffloadedFor = Stopwatch.GetElapsedTime(offloadedAt);
@@ -434,6 +448,30 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
         if (head is not null && _target.TcpOffloadSend(_context, head) != NdisStatus.Pending) _failure = "TcpOffloadSend did not pend";
     }
 
+    private void MaybeQuery()
+    {
+        if (QueryInterval <= TimeSpan.Zero || _queryOutstanding) return;
+        if (_lastQuery != 0 && Stopwatch.GetElapsedTime(_lastQuery) < QueryInterval) return;
+        _lastQuery = Stopwatch.GetTimestamp();
+        _queryOutstanding = true;
+        var status = _target.QueryOffloadState(BuildTree(withState: false));
+        if (status != NdisStatus.Pending) _failure = $"QueryOffloadState returned {status}";
+    }
+
+    private void OnQueried(OffloadBlock root)
+    {
+        _queryOutstanding = false;
+        var tcp = root.DependentBlockList!.DependentBlockList!;
+        if (tcp.Status != NdisStatus.Success || tcp.TcpDelegated is not { } d)
+        {
+            // A query racing the terminate may find the connection gone; anything else is a failure.
+            if (_phase == Phase.Offloaded) _failure = $"query completed {tcp.Status}";
+            return;
+        }
+        Queries.Add(new QuerySample(Stopwatch.GetElapsedTime(_epoch).TotalSeconds, d.SRtt, d.RttVar, d.CWnd, d.SsThresh,
+            (uint)(d.SndMax - d.SndUna), d.SndWnd));
+    }
+
     // ---- terminate -------------------------------------------------------------------------------------------------------
 
     private void StartTerminate()
@@ -506,6 +544,9 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
                     break;
                 case Kind.Terminated:
                     OnTerminated((OffloadBlock)item.Payload!, now);
+                    break;
+                case Kind.Queried:
+                    OnQueried((OffloadBlock)item.Payload!);
                     break;
                 case Kind.SendDone:
                     for (var nbl = (NetBufferList?)item.Payload; nbl is not null; nbl = nbl.Next)
@@ -599,6 +640,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
             return;
         }
         if (!TryGetOurTcp(frame.AsSpan(EthernetHeader), out var tcp)) return;
+        ConnectionSegmentsUp++;
         switch (_phase)
         {
             case Phase.Host or Phase.HostAfterUpload or Phase.Done:
@@ -646,7 +688,7 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
     public void TerminateOffloadComplete(OffloadBlock root) => Add(new Item(Kind.Terminated, root));
     public void UpdateOffloadComplete(OffloadBlock root) { }
     public void InvalidateOffloadComplete(OffloadBlock root) { }
-    public void QueryOffloadStateComplete(OffloadBlock root) { }
+    public void QueryOffloadStateComplete(OffloadBlock root) => Add(new Item(Kind.Queried, root));
     public void TcpOffloadSendComplete(NetBufferList chain) => Add(new Item(Kind.SendDone, chain));
     public void TcpOffloadReceiveComplete(NetBufferList chain) => Add(new Item(Kind.ReceiveDone, chain));
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) => Add(new Item(Kind.DisconnectDone, nbl));

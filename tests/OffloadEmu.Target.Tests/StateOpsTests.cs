@@ -186,7 +186,11 @@ public sealed class StateOpsTests
         int dataSegments = lab.TargetSegments().Count(s => s.PayloadLength > 0);
         Assert.True(after.OutSegments >= (ulong)dataSegments, $"OutSegments {after.OutSegments} < {dataSegments} data segments on the wire");
         Assert.True(after.InSegments > stats.InSegments);
-        Assert.True(lab.Target.QueryIpStatistics(false).OutRequests > 0);
+        var ip = lab.Target.QueryIpStatistics(false);
+        Assert.True(ip.OutRequests > 0);
+        // IP-MIB: every datagram received for an offloaded connection went up to its TCP (the bad checksum is in neither).
+        Assert.Equal(ip.InReceives, ip.InDelivers);
+        Assert.Equal(after.InSegments, ip.InDelivers);
         Terminate(lab, root);
         Assert.Equal(0UL, lab.Target.QueryTcpStatistics(false).CurrentlyEstablished);
         lab.Target.ResetStatistics(false);
