@@ -84,6 +84,12 @@ public sealed record class OffloadTargetOptions
     /// non-offload path.</summary>
     public int HighFragmentationThreshold { get; init; } = 16;
 
+    /// <summary>What a terminate does with sends not yet fully acknowledged (spec §5 "at terminate": complete and/or
+    /// return). <see cref="TerminateSendDisposition.Return"/> (default): returned in the TCP block's chain, the head
+    /// advanced to SndUna. <see cref="TerminateSendDisposition.Complete"/>: completed UPLOAD_IN_PROGRESS, the first with
+    /// its acknowledged byte count (spec §10 row 14), and the host resends from its own copies.</summary>
+    public TerminateSendDisposition TerminateSends { get; init; } = TerminateSendDisposition.Return;
+
     /// <summary>Checks the values; returns the problems found (empty when valid).</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -480,6 +480,10 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
     {
         var status = HardwareFailed || ResetReceived || AbortRequested ? NdisStatus.RequestAborted : NdisStatus.UploadInProgress;
         if (HardwareFailed) FailSends(NdisStatus.RequestAborted);
+        // TerminateSendDisposition.Complete: the sends not fully acknowledged complete now, the first with its ACKed
+        // bytes (spec §5, §10 row 14), before the disconnect's completion; arrivals are no longer processed, so SndUna
+        // is final. Otherwise they are returned in the block (TakeUnacknowledgedSends).
+        else if (_engine.Options.TerminateSends == TerminateSendDisposition.Complete) FailSends(status);
         FailPostsAtUpload(status);
         if (_disconnectNbl is { } nbl)
         {

@@ -21,6 +21,16 @@ public sealed class TargetSinkTests : IDisposable
 
     private static MemoryLink Peer(IHost host) => host.Services.GetRequiredService<LinkService>().Stack!.MemoryPeer!;
 
+    [Theory]
+    [InlineData("complete", Target.TerminateSendDisposition.Complete)]
+    [InlineData("Return", Target.TerminateSendDisposition.Return)]
+    public void Nic_TerminateSends_reaches_the_targets_options(string configured, Target.TerminateSendDisposition expected)
+    {
+        var options = Options.TargetOptionsBuilder.Build(new Options.NicOptions { TerminateSends = configured },
+            new Options.OffloadParametersOptions(), new Options.PoliciesOptions());
+        Assert.Equal(expected, options.TerminateSends);
+    }
+
     [Fact]
     public async Task Frames_go_up_through_the_target_to_the_bound_host_and_host_frames_go_out()
     {

@@ -1,4 +1,5 @@
 using OffloadEmu.Link.Decorators;
+using OffloadEmu.Target;
 
 namespace OffloadEmu.HostStack.Tests;
 
@@ -15,11 +16,18 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(6, true)]
     [InlineData(7, true)]
     [InlineData(8, true)]
-    public void RandomUploadsAndReoffloads_KeepBothStreamsByteExact(int seed, bool lossy)
+    // The target completes unacknowledged sends at terminate (one partial, then UPLOAD_IN_PROGRESS; spec §10 row 14)
+    // instead of returning them: the host resends from its own chunks.
+    [InlineData(9, false, TerminateSendDisposition.Complete)]
+    [InlineData(10, false, TerminateSendDisposition.Complete)]
+    [InlineData(11, true, TerminateSendDisposition.Complete)]
+    [InlineData(12, true, TerminateSendDisposition.Complete)]
+    public void RandomUploadsAndReoffloads_KeepBothStreamsByteExact(int seed, bool lossy, TerminateSendDisposition terminateSends = TerminateSendDisposition.Return)
     {
         var random = new Random(seed);
         var damage = lossy ? new ImpairmentSpec { LossPercent = 2, DuplicatePercent = 1 } : null;
         using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake },
+            targetOptions: new OffloadTargetOptions { TerminateSends = terminateSends },
             impairment: damage, impairmentSeed: (ulong)seed);
         lab.PeerListens.Add(7);
         var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
@@ -56,7 +64,10 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(uploads >= 2, $"seed {seed}: only {uploads} uploads, {offloads} offloads, failed {lab.Stack.Statistics.OffloadsFailed}, {socket.Location}");
         Assert.True(offloads >= 2, $"seed {seed}: only {offloads} re-offloads");
         Assert.Equal(uploads, lab.Stack.Statistics.Uploads);
-        output.WriteLine($"seed {seed}: {uploads} uploads, {offloads} re-offloads, {lab.Stack.Statistics.SegmentsForwarded} forwarded");
+        output.WriteLine($"seed {seed}: {uploads} uploads, {offloads} re-offloads, {lab.Stack.Statistics.SegmentsForwarded} forwarded, " +
+                         $"{lab.Stack.Statistics.SendsHandedBack} sends handed back by completion");
+        if (terminateSends == TerminateSendDisposition.Complete)
+            Assert.True(lab.Stack.Statistics.SendsHandedBack > 0, $"seed {seed}: no upload found a send to complete UPLOAD_IN_PROGRESS");
         // Nothing leaked: all chunks came back, the target holds no indication buffers.
         Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
     }

@@ -130,6 +130,54 @@ public sealed class LifecycleTests
     };
 
     [Fact]
+    public void Terminate_mid_nbl_with_completing_disposition_gives_one_partial_completion_then_upload_in_progress()
+    {
+        // Spec §10 row 14 (TerminateSendDisposition.Complete): upload mid-NBL -> one partial NBL with its ACKed count, the
+        // later ones UPLOAD_IN_PROGRESS with 0, all before the terminate completes; the host resends from its copies.
+        var (lab, hostBefore, root, ctx) = Offloaded(new OffloadTargetOptions { TerminateSends = TerminateSendDisposition.Complete });
+        using var __ = lab;
+        var toPeer = Nbls.Pattern(200_000, seed: 31);
+        var sends = new List<NetBufferList>();
+        for (int i = 0; i < 4; i++)
+        {
+            sends.Add(Nbls.Send(toPeer.AsSpan(i * 50_000, 50_000).ToArray(), id: (ulong)i));
+            lab.Api.TcpOffloadSend(ctx, sends[^1]);
+        }
+        // Move until the peer has acknowledged part of a list: the upload then lands inside it.
+        lab.RunUntil(() => lab.PeerReceived.Length > 60_000 && lab.PeerReceived.Length % 50_000 != 0, TimeSpan.FromSeconds(5));
+        lab.Step();
+        int completedBefore = lab.Host.SendsCompleted.Count;
+        Assert.InRange(completedBefore, 1, 3);
+
+        Assert.Equal(NdisStatus.Pending, lab.Api.TerminateOffload(root));
+        lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
+        var tcp = TcpOf(root);
+        var d = tcp.TcpDelegated!;
+        Assert.Equal(NdisStatus.Success, tcp.Status);
+        Assert.Null(tcp.NetBufferListChain);
+        Assert.Null(d.SendDataHead);
+        Assert.Equal(4, lab.Host.SendsCompleted.Count);   // every list came back by completion, before the terminate completion
+        var uploaded = lab.Host.SendsCompleted.Skip(completedBefore).ToList();
+        Assert.Equal(sends.Skip(completedBefore), uploaded);
+        Assert.All(uploaded, n => Assert.Equal(NdisStatus.UploadInProgress, n.Status));
+        long ackedBefore = (long)(d.SndUna - hostBefore.SndUna);
+        int partial = (int)(ackedBefore - completedBefore * 50_000L);
+        Assert.InRange(partial, 1, 49_999);                     // mid-NBL
+        Assert.Equal(partial, uploaded[0].TcpOffloadBytesTransferred);
+        Assert.Equal(50_000 - partial, (int)uploaded[0].DataLength); // its NB advanced past the ACKed bytes
+        Assert.All(uploaded.Skip(1), n => Assert.Equal(0, n.TcpOffloadBytesTransferred));
+
+        // The host resends what is left of its own lists in host mode: the peer gets the stream once, in order.
+        foreach (var n in uploaded) n.Next = null;
+        var host = TcpMachine.FromOffloadState(TcpConfig.Default with { ReceiveBufferSize = 64 * 1024, Sack = true },
+            TcpEndpointAddresses.Ipv4(TargetLab.HostIp, TargetLab.PeerIp), tcp.TcpConst!.Value, tcp.TcpCached!.Value, d,
+            uploaded.Select(n => (ITcpSendBuffer)new NetBufferListSendBuffer(n)).ToArray(), 0, [], lab.Now);
+        lab.HostMachine = host;
+        lab.RunUntil(() => lab.PeerReceived.Length == toPeer.Length, TimeSpan.FromSeconds(30));
+        Assert.Equal(toPeer, lab.PeerReceived.ToArray());
+    }
+
+    [Fact]
     public void Terminate_returns_state_unacked_sends_and_undelivered_data_and_the_host_continues_byte_exact_then_reoffloads()
     {
         var (lab, hostBefore, root, ctx) = Offloaded();

@@ -14,4 +14,12 @@ public sealed class NicOptions
 
     /// <summary>Engine loops (receive-side-scaling queues) connections are hashed to. Default 1.</summary>
     public int Queues { get; set; } = 1;
+
+    /// <summary>What a terminate does with sends not yet acknowledged: <c>Return</c> them in the TCP block (default) or
+    /// <c>Complete</c> them UPLOAD_IN_PROGRESS, the first with its acknowledged bytes (chimney spec §5; docs/target.md).</summary>
+    public string TerminateSends { get; set; } = "Return";
+
+    /// <summary><see cref="TerminateSends"/> parsed (the validator has checked it).</summary>
+    internal Target.TerminateSendDisposition ParsedTerminateSends()
+        => Enum.Parse<Target.TerminateSendDisposition>(TerminateSends.Trim(), ignoreCase: true);
 }

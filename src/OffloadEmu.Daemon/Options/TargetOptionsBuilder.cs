@@ -27,6 +27,7 @@ internal static class TargetOptionsBuilder
             },
             Parameters = Parameters(offload),
             OptionalRetrieveReasons = reasons,
+            TerminateSends = nic.ParsedTerminateSends(),
         };
     }
 
