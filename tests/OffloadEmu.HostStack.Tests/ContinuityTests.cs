@@ -22,12 +22,21 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(10, false, TerminateSendDisposition.Complete)]
     [InlineData(11, true, TerminateSendDisposition.Complete)]
     [InlineData(12, true, TerminateSendDisposition.Complete)]
-    public void RandomUploadsAndReoffloads_KeepBothStreamsByteExact(int seed, bool lossy, TerminateSendDisposition terminateSends = TerminateSendDisposition.Return)
+    // Every initiate held for a random number of rounds: the peer's segments that arrive meanwhile are held by the stack
+    // and forwarded once the initiate completes (spec §4).
+    [InlineData(13, false, TerminateSendDisposition.Return, true)]
+    [InlineData(14, false, TerminateSendDisposition.Complete, true)]
+    [InlineData(15, true, TerminateSendDisposition.Return, true)]
+    [InlineData(16, true, TerminateSendDisposition.Complete, true)]
+    public void RandomUploadsAndReoffloads_KeepBothStreamsByteExact(int seed, bool lossy,
+        TerminateSendDisposition terminateSends = TerminateSendDisposition.Return, bool holdInitiates = false)
     {
         var random = new Random(seed);
         var damage = lossy ? new ImpairmentSpec { LossPercent = 2, DuplicatePercent = 1 } : null;
+        HoldingTarget? holding = null;
         using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake },
             targetOptions: new OffloadTargetOptions { TerminateSends = terminateSends },
+            decorate: holdInitiates ? t => holding = new HoldingTarget(t) { Hold = false } : null,
             impairment: damage, impairmentSeed: (ulong)seed);
         lab.PeerListens.Add(7);
         var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
@@ -53,6 +62,15 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
                     Assert.Equal(ConnectionLocation.Host, socket.Location);
                     uploads++;
                     break;
+                case ConnectionLocation.Host when holding is not null:
+                {
+                    holding.Hold = true;
+                    var offload = socket.OffloadAsync();
+                    for (int i = random.Next(1, 12); i > 0; i--) lab.StepOrAdvance();
+                    holding.Release();
+                    if (lab.Run(offload)) offloads++;
+                    break;
+                }
                 case ConnectionLocation.Host:
                     if (lab.Run(socket.OffloadAsync())) offloads++;
                     break;
@@ -66,6 +84,8 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(uploads, lab.Stack.Statistics.Uploads);
         output.WriteLine($"seed {seed}: {uploads} uploads, {offloads} re-offloads, {lab.Stack.Statistics.SegmentsForwarded} forwarded, " +
                          $"{lab.Stack.Statistics.SendsHandedBack} sends handed back by completion");
+        if (holdInitiates)
+            Assert.True(lab.Stack.Statistics.SegmentsForwarded > 0, $"seed {seed}: no segment arrived during a held initiate");
         if (terminateSends == TerminateSendDisposition.Complete)
             Assert.True(lab.Stack.Statistics.SendsHandedBack > 0, $"seed {seed}: no upload found a send to complete UPLOAD_IN_PROGRESS");
         // Nothing leaked: all chunks came back, the target holds no indication buffers.

@@ -42,7 +42,10 @@ internal sealed class StackLab : IDisposable
             PrefixLength = 24,
             Tcp = Options.Tcp with { IsnGenerator = new IsnGenerator(new byte[32]) },
         };
-        Stack = new HostStack(decorate is null ? Target : decorate(Target), Options);
+        // The contract checker sits between the stack and everything below it (record mode): a rule broken by either
+        // side fails the test at Dispose.
+        Checker = new ContractChecker(decorate is null ? Target : decorate(Target), new ContractCheckerOptions { Mode = ContractCheckerMode.Record });
+        Stack = new HostStack(Checker, Options);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true, IsnGenerator = new IsnGenerator(new byte[32] { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8 }) };
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
@@ -54,6 +57,10 @@ internal sealed class StackLab : IDisposable
     public MemoryLink PeerSide { get; }
     public CompletionQueue Queue { get; }
     public OffloadTarget Target { get; }
+    /// <summary>The contract checker the stack talks through.</summary>
+    public ContractChecker Checker { get; }
+    /// <summary>Rules a test breaks on purpose.</summary>
+    public HashSet<ContractRule> ExpectedViolations { get; } = [];
     public HostStack Stack { get; }
     public HostStackOptions Options { get; }
     public TcpConfig PeerConfig { get; }
@@ -276,10 +283,12 @@ internal sealed class StackLab : IDisposable
     public void Dispose()
     {
         Stack.Dispose();
+        var unexpected = Checker.Violations.Where(v => !ExpectedViolations.Contains(v.Rule)).ToList();
         Target.Dispose();
         _impaired?.Dispose();
         NicSide.Dispose();
         PeerSide.Dispose();
+        Assert.True(unexpected.Count == 0, "contract violations: " + string.Join("; ", unexpected));
     }
 
     private struct LivelockGuard
