@@ -74,7 +74,7 @@ public sealed class OffloadSocket : IAsyncDisposable
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var result = Rx.ReadAsync(buffer, out bool pending);
+        var result = Rx.ReadAsync(buffer, out bool pending, cancellationToken);
         // Either way the engine should look: a pending read may need a receive post, a completed one freed space.
         _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
         _ = pending;
@@ -102,7 +102,19 @@ public sealed class OffloadSocket : IAsyncDisposable
             }
             if (mustWait)
             {
-                await wait.ConfigureAwait(false);
+                // Cancelling a write that waits for space ends the wait with OperationCanceledException; what was already
+                // written stays written (it is in the send buffer, in order).
+                var registration = cancellationToken.CanBeCanceled
+                    ? cancellationToken.UnsafeRegister(static (s, ct) => ((OffloadSocket)s!).CancelWrite(ct), this)
+                    : default;
+                try
+                {
+                    await wait.ConfigureAwait(false);
+                }
+                finally
+                {
+                    registration.Dispose();
+                }
                 continue;
             }
             var chunk = _stack.Chunks.Rent();
@@ -114,6 +126,16 @@ public sealed class OffloadSocket : IAsyncDisposable
             _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
             data = data[n..];
         }
+    }
+
+    private void CancelWrite(CancellationToken token)
+    {
+        lock (_sendLock)
+        {
+            if (!_spaceWaiting) return;   // already woken by space or an error
+            _spaceWaiting = false;
+        }
+        _space.Fail(new OperationCanceledException(token));
     }
 
     /// <summary>Closes the send half: a FIN follows the written data. Completes when the FIN is acknowledged.</summary>

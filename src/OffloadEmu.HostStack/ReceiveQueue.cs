@@ -24,6 +24,8 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
     private ManualResetValueTaskSourceCore<int> _core;
     private bool _pendingRead;
     private Memory<byte> _pendingBuffer;
+    private CancellationToken _pendingToken;
+    private CancellationTokenRegistration _pendingRegistration;
     private long _totalAppended;
 
     public ReceiveQueue(int softLimit, bool asyncContinuations)
@@ -92,6 +94,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         bool done = false;
         int result = 0;
         int taken;
+        CancellationTokenRegistration registration = default;
         lock (_lock)
         {
             taken = Math.Min(data.Length, Math.Min(limit, _ring.Length - _count));
@@ -105,12 +108,14 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
             if (_pendingRead)
             {
                 result = ReadLocked(_pendingBuffer.Span);
-                done = true;
-                _pendingRead = false;
-                _pendingBuffer = default;
+                done = TakePending(out registration);
             }
         }
-        if (done) _core.SetResult(result);
+        if (done)
+        {
+            registration.Unregister();
+            _core.SetResult(result);
+        }
         return taken;
     }
 
@@ -141,30 +146,39 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
     public void SetEof()
     {
         bool done;
+        CancellationTokenRegistration registration = default;
         lock (_lock)
         {
             _eof = true;
-            done = _count == 0 && TakePending();
+            done = _count == 0 && TakePending(out registration);
         }
-        if (done) _core.SetResult(0);
+        if (!done) return;
+        registration.Unregister();
+        _core.SetResult(0);
     }
 
     /// <summary>The connection failed (reset, abort): pending and later reads throw.</summary>
     public void SetError(Exception error)
     {
         bool done;
+        CancellationTokenRegistration registration;
         lock (_lock)
         {
             _error ??= error;
-            done = TakePending();
+            done = TakePending(out registration);
         }
-        if (done) _core.SetException(_error);
+        if (!done) return;
+        registration.Unregister();
+        _core.SetException(_error);
     }
 
-    /// <summary>The application reads: bytes at once if there are any, else a pending read (one at a time).</summary>
-    public ValueTask<int> ReadAsync(Memory<byte> buffer, out bool pending)
+    /// <summary>The application reads: bytes at once if there are any, else a pending read (one at a time). Cancelling
+    /// <paramref name="cancellationToken"/> ends a pending read with <see cref="OperationCanceledException"/>; no byte is
+    /// lost (data arriving later stays queued for the next read).</summary>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, out bool pending, CancellationToken cancellationToken = default)
     {
         pending = false;
+        ValueTask<int> result;
         lock (_lock)
         {
             if (_count > 0) return new ValueTask<int>(ReadLocked(buffer.Span));
@@ -174,16 +188,43 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
             _core.Reset();
             _pendingRead = true;
             _pendingBuffer = buffer;
+            _pendingToken = cancellationToken;
             pending = true;
-            return new ValueTask<int>(this, _core.Version);
+            result = new ValueTask<int>(this, _core.Version);
         }
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registered outside the lock: an already-cancelled token runs the callback at once, and it takes the lock.
+            var registration = cancellationToken.UnsafeRegister(static (s, ct) => ((ReceiveQueue)s!).CancelPendingRead(ct), this);
+            bool keep;
+            lock (_lock)
+            {
+                keep = _pendingRead && _pendingToken == cancellationToken;
+                if (keep) _pendingRegistration = registration;
+            }
+            if (!keep) registration.Unregister();
+        }
+        return result;
     }
 
-    private bool TakePending()
+    private void CancelPendingRead(CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (!_pendingRead || _pendingToken != token) return;   // completed already, or another read's token
+            TakePending(out _);
+        }
+        _core.SetException(new OperationCanceledException(token));
+    }
+
+    private bool TakePending(out CancellationTokenRegistration registration)
     {
         bool p = _pendingRead;
         _pendingRead = false;
         _pendingBuffer = default;
+        _pendingToken = default;
+        registration = _pendingRegistration;
+        _pendingRegistration = default;
         return p;
     }
 
