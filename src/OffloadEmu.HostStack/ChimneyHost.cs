@@ -16,10 +16,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
 
     public void UpdateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.UpdateComplete, Object = root });
 
-    public void InvalidateOffloadComplete(OffloadBlock root)
-    {
-        // The host stack issues no invalidates yet.
-    }
+    public void InvalidateOffloadComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.InvalidateComplete, Object = root });
 
     public void QueryOffloadStateComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.QueryComplete, Object = root });
 
@@ -71,10 +68,24 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
 
     public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code)
     {
-        // Spec §6.4: the host writes HostReachabilityDelta synchronously: non-zero when its entry is reachable, 0 when
-        // stale (the target then stops asking for NceStaleTicks).
-        bool reachable = stack.TryGetNeighborByHandle(neighborBlock.NdisOffloadHandle, out var entry) && entry.IsReachableForQuery;
-        neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = reachable ? 1u : 0u };
+        // Spec §6.4: the host writes HostReachabilityDelta synchronously: the ticks since it last confirmed the neighbour
+        // (at least 1) while its entry is reachable; 0 when stale (the target then stops asking for NceStaleTicks) and
+        // the engine verifies: it asks the NIC for its NicReachabilityDelta, then probes, and invalidates a lost neighbour.
+        uint hrd = 0;
+        if (stack.TryGetNeighborByHandle(neighborBlock.NdisOffloadHandle, out var entry))
+        {
+            long now = stack.NowMicros;
+            if (now < Volatile.Read(ref entry.ReachableUntilMicros))
+            {
+                long ticks = (now - Volatile.Read(ref entry.ConfirmedAtMicros)) * stack.Options.OffloadParameters.TicksPerSecond / 1_000_000;
+                hrd = (uint)Math.Clamp(ticks, 1, uint.MaxValue);
+            }
+            else
+            {
+                stack.Post(new HostCommand { Kind = CommandKind.NeighborQueried, Object = entry });
+            }
+        }
+        neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = hrd };
     }
 
     public void IndicateStatus(NdisStatus adapterStatus) => stack.Post(new HostCommand { Kind = CommandKind.AdapterStatus, Value = (uint)adapterStatus });

@@ -28,4 +28,6 @@ internal enum CommandKind
     UpdateComplete,
     SyntheticOffload,
     QueryComplete,
+    NeighborQueried,
+    InvalidateComplete,
 }

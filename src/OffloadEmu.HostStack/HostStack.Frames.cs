@@ -243,9 +243,9 @@ public sealed partial class HostStack
     private void LearnNeighbor(NeighborEntry entry, MacAddress mac)
     {
         entry.Mac = mac;
-        entry.State = NeighborState.Reachable;
-        entry.ReachableUntil = _now + Options.NeighborReachableTime;
-        entry.IsReachableForQuery = true;
+        Confirm(entry, _now);
+        entry.Verifying = false;
+        entry.Probing = false;
         entry.RequestsSent = 0;
         entry.NextRequestAt = Instant.MaxValue;
         // A new MAC for a neighbour the target holds: its cached state is updated (spec §6.7).
@@ -277,7 +277,6 @@ public sealed partial class HostStack
         if (entry.State == NeighborState.Reachable && _now >= entry.ReachableUntil)
         {
             entry.State = NeighborState.Stale;
-            entry.IsReachableForQuery = false;
         }
         if (entry.State == NeighborState.Reachable) return true;
         if (entry.State == NeighborState.Failed)
@@ -293,10 +292,21 @@ public sealed partial class HostStack
         return entry.State == NeighborState.Stale;
     }
 
+    /// <summary>The neighbour was confirmed reachable at <paramref name="at"/> (RFC 4861 §7.3.1 semantics for ARP).</summary>
+    private void Confirm(NeighborEntry entry, Instant at)
+    {
+        entry.State = NeighborState.Reachable;
+        entry.ConfirmedAt = at;
+        entry.ReachableUntil = at + Options.NeighborReachableTime;
+        Volatile.Write(ref entry.ConfirmedAtMicros, at.Microseconds);
+        Volatile.Write(ref entry.ReachableUntilMicros, entry.ReachableUntil.Microseconds);
+    }
+
     private void SendArpRequest(NeighborEntry entry)
     {
         var request = new ArpRepr(ArpOperation.Request, MacAddress, Address, MacAddress.Zero, entry.Address);
-        SendArp(request, MacAddress.Broadcast);
+        // A probe of a known neighbour goes to its MAC (RFC 1122 §2.3.2.1 unicast poll); resolution is broadcast.
+        SendArp(request, entry.Probing && entry.HasMac ? entry.Mac : MacAddress.Broadcast);
         Statistics.ArpRequestsSent++;
         entry.RequestsSent++;
         entry.NextRequestAt = _now + Options.ArpRetryInterval;
@@ -318,7 +328,8 @@ public sealed partial class HostStack
             HostLog.ArpFailed(_logger, entry.Address.ToString(), entry.RequestsSent);
             entry.NextRequestAt = Instant.MaxValue;
             entry.State = NeighborState.Failed;
-            entry.IsReachableForQuery = false;
+            Volatile.Write(ref entry.ReachableUntilMicros, 0);
+            if (entry.Probing) NeighborLost(entry);
             var waiters = entry.Waiters.ToArray();
             entry.Waiters.Clear();
             foreach (var w in waiters) w.TrySetException(HostUnreachable(entry.Address));

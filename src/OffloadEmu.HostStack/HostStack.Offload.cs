@@ -767,8 +767,80 @@ public sealed partial class HostStack
         }
     }
 
+    // ---- neighbour reachability (spec §6.4) ------------------------------------------------------------------------------
+
+    private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborQueries = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborInvalidates = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The target asked about a neighbour the host holds stale: ask the NIC how long ago it saw the neighbour
+    /// make forward progress (NicReachabilityDelta) before probing.</summary>
+    private void VerifyNeighbor(NeighborEntry entry)
+    {
+        if (entry.Verifying || entry.OffloadState != ObjectOffloadState.Offloaded) return;
+        if (entry.State == NeighborState.Reachable && _now < entry.ReachableUntil) return;   // confirmed meanwhile
+        entry.Verifying = true;
+        Statistics.NeighborVerifications++;
+        var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = entry.Slot, NdisOffloadHandle = entry.Handle };
+        _neighborQueries[block] = entry;
+        if (_target.QueryOffloadState(block) != NdisStatus.Pending)
+        {
+            _neighborQueries.Remove(block);
+            StartProbing(entry);
+        }
+    }
+
+    private void OnNeighborQueryComplete(OffloadBlock root, NeighborEntry entry)
+    {
+        if (!entry.Verifying) return;   // an ARP answer confirmed it meanwhile
+        uint tps = Options.OffloadParameters.TicksPerSecond;
+        if (root.Status == NdisStatus.Success && root.NeighborDelegated is { } d)
+        {
+            var sinceNic = TimeSpan.FromTicks(d.NicReachabilityDelta * (TimeSpan.TicksPerSecond / tps));
+            if (sinceNic < Options.NeighborReachableTime)
+            {
+                // The NIC saw forward progress recently: that confirms the neighbour (RFC 4861 §7.3.1 upper-layer hint).
+                Confirm(entry, _now.AddMicroseconds(-sinceNic.Ticks / 10));
+                entry.Verifying = false;
+                Statistics.NeighborsConfirmedByNic++;
+                return;
+            }
+        }
+        StartProbing(entry);
+    }
+
+    private void StartProbing(NeighborEntry entry)
+    {
+        entry.Probing = true;
+        entry.RequestsSent = 0;
+        SendArpRequest(entry);
+    }
+
+    /// <summary>Probes went unanswered: the neighbour is lost. Its offloaded object is invalidated, so the target asks
+    /// for the connections through it to be uploaded (spec §6.7; retrieve InvalidState).</summary>
+    private void NeighborLost(NeighborEntry entry)
+    {
+        entry.Probing = false;
+        entry.Verifying = false;
+        if (entry.OffloadState != ObjectOffloadState.Offloaded || entry.Slot is null) return;
+        var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = entry.Slot, NdisOffloadHandle = entry.Handle };
+        _neighborInvalidates[block] = entry;
+        Statistics.NeighborsInvalidated++;
+        _target.InvalidateOffload(block);
+    }
+
+    private void OnInvalidateComplete(OffloadBlock root)
+    {
+        // The connections through it come back by retrieve events; nothing else waits for this completion.
+        _neighborInvalidates.Remove(root);
+    }
+
     private void OnQueryComplete(OffloadBlock root)
     {
+        if (_neighborQueries.Remove(root, out var entry))
+        {
+            OnNeighborQueryComplete(root, entry);
+            return;
+        }
         if (!_queries.Remove(root, out var c)) return;
         CompleteSynthetic(c, root.Status == NdisStatus.Success ? root.TcpDelegated : null);
     }

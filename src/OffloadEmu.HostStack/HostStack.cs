@@ -175,6 +175,7 @@ public sealed partial class HostStack : IDisposable
     private int RunOnce(Instant now)
     {
         _now = now;
+        Volatile.Write(ref _nowMicros, now.Microseconds);
         int work = 0;
         while (_inbox.TryDequeue(out var command))
         {
@@ -280,6 +281,12 @@ public sealed partial class HostStack : IDisposable
                 break;
             case CommandKind.QueryComplete:
                 OnQueryComplete((OffloadBlock)c.Object!);
+                break;
+            case CommandKind.NeighborQueried:
+                VerifyNeighbor((NeighborEntry)c.Object!);
+                break;
+            case CommandKind.InvalidateComplete:
+                OnInvalidateComplete((OffloadBlock)c.Object!);
                 break;
         }
     }
@@ -402,6 +409,11 @@ public sealed partial class HostStack : IDisposable
 
     internal bool TryGetConnectionByHandle(ulong handle, out HostConnection connection)
         => _connectionHandles.TryGetValue(handle, out connection!);
+
+    private long _nowMicros;
+
+    /// <summary>The engine's clock as of its last round (read by the reachability query on the completion thread).</summary>
+    internal long NowMicros => Volatile.Read(ref _nowMicros);
 
     internal bool TryGetNeighborByHandle(ulong handle, out NeighborEntry entry)
         => _neighborHandles.TryGetValue(handle, out entry!);

@@ -48,4 +48,13 @@ public sealed class HostStackStatistics
 
     /// <summary>Segments forwarded to the target (held while an offload was in progress).</summary>
     public long SegmentsForwarded { get; internal set; }
+
+    /// <summary>Reachability queries of the target answered "stale" that started a verification (spec §6.4).</summary>
+    public long NeighborVerifications { get; internal set; }
+
+    /// <summary>Verifications settled by the NIC's NicReachabilityDelta (it saw forward progress recently).</summary>
+    public long NeighborsConfirmedByNic { get; internal set; }
+
+    /// <summary>Offloaded neighbours invalidated because unicast ARP probes went unanswered.</summary>
+    public long NeighborsInvalidated { get; internal set; }
 }

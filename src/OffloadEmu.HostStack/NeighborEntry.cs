@@ -22,8 +22,20 @@ internal sealed class NeighborEntry(Ipv4Address address)
 
     public Instant ReachableUntil { get; set; }
 
-    /// <summary>Set from the engine, read by the neighbour reachability query on the completion thread.</summary>
-    public volatile bool IsReachableForQuery;
+    /// <summary>When the neighbour's reachability was last confirmed (an ARP answer, or the NIC's forward progress).</summary>
+    public Instant ConfirmedAt { get; set; }
+
+    /// <summary><see cref="ConfirmedAt"/> and <see cref="ReachableUntil"/> in microseconds, written by the engine and read
+    /// by the neighbour reachability query on the completion thread (chimney spec §6.4). Until = 0: not reachable.</summary>
+    public long ConfirmedAtMicros;
+    public long ReachableUntilMicros;
+
+    /// <summary>Reachability is being verified after the target's query found the entry stale: the NIC's own
+    /// NicReachabilityDelta is asked first, then unicast ARP probes (RFC 1122 §2.3.2.1).</summary>
+    public bool Verifying { get; set; }
+
+    /// <summary>ARP requests go unicast to <see cref="Mac"/> (probes of a stale entry) rather than broadcast.</summary>
+    public bool Probing { get; set; }
 
     public List<TaskCompletionSource<MacAddress>> Waiters { get; } = [];
 

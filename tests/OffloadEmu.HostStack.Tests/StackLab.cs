@@ -73,6 +73,9 @@ internal sealed class StackLab : IDisposable
     /// <summary>The peer answers ARP requests for <see cref="PeerIp"/>.</summary>
     public bool PeerAnswersArp { get; set; } = true;
 
+    /// <summary>The peer ignores TCP segments from the host side while set (a neighbour gone silent).</summary>
+    public bool PeerIgnoresTcp { get; set; }
+
     /// <summary>The peer's connections by (peer port, host port).</summary>
     public Dictionary<(ushort PeerPort, ushort HostPort), PeerConnection> PeerConnections { get; } = [];
 
@@ -231,6 +234,7 @@ internal sealed class StackLab : IDisposable
             return;
         }
         if (ip.Protocol != IpProtocol.Tcp || !TcpSegment.TryCreate(ip.Payload, out var tcp)) return;
+        if (PeerIgnoresTcp) return;
         var key = (tcp.DestinationPort, tcp.SourcePort);
         if (!PeerConnections.TryGetValue(key, out var p))
         {
