@@ -1006,7 +1006,11 @@ public sealed partial class HostStack
             return;
         }
         if (d.State is TcpState.CloseWait or TcpState.LastAck or TcpState.Closing or TcpState.TimeWait) c.PeerFinPending = true;
-        if (c.Releasing || c.Failed || d.State is < TcpState.Established or > TcpState.LastAck)
+        // TIME-WAIT (the target asks for the upload on entering it, or a release found it there) goes on in host mode for
+        // the rest of its 2MSL: a retransmitted FIN of the peer's is ACKed again rather than answered by a reset, and the
+        // four-tuple is not reused meanwhile (RFC 9293 §3.6.1).
+        bool keepTimeWait = d.State == TcpState.TimeWait && !c.Failed;
+        if (!keepTimeWait && (c.Releasing || c.Failed || d.State is < TcpState.Established or > TcpState.LastAck))
         {
             if (buffered.Length > 0 && !c.Failed) c.Rx.AppendAll(buffered);
             FinishConnection(c, null);
@@ -1022,7 +1026,7 @@ public sealed partial class HostStack
             chunk.SyncLength();
             sendData[i++] = chunk;
         }
-        var m = TcpMachine.FromOffloadState(_tcpConfig, c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
+        var m = TcpMachine.FromUploadedState(_tcpConfig, c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
         ApplyPathMss(c, m);
         if (_logger.IsEnabled(LogLevel.Information))
         {
@@ -1032,6 +1036,7 @@ public sealed partial class HostStack
         }
         AttachMachine(c, m);
         Statistics.Uploads++;
+        if (keepTimeWait) ReleaseSharedIfUnused(path);   // never offloaded again: its path and neighbour may go
         if (c.FinIssued && d.State is TcpState.Established or TcpState.CloseWait) m.Close(); // the disconnect did not get through
         ProcessHeldInHostMode(c);
         m.DeliverBuffered();

@@ -28,12 +28,28 @@ public sealed partial class TcpMachine
     public static TcpMachine FromOffloadState(TcpConfig config, in TcpEndpointAddresses addresses, in TcpConstState constState,
         in TcpCachedState cachedState, TcpDelegatedState delegatedState, ReadOnlySpan<ITcpSendBuffer> sendData, int sendDataHeadOffset,
         ReadOnlySpan<byte> bufferedReceiveData, Instant now)
+        => Import(config, addresses, constState, cachedState, delegatedState, sendData, sendDataHeadOffset, bufferedReceiveData, now, uploading: false);
+
+    /// <summary>
+    /// The host's side of an upload: as <see cref="FromOffloadState"/>, and also TIME-WAIT, which a target hands back
+    /// (it asks for the upload on entering it, spec §6.3) and the host keeps for the rest of its 2MSL (the retransmit
+    /// delta is the remaining wait; none given: a full 2MSL).
+    /// </summary>
+    /// <exception cref="ArgumentException">The state cannot be continued, or the send data does not match it.</exception>
+    public static TcpMachine FromUploadedState(TcpConfig config, in TcpEndpointAddresses addresses, in TcpConstState constState,
+        in TcpCachedState cachedState, TcpDelegatedState delegatedState, ReadOnlySpan<ITcpSendBuffer> sendData, int sendDataHeadOffset,
+        ReadOnlySpan<byte> bufferedReceiveData, Instant now)
+        => Import(config, addresses, constState, cachedState, delegatedState, sendData, sendDataHeadOffset, bufferedReceiveData, now, uploading: true);
+
+    private static TcpMachine Import(TcpConfig config, in TcpEndpointAddresses addresses, in TcpConstState constState,
+        in TcpCachedState cachedState, TcpDelegatedState delegatedState, ReadOnlySpan<ITcpSendBuffer> sendData, int sendDataHeadOffset,
+        ReadOnlySpan<byte> bufferedReceiveData, Instant now, bool uploading)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(delegatedState);
         var d = delegatedState;
-        if (d.State is < TcpState.Established or > TcpState.LastAck)
-            throw new ArgumentException($"A connection in {d.State} cannot be offloaded (chimney spec §2).", nameof(delegatedState));
+        if (d.State is < TcpState.Established or > TcpState.LastAck && !(uploading && d.State == TcpState.TimeWait))
+            throw new ArgumentException($"A connection in {d.State} cannot be {(uploading ? "continued after an upload" : "offloaded")} (chimney spec §2).", nameof(delegatedState));
         int bufferSize = (int)Math.Min(1u << 30, Math.Max((uint)config.ReceiveBufferSize, Math.Max(d.RcvWnd, (uint)bufferedReceiveData.Length + d.RcvWnd)));
         var effective = config.WithCachedState(cachedState) with { ReceiveBufferSize = bufferSize };
         var m = new TcpMachine(effective, addresses, constState.LocalPort, constState.RemotePort);
@@ -128,6 +144,7 @@ public sealed partial class TcpMachine
         m._keepAliveAt = m.FromDelta(d.KeepAlive.TimeoutDelta, now);
         var retransmitAt = m.FromDelta(d.Retransmit.TimeoutDelta, now);
         if (m._state == TcpState.FinWait2) m._closeTimerAt = retransmitAt;
+        else if (m._state == TcpState.TimeWait) m._closeTimerAt = retransmitAt != Instant.MaxValue ? retransmitAt : now + 2 * config.Msl; // the 2MSL wait goes on
         else if (d.SndWnd == 0 && d.SndMax == d.SndUna && retransmitAt != Instant.MaxValue) m._persistAt = retransmitAt;
         else m._retransmitAt = retransmitAt;
         m._lastSendAt = now;

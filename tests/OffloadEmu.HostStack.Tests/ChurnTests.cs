@@ -36,7 +36,8 @@ public sealed class ChurnTests
                     peer.Machine.Close();
                     lab.Run(close);
                 }
-                lab.RunUntil(() => socket.Location == ConnectionLocation.Closed, TimeSpan.FromSeconds(5));
+                // A graceful close may leave our end in TIME-WAIT (kept in host mode for 2MSL = 60 s).
+                lab.RunUntil(() => socket.Location == ConnectionLocation.Closed, TimeSpan.FromSeconds(65));
             }
             // Every live connection still carries data, byte-exact.
             foreach (var (socket, peer) in live)

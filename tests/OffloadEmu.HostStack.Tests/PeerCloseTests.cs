@@ -60,6 +60,42 @@ public sealed class PeerCloseTests
         Assert.Equal((0, 0, 0), lab.Stack.OffloadedObjects);
     }
 
+    [Fact]
+    public void Time_wait_returned_by_the_target_goes_on_in_host_mode_and_acks_a_retransmitted_fin()
+    {
+        // We close first while offloaded; the peer's FIN puts the target in TIME-WAIT, which it hands back (retrieve).
+        var msl = TimeSpan.FromSeconds(2);
+        using var lab = new StackLab(new HostStackOptions
+        {
+            OffloadPolicy = OffloadPolicy.AfterHandshake,
+            Tcp = TcpConfig.Default with { Msl = msl },
+        });
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
+        var read = AppIo.ReadToEndAsync(socket);
+        lab.Run(socket.ShutdownAsync(), TimeSpan.FromSeconds(5));   // our FIN, ACKed: FIN-WAIT-2
+        Assert.Equal(TcpState.CloseWait, peer.Machine.State);
+
+        lab.PeerIgnoresTcp = true;   // our ACK of the peer's FIN is lost: the peer will send its FIN again
+        peer.Machine.Close();
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Host, TimeSpan.FromSeconds(5));
+        Assert.Empty(lab.Run(read));
+        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.Equal(1, lab.Stack.ConnectionCount);   // kept in host mode, in TIME-WAIT
+        var uploadedAt = lab.Now;
+        lab.PeerIgnoresTcp = false;
+        lab.RunUntil(() => peer.Machine.State == TcpState.Closed, TimeSpan.FromSeconds(10));   // the repeated FIN got its ACK
+        Assert.True(lab.Now - uploadedAt < 2 * msl, "the peer closed only after our TIME-WAIT would have ended");
+        Assert.False((peer.Events & TcpEvents.Reset) != 0, "the peer was reset instead of ACKed");
+        Assert.Equal(1, lab.Stack.ConnectionCount);
+        // After 2·MSL the host-mode TIME-WAIT ends and the connection (and the target's path and neighbour) are gone.
+        lab.RunUntil(() => lab.Stack.ConnectionCount == 0, 2 * msl + TimeSpan.FromSeconds(1));
+        Assert.True(lab.Now - uploadedAt > msl, "TIME-WAIT ended early");
+        Assert.Equal((0, 0, 0), lab.Stack.OffloadedObjects);
+    }
+
     /// <summary>Runs rounds, uploading or re-offloading at random points, until <paramref name="done"/>.</summary>
     private static void Toggle(StackLab lab, OffloadSocket socket, Random random, Func<bool> done)
     {

@@ -242,6 +242,28 @@ public class ChimneyStateTests
     }
 
     [Fact]
+    public void TimeWait_IsContinuedAfterAnUpload_ForTheRemainingWait_ThenCloses()
+    {
+        var now = Instant.FromSeconds(100);
+        var d = Delegated(ChimneyTcpState.TimeWait, 1000);
+        d.SndNxt = d.SndUna;
+        d.SndMax = d.SndUna;
+        d.Retransmit = new TcpRetransmitState(0, 1500);   // 1.5 s of the 2MSL wait left
+        var m = TcpMachine.FromUploadedState(Config(), Addresses, Const(), Cached(), d, [], 0, default, now);
+        Assert.Equal(TcpState.TimeWait, m.State);
+        Assert.Equal(now + TimeSpan.FromMilliseconds(1500), m.PollAt());
+        m.Dispatch(now + TimeSpan.FromMilliseconds(1499), new SegmentCollector());
+        Assert.Equal(TcpState.TimeWait, m.State);
+        m.Dispatch(now + TimeSpan.FromMilliseconds(1500), new SegmentCollector());
+        Assert.Equal(TcpState.Closed, m.State);
+
+        // No remaining time given (-1): a whole 2MSL.
+        d.Retransmit = new TcpRetransmitState(0, -1);
+        var full = TcpMachine.FromUploadedState(Config(), Addresses, Const(), Cached(), d, [], 0, default, now);
+        Assert.Equal(now + 2 * Config().Msl, full.PollAt());
+    }
+
+    [Fact]
     public void OffloadParameters_MapOntoTheConfiguration()
     {
         var config = TcpConfig.Default.WithOffloadParameters(OffloadParameters.ForTicksPerSecond(100) with { TcpAckFrequency = 1, TcpMaximumRetransmissions = 7 });
