@@ -767,6 +767,33 @@ public sealed partial class HostStack
         }
     }
 
+    // ---- statistics -------------------------------------------------------------------------------------------------------
+
+    private readonly Dictionary<OffloadBlock, (HostConnection Connection, TaskCompletionSource<OffloadSocketStatistics> Completion)> _statisticsQueries
+        = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The application asked for the connection's statistics: the live TCP state comes from the host machine,
+    /// or from the target (QueryOffloadState) while offloaded.</summary>
+    private void AppStatistics(HostConnection c, TaskCompletionSource<OffloadSocketStatistics> tcs)
+    {
+        if (c.Location == ConnectionLocation.Offloaded && c.Slot is { HasContext: true } slot)
+        {
+            var block = new OffloadBlock(OffloadBlockType.TcpOffloadState) { MiniportOffloadContext = slot, NdisOffloadHandle = c.Handle };
+            _statisticsQueries[block] = (c, tcs);
+            if (_target.QueryOffloadState(block) == NdisStatus.Pending) return;
+            _statisticsQueries.Remove(block);
+        }
+        TcpDelegatedState? state = c.Machine is { } m && c.Location == ConnectionLocation.Host ? m.ExportDelegatedState(_now) : null;
+        tcs.TrySetResult(StatisticsOf(c, state));
+    }
+
+    private static OffloadSocketStatistics StatisticsOf(HostConnection c, TcpDelegatedState? state)
+    {
+        var tcp = c.PastHostStatistics;
+        if (c.Machine is { } machine && c.Location is ConnectionLocation.Host or ConnectionLocation.Offloading) tcp.Add(machine.Statistics);
+        return new OffloadSocketStatistics(c.Location, c.OffloadCount, c.UploadCount, c.Socket.BytesWritten, c.Rx.TotalAppended, tcp, state);
+    }
+
     // ---- neighbour reachability (spec §6.4) ------------------------------------------------------------------------------
 
     private readonly Dictionary<OffloadBlock, NeighborEntry> _neighborQueries = new(ReferenceEqualityComparer.Instance);
@@ -839,6 +866,11 @@ public sealed partial class HostStack
         if (_neighborQueries.Remove(root, out var entry))
         {
             OnNeighborQueryComplete(root, entry);
+            return;
+        }
+        if (_statisticsQueries.Remove(root, out var asked))
+        {
+            asked.Completion.TrySetResult(StatisticsOf(asked.Connection, root.Status == NdisStatus.Success ? root.TcpDelegated : null));
             return;
         }
         if (!_queries.Remove(root, out var c)) return;

@@ -69,6 +69,33 @@ public sealed partial class HostStack : IDisposable
         var status = target.SetParameters(options.OffloadParameters);
         if (status != NdisStatus.Success)
             throw new ArgumentException($"The target refused the offload parameters ({status}).", nameof(options));
+        RegisterMetrics();
+    }
+
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("OffloadEmu");
+    private static int s_instances;
+
+    /// <summary>The value of the <c>instance</c> tag on this stack's instruments (several stacks may share a process).</summary>
+    public string MetricsInstance { get; } = "hoststack-" + Interlocked.Increment(ref s_instances).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private void RegisterMetrics()
+    {
+        // Observable instruments on Meter("OffloadEmu") (dotnet-counters): read when a listener asks, nothing on the hot
+        // path. A weak reference lets a disposed stack be collected; its instruments then report nothing.
+        var weak = new WeakReference<HostStack>(this);
+        var tag = new KeyValuePair<string, object?>("instance", MetricsInstance);
+        IEnumerable<System.Diagnostics.Metrics.Measurement<long>> Read(Func<HostStack, long> value)
+            => weak.TryGetTarget(out var s) ? [new(value(s), tag)] : [];
+        s_meter.CreateObservableGauge("offloademu.hoststack.connections", () => Read(s => s.ConnectionCount), "{connection}",
+            "Connections the host stack holds (host mode, offloaded, moving)");
+        s_meter.CreateObservableCounter("offloademu.hoststack.offloads", () => Read(s => s.Statistics.OffloadsSucceeded), "{offload}",
+            "Connections offloaded to the target (initiates whose TCP block succeeded)");
+        s_meter.CreateObservableCounter("offloademu.hoststack.offload_failures", () => Read(s => s.Statistics.OffloadsFailed), "{offload}",
+            "Initiates whose TCP block failed (the connection stayed in host mode)");
+        s_meter.CreateObservableCounter("offloademu.hoststack.uploads", () => Read(s => s.Statistics.Uploads), "{upload}",
+            "Connections taken back from the target");
+        s_meter.CreateObservableCounter("offloademu.hoststack.neighbor_invalidations", () => Read(s => s.Statistics.NeighborsInvalidated), "{neighbor}",
+            "Offloaded neighbours invalidated after unanswered probes");
     }
 
     /// <summary>The options.</summary>
@@ -267,11 +294,7 @@ public sealed partial class HostStack : IDisposable
                 OnUpdateComplete((OffloadBlock)c.Object!);
                 break;
             case CommandKind.Statistics:
-                var sc = (HostConnection)c.Object!;
-                var tcp = sc.PastHostStatistics;
-                if (sc.Machine is { } machine && sc.Location is ConnectionLocation.Host or ConnectionLocation.Offloading) tcp.Add(machine.Statistics);
-                ((TaskCompletionSource<OffloadSocketStatistics>)c.Extra!).TrySetResult(new OffloadSocketStatistics(
-                    sc.Location, sc.OffloadCount, sc.UploadCount, sc.Socket.BytesWritten, sc.Rx.TotalAppended, tcp));
+                AppStatistics((HostConnection)c.Object!, (TaskCompletionSource<OffloadSocketStatistics>)c.Extra!);
                 break;
             case CommandKind.AdapterStatus:
                 OnAdapterStatus((NdisStatus)(uint)c.Value);

@@ -52,6 +52,55 @@ public sealed class OffloadTests
     }
 
     [Fact]
+    public void Statistics_show_the_live_tcp_state_from_the_target_when_offloaded_and_from_the_host_machine_after_upload()
+    {
+        var (lab, socket, peer) = Connected();
+        using var _ = lab;
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
+        var received = new MemoryStream();
+        Transfer(lab, socket, peer, AppIo.Pattern(300_000, 40), AppIo.Pattern(200_000, 41), received);
+        lab.RunFor(TimeSpan.FromMilliseconds(500));   // every ACK settled
+
+        foreach (var expected in new[] { ConnectionLocation.Offloaded, ConnectionLocation.Host })
+        {
+            if (expected == ConnectionLocation.Host) lab.Run(socket.UploadAsync());
+            var stats = lab.Run(socket.GetStatisticsAsync());
+            Assert.Equal(expected, stats.Location);
+            var d = Assert.IsType<TcpDelegatedState>(stats.State);
+            Assert.Equal(TcpState.Established, d.State);
+            Assert.Equal(peer.Machine.RcvNxt, d.SndUna);   // everything we sent was ACKed
+            Assert.Equal(d.SndUna, d.SndNxt);
+            Assert.Equal(peer.Machine.SndNxt, d.RcvNxt);
+            Assert.True(d.CWnd >= 1460 && d.SRtt > 0, $"cwnd {d.CWnd}, srtt {d.SRtt}");
+        }
+    }
+
+    [Fact]
+    public void Metrics_on_the_OffloadEmu_meter_follow_this_stacks_offloads_and_uploads()
+    {
+        var (lab, socket, _) = Connected();
+        using var __ = lab;
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
+        lab.Run(socket.UploadAsync());
+        Assert.True(lab.Run(socket.OffloadAsync()));
+        var seen = new Dictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (i, l) => { if (i.Meter.Name == "OffloadEmu" && i.Name.StartsWith("offloademu.hoststack.", StringComparison.Ordinal)) l.EnableMeasurementEvents(i); };
+        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            foreach (var t in tags)
+                if (t.Key == "instance" && (string?)t.Value == lab.Stack.MetricsInstance) seen[i.Name] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(1, seen["offloademu.hoststack.connections"]);
+        Assert.Equal(2, seen["offloademu.hoststack.offloads"]);
+        Assert.Equal(1, seen["offloademu.hoststack.uploads"]);
+        Assert.Equal(0, seen["offloademu.hoststack.offload_failures"]);
+        Assert.Equal(0, seen["offloademu.hoststack.neighbor_invalidations"]);
+    }
+
+    [Fact]
     public void Upload_MidTransfer_ContinuesInHostMode_ThenReoffload_ByteExact()
     {
         var (lab, socket, peer) = Connected();
