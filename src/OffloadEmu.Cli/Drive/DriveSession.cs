@@ -125,7 +125,7 @@ internal sealed class DriveSession
             case "offload":
                 var spec = DriveRequestParser.Offload(r);
                 var local = spec.LocalAddress ?? _local ?? throw new DriveRequestException("'local_ip' is required (or bind with 'local')");
-                raw.Offload(r, ++_lastConn, spec, local);
+                raw.Offload(r, Interlocked.Increment(ref _lastConn), spec, local);
                 break;
             case "send":
                 if (Stack(r.Conn) is { } sc) StackSend(r, sc, r.Data());
