@@ -162,6 +162,7 @@ class Drive:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.stderr = ""
+        self.exit_code = None
 
     def _read(self):
         for line in self.proc.stdout:
@@ -216,6 +217,8 @@ class Drive:
             return [e for e in self.events if e["event"] == name and all(e.get(k) == v for k, v in match.items())]
 
     def close(self, timeout=20):
+        if self.exit_code is not None or self.proc.stdout.closed:
+            return self.exit_code
         try:
             self.proc.stdin.close()
         except OSError:
@@ -230,6 +233,7 @@ class Drive:
         self._reader.join(5)
         self.proc.stdout.close()
         self.proc.stderr.close()
+        self.exit_code = code
         return code
 
 
@@ -314,7 +318,7 @@ class RawPeer:
             return None
         hl = (off >> 4) * 4
         seg = {"src_mac": ":".join(f"{b:02x}" for b in frame[6:12]), "dst_mac": ":".join(f"{b:02x}" for b in frame[0:6]),
-               "sport": sport, "seq": seq, "ack": ack, "flags": flags, "win": win, "payload": tcp[hl:],
+               "sport": sport, "ttl": ip[8], "seq": seq, "ack": ack, "flags": flags, "win": win, "payload": tcp[hl:],
                "tsval": None, "tsecr": None, "checksum_ok": self._tcp_ok(ip, ihl, tcp)}
         opts = tcp[20:hl]
         i = 0

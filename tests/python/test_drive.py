@@ -3,13 +3,14 @@ network namespace and a TAP. Run alone: sudo /usr/bin/python3 -m unittest -v tes
 
 import base64
 import os
+import socket
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from oe_drive_lab import ACK, FIN, PSH, RST, Drive, Lab, RawPeer
+from oe_drive_lab import ACK, FIN, PSH, RST, Drive, Lab, RawPeer, in_netns
 
 LAB = None
 
@@ -128,6 +129,42 @@ class ConnectToTheKernel(DriveTestCase):
         self.assertEqual(self.drive.all("receive_error"), [])
 
 
+class AcceptFromTheKernel(DriveTestCase):
+    def test_listen_accept_a_kernel_client_then_abortive_disconnect_resets_it(self):
+        self.bind(local=f"{LAB.emu_ip}/24")
+        self.assertEqual(self.drive.call("listen", port=6001)["event"], "listening")
+        accept = self.drive.request("accept", port=6001)
+        got = {}
+
+        def client():
+            def make():
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.settimeout(15)
+                s.connect((LAB.emu_ip, 6001))
+                return s
+            s = in_netns(LAB.ns, make)
+            s.sendall(b"hello from the kernel")
+            try:
+                got["read"] = s.recv(100)
+            except OSError as ex:
+                got["error"] = ex
+            s.close()
+
+        t = threading.Thread(target=client, daemon=True)
+        t.start()
+        acc = self.drive.reply(accept, "accepted", timeout=20)
+        conn = acc["conn"]
+        self.assertEqual(acc["local"], f"{LAB.emu_ip}:6001")
+        self.assertTrue(acc["remote"].startswith(LAB.kernel_ip + ":"))
+        self.drive.wait_for(lambda e: e["event"] == "receive" and e["conn"] == conn and e["delivered_total"] == 21, 10)
+        self.assertEqual(base64.b64decode(self.drive.call("read", conn=conn)["base64"]), b"hello from the kernel")
+        done = self.drive.call("disconnect", conn=conn, mode="abortive")
+        self.assertEqual((done["event"], done["status"]), ("disconnect_complete", "SUCCESS"))
+        t.join(15)
+        self.assertFalse(t.is_alive())
+        self.assertIsInstance(got.get("error"), ConnectionResetError, got)
+
+
 class SyntheticOffload(DriveTestCase):
     T_ISS = 0xFFFFFFF0  # the target's side wraps within the first segment
     P_ISS = 0x12345678
@@ -243,6 +280,34 @@ class SyntheticOffload(DriveTestCase):
             self.assertIsNotNone(seg, "no RST from the target")
             self.assertEqual(seg["seq"], self.T_ISS)
             self.assertEqual(self.drive.reply(ab, "disconnect_complete")["status"], "SUCCESS")
+        finally:
+            peer.close()
+
+
+    def test_update_takes_the_new_ttl_invalidate_answers_and_stdin_eof_aborts_what_is_left(self):
+        self.bind()
+        peer = RawPeer(LAB, LAB.peer_ip, "02:00:00:18:fc:03", 40004)
+        try:
+            conn = self.offload(peer, 5004)["conn"]
+            sent = self.drive.request("send", conn=conn, text="a")
+            seg = peer.receive(5, lambda s: s["payload"] == b"a")
+            self.assertEqual(seg["ttl"], 64)
+            peer.send(5004, ACK, self.P_ISS, seq_add(self.T_ISS, 1), 512, tsval=self.PEER_TS + 1, tsecr=seg["tsval"])
+            self.drive.reply(sent, "send_complete")
+            up = self.drive.call("update", conn=conn, cached={"ttl": 32, "initial_rcv_wnd": 65536})
+            self.assertEqual((up["event"], up["status"]), ("updated", "SUCCESS"))
+            self.drive.request("send", conn=conn, text="b")
+            seg = peer.receive(5, lambda s: s["payload"] == b"b")
+            self.assertEqual(seg["ttl"], 32)
+            peer.send(5004, ACK, self.P_ISS, seq_add(self.T_ISS, 2), 512, tsval=self.PEER_TS + 2, tsecr=seg["tsval"])
+            inv = self.drive.call("invalidate", conn=conn)
+            self.assertEqual(inv["event"], "invalidated", inv)
+            self.assertEqual(inv["status"], "SUCCESS")
+            # The session ends with the connection still offloaded: the drive aborts it (the peer sees a RST).
+            self.assertEqual(self.drive.close(), 0)
+            rst = peer.receive(5, lambda s: s["flags"] & RST)
+            self.assertIsNotNone(rst, "no RST after stdin EOF")
+            self.assertEqual(rst["seq"], seq_add(self.T_ISS, 2))
         finally:
             peer.close()
 
