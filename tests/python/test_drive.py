@@ -207,7 +207,7 @@ class SyntheticOffload(DriveTestCase):
             self.assertTrue(seg["flags"] & ACK)
             self.assertEqual(seg["payload"], out)
             self.assertEqual(seg["tsecr"], self.PEER_TS)
-            self.assertLessEqual((seg["tsval"] - off["ts_time"]) & 0xFFFFFFFF, 5 * Lab.TICKS)
+            self.assertLessEqual((seg["tsval"] - off["ts_time"]) & 0xFFFFFFFF, Lab.TICKS)  # within a second
             self.assertEqual(seg["win"] << 6, 65536)  # rcv_wnd in the chosen scale
             target_ts = seg["tsval"]
             t_next = seq_add(self.T_ISS, len(out))
