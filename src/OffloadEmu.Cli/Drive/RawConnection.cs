@@ -28,8 +28,15 @@ internal sealed class RawConnection(int conn, SyntheticSpec spec)
 
     public ulong TcpHandle => HandleOf(Conn, 3);
 
-    /// <summary>offloading, offloaded, terminating, terminated or failed (reported by <c>state</c> events).</summary>
-    public string Location { get; set; } = "offloading";
+    private volatile string _location = "offloading";
+
+    /// <summary>offloading, offloaded, terminating, terminated or failed (reported by <c>state</c> events); written by
+    /// the request loop and by callbacks.</summary>
+    public string Location
+    {
+        get => _location;
+        set => _location = value;
+    }
 
     /// <summary>The TCP state the target last reported (query, terminate).</summary>
     public TcpState? TcpState { get; set; }

@@ -20,6 +20,8 @@ internal sealed class RawDriver : IOffloadHost
     private readonly ConcurrentDictionary<int, RawConnection> _connections = new();
     private readonly ConcurrentDictionary<OffloadBlock, StateCall> _calls = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<OffloadBlock, string> _initiates = new(ReferenceEqualityComparer.Instance);
+    private long _framesUp;
+    private volatile uint _tickRate = OffloadParameters.Default.TicksPerSecond;
 
     public RawDriver(RemoteOffloadTarget target, DriveEventWriter events)
     {
@@ -35,7 +37,12 @@ internal sealed class RawDriver : IOffloadHost
     /// <summary>Frames from the non-offload path seen by this session (not reported one by one).</summary>
     public long FramesUp => Interlocked.Read(ref _framesUp);
 
-    private long _framesUp;
+    /// <summary>The tick rate reported with <c>offloaded</c> (the unit of ts_time); from the parameters query.</summary>
+    public uint TickRate
+    {
+        get => _tickRate;
+        set => _tickRate = value;
+    }
 
     // ---- requests ------------------------------------------------------------------------------------------------------
 
@@ -308,15 +315,6 @@ internal sealed class RawDriver : IOffloadHost
             if (root.Status == NdisStatus.Success && d is not null) DriveJson.Delegated(w, "delegated", d);
         });
         if (root.Status == NdisStatus.Success && d is not null) ReportTcpState(c, d.State);
-    }
-
-    private uint _tickRate = OffloadParameters.Default.TicksPerSecond;
-
-    /// <summary>The tick rate reported with <c>offloaded</c> (the unit of ts_time); from the parameters query at bind.</summary>
-    public uint TickRate
-    {
-        get => _tickRate;
-        set => _tickRate = value;
     }
 
     public void TcpOffloadSendComplete(NetBufferList chain) => Io("send_complete", chain, null);
