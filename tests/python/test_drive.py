@@ -127,6 +127,16 @@ class ConnectToTheKernel(DriveTestCase):
         self.drive.wait_for(lambda e: e["event"] == "eof" and e["conn"] == conn, 10)
         self.drive.wait_for(lambda e: e["event"] == "state" and e["conn"] == conn and e["location"] == "closed", 10)
         self.assertEqual(self.drive.all("receive_error"), [])
+        # The stack's own contract traffic is reported too: its initiate, its sends completed by the target, and the
+        # release terminate at the close.
+        local_port = int(connected["local"].split(":")[1])
+        stack = [e for e in self.drive.events if e.get("stack") and e.get("local_port") == local_port]
+        self.assertIn("SUCCESS", [e["status"] for e in stack if e["event"] == "initiate_complete"])
+        sends = [e for e in stack if e["event"] == "send_complete"]
+        self.assertTrue(sends and all(e["status"] == "SUCCESS" and e["conn"] == conn for e in sends), sends)
+        self.assertLessEqual(sum(e["bytes"] for e in sends), len(payload))
+        self.assertTrue(any(e["event"] in ("receive_indicate", "receive_complete") and e["conn"] == conn for e in stack))
+        self.drive.wait_for(lambda e: e.get("stack") and e["event"] == "terminate_complete" and e.get("local_port") == local_port, 10)
 
 
 class AcceptFromTheKernel(DriveTestCase):

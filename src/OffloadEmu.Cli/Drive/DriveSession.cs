@@ -185,7 +185,7 @@ internal sealed class DriveSession
             var (address, prefix) = DriveRequestParser.Prefix(r);
             var gateway = r.Has("gateway") ? r.Ipv4("gateway") : default;
             var target = Connect("offloademu drive host stack");
-            var stack = new HostStack.HostStack(target, new HostStackOptions
+            var stack = new HostStack.HostStack(new StackObserver(target, _events, ConnOfPorts), new HostStackOptions
             {
                 Address = address,
                 PrefixLength = prefix,
@@ -211,6 +211,14 @@ internal sealed class DriveSession
             if (local is { } a) w.WriteString("local", a.ToString());
             else w.WriteNull("local");
         });
+    }
+
+    /// <summary>The host-stack connection with these ports, once the drive has announced it.</summary>
+    private int? ConnOfPorts(ushort local, ushort remote)
+    {
+        foreach (var c in _stackConnections.Values)
+            if (c.Socket.LocalPort == local && c.Socket.RemotePort == remote) return c.Conn;
+        return null;
     }
 
     private void Parameters(DriveRequest r)
@@ -285,7 +293,7 @@ internal sealed class DriveSession
             w.WriteNumber("conn", c.Conn);
             w.WriteString("local", $"{socket.LocalAddress}:{socket.LocalPort}");
             w.WriteString("remote", $"{socket.RemoteAddress}:{socket.RemotePort}");
-            w.WriteString("location", socket.Location.ToString());
+            w.WriteString("location", socket.Location.ToString().ToLowerInvariant());
         });
         _ = ReadLoopAsync(c);
     }

@@ -371,34 +371,42 @@ internal sealed class RawDriver : IOffloadHost
     public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info)
     {
         int conn = RawConnection.ConnOf(ndisOffloadHandle);
-        string name = type switch
-        {
-            TcpOffloadEventType.Disconnect => "indicate_disconnect",
-            TcpOffloadEventType.Abort => "indicate_abort",
-            TcpOffloadEventType.Retrieve => "indicate_retrieve",
-            TcpOffloadEventType.SendBacklogChange => "send_backlog_change",
-            _ => "tcp_event",
-        };
-        _events.Emit(name, null, w =>
+        _events.Emit(EventName(type), null, w =>
         {
             w.WriteNumber("conn", conn);
-            switch (type)
-            {
-                case TcpOffloadEventType.Retrieve:
-                    w.WriteString("reason", ((TcpUploadReason)info).ToString());
-                    w.WriteNumber("reason_code", info);
-                    break;
-                case TcpOffloadEventType.SendBacklogChange:
-                    w.WriteNumber("bytes", info);
-                    break;
-                case TcpOffloadEventType.Disconnect or TcpOffloadEventType.Abort:
-                    break;
-                default:
-                    w.WriteNumber("type", (int)type);
-                    w.WriteNumber("info", info);
-                    break;
-            }
+            EventFields(w, type, info);
         });
+    }
+
+    /// <summary>The event name of a ProtocolTcpOffloadEvent (spec §6.2, §6.3, §5).</summary>
+    internal static string EventName(TcpOffloadEventType type) => type switch
+    {
+        TcpOffloadEventType.Disconnect => "indicate_disconnect",
+        TcpOffloadEventType.Abort => "indicate_abort",
+        TcpOffloadEventType.Retrieve => "indicate_retrieve",
+        TcpOffloadEventType.SendBacklogChange => "send_backlog_change",
+        _ => "tcp_event",
+    };
+
+    /// <summary>The retrieve reason, the backlog size, or the raw values of an unknown event.</summary>
+    internal static void EventFields(Utf8JsonWriter w, TcpOffloadEventType type, uint info)
+    {
+        switch (type)
+        {
+            case TcpOffloadEventType.Retrieve:
+                w.WriteString("reason", ((TcpUploadReason)info).ToString());
+                w.WriteNumber("reason_code", info);
+                break;
+            case TcpOffloadEventType.SendBacklogChange:
+                w.WriteNumber("bytes", info);
+                break;
+            case TcpOffloadEventType.Disconnect or TcpOffloadEventType.Abort:
+                break;
+            default:
+                w.WriteNumber("type", (int)type);
+                w.WriteNumber("info", info);
+                break;
+        }
     }
 
     public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code)
