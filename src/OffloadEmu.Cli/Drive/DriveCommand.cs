@@ -15,7 +15,7 @@ internal static class DriveCommand
         var daemon = new Option<string>("--daemon")
         {
             HelpName = "SOCKET",
-            Description = $"the running offloademud's control socket (Control:Endpoint; default {DefaultSocket})",
+            Description = "the running offloademud's control socket (Control:Endpoint)",
             DefaultValueFactory = _ => DefaultSocket,
         };
         var cmd = new Command("drive", "Drive the daemon's offload target with JSON lines: requests on stdin, events on stdout.") { daemon };

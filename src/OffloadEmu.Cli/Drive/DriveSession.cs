@@ -76,6 +76,13 @@ internal sealed class DriveSession
                 {
                     _events.Error(request?.IdJson ?? DriveRequestParser.TryReadId(line), ex.Message);
                 }
+                catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException or ArgumentException
+                    or ControlProtocolException or System.Net.Sockets.SocketException)
+                {
+                    // A request the target side could not take (e.g. the session is closing): the request fails, the
+                    // drive goes on; a lost daemon ends the session through the watcher.
+                    _events.Error(request?.IdJson ?? DriveRequestParser.TryReadId(line), $"{request?.Op} failed: {ex.Message}");
+                }
             }
         }
         await _stop.CancelAsync().ConfigureAwait(false);
