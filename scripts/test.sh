@@ -65,6 +65,15 @@ for proj in tests/*.Tests/*.Tests.csproj; do
   dotnet "${args[@]}" || status=1
 done
 
+# Python tests of `offloademu drive` through a real offloademud on a TAP (docs/drive.md): root only, like the
+# privileged tests; their counts join the summary below.
+py_passed=0; py_failed=0
+if [ -z "$filter" ]; then
+  log "test python (offloademu drive)"
+  /usr/bin/python3 tests/python/run_tests.py --summary "$results/python-summary.txt" || status=1
+  read -r py_passed py_failed < "$results/python-summary.txt" || { py_passed=0; py_failed=1; }
+fi
+
 # --- 4. one summary line from the TRX counters ---------------------------------------------------
 passed=0; failed=0; total=0
 for trx in "$results"/*.trx; do
@@ -75,6 +84,7 @@ for trx in "$results"/*.trx; do
   t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters"); t=${t:-0}
   passed=$((passed + p)); failed=$((failed + f)); total=$((total + t))
 done
+passed=$((passed + py_passed)); failed=$((failed + py_failed)); total=$((total + py_passed + py_failed))
 # A project that crashed before writing its TRX shows up as status=1 with fewer results: count it.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 [ "$total" -gt 0 ] || { echo "no tests were executed" >&2; status=1; }

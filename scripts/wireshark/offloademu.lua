@@ -11,10 +11,11 @@ local types = {
     [1] = "Hello", [2] = "SetParameters", [3] = "QueryStatistics", [4] = "ResetStatistics", [5] = "SendFrame",
     [6] = "InitiateOffload", [7] = "TerminateOffload", [8] = "UpdateOffload", [9] = "InvalidateOffload",
     [10] = "QueryOffloadState", [11] = "TcpSend", [12] = "TcpReceive", [13] = "TcpDisconnect", [14] = "TcpForward",
-    [15] = "ReceiveConsumed",
+    [15] = "ReceiveConsumed", [17] = "QueryParameters",
     [64] = "HelloReply", [65] = "Error", [66] = "StatusReply", [67] = "StatisticsReply", [68] = "StateComplete",
     [69] = "TcpSendComplete", [70] = "TcpReceiveComplete", [71] = "TcpDisconnectComplete", [72] = "TcpForwardComplete",
     [73] = "ReceiveIndicate", [74] = "TcpEvent", [75] = "NeighborEvent", [76] = "AdapterStatus", [77] = "ReceiveFrame",
+    [79] = "ParametersReply",
 }
 local events = { [1] = "SendBacklogChange", [2] = "Disconnect", [3] = "Retrieve", [4] = "Abort" }
 local operations = { [0] = "Initiate", [1] = "Terminate", [2] = "Update", [3] = "Invalidate", [4] = "Query" }
@@ -39,6 +40,20 @@ f.name = ProtoField.string("offloademu.client_name", "Client name")
 f.version = ProtoField.uint16("offloademu.version", "Version")
 f.error = ProtoField.uint16("offloademu.error", "Error", base.DEC, errors)
 f.text = ProtoField.string("offloademu.text", "Text")
+-- ParametersReply (79): status, the offload parameters, then times in microseconds
+f.ticks = ProtoField.uint32("offloademu.params.ticks_per_second", "Ticks per second")
+f.ack_freq = ProtoField.uint8("offloademu.params.ack_frequency", "TcpAckFrequency")
+f.delack = ProtoField.uint8("offloademu.params.delayed_ack_ticks", "TcpDelayedAckTicks")
+f.max_rexmit = ProtoField.uint8("offloademu.params.max_retransmissions", "TcpMaximumRetransmissions")
+f.doubt = ProtoField.uint8("offloademu.params.doubt_reachability", "TcpDoubtReachabilityRetransmissions")
+f.sws = ProtoField.uint32("offloademu.params.sws_ticks", "TcpSwsPreventionTicks")
+f.dupack = ProtoField.uint32("offloademu.params.dupack_threshold", "TcpDuplicateAckThreshold")
+f.push = ProtoField.uint32("offloademu.params.push_ticks", "TcpPushTicks")
+f.nce_stale = ProtoField.uint32("offloademu.params.nce_stale_ticks", "NceStaleTicks")
+f.min_rto = ProtoField.uint64("offloademu.params.min_rto_us", "RTO floor (us)")
+f.max_rto = ProtoField.uint64("offloademu.params.max_rto_us", "RTO ceiling (us)")
+f.fin_wait_2 = ProtoField.uint64("offloademu.params.fin_wait_2_us", "FIN_WAIT_2 time (us)")
+f.challenge_ack = ProtoField.uint64("offloademu.params.challenge_ack_us", "Challenge-ACK interval (us)")
 
 function p.dissector(tvb, pinfo, tree)
     if tvb:len() < 25 then return 0 end
@@ -86,6 +101,22 @@ function p.dissector(tvb, pinfo, tree)
     elseif (ty == 66 or ty == 76) and avail >= 4 then
         t:add_le(f.status, tvb(pl, 4))
         extra = string.format(" 0x%08x", tvb(pl, 4):le_uint())
+    elseif ty == 79 and avail >= 60 then
+        t:add_le(f.status, tvb(pl, 4))
+        t:add_le(f.ticks, tvb(pl + 4, 4))
+        t:add(f.ack_freq, tvb(pl + 8, 1))
+        t:add(f.delack, tvb(pl + 9, 1))
+        t:add(f.max_rexmit, tvb(pl + 10, 1))
+        t:add(f.doubt, tvb(pl + 11, 1))
+        t:add_le(f.sws, tvb(pl + 12, 4))
+        t:add_le(f.dupack, tvb(pl + 16, 4))
+        t:add_le(f.push, tvb(pl + 20, 4))
+        t:add_le(f.nce_stale, tvb(pl + 24, 4))
+        t:add_le(f.min_rto, tvb(pl + 28, 8))
+        t:add_le(f.max_rto, tvb(pl + 36, 8))
+        t:add_le(f.fin_wait_2, tvb(pl + 44, 8))
+        t:add_le(f.challenge_ack, tvb(pl + 52, 8))
+        extra = string.format(" 0x%08x tick %d/s", tvb(pl, 4):le_uint(), tvb(pl + 4, 4):le_uint())
     elseif ty == 1 and avail >= 8 then
         t:add_le(f.version, tvb(pl + 4, 2))
         local n = tvb(pl + 6, 2):le_uint()

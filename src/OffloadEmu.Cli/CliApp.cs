@@ -13,6 +13,7 @@ internal static class CliApp
         root.Subcommands.Add(DecodeCommand.Create(stdout, stderr));
         root.Subcommands.Add(ConnectCommand.Create(stdout, stderr));
         root.Subcommands.Add(ListenCommand.Create(stdout, stderr));
+        root.Subcommands.Add(Drive.DriveCommand.Create(stdout, stderr));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }

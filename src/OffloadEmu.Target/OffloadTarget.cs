@@ -236,6 +236,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         }
     }
 
+    /// <summary>The offload parameters in effect (the last accepted <see cref="SetParameters"/>, else the options').</summary>
+    public OffloadParameters CurrentParameters => _engine.Parameters;
+
+    /// <summary>The TCP configuration connections offloaded from now on run with (RTO floor, FIN_WAIT_2 time,
+    /// challenge-ACK interval, …), read-only.</summary>
+    public TcpConfig CurrentTcpConfig => _engine.TcpConfig;
+
     // ---- IOffloadTarget -----------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>

@@ -144,6 +144,9 @@ internal sealed partial class TargetEngine
 
     public OffloadParameters Parameters => Volatile.Read(ref _parameters);
 
+    /// <summary>The TCP configuration new connections get (from the parameters in effect).</summary>
+    public TcpConfig TcpConfig => Volatile.Read(ref _tcpConfig);
+
     public void Bind(IOffloadHost host)
     {
         ArgumentNullException.ThrowIfNull(host);

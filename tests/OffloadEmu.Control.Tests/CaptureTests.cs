@@ -29,7 +29,11 @@ public sealed class CaptureTests
             var writer = new PcapNgWriter(stream);
             int index = writer.AddInterface("control", ExportedPdu.LinkType);
             var observer = new CaptureObserver(writer, index);
-            await using (var lab = new LiveLab(new Server.ControlServerOptions { Observer = observer }))
+            await using (var lab = new LiveLab(new Server.ControlServerOptions
+            {
+                Observer = observer,
+                ParametersSource = () => new TargetParameters { Parameters = OffloadParameters.ForTicksPerSecond(100), MinRto = TimeSpan.FromMilliseconds(200) },
+            }))
             {
                 var host = new TestHost();
                 await using var client = lab.Connect(host, "capture-test");
@@ -41,6 +45,7 @@ public sealed class CaptureTests
                 Assert.True(host.WaitFor(h => h.SendsCompleted.Count == 1, TimeSpan.FromSeconds(30)));
                 lab.PeerSend(peer, new byte[500]);
                 Assert.True(host.WaitFor(h => h.Received.Length == 500, TimeSpan.FromSeconds(30)));
+                Assert.Equal(100u, client.QueryParameters()?.Parameters.TicksPerSecond);
                 await Task.Delay(100);
             }
             writer.Dispose();
@@ -49,7 +54,8 @@ public sealed class CaptureTests
             // As the other projects' tshark tests: a missing tshark fails, unless OFFLOADEMU_SKIP_TSHARK=1.
             if (Environment.GetEnvironmentVariable("OFFLOADEMU_SKIP_TSHARK") == "1" && !File.Exists("/usr/bin/tshark")) return;
             var script = Path.Combine(FindRepoRoot(), "scripts", "wireshark", "offloademu.lua");
-            var psi = new ProcessStartInfo("tshark", ["-X", "lua_script:" + script, "-r", file, "-T", "fields", "-e", "_ws.col.Info", "-e", "offloademu.context"])
+            var psi = new ProcessStartInfo("tshark", ["-X", "lua_script:" + script, "-r", file, "-T", "fields", "-e", "_ws.col.Info", "-e", "offloademu.context",
+                "-e", "offloademu.params.min_rto_us"])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -67,6 +73,8 @@ public sealed class CaptureTests
             Assert.Contains("C->S TcpSend", output);
             Assert.Contains("S->C TcpSendComplete", output);
             Assert.Contains("S->C ReceiveIndicate", output);
+            Assert.Contains("C->S QueryParameters", output);
+            Assert.Matches(@"S->C ParametersReply id=\d+ 0x00000000 tick 100/s\t\t200000", output);
             Assert.DoesNotContain("Malformed", output);
         }
         finally

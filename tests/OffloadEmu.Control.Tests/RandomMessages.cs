@@ -55,6 +55,22 @@ internal sealed class RandomMessages(int seed)
             MessageType.TcpEvent => new TcpEventMessage { Handle = U64(), EventType = (TcpOffloadEventType)_r.Next(1, 5), Info = U32() },
             MessageType.NeighborEvent => new NeighborEventMessage { Code = (NeighborEventCode)_r.Next(1, 3), Block = Block(OffloadBlockType.NeighborOffloadState) },
             MessageType.AdapterStatus => new AdapterStatusMessage { Status = (NdisStatus)U32(), Capabilities = Caps() },
+            MessageType.QueryParameters => new QueryParametersMessage(),
+            MessageType.ParametersReply => new ParametersReplyMessage
+            {
+                Parameters = new TargetParameters
+                {
+                    Status = (NdisStatus)U32(),
+                    Parameters = new OffloadParameters
+                    {
+                        TicksPerSecond = U32(), TcpAckFrequency = U8(), TcpDelayedAckTicks = U8(), TcpMaximumRetransmissions = U8(),
+                        TcpDoubtReachabilityRetransmissions = U8(), TcpSwsPreventionTicks = U32(), TcpDuplicateAckThreshold = U32(),
+                        TcpPushTicks = U32(), NceStaleTicks = U32(),
+                    },
+                    MinRto = TimeSpan.FromMicroseconds(_r.NextInt64(0, 86_400_000_000)), MaxRto = TimeSpan.FromMicroseconds(_r.NextInt64(0, 86_400_000_000)),
+                    FinWait2Timeout = TimeSpan.FromMicroseconds(_r.Next()), ChallengeAckInterval = TimeSpan.FromMicroseconds(_r.Next()),
+                },
+            },
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
         m.RequestId = U64();

@@ -151,6 +151,11 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6)
         => Request(new QueryStatisticsMessage { Ipv6 = ipv6 }) is StatisticsReplyMessage s ? s.Ip : default;
 
+    /// <summary>The target's parameters in effect (QueryParameters, docs/control.md); null when the connection is closed
+    /// or no reply came within the request timeout.</summary>
+    public TargetParameters? QueryParameters()
+        => Request(new QueryParametersMessage()) is ParametersReplyMessage p ? p.Parameters : null;
+
     /// <inheritdoc/>
     public void ResetStatistics(bool ipv6) => Request(new ResetStatisticsMessage { Ipv6 = ipv6 });
 
@@ -375,7 +380,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
                 CloseReason = error.Text;
                 foreach (var pending in _replies.Values) pending.TrySetException(new ControlProtocolException(error.Code, error.Text));
                 return false;
-            case HelloReplyMessage or StatusReplyMessage or StatisticsReplyMessage:
+            case HelloReplyMessage or StatusReplyMessage or StatisticsReplyMessage or ParametersReplyMessage:
                 if (_replies.TryRemove(requestId, out var tcs)) tcs.TrySetResult(message);
                 return true;
             default:

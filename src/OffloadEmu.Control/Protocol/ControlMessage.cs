@@ -102,6 +102,8 @@ internal abstract class ControlMessage
             MessageType.NeighborEvent => NeighborEventMessage.Read(ref r),
             MessageType.AdapterStatus => new AdapterStatusMessage { Status = WireCodec.Status(ref r), Capabilities = WireCodec.Capabilities(ref r) },
             MessageType.ReceiveFrame => new FrameMessage(MessageType.ReceiveFrame) { Frame = r.Pooled(ControlProtocol.DefaultMaxMessageSize) },
+            MessageType.QueryParameters => new QueryParametersMessage(),
+            MessageType.ParametersReply => ParametersReplyMessage.Read(ref r),
             _ => throw new ControlProtocolException(ProtocolError.UnknownType, $"unknown message type {(ushort)type}"),
         };
         try

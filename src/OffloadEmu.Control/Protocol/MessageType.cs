@@ -34,6 +34,9 @@ public enum MessageType : ushort
     TcpForward = 14,
     /// <summary>Receive credit: bytes of indicated data the client's host has taken (docs/control.md, indications).</summary>
     ReceiveConsumed = 15,
+    /// <summary>The target's parameters in effect (offload parameters, tick, RTO floor, FIN_WAIT_2 time, challenge-ACK
+    /// limit); answered by <see cref="ParametersReply"/>.</summary>
+    QueryParameters = 17,
 
     /// <summary>Server hello: version, capabilities, MAC, MTU.</summary>
     HelloReply = 64,
@@ -63,4 +66,6 @@ public enum MessageType : ushort
     AdapterStatus = 76,
     /// <summary>A frame from the non-offload receive path.</summary>
     ReceiveFrame = 77,
+    /// <summary>The answer to <see cref="QueryParameters"/>.</summary>
+    ParametersReply = 79,
 }

@@ -28,6 +28,9 @@ public sealed record class ControlServerOptions
     /// <summary>Sees every message of every session (capture mirroring); null = none.</summary>
     public IControlMessageObserver? Observer { get; init; }
 
+    /// <summary>Answers QueryParameters (the target's parameters in effect); null: answered NOT_SUPPORTED.</summary>
+    public Func<TargetParameters>? ParametersSource { get; init; }
+
     /// <summary>Checks the settings; returns one line per problem.</summary>
     public IReadOnlyList<string> Validate()
     {

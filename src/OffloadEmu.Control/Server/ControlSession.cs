@@ -121,6 +121,13 @@ internal sealed class ControlSession
             case QueryStatisticsMessage query:
                 Send(new StatisticsReplyMessage { RequestId = message.RequestId, Tcp = target.QueryTcpStatistics(query.Ipv6), Ip = target.QueryIpStatistics(query.Ipv6) });
                 return false;
+            case QueryParametersMessage:
+                Send(new ParametersReplyMessage
+                {
+                    RequestId = message.RequestId,
+                    Parameters = _options.ParametersSource?.Invoke() ?? new TargetParameters { Status = NdisStatus.NotSupported },
+                });
+                return false;
             case ResetStatisticsMessage reset:
                 target.ResetStatistics(reset.Ipv6);
                 Send(new StatusReplyMessage { RequestId = message.RequestId, Status = NdisStatus.Success });

@@ -41,7 +41,8 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
             DaemonLog.ControlNotServed(_logger, _options.Endpoint);
             return Task.CompletedTask;
         }
-        var server = new ControlServer(target, new ControlServerOptions { Path = _options.Endpoint }, _loggers.CreateLogger("OffloadEmu.Control"));
+        var server = new ControlServer(target, new ControlServerOptions { Path = _options.Endpoint, ParametersSource = ParametersOf(_sink) },
+            _loggers.CreateLogger("OffloadEmu.Control"));
         try
         {
             server.Start();
@@ -55,6 +56,18 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
         DaemonLog.ControlServing(_logger, _options.Endpoint);
         return Task.CompletedTask;
     }
+
+    /// <summary>QueryParameters: what the target has in effect for new connections (docs/control.md).</summary>
+    private static Func<OffloadEmu.Control.TargetParameters>? ParametersOf(IFrameSink sink)
+        => sink is TargetFrameSink frameSink
+            ? () => frameSink.Target is { } t
+                ? new OffloadEmu.Control.TargetParameters
+                {
+                    Parameters = t.CurrentParameters, MinRto = t.CurrentTcpConfig.MinRto, MaxRto = t.CurrentTcpConfig.MaxRto,
+                    FinWait2Timeout = t.CurrentTcpConfig.FinWait2Timeout, ChallengeAckInterval = t.CurrentTcpConfig.ChallengeAckInterval,
+                }
+                : new OffloadEmu.Control.TargetParameters { Status = OffloadEmu.Chimney.NdisStatus.Failure }
+            : null;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

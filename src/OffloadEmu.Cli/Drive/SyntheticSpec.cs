@@ -1,0 +1,14 @@
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Wire;
+
+namespace OffloadEmu.Cli.Drive;
+
+/// <summary>The state a synthetic offload hands to the target exactly as the caller chose it (docs/drive.md, offload).</summary>
+internal sealed record class SyntheticSpec(
+    Ipv4Address RemoteAddress,
+    MacAddress RemoteMac,
+    Ipv4Address? LocalAddress,
+    uint? PathMtu,
+    TcpConstState Const,
+    TcpCachedState Cached,
+    TcpDelegatedState Delegated);
