@@ -66,19 +66,38 @@ public sealed partial class HostStack
             Statistics.FramesDropped++;
             return;
         }
-        if (repr.Destination != Address || repr.IsFragment)
+        if (repr.Destination != Address)
         {
-            // IP reassembly is not implemented: fragments are dropped (and so never forwarded, spec §4 case 3).
             Statistics.FramesDropped++;
             return;
         }
+        if (repr.IsFragment)
+        {
+            // The target passes fragments up (spec §6.5); the reassembled datagram is handled as if it came whole, so a
+            // segment of an offloaded connection is forwarded to the target (spec §4).
+            long dropped = _reassembler.Dropped;
+            if (_reassembler.Add(repr, ip.Payload, _now, out var datagram, out int length, out var whole))
+            {
+                Statistics.DatagramsReassembled++;
+                ReceiveIpv4Payload(datagram.AsSpan(0, length), whole, source);
+                Ipv4Reassembler.Return(datagram);
+            }
+            Statistics.ReassemblyDrops += _reassembler.Dropped - dropped;
+            return;
+        }
+        // IPv4 options: the payload starts after them (a segment of an offloaded connection is forwarded without them).
+        ReceiveIpv4Payload(ip.Payload, repr, source);
+    }
+
+    private void ReceiveIpv4Payload(Span<byte> payload, in Ipv4Repr repr, MacAddress source)
+    {
         switch (repr.Protocol)
         {
             case IpProtocol.Icmp:
-                ReceiveIcmp(ip.Payload, repr, source);
+                ReceiveIcmp(payload, repr, source);
                 break;
             case IpProtocol.Tcp:
-                ReceiveTcp(ip.Payload, repr, source);
+                ReceiveTcp(payload, repr, source);
                 break;
             default:
                 Statistics.FramesDropped++;

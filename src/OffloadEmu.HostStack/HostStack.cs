@@ -123,6 +123,8 @@ public sealed partial class HostStack : IDisposable
 
     internal FrameBufferPool Frames { get; } = new();
 
+    private readonly Ipv4Reassembler _reassembler = new();
+
     internal bool AsyncContinuations { get; private set; }
 
     internal TcpConfig TcpConfig => _tcpConfig;
@@ -148,6 +150,7 @@ public sealed partial class HostStack : IDisposable
             foreach (var c in _connectionList)
                 if (c.Location == ConnectionLocation.Host && c.Machine is { } m) next = Instant.Min(next, m.PollAt());
             foreach (var n in _neighbors.Values) next = Instant.Min(next, n.NextRequestAt);
+            next = Instant.Min(next, _reassembler.NextExpiry);
             return next;
         }
     }
@@ -210,6 +213,7 @@ public sealed partial class HostStack : IDisposable
             Handle(command);
         }
         work += RunNeighborTimers();
+        work += _reassembler.Expire(now);
         work += RunConnectionTimers();
         work += StartQueuedOffloads();
         return work;

@@ -49,6 +49,12 @@ public sealed class HostStackStatistics
     /// <summary>Segments forwarded to the target (held while an offload was in progress).</summary>
     public long SegmentsForwarded { get; internal set; }
 
+    /// <summary>IPv4 datagrams reassembled from fragments (RFC 791) on the non-offload path.</summary>
+    public long DatagramsReassembled { get; internal set; }
+
+    /// <summary>Datagrams whose fragments were given up (timeout, overlap, malformed, over the limits).</summary>
+    public long ReassemblyDrops { get; internal set; }
+
     /// <summary>Reachability queries of the target answered "stale" that started a verification (spec §6.4).</summary>
     public long NeighborVerifications { get; internal set; }
 

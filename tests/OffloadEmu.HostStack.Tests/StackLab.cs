@@ -317,7 +317,60 @@ internal sealed class StackLab : IDisposable
 
         public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
 
-        public void Commit(int length) => lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, _buffer.AsSpan(0, length)));
+        public void Commit(int length) => lab.InjectPeerTcp(_buffer.AsSpan(0, length));
+    }
+
+    /// <summary>The peer's TCP segments are sent as IPv4 fragments carrying at most this many payload bytes each
+    /// (a multiple of 8; 0 = whole datagrams).</summary>
+    public int PeerFragmentSize { get; set; }
+
+    /// <summary>With <see cref="PeerFragmentSize"/>: the fragments go out last first.</summary>
+    public bool PeerFragmentsReversed { get; set; }
+
+    /// <summary>IPv4 options added to the peer's TCP datagrams (a multiple of 4 bytes; empty = none).</summary>
+    public byte[] PeerIpOptions { get; set; } = [];
+
+    private void InjectPeerTcp(ReadOnlySpan<byte> segment)
+    {
+        if (PeerFragmentSize == 0 && PeerIpOptions.Length == 0)
+        {
+            Inject(FrameFromPeer(IpProtocol.Tcp, segment));
+            return;
+        }
+        ushort id = _peerIpId++;
+        int chunk = PeerFragmentSize == 0 ? segment.Length : PeerFragmentSize;
+        var frames = new List<byte[]>();
+        for (int offset = 0; offset < segment.Length || offset == 0; offset += chunk)
+        {
+            int n = Math.Min(chunk, segment.Length - offset);
+            bool more = offset + n < segment.Length;
+            frames.Add(PeerDatagram(segment.Slice(offset, n), id, offset, more, PeerFragmentSize != 0));
+            if (!more) break;
+        }
+        if (PeerFragmentsReversed) frames.Reverse();
+        foreach (var f in frames) Inject(f);
+    }
+
+    private byte[] PeerDatagram(ReadOnlySpan<byte> payload, ushort id, int offset, bool more, bool fragmenting)
+    {
+        var eth = new EthernetRepr(PeerSide.MacAddress, NicSide.MacAddress, EtherType.Ipv4);
+        int header = 20 + PeerIpOptions.Length;
+        var frame = new byte[eth.BufferLength + header + payload.Length];
+        eth.Emit(frame);
+        var ip = frame.AsSpan(eth.BufferLength);
+        new Ipv4Repr(PeerIp, HostIp, IpProtocol.Tcp, payload.Length, 64, id, dontFragment: !fragmenting, moreFragments: more, fragmentOffset: offset).Emit(ip);
+        if (PeerIpOptions.Length > 0)
+        {
+            // Re-emit with options: IHL, total length and checksum cover them.
+            PeerIpOptions.CopyTo(ip[20..]);
+            ip[0] = (byte)(0x40 | (header / 4));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(header + payload.Length));
+            ip[10] = 0;
+            ip[11] = 0;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InternetChecksum.Compute(ip[..header]));
+        }
+        payload.CopyTo(frame.AsSpan(eth.BufferLength + header));
+        return frame;
     }
 }
 
