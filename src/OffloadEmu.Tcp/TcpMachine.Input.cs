@@ -257,6 +257,12 @@ public sealed partial class TcpMachine
         {
             if (seq == _rcvNxt)
             {
+                // MUST-11: a SYN-RECEIVED that came from LISTEN goes back there; one from a simultaneous open was refused.
+                if (_state == TcpState.SynRcvd && _passiveOpen)
+                {
+                    ReturnToListen();
+                    return;
+                }
                 if (_state is TcpState.Established or TcpState.CloseWait) _stats.ResetEstablished++;
                 _events |= TcpEvents.Reset;
                 EnterClosed();
@@ -381,7 +387,6 @@ public sealed partial class TcpMachine
             if (_rttTiming && ack >= _rttSeq) _rttTiming = false;
             _retransmitCount = 0;
             _totalRtActive = false;
-        _totalRtActive = false;
 
             if (_inRecovery)
             {

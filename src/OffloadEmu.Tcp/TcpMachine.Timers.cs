@@ -28,6 +28,11 @@ public sealed partial class TcpMachine
         if (!handshake && (_sndMax == _sndUna || _state is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)) return;
         if (RetransmitLimitReached(now))
         {
+            if (_state == TcpState.SynRcvd && _passiveOpen)
+            {
+                ReturnToListen(); // the SYN-ACK went unanswered: forget the half-open connection (MUST-11)
+                return;
+            }
             // Reported, not handled: the owner aborts or uploads (chimney Retrieve(TimeoutExpiration), spec §6.8).
             _events |= TcpEvents.RetransmitTimeout;
             return;

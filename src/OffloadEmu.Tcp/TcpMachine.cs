@@ -471,6 +471,40 @@ public sealed partial class TcpMachine
         _reassembler.Clear();
     }
 
+    // RFC 9293 §3.10.7.4 (MUST-11): a passive SYN-RECEIVED that is reset returns to LISTEN. Everything learned from the
+    // SYN goes (remote port, sequence space, options, timers, RTT backoff); statistics and the rate limit stay.
+    private void ReturnToListen()
+    {
+        EnterClosed();
+        _events = (_events & ~TcpEvents.Closed) | TcpEvents.ReturnedToListen;
+        _state = TcpState.Listen;
+        _remotePort = 0;
+        InitSendSequence(_iss);
+        _synAcked = false;
+        _finQueued = false;
+        _sndWnd = 0;
+        _maxSndWnd = 0;
+        _rcvNxt = default;
+        _rcvAdvEdge = default;
+        _finReceivedOutOfOrder = false;
+        _dsackPending = false;
+        _tsEnabled = false;
+        _tsRecent = 0;
+        _sackPermitted = false;
+        _synRetransmitted = false;
+        _rtt = new RttEstimator(_config.InitialRto.Ticks / 10, _config.MinRto.Ticks / 10, _config.MaxRto.Ticks / 10, _config.TickMicroseconds);
+        _rttTiming = false;
+        _retransmitCount = 0;
+        _totalRtActive = false;
+        _dupAckCount = 0;
+        _inRecovery = false;
+        _scoreboard.Clear();
+        _segmentsUnacked = 0;
+        _persistBackoff = 0;
+        _unansweredProbes = 0;
+        _keepAliveProbesSent = 0;
+    }
+
     private void EnterTimeWait(Instant now)
     {
         _state = TcpState.TimeWait;
