@@ -394,12 +394,12 @@ public sealed partial class TcpMachine
                 {
                     _inRecovery = false;
                     _dupAckCount = 0;
+                    _scoreboard.ClearRetransmitted();
                     _cc.OnExitRecovery(FlightSize);
                 }
                 else if (_sackPermitted)
                 {
-                    // RFC 6675: the scoreboard chooses what to send next; nothing below SND.UNA needs resending.
-                    if (_highRxt < _sndUna) _highRxt = _sndUna;
+                    // RFC 6675: the scoreboard chooses what to send next (its marks below SND.UNA went with Advance).
                 }
                 else
                 {
@@ -448,7 +448,7 @@ public sealed partial class TcpMachine
                       || (_sackPermitted && _scoreboard.IsLost(_sndUna, _config.DuplicateAckThreshold, _effectiveMss)))
                      && _sndUna > _recover)
             {
-                _highRxt = _sndUna;
+                _scoreboard.ClearRetransmitted();
                 _rescueSent = false;
                 // RFC 6582 §3.2 step 2: enter fast retransmit only if the ACK covers more than the last recovery point.
                 _inRecovery = true;

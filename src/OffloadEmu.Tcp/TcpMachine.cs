@@ -97,9 +97,9 @@ public sealed partial class TcpMachine
     private bool _inRecovery;
     private SeqNumber _recover;
     private bool _retransmitHeadNow;
-    // SACK-based recovery (RFC 6675): what the peer SACKed and the highest sequence retransmitted in this recovery.
+    // SACK-based recovery (RFC 6675): what the peer SACKed and what was retransmitted in this recovery (marks in the
+    // scoreboard), and whether the once-per-episode rescue retransmission went.
     private readonly SackScoreboard _scoreboard = new(8);
-    private SeqNumber _highRxt;
     private bool _rescueSent;
 
     // ACK generation.
