@@ -366,7 +366,11 @@ public sealed partial class TcpMachine
         {
             var una = ack > _sndUna ? ack : _sndUna;
             _scoreboard.Advance(una);
-            if (segment.Options.SackBlockCount > 0) _scoreboard.Update(segment.Options, una, _sndMax);
+            if (segment.Options.SackBlockCount > 0)
+            {
+                _scoreboard.Update(segment.Options, una, _sndMax);
+                if (_undoValid) CountDsack(segment.Options, ack);
+            }
         }
         if (ack > _sndUna)
         {
@@ -396,6 +400,7 @@ public sealed partial class TcpMachine
                     _dupAckCount = 0;
                     _scoreboard.ClearRetransmitted();
                     _cc.OnExitRecovery(FlightSize);
+                    TryUndoRecovery();
                 }
                 else if (_sackPermitted)
                 {
@@ -450,6 +455,13 @@ public sealed partial class TcpMachine
             {
                 _scoreboard.ClearRetransmitted();
                 _rescueSent = false;
+                _undoValid = _sackPermitted;
+                _undoCWnd = _cc.CWnd;
+                _undoSsThresh = _cc.SsThresh;
+                _undoStart = _sndUna;
+                _undoEnd = _sndMax;
+                _undoRetransmitted = 0;
+                _undoDsacked = 0;
                 // RFC 6582 §3.2 step 2: enter fast retransmit only if the ACK covers more than the last recovery point.
                 _inRecovery = true;
                 _recover = _sndMax;
@@ -476,6 +488,33 @@ public sealed partial class TcpMachine
                 _persistBackoff = 0;
             }
         }
+    }
+
+    // RFC 2883 §4: the first SACK block is a D-SACK when it lies below the cumulative ACK or inside the second block. One
+    // inside the last recovery episode says a copy we retransmitted there was needless (the original had arrived).
+    private void CountDsack(in TcpOptions options, SeqNumber ack)
+    {
+        var first = options.GetSackBlock(0);
+        if (first.End <= first.Start) return;
+        bool dsack = first.End <= ack;
+        if (!dsack && options.SackBlockCount > 1)
+        {
+            var second = options.GetSackBlock(1);
+            dsack = first.Start >= second.Start && first.End <= second.End;
+        }
+        if (!dsack || first.Start < _undoStart || first.End > _undoEnd) return;
+        _undoDsacked += first.End - first.Start;
+        if (!_inRecovery) TryUndoRecovery();
+    }
+
+    // Every byte the episode retransmitted came back D-SACKed: the reduction was needless, restore the window (once the
+    // episode is over, so recovery's own bookkeeping stays whole).
+    private void TryUndoRecovery()
+    {
+        if (!_undoValid || _undoRetransmitted == 0 || _undoDsacked < _undoRetransmitted) return;
+        _undoValid = false;
+        _cc.UndoReduction(_undoCWnd, _undoSsThresh);
+        _stats.SpuriousRecoveries++;
     }
 
     // Payload bytes (not SYN or FIN) in [from, to) of our sequence space. Only nearby sequence numbers are compared

@@ -392,7 +392,11 @@ public sealed partial class TcpMachine
             case SegmentKind.Data:
                 var end = plan.Seq + (plan.Length + (plan.Fin ? 1 : 0));
                 if (plan.HeadRetransmit) _retransmitHeadNow = false;
-                if (plan.Retransmit && _inRecovery && _sackPermitted) _scoreboard.MarkRetransmitted(plan.Seq, end);
+                if (plan.Retransmit && _inRecovery && _sackPermitted)
+                {
+                    _scoreboard.MarkRetransmitted(plan.Seq, end);
+                    _undoRetransmitted += plan.Length;
+                }
                 if (plan.Rescue) _rescueSent = true;
                 if (end > _sndNxt && !plan.SackRetransmit) _sndNxt = end;
                 if (end > _sndMax) _sndMax = end;

@@ -55,6 +55,7 @@ public sealed partial class TcpMachine
         else
         {
             _cc.OnRetransmitTimeout(FlightSize);
+            _undoValid = false; // a timeout's reduction is not undone by D-SACK (that would need F-RTO / Eifel)
             _sndNxt = _sndUna;
             _inRecovery = false;
             _retransmitHeadNow = false;

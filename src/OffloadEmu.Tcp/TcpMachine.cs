@@ -101,6 +101,15 @@ public sealed partial class TcpMachine
     // scoreboard), and whether the once-per-episode rescue retransmission went.
     private readonly SackScoreboard _scoreboard = new(8);
     private bool _rescueSent;
+    // Spurious-recovery undo (RFC 2883 §4, RFC 3708): the window before the last SACK recovery episode, its sequence
+    // range, the bytes it retransmitted and the bytes D-SACKs have shown to be needless copies.
+    private bool _undoValid;
+    private uint _undoCWnd;
+    private uint _undoSsThresh;
+    private SeqNumber _undoStart;
+    private SeqNumber _undoEnd;
+    private long _undoRetransmitted;
+    private long _undoDsacked;
 
     // ACK generation.
     private bool _ackNow;

@@ -286,6 +286,90 @@ public class SackTests
         Assert.Equal(0, b.RetransmittedRangeCount);
     }
 
+    private static Harness EstablishedWithSack(Func<TcpConfig, TcpConfig> tweak)
+    {
+        var h = SynSent(tweak(SackConfig()));
+        h.Send(SendTemplate with
+        {
+            Flags = TcpFlags.Syn,
+            SequenceNumber = RemoteSeq,
+            AckNumber = LocalSeq + 1,
+            Options = new TcpOptions { MaxSegmentSize = 1460, SackPermitted = true },
+        });
+        h.Recv();
+        return h;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Dsack_ShowingTheFastRetransmissionWasNeedless_UndoesTheReduction(bool cubic)
+    {
+        const int S = 1460;
+        var h = cubic ? EstablishedWithSack(c => c with { CongestionControlFactory = () => new Congestion.Cubic() }) : EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        uint cwndBefore = h.M.CWnd;
+        Assert.Equal(14600u, cwndBefore); // IW10
+        Assert.Equal(uint.MaxValue, h.M.SsThresh);
+        // Segment 0 is reordered, not lost: 1..3 arrive first and their SACK makes it look lost (RFC 6675 IsLost).
+        h.Send(SackAck(0, (S, S * 4)));
+        Assert.Equal(new[] { LocalSeq + 1 }, h.Recv().Select(s => s.Seq));
+        Assert.True(h.M.InRecovery);
+        Assert.Equal(cubic ? 10220u : 7300u, h.M.SsThresh); // β = 0.7 (RFC 9438) or FlightSize/2 (RFC 5681)
+        // The original arrives: everything is acknowledged, recovery ends with the reduced window.
+        h.Send(SackAck(S * 10));
+        Assert.False(h.M.InRecovery);
+        Assert.True(h.M.CWnd < cwndBefore);
+        // Then our needless copy arrives and the peer reports it with a D-SACK below its cumulative ACK (RFC 2883).
+        h.Send(SackAck(S * 10, (0, S)));
+        Assert.Equal(cwndBefore, h.M.CWnd);
+        Assert.Equal(uint.MaxValue, h.M.SsThresh);
+        Assert.Equal(1ul, h.M.Statistics.SpuriousRecoveries);
+        // Once only: a second D-SACK of the same range changes nothing.
+        h.Send(SackAck(S * 10, (0, S)));
+        Assert.Equal(1ul, h.M.Statistics.SpuriousRecoveries);
+    }
+
+    [Fact]
+    public void Dsack_ForOnlyOneOfTwoRetransmissions_KeepsTheReduction()
+    {
+        const int S = 1460;
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // 0 reordered, 4 really lost: both are resent.
+        h.Send(SackAck(0, (S * 5, S * 10), (S, S * 4)));
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + S * 4 }, h.Recv().Select(s => s.Seq));
+        uint ssthresh = h.M.SsThresh;
+        h.Send(SackAck(S * 4, (S * 5, S * 10)));         // the original 0
+        h.Send(SackAck(S * 4, (0, S), (S * 5, S * 10))); // D-SACK of our copy of 0
+        h.Send(SackAck(S * 10));                          // our copy of 4 fills the hole: no D-SACK for it
+        Assert.False(h.M.InRecovery);
+        Assert.Equal(ssthresh, h.M.SsThresh);
+        Assert.True(h.M.CWnd <= ssthresh);
+        Assert.Equal(0ul, h.M.Statistics.SpuriousRecoveries);
+    }
+
+    [Fact]
+    public void Dsack_OutsideTheRecoveryEpisode_IsNotCounted()
+    {
+        const int S = 1460;
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        h.Send(SackAck(0, (S, S * 4)));
+        Assert.Single(h.Recv());
+        h.Send(SackAck(S * 10));
+        // A duplicate the network made of data before the episode (below its SND.UNA) proves nothing about it.
+        h.Send(SackAck(S * 10, (-S, 0)));
+        Assert.Equal(0ul, h.M.Statistics.SpuriousRecoveries);
+        Assert.Equal(7300u, h.M.SsThresh);
+    }
+
     [Fact]
     public void SackBlocksOutsideTheWindow_AreIgnored()
     {

@@ -17,6 +17,8 @@ public sealed class Cubic : ICongestionControl
     private uint _cwnd;
     private uint _ssThresh = uint.MaxValue;
     private double _wMax;
+    // W_max before the last reduction, restored when that reduction is undone.
+    private double _wMaxBeforeReduction;
     private double _k;
     private double _wEst;
     private long _epochStart = long.MinValue;
@@ -117,8 +119,18 @@ public sealed class Cubic : ICongestionControl
     private void Reduce()
     {
         double cwnd = (double)_cwnd / _mss;
+        _wMaxBeforeReduction = _wMax;
         _wMax = cwnd < _wMax ? cwnd * (1 + Beta) / 2 : cwnd;
         _ssThresh = (uint)Math.Max(_cwnd * Beta, 2.0 * _mss);
+        _epochStart = long.MinValue;
+    }
+
+    /// <inheritdoc/>
+    public void UndoReduction(uint cwnd, uint ssThresh)
+    {
+        _cwnd = Math.Max(_cwnd, cwnd);
+        _ssThresh = Math.Max(_ssThresh, ssThresh);
+        _wMax = _wMaxBeforeReduction;
         _epochStart = long.MinValue;
     }
 

@@ -36,4 +36,10 @@ public interface ICongestionControl
 
     /// <summary>Sending resumes after an idle period longer than the RTO: cap CWnd at the restart window.</summary>
     void OnRestartAfterIdle(uint restartWindow);
+
+    /// <summary>The last fast-recovery episode was spurious (D-SACKs showed that every retransmission of it was needless:
+    /// the originals had arrived, the segments were reordered, not lost): undo its reduction, CWnd and SsThresh back to at
+    /// least <paramref name="cwnd"/> and <paramref name="ssThresh"/>, their values when the episode began.</summary>
+    /// <remarks>RFC 2883 §4 (using D-SACK to detect and undo needless reductions), RFC 3708 §3.</remarks>
+    void UndoReduction(uint cwnd, uint ssThresh);
 }

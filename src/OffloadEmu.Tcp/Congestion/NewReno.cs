@@ -75,5 +75,13 @@ public sealed class NewReno : ICongestionControl
     /// <inheritdoc/>
     public void OnRestartAfterIdle(uint restartWindow) => _cwnd = Math.Min(_cwnd, restartWindow);
 
+    /// <inheritdoc/>
+    public void UndoReduction(uint cwnd, uint ssThresh)
+    {
+        _cwnd = Math.Max(_cwnd, cwnd);
+        _ssThresh = Math.Max(_ssThresh, ssThresh);
+        _bytesAcked = 0;
+    }
+
     private static uint SaturatingAdd(uint a, uint b) => a > uint.MaxValue - b ? uint.MaxValue : a + b;
 }
