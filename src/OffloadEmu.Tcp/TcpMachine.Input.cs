@@ -384,10 +384,12 @@ public sealed partial class TcpMachine
             _unansweredProbes = 0;
 
             // RTT: the echoed timestamp when available (RFC 7323 §4), else the timed segment (Karn, RFC 6298 §3).
+            long rttSample = -1;
             if (_tsEnabled && segment.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0)
-                _rtt.AddSample(Math.Max(0, (long)unchecked((int)(TsValAt(now) - ts.TsEcr))) * 1000);
+                rttSample = Math.Max(0, (long)unchecked((int)(TsValAt(now) - ts.TsEcr))) * 1000;
             else if (_rttTiming && ack >= _rttSeq)
-                _rtt.AddSample((now - _rttStart).Ticks / 10);
+                rttSample = (now - _rttStart).Ticks / 10;
+            if (rttSample >= 0) _rtt.AddSample(rttSample);
             if (_rttTiming && ack >= _rttSeq) _rttTiming = false;
             _retransmitCount = 0;
             _totalRtActive = false;
@@ -416,6 +418,7 @@ public sealed partial class TcpMachine
             else
             {
                 _dupAckCount = 0;
+                if (_config.HyStart) _cc.OnSlowStartAck(ack, _sndMax, rttSample);
                 _cc.OnAck(acked, now, TimeSpan.FromTicks(_rtt.SRtt * 10));
                 // Keep the recovery point just behind SND.UNA so the "ACK covers more than recover" test of RFC 6582
                 // stays a comparison between nearby numbers however far the connection runs.

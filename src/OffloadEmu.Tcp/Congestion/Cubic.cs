@@ -1,3 +1,5 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>CUBIC congestion control: after a congestion event the window follows W(t) = C·(t − K)³ + W_max with
@@ -22,6 +24,7 @@ public sealed class Cubic : ICongestionControl
     private double _k;
     private double _wEst;
     private long _epochStart = long.MinValue;
+    private HyStartPlusPlus _hyStart;
 
     /// <inheritdoc/>
     public uint CWnd => _cwnd;
@@ -43,6 +46,22 @@ public sealed class Cubic : ICongestionControl
         _ssThresh = ssThresh;
         _wMax = 0;
         _epochStart = long.MinValue;
+        _hyStart.Reset();
+    }
+
+    /// <summary>In HyStart++ Conservative Slow Start (RFC 9406 §4.2).</summary>
+    public bool InConservativeSlowStart => _hyStart.InCss;
+
+    /// <summary>HyStart++ rounds counted since the initial slow start began (0 in the first round).</summary>
+    public int HyStartRounds => _hyStart.Rounds;
+
+    /// <inheritdoc/>
+    public void OnSlowStartAck(SeqNumber ack, SeqNumber sndNxt, long rttMicroseconds)
+    {
+        // Only the initial slow start (RFC 9406 §4.3). Leaving it, CUBIC's first epoch starts with W_max = cwnd, K = 0
+        // (RFC 9438 §4.10).
+        if (_ssThresh != uint.MaxValue || _cwnd >= _ssThresh) return;
+        if (_hyStart.OnAck(ack, sndNxt, rttMicroseconds)) _ssThresh = _cwnd;
     }
 
     /// <inheritdoc/>
@@ -50,7 +69,9 @@ public sealed class Cubic : ICongestionControl
     {
         if (_cwnd < _ssThresh)
         {
-            _cwnd = Add(_cwnd, Math.Min(ackedBytes, _mss));
+            int growth = Math.Min(ackedBytes, _mss);
+            if (_hyStart.InCss) growth /= HyStartPlusPlus.CssGrowthDivisor;
+            _cwnd = Add(_cwnd, growth);
             return;
         }
         double cwnd = (double)_cwnd / _mss;
@@ -118,6 +139,7 @@ public sealed class Cubic : ICongestionControl
     // since the last event), ssthresh = β·cwnd, and start a new epoch at the next ACK.
     private void Reduce()
     {
+        _hyStart.Stop();
         double cwnd = (double)_cwnd / _mss;
         _wMaxBeforeReduction = _wMax;
         _wMax = cwnd < _wMax ? cwnd * (1 + Beta) / 2 : cwnd;

@@ -1,3 +1,5 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>A congestion-control algorithm: owns CWnd and SsThresh and reacts to the events the machine reports. The
@@ -18,6 +20,13 @@ public interface ICongestionControl
     /// <summary>New data was acknowledged outside recovery (<paramref name="ackedBytes"/> of it); <paramref name="srtt"/>
     /// is the current smoothed RTT (zero before the first sample).</summary>
     void OnAck(int ackedBytes, Instant now, TimeSpan srtt);
+
+    /// <summary>HyStart++ input (RFC 9406), called before <see cref="OnAck"/> for every ACK of new data outside recovery when
+    /// HyStart++ is on: <paramref name="ack"/> is the new SND.UNA, <paramref name="sndNxt"/> the highest sequence sent,
+    /// <paramref name="rttMicroseconds"/> the RTT the ACK measured (negative: none). Controllers without HyStart++ ignore it.</summary>
+    void OnSlowStartAck(SeqNumber ack, SeqNumber sndNxt, long rttMicroseconds)
+    {
+    }
 
     /// <summary>The duplicate-ACK threshold was reached: entering fast recovery with <paramref name="flightSize"/> bytes outstanding.</summary>
     void OnEnterRecovery(uint flightSize, Instant now);

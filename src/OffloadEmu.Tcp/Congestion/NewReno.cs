@@ -1,3 +1,5 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>NewReno congestion control: slow start, congestion avoidance, fast recovery with partial-ACK deflation.</summary>
@@ -10,6 +12,7 @@ public sealed class NewReno : ICongestionControl
     private uint _ssThresh = uint.MaxValue;
     // Bytes acknowledged in congestion avoidance since CWnd last grew (RFC 5681 §3.1, equation 3 alternative).
     private uint _bytesAcked;
+    private HyStartPlusPlus _hyStart;
 
     /// <inheritdoc/>
     public uint CWnd => _cwnd;
@@ -24,6 +27,20 @@ public sealed class NewReno : ICongestionControl
         _cwnd = cwnd;
         _ssThresh = ssThresh;
         _bytesAcked = 0;
+        _hyStart.Reset();
+    }
+
+    /// <summary>In HyStart++ Conservative Slow Start (RFC 9406 §4.2).</summary>
+    public bool InConservativeSlowStart => _hyStart.InCss;
+
+    /// <summary>HyStart++ rounds counted since the initial slow start began (0 in the first round).</summary>
+    public int HyStartRounds => _hyStart.Rounds;
+
+    /// <inheritdoc/>
+    public void OnSlowStartAck(SeqNumber ack, SeqNumber sndNxt, long rttMicroseconds)
+    {
+        if (_ssThresh != uint.MaxValue || _cwnd >= _ssThresh) return; // only the initial slow start (RFC 9406 §4.3)
+        if (_hyStart.OnAck(ack, sndNxt, rttMicroseconds)) _ssThresh = _cwnd;
     }
 
     /// <inheritdoc/>
@@ -31,7 +48,9 @@ public sealed class NewReno : ICongestionControl
     {
         if (_cwnd < _ssThresh)
         {
-            _cwnd = SaturatingAdd(_cwnd, (uint)Math.Min(ackedBytes, _mss));
+            int growth = Math.Min(ackedBytes, _mss);
+            if (_hyStart.InCss) growth /= HyStartPlusPlus.CssGrowthDivisor;
+            _cwnd = SaturatingAdd(_cwnd, (uint)growth);
             return;
         }
         _bytesAcked += (uint)ackedBytes;
@@ -45,6 +64,7 @@ public sealed class NewReno : ICongestionControl
     /// <inheritdoc/>
     public void OnEnterRecovery(uint flightSize, Instant now)
     {
+        _hyStart.Stop();
         _ssThresh = Math.Max(flightSize / 2, 2u * (uint)_mss);
         _cwnd = _ssThresh + 3u * (uint)_mss;
         _bytesAcked = 0;
@@ -67,6 +87,7 @@ public sealed class NewReno : ICongestionControl
     /// <inheritdoc/>
     public void OnRetransmitTimeout(uint flightSize)
     {
+        _hyStart.Stop();
         _ssThresh = Math.Max(flightSize / 2, 2u * (uint)_mss);
         _cwnd = (uint)_mss;
         _bytesAcked = 0;
