@@ -24,7 +24,8 @@ public sealed record TcpConfig
     public bool Timestamps { get; init; } = true;
 
     /// <summary>Offer SACK (RFC 2018): when the peer agrees, ACKs carry SACK blocks for out-of-order data and D-SACK
-    /// blocks for duplicates (RFC 2883). Received SACK blocks are not used for loss recovery yet (no RFC 6675 scoreboard).</summary>
+    /// blocks for duplicates (RFC 2883); received blocks drive RFC 6675 loss recovery through the scoreboard, and D-SACKs
+    /// undo the window reduction of a recovery that proved spurious.</summary>
     public bool Sack { get; init; }
 
     /// <summary>HyStart++ (RFC 9406) in the initial slow start of NewReno and CUBIC: leave slow start through Conservative

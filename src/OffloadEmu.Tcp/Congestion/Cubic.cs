@@ -7,7 +7,8 @@ namespace OffloadEmu.Tcp.Congestion;
 /// W_max when the window is shrinking. Fast-recovery inflation and deflation follow NewReno so the machine's loss
 /// recovery works unchanged.</summary>
 /// <remarks>RFC 9438 §4.2 (window growth), §4.3 (Reno-friendly region), §4.4–4.5 (concave/convex), §4.6 (β),
-/// §4.7 (fast convergence), §4.8 (timeout). Slow start is RFC 5681's (HyStart++, RFC 9406, is not implemented).</remarks>
+/// §4.7 (fast convergence), §4.8 (timeout). Slow start is RFC 5681's with HyStart++ (RFC 9406) in the initial one when
+/// <see cref="TcpConfig.HyStart"/> is on; a D-SACK undo restores cwnd, ssthresh and W_max.</remarks>
 public sealed class Cubic : ICongestionControl
 {
     private const double C = 0.4;

@@ -4,7 +4,8 @@ namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>NewReno congestion control: slow start, congestion avoidance, fast recovery with partial-ACK deflation.</summary>
 /// <remarks>RFC 5681 §3.1–3.2 (windows), RFC 6582 §3.2 (partial ACKs, full ACK exit with min(ssthresh, FlightSize + SMSS)),
-/// RFC 3465 not used: slow start grows by min(acked, SMSS) per ACK as RFC 5681 (3.2) allows.</remarks>
+/// RFC 3465 not used: slow start grows by min(acked, SMSS) per ACK as RFC 5681 (3.2) allows; HyStart++ (RFC 9406) in the
+/// initial slow start when <see cref="TcpConfig.HyStart"/> is on.</remarks>
 public sealed class NewReno : ICongestionControl
 {
     private int _mss = 536;
