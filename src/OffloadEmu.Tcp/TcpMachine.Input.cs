@@ -506,6 +506,9 @@ public sealed partial class TcpMachine
             dsack = first.Start >= second.Start && first.End <= second.End;
         }
         if (!dsack || first.Start < _undoStart || first.End > _undoEnd) return;
+        if (_undoDsacked > 0 && first.Start == _lastDsackStart && first.End == _lastDsackEnd) return;
+        _lastDsackStart = first.Start;
+        _lastDsackEnd = first.End;
         _undoDsacked += first.End - first.Start;
         if (!_inRecovery) TryUndoRecovery();
     }

@@ -110,6 +110,9 @@ public sealed partial class TcpMachine
     private SeqNumber _undoEnd;
     private long _undoRetransmitted;
     private long _undoDsacked;
+    // The last D-SACK counted: the peer repeats a D-SACK when more copies of the same segment arrive, count it once.
+    private SeqNumber _lastDsackStart;
+    private SeqNumber _lastDsackEnd;
 
     // ACK generation.
     private bool _ackNow;

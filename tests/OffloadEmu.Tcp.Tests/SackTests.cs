@@ -346,6 +346,7 @@ public class SackTests
         uint ssthresh = h.M.SsThresh;
         h.Send(SackAck(S * 4, (S * 5, S * 10)));         // the original 0
         h.Send(SackAck(S * 4, (0, S), (S * 5, S * 10))); // D-SACK of our copy of 0
+        h.Send(SackAck(S * 4, (0, S), (S * 5, S * 10))); // and again (a network duplicate of it): counted once
         h.Send(SackAck(S * 10));                          // our copy of 4 fills the hole: no D-SACK for it
         Assert.False(h.M.InRecovery);
         Assert.Equal(ssthresh, h.M.SsThresh);
