@@ -117,6 +117,13 @@ public sealed partial class HostStack
     {
         var m = c.Machine!;
         var events = m.TakeEvents();
+        if ((events & TcpEvents.ReturnedToListen) != 0)
+        {
+            // A half-open passive connection was reset (or its SYN-ACK went unanswered): the listener still listens and
+            // makes a new machine for the next SYN, so this one, which no application has seen, goes (RFC 9293 MUST-11).
+            FinishConnection(c, null);
+            return;
+        }
         if ((events & TcpEvents.Connected) != 0)
         {
             if (c.ConnectTcs is { } connect)

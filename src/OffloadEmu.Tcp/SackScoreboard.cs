@@ -3,21 +3,35 @@ using OffloadEmu.Wire;
 namespace OffloadEmu.Tcp;
 
 /// <summary>The sender's record of which sequence ranges above SND.UNA the peer has SACKed, in a fixed number of
-/// slots, and the RFC 6675 loss test over it.</summary>
+/// slots, and the RFC 6675 loss test over it; and which ranges were retransmitted in the current recovery episode.</summary>
 /// <remarks>RFC 6675 §3 (IsLost: DupThresh discontiguous SACKed ranges, or more than (DupThresh − 1)·SMSS SACKed bytes,
 /// above a sequence number), §4. SACKed data is kept until cumulatively acknowledged (RFC 2018 §8: receivers may renege).
-/// Only nearby sequence numbers are compared (all ranges lie in [SND.UNA, SND.MAX]).</remarks>
+/// Only nearby sequence numbers are compared (all ranges lie in [SND.UNA, SND.MAX]).
+/// <para>Retransmission marks replace RFC 6675's single HighRxt with per-range marks (as Linux's per-segment
+/// SACKED_RETRANS bit): NextSeg skips marked bytes instead of everything below HighRxt, so a hole below an earlier
+/// rescue retransmission is still repaired and no byte is resent twice in one episode, and pipe counts exactly the
+/// retransmitted bytes once more (§4 SetPipe). The marks live in a fixed number of slots; when they are full a new mark
+/// is merged into its nearest neighbour (the gap counts as retransmitted: it is not resent by NextSeg and waits for the
+/// retransmission timer, the conservative side).</para></remarks>
 internal sealed class SackScoreboard
 {
     private readonly SeqNumber[] _start;
     private readonly SeqNumber[] _end;
     private int _count;
+    // Retransmitted ranges of this recovery episode, sorted and disjoint: [_rxt[2i], _rxt[2i + 1]).
+    private readonly SeqNumber[] _rxt;
+    private int _rxtCount;
 
     public SackScoreboard(int capacity)
     {
         _start = new SeqNumber[capacity];
         _end = new SeqNumber[capacity];
+        // Holes are at most one more than SACKed ranges, plus the rescue retransmission.
+        _rxt = new SeqNumber[2 * (capacity + 2)];
     }
+
+    /// <summary>Retransmitted ranges currently marked.</summary>
+    public int RetransmittedRangeCount => _rxtCount;
 
     public int Count => _count;
 
@@ -28,7 +42,88 @@ internal sealed class SackScoreboard
     /// <summary>Highest SACKed sequence number (one past), or <paramref name="sndUna"/> when nothing is SACKed.</summary>
     public SeqNumber HighSacked(SeqNumber sndUna) => _count == 0 ? sndUna : _end[_count - 1];
 
-    public void Clear() => _count = 0;
+    /// <summary>Forgets SACKed ranges and retransmission marks (after a retransmission timeout).</summary>
+    public void Clear()
+    {
+        _count = 0;
+        _rxtCount = 0;
+    }
+
+    /// <summary>Forgets the retransmission marks (a recovery episode starts or ends).</summary>
+    public void ClearRetransmitted() => _rxtCount = 0;
+
+    /// <summary>Marks [<paramref name="start"/>, <paramref name="end"/>) as retransmitted in this recovery episode.</summary>
+    public void MarkRetransmitted(SeqNumber start, SeqNumber end)
+    {
+        if (end <= start) return;
+        int i = 0;
+        while (i < _rxtCount && _rxt[2 * i + 1] < start) i++;
+        int j = i;
+        while (j < _rxtCount && _rxt[2 * j] <= end) j++;
+        if (j > i)
+        {
+            // Overlaps or touches marks i..j-1: merge them into slot i.
+            _rxt[2 * i] = SeqNumber.Min(start, _rxt[2 * i]);
+            _rxt[2 * i + 1] = SeqNumber.Max(end, _rxt[2 * (j - 1) + 1]);
+            RemoveMarks(i + 1, j - i - 1);
+            return;
+        }
+        if (2 * _rxtCount == _rxt.Length)
+        {
+            // Full: widen the nearest neighbour over the gap (never resend a byte twice; the gap waits for the timer).
+            long gapBelow = i > 0 ? start - _rxt[2 * (i - 1) + 1] : long.MaxValue;
+            long gapAbove = i < _rxtCount ? _rxt[2 * i] - end : long.MaxValue;
+            if (gapBelow <= gapAbove) _rxt[2 * (i - 1) + 1] = end;
+            else _rxt[2 * i] = start;
+            return;
+        }
+        Array.Copy(_rxt, 2 * i, _rxt, 2 * i + 2, 2 * (_rxtCount - i));
+        _rxt[2 * i] = start;
+        _rxt[2 * i + 1] = end;
+        _rxtCount++;
+    }
+
+    private void RemoveMarks(int at, int count)
+    {
+        if (count <= 0) return;
+        Array.Copy(_rxt, 2 * (at + count), _rxt, 2 * at, 2 * (_rxtCount - at - count));
+        _rxtCount -= count;
+    }
+
+    /// <summary>The first run of bytes in [<paramref name="from"/>, <paramref name="to"/>) not marked as retransmitted;
+    /// false when every byte there is marked.</summary>
+    public bool FirstUnretransmitted(SeqNumber from, SeqNumber to, out SeqNumber runStart, out SeqNumber runEnd)
+    {
+        runStart = from;
+        for (int i = 0; i < _rxtCount; i++)
+        {
+            var s = _rxt[2 * i];
+            var e = _rxt[2 * i + 1];
+            if (e <= runStart) continue;
+            if (s > runStart)
+            {
+                runEnd = SeqNumber.Min(s, to);
+                return runStart < runEnd;
+            }
+            runStart = e;
+            if (runStart >= to) break;
+        }
+        runEnd = to;
+        return runStart < to;
+    }
+
+    /// <summary>Bytes of [<paramref name="from"/>, <paramref name="to"/>) marked as retransmitted.</summary>
+    public long RetransmittedBytes(SeqNumber from, SeqNumber to)
+    {
+        long bytes = 0;
+        for (int i = 0; i < _rxtCount; i++)
+        {
+            var s = SeqNumber.Max(_rxt[2 * i], from);
+            var e = SeqNumber.Min(_rxt[2 * i + 1], to);
+            if (e > s) bytes += e - s;
+        }
+        return bytes;
+    }
 
     /// <summary>Merges the blocks of an arriving ACK; blocks outside (SND.UNA, SND.MAX] (D-SACKs, bogus ones) are ignored.</summary>
     public void Update(in TcpOptions options, SeqNumber sndUna, SeqNumber sndMax)
@@ -88,6 +183,10 @@ internal sealed class SackScoreboard
             _count -= drop;
         }
         if (_count > 0 && _start[0] < sndUna) _start[0] = sndUna;
+        int marks = 0;
+        while (marks < _rxtCount && _rxt[2 * marks + 1] <= sndUna) marks++;
+        RemoveMarks(0, marks);
+        if (_rxtCount > 0 && _rxt[0] < sndUna) _rxt[0] = sndUna;
     }
 
     /// <summary>RFC 6675 IsLost(seq).</summary>

@@ -24,8 +24,15 @@ public sealed record TcpConfig
     public bool Timestamps { get; init; } = true;
 
     /// <summary>Offer SACK (RFC 2018): when the peer agrees, ACKs carry SACK blocks for out-of-order data and D-SACK
-    /// blocks for duplicates (RFC 2883). Received SACK blocks are not used for loss recovery yet (no RFC 6675 scoreboard).</summary>
+    /// blocks for duplicates (RFC 2883); received blocks drive RFC 6675 loss recovery through the scoreboard, and D-SACKs
+    /// undo the window reduction of a recovery that proved spurious.</summary>
     public bool Sack { get; init; }
+
+    /// <summary>HyStart++ (RFC 9406) in the initial slow start of NewReno and CUBIC: leave slow start through Conservative
+    /// Slow Start when the round trip time rises by max(4 ms, min(RTT/8, 16 ms)) over the previous round's minimum. On by
+    /// default (Linux runs its HyStart with CUBIC, Windows HyStart++); it needs timestamps for the per-ACK RTT samples
+    /// and does nothing without them.</summary>
+    public bool HyStart { get; init; } = true;
 
     /// <summary>Nagle's algorithm (chimney cached flag NAGLING_ENABLED). RFC 9293 §3.7.4.</summary>
     public bool Nagle { get; init; } = true;

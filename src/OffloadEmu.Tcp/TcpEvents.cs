@@ -35,4 +35,11 @@ public enum TcpEvents
     ReachabilityInDoubt = 1 << 10,
     /// <summary>The zero-window persist probes exceeded TcpMaximumRetransmissions in one round (spec §6.8).</summary>
     PersistTimeout = 1 << 9,
+    /// <summary>A SYN-RECEIVED connection that came from a passive open was reset by an acceptable RST, or its SYN-ACK
+    /// retransmissions reached the limit, and the machine is back in LISTEN (RFC 9293 §3.10.7.4, MUST-11): bound to the
+    /// same local port and remote address, remote port forgotten, connection state and queued buffers dropped, ready for
+    /// another SYN. The user of the connection need not be told (it never saw it); an owner that makes one machine per
+    /// SYN frees the machine here. Raised instead of <see cref="Reset"/>, <see cref="RetransmitTimeout"/> and
+    /// <see cref="Closed"/>.</summary>
+    ReturnedToListen = 1 << 11,
 }

@@ -257,6 +257,12 @@ public sealed partial class TcpMachine
         {
             if (seq == _rcvNxt)
             {
+                // MUST-11: a SYN-RECEIVED that came from LISTEN goes back there; one from a simultaneous open was refused.
+                if (_state == TcpState.SynRcvd && _passiveOpen)
+                {
+                    ReturnToListen();
+                    return;
+                }
                 if (_state is TcpState.Established or TcpState.CloseWait) _stats.ResetEstablished++;
                 _events |= TcpEvents.Reset;
                 EnterClosed();
@@ -360,7 +366,11 @@ public sealed partial class TcpMachine
         {
             var una = ack > _sndUna ? ack : _sndUna;
             _scoreboard.Advance(una);
-            if (segment.Options.SackBlockCount > 0) _scoreboard.Update(segment.Options, una, _sndMax);
+            if (segment.Options.SackBlockCount > 0)
+            {
+                _scoreboard.Update(segment.Options, una, _sndMax);
+                if (_undoValid) CountDsack(segment.Options, ack);
+            }
         }
         if (ack > _sndUna)
         {
@@ -374,14 +384,15 @@ public sealed partial class TcpMachine
             _unansweredProbes = 0;
 
             // RTT: the echoed timestamp when available (RFC 7323 §4), else the timed segment (Karn, RFC 6298 §3).
+            long rttSample = -1;
             if (_tsEnabled && segment.Options.Timestamps is TcpTimestamps ts && ts.TsEcr != 0)
-                _rtt.AddSample(Math.Max(0, (long)unchecked((int)(TsValAt(now) - ts.TsEcr))) * 1000);
+                rttSample = Math.Max(0, (long)unchecked((int)(TsValAt(now) - ts.TsEcr))) * 1000;
             else if (_rttTiming && ack >= _rttSeq)
-                _rtt.AddSample((now - _rttStart).Ticks / 10);
+                rttSample = (now - _rttStart).Ticks / 10;
+            if (rttSample >= 0) _rtt.AddSample(rttSample);
             if (_rttTiming && ack >= _rttSeq) _rttTiming = false;
             _retransmitCount = 0;
             _totalRtActive = false;
-        _totalRtActive = false;
 
             if (_inRecovery)
             {
@@ -389,12 +400,13 @@ public sealed partial class TcpMachine
                 {
                     _inRecovery = false;
                     _dupAckCount = 0;
+                    _scoreboard.ClearRetransmitted();
                     _cc.OnExitRecovery(FlightSize);
+                    TryUndoRecovery();
                 }
                 else if (_sackPermitted)
                 {
-                    // RFC 6675: the scoreboard chooses what to send next; nothing below SND.UNA needs resending.
-                    if (_highRxt < _sndUna) _highRxt = _sndUna;
+                    // RFC 6675: the scoreboard chooses what to send next (its marks below SND.UNA went with Advance).
                 }
                 else
                 {
@@ -406,6 +418,7 @@ public sealed partial class TcpMachine
             else
             {
                 _dupAckCount = 0;
+                if (_config.HyStart) _cc.OnSlowStartAck(ack, _sndMax, rttSample);
                 _cc.OnAck(acked, now, TimeSpan.FromTicks(_rtt.SRtt * 10));
                 // Keep the recovery point just behind SND.UNA so the "ACK covers more than recover" test of RFC 6582
                 // stays a comparison between nearby numbers however far the connection runs.
@@ -443,8 +456,15 @@ public sealed partial class TcpMachine
                       || (_sackPermitted && _scoreboard.IsLost(_sndUna, _config.DuplicateAckThreshold, _effectiveMss)))
                      && _sndUna > _recover)
             {
-                _highRxt = _sndUna;
+                _scoreboard.ClearRetransmitted();
                 _rescueSent = false;
+                _undoValid = _sackPermitted;
+                _undoCWnd = _cc.CWnd;
+                _undoSsThresh = _cc.SsThresh;
+                _undoStart = _sndUna;
+                _undoEnd = _sndMax;
+                _undoRetransmitted = 0;
+                _undoDsacked = 0;
                 // RFC 6582 §3.2 step 2: enter fast retransmit only if the ACK covers more than the last recovery point.
                 _inRecovery = true;
                 _recover = _sndMax;
@@ -471,6 +491,36 @@ public sealed partial class TcpMachine
                 _persistBackoff = 0;
             }
         }
+    }
+
+    // RFC 2883 §4: the first SACK block is a D-SACK when it lies below the cumulative ACK or inside the second block. One
+    // inside the last recovery episode says a copy we retransmitted there was needless (the original had arrived).
+    private void CountDsack(in TcpOptions options, SeqNumber ack)
+    {
+        var first = options.GetSackBlock(0);
+        if (first.End <= first.Start) return;
+        bool dsack = first.End <= ack;
+        if (!dsack && options.SackBlockCount > 1)
+        {
+            var second = options.GetSackBlock(1);
+            dsack = first.Start >= second.Start && first.End <= second.End;
+        }
+        if (!dsack || first.Start < _undoStart || first.End > _undoEnd) return;
+        if (_undoDsacked > 0 && first.Start == _lastDsackStart && first.End == _lastDsackEnd) return;
+        _lastDsackStart = first.Start;
+        _lastDsackEnd = first.End;
+        _undoDsacked += first.End - first.Start;
+        if (!_inRecovery) TryUndoRecovery();
+    }
+
+    // Every byte the episode retransmitted came back D-SACKed: the reduction was needless, restore the window (once the
+    // episode is over, so recovery's own bookkeeping stays whole).
+    private void TryUndoRecovery()
+    {
+        if (!_undoValid || _undoRetransmitted == 0 || _undoDsacked < _undoRetransmitted) return;
+        _undoValid = false;
+        _cc.UndoReduction(_undoCWnd, _undoSsThresh);
+        _stats.SpuriousRecoveries++;
     }
 
     // Payload bytes (not SYN or FIN) in [from, to) of our sequence space. Only nearby sequence numbers are compared

@@ -145,14 +145,16 @@ public sealed partial class TcpMachine
     }
 
     // RFC 6675 §5 (NextSeg, pipe): while cwnd − pipe ≥ 1 SMSS, resend a lost hole, else send new data, else resend a
-    // hole not yet deemed lost. The window in recovery is ssthresh (no NewReno inflation).
+    // hole not yet deemed lost, else (once) the rescue retransmission. The window in recovery is ssthresh (no NewReno
+    // inflation). Bytes already retransmitted in this episode are never chosen again (the scoreboard's marks take the
+    // place of HighRxt).
     private bool PlanSackRecovery(ref Plan plan)
     {
         long window = Math.Min(_cc.CWnd, _cc.SsThresh);
         long room = window - Pipe();
         if (room < _effectiveMss) return false;
         int threshold = _config.DuplicateAckThreshold;
-        var cursor = SeqNumber.Max(_sndUna, _highRxt);
+        var cursor = _sndUna;
         bool haveRule3 = false;
         SeqNumber rule3Start = default, rule3End = default;
         for (int i = 0; i < _scoreboard.Count; i++)
@@ -160,21 +162,20 @@ public sealed partial class TcpMachine
             var start = _scoreboard.GetStart(i);
             var end = _scoreboard.GetEnd(i);
             if (end <= cursor) continue;
-            if (start > cursor)
+            if (start > cursor && _scoreboard.FirstUnretransmitted(cursor, start, out var runStart, out var runEnd))
             {
-                if (_scoreboard.IsLost(cursor, threshold, _effectiveMss))
+                // IsLost only weakens going up (fewer SACKed ranges above), so the first run not lost ends rule 1.
+                if (_scoreboard.IsLost(runStart, threshold, _effectiveMss))
                 {
-                    SetRetransmit(ref plan, cursor, (int)Math.Min(start - cursor, SegmentLimit()));
+                    SetRetransmit(ref plan, runStart, (int)Math.Min(runEnd - runStart, SegmentLimit()));
                     return true;
                 }
-                if (!haveRule3)
-                {
-                    haveRule3 = true;
-                    rule3Start = cursor;
-                    rule3End = start;
-                }
+                haveRule3 = true;
+                rule3Start = runStart;
+                rule3End = runEnd;
+                break;
             }
-            if (end > cursor) cursor = end;
+            cursor = end;
         }
         if (PlanData(ref plan, room)) return true;
         if (haveRule3)
@@ -183,12 +184,23 @@ public sealed partial class TcpMachine
             return true;
         }
         // Rule 4, the rescue retransmission: once per recovery, resend the last segment of the flight so a lost tail is
-        // repaired without waiting for the timer.
+        // repaired without waiting for the timer (it does not move what rules 1 and 3 may choose).
         if (!_rescueSent)
         {
             var dataTop = SeqNumber.Min(_sndMax, _sndDataEnd);
-            var floor = SeqNumber.Max(SeqNumber.Max(_scoreboard.HighSacked(_sndUna), _highRxt), _sndUna);
+            var floor = SeqNumber.Max(_scoreboard.HighSacked(_sndUna), _sndUna);
             var start = SeqNumber.Max(dataTop - SegmentLimit(), floor);
+            // Only the run below the top not yet retransmitted (none when the top byte itself was).
+            while (start < dataTop && _scoreboard.FirstUnretransmitted(start, dataTop, out var runStart, out var runEnd))
+            {
+                if (runEnd == dataTop)
+                {
+                    start = runStart;
+                    break;
+                }
+                start = runEnd;
+            }
+            if (!_scoreboard.FirstUnretransmitted(start, dataTop, out _, out _)) start = dataTop;
             int length = Math.Max(0, dataTop - start);
             bool fin = _finQueued && _sndMax > _finSeq && start + length == _finSeq;
             if (length > 0 || fin)
@@ -211,27 +223,26 @@ public sealed partial class TcpMachine
         plan.SackRetransmit = true;
     }
 
-    // RFC 6675 §4 pipe: outstanding bytes not SACKed and not lost, plus bytes retransmitted in this recovery.
-    private long Pipe()
+    // RFC 6675 §4 SetPipe: outstanding bytes neither SACKed nor lost, plus the bytes retransmitted in this recovery once
+    // more (each retransmitted byte is in flight as a copy of its own).
+    internal long Pipe()
     {
         long pipe = 0;
         var cursor = _sndUna;
+        int threshold = _config.DuplicateAckThreshold;
         for (int i = 0; i < _scoreboard.Count; i++)
         {
             var start = _scoreboard.GetStart(i);
-            if (start > cursor) pipe += HoleInPipe(cursor, start);
+            if (start > cursor)
+            {
+                bool lost = _scoreboard.IsLost(cursor, threshold, _effectiveMss);
+                pipe += (lost ? 0 : start - cursor) + _scoreboard.RetransmittedBytes(cursor, start);
+            }
             var end = _scoreboard.GetEnd(i);
             if (end > cursor) cursor = end;
         }
-        if (_sndMax > cursor) pipe += _sndMax - cursor;
+        if (_sndMax > cursor) pipe += (_sndMax - cursor) + _scoreboard.RetransmittedBytes(cursor, _sndMax);
         return pipe;
-    }
-
-    private long HoleInPipe(SeqNumber start, SeqNumber end)
-    {
-        long retransmitted = _highRxt > start ? SeqNumber.Min(end, _highRxt) - start : 0;
-        bool lost = _scoreboard.IsLost(start, _config.DuplicateAckThreshold, _effectiveMss);
-        return lost ? retransmitted : (end - start) + retransmitted;
     }
 
     private bool PlanData(ref Plan plan, long? congestionRoom)
@@ -381,7 +392,11 @@ public sealed partial class TcpMachine
             case SegmentKind.Data:
                 var end = plan.Seq + (plan.Length + (plan.Fin ? 1 : 0));
                 if (plan.HeadRetransmit) _retransmitHeadNow = false;
-                if (plan.Retransmit && _inRecovery && end > _highRxt) _highRxt = end;
+                if (plan.Retransmit && _inRecovery && _sackPermitted)
+                {
+                    _scoreboard.MarkRetransmitted(plan.Seq, end);
+                    _undoRetransmitted += plan.Length;
+                }
                 if (plan.Rescue) _rescueSent = true;
                 if (end > _sndNxt && !plan.SackRetransmit) _sndNxt = end;
                 if (end > _sndMax) _sndMax = end;

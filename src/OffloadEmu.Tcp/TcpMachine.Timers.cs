@@ -28,6 +28,11 @@ public sealed partial class TcpMachine
         if (!handshake && (_sndMax == _sndUna || _state is TcpState.Closed or TcpState.Listen or TcpState.TimeWait)) return;
         if (RetransmitLimitReached(now))
         {
+            if (_state == TcpState.SynRcvd && _passiveOpen)
+            {
+                ReturnToListen(); // the SYN-ACK went unanswered: forget the half-open connection (MUST-11)
+                return;
+            }
             // Reported, not handled: the owner aborts or uploads (chimney Retrieve(TimeoutExpiration), spec §6.8).
             _events |= TcpEvents.RetransmitTimeout;
             return;
@@ -50,6 +55,7 @@ public sealed partial class TcpMachine
         else
         {
             _cc.OnRetransmitTimeout(FlightSize);
+            _undoValid = false; // a timeout's reduction is not undone by D-SACK (that would need F-RTO / Eifel)
             _sndNxt = _sndUna;
             _inRecovery = false;
             _retransmitHeadNow = false;

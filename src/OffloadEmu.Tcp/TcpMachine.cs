@@ -97,10 +97,22 @@ public sealed partial class TcpMachine
     private bool _inRecovery;
     private SeqNumber _recover;
     private bool _retransmitHeadNow;
-    // SACK-based recovery (RFC 6675): what the peer SACKed and the highest sequence retransmitted in this recovery.
+    // SACK-based recovery (RFC 6675): what the peer SACKed and what was retransmitted in this recovery (marks in the
+    // scoreboard), and whether the once-per-episode rescue retransmission went.
     private readonly SackScoreboard _scoreboard = new(8);
-    private SeqNumber _highRxt;
     private bool _rescueSent;
+    // Spurious-recovery undo (RFC 2883 §4, RFC 3708): the window before the last SACK recovery episode, its sequence
+    // range, the bytes it retransmitted and the bytes D-SACKs have shown to be needless copies.
+    private bool _undoValid;
+    private uint _undoCWnd;
+    private uint _undoSsThresh;
+    private SeqNumber _undoStart;
+    private SeqNumber _undoEnd;
+    private long _undoRetransmitted;
+    private long _undoDsacked;
+    // The last D-SACK counted: the peer repeats a D-SACK when more copies of the same segment arrive, count it once.
+    private SeqNumber _lastDsackStart;
+    private SeqNumber _lastDsackEnd;
 
     // ACK generation.
     private bool _ackNow;
@@ -469,6 +481,40 @@ public sealed partial class TcpMachine
         _forceSendNow = false;
         _sendQueue.Clear();
         _reassembler.Clear();
+    }
+
+    // RFC 9293 §3.10.7.4 (MUST-11): a passive SYN-RECEIVED that is reset returns to LISTEN. Everything learned from the
+    // SYN goes (remote port, sequence space, options, timers, RTT backoff); statistics and the rate limit stay.
+    private void ReturnToListen()
+    {
+        EnterClosed();
+        _events = (_events & ~TcpEvents.Closed) | TcpEvents.ReturnedToListen;
+        _state = TcpState.Listen;
+        _remotePort = 0;
+        InitSendSequence(_iss);
+        _synAcked = false;
+        _finQueued = false;
+        _sndWnd = 0;
+        _maxSndWnd = 0;
+        _rcvNxt = default;
+        _rcvAdvEdge = default;
+        _finReceivedOutOfOrder = false;
+        _dsackPending = false;
+        _tsEnabled = false;
+        _tsRecent = 0;
+        _sackPermitted = false;
+        _synRetransmitted = false;
+        _rtt = new RttEstimator(_config.InitialRto.Ticks / 10, _config.MinRto.Ticks / 10, _config.MaxRto.Ticks / 10, _config.TickMicroseconds);
+        _rttTiming = false;
+        _retransmitCount = 0;
+        _totalRtActive = false;
+        _dupAckCount = 0;
+        _inRecovery = false;
+        _scoreboard.Clear();
+        _segmentsUnacked = 0;
+        _persistBackoff = 0;
+        _unansweredProbes = 0;
+        _keepAliveProbesSent = 0;
     }
 
     private void EnterTimeWait(Instant now)

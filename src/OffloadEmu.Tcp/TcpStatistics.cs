@@ -54,6 +54,9 @@ public struct TcpStatistics
     /// <summary>Segments that failed the acceptability test (answered with an ACK, RFC 9293 §3.10.7.4).</summary>
     public ulong OutOfWindowSegments { get; internal set; }
 
+    /// <summary>Fast-recovery episodes found spurious by D-SACK and undone (RFC 2883 §4).</summary>
+    public ulong SpuriousRecoveries { get; internal set; }
+
     /// <summary>Adds <paramref name="other"/> into this total.</summary>
     public void Add(in TcpStatistics other)
     {
@@ -73,5 +76,6 @@ public struct TcpStatistics
         WindowProbes += other.WindowProbes;
         KeepAliveProbes += other.KeepAliveProbes;
         OutOfWindowSegments += other.OutOfWindowSegments;
+        SpuriousRecoveries += other.SpuriousRecoveries;
     }
 }

@@ -120,6 +120,50 @@ public sealed class HostModeTests
         Assert.Equal(2, lab.Stack.Statistics.ResetsSent);
     }
 
+    [Fact]
+    public void RstInSynReceived_FreesTheHalfOpenConnection_AndTheListenerStillAccepts()
+    {
+        using var lab = NewLab();
+        var listener = lab.Stack.Listen(8080);
+        var accept = listener.AcceptAsync();
+        lab.Run(lab.Stack.ResolveAsync(StackLab.PeerIp));
+        var syn = new TcpRepr { SourcePort = 4100, DestinationPort = 8080, SequenceNumber = new SeqNumber(1000), Flags = TcpFlags.Syn, Window = 1000 };
+        lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, Segment(syn)));
+        lab.RunFor(TimeSpan.FromMilliseconds(5));
+        Assert.Equal(1, lab.Stack.ConnectionCount);
+        var synAck = Assert.Single(TcpFromHost(lab), r => r.DestinationPort == 4100);
+        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, synAck.Flags);
+        Assert.Equal(new SeqNumber(1001), synAck.AckNumber);
+
+        // RFC 9293 §3.10.7.4 MUST-11: the reset half-open connection goes back to LISTEN; the host frees it, sends
+        // nothing (no RST for a RST, no more SYN-ACKs) and the application never hears of it.
+        var rst = new TcpRepr { SourcePort = 4100, DestinationPort = 8080, SequenceNumber = new SeqNumber(1001), Flags = TcpFlags.Rst };
+        lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, Segment(rst)));
+        lab.RunFor(TimeSpan.FromSeconds(4));
+        Assert.Equal(0, lab.Stack.ConnectionCount);
+        Assert.Single(TcpFromHost(lab), r => r.DestinationPort == 4100);
+        Assert.False(accept.IsCompleted);
+
+        var peer = lab.PeerConnect(5555, 8080);
+        var socket = lab.Run(accept);
+        Assert.Equal(5555, socket.RemotePort);
+        Assert.Equal(TcpState.Established, peer.Machine.State);
+    }
+
+    private static List<TcpRepr> TcpFromHost(StackLab lab)
+    {
+        var result = new List<TcpRepr>();
+        foreach (var frame in lab.WireFromHost)
+        {
+            if (!EthernetFrame.TryCreate(frame, out var eth) || eth.EtherType != EtherType.Ipv4) continue;
+            if (!Ipv4Packet.TryCreate(eth.Payload, out var ip) || ip.Protocol != IpProtocol.Tcp) continue;
+            Assert.True(TcpSegment.TryCreate(ip.Payload, out var seg));
+            Assert.True(TcpRepr.TryParse(seg, ip.Source, ip.Destination, out var repr));
+            result.Add(repr);
+        }
+        return result;
+    }
+
     private static byte[] Segment(TcpRepr repr)
     {
         var bytes = new byte[repr.BufferLength];

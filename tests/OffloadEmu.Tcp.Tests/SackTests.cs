@@ -192,6 +192,186 @@ public class SackTests
     }
 
     [Fact]
+    public void SackRecovery_AHoleBelowTheRescueRetransmission_IsStillRepaired_AndNothingIsResent()
+    {
+        const int S = 1460;
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // Segments 0, 8 and 9 lost. Segment 0 is lost by RFC 6675 IsLost; the tail 8..9 lies above everything SACKed,
+        // so the rescue retransmission (rule 4) resends the last segment, 9. pipe = 1460 (0 resent, lost) + 2920 (8..9,
+        // not lost) + 1460 (9 resent) = 5840.
+        h.Send(SackAck(0, (S, S * 8)));
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + S * 9 }, h.Recv().Select(s => s.Seq));
+        Assert.Equal(5840, h.M.Pipe());
+        // The rescued 9 arrives and is SACKed, which opens a hole at 8 below it. With only HighRxt (RFC 6675's single
+        // mark, moved past 9 by the rescue) NextSeg would never look at 8 again and the connection would wait for the
+        // timer; with per-range marks 8 goes now (rule 3: not lost, nothing new to send).
+        h.Send(SackAck(0, (S, S * 8), (S * 9, S * 10)));
+        var sent = h.Recv();
+        Assert.Equal(new[] { LocalSeq + 1 + S * 8 }, sent.Select(s => s.Seq));
+        Assert.Equal(S, sent[0].Payload.Length);
+        // pipe: 0 (lost, resent once: 1460) + 8 (not lost: 1460, resent: 1460) = 4380.
+        Assert.Equal(4380, h.M.Pipe());
+        // More duplicate ACKs: every range was resent once in this episode, nothing goes twice.
+        h.Send(SackAck(0, (S, S * 8), (S * 9, S * 10)));
+        h.Send(SackAck(0, (S, S * 8), (S * 9, S * 10)));
+        Assert.Empty(h.Recv());
+        h.Send(SackAck(S * 8, (S * 9, S * 10)));
+        Assert.Empty(h.Recv());
+        Assert.True(h.M.InRecovery);
+        h.Send(SackAck(S * 10));
+        Assert.False(h.M.InRecovery);
+        Assert.Equal(3ul, h.M.Statistics.RetransmittedSegments);
+        Assert.Equal(0ul, h.M.Statistics.RetransmitTimeouts);
+    }
+
+    [Fact]
+    public void SackRecovery_TwoHoles_SacksArrivingOutOfOrder_EachHoleIsResentExactlyOnce()
+    {
+        const int S = 1460;
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        h.Send(SackAck(S * 2));
+        Assert.Empty(h.Recv());
+        // Segments 2 and 5 lost; the peer's duplicate ACKs reach us newest first. The newest already shows both holes
+        // lost (RFC 6675 IsLost), so recovery starts on it and resends both.
+        h.Send(SackAck(S * 2, (S * 6, S * 10), (S * 3, S * 5)));
+        Assert.Equal(new[] { LocalSeq + 1 + S * 2, LocalSeq + 1 + S * 5 }, h.Recv().Select(s => s.Seq));
+        Assert.Equal(2 * S, h.M.Pipe()); // both holes lost: only their retransmissions are in flight
+        // The older ACKs, each knowing less, add nothing and resend nothing.
+        h.Send(SackAck(S * 2, (S * 3, S * 4)));
+        h.Send(SackAck(S * 2, (S * 3, S * 5)));
+        h.Send(SackAck(S * 2, (S * 6, S * 7), (S * 3, S * 5)));
+        Assert.Empty(h.Recv());
+        // The retransmitted 2 arrives: a partial ACK up to the hole at 5, which is already in flight.
+        h.Send(SackAck(S * 5, (S * 6, S * 10)));
+        Assert.Empty(h.Recv());
+        Assert.Equal(S, h.M.Pipe());
+        h.Send(SackAck(S * 10));
+        Assert.False(h.M.InRecovery);
+        Assert.Equal(2ul, h.M.Statistics.RetransmittedSegments);
+    }
+
+    [Fact]
+    public void Scoreboard_RetransmissionMarks_MergeSkipAndCount_InFixedSlots()
+    {
+        var b = new SackScoreboard(2); // room for 4 marks
+        var u = new SeqNumber(1000);
+        b.MarkRetransmitted(u, u + 100);
+        b.MarkRetransmitted(u + 100, u + 200); // touches: merged
+        Assert.Equal(1, b.RetransmittedRangeCount);
+        Assert.True(b.FirstUnretransmitted(u, u + 500, out var rs, out var re));
+        Assert.Equal((u + 200, u + 500), (rs, re));
+        b.MarkRetransmitted(u + 300, u + 400);
+        Assert.True(b.FirstUnretransmitted(u + 50, u + 500, out rs, out re));
+        Assert.Equal((u + 200, u + 300), (rs, re));
+        Assert.Equal(200 + 100 - 50, b.RetransmittedBytes(u + 50, u + 1000));
+        Assert.False(b.FirstUnretransmitted(u + 300, u + 400, out _, out _));
+        b.MarkRetransmitted(u + 500, u + 510);
+        b.MarkRetransmitted(u + 600, u + 610);
+        Assert.Equal(4, b.RetransmittedRangeCount);
+        // Full: a fifth mark widens its nearest neighbour (610 → 700) instead of taking a slot.
+        b.MarkRetransmitted(u + 650, u + 700);
+        Assert.Equal(4, b.RetransmittedRangeCount);
+        Assert.Equal(100 + 10 + 100, b.RetransmittedBytes(u + 300, u + 1000));
+        // The cumulative ACK drops and trims marks.
+        b.Advance(u + 350);
+        Assert.Equal(3, b.RetransmittedRangeCount);
+        Assert.Equal(50, b.RetransmittedBytes(u, u + 400));
+        b.ClearRetransmitted();
+        Assert.Equal(0, b.RetransmittedRangeCount);
+    }
+
+    private static Harness EstablishedWithSack(Func<TcpConfig, TcpConfig> tweak)
+    {
+        var h = SynSent(tweak(SackConfig()));
+        h.Send(SendTemplate with
+        {
+            Flags = TcpFlags.Syn,
+            SequenceNumber = RemoteSeq,
+            AckNumber = LocalSeq + 1,
+            Options = new TcpOptions { MaxSegmentSize = 1460, SackPermitted = true },
+        });
+        h.Recv();
+        return h;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Dsack_ShowingTheFastRetransmissionWasNeedless_UndoesTheReduction(bool cubic)
+    {
+        const int S = 1460;
+        var h = cubic ? EstablishedWithSack(c => c with { CongestionControlFactory = () => new Congestion.Cubic() }) : EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        uint cwndBefore = h.M.CWnd;
+        Assert.Equal(14600u, cwndBefore); // IW10
+        Assert.Equal(uint.MaxValue, h.M.SsThresh);
+        // Segment 0 is reordered, not lost: 1..3 arrive first and their SACK makes it look lost (RFC 6675 IsLost).
+        h.Send(SackAck(0, (S, S * 4)));
+        Assert.Equal(new[] { LocalSeq + 1 }, h.Recv().Select(s => s.Seq));
+        Assert.True(h.M.InRecovery);
+        Assert.Equal(cubic ? 10220u : 7300u, h.M.SsThresh); // β = 0.7 (RFC 9438) or FlightSize/2 (RFC 5681)
+        // The original arrives: everything is acknowledged, recovery ends with the reduced window.
+        h.Send(SackAck(S * 10));
+        Assert.False(h.M.InRecovery);
+        Assert.True(h.M.CWnd < cwndBefore);
+        // Then our needless copy arrives and the peer reports it with a D-SACK below its cumulative ACK (RFC 2883).
+        h.Send(SackAck(S * 10, (0, S)));
+        Assert.Equal(cwndBefore, h.M.CWnd);
+        Assert.Equal(uint.MaxValue, h.M.SsThresh);
+        Assert.Equal(1ul, h.M.Statistics.SpuriousRecoveries);
+        // Once only: a second D-SACK of the same range changes nothing.
+        h.Send(SackAck(S * 10, (0, S)));
+        Assert.Equal(1ul, h.M.Statistics.SpuriousRecoveries);
+    }
+
+    [Fact]
+    public void Dsack_ForOnlyOneOfTwoRetransmissions_KeepsTheReduction()
+    {
+        const int S = 1460;
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        // 0 reordered, 4 really lost: both are resent.
+        h.Send(SackAck(0, (S * 5, S * 10), (S, S * 4)));
+        Assert.Equal(new[] { LocalSeq + 1, LocalSeq + 1 + S * 4 }, h.Recv().Select(s => s.Seq));
+        uint ssthresh = h.M.SsThresh;
+        h.Send(SackAck(S * 4, (S * 5, S * 10)));         // the original 0
+        h.Send(SackAck(S * 4, (0, S), (S * 5, S * 10))); // D-SACK of our copy of 0
+        h.Send(SackAck(S * 4, (0, S), (S * 5, S * 10))); // and again (a network duplicate of it): counted once
+        h.Send(SackAck(S * 10));                          // our copy of 4 fills the hole: no D-SACK for it
+        Assert.False(h.M.InRecovery);
+        Assert.Equal(ssthresh, h.M.SsThresh);
+        Assert.True(h.M.CWnd <= ssthresh);
+        Assert.Equal(0ul, h.M.Statistics.SpuriousRecoveries);
+    }
+
+    [Fact]
+    public void Dsack_OutsideTheRecoveryEpisode_IsNotCounted()
+    {
+        const int S = 1460;
+        var h = EstablishedWithSack();
+        h.Send(SackAck(0));
+        h.Enqueue(new byte[S * 10]);
+        Assert.Equal(10, h.Recv().Count);
+        h.Send(SackAck(0, (S, S * 4)));
+        Assert.Single(h.Recv());
+        h.Send(SackAck(S * 10));
+        // A duplicate the network made of data before the episode (below its SND.UNA) proves nothing about it.
+        h.Send(SackAck(S * 10, (-S, 0)));
+        Assert.Equal(0ul, h.M.Statistics.SpuriousRecoveries);
+        Assert.Equal(7300u, h.M.SsThresh);
+    }
+
+    [Fact]
     public void SackBlocksOutsideTheWindow_AreIgnored()
     {
         var h = EstablishedWithSack();

@@ -1,3 +1,5 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>CUBIC congestion control: after a congestion event the window follows W(t) = C·(t − K)³ + W_max with
@@ -5,7 +7,8 @@ namespace OffloadEmu.Tcp.Congestion;
 /// W_max when the window is shrinking. Fast-recovery inflation and deflation follow NewReno so the machine's loss
 /// recovery works unchanged.</summary>
 /// <remarks>RFC 9438 §4.2 (window growth), §4.3 (Reno-friendly region), §4.4–4.5 (concave/convex), §4.6 (β),
-/// §4.7 (fast convergence), §4.8 (timeout). Slow start is RFC 5681's (HyStart++, RFC 9406, is not implemented).</remarks>
+/// §4.7 (fast convergence), §4.8 (timeout). Slow start is RFC 5681's with HyStart++ (RFC 9406) in the initial one when
+/// <see cref="TcpConfig.HyStart"/> is on; a D-SACK undo restores cwnd, ssthresh and W_max.</remarks>
 public sealed class Cubic : ICongestionControl
 {
     private const double C = 0.4;
@@ -17,9 +20,12 @@ public sealed class Cubic : ICongestionControl
     private uint _cwnd;
     private uint _ssThresh = uint.MaxValue;
     private double _wMax;
+    // W_max before the last reduction, restored when that reduction is undone.
+    private double _wMaxBeforeReduction;
     private double _k;
     private double _wEst;
     private long _epochStart = long.MinValue;
+    private HyStartPlusPlus _hyStart;
 
     /// <inheritdoc/>
     public uint CWnd => _cwnd;
@@ -41,6 +47,22 @@ public sealed class Cubic : ICongestionControl
         _ssThresh = ssThresh;
         _wMax = 0;
         _epochStart = long.MinValue;
+        _hyStart.Reset();
+    }
+
+    /// <summary>In HyStart++ Conservative Slow Start (RFC 9406 §4.2).</summary>
+    public bool InConservativeSlowStart => _hyStart.InCss;
+
+    /// <summary>HyStart++ rounds counted since the initial slow start began (0 in the first round).</summary>
+    public int HyStartRounds => _hyStart.Rounds;
+
+    /// <inheritdoc/>
+    public void OnSlowStartAck(SeqNumber ack, SeqNumber sndNxt, long rttMicroseconds)
+    {
+        // Only the initial slow start (RFC 9406 §4.3). Leaving it, CUBIC's first epoch starts with W_max = cwnd, K = 0
+        // (RFC 9438 §4.10).
+        if (_ssThresh != uint.MaxValue || _cwnd >= _ssThresh) return;
+        if (_hyStart.OnAck(ack, sndNxt, rttMicroseconds)) _ssThresh = _cwnd;
     }
 
     /// <inheritdoc/>
@@ -48,7 +70,9 @@ public sealed class Cubic : ICongestionControl
     {
         if (_cwnd < _ssThresh)
         {
-            _cwnd = Add(_cwnd, Math.Min(ackedBytes, _mss));
+            int growth = Math.Min(ackedBytes, _mss);
+            if (_hyStart.InCss) growth /= HyStartPlusPlus.CssGrowthDivisor;
+            _cwnd = Add(_cwnd, growth);
             return;
         }
         double cwnd = (double)_cwnd / _mss;
@@ -116,9 +140,20 @@ public sealed class Cubic : ICongestionControl
     // since the last event), ssthresh = β·cwnd, and start a new epoch at the next ACK.
     private void Reduce()
     {
+        _hyStart.Stop();
         double cwnd = (double)_cwnd / _mss;
+        _wMaxBeforeReduction = _wMax;
         _wMax = cwnd < _wMax ? cwnd * (1 + Beta) / 2 : cwnd;
         _ssThresh = (uint)Math.Max(_cwnd * Beta, 2.0 * _mss);
+        _epochStart = long.MinValue;
+    }
+
+    /// <inheritdoc/>
+    public void UndoReduction(uint cwnd, uint ssThresh)
+    {
+        _cwnd = Math.Max(_cwnd, cwnd);
+        _ssThresh = Math.Max(_ssThresh, ssThresh);
+        _wMax = _wMaxBeforeReduction;
         _epochStart = long.MinValue;
     }
 

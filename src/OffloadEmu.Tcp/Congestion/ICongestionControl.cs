@@ -1,3 +1,5 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>A congestion-control algorithm: owns CWnd and SsThresh and reacts to the events the machine reports. The
@@ -19,6 +21,13 @@ public interface ICongestionControl
     /// is the current smoothed RTT (zero before the first sample).</summary>
     void OnAck(int ackedBytes, Instant now, TimeSpan srtt);
 
+    /// <summary>HyStart++ input (RFC 9406), called before <see cref="OnAck"/> for every ACK of new data outside recovery when
+    /// HyStart++ is on: <paramref name="ack"/> is the new SND.UNA, <paramref name="sndNxt"/> the highest sequence sent,
+    /// <paramref name="rttMicroseconds"/> the RTT the ACK measured (negative: none). Controllers without HyStart++ ignore it.</summary>
+    void OnSlowStartAck(SeqNumber ack, SeqNumber sndNxt, long rttMicroseconds)
+    {
+    }
+
     /// <summary>The duplicate-ACK threshold was reached: entering fast recovery with <paramref name="flightSize"/> bytes outstanding.</summary>
     void OnEnterRecovery(uint flightSize, Instant now);
 
@@ -36,4 +45,10 @@ public interface ICongestionControl
 
     /// <summary>Sending resumes after an idle period longer than the RTO: cap CWnd at the restart window.</summary>
     void OnRestartAfterIdle(uint restartWindow);
+
+    /// <summary>The last fast-recovery episode was spurious (D-SACKs showed that every retransmission of it was needless:
+    /// the originals had arrived, the segments were reordered, not lost): undo its reduction, CWnd and SsThresh back to at
+    /// least <paramref name="cwnd"/> and <paramref name="ssThresh"/>, their values when the episode began.</summary>
+    /// <remarks>RFC 2883 §4 (using D-SACK to detect and undo needless reductions), RFC 3708 §3.</remarks>
+    void UndoReduction(uint cwnd, uint ssThresh);
 }

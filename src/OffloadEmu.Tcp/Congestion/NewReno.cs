@@ -1,8 +1,11 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Tcp.Congestion;
 
 /// <summary>NewReno congestion control: slow start, congestion avoidance, fast recovery with partial-ACK deflation.</summary>
 /// <remarks>RFC 5681 §3.1–3.2 (windows), RFC 6582 §3.2 (partial ACKs, full ACK exit with min(ssthresh, FlightSize + SMSS)),
-/// RFC 3465 not used: slow start grows by min(acked, SMSS) per ACK as RFC 5681 (3.2) allows.</remarks>
+/// RFC 3465 not used: slow start grows by min(acked, SMSS) per ACK as RFC 5681 (3.2) allows; HyStart++ (RFC 9406) in the
+/// initial slow start when <see cref="TcpConfig.HyStart"/> is on.</remarks>
 public sealed class NewReno : ICongestionControl
 {
     private int _mss = 536;
@@ -10,6 +13,7 @@ public sealed class NewReno : ICongestionControl
     private uint _ssThresh = uint.MaxValue;
     // Bytes acknowledged in congestion avoidance since CWnd last grew (RFC 5681 §3.1, equation 3 alternative).
     private uint _bytesAcked;
+    private HyStartPlusPlus _hyStart;
 
     /// <inheritdoc/>
     public uint CWnd => _cwnd;
@@ -24,6 +28,20 @@ public sealed class NewReno : ICongestionControl
         _cwnd = cwnd;
         _ssThresh = ssThresh;
         _bytesAcked = 0;
+        _hyStart.Reset();
+    }
+
+    /// <summary>In HyStart++ Conservative Slow Start (RFC 9406 §4.2).</summary>
+    public bool InConservativeSlowStart => _hyStart.InCss;
+
+    /// <summary>HyStart++ rounds counted since the initial slow start began (0 in the first round).</summary>
+    public int HyStartRounds => _hyStart.Rounds;
+
+    /// <inheritdoc/>
+    public void OnSlowStartAck(SeqNumber ack, SeqNumber sndNxt, long rttMicroseconds)
+    {
+        if (_ssThresh != uint.MaxValue || _cwnd >= _ssThresh) return; // only the initial slow start (RFC 9406 §4.3)
+        if (_hyStart.OnAck(ack, sndNxt, rttMicroseconds)) _ssThresh = _cwnd;
     }
 
     /// <inheritdoc/>
@@ -31,7 +49,9 @@ public sealed class NewReno : ICongestionControl
     {
         if (_cwnd < _ssThresh)
         {
-            _cwnd = SaturatingAdd(_cwnd, (uint)Math.Min(ackedBytes, _mss));
+            int growth = Math.Min(ackedBytes, _mss);
+            if (_hyStart.InCss) growth /= HyStartPlusPlus.CssGrowthDivisor;
+            _cwnd = SaturatingAdd(_cwnd, (uint)growth);
             return;
         }
         _bytesAcked += (uint)ackedBytes;
@@ -45,6 +65,7 @@ public sealed class NewReno : ICongestionControl
     /// <inheritdoc/>
     public void OnEnterRecovery(uint flightSize, Instant now)
     {
+        _hyStart.Stop();
         _ssThresh = Math.Max(flightSize / 2, 2u * (uint)_mss);
         _cwnd = _ssThresh + 3u * (uint)_mss;
         _bytesAcked = 0;
@@ -67,6 +88,7 @@ public sealed class NewReno : ICongestionControl
     /// <inheritdoc/>
     public void OnRetransmitTimeout(uint flightSize)
     {
+        _hyStart.Stop();
         _ssThresh = Math.Max(flightSize / 2, 2u * (uint)_mss);
         _cwnd = (uint)_mss;
         _bytesAcked = 0;
@@ -74,6 +96,14 @@ public sealed class NewReno : ICongestionControl
 
     /// <inheritdoc/>
     public void OnRestartAfterIdle(uint restartWindow) => _cwnd = Math.Min(_cwnd, restartWindow);
+
+    /// <inheritdoc/>
+    public void UndoReduction(uint cwnd, uint ssThresh)
+    {
+        _cwnd = Math.Max(_cwnd, cwnd);
+        _ssThresh = Math.Max(_ssThresh, ssThresh);
+        _bytesAcked = 0;
+    }
 
     private static uint SaturatingAdd(uint a, uint b) => a > uint.MaxValue - b ? uint.MaxValue : a + b;
 }
