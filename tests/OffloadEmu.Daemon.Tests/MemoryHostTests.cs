@@ -158,7 +158,9 @@ public sealed class MemoryHostTests : IDisposable
         PeerIo.WaitFor(() => link.FramesDelivered == 12_000, "10,000 frames");
         long after = link.ReceiveThreadAllocatedBytes;
         await host.StopAsync();
-        Assert.Equal(0, after - before);
+        // Per frame: nothing. One allocation of a few hundred bytes was seen once in ~20 runs at load 15 (a one-off of
+        // the runtime on that thread, not the loop); any per-frame allocation is at least 24 B × 10,000 = 240 KB.
+        Assert.True(after - before <= 1024, $"the receive loop allocated {after - before} B over 10,000 frames");
     }
 
     [Fact]
