@@ -10,8 +10,9 @@ using OffloadEmu.Wire;
 namespace OffloadEmu.HostStack;
 
 /// <summary>
-/// The managed host stack above one chimney offload target: the interface (IPv4 address, prefix, gateway; MAC and MTU
-/// from the target), the non-offload path both ways, ARP with a neighbour cache, ICMP echo, TCP connections run by the
+/// The managed host stack above one chimney offload target: the interface (IPv4 address, prefix, gateway, optionally an
+/// IPv6 address, prefix and gateway; MAC and MTU from the target), the non-offload path both ways, ARP and IPv6
+/// neighbour discovery with one neighbour cache, ICMP and ICMPv6 echo, TCP connections (either family) run by the
 /// TCP machine in host mode, and their offload, upload and re-offload through the chimney contract.
 /// </summary>
 /// <remarks>
