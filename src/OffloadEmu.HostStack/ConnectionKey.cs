@@ -1,6 +1,6 @@
-using OffloadEmu.Wire;
+using OffloadEmu.Chimney.State;
 
 namespace OffloadEmu.HostStack;
 
-/// <summary>Demultiplexing key of a connection on the single interface address.</summary>
-internal readonly record struct ConnectionKey(Ipv4Address Remote, ushort RemotePort, ushort LocalPort);
+/// <summary>Demultiplexing key of a connection on the interface address of its family (IPv4 or IPv6).</summary>
+internal readonly record struct ConnectionKey(IpAddressValue Remote, ushort RemotePort, ushort LocalPort);

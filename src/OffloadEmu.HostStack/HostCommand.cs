@@ -1,4 +1,4 @@
-using OffloadEmu.Wire;
+using OffloadEmu.Chimney.State;
 
 namespace OffloadEmu.HostStack;
 
@@ -12,5 +12,5 @@ internal struct HostCommand
     public int Length;
     public ulong Value;
     public uint Info;
-    public Ipv4Address Address;
+    public IpAddressValue Address;
 }

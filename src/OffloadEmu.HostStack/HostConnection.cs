@@ -40,7 +40,11 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
         set => _location = (int)value;
     }
 
-    public TcpEndpointAddresses Addresses => TcpEndpointAddresses.Ipv4(Stack.Address, Key.Remote);
+    public bool IsIpv6 => Key.Remote.IsIpv6;
+
+    public TcpEndpointAddresses Addresses => Key.Remote.IsIpv6
+        ? TcpEndpointAddresses.Ipv6(Stack.Address6, Key.Remote.Ipv6)
+        : TcpEndpointAddresses.Ipv4(Stack.Address, Key.Remote.Ipv4);
 
     // ---- chimney ----
     public ulong Handle { get; set; }
@@ -131,5 +135,5 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
         Stack.ReleaseDoneChunks(this);
     }
 
-    public override string ToString() => $"conn {Stack.Address}:{Key.LocalPort} <> {Key.Remote}:{Key.RemotePort} {Location} {Machine?.State}";
+    public override string ToString() => $"conn {(IsIpv6 ? Stack.Address6.ToString() : Stack.Address.ToString())}:{Key.LocalPort} <> {Key.Remote}:{Key.RemotePort} {Location} {Machine?.State}";
 }

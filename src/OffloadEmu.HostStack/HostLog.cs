@@ -17,7 +17,7 @@ internal static partial class HostLog
     [LoggerMessage(4004, LogLevel.Information, "{Connection}: target event {Event} info {Info}")]
     public static partial void TargetEvent(ILogger logger, string connection, string @event, uint info);
 
-    [LoggerMessage(4005, LogLevel.Warning, "ARP resolution of {Address} failed after {Requests} requests")]
+    [LoggerMessage(4005, LogLevel.Warning, "Neighbour resolution (ARP, or IPv6 neighbour discovery) of {Address} failed after {Requests} requests")]
     public static partial void ArpFailed(ILogger logger, string address, int requests);
 
     [LoggerMessage(4006, LogLevel.Debug, "Connection {Connection} closed{Reason}")]

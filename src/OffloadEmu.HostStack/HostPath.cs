@@ -1,4 +1,5 @@
 using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Wire;
 
 namespace OffloadEmu.HostStack;
@@ -7,9 +8,12 @@ namespace OffloadEmu.HostStack;
 /// The path to one destination, and its shared chimney path object: reference counted by the offloaded TCP
 /// connections on it, never terminated while they exist (chimney spec §2).
 /// </summary>
-internal sealed class HostPath(Ipv4Address destination, NeighborEntry neighbor, uint pathMtu)
+internal sealed class HostPath(IpAddressValue destination, NeighborEntry neighbor, uint pathMtu)
 {
-    public Ipv4Address Destination { get; } = destination;
+    public IpAddressValue Destination { get; } = destination;
+
+    /// <summary>The chimney block type of this path object (Ip4 or Ip6, spec §2).</summary>
+    public OffloadBlockType BlockType => Destination.IsIpv6 ? OffloadBlockType.Ip6OffloadState : OffloadBlockType.Ip4OffloadState;
 
     public NeighborEntry Neighbor { get; } = neighbor;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
 
@@ -18,7 +19,8 @@ public sealed partial class HostStack
             return;
         }
         var dst = eth.Destination;
-        if (dst != MacAddress && !dst.IsBroadcast)
+        // IPv6 multicast (33:33:…, RFC 2464 §7) is taken when IPv6 is on; the IPv6 destination is checked next.
+        if (dst != MacAddress && !dst.IsBroadcast && !(Ipv6Enabled && (dst.ToUInt64() >> 32) == 0x3333))
         {
             Statistics.FramesDropped++;
             return;
@@ -30,6 +32,9 @@ public sealed partial class HostStack
                 break;
             case EtherType.Ipv4:
                 ReceiveIpv4(eth.Payload, eth.Source);
+                break;
+            case EtherType.Ipv6 when Ipv6Enabled:
+                ReceiveIpv6(eth.Payload, eth.Source);
                 break;
             default:
                 Statistics.FramesDropped++;
@@ -97,7 +102,7 @@ public sealed partial class HostStack
                 ReceiveIcmp(payload, repr, source);
                 break;
             case IpProtocol.Tcp:
-                ReceiveTcp(payload, repr, source);
+                ReceiveTcp(payload, repr.Source, source);
                 break;
             default:
                 Statistics.FramesDropped++;
@@ -139,14 +144,15 @@ public sealed partial class HostStack
         if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
     }
 
-    private void ReceiveTcp(Span<byte> segment, in Ipv4Repr ip, MacAddress source)
+    /// <summary>A TCP segment for our address of <paramref name="remote"/>'s family.</summary>
+    private void ReceiveTcp(Span<byte> segment, IpAddressValue remote, MacAddress source)
     {
         if (!TcpSegment.TryCreate(segment, out var tcp))
         {
             Statistics.FramesDropped++;
             return;
         }
-        var key = new ConnectionKey(ip.Source, tcp.SourcePort, tcp.DestinationPort);
+        var key = new ConnectionKey(remote, tcp.SourcePort, tcp.DestinationPort);
         if (_connections.TryGetValue(key, out var c))
         {
             SegmentForConnection(c, segment);
@@ -159,11 +165,12 @@ public sealed partial class HostStack
             return;
         }
         Statistics.FramesDropped++;
-        if ((flags & TcpFlags.Rst) == 0 && tcp.VerifyChecksum(ip.Source, ip.Destination)) SendReset(tcp, ip.Source, source);
+        bool valid = remote.IsIpv6 ? tcp.VerifyChecksum(remote.Ipv6, Address6) : tcp.VerifyChecksum(remote.Ipv4, Address);
+        if ((flags & TcpFlags.Rst) == 0 && valid) SendReset(tcp, remote, source);
     }
 
     /// <summary>A segment for no connection is answered with a reset (RFC 9293 §3.10.7.1, CLOSED state).</summary>
-    private void SendReset(TcpSegment segment, Ipv4Address remote, MacAddress destination)
+    private void SendReset(TcpSegment segment, IpAddressValue remote, MacAddress destination)
     {
         var flags = segment.Flags;
         var reset = (flags & TcpFlags.Ack) != 0
@@ -176,11 +183,22 @@ public sealed partial class HostStack
                 AckNumber = segment.SequenceNumber + segment.SegmentLength,
                 Flags = TcpFlags.Rst,
             };
+        if (remote.IsIpv6)
+        {
+            const int Headers6 = EthernetFrame.UntaggedHeaderLength + Ipv6Packet.HeaderLength;
+            var frame6 = _scratch.AsSpan(0, Headers6 + reset.BufferLength);
+            new EthernetRepr(MacAddress, destination, EtherType.Ipv6).Emit(frame6);
+            new Ipv6Repr(Address6, remote.Ipv6, IpProtocol.Tcp, reset.BufferLength).Emit(frame6[EthernetFrame.UntaggedHeaderLength..]);
+            reset.Emit(frame6[Headers6..], Address6, remote.Ipv6);
+            SendFrame(frame6);
+            Statistics.ResetsSent++;
+            return;
+        }
         const int Headers = EthernetFrame.UntaggedHeaderLength + Ipv4Packet.MinHeaderLength;
         var frame = _scratch.AsSpan(0, Headers + reset.BufferLength);
         new EthernetRepr(MacAddress, destination, EtherType.Ipv4).Emit(frame);
-        new Ipv4Repr(Address, remote, IpProtocol.Tcp, reset.BufferLength, 64, NextIpId(), dontFragment: true).Emit(frame[EthernetFrame.UntaggedHeaderLength..]);
-        reset.Emit(frame[Headers..], Address, remote);
+        new Ipv4Repr(Address, remote.Ipv4, IpProtocol.Tcp, reset.BufferLength, 64, NextIpId(), dontFragment: true).Emit(frame[EthernetFrame.UntaggedHeaderLength..]);
+        reset.Emit(frame[Headers..], Address, remote.Ipv4);
         SendFrame(frame);
         Statistics.ResetsSent++;
     }
@@ -243,7 +261,7 @@ public sealed partial class HostStack
 
     // ---- neighbours (ARP) -------------------------------------------------------------------------------------------
 
-    private NeighborEntry GetNeighbor(Ipv4Address address)
+    private NeighborEntry GetNeighbor(IpAddressValue address)
     {
         if (!_neighbors.TryGetValue(address, out var entry))
         {
@@ -253,9 +271,11 @@ public sealed partial class HostStack
         return entry;
     }
 
-    private Ipv4Address? NextHop(Ipv4Address destination)
+    private IpAddressValue? NextHop(IpAddressValue destination)
     {
-        if (destination.IsInSameSubnet(Address, PrefixLength)) return destination;
+        if (destination.IsIpv6) return NextHop6(destination.Ipv6);
+        var v4 = destination.Ipv4;
+        if (v4.IsInSameSubnet(Address, PrefixLength)) return v4;
         return Gateway.IsUnspecified ? null : Gateway;
     }
 
@@ -269,6 +289,12 @@ public sealed partial class HostStack
         entry.NextRequestAt = Instant.MaxValue;
         // A new MAC for a neighbour the target holds: its cached state is updated (spec §6.7).
         PushNeighborMac(entry);
+        ReleaseNeighborWaiters(entry, mac);
+    }
+
+    /// <summary>Resolution succeeded: waiting resolves and connects go on.</summary>
+    private void ReleaseNeighborWaiters(NeighborEntry entry, MacAddress mac)
+    {
         if (entry.Waiters.Count > 0)
         {
             var waiters = entry.Waiters.ToArray();
@@ -283,8 +309,13 @@ public sealed partial class HostStack
         }
     }
 
-    private void Resolve(Ipv4Address address, TaskCompletionSource<MacAddress> tcs)
+    private void Resolve(IpAddressValue address, TaskCompletionSource<MacAddress> tcs)
     {
+        if (address.IsIpv6 && !Ipv6Enabled)
+        {
+            tcs.TrySetException(new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.NetworkUnreachable));
+            return;
+        }
         var entry = GetNeighbor(address);
         if (EnsureResolution(entry)) tcs.TrySetResult(entry.Mac);
         else entry.Waiters.Add(tcs);
@@ -306,7 +337,7 @@ public sealed partial class HostStack
         if (entry.NextRequestAt == Instant.MaxValue)
         {
             entry.RequestsSent = 0;
-            SendArpRequest(entry);
+            SendResolutionRequest(entry);
         }
         return entry.State == NeighborState.Stale;
     }
@@ -321,9 +352,16 @@ public sealed partial class HostStack
         Volatile.Write(ref entry.ReachableUntilMicros, entry.ReachableUntil.Microseconds);
     }
 
+    /// <summary>An ARP request, or for an IPv6 neighbour a neighbour solicitation (RFC 4861 §7.2.2).</summary>
+    private void SendResolutionRequest(NeighborEntry entry)
+    {
+        if (entry.IsIpv6) SendNeighborSolicitation(entry);
+        else SendArpRequest(entry);
+    }
+
     private void SendArpRequest(NeighborEntry entry)
     {
-        var request = new ArpRepr(ArpOperation.Request, MacAddress, Address, MacAddress.Zero, entry.Address);
+        var request = new ArpRepr(ArpOperation.Request, MacAddress, Address, MacAddress.Zero, entry.Address.Ipv4);
         // A probe of a known neighbour goes to its MAC (RFC 1122 §2.3.2.1 unicast poll); resolution is broadcast.
         SendArp(request, entry.Probing && entry.HasMac ? entry.Mac : MacAddress.Broadcast);
         Statistics.ArpRequestsSent++;
@@ -340,7 +378,7 @@ public sealed partial class HostStack
             work++;
             if (entry.RequestsSent < Options.ArpMaxRequests)
             {
-                SendArpRequest(entry);
+                SendResolutionRequest(entry);
                 continue;
             }
             // No answer: the entry fails; waiters and connections waiting for it learn so.

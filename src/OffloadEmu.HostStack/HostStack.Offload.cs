@@ -158,18 +158,18 @@ public sealed partial class HostStack
         OffloadBlock pathBlock;
         if (path.OffloadState == ObjectOffloadState.Offloaded)
         {
-            pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+            pathBlock = new OffloadBlock(path.BlockType) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
         }
         else
         {
             path.Slot = new OffloadContextSlot();
             path.Handle = NewHandle();
             path.OffloadState = ObjectOffloadState.Offloading;
-            pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+            pathBlock = new OffloadBlock(path.BlockType)
             {
                 MiniportOffloadContext = path.Slot,
                 NdisOffloadHandle = path.Handle,
-                PathConst = new PathConstState { SourceAddress = Address, DestinationAddress = path.Destination },
+                PathConst = new PathConstState { SourceAddress = path.Destination.IsIpv6 ? Address6 : Address, DestinationAddress = path.Destination },
                 PathCached = new PathCachedState { PathMtu = path.PathMtu },
                 PathDelegated = new PathDelegatedState(),
             };
@@ -624,14 +624,17 @@ public sealed partial class HostStack
     // ---- path MTU (RFC 1191, spec §6.7) ------------------------------------------------------------------------------
 
     private const uint MinIpv4PathMtu = 576;
+    private const uint MinIpv6PathMtu = 1280;
 
     /// <summary>An ICMP fragmentation-needed message lowered the path MTU to <paramref name="nextHopMtu"/>: host-mode
     /// machines on the path segment smaller at once, an offloaded path object is updated (cached PathMtu).</summary>
-    private void PathMtuDecrease(Ipv4Address destination, ushort nextHopMtu)
+    private void PathMtuDecrease(IpAddressValue destination, uint nextHopMtu)
     {
         if (!_paths.TryGetValue(destination, out var path)) return;
-        // An old router may report 0: fall back to the IPv4 minimum rather than guessing plateaus.
-        uint mtu = Math.Max(MinIpv4PathMtu, nextHopMtu == 0 ? MinIpv4PathMtu : nextHopMtu);
+        // An old router may report 0: fall back to the IPv4 minimum rather than guessing plateaus. IPv6 links carry at
+        // least 1280 bytes (RFC 8201 §4: a smaller packet-too-big value is not used below the minimum).
+        uint minimum = destination.IsIpv6 ? MinIpv6PathMtu : MinIpv4PathMtu;
+        uint mtu = Math.Max(minimum, nextHopMtu == 0 ? minimum : nextHopMtu);
         if (mtu >= path.PathMtu) return;
         path.PathMtu = mtu;
         Statistics.PathMtuDecreases++;
@@ -646,14 +649,14 @@ public sealed partial class HostStack
     private void ApplyPathMss(HostConnection c, TcpMachine m)
     {
         uint mtu = c.Path!.PathMtu;
-        if (mtu < (uint)Mtu) m.SetPathMss((ushort)(mtu - 40));
+        if (mtu < (uint)Mtu) m.SetPathMss((ushort)(mtu - (c.IsIpv6 ? 60 : 40)));
     }
 
     /// <summary>Sends the path's MTU to its offloaded object when it differs and no other update is in flight.</summary>
     private void PushPathMtu(HostPath path)
     {
         if (path.OffloadState != ObjectOffloadState.Offloaded || path.UpdateInFlight || path.OffloadedMtu == path.PathMtu) return;
-        var block = new OffloadBlock(OffloadBlockType.Ip4OffloadState)
+        var block = new OffloadBlock(path.BlockType)
         {
             MiniportOffloadContext = path.Slot,
             NdisOffloadHandle = path.Handle,
@@ -839,7 +842,7 @@ public sealed partial class HostStack
     {
         entry.Probing = true;
         entry.RequestsSent = 0;
-        SendArpRequest(entry);
+        SendResolutionRequest(entry);
     }
 
     /// <summary>Probes went unanswered: the neighbour is lost. Its offloaded object is invalidated, so the target asks
@@ -912,7 +915,7 @@ public sealed partial class HostStack
         {
             // The last connection on the path: the path (and a neighbour left without paths) go with it, parents
             // first in the tree; the target removes dependents before their parents.
-            var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+            var pathBlock = new OffloadBlock(path.BlockType) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
             pathBlock.AddDependent(tcp);
             path.OffloadState = ObjectOffloadState.Terminating;
             root = pathBlock;
@@ -938,7 +941,7 @@ public sealed partial class HostStack
         // Spec §6.6: an update of the object completes before its terminate (OnUpdateComplete comes back here).
         if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || ReferenceEquals(initiating, path) || path.UpdateInFlight) return;
         var neighbor = path.Neighbor;
-        var pathBlock = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
+        var pathBlock = new OffloadBlock(path.BlockType) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
         path.OffloadState = ObjectOffloadState.Terminating;
         OffloadBlock root = pathBlock;
         if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
@@ -1058,7 +1061,7 @@ public sealed partial class HostStack
             chunk.SyncLength();
             sendData[i++] = chunk;
         }
-        var m = TcpMachine.FromUploadedState(_tcpConfig, c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
+        var m = TcpMachine.FromUploadedState(TcpConfigFor(c), c.Addresses, c.Const, c.Cached, d, sendData, 0, buffered, _now);
         ApplyPathMss(c, m);
         if (_logger.IsEnabled(LogLevel.Information))
         {

@@ -30,7 +30,7 @@ public sealed partial class HostStack
         else neighbor.PendingConnects.Add(c);
     }
 
-    private HostPath GetPath(Ipv4Address destination, NeighborEntry neighbor)
+    private HostPath GetPath(IpAddressValue destination, NeighborEntry neighbor)
     {
         if (!_paths.TryGetValue(destination, out var path) || !ReferenceEquals(path.Neighbor, neighbor))
         {
@@ -50,7 +50,7 @@ public sealed partial class HostStack
     private void OpenActive(HostConnection c)
     {
         if (c.Location == ConnectionLocation.Closed) return;
-        var m = TcpMachine.Connect(_tcpConfig, c.Addresses, c.Key.LocalPort, c.Key.RemotePort, _now);
+        var m = TcpMachine.Connect(TcpConfigFor(c), c.Addresses, c.Key.LocalPort, c.Key.RemotePort, _now);
         ApplyPathMss(c, m);
         AttachMachine(c, m);
         Transmit(c);
@@ -76,7 +76,7 @@ public sealed partial class HostStack
         c.Listener = listener;
         c.Path = GetPath(key.Remote, neighbor);
         AddConnection(c);
-        var m = TcpMachine.Listen(_tcpConfig, c.Addresses, key.LocalPort);
+        var m = TcpMachine.Listen(TcpConfigFor(c), c.Addresses, key.LocalPort);
         ApplyPathMss(c, m);
         AttachMachine(c, m);
         m.ProcessSegment(syn, _now);

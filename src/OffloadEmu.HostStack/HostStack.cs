@@ -3,14 +3,16 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
 
 namespace OffloadEmu.HostStack;
 
 /// <summary>
-/// The managed host stack above one chimney offload target: the interface (IPv4 address, prefix, gateway; MAC and MTU
-/// from the target), the non-offload path both ways, ARP with a neighbour cache, ICMP echo, TCP connections run by the
+/// The managed host stack above one chimney offload target: the interface (IPv4 address, prefix, gateway, optionally an
+/// IPv6 address, prefix and gateway; MAC and MTU from the target), the non-offload path both ways, ARP and IPv6
+/// neighbour discovery with one neighbour cache, ICMP and ICMPv6 echo, TCP connections (either family) run by the
 /// TCP machine in host mode, and their offload, upload and re-offload through the chimney contract.
 /// </summary>
 /// <remarks>
@@ -25,8 +27,8 @@ public sealed partial class HostStack : IDisposable
     private readonly ConcurrentQueue<HostCommand> _inbox = new();
     private readonly ConcurrentDictionary<ulong, HostConnection> _connectionHandles = new();
     private readonly ConcurrentDictionary<ulong, NeighborEntry> _neighborHandles = new();
-    private readonly Dictionary<Ipv4Address, NeighborEntry> _neighbors = [];
-    private readonly Dictionary<Ipv4Address, HostPath> _paths = [];
+    private readonly Dictionary<IpAddressValue, NeighborEntry> _neighbors = [];
+    private readonly Dictionary<IpAddressValue, HostPath> _paths = [];
     private readonly Dictionary<ConnectionKey, HostConnection> _connections = [];
     private readonly List<HostConnection> _connectionList = [];
     private readonly Dictionary<ushort, OffloadListener> _listeners = [];
@@ -34,6 +36,7 @@ public sealed partial class HostStack : IDisposable
     private readonly byte[] _scratch = new byte[2048];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly TcpConfig _tcpConfig;
+    private readonly TcpConfig _tcpConfig6;
     private Instant _now;
     private int _portCounter;
     private ushort _ipId;
@@ -63,6 +66,9 @@ public sealed partial class HostStack : IDisposable
             Mss = mss,
             IsnGenerator = options.Tcp.IsnGenerator ?? IsnGenerator.CreateRandom(),
         };
+        // IPv6 + TCP headers = 60 bytes; IPv6 links carry at least 1280 (RFC 8200 §5).
+        _tcpConfig6 = _tcpConfig with { Mss = (ushort)Math.Min(options.Tcp.Mss, Math.Max(1220, Mtu - 60)) };
+        if (options.Address6 != Ipv6Address.Unspecified) LinkLocalAddress6 = LinkLocalFromMac(MacAddress);
         Chunks = new SendChunkPool(options.SendChunkSize);
         _writer = new TcpFrameWriter(this);
         target.Bind(new ChimneyHost(this));
@@ -110,6 +116,24 @@ public sealed partial class HostStack : IDisposable
     /// <summary>The default gateway (unspecified = none).</summary>
     public Ipv4Address Gateway => Options.Gateway;
 
+    /// <summary>The interface's IPv6 address (unspecified: IPv6 is off).</summary>
+    public Ipv6Address Address6 => Options.Address6;
+
+    /// <summary>The interface's IPv6 link-local address (fe80::/64, EUI-64 from the MAC; unspecified when IPv6 is off).</summary>
+    public Ipv6Address LinkLocalAddress6 { get; }
+
+    /// <summary>True when the interface has an IPv6 address.</summary>
+    public bool Ipv6Enabled => Options.Address6 != Ipv6Address.Unspecified;
+
+    /// <summary>The fe80::/64 address whose interface identifier is the modified EUI-64 of <paramref name="mac"/> (RFC 4291 appendix A).</summary>
+    public static Ipv6Address LinkLocalFromMac(MacAddress mac)
+    {
+        ulong m = mac.ToUInt64();
+        ulong high24 = (m >> 24) ^ 0x02_0000;   // the universal/local bit inverted
+        ulong low24 = m & 0xFF_FFFF;
+        return new Ipv6Address(0xFE80UL << 48, (high24 << 40) | (0xFFFEUL << 24) | low24);
+    }
+
     /// <summary>The interface MAC address (the target's).</summary>
     public MacAddress MacAddress { get; }
 
@@ -128,6 +152,9 @@ public sealed partial class HostStack : IDisposable
     internal bool AsyncContinuations { get; private set; }
 
     internal TcpConfig TcpConfig => _tcpConfig;
+
+    /// <summary>The host machines' configuration for a connection of this family (the MSS differs by 20 bytes).</summary>
+    internal TcpConfig TcpConfigFor(HostConnection c) => c.IsIpv6 ? _tcpConfig6 : _tcpConfig;
 
     internal Instant Now => _now;
 
@@ -322,7 +349,14 @@ public sealed partial class HostStack : IDisposable
 
     /// <summary>Resolves an on-link IPv4 address to a MAC address with ARP (cached answers complete at once).</summary>
     /// <exception cref="SocketException">HostUnreachable when no answer came after the configured requests.</exception>
-    public Task<MacAddress> ResolveAsync(Ipv4Address address)
+    public Task<MacAddress> ResolveAsync(Ipv4Address address) => ResolveCore(address);
+
+    /// <summary>Resolves an on-link IPv6 address to a MAC address with neighbour discovery (RFC 4861: solicitations to
+    /// the solicited-node multicast address; cached answers complete at once).</summary>
+    /// <exception cref="SocketException">HostUnreachable when no advertisement came after the configured solicitations.</exception>
+    public Task<MacAddress> ResolveAsync(Ipv6Address address) => ResolveCore(address);
+
+    private Task<MacAddress> ResolveCore(IpAddressValue address)
     {
         var tcs = new TaskCompletionSource<MacAddress>(AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
         Post(new HostCommand { Kind = CommandKind.Resolve, Address = address, Object = tcs });
@@ -332,6 +366,15 @@ public sealed partial class HostStack : IDisposable
     /// <summary>Opens a connection (active open): resolves the next hop, runs the handshake in host mode, then applies
     /// the offload policy.</summary>
     public Task<OffloadSocket> ConnectAsync(Ipv4Address remote, ushort remotePort, CancellationToken cancellationToken = default)
+        => ConnectCore(remote, remotePort, cancellationToken);
+
+    /// <summary>Opens a connection over IPv6 (active open): resolves the next hop by neighbour discovery, runs the
+    /// handshake in host mode, then applies the offload policy (the target's path object is an Ip6 one).</summary>
+    /// <exception cref="SocketException">NetworkUnreachable when the stack has no IPv6 address or no route.</exception>
+    public Task<OffloadSocket> ConnectAsync(Ipv6Address remote, ushort remotePort, CancellationToken cancellationToken = default)
+        => ConnectCore(remote, remotePort, cancellationToken);
+
+    private Task<OffloadSocket> ConnectCore(IpAddressValue remote, ushort remotePort, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ushort port = AllocatePort(remote, remotePort);
@@ -367,7 +410,7 @@ public sealed partial class HostStack : IDisposable
         var errors = connection.Validate();
         if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(connection));
         var hop = NextHop(connection.RemoteAddress) ?? throw new SocketException((int)SocketError.NetworkUnreachable);
-        if (connection.RemoteMac is null) await ResolveAsync(hop).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (connection.RemoteMac is null) await ResolveCore(hop).WaitAsync(cancellationToken).ConfigureAwait(false);
         // The target gets a copy: the caller's state object stays the caller's.
         connection = connection with { Delegated = connection.Delegated with { } };
         var socket = new OffloadSocket(this, connection.RemoteAddress, connection.Const.RemotePort, connection.Const.LocalPort);
@@ -379,6 +422,13 @@ public sealed partial class HostStack : IDisposable
 
     /// <summary>Engine thread or manual mode only: the neighbour cache entry of <paramref name="address"/>.</summary>
     public bool TryGetNeighbor(Ipv4Address address, out MacAddress mac, out NeighborState state)
+        => TryGetNeighborCore(address, out mac, out state);
+
+    /// <summary>Engine thread or manual mode only: the IPv6 neighbour cache entry of <paramref name="address"/>.</summary>
+    public bool TryGetNeighbor(Ipv6Address address, out MacAddress mac, out NeighborState state)
+        => TryGetNeighborCore(address, out mac, out state);
+
+    private bool TryGetNeighborCore(IpAddressValue address, out MacAddress mac, out NeighborState state)
     {
         if (_neighbors.TryGetValue(address, out var entry))
         {
@@ -412,7 +462,7 @@ public sealed partial class HostStack : IDisposable
         }
     }
 
-    private ushort AllocatePort(Ipv4Address remote, ushort remotePort)
+    private ushort AllocatePort(IpAddressValue remote, ushort remotePort)
     {
         // Application thread: an atomic counter hands out ports; the loop refuses a key already in use.
         int range = 65536 - Options.EphemeralPortStart;
@@ -447,7 +497,7 @@ public sealed partial class HostStack : IDisposable
 
     internal ulong NewHandle() => (ulong)Interlocked.Increment(ref _nextHandle);
 
-    internal static Exception HostUnreachable(Ipv4Address address)
+    internal static Exception HostUnreachable(IpAddressValue address)
         => new SocketException((int)SocketError.HostUnreachable) { Data = { ["address"] = address.ToString() } };
 
     /// <summary>Stops the engine thread (threaded mode).</summary>

@@ -16,6 +16,16 @@ public sealed record class HostStackOptions
     /// <summary>The default gateway (unspecified: only on-link destinations are reachable).</summary>
     public Ipv4Address Gateway { get; init; }
 
+    /// <summary>The interface's IPv6 address (global or unique-local; unspecified: IPv6 is off). The link-local address
+    /// fe80::/64 from the MAC (EUI-64) is added whenever this is set.</summary>
+    public Ipv6Address Address6 { get; init; }
+
+    /// <summary>The on-link prefix length of <see cref="Address6"/>.</summary>
+    public int PrefixLength6 { get; init; } = 64;
+
+    /// <summary>The IPv6 default gateway (unspecified: only on-link and link-local destinations are reachable).</summary>
+    public Ipv6Address Gateway6 { get; init; }
+
     /// <summary>The TCP machine configuration of host-mode connections (MSS is clamped to the target's MTU).</summary>
     public TcpConfig Tcp { get; init; } = TcpConfig.Default;
 
@@ -30,10 +40,10 @@ public sealed record class HostStackOptions
     /// <summary>Bytes moved before offload under <see cref="OffloadPolicy.AfterBytes"/>.</summary>
     public long OffloadAfterBytes { get; init; } = 64 * 1024;
 
-    /// <summary>Time between ARP requests for an unresolved neighbour.</summary>
+    /// <summary>Time between ARP requests (IPv6: neighbour solicitations) for an unresolved neighbour.</summary>
     public TimeSpan ArpRetryInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>ARP requests sent before resolution fails.</summary>
+    /// <summary>ARP requests (IPv6: neighbour solicitations) sent before resolution fails.</summary>
     public int ArpMaxRequests { get; init; } = 3;
 
     /// <summary>How long a resolved neighbour counts as reachable before the next use asks again.</summary>
@@ -57,6 +67,8 @@ public sealed record class HostStackOptions
         var errors = new List<string>();
         if (Address.IsUnspecified) errors.Add("Address is required.");
         if (PrefixLength is < 0 or > 32) errors.Add("PrefixLength must be 0..32.");
+        if (PrefixLength6 is < 0 or > 128) errors.Add("PrefixLength6 must be 0..128.");
+        if (Address6.IsMulticast) errors.Add("Address6 must be a unicast address.");
         if (ArpMaxRequests < 1) errors.Add("ArpMaxRequests must be at least 1.");
         if (SendChunkSize < 512) errors.Add("SendChunkSize must be at least 512.");
         if (ReceiveBufferSize < 4096) errors.Add("ReceiveBufferSize must be at least 4096.");

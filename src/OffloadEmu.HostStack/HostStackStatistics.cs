@@ -34,7 +34,16 @@ public sealed class HostStackStatistics
     /// mode after the upload.</summary>
     public long SendsHandedBack { get; internal set; }
 
-    /// <summary>Path MTU decreases learned from ICMP fragmentation-needed messages.</summary>
+    /// <summary>IPv6 neighbour solicitations sent (resolution and probes, RFC 4861).</summary>
+    public long NeighborSolicitationsSent { get; internal set; }
+
+    /// <summary>IPv6 neighbour advertisements sent (answers to solicitations for our addresses).</summary>
+    public long NeighborAdvertisementsSent { get; internal set; }
+
+    /// <summary>IPv6 packets dropped because they carry extension headers or are fragments (not handled yet).</summary>
+    public long Ipv6ExtensionHeaderDrops { get; internal set; }
+
+    /// <summary>Path MTU decreases learned from ICMP fragmentation-needed / ICMPv6 packet-too-big messages.</summary>
     public long PathMtuDecreases { get; internal set; }
 
     /// <summary>UpdateOffload requests completed with SUCCESS (path MTU pushed to the target).</summary>

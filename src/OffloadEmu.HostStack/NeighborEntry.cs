@@ -1,16 +1,20 @@
 using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
 
 namespace OffloadEmu.HostStack;
 
 /// <summary>
-/// A neighbour cache entry (ARP) and, once a connection through it is offloaded, the shared chimney neighbour object:
+/// A neighbour cache entry (ARP, or IPv6 neighbour discovery) and, once a connection through it is offloaded, the shared chimney neighbour object:
 /// reference counted by its offloaded paths, never terminated while they exist (chimney spec §2).
 /// </summary>
-internal sealed class NeighborEntry(Ipv4Address address)
+internal sealed class NeighborEntry(IpAddressValue address)
 {
-    public Ipv4Address Address { get; } = address;
+    public IpAddressValue Address { get; } = address;
+
+    /// <summary>Resolved by neighbour discovery (RFC 4861) rather than ARP.</summary>
+    public bool IsIpv6 => Address.IsIpv6;
 
     public MacAddress Mac { get; set; }
 

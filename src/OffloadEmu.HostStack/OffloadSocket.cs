@@ -1,3 +1,4 @@
+using OffloadEmu.Chimney.State;
 using OffloadEmu.Wire;
 
 namespace OffloadEmu.HostStack;
@@ -22,10 +23,10 @@ public sealed class OffloadSocket : IAsyncDisposable
     private Stream? _stream;
     private System.IO.Pipelines.IDuplexPipe? _pipe;
 
-    internal OffloadSocket(HostStack stack, Ipv4Address remote, ushort remotePort, ushort localPort)
+    internal OffloadSocket(HostStack stack, IpAddressValue remote, ushort remotePort, ushort localPort)
     {
         _stack = stack;
-        RemoteAddress = remote;
+        RemoteIpAddress = remote;
         RemotePort = remotePort;
         LocalPort = localPort;
         _sendLimit = stack.Options.SendBufferSize;
@@ -38,14 +39,23 @@ public sealed class OffloadSocket : IAsyncDisposable
 
     internal ReceiveQueue Rx { get; }
 
-    /// <summary>The local address (the interface's).</summary>
-    public Ipv4Address LocalAddress => _stack.Address;
+    /// <summary>The local IPv4 address (the interface's; unspecified for an IPv6 connection, see <see cref="LocalIpAddress"/>).</summary>
+    public Ipv4Address LocalAddress => RemoteIpAddress.IsIpv6 ? default : _stack.Address;
+
+    /// <summary>The local address of either family (the interface's IPv4 or IPv6 address).</summary>
+    public IpAddressValue LocalIpAddress => RemoteIpAddress.IsIpv6 ? _stack.Address6 : _stack.Address;
+
+    /// <summary>True for a connection over IPv6.</summary>
+    public bool IsIpv6 => RemoteIpAddress.IsIpv6;
 
     /// <summary>The local port.</summary>
     public ushort LocalPort { get; }
 
-    /// <summary>The peer's address.</summary>
-    public Ipv4Address RemoteAddress { get; }
+    /// <summary>The peer's IPv4 address (unspecified for an IPv6 connection, see <see cref="RemoteIpAddress"/>).</summary>
+    public Ipv4Address RemoteAddress => RemoteIpAddress.IsIpv6 ? default : RemoteIpAddress.Ipv4;
+
+    /// <summary>The peer's address of either family.</summary>
+    public IpAddressValue RemoteIpAddress { get; }
 
     /// <summary>The peer's port.</summary>
     public ushort RemotePort { get; }

@@ -5,13 +5,16 @@ namespace OffloadEmu.HostStack.Tests;
 public sealed class AllocationTests
 {
     [Theory]
-    [InlineData(OffloadPolicy.Never)]
-    [InlineData(OffloadPolicy.AfterHandshake)]
-    public void BulkTransferBothWays_AllocatesNothingAfterWarmUp(OffloadPolicy policy)
+    [InlineData(OffloadPolicy.Never, false)]
+    [InlineData(OffloadPolicy.AfterHandshake, false)]
+    [InlineData(OffloadPolicy.Never, true)]
+    [InlineData(OffloadPolicy.AfterHandshake, true)]
+    public void BulkTransferBothWays_AllocatesNothingAfterWarmUp(OffloadPolicy policy, bool ipv6)
     {
         using var lab = new StackLab(new HostStackOptions { OffloadPolicy = policy });
         lab.PeerListens.Add(7);
-        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var socket = lab.Run(ipv6 ? lab.Stack.ConnectAsync(StackLab.PeerIp6, 7) : lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        Assert.Equal(ipv6, socket.IsIpv6);
         var peer = Assert.Single(lab.PeerConnections.Values);
         lab.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(policy == OffloadPolicy.Never ? ConnectionLocation.Host : ConnectionLocation.Offloaded, socket.Location);
@@ -42,7 +45,7 @@ public sealed class AllocationTests
         lab.Run(writing);
         lab.Run(reading);
         Assert.Equal(Total, counter.Read);
-        Assert.True(windows[^1] == 0, $"{policy}: every 2 MiB window allocated: {string.Join(", ", windows)} bytes");
+        Assert.True(windows[^1] == 0, $"{policy} ipv6={ipv6}: every 2 MiB window allocated: {string.Join(", ", windows)} bytes");
     }
 
     private sealed class CountingReader(OffloadSocket socket)

@@ -13,7 +13,7 @@ public sealed class NeighborReachabilityTests
     private const uint Tps = 1000;
 
     /// <summary>A layer between the stack and the target that records each reachability answer the stack wrote.</summary>
-    private sealed class AnswerRecorder(IOffloadTarget inner) : DelegatingOffloadTarget(inner), IOffloadHost
+    internal sealed class AnswerRecorder(IOffloadTarget inner) : DelegatingOffloadTarget(inner), IOffloadHost
     {
         private IOffloadHost _host = null!;
 

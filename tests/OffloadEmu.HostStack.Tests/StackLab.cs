@@ -14,6 +14,8 @@ internal sealed class StackLab : IDisposable
 {
     public static readonly Ipv4Address HostIp = new(198, 18, 0, 2);
     public static readonly Ipv4Address PeerIp = new(198, 18, 0, 1);
+    public static readonly Ipv6Address HostIp6 = Ipv6Address.Parse("fd00:198:18::2");
+    public static readonly Ipv6Address PeerIp6 = Ipv6Address.Parse("fd00:198:18::1");
 
     private readonly FramePool _pool = new();
     private readonly FrameBuffer[] _batch;
@@ -40,6 +42,8 @@ internal sealed class StackLab : IDisposable
         {
             Address = HostIp,
             PrefixLength = 24,
+            Address6 = HostIp6,
+            PrefixLength6 = 64,
             Tcp = Options.Tcp with { IsnGenerator = new IsnGenerator(new byte[32]) },
         };
         // The contract checker sits between the stack and everything below it (record mode): a rule broken by either
@@ -47,6 +51,8 @@ internal sealed class StackLab : IDisposable
         Checker = new ContractChecker(decorate is null ? Target : decorate(Target), new ContractCheckerOptions { Mode = ContractCheckerMode.Record });
         Stack = new HostStack(Checker, Options);
         PeerConfig = peerConfig ?? TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true, IsnGenerator = new IsnGenerator(new byte[32] { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8 }) };
+        // IPv6 + TCP headers are 20 bytes longer than IPv4 + TCP: the peer's IPv6 MSS is 20 smaller (as a kernel's is).
+        PeerConfig6 = PeerConfig with { Mss = (ushort)(PeerConfig.Mss - 20) };
         _batch = new FrameBuffer[64];
         for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
         _writer = new PeerWriter(this);
@@ -64,6 +70,16 @@ internal sealed class StackLab : IDisposable
     public HostStack Stack { get; }
     public HostStackOptions Options { get; }
     public TcpConfig PeerConfig { get; }
+    public TcpConfig PeerConfig6 { get; }
+
+    /// <summary>The peer answers neighbour solicitations for <see cref="PeerIp6"/>.</summary>
+    public bool PeerAnswersNs { get; set; } = true;
+
+    /// <summary>The MAC the peer puts in its neighbour advertisements (default: its own).</summary>
+    public MacAddress? PeerNaMac { get; set; }
+
+    /// <summary>ICMPv6 messages the host sent: IPv6 source, destination, hop limit, Ethernet destination, ICMPv6 bytes.</summary>
+    public List<(Ipv6Address Source, Ipv6Address Destination, byte HopLimit, MacAddress EthDestination, byte[] Message)> Icmp6FromHost { get; } = [];
     public Instant Now { get; set; }
 
     /// <summary>Bytes allocated on this thread while the host stack ran (its rounds and the callbacks the completion
@@ -166,6 +182,15 @@ internal sealed class StackLab : IDisposable
 
     // ---- the peer ----
 
+    /// <summary>The peer opens a connection to the host over IPv6.</summary>
+    public PeerConnection PeerConnect6(ushort peerPort, ushort hostPort)
+    {
+        var m = TcpMachine.Connect(PeerConfig6, TcpEndpointAddresses.Ipv6(PeerIp6, HostIp6), peerPort, hostPort, Now);
+        var p = new PeerConnection(m) { IsIpv6 = true };
+        PeerConnections[(peerPort, hostPort)] = p;
+        return p;
+    }
+
     /// <summary>The peer opens a connection to the host.</summary>
     public PeerConnection PeerConnect(ushort peerPort, ushort hostPort)
     {
@@ -226,6 +251,11 @@ internal sealed class StackLab : IDisposable
             }
             return;
         }
+        if (eth.EtherType == EtherType.Ipv6)
+        {
+            PeerReceive6(eth);
+            return;
+        }
         if (eth.EtherType != EtherType.Ipv4) return;
         if (!Ipv4Packet.TryCreate(eth.Payload, out var ip)) return;
         if (ip.Protocol == IpProtocol.Icmp)
@@ -243,6 +273,48 @@ internal sealed class StackLab : IDisposable
             PeerConnections[key] = p;
         }
         p.Machine.ProcessSegment(ip.Payload, Now);
+    }
+
+    private void PeerReceive6(EthernetFrame eth)
+    {
+        if (!Ipv6Packet.TryCreate(eth.Payload, out var ip)) return;
+        if (ip.UpperLayerProtocol == IpProtocol.Icmpv6)
+        {
+            var message = ip.UpperLayerPayload;
+            Icmp6FromHost.Add((ip.Source, ip.Destination, ip.HopLimit, eth.Destination, message.ToArray()));
+            if (!Icmpv6Packet.TryCreate(message, out var packet) || !Icmpv6Repr.TryParse(packet, ip.Source, ip.Destination, out var icmp)) return;
+            if (icmp.Type == Icmpv6Type.NeighborSolicitation && icmp.TargetAddress == PeerIp6 && PeerAnswersNs)
+            {
+                var na = Icmpv6Repr.NeighborAdvertisement(NeighborAdvertisementFlags.Solicited | NeighborAdvertisementFlags.Override, PeerIp6, PeerNaMac ?? PeerSide.MacAddress);
+                var bytes = new byte[na.BufferLength];
+                na.Emit(bytes, PeerIp6, ip.Source);
+                Inject(FrameFromPeer6(IpProtocol.Icmpv6, bytes, hopLimit: 255, destination: ip.Source, ethSource: PeerNaMac));
+            }
+            return;
+        }
+        if (ip.UpperLayerProtocol != IpProtocol.Tcp || !TcpSegment.TryCreate(ip.UpperLayerPayload, out var tcp)) return;
+        if (PeerIgnoresTcp) return;
+        var key = (tcp.DestinationPort, tcp.SourcePort);
+        if (!PeerConnections.TryGetValue(key, out var p))
+        {
+            if (!PeerListens.Contains(tcp.DestinationPort) || (tcp.Flags & TcpFlags.Syn) == 0) return;
+            p = new PeerConnection(TcpMachine.Listen(PeerConfig6, TcpEndpointAddresses.Ipv6(PeerIp6, HostIp6), tcp.DestinationPort)) { IsIpv6 = true };
+            PeerConnections[key] = p;
+        }
+        p.Machine.ProcessSegment(ip.UpperLayerPayload, Now);
+    }
+
+    /// <summary>Wraps an IP payload from the peer into Ethernet + IPv6 (from <see cref="PeerIp6"/> unless
+    /// <paramref name="source"/>; to the host's address and MAC unless told).</summary>
+    public byte[] FrameFromPeer6(IpProtocol protocol, ReadOnlySpan<byte> payload, byte hopLimit = 64, Ipv6Address? destination = null,
+        MacAddress? ethDestination = null, Ipv6Address? source = null, MacAddress? ethSource = null)
+    {
+        var eth = new EthernetRepr(ethSource ?? PeerSide.MacAddress, ethDestination ?? NicSide.MacAddress, EtherType.Ipv6);
+        var frame = new byte[eth.BufferLength + 40 + payload.Length];
+        eth.Emit(frame);
+        new Ipv6Repr(source ?? PeerIp6, destination ?? HostIp6, protocol, payload.Length, hopLimit).Emit(frame.AsSpan(eth.BufferLength));
+        payload.CopyTo(frame.AsSpan(eth.BufferLength + 40));
+        return frame;
     }
 
     /// <summary>ICMP messages the host sent (IP payloads).</summary>
@@ -317,7 +389,11 @@ internal sealed class StackLab : IDisposable
 
         public Span<byte> GetBuffer(int length) => _buffer.AsSpan(0, Math.Min(length, _buffer.Length));
 
-        public void Commit(int length) => lab.InjectPeerTcp(_buffer.AsSpan(0, length));
+        public void Commit(int length)
+        {
+            if (Target is { IsIpv6: true }) lab.Inject(lab.FrameFromPeer6(IpProtocol.Tcp, _buffer.AsSpan(0, length)));
+            else lab.InjectPeerTcp(_buffer.AsSpan(0, length));
+        }
     }
 
     /// <summary>The peer's TCP segments are sent as IPv4 fragments carrying at most this many payload bytes each
@@ -380,6 +456,7 @@ internal sealed class PeerConnection(TcpMachine machine)
     public TcpMachine Machine { get; } = machine;
     public MemoryStream Received { get; } = new();
     public bool Reads { get; set; } = true;
+    public bool IsIpv6 { get; init; }
     public TcpEvents Events { get; set; }
 
     public void Send(byte[] data) => Assert.True(Machine.Enqueue(new MemorySendBuffer(data)));
