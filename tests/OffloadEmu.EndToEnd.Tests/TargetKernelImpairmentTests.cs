@@ -17,7 +17,7 @@ namespace OffloadEmu.EndToEnd.Tests;
 /// the target (4 MiB with loss) with its state queried every few milliseconds, terminate, 1 MiB more in host mode, close; byte-exact
 /// against socat's echo).
 /// <list type="bullet">
-/// <item>Row 19 (RTT export): with 20 ms added on egress, the queried SRtt/8 is within 20 % of 20 ms.</item>
+/// <item>Row 19 (RTT export): with 100 ms added on egress, the queried SRtt/8 is within 20 % of 100 ms.</item>
 /// <item>Row 21 (congestion): with loss on egress, SsThresh falls to about half the flight (NewReno: max(flight/2,
 /// 2·MSS)) and CWnd grows again afterwards.</item>
 /// <item>Row 26 (reordering): 25 % of the kernel's segments overtake others on ingress; the stream is intact (the harness
@@ -45,10 +45,12 @@ public sealed class TargetKernelImpairmentTests : IDisposable
     public TargetKernelImpairmentTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public void Row19_the_exported_srtt_follows_a_20_ms_delay()
+    public void Row19_the_exported_srtt_follows_a_100_ms_delay()
     {
-        const double delayMs = 20;
-        var run = Run("", "delay 20ms", queryInterval: TimeSpan.FromMilliseconds(10), capture: false);
+        // 100 ms, not less: the measured RTT also holds the kernel's ACK delay, socat's echo and our own processing,
+        // 2–4 ms here when quiet and 4–11 ms at load 10–15 (20 ms read 24–28 ms then and 50 ms read 60.6, outside 20 %).
+        const double delayMs = 100;
+        var run = Run("", "delay 100ms", queryInterval: TimeSpan.FromMilliseconds(10), capture: false);
         if (run is null) return;
         // Ticks are milliseconds (TicksPerSecond 1000); SRtt is ×8, RttVar ×4. The estimator needs a few RTTs to forget
         // the sub-millisecond RTT imported from the host phase: judge the second half of the offload.
@@ -60,7 +62,7 @@ public sealed class TargetKernelImpairmentTests : IDisposable
         _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"SRtt/8 over the last {late.Count} queries: min {srtt[0]} median {median} max {srtt[^1]} ms; RttVar/4 median {rttVar} ms"));
         Assert.InRange(median, delayMs * 0.8, delayMs * 1.2);
-        Assert.True(rttVar < delayMs, $"RttVar/4 {rttVar} ms: the estimator did not settle on a constant 20 ms path");
+        Assert.True(rttVar < delayMs / 2, $"RttVar/4 {rttVar} ms: the estimator did not settle on a constant {delayMs} ms path");
     }
 
     [Fact]
