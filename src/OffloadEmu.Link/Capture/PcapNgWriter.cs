@@ -10,13 +10,10 @@ namespace OffloadEmu.Link.Capture;
 /// handles both byte orders).
 /// </summary>
 /// <remarks>
-/// Room for chimney calls: a later record type will carry offload calls (InitiateOffload,
-/// TcpOffloadSend, completions...) in the same file as the wire frames, either as pcapng Custom
-/// Blocks (type 0x00000BAD, copyable, with our Private Enterprise Number) or as Enhanced Packet
-/// Blocks on a second interface whose link type is a private one (LINKTYPE_USER0..15, 147-162) so
-/// a Wireshark Lua dissector in scripts/wireshark can decode them in time order with the frames.
-/// <see cref="CaptureReader"/> already skips unknown block types, so files with such records stay
-/// readable by today's code.
+/// Chimney calls: the daemon adds a second interface of link type 252 (LINKTYPE_WIRESHARK_UPPER_PDU)
+/// whose Enhanced Packet Blocks carry the control messages (<see cref="CaptureRecordQueue"/>,
+/// <c>AddInterface(name, linkType)</c>, <see cref="WriteRecord"/>), dissected by
+/// scripts/wireshark/offloademu.lua in time order with the wire frames.
 /// </remarks>
 public sealed class PcapNgWriter : BufferedCaptureWriter
 {
@@ -116,10 +113,16 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
 
     /// <inheritdoc/>
     public override void WriteFrame(int interfaceIndex, long timestampNs, ReadOnlySpan<byte> frame, CaptureDirection direction)
+        => WriteRecord(interfaceIndex, timestampNs, frame, frame.Length, direction);
+
+    /// <summary>Appends one record that was already cut: <paramref name="originalLength"/> (at least its length) is the
+    /// length it had on its interface (<see cref="CaptureRecordQueue"/>).</summary>
+    public void WriteRecord(int interfaceIndex, long timestampNs, ReadOnlySpan<byte> frame, int originalLength, CaptureDirection direction)
     {
         lock (Gate)
         {
             if ((uint)interfaceIndex >= (uint)_interfaces) throw new ArgumentOutOfRangeException(nameof(interfaceIndex), "Call AddInterface first.");
+            originalLength = Math.Max(originalLength, frame.Length);
             int captured = Math.Min(frame.Length, _snapLength);
             int flagsOpt = direction == CaptureDirection.Unknown ? 0 : 8 + 4; // epb_flags + opt_endofopt
             int total = 28 + Align4(captured) + flagsOpt + 4;
@@ -131,7 +134,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
             BinaryPrimitives.WriteUInt32LittleEndian(h[12..], (uint)(ts >> 32));
             BinaryPrimitives.WriteUInt32LittleEndian(h[16..], (uint)ts);
             BinaryPrimitives.WriteInt32LittleEndian(h[20..], captured);
-            BinaryPrimitives.WriteInt32LittleEndian(h[24..], frame.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(h[24..], originalLength);
             Append(frame[..captured]);
             Pad4(captured);
             var t = Reserve(flagsOpt + 4);
