@@ -140,6 +140,26 @@ public class CaptureRecordQueueTests
     }
 
     [Fact]
+    public void The_record_interface_keeps_its_own_snap_length_when_frames_are_cut_shorter()
+    {
+        var ms = new MemoryStream();
+        var queue = new CaptureRecordQueue("control", 252, capacityBytes: 64 * 1024, snapLength: 300);
+        using (var capture = new CaptureDevice(new TestDevice(), ms, new CaptureOptions { SnapLength = 64 }, new ManualTimeProvider()))
+        {
+            capture.AddRecordQueue(queue);
+            queue.TryEnqueue(1, CaptureDirection.Inbound, [], Record(1, 250), 250);
+            var f = Buffer(TestFrames.Udp(1, payloadLength: 200), 2);
+            capture.Send([f]);
+            Pool.Return(f);
+        }
+        var reader = new CaptureReader(ms.ToArray());
+        var frames = reader.ReadAll().ToList();
+        Assert.Equal(250, frames[0].Data.Length);
+        Assert.Equal(64, frames[1].Data.Length);
+        Assert.Equal([64, 300], reader.Interfaces.Select(i => i.SnapLength));
+    }
+
+    [Fact]
     public void A_classic_pcap_capture_refuses_a_record_interface()
     {
         using var capture = new CaptureDevice(new TestDevice(), new MemoryStream(), new CaptureOptions { Format = CaptureFormat.Pcap }, new ManualTimeProvider());

@@ -36,6 +36,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
     internal const ushort OptEpbFlags = 2;
 
     private readonly int _snapLength;
+    private readonly List<int> _snapLengths = [];
     private int _interfaces;
 
     /// <summary>Creates the writer and writes the Section Header Block.</summary>
@@ -81,9 +82,14 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
     public override int AddInterface(string name) => AddInterface(name, LinkTypeEthernet);
 
     /// <summary>Writes an Interface Description Block with the given link type and returns its index.</summary>
-    public int AddInterface(string name, int linkType)
+    public int AddInterface(string name, int linkType) => AddInterface(name, linkType, _snapLength);
+
+    /// <summary>Writes an Interface Description Block with the given link type and snap length (bytes kept per record
+    /// on this interface) and returns its index.</summary>
+    public int AddInterface(string name, int linkType, int snapLength)
     {
         ArgumentNullException.ThrowIfNull(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(snapLength, 1);
         lock (Gate)
         {
             int nameBytes = Math.Min(Encoding.UTF8.GetByteCount(name), 200);
@@ -93,7 +99,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
             BinaryPrimitives.WriteUInt32LittleEndian(h, BlockTypeInterfaceDescription);
             BinaryPrimitives.WriteInt32LittleEndian(h[4..], total);
             BinaryPrimitives.WriteUInt16LittleEndian(h[8..], (ushort)linkType);
-            BinaryPrimitives.WriteInt32LittleEndian(h[12..], _snapLength);
+            BinaryPrimitives.WriteInt32LittleEndian(h[12..], snapLength);
             if (nameOpt != 0)
             {
                 var o = Reserve(nameOpt);
@@ -107,6 +113,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
             r[4] = 9; // 10^-9 s: nanoseconds
             // r[8..12) is opt_endofopt.
             BinaryPrimitives.WriteInt32LittleEndian(r[12..], total);
+            _snapLengths.Add(snapLength);
             return _interfaces++;
         }
     }
@@ -123,7 +130,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
         {
             if ((uint)interfaceIndex >= (uint)_interfaces) throw new ArgumentOutOfRangeException(nameof(interfaceIndex), "Call AddInterface first.");
             originalLength = Math.Max(originalLength, frame.Length);
-            int captured = Math.Min(frame.Length, _snapLength);
+            int captured = Math.Min(frame.Length, _snapLengths[interfaceIndex]);
             int flagsOpt = direction == CaptureDirection.Unknown ? 0 : 8 + 4; // epb_flags + opt_endofopt
             int total = 28 + Align4(captured) + flagsOpt + 4;
             ulong ts = (ulong)timestampNs;

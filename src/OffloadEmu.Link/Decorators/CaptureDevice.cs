@@ -155,7 +155,7 @@ public sealed partial class CaptureDevice : ILinkDevice
             {
                 try
                 {
-                    index = ng.AddInterface(queue.InterfaceName, queue.LinkType);
+                    index = ng.AddInterface(queue.InterfaceName, queue.LinkType, queue.SnapLength);
                     _dirty = true;
                 }
                 catch (Exception ex)
@@ -327,7 +327,7 @@ public sealed partial class CaptureDevice : ILinkDevice
         _interface = _writer.AddInterface(_inner.Name);
         if (_writer is PcapNgWriter ng)
             for (int i = 0; i < _recordQueues.Count; i++)
-                _recordQueues[i] = (_recordQueues[i].Queue, ng.AddInterface(_recordQueues[i].Queue.InterfaceName, _recordQueues[i].Queue.LinkType));
+                _recordQueues[i] = (_recordQueues[i].Queue, ng.AddInterface(_recordQueues[i].Queue.InterfaceName, _recordQueues[i].Queue.LinkType, _recordQueues[i].Queue.SnapLength));
         _lastFlush = _time.GetTimestamp();
     }
 
