@@ -123,6 +123,7 @@ public sealed partial class ControlCaptureTests : IDisposable
         Assert.Matches(@"C->S TcpSend id=\d+ ctx=0x[0-9a-f]+ handle=0x[0-9a-f]+", all);
         Assert.Matches(@"S->C ReceiveIndicate id=\d+ handle=0x[0-9a-f]+", all);
         Assert.DoesNotContain("Malformed", all);
+        Assert.DoesNotContain("Lua Error", all);
         string tcp = Cmd.Run("tshark", "-X", "lua_script:" + script, "-r", CaptureFile, "-n", "-Y", "tcp && tcp.port == 7", "-T", "fields", "-e", "frame.number");
         Assert.True(tcp.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 50, "TCP frames on the wire interface");
 

@@ -145,6 +145,7 @@ public sealed partial class ControlEndToEndTests : IDisposable
         string calls = Cmd.Run("tshark", "-X", "lua_script:" + script, "-r", capture, "-n", "-Y", "offloademu", "-T", "fields", "-e", "_ws.col.Info");
         var lines = calls.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(control, lines.Length);
+        Assert.DoesNotContain(lines, l => l.Contains("Lua Error", StringComparison.Ordinal) || l.Contains("Malformed", StringComparison.Ordinal));
         var initiates = lines.Where(l => l.StartsWith("C->S InitiateOffload", StringComparison.Ordinal)).ToList();
         Assert.True(initiates.Count >= 10, $"{initiates.Count} InitiateOffload");
         Assert.True(lines.Count(l => l.StartsWith("S->C StateComplete", StringComparison.Ordinal) && l.Contains(" Initiate", StringComparison.Ordinal)) >= 10,
