@@ -1,9 +1,16 @@
 -- OffloadEmu control protocol (docs/control.md) for Wireshark/tshark. The daemon mirrors every control message into
 -- its pcapng capture on an interface of link type 252 (exported PDU) naming this dissector, next to the wire frames.
 --   wireshark -X lua_script:scripts/wireshark/offloademu.lua out/offloademud.pcapng
---   tshark -X lua_script:scripts/wireshark/offloademu.lua -r out/offloademud.pcapng -Y 'offloademu.context == 0x1'
+--   tshark -X lua_script:scripts/wireshark/offloademu.lua -r out/offloademud.pcapng -Y 'offloademu.handle == 0x3'
 -- Record: u64 session id, u8 1 = from client, then the message as framed: u32 payload length, u16 type,
--- u16 reserved, u64 request id, payload (little endian).
+-- u16 reserved, u64 request id, payload (little endian). Bulk data (frames, send data, indications) is cut by the
+-- daemon after the first 128 payload bytes; what is cut is not dissected.
+--
+-- Filtering by connection: offloademu.handle is the host's handle of a TCP connection and offloademu.context the
+-- target's context. Each message carries one or the other (or, in a state tree, both); the dissector learns the pair
+-- of each connection from the initiate's completion, and NBL ids from sends, and adds the other as a generated field,
+-- so 'offloademu.session == 1 && offloademu.handle == 0x3' shows the initiate, its completion, sends and their
+-- completions, indications, events and the terminate of that connection. (Learnt in file order, as tshark reads.)
 
 local p = Proto("offloademu", "OffloadEmu control protocol")
 
@@ -21,6 +28,14 @@ local events = { [1] = "SendBacklogChange", [2] = "Disconnect", [3] = "Retrieve"
 local operations = { [0] = "Initiate", [1] = "Terminate", [2] = "Update", [3] = "Invalidate", [4] = "Query" }
 local errors = { [1] = "Malformed", [2] = "Oversized", [3] = "OutOfOrder", [4] = "UnknownType", [5] = "BadMagic",
     [6] = "VersionMismatch", [7] = "TooSlow", [8] = "Shutdown", [9] = "Internal" }
+local block_types = {
+    [1] = "NeighborConst", [2] = "NeighborCached", [3] = "NeighborDelegated", [4] = "Neighbor",
+    [5] = "Ip4Const", [6] = "Ip4Cached", [7] = "Ip4Delegated", [8] = "Ip4Path",
+    [9] = "Ip6Const", [10] = "Ip6Cached", [11] = "Ip6Delegated", [12] = "Ip6Path",
+    [13] = "TcpConst", [14] = "TcpCached", [15] = "TcpDelegated", [16] = "TcpResource", [17] = "Tcp",
+}
+local tcp_states = { [0] = "CLOSED", [1] = "LISTEN", [2] = "SYN_SENT", [3] = "SYN_RCVD", [4] = "ESTABLISHED",
+    [5] = "FIN_WAIT_1", [6] = "FIN_WAIT_2", [7] = "CLOSE_WAIT", [8] = "CLOSING", [9] = "LAST_ACK", [10] = "TIME_WAIT" }
 
 local f = p.fields
 f.session = ProtoField.uint64("offloademu.session", "Session")
@@ -28,8 +43,8 @@ f.from_client = ProtoField.uint8("offloademu.from_client", "From client")
 f.length = ProtoField.uint32("offloademu.length", "Payload length")
 f.type = ProtoField.uint16("offloademu.type", "Type", base.DEC, types)
 f.request = ProtoField.uint64("offloademu.request_id", "Request id")
-f.context = ProtoField.uint64("offloademu.context", "Context", base.HEX)
-f.handle = ProtoField.uint64("offloademu.handle", "Handle", base.HEX)
+f.context = ProtoField.uint64("offloademu.context", "Connection context", base.HEX)
+f.handle = ProtoField.uint64("offloademu.handle", "Connection handle", base.HEX)
 f.event = ProtoField.uint32("offloademu.event", "Event", base.DEC, events)
 f.info = ProtoField.uint32("offloademu.info", "Event info")
 f.status = ProtoField.uint32("offloademu.status", "Status", base.HEX)
@@ -54,12 +69,168 @@ f.min_rto = ProtoField.uint64("offloademu.params.min_rto_us", "RTO floor (us)")
 f.max_rto = ProtoField.uint64("offloademu.params.max_rto_us", "RTO ceiling (us)")
 f.fin_wait_2 = ProtoField.uint64("offloademu.params.fin_wait_2_us", "FIN_WAIT_2 time (us)")
 f.challenge_ack = ProtoField.uint64("offloademu.params.challenge_ack_us", "Challenge-ACK interval (us)")
+f.block = ProtoField.none("offloademu.block", "Block")
+f.block_type = ProtoField.uint8("offloademu.block.type", "Block type", base.DEC, block_types)
+f.block_status = ProtoField.uint32("offloademu.block.status", "Block status", base.HEX)
+f.block_context = ProtoField.uint64("offloademu.block.context", "Block context", base.HEX)
+f.block_handle = ProtoField.uint64("offloademu.block.handle", "Block handle", base.HEX)
+f.tcp_state = ProtoField.uint8("offloademu.tcp_state", "TCP state", base.DEC, tcp_states)
+f.local_port = ProtoField.uint16("offloademu.local_port", "Local port")
+f.remote_port = ProtoField.uint16("offloademu.remote_port", "Remote port")
+f.nbl = ProtoField.uint64("offloademu.nbl", "NBL id")
+f.truncated = ProtoField.none("offloademu.truncated", "[Cut in the capture]")
+
+-- Per session (keyed "session:x"): context -> handle, handle -> context, NBL id -> handle. Rebuilt when a file is
+-- opened again.
+local ctx_to_handle, handle_to_ctx, nbl_to_handle = {}, {}, {}
+function p.init()
+    ctx_to_handle, handle_to_ctx, nbl_to_handle = {}, {}, {}
+end
+
+local function key(session, v) return tostring(session) .. ":" .. tostring(v) end
+
+-- 0x-less hex without leading zeros.
+local function hex(v)
+    local h = string.gsub(v:tohex(), "^0+", "")
+    return h == "" and "0" or h
+end
+
+local function learn(session, ctx, handle)
+    if ctx == nil or handle == nil or ctx == UInt64(0) or handle == UInt64(0) then return end
+    ctx_to_handle[key(session, ctx)] = handle
+    handle_to_ctx[key(session, handle)] = ctx
+end
+
+-- Adds the connection's handle and context; the one not in the message as a generated field.
+local function connection(t, range, session, ctx, handle)
+    if ctx ~= nil and handle == nil then handle = ctx_to_handle[key(session, ctx)] end
+    if handle ~= nil and ctx == nil then ctx = handle_to_ctx[key(session, handle)] end
+    return ctx, handle
+end
+
+local function add_connection(t, range, session, ctx, handle, ctx_given, handle_given)
+    if ctx ~= nil then
+        local item = t:add(f.context, range, ctx)
+        if not ctx_given then item:set_generated() end
+    end
+    if handle ~= nil then
+        local item = t:add(f.handle, range, handle)
+        if not handle_given then item:set_generated() end
+    end
+end
+
+-- A reader over the payload that stops (returns nil) when the record was cut.
+local function reader(tvb, at)
+    local r = { at = at, len = tvb:len() }
+    function r:need(n) return self.at + n <= self.len end
+    function r:skip(n) if not self:need(n) then return false end self.at = self.at + n return true end
+    function r:u8() if not self:need(1) then return nil end local v = tvb(self.at, 1):uint() self.at = self.at + 1 return v end
+    function r:u16() if not self:need(2) then return nil end local v = tvb(self.at, 2):le_uint() self.at = self.at + 2 return v end
+    function r:u32() if not self:need(4) then return nil end local v = tvb(self.at, 4):le_uint() self.at = self.at + 4 return v end
+    function r:u64() if not self:need(8) then return nil end local v = tvb(self.at, 8):le_uint64() self.at = self.at + 8 return v end
+    return r
+end
+
+-- One NBL; mode "data" (bytes), "post" (capacities) or "ref" (advance/remaining). Returns its id (nil when even
+-- that was cut) and whether the whole NBL was there.
+local function nbl(r, mode)
+    local id = r:u64()
+    if id == nil or not r:skip(4 + 4 + 4 + 1) then return id, false end
+    local nbs = r:u32()
+    if nbs == nil then return id, false end
+    for _ = 1, nbs do
+        if mode == "data" then
+            local n = r:u32()
+            if n == nil or not r:skip(n) then return id, false end
+        elseif mode == "post" then
+            if not r:skip(4) then return id, false end
+        else
+            if not r:skip(8) then return id, false end
+        end
+    end
+    return id, true
+end
+
+-- A chain: u32 count, NBLs. Returns the ids seen (a cut chain returns those before the cut) and the count.
+local function chain(r, mode)
+    local count = r:u32()
+    local ids = {}
+    if count == nil then return ids, 0 end
+    for _ = 1, count do
+        local id, whole = nbl(r, mode)
+        if id ~= nil then ids[#ids + 1] = id end
+        if not whole then return ids, count end
+    end
+    return ids, count
+end
+
+local function ip(r)
+    local v6 = r:u8()
+    if v6 == nil then return false end
+    return r:skip(v6 == 1 and 16 or 4)
+end
+
+-- A state tree (flat list of blocks with depth). Returns the TCP blocks as { ctx, handle, status } and whether the
+-- whole tree was read.
+local function tree_blocks(tvb, t, r, mode, session, learn_pairs)
+    local count = r:u32()
+    local tcps = {}
+    if count == nil then return tcps, false end
+    t:add_le(f.count, tvb(r.at - 4, 4))
+    for _ = 1, count do
+        local start = r.at
+        if not r:need(28) then return tcps, false end
+        local depth = tvb(start, 1):uint()
+        local btype = tvb(start + 1, 1):uint()
+        local flags = tvb(start + 2, 2):le_uint()
+        local status = tvb(start + 4, 4):le_uint()
+        local ctx = tvb(start + 8, 8):le_uint64()
+        local handle = tvb(start + 16, 8):le_uint64()
+        local bt = t:add(f.block, tvb(start, 28))
+        bt:set_text(string.format("%s%s block, status 0x%08x, context 0x%s, handle 0x%s", string.rep("  ", depth),
+            block_types[btype] or tostring(btype), status, hex(ctx), hex(handle)))
+        bt:add(f.block_type, tvb(start + 1, 1))
+        bt:add_le(f.block_status, tvb(start + 4, 4))
+        bt:add_le(f.block_context, tvb(start + 8, 8))
+        bt:add_le(f.block_handle, tvb(start + 16, 8))
+        r.at = start + 28
+        local ok = true
+        if bit.band(flags, 1) ~= 0 then ok = ok and r:skip(10) end
+        if bit.band(flags, 2) ~= 0 then ok = ok and r:skip(12) end
+        if bit.band(flags, 4) ~= 0 then ok = ok and r:skip(4) end
+        if bit.band(flags, 8) ~= 0 then ok = ok and ip(r) and ip(r) end
+        if bit.band(flags, 16) ~= 0 then ok = ok and r:skip(4) end
+        if ok and bit.band(flags, 64) ~= 0 then
+            if r:need(14) then
+                bt:add_le(f.remote_port, tvb(r.at + 2, 2))
+                bt:add_le(f.local_port, tvb(r.at + 4, 2))
+            end
+            ok = r:skip(14)
+        end
+        if ok and bit.band(flags, 128) ~= 0 then ok = r:skip(30) end
+        if ok and bit.band(flags, 256) ~= 0 then
+            if r:need(1) then bt:add(f.tcp_state, tvb(r.at, 1)) end
+            ok = r:skip(95)
+            local buffered = ok and r:u8() or nil
+            if buffered == nil then ok = false elseif buffered == 1 then chain(r, "data") end
+        end
+        local ids, nbls = {}, 0
+        if ok and bit.band(flags, 1024) ~= 0 then ids, nbls = chain(r, mode) end
+        if btype >= 13 then
+            if learn_pairs then learn(session, ctx, handle) end
+            tcps[#tcps + 1] = { ctx = ctx, handle = handle, status = status, range = tvb(start + 8, 16), ids = ids, nbls = nbls }
+        end
+        if not ok then return tcps, false end
+    end
+    return tcps, true
+end
 
 function p.dissector(tvb, pinfo, tree)
     if tvb:len() < 25 then return 0 end
     pinfo.cols.protocol = "OffloadEmu"
     local t = tree:add(p, tvb())
     t:add_le(f.session, tvb(0, 8))
+    local session = tvb(0, 8):le_uint64()
     t:add(f.from_client, tvb(8, 1))
     local client = tvb(8, 1):uint() == 1
     local o = 9
@@ -71,19 +242,42 @@ function p.dissector(tvb, pinfo, tree)
     local id = tvb(o + 8, 8):le_uint64()
     local pl = o + 16
     local avail = tvb:len() - pl
+    if avail < len then t:add(f.truncated, tvb(pl, avail)) end
     local extra = ""
-    local function u64(at) return tvb(pl + at, 8) end
-    if avail >= 8 and (ty >= 11 and ty <= 15) then
-        t:add_le(f.context, u64(0))
-        extra = string.format(" ctx=0x%x", tvb(pl, 8):le_uint64():tonumber())
-        if ty ~= 15 and avail >= 12 then
-            if ty == 13 then t:add_le(f.count, tvb(pl + 8, 4)) else t:add_le(f.count, tvb(pl + 8, 4)) end
-        elseif ty == 15 and avail >= 12 then
-            t:add_le(f.bytes, tvb(pl + 8, 4))
+    local r = reader(tvb, pl)
+
+    if ty >= 11 and ty <= 15 and avail >= 8 then
+        -- I/O on a connection: its context first.
+        local ctx = tvb(pl, 8):le_uint64()
+        local c, h = connection(t, tvb(pl, 8), session, ctx, nil)
+        add_connection(t, tvb(pl, 8), session, c, h, true, false)
+        extra = " ctx=0x" .. hex(ctx)
+        if h ~= nil then extra = extra .. " handle=0x" .. hex(h) end
+        r.at = pl + 8
+        if ty == 15 then
+            if avail >= 12 then t:add_le(f.bytes, tvb(pl + 8, 4)) end
+        elseif ty == 13 then
+            if r:skip(4) then
+                local nid = nbl(r, "data")
+                if nid ~= nil and h ~= nil then nbl_to_handle[key(session, nid)] = h end
+                if nid ~= nil then t:add(f.nbl, tvb(pl, 8), nid):set_generated() end
+            end
+        else
+            if avail >= 12 then t:add_le(f.count, tvb(pl + 8, 4)) end
+            local count = avail >= 12 and tvb(pl + 8, 4):le_uint() or 0
+            local ids = chain(r, ty == 12 and "post" or "data")
+            -- The client numbers the NBLs of one request consecutively: a cut chain still names them all.
+            if h ~= nil and ids[1] ~= nil then
+                for i = 0, count - 1 do nbl_to_handle[key(session, ids[1] + i)] = h end
+            end
+            if ids[1] ~= nil then t:add(f.nbl, tvb(pl + 8, 4), ids[1]):set_generated() end
+            extra = extra .. string.format(" %d NBL%s", count, count == 1 and "" or "s")
         end
-    elseif avail >= 8 and (ty == 73 or ty == 74) then
-        t:add_le(f.handle, u64(0))
-        extra = string.format(" handle=0x%x", tvb(pl, 8):le_uint64():tonumber())
+    elseif (ty == 73 or ty == 74) and avail >= 8 then
+        local handle = tvb(pl, 8):le_uint64()
+        local c, h = connection(t, tvb(pl, 8), session, nil, handle)
+        add_connection(t, tvb(pl, 8), session, c, h, false, true)
+        extra = " handle=0x" .. hex(handle)
         if ty == 74 and avail >= 16 then
             t:add_le(f.event, tvb(pl + 8, 4))
             t:add_le(f.info, tvb(pl + 12, 4))
@@ -92,12 +286,59 @@ function p.dissector(tvb, pinfo, tree)
             t:add_le(f.bytes, tvb(pl + 8, 4))
             extra = extra .. string.format(" %d bytes", tvb(pl + 8, 4):le_uint())
         end
-    elseif ty == 68 and avail >= 5 then
-        t:add(f.operation, tvb(pl, 1))
-        t:add_le(f.count, tvb(pl + 1, 4))
-        extra = " " .. (operations[tvb(pl, 1):uint()] or "?")
-    elseif (ty == 69 or ty == 70 or ty == 71 or ty == 72) and avail >= 4 then
+    elseif (ty >= 6 and ty <= 10) or ty == 68 or ty == 75 then
+        -- State trees: requests carry data-form chains, completions and neighbour events ref-form ones.
+        local mode = "data"
+        local op = nil
+        if ty == 68 then
+            if avail < 1 then return tvb:len() end
+            t:add(f.operation, tvb(pl, 1))
+            op = tvb(pl, 1):uint()
+            extra = " " .. (operations[op] or "?")
+            mode = "ref"
+            r.at = pl + 1
+        elseif ty == 75 then
+            mode = "ref"
+            r.at = pl + 4
+        end
+        -- An initiate's completion pairs each new connection's handle with the target's context.
+        local tcps = tree_blocks(tvb, t, r, mode, session, ty == 68 and op == 0)
+        for _, b in ipairs(tcps) do
+            local c = b.ctx ~= UInt64(0) and b.ctx or nil
+            local h = b.handle ~= UInt64(0) and b.handle or nil
+            local c2, h2 = connection(t, b.range, session, c, h)
+            add_connection(t, b.range, session, c2, h2, c ~= nil, h ~= nil)
+            if h2 ~= nil then extra = extra .. " handle=0x" .. hex(h2) end
+            if c2 ~= nil then extra = extra .. " ctx=0x" .. hex(c2) end
+            -- An initiate hands the connection's outstanding sends over (numbered consecutively by the client): their
+            -- completions name them.
+            if ty == 6 and h2 ~= nil and b.ids[1] ~= nil then
+                for i = 0, b.nbls - 1 do nbl_to_handle[key(session, b.ids[1] + i)] = h2 end
+            end
+        end
+    elseif (ty == 69 or ty == 71 or ty == 72) and avail >= 4 then
+        -- Completions name the client's NBLs by id: the connection is the one the NBLs were sent on.
         t:add_le(f.count, tvb(pl, 4))
+        local ids = chain(r, "ref")
+        local seen = {}
+        for _, nid in ipairs(ids) do
+            local h = nbl_to_handle[key(session, nid)]
+            if h ~= nil and not seen[tostring(h)] then
+                seen[tostring(h)] = true
+                local c = handle_to_ctx[key(session, h)]
+                add_connection(t, tvb(pl, 4), session, c, h, false, false)
+                extra = extra .. " handle=0x" .. hex(h)
+            end
+        end
+        for _, nid in ipairs(ids) do t:add(f.nbl, tvb(pl, 4), nid):set_generated() end
+    elseif ty == 70 and avail >= 4 then
+        t:add_le(f.count, tvb(pl, 4))
+        if avail >= 12 then
+            local ctx = tvb(pl + 4, 8):le_uint64()
+            local c, h = connection(t, tvb(pl + 4, 8), session, ctx, nil)
+            add_connection(t, tvb(pl + 4, 8), session, c, h, true, false)
+            extra = " ctx=0x" .. hex(ctx)
+        end
     elseif (ty == 66 or ty == 76) and avail >= 4 then
         t:add_le(f.status, tvb(pl, 4))
         extra = string.format(" 0x%08x", tvb(pl, 4):le_uint())

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using OffloadEmu.Control;
 using OffloadEmu.Link.Capture;
 using OffloadEmu.Wire.Formatting;
 
@@ -10,7 +11,8 @@ namespace OffloadEmu.Cli;
 /// <c>offloademu decode -r FILE [-c N] [--json] [-S] [-e]</c>: prints a pcap or pcapng file one line
 /// per frame with the fields of <c>tcpdump -nn -r FILE</c> (timestamps in UTC), or one JSON object
 /// per frame. Malformed frames print a marker and decoding goes on; a corrupt file stops with a
-/// clear message naming the offset and exit code 1.
+/// clear message naming the offset and exit code 1. The daemon's control messages (a pcapng interface of
+/// link type 252) print one summary line each.
 /// </summary>
 internal static class DecodeCommand
 {
@@ -65,7 +67,12 @@ internal static class DecodeCommand
             {
                 n++;
                 line.Clear();
-                if (frame.Interface.LinkType != PcapNgWriter.LinkTypeEthernet)
+                if (frame.Interface.LinkType == ExportedPdu.LinkType)
+                {
+                    // The daemon's control messages (docs/control.md, "Capture"): one line each; Wireshark dissects them.
+                    line.Append(ExportedPdu.Describe(frame.Data.Span));
+                }
+                else if (frame.Interface.LinkType != PcapNgWriter.LinkTypeEthernet)
                 {
                     line.Append("[unsupported link type ").Append(frame.Interface.LinkType).Append(']');
                 }

@@ -8,6 +8,13 @@ namespace OffloadEmu.Control;
 /// only during the call. Must not block.</remarks>
 public interface IControlMessageObserver
 {
-    /// <summary>One message of session <paramref name="sessionId"/>; <paramref name="fromClient"/> gives the direction.</summary>
+    /// <summary>One message of session <paramref name="sessionId"/>; <paramref name="fromClient"/> gives the direction.
+    /// The span starts with the 16-byte header, whose length field gives the whole message's length even when the span
+    /// was cut at <see cref="MaxObservedBytes"/>.</summary>
     void OnMessage(long sessionId, bool fromClient, ReadOnlySpan<byte> message);
+
+    /// <summary>The observer looks at no more than this many bytes of a message (header included, at least 16): a longer
+    /// message is given cut, so a large payload spread over several buffers is not copied only to be cut by the
+    /// observer. Default: everything.</summary>
+    int MaxObservedBytes => int.MaxValue;
 }

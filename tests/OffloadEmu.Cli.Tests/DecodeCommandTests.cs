@@ -146,6 +146,53 @@ public class DecodeCommandTests
     }
 
     [Fact]
+    public void Control_messages_on_a_second_interface_print_one_summary_line_each_between_the_frames()
+    {
+        var reader = new CaptureReader(File.ReadAllBytes(Capture));
+        Assert.True(reader.TryRead(out var first));
+        string path = Path.Combine(Path.GetTempPath(), $"oe-decode-control-{Environment.ProcessId}.pcapng");
+        try
+        {
+            // As the daemon writes them: an InitiateOffload (type 6, request id 3, 297 payload bytes) cut after 40 bytes,
+            // a whole HelloReply, and an exported PDU of some other dissector.
+            var initiate = new byte[16 + 297];
+            BitConverter.TryWriteBytes(initiate.AsSpan(0, 4), 297);
+            BitConverter.TryWriteBytes(initiate.AsSpan(4, 2), (ushort)6);
+            BitConverter.TryWriteBytes(initiate.AsSpan(8, 8), 3UL);
+            var reply = new byte[16];
+            BitConverter.TryWriteBytes(reply.AsSpan(4, 2), (ushort)64);
+            BitConverter.TryWriteBytes(reply.AsSpan(8, 8), 1UL);
+            var initiateRecord = OffloadEmu.Control.ExportedPdu.Wrap(2, fromClient: true, initiate);
+            using (var fs = File.Create(path))
+            using (var w = new PcapNgWriter(fs))
+            {
+                int eth = w.AddInterface("tap0");
+                int control = w.AddInterface("offloademu-control", OffloadEmu.Control.ExportedPdu.LinkType);
+                w.WriteRecord(control, 1_000_000_000, initiateRecord.AsSpan(0, OffloadEmu.Control.ExportedPdu.HeaderLength + 40), initiateRecord.Length, CaptureDirection.Inbound);
+                w.WriteFrame(eth, 2_000_000_000, first.Data.Span, CaptureDirection.Inbound);
+                w.WriteFrame(control, 3_000_000_000, OffloadEmu.Control.ExportedPdu.Wrap(2, fromClient: false, reply), CaptureDirection.Outbound);
+                w.WriteFrame(control, 4_000_000_000, [0, 12, 0, 4, (byte)'h', (byte)'t', (byte)'t', (byte)'p', 0, 0, 0, 0, 1, 2, 3], CaptureDirection.Outbound);
+            }
+            var (exit, lines, err) = Decode("decode", "-r", path);
+            Assert.True(exit == 0, err);
+            Assert.Equal(4, lines.Length);
+            Assert.Equal("00:00:01.000000 control session 2 C->S InitiateOffload id=3 297 bytes", lines[0]);
+            Assert.Equal(Decode("decode", "-r", Capture, "-c", "1").Lines[0][16..], lines[1][16..]);
+            Assert.Equal("00:00:03.000000 control session 2 S->C HelloReply id=1 0 bytes", lines[2]);
+            Assert.Equal("00:00:04.000000 [exported PDU, not an offloademu control message]", lines[3]);
+
+            var (jsonExit, json, jsonErr) = Decode("decode", "-r", path, "--json");
+            Assert.True(jsonExit == 0, jsonErr);
+            using var doc = JsonDocument.Parse(json[0]);
+            Assert.Equal("control session 2 C->S InitiateOffload id=3 297 bytes", doc.RootElement.GetProperty("summary").GetString());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Corrupt_file_stops_with_a_clear_error_and_exit_code_1()
     {
         var good = File.ReadAllBytes(Capture);

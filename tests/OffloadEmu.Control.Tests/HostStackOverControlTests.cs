@@ -8,11 +8,11 @@ namespace OffloadEmu.Control.Tests;
 
 /// <summary>The host stack works unchanged against a target across the control protocol (issue "daemon": the same
 /// contract interface in-process or remote): one stack drives its NIC through a <see cref="RemoteOffloadTarget"/>, the
-/// other in-process, and they exchange data offloaded then uploaded, byte-exact.</summary>
+/// other in-process, and they exchange data offloaded, uploaded and offloaded again, byte-exact.</summary>
 public sealed class HostStackOverControlTests
 {
     [Fact]
-    public async Task A_host_stack_over_the_control_socket_offloads_and_uploads_byte_exact()
+    public async Task A_host_stack_over_the_control_socket_offloads_uploads_and_reoffloads_byte_exact()
     {
         var dir = Directory.CreateTempSubdirectory("oe-hs-");
         try
@@ -65,13 +65,18 @@ public sealed class HostStackOverControlTests
                 await client.Stream.WriteAsync(chunk, timeout.Token);
                 Assert.Equal(ConnectionLocation.Offloaded, client.Location);
             }
-            // Upload over the socket once, and carry on in host mode. (Re-offloading over the socket mid-stream is flaky:
-            // OffloadAsync sometimes returns false or a write stalls — see the issue note; not asserted here yet.)
+            // Upload over the socket, carry on in host mode, re-offload and carry on offloaded (the repeated, seeded
+            // form of this is HostStackReoffloadTests).
             await client.UploadAsync().WaitAsync(timeout.Token);
             Assert.Equal(ConnectionLocation.Host, client.Location);
             var tail = Pattern(128 * 1024, 9);
             sent.Write(tail);
             await client.Stream.WriteAsync(tail, timeout.Token);
+            Assert.True(await client.OffloadAsync().WaitAsync(timeout.Token), "the re-offload was refused");
+            Assert.Equal(ConnectionLocation.Offloaded, client.Location);
+            var last = Pattern(128 * 1024, 10);
+            sent.Write(last);
+            await client.Stream.WriteAsync(last, timeout.Token);
             await client.ShutdownAsync().WaitAsync(timeout.Token);
             await Task.WhenAll(echo, reader).WaitAsync(timeout.Token);
             Assert.Equal(sent.ToArray(), echoed.ToArray());

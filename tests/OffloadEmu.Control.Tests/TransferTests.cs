@@ -110,18 +110,19 @@ public sealed class TransferTests
                 _ => (NdisStatus.Success, (int)nbl.DataLength),
             };
         };
-        var down = Nbls.Pattern(600_000, 3);
         int posts = 0;
         host.AfterReceive = () =>
         {
             if (Interlocked.Increment(ref posts) > 400) return;
-            // Non-push posts only while much of the stream is still to come: one left partly filled when the stream
-            // ends rightly holds its bytes until it is full (spec §3), which no later post can change.
-            bool early = host.Locked(h => h.Received.Length) < down.Length - 150_000;
-            client.TcpOffloadReceive(ctx, Nbls.Post(5000 + posts % 3 * 777, noPush: early && posts % 4 == 0));
+            client.TcpOffloadReceive(ctx, Nbls.Post(5000 + posts % 3 * 777, noPush: posts % 4 == 0));
         };
-        host.Reference = down;
-        lab.PeerSend(peer, down);
+        var down = Nbls.Pattern(600_000, 3);
+        // A non-push post completes only when full (spec §3: no timer, PSH ignored), so the post holding the last bytes of
+        // the stream would wait for more: the peer sends 64 KiB more than is checked (more than any post holds).
+        var stream = new byte[down.Length + 64 * 1024];
+        down.CopyTo(stream, 0);
+        host.Reference = stream;
+        lab.PeerSend(peer, stream);
         var end = DateTime.UtcNow + Wait;
         while (DateTime.UtcNow < end && host.Locked(h => h.Received.Length) < down.Length)
         {
@@ -132,17 +133,17 @@ public sealed class TransferTests
         }
         host.ReturnAccepted();
         var got = host.Locked(h => h.Received.ToArray());
-        for (int i = 0; i < Math.Min(got.Length, down.Length); i++)
+        for (int i = 0; i < Math.Min(got.Length, stream.Length); i++)
         {
-            if (got[i] == down[i]) continue;
+            if (got[i] == stream[i]) continue;
             int found = -1;
-            for (int j = 0; j + 16 <= down.Length; j++) if (down.AsSpan(j, 16).SequenceEqual(got.AsSpan(i, 16))) { found = j; break; }
+            for (int j = 0; j + 16 <= stream.Length; j++) if (stream.AsSpan(j, 16).SequenceEqual(got.AsSpan(i, Math.Min(16, got.Length - i)))) { found = j; break; }
             var log = host.Locked(h => string.Join(",", h.Log));
             int at = log.IndexOf("@" + found, StringComparison.Ordinal);
             Assert.Fail($"first difference at {i} of {got.Length}; actual bytes found at {found}; {log.Substring(Math.Max(0, at - 600), Math.Min(900, log.Length - Math.Max(0, at - 600)))}");
         }
-        Assert.Equal(down.Length, got.Length);
-        Assert.Equal(down, got);
+        Assert.True(got.Length >= down.Length, $"{got.Length} of {down.Length} bytes delivered");
+        Assert.Equal(down, got.AsSpan(0, down.Length).ToArray());
         Assert.Equal(0, host.OverlappingReceiveCallbacks);
         Assert.True(host.Locked(h => h.Indications.Exists(i => i.Answer == NdisStatus.OffloadDataNotAccepted)));
         Assert.True(host.Locked(h => h.Indications.Exists(i => i.Answer == NdisStatus.OffloadDataPartiallyAccepted)));

@@ -55,6 +55,7 @@ public sealed class OptionValidationTests : IDisposable
     [InlineData("Capture:Format: pcap does not match the file name", "--Capture:Format=pcap", "--Capture:File=x.pcapng")]
     [InlineData("Capture:MaxFileBytes: 100 is too small", "--Capture:MaxFileBytes=100")]
     [InlineData("Capture:FlushIntervalMilliseconds: 0 is out of range", "--Capture:FlushIntervalMilliseconds=0")]
+    [InlineData("Capture:SnapLength: 10 is out of range; use 64..262144", "--Capture:SnapLength=10")]
     // Impairment
     [InlineData("Impairment:Ingress: ", "--Impairment:Ingress=delay fast")]
     [InlineData("Impairment:Egress: ", "--Impairment:Egress=loss 200%")]

@@ -53,10 +53,10 @@ public sealed class ProcessTests : IDisposable
         Assert.Equal("STOPPING=1", notify.Receive());
         Assert.Equal(0, daemon.WaitForExit(TimeSpan.FromSeconds(30)));
         Assert.Equal("", daemon.Stderr);
-        // Closed properly: a complete pcapng with the interface and no frames.
+        // Closed properly: a complete pcapng with the interfaces (the link's, the control messages') and no frames.
         var reader = CaptureReader.Open(capture);
         Assert.Empty(reader.ReadAll());
-        Assert.Equal("mem0", Assert.Single(reader.Interfaces).Name);
+        Assert.Equal(["mem0", "offloademu-control"], reader.Interfaces.Select(i => i.Name));
     }
 
     [Fact]

@@ -27,8 +27,15 @@ internal abstract class ControlMessage
         var writer = new MessageWriter(output);
         WritePayload(ref writer);
         writer.Flush();
+        // The header already went out with the counted length: a payload of another length would desynchronise the
+        // stream (the peer sees trailing bytes or a truncated message). It happens only when the objects encoded change
+        // between the two passes, a bug of the caller; say which message rather than leave a corrupt stream unexplained.
+        if (writer.Length != counter.Length) ThrowChangedWhileEncoding(Type, counter.Length, writer.Length);
         return ControlProtocol.HeaderSize + counter.Length;
     }
+
+    private static void ThrowChangedWhileEncoding(MessageType type, long counted, long written)
+        => throw new InvalidOperationException($"{type} changed while it was encoded ({counted} bytes counted, {written} written): its objects were modified concurrently.");
 
     /// <summary>Encodes into a new array (tests and the fuzzer).</summary>
     public byte[] ToArray()

@@ -48,6 +48,9 @@ internal sealed class MessageConnection : IAsyncDisposable
     /// <summary>Sees each whole message received (true) or sent (false), header included; null = none.</summary>
     public FrameObserver? Observer { get; set; }
 
+    /// <summary>Frames are given to <see cref="Observer"/> cut at this many bytes.</summary>
+    public int ObservedBytesLimit { get; set; } = int.MaxValue;
+
     public void StartSending() => _sendLoop = Task.Run(SendLoopAsync);
 
     /// <summary>Appends a message; false when the connection is closed. Never blocks on the peer.</summary>
@@ -144,7 +147,7 @@ internal sealed class MessageConnection : IAsyncDisposable
             {
                 var result = await reader.ReadAsync(_closed.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                if (Observer is { } observer) ObserveSent(observer, buffer);
+                if (Observer is { } observer) ObserveSent(observer, buffer, ObservedBytesLimit);
                 foreach (var segment in buffer)
                 {
                     int sent = 0;
@@ -167,7 +170,7 @@ internal sealed class MessageConnection : IAsyncDisposable
     }
 
     // Messages are appended and flushed whole, so the bytes a read returns are whole frames.
-    private static void ObserveSent(FrameObserver observer, ReadOnlySequence<byte> buffer)
+    private static void ObserveSent(FrameObserver observer, ReadOnlySequence<byte> buffer, int limit)
     {
         Span<byte> header = stackalloc byte[4];
         while (buffer.Length >= ControlProtocol.HeaderSize)
@@ -175,13 +178,14 @@ internal sealed class MessageConnection : IAsyncDisposable
             buffer.Slice(0, 4).CopyTo(header);
             long total = ControlProtocol.HeaderSize + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header);
             if (buffer.Length < total) return;
-            Observe(observer, false, buffer.Slice(0, total));
+            Observe(observer, false, buffer.Slice(0, total), limit);
             buffer = buffer.Slice(total);
         }
     }
 
-    private static void Observe(FrameObserver observer, bool received, ReadOnlySequence<byte> frame)
+    private static void Observe(FrameObserver observer, bool received, ReadOnlySequence<byte> frame, int limit)
     {
+        if (frame.Length > limit) frame = frame.Slice(0, limit);
         if (frame.IsSingleSegment)
         {
             observer(received, frame.FirstSpan);
@@ -216,7 +220,7 @@ internal sealed class MessageConnection : IAsyncDisposable
             {
                 while (keepGoing && ControlMessage.TryReadFrame(ref buffer, MaxMessageSize, out var type, out var id, out var payload))
                 {
-                    if (Observer is { } observer) Observe(observer, true, FrameOf(result.Buffer, payload));
+                    if (Observer is { } observer) Observe(observer, true, FrameOf(result.Buffer, payload), ObservedBytesLimit);
                     keepGoing = handle(type, id, payload);
                 }
             }

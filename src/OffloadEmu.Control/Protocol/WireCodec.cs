@@ -285,7 +285,7 @@ internal static class WireCodec
         HasTcpConst = 1 << 6, HasTcpCached = 1 << 7, HasTcpDelegated = 1 << 8, HasSlot = 1 << 9, HasChain = 1 << 10;
     private const ushort KnownBlockFlags = (1 << 11) - 1;
 
-    public static void TcpDelegated(ref MessageWriter w, TcpDelegatedState d, int headIndex, int tailIndex)
+    public static void TcpDelegated(ref MessageWriter w, TcpDelegatedState d, int headIndex, int tailIndex, bool withBufferedData = true)
     {
         w.U8((byte)d.State); w.U16(d.Flags);
         w.U32(d.RcvNxt.Value); w.U32(d.RcvWnd); w.U32(d.SndUna.Value); w.U32(d.SndNxt.Value); w.U32(d.SndMax.Value);
@@ -298,8 +298,9 @@ internal static class WireCodec
         // SendDataHead/Tail point into the block's chain (spec §5): sent as indexes, -1 = null.
         w.I32(headIndex);
         w.I32(tailIndex);
-        w.Bool(d.BufferedData is not null);
-        if (d.BufferedData is { } buffered)
+        var buffered = withBufferedData ? d.BufferedData : null;
+        w.Bool(buffered is not null);
+        if (buffered is not null)
         {
             // BufferedData always travels with its bytes, both ways (initiate gives the host's bytes to the target,
             // terminate returns the target's undelivered bytes).
@@ -345,16 +346,19 @@ internal static class WireCodec
     /// Writes a tree as a flat list in <see cref="OffloadTree.Traverse"/> order (dependents before NextBlock), each
     /// block with its depth, so decoding needs no recursion. <paramref name="chainMode"/>: <see cref="NblMode.Data"/>
     /// in requests (outstanding sends at initiate), <see cref="NblMode.Ref"/> in completions (returned sends).
+    /// <paramref name="withData"/> false leaves out every NBL chain, the delegated <c>SendDataHead</c>/<c>SendDataTail</c>
+    /// (sent as -1) and <c>BufferedData</c>: a completion other than a terminate returns no NBL (spec §2), and after a
+    /// successful initiate the target owns the chain and completes it on its own thread while the tree is encoded.
     /// </summary>
-    public static void Tree(ref MessageWriter w, OffloadBlock root, NblMode chainMode, Func<NetBufferList, ulong>? ids = null)
+    public static void Tree(ref MessageWriter w, OffloadBlock root, NblMode chainMode, Func<NetBufferList, ulong>? ids = null, bool withData = true)
     {
         int count = 0;
         foreach (var _ in OffloadTree.Traverse(root)) count++;
         w.U32((uint)count);
-        foreach (var visit in OffloadTree.Traverse(root)) Block(ref w, visit.Block, visit.Depth, chainMode, ids);
+        foreach (var visit in OffloadTree.Traverse(root)) Block(ref w, visit.Block, visit.Depth, chainMode, ids, withData);
     }
 
-    private static void Block(ref MessageWriter w, OffloadBlock b, int depth, NblMode chainMode, Func<NetBufferList, ulong>? ids)
+    private static void Block(ref MessageWriter w, OffloadBlock b, int depth, NblMode chainMode, Func<NetBufferList, ulong>? ids, bool withData)
     {
         ushort flags = 0;
         if (b.NeighborConst is not null) flags |= HasNeighborConst;
@@ -369,8 +373,9 @@ internal static class WireCodec
         if (b.MiniportOffloadContext is not null) flags |= HasSlot;
         // A decoded completion tree keeps its returned chain as references (Scratch) and the head/tail indexes
         // (MiniportReserved); it re-encodes to the same bytes.
-        var refs = chainMode == NblMode.Ref && b.NetBufferListChain is null && b.Scratch is List<NblRef> { Count: > 0 } list ? list : null;
-        if (b.NetBufferListChain is not null || refs is not null) flags |= HasChain;
+        var chain = withData ? b.NetBufferListChain : null;
+        var refs = withData && chainMode == NblMode.Ref && chain is null && b.Scratch is List<NblRef> { Count: > 0 } list ? list : null;
+        if (chain is not null || refs is not null) flags |= HasChain;
         w.U8((byte)depth);
         w.U8((byte)b.Type);
         w.U16(flags);
@@ -396,12 +401,12 @@ internal static class WireCodec
         }
         if (b.TcpDelegated is { } td)
         {
-            var (head, tail) = b.NetBufferListChain is null && b.MiniportReserved is ValueTuple<int, int> t
-                ? t
-                : (IndexIn(b.NetBufferListChain, td.SendDataHead), IndexIn(b.NetBufferListChain, td.SendDataTail));
-            TcpDelegated(ref w, td, head, tail);
+            var (head, tail) = !withData ? (-1, -1)
+                : chain is null && b.MiniportReserved is ValueTuple<int, int> t ? t
+                : (IndexIn(chain, td.SendDataHead), IndexIn(chain, td.SendDataTail));
+            TcpDelegated(ref w, td, head, tail, withData);
         }
-        if (b.NetBufferListChain is { } chain)
+        if (chain is not null)
         {
             Chain(ref w, chain, chainMode, ids);
         }

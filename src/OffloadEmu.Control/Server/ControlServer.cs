@@ -123,6 +123,7 @@ public sealed class ControlServer : IAsyncDisposable
             {
                 long id = session.Id;
                 connection.Observer = (received, frame) => observer.OnMessage(id, received, frame);
+                connection.ObservedBytesLimit = Math.Max(ControlProtocol.HeaderSize, observer.MaxObservedBytes);
             }
             lock (_lock)
             {

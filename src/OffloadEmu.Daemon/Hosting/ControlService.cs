@@ -20,10 +20,12 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
     private readonly ControlOptions _options;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<ControlService> _logger;
+    private readonly ControlCapture _capture;
     private ControlServer? _server;
 
-    public ControlService(IFrameSink sink, IOptions<ControlOptions> options, ILoggerFactory loggers)
+    public ControlService(IFrameSink sink, IOptions<ControlOptions> options, ILoggerFactory loggers, ControlCapture capture)
     {
+        _capture = capture;
         _sink = sink;
         _options = options.Value;
         _loggers = loggers;
@@ -41,8 +43,14 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
             DaemonLog.ControlNotServed(_logger, _options.Endpoint);
             return Task.CompletedTask;
         }
-        var server = new ControlServer(target, new ControlServerOptions { Path = _options.Endpoint, ParametersSource = ParametersOf(_sink) },
-            _loggers.CreateLogger("OffloadEmu.Control"));
+        // Mirrored into the capture when the link service attached a capture file that can hold them.
+        var serverOptions = new ControlServerOptions
+        {
+            Path = _options.Endpoint,
+            ParametersSource = ParametersOf(_sink),
+            Observer = _capture.Attached ? _capture : null,
+        };
+        var server = new ControlServer(target, serverOptions, _loggers.CreateLogger("OffloadEmu.Control"));
         try
         {
             server.Start();

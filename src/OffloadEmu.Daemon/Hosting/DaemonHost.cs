@@ -101,6 +101,7 @@ internal static class DaemonHost
         services.TryAddSingleton<DaemonStatus>();
         services.TryAddSingleton<DaemonMetrics>();
         services.TryAddSingleton<LinkStackFactory>();
+        services.TryAddSingleton<ControlCapture>();
         services.TryAddSingleton<LinkService>();
 
         // Start order: the link first; readiness is sent after every service has started (lifecycle hook).

@@ -71,4 +71,13 @@ internal static partial class DaemonLog
 
     [LoggerMessage(EventId = 6061, Level = LogLevel.Warning, Message = "Control protocol not served on {Endpoint}: the frame sink is not the offload target")]
     internal static partial void ControlNotServed(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 6075, Level = LogLevel.Information, Message = "Control messages mirrored into the capture on interface {Interface} (link type 252; scripts/wireshark/offloademu.lua)")]
+    internal static partial void ControlCaptureOn(ILogger logger, string @interface);
+
+    [LoggerMessage(EventId = 6076, Level = LogLevel.Warning, Message = "Control messages are not captured: a {Format} file holds one link type; set Capture:Format=pcapng (or Capture:Control=false to silence this)")]
+    internal static partial void ControlCaptureUnsupported(ILogger logger, string format);
+
+    [LoggerMessage(EventId = 6077, Level = LogLevel.Information, Message = "Control capture closed: {Written} messages written, {Dropped} dropped (queue full)")]
+    internal static partial void ControlCaptureClosed(ILogger logger, long written, long dropped);
 }

@@ -39,6 +39,7 @@ internal sealed class LinkService : IHostedService, IDisposable
     private readonly LinkOptions _link;
     private readonly CaptureFileOptions _capture;
     private readonly ImpairmentOptions _impairment;
+    private readonly ControlCapture _controlCapture;
     private readonly FramePool _pool = new(FramePool.DefaultBufferSize, 1024);
     private readonly FrameBuffer[] _batch = new FrameBuffer[BatchSize];
 
@@ -51,8 +52,9 @@ internal sealed class LinkService : IHostedService, IDisposable
 
     public LinkService(LinkStackFactory factory, IFrameSink sink, DaemonMetrics metrics, DaemonStatus status,
         IHostApplicationLifetime lifetime, ILogger<LinkService> logger,
-        IOptions<LinkOptions> link, IOptions<CaptureFileOptions> capture, IOptions<ImpairmentOptions> impairment)
+        IOptions<LinkOptions> link, IOptions<CaptureFileOptions> capture, IOptions<ImpairmentOptions> impairment, ControlCapture controlCapture)
     {
+        _controlCapture = controlCapture;
         _factory = factory;
         _sink = sink;
         _metrics = metrics;
@@ -84,7 +86,11 @@ internal sealed class LinkService : IHostedService, IDisposable
         var stack = _factory.Open(_link, _capture, _impairment, _pool);
         _stack = stack;
         DaemonLog.LinkOpened(_logger, stack.Description);
-        if (stack.Capture is { } cap) DaemonLog.CaptureOpened(_logger, cap.CurrentPath ?? _capture.File, _capture.Format.ToString().ToLowerInvariant());
+        if (stack.Capture is { } cap)
+        {
+            DaemonLog.CaptureOpened(_logger, cap.CurrentPath ?? _capture.File, _capture.Format.ToString().ToLowerInvariant());
+            AttachControlCapture(cap);
+        }
         if (!string.IsNullOrWhiteSpace(_impairment.Ingress) || !string.IsNullOrWhiteSpace(_impairment.Egress))
             DaemonLog.ImpairmentOn(_logger, _impairment.Ingress, _impairment.Egress, _impairment.Seed);
 
@@ -153,6 +159,21 @@ internal sealed class LinkService : IHostedService, IDisposable
         DaemonLog.Stopped(_logger, statistics);
     }
 
+    // The control messages go to a second interface of the same file (docs/control.md, "Capture").
+    private void AttachControlCapture(Link.Decorators.CaptureDevice capture)
+    {
+        if (!_capture.Control) return;
+        if (!capture.SupportsRecordInterfaces)
+        {
+            DaemonLog.ControlCaptureUnsupported(_logger, _capture.Format.ToString().ToLowerInvariant());
+            return;
+        }
+        capture.AddRecordQueue(_controlCapture.Queue);
+        _controlCapture.Attached = true;
+        _metrics.AttachControlCapture(_controlCapture.Queue);
+        DaemonLog.ControlCaptureOn(_logger, ControlCapture.InterfaceName);
+    }
+
     private void StopReceiveLoop(LinkStack stack)
     {
         _stopRequested = true;
@@ -171,7 +192,12 @@ internal sealed class LinkService : IHostedService, IDisposable
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0 || _stack is not { } stack) return;
         _metrics.DetachLink();
-        stack.Top.Dispose();            // tracing -> capture (flush, close) -> impairment -> device
+        stack.Top.Dispose();            // tracing -> capture (control records, flush, close) -> impairment -> device
+        if (_controlCapture.Attached)
+        {
+            _controlCapture.Attached = false;
+            DaemonLog.ControlCaptureClosed(_logger, _controlCapture.Queue.Written, _controlCapture.Queue.Dropped);
+        }
         stack.MemoryPeer?.Dispose();
     }
 

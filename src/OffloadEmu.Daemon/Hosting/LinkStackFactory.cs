@@ -73,6 +73,7 @@ internal sealed class LinkStackFactory
                 Format = capture.Format,
                 MaxFileBytes = capture.MaxFileBytes,
                 FlushInterval = TimeSpan.FromMilliseconds(capture.FlushIntervalMilliseconds),
+                SnapLength = capture.SnapLength,
             };
             return new CaptureDevice(inner, path, options, _time, _loggers.CreateLogger<CaptureDevice>());
         }

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using OffloadEmu.Daemon.Options;
 using OffloadEmu.Link;
+using OffloadEmu.Link.Capture;
 
 namespace OffloadEmu.Daemon.Metrics;
 
@@ -24,6 +25,7 @@ internal sealed class DaemonMetrics
     private volatile LinkStatistics? _statistics;
     private volatile string _link = "";
     private Func<long>? _delivered;
+    private volatile CaptureRecordQueue? _controlCapture;
 
     public DaemonMetrics(IMeterFactory meters, IOptions<MetricsOptions> options)
     {
@@ -33,6 +35,17 @@ internal sealed class DaemonMetrics
         meter.CreateObservableCounter("offloademu.link.bytes", ObserveBytes, "By", "Bytes of whole frames received and sent by the link device");
         meter.CreateObservableCounter("offloademu.link.drops", ObserveDrops, "{frame}", "Frames dropped by the link device or its decorators, by reason");
         meter.CreateObservableCounter("offloademu.daemon.sink.frames", ObserveDelivered, "{frame}", "Frames the receive loop handed to the frame sink (the offload target)");
+        meter.CreateObservableCounter("offloademu.capture.control_messages", ObserveControlCapture, "{message}", "Control messages mirrored into the capture (state=written) or dropped because its queue was full (state=dropped)");
+    }
+
+    /// <summary>Starts reporting the control capture's counters.</summary>
+    internal void AttachControlCapture(CaptureRecordQueue queue) => _controlCapture = queue;
+
+    private IEnumerable<Measurement<long>> ObserveControlCapture()
+    {
+        if (_controlCapture is not { } q) yield break;
+        yield return new(q.Written, new KeyValuePair<string, object?>("state", "written"));
+        yield return new(q.Dropped, new KeyValuePair<string, object?>("state", "dropped"));
     }
 
     /// <summary>Starts reporting <paramref name="statistics"/> of link <paramref name="link"/>.</summary>

@@ -19,4 +19,12 @@ public sealed class CaptureFileOptions
 
     /// <summary>Longest time a frame waits in the write buffer before it reaches the file, in ms. Default 1000.</summary>
     public int FlushIntervalMilliseconds { get; set; } = 1000;
+
+    /// <summary>Bytes kept of each frame (64..262144; the file records the original length). Default 262144: whole
+    /// frames. A small value (e.g. 128: the headers) keeps long bulk runs' captures small.</summary>
+    public int SnapLength { get; set; } = 262144;
+
+    /// <summary>Mirror every control message into the capture as a second interface (pcapng only; link type 252,
+    /// dissected by scripts/wireshark/offloademu.lua). Default true.</summary>
+    public bool Control { get; set; } = true;
 }

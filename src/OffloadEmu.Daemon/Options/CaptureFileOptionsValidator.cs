@@ -16,6 +16,7 @@ internal sealed class CaptureFileOptionsValidator : IValidateOptions<CaptureFile
         if (o.MaxFileBytes != 0 && o.MaxFileBytes < 64 * 1024)
             f.Add($"Capture:MaxFileBytes: {o.MaxFileBytes} is too small; use 0 (never rotate) or at least 65536");
         SettingChecks.Range(f, "Capture:FlushIntervalMilliseconds", o.FlushIntervalMilliseconds, 1, 60_000);
+        SettingChecks.Range(f, "Capture:SnapLength", o.SnapLength, 64, 262_144);
         if (o.Format == CaptureFormat.Pcap && o.File.EndsWith(".pcapng", StringComparison.OrdinalIgnoreCase))
             f.Add($"Capture:Format: pcap does not match the file name '{o.File}'; set Capture:Format=pcapng or name the file .pcap");
         return f.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(f);

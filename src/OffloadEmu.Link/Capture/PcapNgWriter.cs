@@ -10,13 +10,10 @@ namespace OffloadEmu.Link.Capture;
 /// handles both byte orders).
 /// </summary>
 /// <remarks>
-/// Room for chimney calls: a later record type will carry offload calls (InitiateOffload,
-/// TcpOffloadSend, completions...) in the same file as the wire frames, either as pcapng Custom
-/// Blocks (type 0x00000BAD, copyable, with our Private Enterprise Number) or as Enhanced Packet
-/// Blocks on a second interface whose link type is a private one (LINKTYPE_USER0..15, 147-162) so
-/// a Wireshark Lua dissector in scripts/wireshark can decode them in time order with the frames.
-/// <see cref="CaptureReader"/> already skips unknown block types, so files with such records stay
-/// readable by today's code.
+/// Chimney calls: the daemon adds a second interface of link type 252 (LINKTYPE_WIRESHARK_UPPER_PDU)
+/// whose Enhanced Packet Blocks carry the control messages (<see cref="CaptureRecordQueue"/>,
+/// <c>AddInterface(name, linkType)</c>, <see cref="WriteRecord"/>), dissected by
+/// scripts/wireshark/offloademu.lua in time order with the wire frames.
 /// </remarks>
 public sealed class PcapNgWriter : BufferedCaptureWriter
 {
@@ -39,6 +36,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
     internal const ushort OptEpbFlags = 2;
 
     private readonly int _snapLength;
+    private readonly List<int> _snapLengths = [];
     private int _interfaces;
 
     /// <summary>Creates the writer and writes the Section Header Block.</summary>
@@ -84,9 +82,14 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
     public override int AddInterface(string name) => AddInterface(name, LinkTypeEthernet);
 
     /// <summary>Writes an Interface Description Block with the given link type and returns its index.</summary>
-    public int AddInterface(string name, int linkType)
+    public int AddInterface(string name, int linkType) => AddInterface(name, linkType, _snapLength);
+
+    /// <summary>Writes an Interface Description Block with the given link type and snap length (bytes kept per record
+    /// on this interface) and returns its index.</summary>
+    public int AddInterface(string name, int linkType, int snapLength)
     {
         ArgumentNullException.ThrowIfNull(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(snapLength, 1);
         lock (Gate)
         {
             int nameBytes = Math.Min(Encoding.UTF8.GetByteCount(name), 200);
@@ -96,7 +99,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
             BinaryPrimitives.WriteUInt32LittleEndian(h, BlockTypeInterfaceDescription);
             BinaryPrimitives.WriteInt32LittleEndian(h[4..], total);
             BinaryPrimitives.WriteUInt16LittleEndian(h[8..], (ushort)linkType);
-            BinaryPrimitives.WriteInt32LittleEndian(h[12..], _snapLength);
+            BinaryPrimitives.WriteInt32LittleEndian(h[12..], snapLength);
             if (nameOpt != 0)
             {
                 var o = Reserve(nameOpt);
@@ -110,17 +113,24 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
             r[4] = 9; // 10^-9 s: nanoseconds
             // r[8..12) is opt_endofopt.
             BinaryPrimitives.WriteInt32LittleEndian(r[12..], total);
+            _snapLengths.Add(snapLength);
             return _interfaces++;
         }
     }
 
     /// <inheritdoc/>
     public override void WriteFrame(int interfaceIndex, long timestampNs, ReadOnlySpan<byte> frame, CaptureDirection direction)
+        => WriteRecord(interfaceIndex, timestampNs, frame, frame.Length, direction);
+
+    /// <summary>Appends one record that was already cut: <paramref name="originalLength"/> (at least its length) is the
+    /// length it had on its interface (<see cref="CaptureRecordQueue"/>).</summary>
+    public void WriteRecord(int interfaceIndex, long timestampNs, ReadOnlySpan<byte> frame, int originalLength, CaptureDirection direction)
     {
         lock (Gate)
         {
             if ((uint)interfaceIndex >= (uint)_interfaces) throw new ArgumentOutOfRangeException(nameof(interfaceIndex), "Call AddInterface first.");
-            int captured = Math.Min(frame.Length, _snapLength);
+            originalLength = Math.Max(originalLength, frame.Length);
+            int captured = Math.Min(frame.Length, _snapLengths[interfaceIndex]);
             int flagsOpt = direction == CaptureDirection.Unknown ? 0 : 8 + 4; // epb_flags + opt_endofopt
             int total = 28 + Align4(captured) + flagsOpt + 4;
             ulong ts = (ulong)timestampNs;
@@ -131,7 +141,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
             BinaryPrimitives.WriteUInt32LittleEndian(h[12..], (uint)(ts >> 32));
             BinaryPrimitives.WriteUInt32LittleEndian(h[16..], (uint)ts);
             BinaryPrimitives.WriteInt32LittleEndian(h[20..], captured);
-            BinaryPrimitives.WriteInt32LittleEndian(h[24..], frame.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(h[24..], originalLength);
             Append(frame[..captured]);
             Pad4(captured);
             var t = Reserve(flagsOpt + 4);

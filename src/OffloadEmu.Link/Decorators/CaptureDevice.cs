@@ -24,6 +24,9 @@ namespace OffloadEmu.Link.Decorators;
 /// given path, e.g. <c>cap.pcapng</c>; when the next frame would take it past the limit it is closed and
 /// <c>cap.1.pcapng</c>, <c>cap.2.pcapng</c>, ... follow (the counter goes before the extension; a path
 /// without an extension gets <c>cap.1</c>). Each file is complete on its own (header and interface block).</para>
+/// <para>Records of other link types (<see cref="AddRecordQueue"/>, pcapng only): each <see cref="CaptureRecordQueue"/>
+/// gets an interface of its own in every file, and its records are written before each batch of frames, by the idle
+/// timer and at Dispose, so the file stays in time order while the producers never wait for it.</para>
 /// <para>After a write fails, the file is abandoned and later frames count as CaptureFailed until the next
 /// rotation opens a new file. The decorator owns the inner device and disposes it.</para>
 /// </remarks>
@@ -38,6 +41,10 @@ public sealed partial class CaptureDevice : ILinkDevice
     private readonly Lock _gate = new();
     private readonly ITimer _flushTimer;
     private readonly long _flushIntervalTicks;
+
+    private readonly List<(CaptureRecordQueue Queue, int Interface)> _recordQueues = [];
+    private readonly CaptureRecordQueue.RecordWriter _writeRecord;
+    private int _drainInterface;
 
     private ICaptureWriter? _writer;
     private int _interface;
@@ -83,6 +90,7 @@ public sealed partial class CaptureDevice : ILinkDevice
         _logger = logger ?? NullLogger.Instance;
         _flushIntervalTicks = (long)(_options.FlushInterval.TotalSeconds * _time.TimestampFrequency);
         _lastFlush = _time.GetTimestamp();
+        _writeRecord = WriteRecord;
         // The idle timer only flushes our own buffer; it never calls into the inner device or user code.
         _flushTimer = _time.CreateTimer(static s => ((CaptureDevice)s!).OnFlushTimer(), this, _options.FlushInterval, _options.FlushInterval);
     }
@@ -116,10 +124,47 @@ public sealed partial class CaptureDevice : ILinkDevice
         return _inner.Send(frames);
     }
 
-    /// <summary>Writes buffered frames to the file now.</summary>
+    /// <summary>Writes buffered frames (and queued records) to the file now.</summary>
     public void Flush()
     {
-        lock (_gate) FlushLocked();
+        lock (_gate)
+        {
+            DrainRecordsLocked();
+            FlushLocked();
+        }
+    }
+
+    /// <summary>True when the capture can hold interfaces of other link types (pcapng; classic pcap has one).</summary>
+    public bool SupportsRecordInterfaces => _options.Format == CaptureFormat.PcapNg;
+
+    /// <summary>
+    /// Adds an interface of <paramref name="queue"/>'s link type to the capture (and to every file a rotation opens) and
+    /// writes the queue's records into it, in time order with the frames: the queue is drained before each batch of
+    /// frames, by the idle flush timer and at Dispose.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The format is classic pcap (one link type per file).</exception>
+    public void AddRecordQueue(CaptureRecordQueue queue)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        if (!SupportsRecordInterfaces) throw new NotSupportedException("A classic pcap file holds one link type; use pcapng to capture records of another.");
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            int index = -1;
+            if (_writer is PcapNgWriter ng)
+            {
+                try
+                {
+                    index = ng.AddInterface(queue.InterfaceName, queue.LinkType, queue.SnapLength);
+                    _dirty = true;
+                }
+                catch (Exception ex)
+                {
+                    Fail(ex);
+                }
+            }
+            _recordQueues.Add((queue, index));
+        }
     }
 
     private void Write(ReadOnlySpan<FrameBuffer> frames, CaptureDirection direction)
@@ -127,6 +172,8 @@ public sealed partial class CaptureDevice : ILinkDevice
         lock (_gate)
         {
             if (_disposed) return;
+            // Records queued before these frames go first: the file stays in time order.
+            if (_recordQueues.Count != 0) DrainRecordsLocked();
             long stamp = 0;
             foreach (var frame in frames)
             {
@@ -161,9 +208,51 @@ public sealed partial class CaptureDevice : ILinkDevice
     {
         lock (_gate)
         {
-            if (_disposed || !_dirty) return;
+            if (_disposed) return;
+            if (_recordQueues.Count != 0) DrainRecordsLocked();
+            if (!_dirty) return;
             // Only when the writers have been quiet: a busy link flushes itself on the write path.
             if (_time.GetTimestamp() - _lastFlush >= _flushIntervalTicks) FlushLocked();
+        }
+    }
+
+    private void DrainRecordsLocked()
+    {
+        for (int i = 0; i < _recordQueues.Count; i++)
+        {
+            var (queue, index) = _recordQueues[i];
+            if (_writer is null || index < 0)
+            {
+                queue.Discard();
+                continue;
+            }
+            _drainInterface = index;
+            queue.Drain(_writeRecord);
+        }
+    }
+
+    // The queue's visitor (a delegate made once): one record to the interface being drained.
+    private void WriteRecord(long timestampNs, CaptureDirection direction, ReadOnlySpan<byte> record, int originalLength)
+    {
+        if (_writer is not PcapNgWriter writer)
+        {
+            Statistics.CountDrop(DropReason.CaptureFailed);
+            return;
+        }
+        try
+        {
+            if (_path is not null && _options.MaxFileBytes > 0 && _dirty && writer.BytesWritten + record.Length + 64 > _options.MaxFileBytes)
+            {
+                Rotate();
+                if (_writer is not PcapNgWriter rotated) { Statistics.CountDrop(DropReason.CaptureFailed); return; }
+                writer = rotated; // the new file declares the interfaces again in the same order: same index
+            }
+            writer.WriteRecord(_drainInterface, timestampNs == 0 ? NowNs() : timestampNs, record, originalLength, direction);
+            _dirty = true;
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
         }
     }
 
@@ -236,6 +325,9 @@ public sealed partial class CaptureDevice : ILinkDevice
             ? new PcapWriter(stream, _options.SnapLength, leaveOpen: false, _options.BufferSize)
             : new PcapNgWriter(stream, _options.SnapLength, leaveOpen: false, _options.BufferSize);
         _interface = _writer.AddInterface(_inner.Name);
+        if (_writer is PcapNgWriter ng)
+            for (int i = 0; i < _recordQueues.Count; i++)
+                _recordQueues[i] = (_recordQueues[i].Queue, ng.AddInterface(_recordQueues[i].Queue.InterfaceName, _recordQueues[i].Queue.LinkType, _recordQueues[i].Queue.SnapLength));
         _lastFlush = _time.GetTimestamp();
     }
 
@@ -263,6 +355,7 @@ public sealed partial class CaptureDevice : ILinkDevice
             _flushTimer.Dispose();
             try
             {
+                if (_recordQueues.Count != 0) DrainRecordsLocked();
                 _writer?.Dispose();
             }
             catch (Exception ex)
