@@ -20,10 +20,12 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
     private readonly ControlOptions _options;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<ControlService> _logger;
+    private readonly DaemonStatusSource _status;
     private ControlServer? _server;
 
-    public ControlService(IFrameSink sink, IOptions<ControlOptions> options, ILoggerFactory loggers)
+    public ControlService(IFrameSink sink, IOptions<ControlOptions> options, ILoggerFactory loggers, DaemonStatusSource status)
     {
+        _status = status;
         _sink = sink;
         _options = options.Value;
         _loggers = loggers;
@@ -41,7 +43,10 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
             DaemonLog.ControlNotServed(_logger, _options.Endpoint);
             return Task.CompletedTask;
         }
-        var server = new ControlServer(target, new ControlServerOptions { Path = _options.Endpoint, ParametersSource = ParametersOf(_sink) },
+        var server = new ControlServer(target, new ControlServerOptions
+            {
+                Path = _options.Endpoint, ParametersSource = ParametersOf(_sink), StatusSource = _status.SnapshotAsync, SocketGroup = _options.Group,
+            },
             _loggers.CreateLogger("OffloadEmu.Control"));
         try
         {
