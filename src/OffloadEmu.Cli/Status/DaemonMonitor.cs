@@ -36,7 +36,7 @@ internal sealed class DaemonMonitor : IAsyncDisposable
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
             throw new DaemonUnavailableException(
-                $"no offloademud answers on {socket} ({Reason(ex)}); start it (offloademud, or systemctl start offloademud) or give its socket with --daemon SOCKET (Control:Endpoint)");
+                $"no offloademud answers on {socket} ({ConnectReason(socket, ex)}); start it (offloademud, or systemctl start offloademud) or give its socket with --daemon SOCKET (Control:Endpoint)");
         }
     }
 
@@ -55,6 +55,15 @@ internal sealed class DaemonMonitor : IAsyncDisposable
 
     private static bool IsConnectionFailure(Exception ex)
         => ex is SocketException or IOException or UnauthorizedAccessException or ControlProtocolException or TimeoutException or ObjectDisposedException;
+
+    private static string ConnectReason(string socket, Exception ex) => ex switch
+    {
+        SocketException { SocketErrorCode: SocketError.AccessDenied } or UnauthorizedAccessException
+            => "permission denied: run as root or as a member of the socket's group, Control:Group",
+        SocketException when !socket.StartsWith('@') && !File.Exists(socket) => "no socket file there",
+        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "nothing listens on that socket file",
+        _ => Reason(ex),
+    };
 
     private static string Reason(Exception ex) => ex switch
     {
