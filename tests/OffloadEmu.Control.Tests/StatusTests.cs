@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Diagnostics;
+using OffloadEmu.Link.Capture;
 using OffloadEmu.Control.Client;
 using OffloadEmu.Control.Protocol;
 using OffloadEmu.Control.Server;
@@ -137,6 +139,83 @@ public sealed class StatusTests
         Assert.Equal(before, lab.Target.CurrentParameters);
         Assert.True(client.IsConnected);
         Assert.Equal(NdisStatus.Success, client.SetParameters(before));
+    }
+
+    [Fact]
+    public async Task The_lua_dissector_shows_a_monitors_hello_QueryStatus_and_the_StatusInfo_connection_fields()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "oe-stcap-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, "control.pcapng");
+        try
+        {
+            var writer = new PcapNgWriter(File.Create(file));
+            int index = writer.AddInterface("control", ExportedPdu.LinkType);
+            SeqNumber sndNxt;
+            ulong context;
+            LiveLab? labRef = null;
+            await using (var lab = labRef = new LiveLab(new ControlServerOptions
+            {
+                Observer = new Observer(writer, index), StatusSource = (max, ct) => Source(labRef!.Target, max, ct),
+            }))
+            {
+                var host = new TestHost();
+                await using var client = lab.Connect(host, "captured host");
+                var (_, machine) = lab.Establish(41501);
+                var root = lab.BuildTree(machine, 0x300, out var tcp);
+                client.InitiateOffload(root);
+                Assert.True(host.WaitFor(h => h.Initiated.Contains(root), Wait));
+                context = tcp.MiniportOffloadContext!.Context;
+                await using var monitor = await RemoteOffloadTarget.ConnectAsync(lab.SocketPath, new RemoteOffloadTargetOptions { ClientName = "watcher", Role = ClientRole.Monitor });
+                sndNxt = Assert.Single((await monitor.QueryStatusAsync(100)).Connections).SndNxt;
+                await Task.Delay(100);
+            }
+            writer.Dispose();
+            if (Environment.GetEnvironmentVariable("OFFLOADEMU_SKIP_TSHARK") == "1" && !File.Exists("/usr/bin/tshark")) return;
+            var script = Path.Combine(RepoRoot(), "scripts", "wireshark", "offloademu.lua");
+            var psi = new ProcessStartInfo("tshark", ["-X", "lua_script:" + script, "-r", file, "-Y", $"offloademu.conn.snd_nxt == {sndNxt.Value}",
+                "-T", "fields", "-e", "_ws.col.Info", "-e", "offloademu.context", "-e", "offloademu.conn.local", "-e", "offloademu.conn.state"])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true,
+            };
+            using var tshark = Process.Start(psi)!;
+            string output = await tshark.StandardOutput.ReadToEndAsync();
+            string errors = await tshark.StandardError.ReadToEndAsync();
+            await tshark.WaitForExitAsync();
+            Assert.True(tshark.ExitCode == 0, errors);
+            string line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Matches(@"^S->C StatusInfo id=\d+ +, 1 sessions, 1 connections\t", line);
+            Assert.Contains($"0x{context:x16}", line, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains($"{LiveLab.HostIp}:41501", line, StringComparison.Ordinal);
+            Assert.EndsWith("\t4", line, StringComparison.Ordinal); // Established
+
+            psi.ArgumentList[5] = "offloademu";
+            using var all = Process.Start(psi)!;
+            string everything = await all.StandardOutput.ReadToEndAsync();
+            await all.WaitForExitAsync();
+            Assert.True(everything.Contains("C->S Hello id=1 watcher (Monitor)", StringComparison.Ordinal), everything);
+            Assert.True(everything.Contains("C->S Hello id=1 captured host (Host)", StringComparison.Ordinal), everything);
+            Assert.Matches(@"C->S QueryStatus id=\d+ max 100", everything);
+            Assert.DoesNotContain("Malformed", everything, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class Observer(PcapNgWriter writer, int index) : IControlMessageObserver
+    {
+        public void OnMessage(long sessionId, bool fromClient, ReadOnlySpan<byte> message)
+            => writer.WriteFrame(index, DateTime.UtcNow.Ticks * 100, ExportedPdu.Wrap(sessionId, fromClient, message),
+                fromClient ? CaptureDirection.Inbound : CaptureDirection.Outbound);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "OffloadEmu.sln"))) dir = Path.GetDirectoryName(dir);
+        return dir ?? throw new InvalidOperationException("repository root not found");
     }
 
     private static async Task<StatusSnapshot> Source(OffloadTarget target, int max, CancellationToken ct)
