@@ -100,6 +100,7 @@ f.c_retrans = ProtoField.uint64("offloademu.conn.retransmits", "Retransmitted se
 f.c_backoff = ProtoField.uint32("offloademu.conn.backoff", "Retransmit backoff")
 f.c_in = ProtoField.uint64("offloademu.conn.in_segments", "Segments in")
 f.c_out = ProtoField.uint64("offloademu.conn.out_segments", "Segments out")
+f.c_sendq = ProtoField.uint64("offloademu.conn.send_queued", "Send queued")
 f.c_backlog = ProtoField.uint32("offloademu.conn.send_backlog", "Send backlog")
 f.c_rcvbuf = ProtoField.uint32("offloademu.conn.receive_buffered", "Receive buffered")
 
@@ -163,13 +164,13 @@ local function dissect_status(tvb, t, pl)
         local rp = tvb(o, 2):le_uint(); o = o + 2
         local function ep(a, v6, port) return v6 and ("[" .. a .. "]:" .. port) or (a .. ":" .. port) end
         c:add(f.c_local, ep(la, l6, lp)); c:add(f.c_remote, ep(ra, r6, rp))
-        if not has(1 + 32 + 24 + 4 + 8 + 4 + 16 + 8) then break end
+        if not has(1 + 32 + 24 + 4 + 8 + 4 + 16 + 8 + 8) then break end
         c:add(f.c_state, tvb(o, 1)); o = o + 1
         for _, fld in ipairs({ f.c_snd_una, f.c_snd_nxt, f.c_snd_max, f.c_rcv_nxt, f.c_snd_wnd, f.c_rcv_wnd, f.c_cwnd, f.c_ssthresh }) do
             add(fld, 4, c)
         end
         add(f.c_srtt, 8, c); add(f.c_rttvar, 8, c); add(f.c_rto, 8, c); add(f.c_mss, 4, c); add(f.c_retrans, 8, c)
-        add(f.c_backoff, 4, c); add(f.c_in, 8, c); add(f.c_out, 8, c); add(f.c_backlog, 4, c); add(f.c_rcvbuf, 4, c)
+        add(f.c_backoff, 4, c); add(f.c_in, 8, c); add(f.c_out, 8, c); add(f.c_sendq, 8, c); add(f.c_backlog, 4, c); add(f.c_rcvbuf, 4, c)
         c:set_len(o - start)
         c:append_text(string.format(": %s -> %s", ep(la, l6, lp), ep(ra, r6, rp)))
     end

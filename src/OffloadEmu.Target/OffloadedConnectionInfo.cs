@@ -79,7 +79,10 @@ public sealed record class OffloadedConnectionInfo
     /// <summary>Segments sent while on this target.</summary>
     public ulong OutSegments { get; init; }
 
-    /// <summary>Send data queued and not yet acknowledged (the send backlog), bytes.</summary>
+    /// <summary>Send data the target holds: posted by the host and not yet acknowledged by the peer, bytes (Send-Q).</summary>
+    public long SendQueued { get; init; }
+
+    /// <summary>The send backlog size last indicated to the host (the bytes it should keep posted, spec §6.3), bytes.</summary>
     public uint SendBacklog { get; init; }
 
     /// <summary>Received bytes waiting for the host (not yet indicated or placed).</summary>

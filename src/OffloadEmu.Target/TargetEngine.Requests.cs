@@ -96,7 +96,7 @@ internal sealed partial class TargetEngine
                 SndUna = m.SndUna, SndNxt = m.SndNxt, SndMax = m.SndMax, RcvNxt = m.RcvNxt, SndWnd = m.SndWnd, RcvWnd = m.RcvWnd,
                 CWnd = m.CWnd, SsThresh = m.SsThresh, SRtt = m.SRtt, RttVar = m.RttVar, Rto = m.Rto, Mss = m.EffectiveMss,
                 RetransmittedSegments = m.Statistics.RetransmittedSegments, RetransmitBackoff = m.RetransmitCount,
-                InSegments = m.Statistics.InSegments, OutSegments = m.Statistics.OutSegments, SendBacklog = c.SendBacklog,
+                InSegments = m.Statistics.InSegments, OutSegments = m.Statistics.OutSegments, SendQueued = m.SendQueueBytes, SendBacklog = c.SendBacklog,
                 ReceiveBuffered = m.ReceiveBufferedBytes,
             });
         }

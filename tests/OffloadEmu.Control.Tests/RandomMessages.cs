@@ -90,7 +90,7 @@ internal sealed class RandomMessages(int seed)
             SndWnd = U32(), RcvWnd = U32(), CWnd = U32(), SsThresh = U32(),
             SRtt = TimeSpan.FromMicroseconds(_r.NextInt64(0, 86_400_000_000)), RttVar = TimeSpan.FromMicroseconds(_r.Next()),
             Rto = TimeSpan.FromMicroseconds(_r.Next()), Mss = _r.Next(), RetransmittedSegments = U64(), RetransmitBackoff = _r.Next(),
-            InSegments = U64(), OutSegments = U64(), SendBacklog = U32(), ReceiveBuffered = _r.Next(),
+            InSegments = U64(), OutSegments = U64(), SendQueued = _r.NextInt64(), SendBacklog = U32(), ReceiveBuffered = _r.Next(),
         }).ToArray();
         return new Control.Status.StatusSnapshot
         {

@@ -182,6 +182,7 @@ internal static class StatusJson
         w.WriteNumber("retransmit_backoff", c.RetransmitBackoff);
         w.WriteNumber("in_segments", c.InSegments);
         w.WriteNumber("out_segments", c.OutSegments);
+        w.WriteNumber("send_queued", c.SendQueued);
         w.WriteNumber("send_backlog", c.SendBacklog);
         w.WriteNumber("receive_buffered", c.ReceiveBuffered);
         w.WriteEndObject();

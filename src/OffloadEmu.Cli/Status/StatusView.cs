@@ -103,7 +103,7 @@ internal static class StatusView
         => $"snd_una {c.SndUna.Value} snd_nxt {c.SndNxt.Value} snd_max {c.SndMax.Value} rcv_nxt {c.RcvNxt.Value} "
             + $"snd_wnd {c.SndWnd} rcv_wnd {c.RcvWnd} cwnd {c.CWnd} ssthresh {c.SsThresh} rtt {Ms(c.SRtt)}/{Ms(c.RttVar)} ms rto {Ms(c.Rto)} ms "
             + $"mss {c.Mss} retrans {c.RetransmittedSegments}" + (c.RetransmitBackoff > 0 ? $" (backoff {c.RetransmitBackoff})" : "")
-            + $" segs_in {c.InSegments} segs_out {c.OutSegments} backlog {c.SendBacklog} rcv_buffered {c.ReceiveBuffered}";
+            + $" segs_in {c.InSegments} segs_out {c.OutSegments} send_q {c.SendQueued} rcv_q {c.ReceiveBuffered} backlog {c.SendBacklog}";
 
     /// <summary>The stats table; with a previous sample a rate column.</summary>
     public static Table Stats(List<StatsCounter> counters, List<StatsCounter>? previous, double seconds)

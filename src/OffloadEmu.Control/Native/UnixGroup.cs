@@ -36,7 +36,8 @@ public static partial class UnixGroup
         if (Chown(path, uint.MaxValue, gid) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"chown {path} to group {gid} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+            throw new IOException($"cannot give {path} to group {gid} ({Marshal.GetPInvokeErrorMessage(errno)}, errno {errno}): "
+                + "the daemon must run as root or be a member of that group (Control:Group)");
         }
     }
 }

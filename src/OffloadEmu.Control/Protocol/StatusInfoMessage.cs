@@ -87,6 +87,7 @@ internal sealed class StatusInfoMessage : ControlMessage
         w.U64(c.RetransmittedSegments);
         w.U32((uint)Math.Max(0, c.RetransmitBackoff));
         w.U64(c.InSegments); w.U64(c.OutSegments);
+        w.U64((ulong)Math.Max(0, c.SendQueued));
         w.U32(c.SendBacklog);
         w.U32((uint)Math.Max(0, c.ReceiveBuffered));
     }
@@ -162,10 +163,12 @@ internal sealed class StatusInfoMessage : ControlMessage
             SndWnd = r.U32(), RcvWnd = r.U32(), CWnd = r.U32(), SsThresh = r.U32(),
             SRtt = Time(ref r), RttVar = Time(ref r), Rto = Time(ref r),
             Mss = NonNegative(r.U32(), "MSS"), RetransmittedSegments = r.U64(), RetransmitBackoff = NonNegative(r.U32(), "backoff"),
-            InSegments = r.U64(), OutSegments = r.U64(), SendBacklog = r.U32(), ReceiveBuffered = NonNegative(r.U32(), "receive buffered"),
+            InSegments = r.U64(), OutSegments = r.U64(), SendQueued = SendQueued(r.U64()), SendBacklog = r.U32(), ReceiveBuffered = NonNegative(r.U32(), "receive buffered"),
         };
         return c;
     }
+
+    private static long SendQueued(ulong v) => v <= long.MaxValue ? (long)v : throw MessageReader.Malformed("send queue above 2^63");
 
     private static int NonNegative(uint v, string what) => v <= int.MaxValue ? (int)v : throw MessageReader.Malformed($"{what} above 2^31");
 

@@ -78,7 +78,10 @@ public sealed record class ConnectionStatus
     /// <summary>Segments sent while offloaded.</summary>
     public ulong OutSegments { get; init; }
 
-    /// <summary>Send data queued and not yet acknowledged, bytes.</summary>
+    /// <summary>Send data the target holds (posted, not yet acknowledged), bytes.</summary>
+    public long SendQueued { get; init; }
+
+    /// <summary>The send backlog size last indicated to the host (what it should keep posted), bytes.</summary>
     public uint SendBacklog { get; init; }
 
     /// <summary>Received bytes waiting for the host, bytes.</summary>

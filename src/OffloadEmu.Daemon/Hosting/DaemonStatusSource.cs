@@ -84,6 +84,6 @@ internal sealed class DaemonStatusSource
         RemotePort = c.RemotePort, State = c.State, SndUna = c.SndUna, SndNxt = c.SndNxt, SndMax = c.SndMax, RcvNxt = c.RcvNxt,
         SndWnd = c.SndWnd, RcvWnd = c.RcvWnd, CWnd = c.CWnd, SsThresh = c.SsThresh, SRtt = c.SRtt, RttVar = c.RttVar, Rto = c.Rto,
         Mss = c.Mss, RetransmittedSegments = c.RetransmittedSegments, RetransmitBackoff = c.RetransmitBackoff, InSegments = c.InSegments,
-        OutSegments = c.OutSegments, SendBacklog = c.SendBacklog, ReceiveBuffered = c.ReceiveBuffered,
+        OutSegments = c.OutSegments, SendQueued = c.SendQueued, SendBacklog = c.SendBacklog, ReceiveBuffered = c.ReceiveBuffered,
     };
 }
