@@ -63,6 +63,7 @@ internal static class StatsCommand
             if (live)
             {
                 await AnsiConsole.Live(new Text("waiting for the first sample ...")).AutoClear(false)
+                    .Overflow(VerticalOverflow.Ellipsis).Cropping(VerticalOverflowCropping.Bottom)
                     .StartAsync(ctx => WatchAsync(monitor, every, stop.Token, (s, counters, previous, seconds) =>
                     {
                         ctx.UpdateTarget(new Rows(new Text($"offloademud on {socket}, up {StatusView.Uptime(s.Uptime)}, every {every.TotalSeconds:0.###} s (Ctrl-C ends)"),

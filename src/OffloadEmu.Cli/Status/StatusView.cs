@@ -116,6 +116,8 @@ internal static class StatusView
         for (int i = 0; i < counters.Count; i++)
         {
             var c = counters[i];
+            // Drop reasons that never happened are left out of the table (the total is there; --json has them all).
+            if (c.Value == 0 && c.Name.StartsWith("link.drops.", StringComparison.Ordinal)) continue;
             if (!rates)
             {
                 table.AddRow(c.Name, Num(c.Value));
