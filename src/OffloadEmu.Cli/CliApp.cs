@@ -14,6 +14,8 @@ internal static class CliApp
         root.Subcommands.Add(ConnectCommand.Create(stdout, stderr));
         root.Subcommands.Add(ListenCommand.Create(stdout, stderr));
         root.Subcommands.Add(Drive.DriveCommand.Create(stdout, stderr));
+        root.Subcommands.Add(Status.StatusCommand.Create(stdout, stderr));
+        root.Subcommands.Add(Status.StatsCommand.Create(stdout, stderr));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }

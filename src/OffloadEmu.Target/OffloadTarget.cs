@@ -348,6 +348,21 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     public void RequestUpload(ulong context, TcpUploadReason reason = TcpUploadReason.UploadRequested)
         => _engine.Enqueue(new TargetRequest(RequestKind.RequestUpload, context, null, (int)reason));
 
+    /// <summary>
+    /// A consistent copy of every offloaded connection's state (at most <paramref name="max"/>; <c>Total</c> counts all),
+    /// taken on the engine thread between two rounds (status tools: `offloademu status`).
+    /// </summary>
+    /// <remarks>In manual mode the answer comes at the next <see cref="Poll"/>. A target stopped
+    /// meanwhile never answers: bound the wait with <paramref name="cancellationToken"/>.</remarks>
+    public Task<(IReadOnlyList<OffloadedConnectionInfo> Connections, int Total)> SnapshotConnectionsAsync(int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(max);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var request = new ConnectionSnapshotRequest(max);
+        _engine.Enqueue(new TargetRequest(RequestKind.Snapshot, 0, request));
+        return request.Result.Task.WaitAsync(cancellationToken);
+    }
+
     /// <summary>Engine thread or manual mode only: the delegated state of a connection now (diagnostics and tests).</summary>
     internal TcpMachine? MachineOf(ulong context)
         => _engine.TryGetObject(context, out var obj) && obj is TcpConnection c ? c.Machine : null;

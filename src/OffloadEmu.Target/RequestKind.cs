@@ -22,4 +22,6 @@ internal enum RequestKind : byte
     Resume,
     HardwareFailure,
     RequestUpload,
+    /// <summary>A copy of every connection's state for status tools (<see cref="OffloadTarget.SnapshotConnectionsAsync"/>).</summary>
+    Snapshot,
 }

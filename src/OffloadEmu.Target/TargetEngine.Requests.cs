@@ -72,7 +72,35 @@ internal sealed partial class TargetEngine
                     asked.MarkDirty();
                 }
                 return;
+            case RequestKind.Snapshot:
+                Snapshot((ConnectionSnapshotRequest)request.Argument!);
+                return;
         }
+    }
+
+    // Engine thread: the connections' state is read here and nowhere else; the waiter resumes on the thread pool.
+    private void Snapshot(ConnectionSnapshotRequest request)
+    {
+        var list = new List<OffloadedConnectionInfo>(Math.Min(request.Max, _connections.Count));
+        int total = 0;
+        foreach (var c in _connections.Values)
+        {
+            if (c.Terminated) continue;
+            total++;
+            if (list.Count >= request.Max) continue;
+            var m = c.Machine;
+            list.Add(new OffloadedConnectionInfo
+            {
+                Context = c.Context, Handle = c.Handle, LocalAddress = c.Key.Local, LocalPort = c.Key.LocalPort,
+                RemoteAddress = c.Key.Remote, RemotePort = c.Key.RemotePort, State = m.State,
+                SndUna = m.SndUna, SndNxt = m.SndNxt, SndMax = m.SndMax, RcvNxt = m.RcvNxt, SndWnd = m.SndWnd, RcvWnd = m.RcvWnd,
+                CWnd = m.CWnd, SsThresh = m.SsThresh, SRtt = m.SRtt, RttVar = m.RttVar, Rto = m.Rto, Mss = m.EffectiveMss,
+                RetransmittedSegments = m.Statistics.RetransmittedSegments, RetransmitBackoff = m.RetransmitCount,
+                InSegments = m.Statistics.InSegments, OutSegments = m.Statistics.OutSegments, SendQueued = m.SendQueueBytes, SendBacklog = c.SendBacklog,
+                ReceiveBuffered = m.ReceiveBufferedBytes,
+            });
+        }
+        request.Result.TrySetResult((list, total));
     }
 
     private TcpConnection? FindConnection(ulong context)

@@ -13,7 +13,7 @@ internal sealed class RandomMessages(int seed)
     {
         ControlMessage m = type switch
         {
-            MessageType.Hello => new HelloMessage { Magic = U32(), Version = (ushort)_r.Next(65536), ClientName = Name() },
+            MessageType.Hello => new HelloMessage { Magic = U32(), Version = (ushort)_r.Next(65536), ClientName = Name(), Role = (ClientRole)_r.Next(2) },
             MessageType.SetParameters => new SetParametersMessage
             {
                 Parameters = new OffloadParameters
@@ -71,10 +71,52 @@ internal sealed class RandomMessages(int seed)
                     FinWait2Timeout = TimeSpan.FromMicroseconds(_r.Next()), ChallengeAckInterval = TimeSpan.FromMicroseconds(_r.Next()),
                 },
             },
+            MessageType.QueryStatus => new QueryStatusMessage { MaxConnections = U32() },
+            MessageType.StatusInfo => new StatusInfoMessage { Snapshot = Status() },
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
         m.RequestId = U64();
         return m;
+    }
+
+    /// <summary>A random status snapshot: every field random within what the wire carries.</summary>
+    public Control.Status.StatusSnapshot Status()
+    {
+        var connections = Enumerable.Range(0, _r.Next(0, 6)).Select(_ => new Control.Status.ConnectionStatus
+        {
+            Context = U64(), Handle = U64(), SessionId = U64(), LocalAddress = Ip(Bool()), LocalPort = (ushort)_r.Next(65536),
+            RemoteAddress = Ip(Bool()), RemotePort = (ushort)_r.Next(65536), State = (TcpState)_r.Next(11),
+            SndUna = new SeqNumber(U32()), SndNxt = new SeqNumber(U32()), SndMax = new SeqNumber(U32()), RcvNxt = new SeqNumber(U32()),
+            SndWnd = U32(), RcvWnd = U32(), CWnd = U32(), SsThresh = U32(),
+            SRtt = TimeSpan.FromMicroseconds(_r.NextInt64(0, 86_400_000_000)), RttVar = TimeSpan.FromMicroseconds(_r.Next()),
+            Rto = TimeSpan.FromMicroseconds(_r.Next()), Mss = _r.Next(), RetransmittedSegments = U64(), RetransmitBackoff = _r.Next(),
+            InSegments = U64(), OutSegments = U64(), SendQueued = _r.NextInt64(), SendBacklog = U32(), ReceiveBuffered = _r.Next(),
+        }).ToArray();
+        return new Control.Status.StatusSnapshot
+        {
+            Status = (NdisStatus)U32(), DaemonVersion = Name(), Uptime = TimeSpan.FromMicroseconds(_r.NextInt64(0, 1L << 40)),
+            TakenAt = DateTimeOffset.UnixEpoch.AddTicks(_r.NextInt64(0, 1L << 54) * 10),
+            Link = new Control.Status.LinkStatus
+            {
+                Kind = Name(), Interface = Name(), MacAddress = Mac(), Mtu = _r.Next(), FramesIn = U64(), BytesIn = U64(), FramesOut = U64(),
+                BytesOut = U64(), Drops = [.. Enumerable.Range(0, _r.Next(0, 8)).Select(_ => new Control.Status.LinkDropCount(Name(), U64()))],
+            },
+            Capabilities = Caps(),
+            Parameters = new OffloadParameters
+            {
+                TicksPerSecond = U32(), TcpAckFrequency = U8(), TcpDelayedAckTicks = U8(), TcpMaximumRetransmissions = U8(),
+                TcpDoubtReachabilityRetransmissions = U8(), TcpSwsPreventionTicks = U32(), TcpDuplicateAckThreshold = U32(),
+                TcpPushTicks = U32(), NceStaleTicks = U32(),
+            },
+            FramesUp = U64(), DroppedFrames = U64(),
+            TcpIpv4 = new TcpOffloadStatisticsSnapshot(U64(), U64(), U64(), U64(), U64(), U64(), U64()),
+            TcpIpv6 = new TcpOffloadStatisticsSnapshot(U64(), U64(), U64(), U64(), U64(), U64(), U64()),
+            IpIpv4 = new IpOffloadStatisticsSnapshot(U64(), U64(), U64(), U64(), U64(), U64(), U64(), U64(), U64(), U64()),
+            IpIpv6 = new IpOffloadStatisticsSnapshot(U64(), U64(), U64(), U64(), U64(), U64(), U64(), U64(), U64(), U64()),
+            Sessions = [.. Enumerable.Range(0, _r.Next(0, 4)).Select(_ => new Control.Status.SessionStatus(U64(), Name(), _r.Next()))],
+            ConnectionsTotal = connections.Length + _r.Next(0, 3) * _r.Next(0, 1000),
+            Connections = connections,
+        };
     }
 
     private byte U8() => (byte)_r.Next(256);

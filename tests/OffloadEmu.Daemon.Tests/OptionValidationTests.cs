@@ -64,6 +64,7 @@ public sealed class OptionValidationTests : IDisposable
     [InlineData("Control:Endpoint: empty;", "--Control:Endpoint=")]
     [InlineData("Control:Endpoint: 'control.sock' is relative", "--Control:Endpoint=control.sock")]
     [InlineData("Control:Group: 'a b' is not a group name", "--Control:Group=a b")]
+    [InlineData("Control:Group: no group 'oe-t-nosuchgrp' on this system;", "--Control:Group=oe-t-nosuchgrp")]
     // Metrics and logging
     [InlineData("Metrics:Enabled: 'perhaps' is not valid; use true or false", "--Metrics:Enabled=perhaps")]
     [InlineData("Logging:Serilog: ", "--Logging:Serilog:MinimumLevel:Default=Loud")]

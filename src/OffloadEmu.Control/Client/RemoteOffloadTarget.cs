@@ -88,7 +88,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         _connection.StartSending();
         _receiveLoop = Task.Run(ReceiveLoopAsync);
-        var reply = await RequestAsync(new HelloMessage { ClientName = _options.ClientName }).ConfigureAwait(false);
+        var reply = await RequestAsync(new HelloMessage { ClientName = _options.ClientName, Role = _options.Role }).ConfigureAwait(false);
         var hello = reply as HelloReplyMessage ?? throw new ControlProtocolException(ProtocolError.OutOfOrder, $"expected a hello reply, got {reply.Type}");
         _current = hello.Current;
         HardwareCapabilities = hello.Hardware;
@@ -150,6 +150,19 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     /// <inheritdoc/>
     public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6)
         => Request(new QueryStatisticsMessage { Ipv6 = ipv6 }) is StatisticsReplyMessage s ? s.Ip : default;
+
+    /// <summary>A status snapshot of the daemon (QueryStatus, docs/control.md) listing at most
+    /// <paramref name="maxConnections"/> connections.</summary>
+    /// <exception cref="IOException">The connection is closed or was lost.</exception>
+    /// <exception cref="ControlProtocolException">The server answered with an error.</exception>
+    /// <exception cref="TimeoutException">No answer within the request timeout.</exception>
+    public async Task<Status.StatusSnapshot> QueryStatusAsync(int maxConnections = 4096, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxConnections);
+        var reply = await RequestAsync(new QueryStatusMessage { MaxConnections = (uint)maxConnections })
+            .WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        return reply is StatusInfoMessage info ? info.Snapshot : throw new ControlProtocolException(ProtocolError.OutOfOrder, $"expected a status reply, got {reply.Type}");
+    }
 
     /// <summary>The target's parameters in effect (QueryParameters, docs/control.md); null when the connection is closed
     /// or no reply came within the request timeout.</summary>
@@ -380,7 +393,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
                 CloseReason = error.Text;
                 foreach (var pending in _replies.Values) pending.TrySetException(new ControlProtocolException(error.Code, error.Text));
                 return false;
-            case HelloReplyMessage or StatusReplyMessage or StatisticsReplyMessage or ParametersReplyMessage:
+            case HelloReplyMessage or StatusReplyMessage or StatisticsReplyMessage or ParametersReplyMessage or StatusInfoMessage:
                 if (_replies.TryRemove(requestId, out var tcs)) tcs.TrySetResult(message);
                 return true;
             default:

@@ -6,6 +6,11 @@ public sealed record class RemoteOffloadTargetOptions
     /// <summary>The name the client gives in its hello (shown in the daemon's log).</summary>
     public string ClientName { get; init; } = $"pid {Environment.ProcessId}";
 
+    /// <summary>Host (default), or <see cref="ClientRole.Monitor"/> for a status tool: the server then accepts only
+    /// queries (<see cref="RemoteOffloadTarget.QueryStatusAsync"/>, statistics, parameters) and sends no indications,
+    /// events, adapter status or frames.</summary>
+    public ClientRole Role { get; init; } = ClientRole.Host;
+
     /// <summary>Largest payload accepted from the server.</summary>
     public int MaxMessageSize { get; init; } = Protocol.ControlProtocol.DefaultMaxMessageSize;
 

@@ -111,6 +111,8 @@ internal abstract class ControlMessage
             MessageType.ReceiveFrame => new FrameMessage(MessageType.ReceiveFrame) { Frame = r.Pooled(ControlProtocol.DefaultMaxMessageSize) },
             MessageType.QueryParameters => new QueryParametersMessage(),
             MessageType.ParametersReply => ParametersReplyMessage.Read(ref r),
+            MessageType.QueryStatus => QueryStatusMessage.Read(ref r),
+            MessageType.StatusInfo => StatusInfoMessage.Read(ref r),
             _ => throw new ControlProtocolException(ProtocolError.UnknownType, $"unknown message type {(ushort)type}"),
         };
         try

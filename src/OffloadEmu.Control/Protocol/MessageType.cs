@@ -34,6 +34,9 @@ public enum MessageType : ushort
     TcpForward = 14,
     /// <summary>Receive credit: bytes of indicated data the client's host has taken (docs/control.md, indications).</summary>
     ReceiveConsumed = 15,
+    /// <summary>A status snapshot of the daemon (link, sessions, counters, connections); answered by
+    /// <see cref="StatusInfo"/>. Allowed from monitor sessions.</summary>
+    QueryStatus = 16,
     /// <summary>The target's parameters in effect (offload parameters, tick, RTO floor, FIN_WAIT_2 time, challenge-ACK
     /// limit); answered by <see cref="ParametersReply"/>.</summary>
     QueryParameters = 17,
@@ -66,6 +69,8 @@ public enum MessageType : ushort
     AdapterStatus = 76,
     /// <summary>A frame from the non-offload receive path.</summary>
     ReceiveFrame = 77,
+    /// <summary>The answer to <see cref="QueryStatus"/>.</summary>
+    StatusInfo = 78,
     /// <summary>The answer to <see cref="QueryParameters"/>.</summary>
     ParametersReply = 79,
 }

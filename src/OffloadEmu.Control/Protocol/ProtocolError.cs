@@ -21,4 +21,6 @@ public enum ProtocolError : ushort
     Shutdown = 8,
     /// <summary>An internal error of the server while serving the request.</summary>
     Internal = 9,
+    /// <summary>A request a monitor session may not make (it may only query; docs/control.md, sessions).</summary>
+    NotPermitted = 10,
 }

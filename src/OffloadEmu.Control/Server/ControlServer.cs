@@ -63,15 +63,27 @@ public sealed class ControlServer : IAsyncDisposable
             if (File.Exists(_options.Path)) RemoveStaleSocket(_options.Path);
         }
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        bool bound = false;
         try
         {
             listener.Bind(new UnixDomainSocketEndPoint(abstractName ? "\0" + _options.Path[1..] : _options.Path));
-            if (!abstractName && !OperatingSystem.IsWindows()) File.SetUnixFileMode(_options.Path, _options.SocketMode);
+            bound = true;
+            if (!abstractName && !OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(_options.Path, _options.SocketMode);
+                if (!string.IsNullOrEmpty(_options.SocketGroup))
+                {
+                    if (!Native.UnixGroup.TryGetId(_options.SocketGroup, out uint gid))
+                        throw new IOException($"group '{_options.SocketGroup}' does not exist");
+                    Native.UnixGroup.SetGroup(_options.Path, gid);
+                }
+            }
             listener.Listen(64);
         }
         catch
         {
             listener.Dispose();
+            if (bound && !abstractName) File.Delete(_options.Path); // never listened: nobody can be using it
             throw;
         }
         _listener = listener;

@@ -31,6 +31,15 @@ public sealed record class ControlServerOptions
     /// <summary>Answers QueryParameters (the target's parameters in effect); null: answered NOT_SUPPORTED.</summary>
     public Func<TargetParameters>? ParametersSource { get; init; }
 
+    /// <summary>Group given the socket file (chown at start; the mode is <see cref="SocketMode"/>); null or empty = the
+    /// daemon's own group. An unknown group fails <see cref="ControlServer.Start"/>.</summary>
+    public string? SocketGroup { get; init; }
+
+    /// <summary>Answers QueryStatus: the daemon, its link and its connections (at most the given count; taken on the
+    /// target's engine thread). The server adds capabilities, statistics, sessions and owners. Null: answered
+    /// NOT_SUPPORTED with only what the server knows.</summary>
+    public Func<int, CancellationToken, Task<Status.StatusSnapshot>>? StatusSource { get; init; }
+
     /// <summary>Checks the settings; returns one line per problem.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -40,6 +40,9 @@ internal sealed class ControlSession
 
     public string Name { get; private set; } = "";
 
+    /// <summary>Host, or a monitor that may only query (set by the hello).</summary>
+    public ClientRole Role { get; private set; }
+
     public bool IsClosed => _closed;
 
     /// <summary>Objects this session has offloaded now.</summary>
@@ -99,20 +102,27 @@ internal sealed class ControlSession
     private bool Dispatch(ControlMessage message)
     {
         var target = _mux.Target;
+        if (Role == ClientRole.Monitor && message is not (HelloMessage or QueryStatusMessage or QueryStatisticsMessage or QueryParametersMessage))
+            throw new ControlProtocolException(ProtocolError.NotPermitted, $"{message.Type} from a monitor session: a monitor may only query");
         switch (message)
         {
+            case QueryStatusMessage status:
+                _ = StatusResponder.AnswerAsync(this, _mux, _options, status);
+                return false;
             case HelloMessage hello:
                 if (hello.Magic != ControlProtocol.Magic) throw new ControlProtocolException(ProtocolError.BadMagic, $"bad magic 0x{hello.Magic:x8}");
                 if (hello.Version != ControlProtocol.Version)
                     throw new ControlProtocolException(ProtocolError.VersionMismatch, $"version {hello.Version} not supported; this server speaks {ControlProtocol.Version}");
                 Name = hello.ClientName;
+                Role = hello.Role;
                 _helloDone = true;
                 Send(new HelloReplyMessage
                 {
                     RequestId = message.RequestId, Current = target.CurrentCapabilities, Hardware = target.HardwareCapabilities,
                     MacAddress = target.MacAddress, Mtu = target.Mtu,
                 });
-                _mux.Add(this);
+                // A monitor is not bound: it gets no adapter status and no frames, only its replies.
+                if (Role == ClientRole.Host) _mux.Add(this);
                 if (_logger is not null) ControlLog.SessionStarted(_logger, ToString());
                 return false;
             case SetParametersMessage set:

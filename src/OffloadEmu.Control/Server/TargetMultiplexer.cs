@@ -44,6 +44,9 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
 
     public void RemoveEntry(HandleEntry entry) => _handles.TryRemove(entry.ServerHandle, out _);
 
+    public bool TryGetEntry(ulong serverHandle, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out HandleEntry entry)
+        => _handles.TryGetValue(serverHandle, out entry);
+
     // ---- state completions -------------------------------------------------------------------------------------------
 
     public void InitiateOffloadComplete(OffloadBlock root) => StateComplete(root);

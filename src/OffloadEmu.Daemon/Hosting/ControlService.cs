@@ -21,11 +21,13 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<ControlService> _logger;
     private readonly ControlCapture _capture;
+    private readonly DaemonStatusSource _status;
     private ControlServer? _server;
 
-    public ControlService(IFrameSink sink, IOptions<ControlOptions> options, ILoggerFactory loggers, ControlCapture capture)
+    public ControlService(IFrameSink sink, IOptions<ControlOptions> options, ILoggerFactory loggers, ControlCapture capture, DaemonStatusSource status)
     {
         _capture = capture;
+        _status = status;
         _sink = sink;
         _options = options.Value;
         _loggers = loggers;
@@ -48,6 +50,8 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
         {
             Path = _options.Endpoint,
             ParametersSource = ParametersOf(_sink),
+            StatusSource = _status.SnapshotAsync,
+            SocketGroup = _options.Group,
             Observer = _capture.Attached ? _capture : null,
         };
         var server = new ControlServer(target, serverOptions, _loggers.CreateLogger("OffloadEmu.Control"));

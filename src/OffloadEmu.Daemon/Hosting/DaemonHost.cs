@@ -103,6 +103,7 @@ internal static class DaemonHost
         services.TryAddSingleton<LinkStackFactory>();
         services.TryAddSingleton<ControlCapture>();
         services.TryAddSingleton<LinkService>();
+        services.TryAddSingleton<DaemonStatusSource>();
 
         // Start order: the link first; readiness is sent after every service has started (lifecycle hook).
         services.TryAddSingleton<ControlService>();

@@ -9,7 +9,7 @@ public sealed class ControlOptions
     /// <summary>Unix domain socket path ('@' first = Linux abstract namespace). Default /run/offloademu/control.sock.</summary>
     public string Endpoint { get; set; } = "/run/offloademu/control.sock";
 
-    /// <summary>Group owning the socket file (mode 0660); empty = the daemon's primary group.</summary>
+    /// <summary>Group given the socket file (mode 0660, chown at start); empty = the daemon's primary group. Must exist.</summary>
     public string Group { get; set; } = "";
 
     /// <summary>Serve the control protocol (false: the target runs with no host bound, e.g. for an in-process host).</summary>

@@ -21,6 +21,8 @@ internal sealed class ControlOptionsValidator : IValidateOptions<ControlOptions>
             f.Add($"Control:Endpoint: '{e}' is relative; give an absolute path (e.g. /run/offloademu/control.sock) or '@name' for an abstract socket");
         if (!string.IsNullOrEmpty(o.Group) && o.Group.Any(c => char.IsWhiteSpace(c) || c == ':'))
             f.Add($"Control:Group: '{o.Group}' is not a group name; give an existing group (see /etc/group) or leave it empty");
+        else if (o.Enabled && !string.IsNullOrEmpty(o.Group) && !OperatingSystem.IsWindows() && !Control.Native.UnixGroup.TryGetId(o.Group, out _))
+            f.Add($"Control:Group: no group '{o.Group}' on this system; create it (groupadd {o.Group}), name an existing group (see /etc/group) or leave it empty");
         return f.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(f);
     }
 }
