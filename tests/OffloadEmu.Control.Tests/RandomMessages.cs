@@ -1,3 +1,7 @@
+using OffloadEmu.Chimney;
+using OffloadEmu.Chimney.State;
+using OffloadEmu.Tcp;
+using OffloadEmu.Wire;
 using OffloadEmu.Control.Protocol;
 
 namespace OffloadEmu.Control.Tests;
