@@ -91,4 +91,58 @@ public sealed class ContinuityTests(Xunit.Abstractions.ITestOutputHelper output)
         // Nothing leaked: all chunks came back, the target holds no indication buffers.
         Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
     }
+    [Theory]
+    [InlineData(21, false)]
+    [InlineData(22, false)]
+    [InlineData(23, true)]
+    [InlineData(24, true)]
+    public void ThreeConnections_OnATargetThatHoldsOne_PartialOffloadFailuresAtRandomPoints_AllStreamsByteExact(int seed, bool lossy)
+    {
+        // Capacity 1: whichever connection asks second gets OFFLOAD_TCP resources refused (its neighbour and path go as
+        // linkers, spec §2), stays in host mode and keeps working; random uploads hand the slot around.
+        var random = new Random(seed);
+        var damage = lossy ? new ImpairmentSpec { LossPercent = 1, DuplicatePercent = 1 } : null;
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake },
+            targetOptions: new OffloadTargetOptions
+            {
+                Capabilities = new TcpConnectionOffloadCapabilities { TcpConnectionOffloadCapacity = 1, SupportIPv4 = true, SupportSack = true },
+            },
+            impairment: damage, impairmentSeed: (ulong)seed);
+        lab.PeerListens.Add(7);
+        var sockets = new List<OffloadSocket>();
+        var transfers = new List<(OffloadSocket Socket, PeerConnection Peer, byte[] Up, byte[] Down, MemoryStream Received, Task Write, Task Read)>();
+        for (int i = 0; i < 3; i++)
+        {
+            var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+            var peer = lab.PeerConnections[(7, socket.LocalPort)];
+            var up = AppIo.Pattern(2_000_000 + random.Next(1000), seed * 10 + i);
+            var down = AppIo.Pattern(2_000_000 + random.Next(1000), seed * 10 + i + 5);
+            var received = new MemoryStream();
+            var write = AppIo.WriteAsync(socket, up, 1000 + random.Next(20_000));
+            var read = AppIo.ReadAsync(socket, down.Length, 1000 + random.Next(30_000), received);
+            peer.Send(down);
+            transfers.Add((socket, peer, up, down, received, write, read));
+        }
+        var end = lab.Now + TimeSpan.FromSeconds(lossy ? 600 : 120);
+        while (!transfers.TrueForAll(t => t.Write.IsCompleted && t.Read.IsCompleted && t.Peer.Received.Length == t.Up.Length))
+        {
+            Assert.True(lab.Now < end, $"seed {seed}: stalled. {lab.Describe()}");
+            for (int i = random.Next(1, 4); i > 0; i--) lab.StepOrAdvance();
+            var t = transfers[random.Next(transfers.Count)];
+            if (t.Socket.Location == ConnectionLocation.Offloaded) lab.Run(t.Socket.UploadAsync());
+            else if (t.Socket.Location == ConnectionLocation.Host) lab.Run(t.Socket.OffloadAsync());
+        }
+        foreach (var t in transfers)
+        {
+            Assert.False(t.Write.IsFaulted || t.Read.IsFaulted, $"seed {seed}: {t.Write.Exception ?? t.Read.Exception}");
+            Assert.Equal(t.Up, t.Peer.Received.ToArray());
+            Assert.Equal(t.Down, t.Received.ToArray());
+        }
+        var st = lab.Stack.Statistics;
+        output.WriteLine($"seed {seed}: {st.OffloadsSucceeded} offloads, {st.OffloadsFailed} refused, {st.Uploads} uploads");
+        Assert.True(st.OffloadsFailed >= 2, $"seed {seed}: only {st.OffloadsFailed} offloads were refused");
+        Assert.True(st.OffloadsSucceeded >= 3, $"seed {seed}: only {st.OffloadsSucceeded} offloads succeeded");
+        Assert.True(lab.Target.ConnectionCount <= 1);
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+    }
 }
