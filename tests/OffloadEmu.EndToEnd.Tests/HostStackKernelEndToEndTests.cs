@@ -207,7 +207,8 @@ public sealed class HostStackKernelEndToEndTests
             lab.AssertNoDrops();
 
             string file = lab.StopCapture();
-            AssertCaptureClean(file, 7, fins: 2, kernelResets: 0, lab.HandOvers, minimumFrames: 10_000, fullFrames: false, ourFinFirst: true);
+            AssertCaptureClean(file, 7, fins: 2, kernelResets: 0, lab.HandOvers, minimumFrames: 10_000, fullFrames: false, ourFinFirst: true,
+                captureDrops: lab.Capture!.KernelDrops);
             lab.AssertNoKernelChecksumErrors();
             passed = true;
         }
@@ -281,7 +282,8 @@ public sealed class HostStackKernelEndToEndTests
             lab.AssertNoDrops();
 
             string file = lab.StopCapture();
-            AssertCaptureClean(file, port, fins: 2, kernelResets: 0, lab.HandOvers, minimumFrames: 10_000, fullFrames: false, ourFinFirst: false);
+            AssertCaptureClean(file, port, fins: 2, kernelResets: 0, lab.HandOvers, minimumFrames: 10_000, fullFrames: false, ourFinFirst: false,
+                captureDrops: lab.Capture!.KernelDrops);
             lab.AssertNoKernelChecksumErrors();
             passed = true;
         }
@@ -516,9 +518,10 @@ public sealed class HostStackKernelEndToEndTests
     /// retransmissions and the kernel's duplicate ACKs there (plus <see cref="LossGrace"/>) are counted apart and
     /// allowed.</summary>
     private void AssertCaptureClean(string file, ushort port, int fins, int kernelResets, List<(double Start, double End)> handOvers,
-        int minimumFrames, bool fullFrames, bool ourFinFirst, List<(double Start, double End)>? lossWindows = null)
+        int minimumFrames, bool fullFrames, bool ourFinFirst, List<(double Start, double End)>? lossWindows = null, int captureDrops = 0)
     {
-        int lossRetransmissions = 0, lossDuplicateAcks = 0;
+        int lossRetransmissions = 0, lossDuplicateAcks = 0, notCaptured = 0;
+        if (captureDrops > 0) _output.WriteLine($"tcpdump dropped {captureDrops} frames: 'not captured' findings are allowed");
         var check = Stopwatch.StartNew();
         // The payload is pseudo-random bytes: decoded as plain data, or tshark's heuristic dissectors take some segments
         // for Thrift and the like and report them malformed or "not enough data" (seen here on frames cut at 96 bytes).
@@ -592,6 +595,12 @@ public sealed class HostStackKernelEndToEndTests
                     // Ours only when the kernel had already acknowledged the data; the kernel's are its eager timers.
                     if (sender == "kernel" || spurious || inLoss) { retransmission = true; continue; }
                 }
+                if (captureDrops > 0 && (raw.Contains("segment(s) not captured", StringComparison.Ordinal) || raw.Contains("segment that wasn't captured", StringComparison.Ordinal)))
+                {
+                    // tcpdump itself lost frames (it says how many when it stops): the gap is in the file, not on the wire.
+                    notCaptured++;
+                    continue;
+                }
                 if (inLoss && sender == "kernel" && raw.Contains("ACKed segment that wasn't captured", StringComparison.Ordinal))
                 {
                     // tshark's view after the burst of retransmissions that repairs the loss (every frame was captured).
@@ -634,6 +643,7 @@ public sealed class HostStackKernelEndToEndTests
         else Assert.True(theirResets >= kernelResets, $"expected a RST from the kernel, saw {theirResets}");
         Assert.Equal(fins, finCount);
         if (fins > 0) Assert.Equal(ourFinFirst ? "us" : "kernel", firstFinFrom);
+        if (notCaptured > 0) _output.WriteLine($"{notCaptured} 'not captured' findings, explained by tcpdump's {captureDrops} dropped frames");
         Assert.True(unexplained.Count == 0, "TCP analysis problems in the capture:\n" + string.Join('\n', unexplained));
         foreach (var side in new[] { "kernel", "us" })
         {

@@ -43,6 +43,17 @@ internal sealed class TcpdumpCapture : IDisposable
     /// <summary>What tcpdump printed on stderr.</summary>
     internal string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
+    /// <summary>After <see cref="Stop()"/>: the frames tcpdump says the kernel dropped before it could read them
+    /// ("N packets dropped by kernel"); 0 when it said nothing.</summary>
+    internal int KernelDrops
+    {
+        get
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(Stderr, @"(\d+) packets? dropped by kernel");
+            return m.Success ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        }
+    }
+
     /// <summary>
     /// Waits (up to 5 s) until the file holds <paramref name="minimumFrames"/> frames, then stops
     /// tcpdump by PID (SIGTERM) and waits for it to exit. tcpdump drops whatever is still in its

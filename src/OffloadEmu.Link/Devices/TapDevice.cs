@@ -39,6 +39,10 @@ public sealed unsafe class TapDevice : ILinkDevice
         if (options.AttachOnly && Libc.IfNameToIndex(requested) == 0)
             throw new LinkDeviceException(requested, "no TAP of this name exists in this network namespace (AttachOnly)", Libc.Errno);
 
+        // An existing TAP's MTU is read by name before attaching: once attached (its fd then names it in fdinfo) its owner
+        // may move it to another namespace at once, where a by-name ioctl of ours would find no such device (ENODEV).
+        int? mtu = options.Mtu ?? (Libc.IfNameToIndex(requested) != 0 ? TryGetMtu(requested) : null);
+
         int fd = Libc.Open("/dev/net/tun", Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
         if (fd < 0) throw new LinkDeviceException(requested, "cannot open /dev/net/tun (needs CAP_NET_ADMIN and the tun module)", Libc.Errno);
         try
@@ -64,7 +68,7 @@ public sealed unsafe class TapDevice : ILinkDevice
                 throw new LinkDeviceException(Name, "SIOCGIFHWADDR on the TAP fd failed", Libc.Errno);
             PeerMacAddress = Wire.MacAddress.Read(new ReadOnlySpan<byte>(hw.HwAddrData, Wire.MacAddress.Length));
 
-            Mtu = options.Mtu ?? InterfaceInfo.GetMtu(Name);
+            Mtu = mtu ?? InterfaceInfo.GetMtu(Name);
             MacAddress = options.MacAddress ?? DeriveMac(Name);
         }
         catch
@@ -97,6 +101,18 @@ public sealed unsafe class TapDevice : ILinkDevice
 
     /// <inheritdoc/>
     public int Mtu { get; }
+
+    private static int? TryGetMtu(string name)
+    {
+        try
+        {
+            return InterfaceInfo.GetMtu(name);
+        }
+        catch (LinkDeviceException)
+        {
+            return null;   // gone meanwhile: read again after the attach
+        }
+    }
 
     /// <summary>None: without TUNSETOFFLOAD the kernel hands over and expects fully checksummed frames.</summary>
     public ChecksumCapabilities Checksums => ChecksumCapabilities.None;
