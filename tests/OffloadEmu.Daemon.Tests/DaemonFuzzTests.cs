@@ -39,27 +39,6 @@ public sealed class DaemonFuzzTests : IDisposable
         }
     }
 
-    private sealed class QuietHost : IOffloadHost
-    {
-        public void InitiateOffloadComplete(OffloadBlock root) { }
-        public void TerminateOffloadComplete(OffloadBlock root) { }
-        public void UpdateOffloadComplete(OffloadBlock root) { }
-        public void InvalidateOffloadComplete(OffloadBlock root) { }
-        public void QueryOffloadStateComplete(OffloadBlock root) { }
-        public void TcpOffloadSendComplete(NetBufferList chain) { }
-        public void TcpOffloadReceiveComplete(NetBufferList chain) { }
-        public void TcpOffloadDisconnectComplete(NetBufferList nbl) { }
-        public void TcpOffloadForwardComplete(NetBufferList chain) { }
-        public NdisStatus TcpOffloadReceiveIndicate(ulong handle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
-        {
-            bytesConsumed = 0;
-            return NdisStatus.OffloadDataNotAccepted;
-        }
-        public void TcpOffloadEvent(ulong handle, TcpOffloadEventType type, uint info) { }
-        public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) { }
-        public void IndicateStatus(NdisStatus adapterStatus) { }
-        public void ReceiveFrame(ReadOnlySpan<byte> frame) { }
-    }
 
     [Fact]
     public async Task Random_truncated_and_mutated_messages_leave_the_daemon_process_serving_a_well_behaved_client()
@@ -67,7 +46,7 @@ public sealed class DaemonFuzzTests : IDisposable
         _dir.Write("emulator.json", TestConfig.MemoryJson);
         using var daemon = DaemonProcess.Start(_dir.Path, []);
         using var good = ConnectWhenReady(daemon);
-        good.Bind(new QuietHost());
+        good.Bind(new FrameHost());
 
         var stop = Stopwatch.StartNew();
         var duration = TimeSpan.FromSeconds(3);
@@ -135,7 +114,7 @@ public sealed class DaemonFuzzTests : IDisposable
         // A new client still binds; the daemon stops cleanly.
         using (var later = RemoteOffloadTarget.Connect(Socket, new RemoteOffloadTargetOptions { ClientName = "later" }))
         {
-            later.Bind(new QuietHost());
+            later.Bind(new FrameHost());
             Assert.Equal(NdisStatus.Success, later.SetParameters(OffloadParameters.Default));
         }
         good.Dispose();

@@ -82,32 +82,4 @@ public sealed class TargetSinkTests : IDisposable
         await host.StopAsync();
         Assert.False(File.Exists(socket)); // the server removed its socket file
     }
-
-    private sealed class FrameHost(List<byte[]> frames) : IOffloadHost
-    {
-        public void ReceiveFrame(ReadOnlySpan<byte> frame)
-        {
-            lock (frames) frames.Add(frame.ToArray());
-        }
-
-        public void IndicateStatus(NdisStatus adapterStatus) { }
-        public void InitiateOffloadComplete(OffloadBlock root) { }
-        public void TerminateOffloadComplete(OffloadBlock root) { }
-        public void UpdateOffloadComplete(OffloadBlock root) { }
-        public void InvalidateOffloadComplete(OffloadBlock root) { }
-        public void QueryOffloadStateComplete(OffloadBlock root) { }
-        public void TcpOffloadSendComplete(NetBufferList chain) { }
-        public void TcpOffloadReceiveComplete(NetBufferList chain) { }
-        public void TcpOffloadDisconnectComplete(NetBufferList nbl) { }
-        public void TcpOffloadForwardComplete(NetBufferList chain) { }
-
-        public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
-        {
-            bytesConsumed = 0;
-            return NdisStatus.OffloadDataNotAccepted;
-        }
-
-        public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) { }
-        public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) { }
-    }
 }
