@@ -45,8 +45,10 @@ internal sealed class Transfer
         await Task.WhenAll(send, receive).ConfigureAwait(false);
         await _socket.CloseAsync().ConfigureAwait(false);
         // The close completes when our FIN is acknowledged; the release terminate of an offloaded connection follows.
-        // Give it a moment so the target is not stopped under it.
-        for (int i = 0; i < 200 && _socket.Location != ConnectionLocation.Closed; i++) await Task.Delay(10).ConfigureAwait(false);
+        // Give it a moment so the target is not stopped under it. Once it has left the target it is done for us: an end
+        // that closed first stays in host-mode TIME-WAIT for 2MSL (docs/hoststack.md), which nobody needs to wait for.
+        for (int i = 0; i < 200 && _socket.Location is not (ConnectionLocation.Closed or ConnectionLocation.Host); i++)
+            await Task.Delay(10).ConfigureAwait(false);
         if (_plan.Receive != ReceiveMode.Verify)
             return new TransferOutcome(_cycleRefusals > 0 ? $"the target refused {_cycleRefusals} re-offloads" : null, null, null, null);
         string sent = Convert.ToHexString(_sentHash!.GetHashAndReset());
