@@ -133,20 +133,23 @@ if ! [ -S "$sock" ]; then
 fi
 echo "offloademud pid $daemon_pid on tap:oe0, control $sock, capture $capture, log $daemon_log"
 
-# run_oe NAME ARGS...: offloademu in the background (so Ctrl+C reaches the trap at once), output to the terminal
-# and to $run/NAME.out; sets $rc.
-run_oe() {
-  local name=$1; shift
-  "${oe[@]}" "$@" > >(tee "$run/$name.out") 2>&1 &
-  local pid=$!; pids+=("$pid")
-  wait "$pid"; rc=$?
-}
-# start_oe NAME ARGS...: the same without waiting; sets $bg_pid.
+# start_oe NAME ARGS...: offloademu in the background (so Ctrl+C reaches the trap at once), its output to the
+# terminal and to $run/NAME.out, its PID recorded for the teardown; sets $bg_pid. finish_oe NAME waits for it and
+# for its output to be through, and sets $rc to its exit status.
 start_oe() {
   local name=$1; shift
-  "${oe[@]}" "$@" > >(tee "$run/$name.out") 2>&1 &
-  bg_pid=$!; pids+=("$bg_pid")
+  { "${oe[@]}" "$@" 2>&1 & echo $! >"$run/$name.pid"; wait $!; echo $? >"$run/$name.rc"; } | tee "$run/$name.out" &
+  local tee_pid=$!
+  for _ in $(seq 1 100); do [ -s "$run/$name.pid" ] && break; sleep 0.05; done
+  bg_pid=$(cat "$run/$name.pid"); pids+=("$bg_pid" "$tee_pid")
+  tee_last[$name]=$tee_pid
 }
+declare -A tee_last
+finish_oe() {
+  wait "${tee_last[$1]}"
+  rc=$(cat "$run/$1.rc" 2>/dev/null || echo 1)
+}
+run_oe() { start_oe "$@"; finish_oe "$1"; }
 wait_line() { # wait_line FILE TEXT PID: until FILE has TEXT (or PID ends, or 30 s)
   for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; kill -0 "$3" 2>/dev/null || return 1; sleep 0.1; done
   return 1
@@ -166,27 +169,28 @@ expect=$(( (size_b - 1) / every_b ))
 
 # --- 4. passive connection -----------------------------------------------------------------------
 step "2. passive: the kernel connects in to 198.18.0.2:5001 (listen --echo), $size each way"
-start_oe listen-echo listen 5001 --echo --daemon "$sock" --local 198.18.0.2/24 --offload immediate --timeout "$timeout_s"
+start_oe listen_echo listen 5001 --echo --daemon "$sock" --local 198.18.0.2/24 --offload immediate --timeout "$timeout_s"
 listen_pid=$bg_pid
-wait_line "$run/listen-echo.out" "^listening on" "$listen_pid"; check "listener up" $?
+wait_line "$run/listen_echo.out" "^listening on" "$listen_pid"; check "listener up" $?
 ip netns exec "$ns" /usr/bin/python3 scripts/demo-peer.py echo 198.18.0.2 5001 "$size_b" &
 peer_pid=$!; pids+=("$peer_pid")
 wait "$peer_pid"; peer_rc=$?
+finish_oe listen_echo
 check "kernel side: $size_b bytes each way, SHA-256 equal" $peer_rc
-wait "$listen_pid"; rc=$?
 check "passive transfer exits 0" $rc
-grep -q "bytes sent $size_b, received $size_b" "$run/listen-echo.out"; check "host stack echoed $size_b bytes" $?
+grep -q "bytes sent $size_b, received $size_b" "$run/listen_echo.out"; check "host stack echoed $size_b bytes" $?
 
 # --- 5. abortive close ---------------------------------------------------------------------------
 step "3. abortive close: the kernel connects in to 198.18.0.2:5002 (listen --sink), sends 1 MiB, closes with RST"
-start_oe listen-sink listen 5002 --sink --daemon "$sock" --local 198.18.0.2/24 --offload immediate --timeout 60
+start_oe listen_sink listen 5002 --sink --daemon "$sock" --local 198.18.0.2/24 --offload immediate --timeout 60
 listen_pid=$bg_pid
-wait_line "$run/listen-sink.out" "^listening on" "$listen_pid"; check "listener up" $?
+wait_line "$run/listen_sink.out" "^listening on" "$listen_pid"; check "listener up" $?
 ip netns exec "$ns" /usr/bin/python3 scripts/demo-peer.py abort 198.18.0.2 5002 1048576 &
 peer_pid=$!; pids+=("$peer_pid")
-wait "$peer_pid"; check "kernel side sent 1 MiB and reset" $?
-wait "$listen_pid"; rc=$?
-[ $rc -ne 0 ] && grep -qi "reset" "$run/listen-sink.out"; check "listen reports the reset (exit $rc)" $?
+wait "$peer_pid"; peer_rc=$?
+finish_oe listen_sink
+check "kernel side sent 1 MiB and reset" $peer_rc
+[ "$rc" -ne 0 ] && grep -qi "reset" "$run/listen_sink.out"; check "listen reports the reset (exit $rc)" $?
 
 # --- 6. statistics -------------------------------------------------------------------------------
 step "offloademud statistics"
@@ -195,7 +199,7 @@ if "${oe[@]}" --help 2>/dev/null | grep -qE '^[[:space:]]+status([[:space:]]|$)'
   "${oe[@]}" status --daemon "$sock"; check "offloademu status" $?
 else
   echo "(offloademu status is not in this build; the transfers' own counters:)"
-  for f in connect listen-echo listen-sink; do
+  for f in connect listen_echo listen_sink; do
     printf '  %-12s %s\n' "$f" "$(grep -h '^offloads' "$run/$f.out" | tr '\n' ' ')"
   done
 fi
@@ -214,8 +218,9 @@ if command -v tshark >/dev/null && [ -s "$capture" ]; then
       -o tcp.analyze_sequence_numbers:FALSE -T fields -E separator=/t -E occurrence=f \
       -e frame.interface_name -e ip.checksum.status -e tcp.checksum.status -e ip.src -e tcp.srcport -e tcp.dstport \
       -e tcp.flags.fin -e tcp.flags.reset -e _ws.malformed -e tcp.checksum -e tcp.checksum_calculated \
-      >"$run/fields.tsv" 2>"$run/tshark.err"
-  check "tshark reads the capture" $?
+      >"$run/fields.tsv" 2>"$run/tshark.err" &
+  tshark_pid=$!; pids+=("$tshark_pid"); t0=$(date +%s)
+  wait "$tshark_pid"; check "tshark reads the capture ($(( $(date +%s) - t0 )) s)" $?
   verdict=$(awk -F'\t' '
     { frames++; ifn[$1]++
       # 0xffff for a computed 0x0000 is the same checksum in one s complement (RFC 1624); tshark 4.0 flags it.
