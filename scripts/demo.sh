@@ -240,7 +240,7 @@ if command -v tshark >/dev/null && [ -s "$capture" ]; then
       printf "\n"
       printf "%s\n%s\n%s\n", first[7], first[5001], first[5002] }' "$run/fields.tsv")
   summary=$(sed -n 1p <<<"$verdict")
-  echo "$capture: $summary"
+  echo "${capture#"$root_dir"/}: $summary"
   grep -q "bad checksums: 0, malformed: 0" <<<"$summary"; check "no bad checksum, no malformed frame" $?
   [ "$(sed -n 2p <<<"$verdict")" = "FIN from 198.18.0.2" ]; check "port 7: graceful close, our FIN first" $?
   [ "$(sed -n 3p <<<"$verdict")" = "FIN from 198.18.0.1" ]; check "port 5001: graceful close, the kernel's FIN first" $?
