@@ -5,11 +5,19 @@
                                        from the kernel side), compare length and SHA-256 of both directions
   demo-peer.py abort HOST PORT BYTES   connect, send BYTES, then close with SO_LINGER 0: the kernel sends a RST
                                        (an abortive close from the kernel side)
+  demo-peer.py drive-abort SOCKET HOST:PORT BYTES -- OFFLOADEMU...
+                                       our side instead (run outside the namespace): `offloademu drive --daemon
+                                       SOCKET` connects to HOST:PORT, waits until the connection is offloaded, sends
+                                       BYTES, then disconnects abortively: the offload target sends the RST
 
 Exit 0 when the check holds, 1 otherwise, with one line saying what.
 """
+import base64
 import hashlib
+import json
 import random
+import signal
+import subprocess
 import socket
 import struct
 import sys
@@ -97,7 +105,64 @@ def abort(s: socket.socket, total: int) -> int:
     return 0
 
 
+def drive_abort(sock: str, remote: str, total: int, offloademu: list[str]) -> int:
+    proc = subprocess.Popen(offloademu + ["drive", "--daemon", sock], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, bufsize=1)
+    signal.signal(signal.SIGTERM, lambda *_: (proc.kill(), sys.exit(143)))
+    next_id = [0]
+
+    def request(op: str, **fields) -> int:
+        next_id[0] += 1
+        proc.stdin.write(json.dumps({"id": next_id[0], "op": op, **fields}) + "\n")
+        proc.stdin.flush()
+        return next_id[0]
+
+    def until(pred, what: str, secs: float = 20.0) -> dict:
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            ev = json.loads(line)
+            if ev.get("event") == "error":
+                raise SystemExit(f"our side: drive error while waiting for {what}: {ev.get('error')}")
+            if pred(ev):
+                return ev
+        raise SystemExit(f"our side: no {what} from offloademu drive")
+
+    try:
+        host, _, port = remote.rpartition(":")
+        request("bind", local="198.18.0.2/24")
+        until(lambda e: e["event"] == "bound", "bound")
+        request("connect", remote=remote)
+        conn = until(lambda e: e["event"] == "connected", "connected")["conn"]
+        until(lambda e: e["event"] == "state" and e.get("conn") == conn and e.get("location") == "offloaded", "offload")
+        chunk = random.Random(9).randbytes(min(total, 1 << 20))
+        sent = 0
+        while sent < total:
+            n = min(len(chunk), total - sent)
+            rid = request("send", conn=conn, base64=base64.b64encode(chunk[:n]).decode())
+            done = until(lambda e, r=rid: e["event"] == "send_complete" and e.get("id") == r, "send_complete")
+            if done["status"] != "SUCCESS":
+                raise SystemExit(f"our side: send completed {done['status']}")
+            sent += n
+        rid = request("disconnect", conn=conn, mode="abortive")
+        done = until(lambda e: e["event"] == "disconnect_complete" and e.get("id") == rid, "disconnect_complete")
+        request("quit")
+        proc.stdin.close()
+        proc.wait(20)
+        print(f"our side: offloademu drive sent {sent} bytes to {remote} while offloaded, then an abortive disconnect: "
+              f"{done['status']}", flush=True)
+        return 0 if done["status"] == "SUCCESS" else 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def main() -> int:
+    if len(sys.argv) >= 6 and sys.argv[1] == "drive-abort" and sys.argv[5] == "--":
+        return drive_abort(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[6:])
     if len(sys.argv) != 5 or sys.argv[1] not in ("echo", "abort"):
         print(__doc__, file=sys.stderr)
         return 2

@@ -11,7 +11,9 @@
 #      by SHA-256, uploaded and re-offloaded every --upload-every bytes; our side closes first (graceful, FIN);
 #   2. passive: the kernel connects in to `offloademu listen --echo`, N bytes each way, hashed on the kernel side; the
 #      kernel closes first (graceful, FIN);
-#   3. abortive: the kernel connects in to `offloademu listen --sink` and closes with SO_LINGER 0 (RST);
+#   3. abortive closes: ours, `offloademu drive` connects to the kernel's discard server, sends 1 MiB while offloaded
+#      and disconnects abortively (the offload target sends the RST); then the kernel's, connecting in to
+#      `offloademu listen --sink` and closing with SO_LINGER 0;
 # then prints the daemon's statistics, stops the daemon and gives a one-line tshark verdict of the capture.
 # Tears everything down at the end and on Ctrl+C (processes by PID, the lab by lab.sh down); exit status 1 if any
 # check failed, 2 for a usage error.
@@ -180,8 +182,13 @@ check "kernel side: $size_b bytes each way, SHA-256 equal" $peer_rc
 check "passive transfer exits 0" $rc
 grep -q "bytes sent $size_b, received $size_b" "$run/listen_echo.out"; check "host stack echoed $size_b bytes" $?
 
-# --- 5. abortive close ---------------------------------------------------------------------------
-step "3. abortive close: the kernel connects in to 198.18.0.2:5002 (listen --sink), sends 1 MiB, closes with RST"
+# --- 5. abortive closes --------------------------------------------------------------------------
+step "3a. abortive close from our side: offloademu drive to the kernel's discard server 198.18.0.1:9, 1 MiB, then RST"
+/usr/bin/python3 scripts/demo-peer.py drive-abort "$sock" 198.18.0.1:9 1048576 -- "${oe[@]}" &
+peer_pid=$!; pids+=("$peer_pid")
+wait "$peer_pid"; check "our abortive disconnect of an offloaded connection completes SUCCESS" $?
+
+step "3b. abortive close from the kernel's side: it connects in to 198.18.0.2:5002 (listen --sink), sends 1 MiB, closes with RST"
 start_oe listen_sink listen 5002 --sink --daemon "$sock" --local 198.18.0.2/24 --offload immediate --timeout 60
 listen_pid=$bg_pid
 wait_line "$run/listen_sink.out" "^listening on" "$listen_pid"; check "listener up" $?
@@ -228,7 +235,7 @@ if command -v tshark >/dev/null && [ -s "$capture" ]; then
       else if ($2 == "0" || $3 == "0") bad++
       if ($9 != "") malformed++
       if ($7 == "1" || $7 == "True" || $8 == "1" || $8 == "True") {
-        port = ($5 == 7 || $5 == 5001 || $5 == 5002) ? $5 : $6
+        port = ($5 == 7 || $5 == 9 || $5 == 5001 || $5 == 5002) ? $5 : $6
         if (!(port in first)) first[port] = (($8 == "1" || $8 == "True") ? "RST" : "FIN") " from " $4
       } }
     END {
@@ -238,13 +245,14 @@ if command -v tshark >/dev/null && [ -s "$capture" ]; then
       printf "%s, bad checksums: %d, malformed: %d", line, bad + 0, malformed + 0
       if (negzero) printf " (%d TCP checksum 0xffff for 0x0000 not counted: equal in one s complement)", negzero
       printf "\n"
-      printf "%s\n%s\n%s\n", first[7], first[5001], first[5002] }' "$run/fields.tsv")
+      printf "%s\n%s\n%s\n%s\n", first[7], first[5001], first[5002], first[9] }' "$run/fields.tsv")
   summary=$(sed -n 1p <<<"$verdict")
   echo "${capture#"$root_dir"/}: $summary"
   grep -q "bad checksums: 0, malformed: 0" <<<"$summary"; check "no bad checksum, no malformed frame" $?
   [ "$(sed -n 2p <<<"$verdict")" = "FIN from 198.18.0.2" ]; check "port 7: graceful close, our FIN first" $?
   [ "$(sed -n 3p <<<"$verdict")" = "FIN from 198.18.0.1" ]; check "port 5001: graceful close, the kernel's FIN first" $?
   [ "$(sed -n 4p <<<"$verdict")" = "RST from 198.18.0.1" ]; check "port 5002: abortive close, the kernel's RST" $?
+  [ "$(sed -n 5p <<<"$verdict")" = "RST from 198.18.0.2" ]; check "port 9: abortive close, our RST" $?
   echo "open it: wireshark -X lua_script:scripts/wireshark/offloademu.lua ${capture#"$root_dir"/}"
 else
   check "capture $capture written and tshark present" 1
