@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # OffloadEmu end-to-end demo (README "Main job"; issue 7). As root, on Debian:
 #
-#   scripts/demo.sh [--quick] [--size N] [--upload-every N] [--capture FILE] [--no-build] [--keep-capture-only]
+#   scripts/demo.sh [--quick] [--size N] [--upload-every N] [--capture FILE] [--no-build]
 #
 # Installs what it needs (apt packages, dotnet restore), builds the daemon and the CLI in Release, brings up a lab of
 # its own (scripts/lab.sh up with namespace oe-demo-<pid>: TAP oe0, the kernel at 198.18.0.1 with echo/discard/chargen
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 root_dir=$(pwd)
 
 size=256M; every=32M; capture=out/demo.pcapng; build=1; quick=0
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1; size=16M; every=4M ;;
@@ -45,7 +45,7 @@ bytes_of() { # 16M -> 16777216
   [[ $v =~ ^[0-9]+$ ]] || { echo "demo: '$1' is not a size (e.g. 256M)" >&2; exit 2; }
   echo $((v * m))
 }
-size_b=$(bytes_of "$size"); every_b=$(bytes_of "$every")
+size_b=$(bytes_of "$size") && every_b=$(bytes_of "$every") || exit 2
 [ "$size_b" -gt 0 ] && [ "$every_b" -gt 0 ] || { echo "demo: sizes must be positive" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (network namespaces and a TAP): sudo $0" >&2; exit 2; }
 case $capture in /*) ;; *) capture="$root_dir/$capture" ;; esac
