@@ -117,18 +117,37 @@ def drive_abort(sock: str, remote: str, total: int, offloademu: list[str]) -> in
         proc.stdin.flush()
         return next_id[0]
 
+    # Every event is kept: one may come before the reply it follows (a state change before `connected`).
+    events: list[dict] = []
+    arrived = threading.Condition()
+
+    def reader() -> None:
+        for line in proc.stdout:
+            with arrived:
+                events.append(json.loads(line))
+                arrived.notify_all()
+        with arrived:
+            events.append({"event": "eof"})
+            arrived.notify_all()
+
+    threading.Thread(target=reader, daemon=True).start()
+
     def until(pred, what: str, secs: float = 20.0) -> dict:
         end = time.monotonic() + secs
-        while time.monotonic() < end:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            ev = json.loads(line)
-            if ev.get("event") == "error":
-                raise SystemExit(f"our side: drive error while waiting for {what}: {ev.get('error')}")
-            if pred(ev):
-                return ev
-        raise SystemExit(f"our side: no {what} from offloademu drive")
+        with arrived:
+            while True:
+                for ev in events:
+                    if ev.get("event") == "error":
+                        raise SystemExit(f"our side: drive error while waiting for {what}: {ev.get('error')}")
+                    if pred(ev):
+                        return ev
+                if events and events[-1]["event"] == "eof":
+                    break
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                arrived.wait(left)
+        raise SystemExit(f"our side: no {what} from offloademu drive within {secs:.0f} s")
 
     try:
         host, _, port = remote.rpartition(":")
