@@ -20,16 +20,23 @@
 #       19 chargen   endless deterministic RFC 864 pattern (scripts/lab-chargen.py)
 #   State: $OE_LAB_STATE (default /run/offloademu-lab): one <ns>-<port>.pid per server and a log.
 #   `down` kills only the PIDs recorded there, never by process name.
+# Names: OE_LAB_NS (default oe-lab), OE_LAB_TAP (oe0), OE_LAB_EMU_NS (oe-emu), OE_LAB_PEER_NS (oe-peer) let a
+# second lab run beside the first (scripts/demo.sh makes its own, oe-demo-<pid>); namespace names must start
+# with oe-. OE_LAB_VETH=0 makes only part (a). Use the same variables for up, down, status and exec.
 set -euo pipefail
 
 STATE="${OE_LAB_STATE:-/run/offloademu-lab}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CHARGEN="$HERE/lab-chargen.py"
 PY=/usr/bin/python3
-LAB_NS=oe-lab; TAP=oe0; TAP_ADDR=198.18.0.1; TAP_PREFIX=24
-EMU_NS=oe-emu; EMU_IF=oe-emu0
-PEER_NS=oe-peer; PEER_IF=oe-peer0; PEER_ADDR=198.18.1.1; PEER_PREFIX=24
+LAB_NS=${OE_LAB_NS:-oe-lab}; TAP=${OE_LAB_TAP:-oe0}; TAP_ADDR=198.18.0.1; TAP_PREFIX=24
+EMU_NS=${OE_LAB_EMU_NS:-oe-emu}; EMU_IF=oe-emu0
+PEER_NS=${OE_LAB_PEER_NS:-oe-peer}; PEER_IF=oe-peer0; PEER_ADDR=198.18.1.1; PEER_PREFIX=24
+VETH=${OE_LAB_VETH:-1}
 PORTS=(7 9 19)
+for n in "$LAB_NS" "$EMU_NS" "$PEER_NS"; do
+    [[ $n == oe-* && ${#n} -le 64 && $n != */* ]] || { printf 'lab: error: namespace name %s must start with oe-\n' "$n" >&2; exit 2; }
+done
 
 log() { printf 'lab: %s\n' "$*"; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
@@ -95,6 +102,9 @@ up() {
     ip -n "$LAB_NS" addr replace "$TAP_ADDR/$TAP_PREFIX" dev "$TAP"
     ip -n "$LAB_NS" link set "$TAP" up
 
+    for p in "${PORTS[@]}"; do start_server "$LAB_NS" "$TAP_ADDR" "$p"; done
+    if [[ $VETH == 0 ]]; then log "up: emulator at 198.18.0.2 on $TAP (ns $LAB_NS); no veth part (OE_LAB_VETH=0)"; return; fi
+
     # (b) veth between oe-emu and oe-peer.
     make_ns "$EMU_NS"
     make_ns "$PEER_NS"
@@ -110,7 +120,6 @@ up() {
     ip -n "$EMU_NS" link set "$EMU_IF" up
     ip -n "$PEER_NS" link set "$PEER_IF" up
 
-    for p in "${PORTS[@]}"; do start_server "$LAB_NS" "$TAP_ADDR" "$p"; done
     for p in "${PORTS[@]}"; do start_server "$PEER_NS" "$PEER_ADDR" "$p"; done
     log "up: emulator at 198.18.0.2 on $TAP (ns $LAB_NS) and 198.18.1.2 on $EMU_IF (ns $EMU_NS)"
 }
