@@ -75,6 +75,7 @@ public sealed partial class HostStack : IDisposable
         var status = target.SetParameters(options.OffloadParameters);
         if (status != NdisStatus.Success)
             throw new ArgumentException($"The target refused the offload parameters ({status}).", nameof(options));
+        _portCounter = options.EphemeralPortOffset ?? Random.Shared.Next(65536 - options.EphemeralPortStart);
         RegisterMetrics();
     }
 

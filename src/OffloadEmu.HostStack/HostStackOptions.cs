@@ -61,6 +61,12 @@ public sealed record class HostStackOptions
     /// <summary>First ephemeral port for active opens.</summary>
     public ushort EphemeralPortStart { get; init; } = 49152;
 
+    /// <summary>Where in [<see cref="EphemeralPortStart"/>, 65535] the stack's first active open starts (later ones
+    /// follow in turn). Null (default): a random point (RFC 6056 §3.3.1), so two stacks (or two runs) do not reuse one
+    /// four-tuple while the peer still holds the last connection on it (LAST-ACK, TIME-WAIT). Tests set 0 for
+    /// repeatable ports.</summary>
+    public int? EphemeralPortOffset { get; init; }
+
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -73,6 +79,7 @@ public sealed record class HostStackOptions
         if (SendChunkSize < 512) errors.Add("SendChunkSize must be at least 512.");
         if (ReceiveBufferSize < 4096) errors.Add("ReceiveBufferSize must be at least 4096.");
         if (SendBufferSize < SendChunkSize) errors.Add("SendBufferSize must be at least SendChunkSize.");
+        if (EphemeralPortOffset < 0) errors.Add("EphemeralPortOffset must not be negative.");
         return errors;
     }
 }

@@ -45,6 +45,7 @@ internal sealed class StackLab : IDisposable
             Address6 = HostIp6,
             PrefixLength6 = 64,
             Tcp = Options.Tcp with { IsnGenerator = new IsnGenerator(new byte[32]) },
+            EphemeralPortOffset = Options.EphemeralPortOffset ?? 0,   // repeatable ports (and so ISNs) per seed
         };
         // The contract checker sits between the stack and everything below it (record mode): a rule broken by either
         // side fails the test at Dispose.
