@@ -96,6 +96,10 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public OffloadListener? Listener { get; set; }
 
+    /// <summary>The target reported a hardware failure on this connection (Retrieve(HardwareFailure), spec §6.6): the
+    /// Abort that follows fails it with ConnectionAborted, not as a peer reset.</summary>
+    public bool TargetFailed { get; set; }
+
     /// <summary>The offload policy may offload this connection (cleared after a user upload or a failed initiate).</summary>
     public bool AutoOffload { get; set; } = true;
 

@@ -572,7 +572,15 @@ public sealed partial class HostStack
                 MaybeRelease(c);
                 break;
             case TcpOffloadEventType.Abort:
-                FailConnection(c, ReceiveQueue.ResetError("The peer reset the connection."));
+                FailConnection(c, c.TargetFailed
+                    ? new IOException("The offload target failed (hardware failure): the connection's offloaded state is lost and it was aborted.",
+                        new SocketException((int)SocketError.ConnectionAborted))
+                    : ReceiveQueue.ResetError("The peer reset the connection."));
+                break;
+            case TcpOffloadEventType.Retrieve when info == (uint)TcpUploadReason.HardwareFailure:
+                // Spec §6.6 hardware-failure path: the target's state is lost and an Abort follows; an upload would only
+                // fail. Remember why, so the abort reads as the target's failure, not the peer's reset.
+                c.TargetFailed = true;
                 break;
             case TcpOffloadEventType.Retrieve:
                 if (c.Location == ConnectionLocation.Offloaded)

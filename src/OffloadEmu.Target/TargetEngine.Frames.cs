@@ -22,10 +22,11 @@ internal sealed partial class TargetEngine
         var l3 = ethernet.Payload;
         if (etherType == EtherType.Ipv4 && _connections.Count > 0)
         {
-            if (!Ipv4Packet.TryCreate(l3, out var ip) || ip.IsFragment || ip.HasOptions || ip.Protocol != IpProtocol.Tcp
-                || !ip.VerifyChecksum())
+            bool parsed = Ipv4Packet.TryCreate(l3, out var ip);
+            if (!parsed || ip.IsFragment || ip.HasOptions || ip.Protocol != IpProtocol.Tcp || !ip.VerifyChecksum())
             {
-                if (ip.IsFragment && _fragmentPolicy) NoteFragmentFrom(ip.Source);
+                // A header that did not parse has no fields to read (a default packet over an empty buffer).
+                if (parsed && ip.IsFragment && _fragmentPolicy) NoteFragmentFrom(ip.Source);
                 PassUp(frame);
                 return;
             }

@@ -854,7 +854,12 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         var host = Host;
         foreach (var rx in _rxByContext.Values)
         {
-            if (rx.Offloaded) host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Abort, 0);
+            if (rx.Offloaded)
+            {
+                // The hardware-failure path of a local target (spec §6.6): Retrieve(HardwareFailure), then Abort.
+                host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Retrieve, (uint)TcpUploadReason.HardwareFailure);
+                host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Abort, 0);
+            }
             FailHostPosts(rx, NdisStatus.RequestAborted);
             rx.Clear();
         }

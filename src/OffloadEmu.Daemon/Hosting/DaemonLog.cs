@@ -80,4 +80,10 @@ internal static partial class DaemonLog
 
     [LoggerMessage(EventId = 6077, Level = LogLevel.Information, Message = "Control capture closed: {Written} messages written, {Dropped} dropped (queue full)")]
     internal static partial void ControlCaptureClosed(ILogger logger, long written, long dropped);
+
+    [LoggerMessage(EventId = 6078, Level = LogLevel.Warning, Message = "Link {Device} is down: frames sent to it are dropped (counted as interface_down) until it is up again; offloaded connections are kept")]
+    internal static partial void LinkDown(ILogger logger, string device);
+
+    [LoggerMessage(EventId = 6079, Level = LogLevel.Information, Message = "Link {Device} is up again: {Dropped} frames were dropped while it was down")]
+    internal static partial void LinkUp(ILogger logger, string device, long dropped);
 }

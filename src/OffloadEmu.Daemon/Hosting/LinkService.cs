@@ -109,11 +109,13 @@ internal sealed class LinkService : IHostedService, IDisposable
     {
         var device = (ILinkDevice)state!;
         var batch = _batch;
+        var health = new LinkHealth(_stack!.Device);
         try
         {
             while (!_stopRequested)
             {
                 int n = device.Receive(batch, PollMilliseconds);
+                health.Check(_logger);
                 if (n == 0) continue;
                 _sink.OnReceived(batch.AsSpan(0, n));
                 Interlocked.Exchange(ref _receiveThreadAllocated, GC.GetAllocatedBytesForCurrentThread());
@@ -207,5 +209,39 @@ internal sealed class LinkService : IHostedService, IDisposable
         _stopRequested = true;
         if (_thread is { IsAlive: true } t && !t.Join(JoinMilliseconds)) DaemonLog.ReceiveLoopStuck(_logger, _stack?.Device.Name ?? "?", JoinMilliseconds);
         Close();
+    }
+
+    /// <summary>
+    /// Watches the device's counters from the receive loop (every batch, at least every <see cref="PollMilliseconds"/>;
+    /// two counter reads, no allocation) and logs one line when sends start failing because the interface is down
+    /// (e.g. <c>ip link set TAP down</c>: the TAP answers EIO, each frame a counted <see cref="DropReason.InterfaceDown"/>)
+    /// and one line when frames leave again. Nothing else changes: the target keeps its connections, TCP retransmits
+    /// what was dropped once the interface is back.
+    /// </summary>
+    private struct LinkHealth(ILinkDevice device)
+    {
+        private long _downDrops = device.Statistics.Drops(DropReason.InterfaceDown);
+        private long _framesOut = device.Statistics.FramesOut;
+        private long _downSince;
+        private bool _down;
+
+        public void Check(ILogger logger)
+        {
+            long drops = device.Statistics.Drops(DropReason.InterfaceDown);
+            long framesOut = device.Statistics.FramesOut;
+            if (drops != _downDrops && !_down)
+            {
+                _down = true;
+                _downSince = _downDrops;
+                DaemonLog.LinkDown(logger, device.Name);
+            }
+            else if (_down && drops == _downDrops && framesOut != _framesOut)
+            {
+                _down = false;
+                DaemonLog.LinkUp(logger, device.Name, drops - _downSince);
+            }
+            _downDrops = drops;
+            _framesOut = framesOut;
+        }
     }
 }

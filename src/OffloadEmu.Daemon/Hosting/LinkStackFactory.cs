@@ -177,7 +177,7 @@ internal sealed class LinkStackFactory
             case LinkKind.Tap when ex.Errno == EBUSY:
                 return $"Link:Interface: TAP '{name}' is busy (another process, maybe another offloademud, has it open); stop that process or use another TAP";
             case LinkKind.Tap when ex.Errno is EPERM or EACCES:
-                return $"Link:Interface: not allowed to attach TAP '{name}'; run offloademud as root or with CAP_NET_ADMIN (see scripts/offloademud.service)";
+                return $"Link:Interface: not allowed to attach TAP '{name}' (it belongs to another user or group); create it for the daemon's user (ip tuntap add dev {name} mode tap user USER), or run offloademud as root or with CAP_NET_ADMIN (see docs/security.md, scripts/offloademud.service)";
             case LinkKind.Tap when ex.Errno is EINVAL or ENODEV:
                 return $"Link:Interface: '{name}' exists but is not a TAP; attach a TAP, or use Link:Kind=packet or pcap for an Ethernet interface";
             case LinkKind.Packet when ex.Errno is EPERM or EACCES:
