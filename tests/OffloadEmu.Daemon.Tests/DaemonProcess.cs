@@ -25,9 +25,10 @@ internal sealed partial class DaemonProcess : IDisposable
     internal static string Binary => Path.Combine(AppContext.BaseDirectory, "offloademud");
 
     /// <summary>Starts the daemon; <paramref name="prefix"/> (e.g. ip netns exec NS) runs before it.</summary>
-    internal static DaemonProcess Start(string workingDirectory, IEnumerable<string> args, IDictionary<string, string>? environment = null, string[]? prefix = null)
+    internal static DaemonProcess Start(string workingDirectory, IEnumerable<string> args, IDictionary<string, string>? environment = null,
+        string[]? prefix = null, string? binary = null)
     {
-        var all = (prefix ?? []).Append(Binary).Concat(args).ToList();
+        var all = (prefix ?? []).Append(binary ?? Binary).Concat(args).ToList();
         var psi = new ProcessStartInfo(all[0])
         {
             WorkingDirectory = workingDirectory,
@@ -57,6 +58,25 @@ internal sealed partial class DaemonProcess : IDisposable
         if (!_process.WaitForExit(timeout)) Assert.Fail($"offloademud did not exit within {timeout}; stdout:\n{Stdout}\nstderr:\n{Stderr}");
         _process.WaitForExit();   // drains the redirected streams
         return _process.ExitCode;
+    }
+
+    /// <summary>Copies the daemon (apphost, its assemblies and runtime files) into <paramref name="directory"/>, readable by
+    /// everyone, and returns the apphost's path there: for runs as another user, who may not reach the build output (a
+    /// clone under a 0700 directory).</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    internal static string CopyForAnyUser(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        File.SetUnixFileMode(directory, (UnixFileMode)0x1ED); // 0755
+        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory))
+        {
+            string name = Path.GetFileName(file);
+            if (!(name.EndsWith(".dll", StringComparison.Ordinal) || name.StartsWith("offloademud", StringComparison.Ordinal))) continue;
+            string copy = Path.Combine(directory, name);
+            File.Copy(file, copy, overwrite: true);
+            File.SetUnixFileMode(copy, name == "offloademud" ? (UnixFileMode)0x1ED : (UnixFileMode)0x1A4); // 0755 / 0644
+        }
+        return Path.Combine(directory, "offloademud");
     }
 
     /// <summary>Sends SIGTERM, as systemd does on stop.</summary>

@@ -38,6 +38,9 @@ public sealed class UnprivilegedTapTests : IDisposable
         $"mount --bind {tun} /dev/net/tun && exec setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \"$0\" \"$@\"",
     ];
 
+    // The build output may sit under a directory nobody cannot enter (a clone under mktemp -d's 0700): a copy it can.
+    private string Binary() => DaemonProcess.CopyForAnyUser(_dir.File("bin"));
+
     private (string Config, string Socket, string Tun) Prepare()
     {
         foreach (var tool in new[] { "unshare", "setpriv", "mknod" })
@@ -65,7 +68,7 @@ public sealed class UnprivilegedTapTests : IDisposable
         Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap", "user", "nobody");
 
         using var daemon = DaemonProcess.Start(_dir.Path, ["--config", config],
-            new Dictionary<string, string> { ["OFFLOADEMU_Control__Endpoint"] = socket }, Unprivileged(tun));
+            new Dictionary<string, string> { ["OFFLOADEMU_Control__Endpoint"] = socket }, Unprivileged(tun), Binary());
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!daemon.Stdout.Contains("offloademud started", StringComparison.Ordinal))
         {
@@ -104,7 +107,7 @@ public sealed class UnprivilegedTapTests : IDisposable
         Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap", "user", "root");
 
         using var daemon = DaemonProcess.Start(_dir.Path, ["--config", config],
-            new Dictionary<string, string> { ["OFFLOADEMU_Control__Endpoint"] = socket }, Unprivileged(tun));
+            new Dictionary<string, string> { ["OFFLOADEMU_Control__Endpoint"] = socket }, Unprivileged(tun), Binary());
         int code = daemon.WaitForExit(TimeSpan.FromSeconds(30));
         string all = daemon.Stdout + daemon.Stderr;
         _output.WriteLine($"exit {code}\n{all}");
