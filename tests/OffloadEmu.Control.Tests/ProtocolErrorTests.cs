@@ -82,6 +82,40 @@ public sealed class ProtocolErrorTests
     }
 
     [Fact]
+    public async Task A_connection_flood_is_bounded_by_MaxSessions_and_a_bound_host_keeps_being_served()
+    {
+        // Issue 8, control socket abuse: silent connections fill the session slots; the next one is told "too many
+        // clients" and closed; a host bound before the flood keeps getting answers; once the silent ones time out
+        // (no hello), a new host binds.
+        await using var lab = new LiveLab(new ControlServerOptions { MaxSessions = 8, HelloTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var bound = lab.Connect(new TestHost(), "bound");
+        var flood = new List<RawClient>();
+        try
+        {
+            for (int i = 0; i < 7; i++) flood.Add(new RawClient(lab.SocketPath));   // 1 bound + 7 silent = MaxSessions
+            await Task.Delay(100);
+            using (var refused = new RawClient(lab.SocketPath))
+            {
+                var (messages, closed) = refused.ReadUntilClosed(Wait);
+                Assert.True(closed, "the server kept a connection beyond MaxSessions");
+                var error = Assert.IsType<ErrorMessage>(messages[^1]);
+                Assert.Contains("too many clients", error.Text, StringComparison.Ordinal);
+            }
+            Assert.Equal(NdisStatus.Success, bound.SetParameters(OffloadParameters.Default));   // still served
+            foreach (var raw in flood) Assert.True(raw.ReadUntilClosed(Wait).Closed, "a silent client was not closed at the hello timeout");
+        }
+        finally
+        {
+            foreach (var raw in flood) raw.Dispose();
+        }
+        await Task.Delay(100);
+        await using var later = lab.Connect(new TestHost(), "later");
+        Assert.True(later.IsConnected);
+        Assert.Equal(NdisStatus.Success, later.SetParameters(OffloadParameters.Default));
+        Assert.Equal(NdisStatus.Success, bound.SetParameters(OffloadParameters.Default));
+    }
+
+    [Fact]
     public async Task A_client_that_sends_no_hello_in_time_is_closed()
     {
         await using var lab = new LiveLab(new ControlServerOptions { HelloTimeout = TimeSpan.FromMilliseconds(300) });
