@@ -171,17 +171,24 @@ public sealed partial class ControlCaptureTests : IDisposable
         var tree = new byte[16 + 300]; // a StateComplete: kept whole
         BinaryPrimitives.WriteUInt32LittleEndian(tree, 300);
         BinaryPrimitives.WriteUInt16LittleEndian(tree.AsSpan(4), 68);
-        for (int i = 0; i < 100; i++) capture.OnMessage(1, true, send); // warm-up
+        for (int i = 0; i < 100; i++) // warm-up: both kinds of message
+        {
+            capture.OnMessage(1, true, send);
+            capture.OnMessage(1, false, tree);
+        }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
         {
             capture.OnMessage(1, true, send);
             capture.OnMessage(1, false, tree);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // Per message: nothing. A one-off of the runtime on this thread (7,856 B once in a fresh-clone run at high load,
+        // when the queue first filled) is allowed; any per-message allocation would be ≥ 24 B × 20,000 = 480 KB.
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated <= 16 * 1024, $"the observer allocated {allocated} B over 20,000 messages");
         // Half of the 8 MiB fills with about 15 000 records of 200-370 bytes: the rest were dropped and counted, the
         // queue did not grow.
-        Assert.Equal(20_100, capture.Queue.Enqueued + capture.Queue.Dropped);
+        Assert.Equal(20_200, capture.Queue.Enqueued + capture.Queue.Dropped);
         Assert.True(capture.Queue.Dropped > 0, "nothing dropped");
         Assert.True(capture.Queue.Enqueued * (ExportedPdu.HeaderLength + 16 + 128) < ControlCapture.QueueBytes, $"{capture.Queue.Enqueued} records queued");
     }

@@ -645,6 +645,10 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
         {
             case Phase.Host or Phase.HostAfterUpload or Phase.Done:
                 _machine!.ProcessSegment(tcp, now);
+                // An ACK owed now (every second segment, out-of-order data) goes out now, not once the whole batch of
+                // queued frames was processed: a stretch ACK over a long batch starved the kernel's sending under
+                // reordering (row 26 crawled in host mode after the upload on a loaded machine).
+                if (_machine.AckDue) _machine.Dispatch(now, this);
                 break;
             case Phase.Offloading or Phase.Uploading:
                 _heldSegments.Add(tcp.ToArray());
