@@ -21,42 +21,11 @@ public sealed partial class ControlEndToEndTests : IDisposable
     private const long Total = 100L << 20;
     private const long UploadEvery = 10L << 20;
     private readonly ITestOutputHelper _output;
-    private readonly string _tag = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.Next()))[..4].ToLowerInvariant();
-    private readonly string _ns;
-    private readonly string _tap;
-    private readonly TempDirectory _dir = new();
-    private readonly List<Process> _processes = [];
+    private readonly DaemonTapLab _lab = new("oe-ctlcap", "oecc", 249);
 
-    public ControlEndToEndTests(ITestOutputHelper output)
-    {
-        _output = output;
-        _ns = $"oe-ctlcap{_tag}{Environment.ProcessId}";
-        _tap = $"oecc{_tag}{Environment.ProcessId % 1_000_000}";
-    }
+    public ControlEndToEndTests(ITestOutputHelper output) => _output = output;
 
-    public void Dispose()
-    {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();   // this PID only
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
-        // Only what this test made, by its exact names.
-        Cmd.TryRun("ip", "-n", _ns, "link", "del", _tap);
-        Cmd.TryRun("ip", "link", "del", _tap);
-        Cmd.TryRun("ip", "netns", "del", _ns);
-        _dir.Dispose();
-    }
+    public void Dispose() => _lab.Dispose();
 
     [Fact]
     public void Connect_through_the_daemon_echoes_100_MiB_with_an_upload_every_10_MiB_and_the_capture_shows_the_chimney_calls()
@@ -65,39 +34,13 @@ public sealed partial class ControlEndToEndTests : IDisposable
         if (!Cmd.Exists("socat")) Assert.Fail("this test needs socat (scripts/test.sh installs it)");
         var clock = Stopwatch.StartNew();
 
-        Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap");
-        string capture = _dir.File("daemon.pcapng");
-        string socket = _dir.File("control.sock");
+        string capture = _lab.Dir.File("daemon.pcapng");
+        string socket = _lab.Socket;
         // Headers only (SnapLength 128): 100 MiB each way stays a small file; control messages are cut by the daemon.
-        string config = _dir.Write("emulator.json", $$"""
-            {
-              "Link": { "Kind": "tap", "Interface": "{{_tap}}", "Create": false, "MacAddress": "02:00:00:18:f9:02" },
-              "Capture": { "File": "{{capture}}", "Format": "pcapng", "SnapLength": 128 },
-              "Control": { "Endpoint": "{{socket}}" },
-              "Logging": { "Serilog": { "MinimumLevel": { "Default": "Information" }, "WriteTo": [ { "Name": "Console" } ] } }
-            }
-            """);
-        using var notify = new NotifySocket(_dir.File("notify.sock"));
-        using var daemon = DaemonProcess.Start(_dir.Path, ["--config", config],
-            new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Address, ["OFFLOADEMU_Control__Endpoint"] = socket });
-        Assert.Equal("READY=1", notify.Receive());
-
-        // The daemon holds the TAP: move it to the kernel's namespace.
-        Cmd.Run("ip", "netns", "add", _ns);
-        Cmd.Run("ip", "netns", "exec", _ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-        Cmd.Run("ip", "-n", _ns, "link", "set", "lo", "up");
-        Cmd.TryRun("ip", "netns", "exec", _ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
-        Cmd.Run("ip", "link", "set", _tap, "netns", _ns);
-        Cmd.Run("ip", "netns", "exec", _ns, "sysctl", "-qw", $"net.ipv6.conf.{_tap}.disable_ipv6=1");
-        Cmd.Run("ip", "-n", _ns, "addr", "add", "198.18.249.1/24", "dev", _tap);
-        Cmd.Run("ip", "-n", _ns, "link", "set", _tap, "up");
-
-        // The kernel's echo server (one connection), as scripts/lab.sh runs it (-b 4096 against its PIPE deadlock).
-        Start("ip", "netns", "exec", _ns, "socat", "-b", "4096", "TCP-LISTEN:7,reuseaddr", "PIPE");
-        WaitFor(() => Cmd.TryRun("ip", "netns", "exec", _ns, "ss", "-Hltn", "sport = :7").Stdout.Contains(":7", StringComparison.Ordinal), "socat listening on port 7");
-
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        string cli = Path.Combine(AppContext.BaseDirectory, "offloademu.dll");
+        using var daemon = _lab.StartDaemon("02:00:00:18:f9:02", $$"""{ "File": "{{capture}}", "Format": "pcapng", "SnapLength": 128 }""");
+        _lab.HandTapToKernelWithEcho();
+        string dotnet = DaemonTapLab.Dotnet;
+        string cli = DaemonTapLab.Cli;
         var transfer = Stopwatch.StartNew();
         var run = Cmd.TryRun(dotnet, [cli, "connect", "198.18.249.1:7", "--daemon", socket, "--local", "198.18.249.2/24",
             "--echo-check", "--send-bytes", Total.ToString(), "--upload-every", UploadEvery.ToString(), "--offload", "immediate",
@@ -121,7 +64,7 @@ public sealed partial class ControlEndToEndTests : IDisposable
         }
 
         daemon.Terminate();
-        Assert.Equal("STOPPING=1", notify.Receive());
+        Assert.Equal("STOPPING=1", _lab.Notify!.Receive());
         Assert.Equal(0, daemon.WaitForExit(TimeSpan.FromSeconds(30)));
         Assert.Equal("", daemon.Stderr);
         Assert.Contains("Control capture closed", daemon.Stdout);
@@ -135,7 +78,7 @@ public sealed partial class ControlEndToEndTests : IDisposable
             if (frame.Interface.LinkType == 252) control++;
             else frames++;
         }
-        Assert.Equal([_tap, "offloademu-control"], reader.Interfaces.Select(i => i.Name));
+        Assert.Equal([_lab.Tap, "offloademu-control"], reader.Interfaces.Select(i => i.Name));
         Assert.True(frames > 2 * (Total / 1448), $"{frames} wire frames");
         Assert.True(control > 2 * (Total / 65536), $"{control} control messages");
 
@@ -175,23 +118,6 @@ public sealed partial class ControlEndToEndTests : IDisposable
 
         _output.WriteLine($"{frames} frames, {control} control messages, {new FileInfo(capture).Length >> 20} MiB capture; " +
             $"transfer {transfer.Elapsed.TotalSeconds:F1} s, tshark {tshark.Elapsed.TotalSeconds:F1} s, total {clock.Elapsed.TotalSeconds:F1} s");
-    }
-
-    private void Start(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        _processes.Add(Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + file));
-    }
-
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail("timed out waiting for " + what);
-            Thread.Sleep(20);
-        }
     }
 
     [GeneratedRegex(@"C->S InitiateOffload id=\d+ handle=0x([0-9a-f]+)")]
