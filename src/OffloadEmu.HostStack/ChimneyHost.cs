@@ -72,6 +72,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
         // (at least 1) while its entry is reachable; 0 when stale (the target then stops asking for NceStaleTicks) and
         // the engine verifies: it asks the NIC for its NicReachabilityDelta, then probes, and invalidates a lost neighbour.
         uint hrd = 0;
+        stack.Statistics.CountNeighborQuery();
         if (stack.TryGetNeighborByHandle(neighborBlock.NdisOffloadHandle, out var entry))
         {
             long now = stack.NowMicros;

@@ -559,6 +559,11 @@ public sealed partial class HostStack
     private void OnTcpEvent(ulong handle, TcpOffloadEventType type, uint info)
     {
         if (!_connectionHandles.TryGetValue(handle, out var c)) return;
+        if (type == TcpOffloadEventType.Retrieve)
+        {
+            Statistics.TargetRetrieves++;
+            Statistics.LastTargetRetrieveReason = (TcpUploadReason)info;
+        }
         if (type != TcpOffloadEventType.SendBacklogChange) HostLog.TargetEvent(_logger, c.ToString(), type.ToString(), info);
         switch (type)
         {

@@ -72,4 +72,18 @@ public sealed class HostStackStatistics
 
     /// <summary>Offloaded neighbours invalidated because unicast ARP probes went unanswered.</summary>
     public long NeighborsInvalidated { get; internal set; }
+
+    private long _neighborQueries;
+
+    /// <summary>NeighborReachabilityQuery indications the target raised (spec §6.4), answered or not; counted on the
+    /// completion thread that delivers them.</summary>
+    public long NeighborQueries => Interlocked.Read(ref _neighborQueries);
+
+    internal void CountNeighborQuery() => Interlocked.Increment(ref _neighborQueries);
+
+    /// <summary>Retrieve events of the target (it asked for a connection to be uploaded, spec §6.3), every reason.</summary>
+    public long TargetRetrieves { get; internal set; }
+
+    /// <summary>The reason of the latest Retrieve event (null before the first).</summary>
+    public OffloadEmu.Chimney.TcpUploadReason? LastTargetRetrieveReason { get; internal set; }
 }

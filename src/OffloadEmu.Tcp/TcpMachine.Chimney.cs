@@ -146,6 +146,8 @@ public sealed partial class TcpMachine
         if (m._state == TcpState.FinWait2) m._closeTimerAt = retransmitAt;
         else if (m._state == TcpState.TimeWait) m._closeTimerAt = retransmitAt != Instant.MaxValue ? retransmitAt : now + 2 * config.Msl; // the 2MSL wait goes on
         else if (d.SndWnd == 0 && d.SndMax == d.SndUna && retransmitAt != Instant.MaxValue) m._persistAt = retransmitAt;
+        else if (retransmitAt == Instant.MaxValue && d.SndMax != d.SndUna && HasRetransmissionTimer(m._state))
+            m._retransmitAt = now.AddMicroseconds(m._rtt.Rto); // data in flight with the timer "not running": RFC 6298 §5.1 starts it
         else m._retransmitAt = retransmitAt;
         m._lastSendAt = now;
         return m;
@@ -236,6 +238,10 @@ public sealed partial class TcpMachine
         state.KeepAlive = new TcpKeepAliveState((byte)Math.Min(_keepAliveProbesSent, byte.MaxValue), ToDelta(_keepAliveAt, now));
         var retransmitTimer = _state is TcpState.FinWait2 or TcpState.TimeWait ? _closeTimerAt
             : _persistAt != Instant.MaxValue ? _persistAt : _retransmitAt;
+        // A retransmission timer that ran out its limit (R2) with data still in flight is exported as expired (0), not
+        // as stopped (-1): the owner that continues the connection (the host after Retrieve(TimeoutExpiration)) must
+        // see the timeout and apply its own limit, not wait for an ACK that will never come.
+        if (retransmitTimer == Instant.MaxValue && _retransmitLimitHit && _sndMax != _sndUna && HasRetransmissionTimer(_state)) retransmitTimer = now;
         state.Retransmit = new TcpRetransmitState((byte)Math.Min(_retransmitCount, byte.MaxValue), ToDelta(retransmitTimer, now));
         state.SendBacklogSize = TcpDelegatedState.SendBacklogUnsupported;
         state.ReceiveBacklogSize = (uint)_rx.Count;
@@ -258,6 +264,9 @@ public sealed partial class TcpMachine
         _sendQueue.CopyBuffersTo(destination);
         return _sendQueue.HeadAcknowledged;
     }
+
+    private static bool HasRetransmissionTimer(TcpState state)
+        => state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck;
 
     // Remaining ticks, rounded up so a timer never fires early after a round trip; -1 when off.
     private int ToDelta(Instant at, Instant now)

@@ -180,6 +180,7 @@ public sealed partial class TcpMachine
         _synAcked = true;
         if (_sndNxt < ack) _sndNxt = ack;
         _retransmitCount = 0;
+        _retransmitLimitHit = false;
         _totalRtActive = false;
         _retransmitAt = _sndMax > _sndUna ? now.AddMicroseconds(_rtt.Rto) : Instant.MaxValue;
     }
@@ -392,6 +393,7 @@ public sealed partial class TcpMachine
             if (rttSample >= 0) _rtt.AddSample(rttSample);
             if (_rttTiming && ack >= _rttSeq) _rttTiming = false;
             _retransmitCount = 0;
+            _retransmitLimitHit = false;
             _totalRtActive = false;
 
             if (_inRecovery)

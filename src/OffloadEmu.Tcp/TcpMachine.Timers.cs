@@ -34,6 +34,7 @@ public sealed partial class TcpMachine
                 return;
             }
             // Reported, not handled: the owner aborts or uploads (chimney Retrieve(TimeoutExpiration), spec §6.8).
+            _retransmitLimitHit = true;
             _events |= TcpEvents.RetransmitTimeout;
             return;
         }

@@ -92,6 +92,9 @@ public sealed partial class TcpMachine
     private bool _totalRtActive;
     private Instant _retransmitAt = Instant.MaxValue;
 
+    /// <summary>The retransmission limit (R2) was reached and reported (RetransmitTimeout); the timer stays stopped.</summary>
+    private bool _retransmitLimitHit;
+
     // Loss recovery (RFC 5681 §3.2, RFC 6582).
     private int _dupAckCount;
     private bool _inRecovery;
@@ -507,6 +510,7 @@ public sealed partial class TcpMachine
         _rtt = new RttEstimator(_config.InitialRto.Ticks / 10, _config.MinRto.Ticks / 10, _config.MaxRto.Ticks / 10, _config.TickMicroseconds);
         _rttTiming = false;
         _retransmitCount = 0;
+        _retransmitLimitHit = false;
         _totalRtActive = false;
         _dupAckCount = 0;
         _inRecovery = false;

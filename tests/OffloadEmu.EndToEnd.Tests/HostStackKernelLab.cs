@@ -29,7 +29,8 @@ internal sealed class HostStackKernelLab : IDisposable
     private bool _keepCapture;
     private bool _disposed;
 
-    internal HostStackKernelLab(ITestOutputHelper output, string testName, int snapLength, HostStackOptions? options = null)
+    internal HostStackKernelLab(ITestOutputHelper output, string testName, int snapLength, HostStackOptions? options = null,
+        OffloadTargetOptions? targetOptions = null)
     {
         _output = output;
         _testName = testName;
@@ -43,7 +44,7 @@ internal sealed class HostStackKernelLab : IDisposable
             Namespace.ConfigureInside(TapName, $"{KernelIp}/24");
             Cmd.TryRun("ip", "netns", "exec", Namespace.Name, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
             Capture = new TcpdumpCapture(Namespace.Name, TapName, snapLength);
-            Target = new OffloadTarget(Tap);
+            Target = new OffloadTarget(Tap, targetOptions);
             Stack = new HostStack.HostStack(Target, options ?? DefaultOptions());
             Target.Start();
             Stack.Start();

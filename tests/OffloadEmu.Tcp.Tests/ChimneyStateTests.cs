@@ -67,7 +67,10 @@ public class ChimneyStateTests
             DupAckCount = (byte)rng.Next(0, 3),
             SndWndProbeCount = (byte)rng.Next(0, 4),
             KeepAlive = new TcpKeepAliveState((byte)rng.Next(0, 5), rng.Next(-1, ticksPerSecond * 100)),
-            Retransmit = new TcpRetransmitState((byte)rng.Next(0, 4), rng.Next(-1, ticksPerSecond * 10)),
+            // A synchronized connection with data in flight has its retransmission timer running (RFC 6298 §5.1): -1
+            // there is an inconsistent state the importer repairs (Import_starts_a_stopped_retransmission_timer_*).
+            Retransmit = new TcpRetransmitState((byte)rng.Next(0, 4),
+                rng.Next(state is ChimneyTcpState.FinWait2 || (inFlight == 0 && !fin) ? -1 : 0, ticksPerSecond * 10)),
             SendBacklogSize = TcpDelegatedState.SendBacklogUnsupported,
             ReceiveBacklogSize = 0,
             DWnd = (uint)rng.Next(),
@@ -166,6 +169,22 @@ public class ChimneyStateTests
             exported, ReadOnlySpan<ITcpSendBuffer>.Empty, 0, default, nicNow);
         Assert.Equal(before, moved.TsValAt(nicNow));
         Assert.Equal(before + 10, moved.TsValAt(nicNow.AddMicroseconds(10_000)));
+    }
+
+    [Fact]
+    public void Import_starts_a_stopped_retransmission_timer_when_data_is_in_flight()
+    {
+        // RFC 6298 §5.1: with data outstanding the timer runs. A state that says "off" (-1) would leave the connection
+        // waiting forever for an ACK that may never come; the importer starts it with the imported RTO.
+        var now = Instant.FromSeconds(100);
+        var d = Delegated(ChimneyTcpState.Established, 1000) with { SRtt = 8 * 100, RttVar = 4 * 10 };
+        d.SndNxt = d.SndUna + 500;
+        d.SndMax = d.SndNxt;
+        d.Retransmit = new TcpRetransmitState(0, TcpDelegatedState.TimerOff);
+        var m = Import(d, 1000, now);
+        Assert.NotEqual(Instant.MaxValue, m.PollAt());
+        Assert.True(m.PollAt() <= now.AddMicroseconds((long)m.Rto.TotalMicroseconds), $"timer at {m.PollAt()}, RTO {m.Rto}");
+        Assert.True(m.ExportDelegatedState(now).Retransmit.TimeoutDelta > 0);
     }
 
     [Fact]

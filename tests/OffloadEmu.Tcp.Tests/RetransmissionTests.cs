@@ -108,6 +108,38 @@ public class RetransmissionTests
     }
 
     [Fact]
+    public void RetransmissionLimit_IsExportedAsAnExpiredTimer_AndTheNextOwnerTimesOutAtOnce()
+    {
+        // After R2 the machine reports RetransmitTimeout and stops its timer. The state handed to whoever continues the
+        // connection (the host after Retrieve(TimeoutExpiration), chimney spec §6.8) says the timer expired (0), not
+        // "off" (-1), so the next owner applies the same limit at once instead of waiting for an ACK forever.
+        var config = WithRto(maxRetransmissions: 2);
+        var h = Established(config);
+        h.Enqueue("abc");
+        h.Recv();
+        long rto = 1000;
+        for (int i = 0; i < 2; i++)
+        {
+            h.Advance(rto);
+            Assert.Single(h.Recv());
+            rto *= 2;
+        }
+        h.Advance(rto);
+        h.ExpectNothing();
+        Assert.True(h.M.TakeEvents().HasFlag(TcpEvents.RetransmitTimeout));
+        var d = h.M.ExportDelegatedState(h.Clock.Now);
+        Assert.Equal(0, d.Retransmit.TimeoutDelta);
+        Assert.Equal(2, d.Retransmit.Count);
+
+        var next = TcpMachine.FromOffloadState(config, Addresses, h.M.ExportConstState(), h.M.ExportCachedState(), d,
+            new ITcpSendBuffer[] { new MemorySendBuffer("abc"u8.ToArray()) }, 0, default, h.Clock.Now);
+        Assert.True(next.PollAt() <= h.Clock.Now);
+        var h2 = new Harness(next, h.Clock);
+        Assert.Empty(h2.Recv());   // nothing resent: the limit is already reached
+        Assert.True(next.TakeEvents().HasFlag(TcpEvents.RetransmitTimeout));
+    }
+
+    [Fact]
     public void ThresholdR1_RaisesReachabilityInDoubtOnce()
     {
         var h = Established(Config(c => new TcpConfig { Timestamps = false, WindowScaling = false, ReceiveBufferSize = BufferSize, DoubtReachabilityRetransmissions = 2, IsnGenerator = c.IsnGenerator }));
