@@ -235,9 +235,18 @@ public sealed partial class HostStack : IDisposable
         _now = now;
         Volatile.Write(ref _nowMicros, now.Microseconds);
         int work = 0;
+        bool threaded = _thread is not null;
         while (_inbox.TryDequeue(out var command))
         {
             work++;
+            // A round can take milliseconds on a busy machine; a frame that arrived during it is stamped with the time it
+            // is handled (timers armed from it, RTT samples), not with the round's start (manual-clock mode keeps the
+            // caller's time).
+            if (threaded && work > 1)
+            {
+                _now = ClockNow;
+                Volatile.Write(ref _nowMicros, _now.Microseconds);
+            }
             Handle(command);
         }
         work += RunNeighborTimers();
