@@ -6,6 +6,12 @@ namespace OffloadEmu.Cli.Session;
 /// <see cref="HostStack"/> bound to it with the session's address, policy and ARP settings.</summary>
 internal sealed class SessionHost : IDisposable
 {
+    /// <summary>Receive window and send buffer of the command's connections. The host stack's defaults (a 64 KiB TCP
+    /// receive buffer, hence no window scaling, and 256 KiB of unacknowledged writes) cap one connection far below what
+    /// the TAP carries: 64 KiB per round trip through the target, host stack and application threads. 4 MiB (window
+    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s.</summary>
+    internal const int ConnectionBufferBytes = 4 << 20;
+
     private SessionHost(TargetSession target, HostStack.HostStack stack)
     {
         Target = target;
@@ -29,6 +35,9 @@ internal sealed class SessionHost : IDisposable
                 OffloadPolicy = s.Offload.Policy,
                 OffloadAfterBytes = s.Offload.Policy == OffloadPolicy.AfterBytes ? s.Offload.AfterBytes : 64 * 1024,
                 ArpMaxRequests = s.ArpTries,
+                Tcp = Tcp.TcpConfig.Default with { ReceiveBufferSize = ConnectionBufferBytes },
+                ReceiveBufferSize = ConnectionBufferBytes,
+                SendBufferSize = ConnectionBufferBytes,
             });
             target.Start();
             stack.Start();
