@@ -213,8 +213,9 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         while (!_stop && System.Diagnostics.Stopwatch.GetTimestamp() - start < limit)
         {
             if (_engine.RunOnce(Now, readDevice, batch) > 0) return true;
-            // In inline mode every round is also a read(2) of the device; otherwise a short pause between looks.
-            if (!readDevice) Thread.SpinWait(20);
+            // Give the core to any other runnable thread (the host stack, the application, the peer on a small machine)
+            // between looks: sched_yield returns at once when nobody else wants it.
+            Thread.Yield();
         }
         return false;
     }
