@@ -89,6 +89,33 @@ public sealed class LinkWaiterTests
     }
 
     [Fact]
+    public void Signal_and_wait_allocate_nothing()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int device = NewEventFd();
+        try
+        {
+            using var waiter = new LinkWaiter(device);
+            for (int i = 0; i < 100; i++)
+            {
+                waiter.Signal();
+                waiter.Wait(0);
+            }
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                waiter.Signal();
+                Assert.False(waiter.Wait(1_000));   // woken by the signal at once; the device has nothing
+            }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally
+        {
+            Libc.Close(device);
+        }
+    }
+
+    [Fact]
     public void Signal_after_dispose_does_nothing()
     {
         if (!OperatingSystem.IsLinux()) return;
