@@ -9,7 +9,9 @@ internal sealed class SessionHost : IDisposable
     /// <summary>Receive window and send buffer of the command's connections. The host stack's defaults (a 64 KiB TCP
     /// receive buffer, hence no window scaling, and 256 KiB of unacknowledged writes) cap one connection far below what
     /// the TAP carries: 64 KiB per round trip through the target, host stack and application threads. 4 MiB (window
-    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s.</summary>
+    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s. Embedded targets
+    /// only: through a daemon the host stack's defaults stay, because a send chain of several MiB does not fit in one
+    /// control message (the protocol's 4 MiB limit closes the session).</summary>
     internal const int ConnectionBufferBytes = 4 << 20;
 
     private SessionHost(TargetSession target, HostStack.HostStack stack)
@@ -27,6 +29,8 @@ internal sealed class SessionHost : IDisposable
         var target = TargetFactory.Open(s);
         try
         {
+            var defaults = new HostStackOptions();
+            bool embedded = s.Link is not null;
             var stack = new HostStack.HostStack(target.Target, new HostStackOptions
             {
                 Address = s.Address,
@@ -35,9 +39,9 @@ internal sealed class SessionHost : IDisposable
                 OffloadPolicy = s.Offload.Policy,
                 OffloadAfterBytes = s.Offload.Policy == OffloadPolicy.AfterBytes ? s.Offload.AfterBytes : 64 * 1024,
                 ArpMaxRequests = s.ArpTries,
-                Tcp = Tcp.TcpConfig.Default with { ReceiveBufferSize = ConnectionBufferBytes },
-                ReceiveBufferSize = ConnectionBufferBytes,
-                SendBufferSize = ConnectionBufferBytes,
+                Tcp = embedded ? defaults.Tcp with { ReceiveBufferSize = ConnectionBufferBytes } : defaults.Tcp,
+                ReceiveBufferSize = embedded ? ConnectionBufferBytes : defaults.ReceiveBufferSize,
+                SendBufferSize = embedded ? ConnectionBufferBytes : defaults.SendBufferSize,
             });
             target.Start();
             stack.Start();
