@@ -20,18 +20,21 @@ internal static class ConnectCommand
         var sendFile = new Option<FileInfo?>("--send") { HelpName = "FILE", Description = "send the contents of FILE" };
         var receive = new Option<bool>("--receive") { Description = "receive until the peer closes (counted, dropped)" };
         var echoCheck = new Option<bool>("--echo-check") { Description = "expect the peer to echo: compare the received stream with the sent one (SHA-256)" };
+        var pingPong = new Option<int?>("--ping-pong") { HelpName = "N", Description = "against an echo server: N round trips of 1 byte, one at a time; prints transactions/s and round-trip percentiles" };
         var cmd = new Command("connect", "Connect through the emulated offload NIC, transfer, and print a summary.") { target };
         shared.AddTo(cmd);
         cmd.Options.Add(sendBytes);
         cmd.Options.Add(sendFile);
         cmd.Options.Add(receive);
         cmd.Options.Add(echoCheck);
+        cmd.Options.Add(pingPong);
         cmd.SetAction((pr, _) =>
         {
             ConnectRequest request;
             try
             {
-                request = Bind(pr.GetValue(target)!, shared.Bind(pr), pr.GetValue(sendBytes), pr.GetValue(sendFile), pr.GetValue(receive), pr.GetValue(echoCheck));
+                request = Bind(pr.GetValue(target)!, shared.Bind(pr), pr.GetValue(sendBytes), pr.GetValue(sendFile), pr.GetValue(receive), pr.GetValue(echoCheck),
+                    pr.GetValue(pingPong));
             }
             catch (CliUsageException ex)
             {
@@ -44,12 +47,21 @@ internal static class ConnectCommand
     }
 
     /// <summary>Validates what is specific to connect.</summary>
-    internal static ConnectRequest Bind(string hostPort, SessionSettings s, string? sendBytes, FileInfo? sendFile, bool receive, bool echoCheck)
+    internal static ConnectRequest Bind(string hostPort, SessionSettings s, string? sendBytes, FileInfo? sendFile, bool receive, bool echoCheck,
+        int? pingPong = null)
     {
         if (!AddressParser.TryParseHostPort(hostPort, out var remote, out ushort port, out string error)) throw new CliUsageException(error);
         if (remote == s.Address) throw new CliUsageException($"'{hostPort}': {remote} is our own --local address");
         if (!remote.IsInSameSubnet(s.Address, s.PrefixLength) && s.Gateway.IsUnspecified)
             throw new CliUsageException($"'{hostPort}': {remote} is not on {s.Address}/{s.PrefixLength}; give --gateway ADDR");
+        if (pingPong is { } rounds)
+        {
+            if (rounds is < 1 or > PingPong.MaxRoundTrips) throw new CliUsageException($"--ping-pong {rounds}: expected 1 to {PingPong.MaxRoundTrips} round trips");
+            if (sendBytes is not null || sendFile is not null || receive || echoCheck)
+                throw new CliUsageException("--ping-pong is a mode of its own: drop --send-bytes, --send, --receive and --echo-check");
+            if (s.UploadEvery > 0) throw new CliUsageException("--ping-pong times round trips; --upload-every does not apply");
+            return new ConnectRequest(s, remote, port, new TransferPlan(0, null, ReceiveMode.Drain, 0, false), "ping-pong", rounds);
+        }
         if (sendBytes is not null && sendFile is not null) throw new CliUsageException("--send-bytes and --send are exclusive: send a pattern or a file");
         long bytes = 0;
         if (sendBytes is not null && (!SizeParser.TryParse(sendBytes, out bytes) || bytes <= 0))
@@ -86,6 +98,11 @@ internal static class ConnectCommand
                 throw new CliUsageException(Transfer.Describe(ex, peer, null), 1);
             }
             if (!s.Json) stdout.WriteLine($"connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
+            if (r.PingPong > 0)
+            {
+                await self.PingPongAsync(socket, r.PingPong, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);
+                return;
+            }
             await self.TransferAsync(host, socket, r.Plan, r.Mode, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);
         });
     }

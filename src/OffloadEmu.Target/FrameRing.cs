@@ -12,6 +12,15 @@ internal sealed class FrameRing
 
     public FrameRing(int capacity) => _ring = new FrameBuffer?[capacity];
 
+    /// <summary>Frames waiting.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock) return _count;
+        }
+    }
+
     /// <summary>False when full: the caller drops (and counts) the frame.</summary>
     public bool TryEnqueue(FrameBuffer frame)
     {

@@ -36,6 +36,10 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     private readonly Lock _pollLock = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private int _wakePending;
+    // Inline mode (a device with a readiness descriptor): the engine thread reads the device itself and sleeps in poll(2)
+    // on it and an eventfd; _sleeping says it does (or is about to), so only then does a producer pay the write(2).
+    private LinkWaiter? _waiter;
+    private int _sleeping;
     private Thread? _engineThread;
     private Thread? _readerThread;
     private volatile bool _stop;
@@ -98,8 +102,14 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         _timeOrigin = _time.GetTimestamp();
         _engine.WakeUp = Wake;
         _externalReader = !readDevice;
-        _engineThread = new Thread(EngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" };
-        if (readDevice)
+        // A device that announces its frames on a descriptor is read by the engine thread itself: no reader thread, no
+        // ring hand-off and no cross-thread wake-up per received batch (each ACK of a bulk send used to wake the reader,
+        // which then woke the engine). Other devices (in-memory, pcap, impairment) keep the reader thread.
+        if (readDevice) _waiter = LinkWaiter.TryCreate(_device);
+        _engineThread = _waiter is not null
+            ? new Thread(InlineEngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" }
+            : new Thread(EngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" };
+        if (readDevice && _waiter is null)
         {
             _readerThread = new Thread(ReaderLoop) { IsBackground = true, Name = $"oe-target-rx {_device.Name}" };
             _readerThread.Start();
@@ -178,21 +188,91 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
     private void Wake()
     {
+        if (_waiter is { } waiter)
+        {
+            // A full fence after the caller's enqueue: either the engine sees the work before it sleeps (it re-checks
+            // after setting _sleeping) or this sees _sleeping and signals.
+            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1) waiter.Signal();
+            return;
+        }
         if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
+    }
+
+    /// <summary>Microseconds until the next timer, capped at 100 ms (0 = due now).</summary>
+    private long MicrosecondsToNextWake()
+    {
+        var next = _engine.NextWake;
+        return next == Instant.MaxValue ? 100_000 : Math.Clamp(next.Microseconds - Now.Microseconds, 0, 100_000);
+    }
+
+    /// <summary>Busy poll (Options.BusyPollMicroseconds): rounds until one does work (true) or the time is up (false).</summary>
+    private bool BusyPoll(bool readDevice, Span<FrameBuffer> batch)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        long limit = Options.BusyPollMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+        while (!_stop && System.Diagnostics.Stopwatch.GetTimestamp() - start < limit)
+        {
+            if (_engine.RunOnce(Now, readDevice, batch) > 0) return true;
+            // Give the core to any other runnable thread (the host stack, the application, the peer on a small machine)
+            // between looks: sched_yield returns at once when nobody else wants it.
+            Thread.Yield();
+        }
+        return false;
     }
 
     private void EngineLoop()
     {
         var noBatch = Array.Empty<FrameBuffer>();
+        bool busyPoll = Options.BusyPollMicroseconds > 0;
         while (!_stop)
         {
             Interlocked.Exchange(ref _wakePending, 0);
             var now = Now;
             int work = _engine.RunOnce(now, readDevice: false, noBatch);
             if (work > 0) continue;
-            var next = _engine.NextWake;
-            long waitUs = next == Instant.MaxValue ? 100_000 : Math.Clamp(next.Microseconds - Now.Microseconds, 0, 100_000);
+            if (busyPoll && BusyPoll(readDevice: false, noBatch)) continue;
+            long waitUs = MicrosecondsToNextWake();
             if (waitUs > 0) _wake.Wait(TimeSpan.FromTicks(waitUs * 10));
+        }
+    }
+
+    // Inline mode: the engine reads the device in every round (until EAGAIN) and sleeps in poll(2) on the device and
+    // the wake eventfd.
+    private void InlineEngineLoop()
+    {
+        var waiter = _waiter!;
+        var batch = _pollBatch;
+        bool busyPoll = Options.BusyPollMicroseconds > 0;
+        bool readDevice = true;
+        while (!_stop)
+        {
+            try
+            {
+                if (_engine.RunOnce(Now, readDevice, batch) > 0) continue;
+                if (busyPoll && BusyPoll(readDevice, batch)) continue;
+                Interlocked.Exchange(ref _sleeping, 1);
+                // Queued between the round and the announcement: that producer may have seen _sleeping = 0 and not signalled.
+                if (_engine.HasQueuedInput || _stop)
+                {
+                    Volatile.Write(ref _sleeping, 0);
+                    continue;
+                }
+                long waitUs = MicrosecondsToNextWake();
+                if (waitUs > 0) waiter.Wait((int)((waitUs + 999) / 1000));
+                Volatile.Write(ref _sleeping, 0);
+            }
+            catch (Exception ex) when (_stop || ex is ObjectDisposedException)
+            {
+                return;   // closing the device under the loop ends it
+            }
+            catch (LinkDeviceException ex) when (readDevice)
+            {
+                // The device failed for reading (as the reader thread would report it): requests, timers and completions
+                // go on without its input, as they did when only the reader thread ended.
+                if (_logger is not null) TargetLog.ReceiveFailed(_logger, _device.Name, ex);
+                readDevice = false;
+                waiter.StopWatchingDevice();
+            }
         }
     }
 
@@ -391,8 +471,10 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop = true;
         _wake.Release();
+        _waiter?.Signal();
         _engineThread?.Join(5000);
         _readerThread?.Join(5000);
         _wake.Dispose();
+        _waiter?.Dispose();
     }
 }

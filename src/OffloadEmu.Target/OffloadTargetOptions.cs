@@ -90,6 +90,19 @@ public sealed record class OffloadTargetOptions
     /// its acknowledged byte count (spec §10 row 14), and the host resends from its own copies.</summary>
     public TerminateSendDisposition TerminateSends { get; init; } = TerminateSendDisposition.Return;
 
+    /// <summary>Largest <see cref="BusyPollMicroseconds"/>.</summary>
+    public const int MaxBusyPollMicroseconds = 100_000;
+
+    /// <summary>
+    /// Busy polling of the engine loop: when a round finds nothing to do, the loop keeps looking (device, requests,
+    /// timers) for this long before it sleeps. 0 (default) = off: sleep at once and be woken by the device or a request.
+    /// </summary>
+    /// <remarks>Trades one CPU kept busy while traffic pauses for the wake-up latency of a sleeping thread (a futex or
+    /// poll wake-up and a context switch per request/response turn); like the kernel's <c>net.core.busy_poll</c>. On a
+    /// machine with few cores it takes CPU time the host application and the peer need: measure
+    /// (docs/performance.md, "One connection over the TAP").</remarks>
+    public int BusyPollMicroseconds { get; init; }
+
     /// <summary>Checks the values; returns the problems found (empty when valid).</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -100,6 +113,8 @@ public sealed record class OffloadTargetOptions
         if (NeighborCapacity < 1) errors.Add($"{nameof(NeighborCapacity)} must be at least 1.");
         if (MaxReceiveWindow < 1024 || MaxReceiveWindow > (1u << 30)) errors.Add($"{nameof(MaxReceiveWindow)} must be 1024..2^30 bytes.");
         if (MaxIndicationSize < 1) errors.Add($"{nameof(MaxIndicationSize)} must be at least 1 byte.");
+        if (BusyPollMicroseconds is < 0 or > MaxBusyPollMicroseconds)
+            errors.Add($"{nameof(BusyPollMicroseconds)} must be 0..{MaxBusyPollMicroseconds} (0 = off).");
         if (ReceiveRingCapacity < 16) errors.Add($"{nameof(ReceiveRingCapacity)} must be at least 16.");
         if (LowActivityTimeout < TimeSpan.FromSeconds(1)) errors.Add($"{nameof(LowActivityTimeout)} must be at least 1 s.");
         if (HighDropRateThreshold is <= 0 or > 1) errors.Add($"{nameof(HighDropRateThreshold)} must be in (0, 1].");

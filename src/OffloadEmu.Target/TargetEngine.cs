@@ -104,6 +104,10 @@ internal sealed partial class TargetEngine
     /// <summary>Frames the device reader thread handed over (threaded mode).</summary>
     public FrameRing ReceivedFrames { get; }
 
+    /// <summary>Something another thread queued for the next round (requests, received or host frames): checked by a loop
+    /// about to sleep after announcing it (a wake-up that came in between is then not lost).</summary>
+    public bool HasQueuedInput => Requests.Count != 0 || HostFrames.Count != 0 || ReceivedFrames.Count != 0;
+
     /// <summary>Frames the host sent on the non-offload path, waiting for the engine to transmit them.</summary>
     public FrameRing HostFrames { get; }
 

@@ -71,6 +71,34 @@ public sealed class InMemoryRunTests : IDisposable
         Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
     }
 
+    // The engine busy polls here in the reader-thread loop (in-memory link); the TAP's inline loop runs in the privileged tests.
+    [Fact]
+    public async Task Ping_pong_against_listen_echo_times_every_round_trip_with_busy_poll()
+    {
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--ping-pong", "300",
+            "--busy-poll", "200", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal("ping-pong", j.GetProperty("mode").GetString());
+        Assert.Equal(300, j.GetProperty("round_trips").GetInt32());
+        Assert.Equal(200, j.GetProperty("busy_poll_us").GetInt32());
+        double tps = j.GetProperty("transactions_per_second").GetDouble();
+        double seconds = j.GetProperty("seconds").GetDouble();
+        Assert.True(tps > 0 && Math.Abs(tps * seconds - 300) < 1, stdout);
+        var rtt = j.GetProperty("round_trip_us");
+        double p50 = rtt.GetProperty("p50").GetDouble(), p99 = rtt.GetProperty("p99").GetDouble(), max = rtt.GetProperty("max").GetDouble();
+        Assert.True(p50 > 0 && p50 <= p99 && p99 <= max, stdout);
+        // The round trips happened one at a time: together they cannot take longer than the run.
+        Assert.True(p50 * 150 / 1e6 <= seconds, stdout);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+        // 300 timed round trips after 30 of warm-up (a tenth): the echo side saw 330 bytes.
+        Assert.Matches(@"0\.00-\d+\.\d\d sec\s+330 B .* received", lout);
+    }
+
     [Fact]
     public async Task Connect_echo_check_with_hand_overs_against_listen_echo()
     {

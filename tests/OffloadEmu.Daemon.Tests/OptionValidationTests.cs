@@ -35,6 +35,8 @@ public sealed class OptionValidationTests : IDisposable
     [InlineData("Nic:Capabilities:Encapsulation: 'None' is not allowed", "--Nic:Capabilities:Encapsulation=None")]
     [InlineData("Nic:Queues: 65 is out of range; use 1..64", "--Nic:Queues=65")]
     [InlineData("Nic:TerminateSends: 'Later' is not allowed; use Return", "--Nic:TerminateSends=Later")]
+    [InlineData("Nic:BusyPollMicroseconds: 100001 is out of range; use 0..100000 (0 = off)", "--Nic:BusyPollMicroseconds=100001")]
+    [InlineData("Nic:BusyPollMicroseconds: -5 is out of range; use 0..100000", "--Nic:BusyPollMicroseconds=-5")]
     // Offload (chimney spec §6.9)
     [InlineData("Offload:TicksPerSecond: 7 is not a chimney tick rate; use 10, 100 or 1000", "--Offload:TicksPerSecond=7")]
     [InlineData("Offload:TicksPerSecond: 'fast' is not valid; use a whole number", "--Offload:TicksPerSecond=fast")]

@@ -1,9 +1,16 @@
+using System.Buffers.Binary;
+
 namespace OffloadEmu.Cli.Session;
 
 /// <summary>
 /// The deterministic byte stream of <c>--send-bytes</c> and <c>--source</c>: byte i is byte (i mod 8) of
 /// SplitMix64(seed + i/8), so any offset can be generated or checked without keeping the stream.
 /// </summary>
+/// <remarks>
+/// Byte (i mod 8) of the word is its little-endian byte, so whole words are written and compared eight bytes at a time
+/// (one SplitMix64 per word instead of one per byte: the per-byte form cost the sender thread ~5 ns a byte, a fifth of
+/// the CPU of a 1 Gb/s transfer).
+/// </remarks>
 internal sealed class Pattern
 {
     /// <summary>The seed both ends use unless told otherwise.</summary>
@@ -20,32 +27,42 @@ internal sealed class Pattern
     /// <summary>Writes the next <c>destination.Length</c> bytes of the stream.</summary>
     public void Fill(Span<byte> destination)
     {
-        for (int i = 0; i < destination.Length; i++) destination[i] = At(_offset + i);
-        _offset += destination.Length;
+        long offset = _offset;
+        int i = 0;
+        // Head up to a word boundary, whole words, then the tail.
+        for (; i < destination.Length && ((offset + i) & 7) != 0; i++) destination[i] = At(offset + i);
+        for (; i + 8 <= destination.Length; i += 8)
+            BinaryPrimitives.WriteUInt64LittleEndian(destination[i..], Word((offset + i) >> 3));
+        for (; i < destination.Length; i++) destination[i] = At(offset + i);
+        _offset = offset + destination.Length;
     }
 
     /// <summary>Checks the next bytes of the stream; returns the stream offset of the first difference, or -1.</summary>
     public long Check(ReadOnlySpan<byte> received)
     {
-        long first = -1;
-        for (int i = 0; i < received.Length; i++)
+        long offset = _offset;
+        _offset = offset + received.Length;
+        int i = 0;
+        for (; i < received.Length && ((offset + i) & 7) != 0; i++)
+            if (received[i] != At(offset + i)) return offset + i;
+        for (; i + 8 <= received.Length; i += 8)
         {
-            if (received[i] != At(_offset + i))
-            {
-                first = _offset + i;
-                break;
-            }
+            if (BinaryPrimitives.ReadUInt64LittleEndian(received[i..]) == Word((offset + i) >> 3)) continue;
+            for (int j = i; ; j++)
+                if (received[j] != At(offset + j)) return offset + j;
         }
-        _offset += received.Length;
-        return first;
+        for (; i < received.Length; i++)
+            if (received[i] != At(offset + i)) return offset + i;
+        return -1;
     }
 
-    private byte At(long offset)
+    private byte At(long offset) => (byte)(Word(offset >> 3) >> (int)((offset & 7) * 8));
+
+    private ulong Word(long index)
     {
-        ulong z = _seed + (ulong)(offset >> 3) * 0x9E37_79B9_7F4A_7C15UL;
+        ulong z = _seed + (ulong)index * 0x9E37_79B9_7F4A_7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D0_49BB_1331_11EBUL;
-        z ^= z >> 31;
-        return (byte)(z >> (int)((offset & 7) * 8));
+        return z ^ (z >> 31);
     }
 }

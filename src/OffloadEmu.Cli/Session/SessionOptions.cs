@@ -18,6 +18,7 @@ internal sealed class SessionOptions
     public Option<bool> Json { get; } = new("--json") { Description = "print one JSON object with the figures instead of text" };
     public Option<double?> Timeout { get; } = new("--timeout") { HelpName = "S", Description = "give up after S seconds (exit 1); default none" };
     public Option<int?> ArpTries { get; } = new("--arp-tries") { HelpName = "N", Description = "ARP requests (one a second) before a neighbour is unreachable; default 3" };
+    public Option<int?> BusyPoll { get; } = new("--busy-poll") { HelpName = "US", Description = "the embedded target's engine keeps polling US microseconds before it sleeps (Nic:BusyPollMicroseconds); default 0 = off" };
 
     public void AddTo(Command command)
     {
@@ -31,6 +32,7 @@ internal sealed class SessionOptions
         command.Options.Add(Json);
         command.Options.Add(Timeout);
         command.Options.Add(ArpTries);
+        command.Options.Add(BusyPoll);
     }
 
     /// <summary>Validates the shared options.</summary>
@@ -78,6 +80,11 @@ internal sealed class SessionOptions
         }
         int arpTries = pr.GetValue(ArpTries) ?? 3;
         if (arpTries is < 1 or > 100) throw new CliUsageException($"--arp-tries {arpTries}: expected 1 to 100");
+        int busyPoll = pr.GetValue(BusyPoll) ?? 0;
+        if (busyPoll is < 0 or > Target.OffloadTargetOptions.MaxBusyPollMicroseconds)
+            throw new CliUsageException($"--busy-poll {busyPoll}: expected 0 (off) to {Target.OffloadTargetOptions.MaxBusyPollMicroseconds} microseconds");
+        if (busyPoll > 0 && daemon is not null)
+            throw new CliUsageException("--busy-poll sets the embedded target's engine; with --daemon set the daemon's Nic:BusyPollMicroseconds");
         return new SessionSettings
         {
             Link = spec,
@@ -91,6 +98,7 @@ internal sealed class SessionOptions
             Json = pr.GetValue(Json),
             Timeout = timeout,
             ArpTries = arpTries,
+            BusyPollMicroseconds = busyPoll,
         };
     }
 }

@@ -180,6 +180,34 @@ internal sealed class SessionRun
         if (outcome.Error is { } error) Fail(error, 1);
     }
 
+    /// <summary>Times <paramref name="roundTrips"/> one-byte round trips against an echo peer and prints the figures.</summary>
+    public async Task PingPongAsync(OffloadSocket socket, int roundTrips, string local, string remote)
+    {
+        var meter = new TransferMeter { Socket = socket };
+        lock (_meters) _meters.Add(meter);
+        PingPongResult result;
+        try
+        {
+            result = await PingPong.RunAsync(socket, roundTrips).ConfigureAwait(false);
+            await socket.CloseAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not CliUsageException)
+        {
+            socket.Abort();
+            Fail(_abortReason ?? Transfer.Describe(ex, remote, null), 1);
+            return;
+        }
+        finally
+        {
+            meter.Finished = true;
+        }
+        string location = socket.Location.ToString().ToLowerInvariant();
+        _stdout.Write(_settings.Json
+            ? result.ToJson(_command, _settings.Where, local, remote, _settings.Offload.ToString(), _settings.BusyPollMicroseconds) + Environment.NewLine
+            : result.ToText(_command, _settings.Where, local, remote, _settings.Offload.ToString(), _settings.BusyPollMicroseconds));
+        _stdout.Flush();
+    }
+
     /// <summary>"198.18.0.1:7".</summary>
     public static string Endpoint(Ipv4Address address, ushort port) => $"{address}:{port}";
 }

@@ -35,6 +35,9 @@ internal sealed record class SessionSettings
     /// <summary>ARP requests before a neighbour counts as unreachable.</summary>
     public int ArpTries { get; init; } = 3;
 
+    /// <summary>The embedded target's busy poll (0 = off).</summary>
+    public int BusyPollMicroseconds { get; init; }
+
     /// <summary>"tap:oe0" or "daemon:PATH", for messages and the summary.</summary>
     public string Where => Link?.ToString() ?? $"daemon:{DaemonSocket}";
 

@@ -39,7 +39,7 @@ internal static class TargetFactory
         OffloadTarget? target = null;
         try
         {
-            target = new OffloadTarget(top);
+            target = new OffloadTarget(top, new OffloadTargetOptions { BusyPollMicroseconds = settings.BusyPollMicroseconds });
             string description = $"{link} (mac {top.MacAddress}, mtu {top.Mtu})";
             var started = target;
             return new TargetSession(target, description, () => started.Start(), target, top, capture);

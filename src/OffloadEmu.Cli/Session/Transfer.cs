@@ -13,7 +13,9 @@ namespace OffloadEmu.Cli.Session;
 /// </summary>
 internal sealed class Transfer
 {
-    private const int BufferSize = 64 * 1024;
+    // One read or write of the application: a read's size is the receive post the host stack hands the target, so a
+    // larger one means fewer post completions per byte.
+    private const int BufferSize = 256 * 1024;
     private readonly OffloadSocket _socket;
     private readonly TransferPlan _plan;
     private readonly TransferMeter _meter;
@@ -132,6 +134,9 @@ internal sealed class Transfer
             if (moved < _nextCycleAt) return;
             while (moved >= _nextCycleAt) _nextCycleAt += _plan.UploadEvery;
         }
+        // An initiate still in progress (the first megabytes can be written before the immediate offload completes) is
+        // waited for, briefly, so the cycle is not skipped.
+        for (int i = 0; i < 200 && _socket.Location == ConnectionLocation.Offloading; i++) await Task.Delay(5).ConfigureAwait(false);
         // Only a connection on the target is handed over; one still in host mode (after:N not reached, an initiate
         // that failed) is left to the policy.
         if (_socket.Location != ConnectionLocation.Offloaded) return;

@@ -19,6 +19,10 @@ public sealed class NicOptions
     /// <c>Complete</c> them UPLOAD_IN_PROGRESS, the first with its acknowledged bytes (chimney spec §5; docs/target.md).</summary>
     public string TerminateSends { get; set; } = "Return";
 
+    /// <summary>Microseconds the engine loop keeps polling after a round found nothing to do, before it sleeps; 0 = off
+    /// (default). Lower request/response latency for a CPU kept busy (docs/configuration.md, docs/performance.md).</summary>
+    public int BusyPollMicroseconds { get; set; }
+
     /// <summary><see cref="TerminateSends"/> parsed (the validator has checked it).</summary>
     internal Target.TerminateSendDisposition ParsedTerminateSends()
         => Enum.Parse<Target.TerminateSendDisposition>(TerminateSends.Trim(), ignoreCase: true);

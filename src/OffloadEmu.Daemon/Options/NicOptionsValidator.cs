@@ -30,6 +30,7 @@ internal sealed class NicOptionsValidator : IValidateOptions<NicOptions>
                 f.Add($"Nic:Capabilities:Encapsulation: '{c.Encapsulation}' is not allowed; use Ieee8023, LlcSnapRouted or \"Ieee8023, LlcSnapRouted\" (a target must support one)");
         }
         SettingChecks.Range(f, "Nic:Queues", o.Queues, 1, MaxQueues);
+        SettingChecks.Range(f, "Nic:BusyPollMicroseconds", o.BusyPollMicroseconds, 0, Target.OffloadTargetOptions.MaxBusyPollMicroseconds, " (0 = off)");
         if (!Enum.TryParse<Target.TerminateSendDisposition>(o.TerminateSends?.Trim(), ignoreCase: true, out var disposition)
             || !Enum.IsDefined(disposition) || int.TryParse(o.TerminateSends, out _))
             f.Add($"Nic:TerminateSends: '{o.TerminateSends}' is not allowed; use Return (unacknowledged sends come back in the terminated TCP block) or Complete (they complete UPLOAD_IN_PROGRESS)");

@@ -28,6 +28,7 @@ internal static class TargetOptionsBuilder
             Parameters = Parameters(offload),
             OptionalRetrieveReasons = reasons,
             TerminateSends = nic.ParsedTerminateSends(),
+            BusyPollMicroseconds = nic.BusyPollMicroseconds,
         };
     }
 

@@ -30,7 +30,7 @@ namespace OffloadEmu.Link.Decorators;
 /// <para>After a write fails, the file is abandoned and later frames count as CaptureFailed until the next
 /// rotation opens a new file. The decorator owns the inner device and disposes it.</para>
 /// </remarks>
-public sealed partial class CaptureDevice : ILinkDevice
+public sealed partial class CaptureDevice : ILinkDevice, IReadinessSource
 {
     private readonly ILinkDevice _inner;
     private readonly CaptureOptions _options;
@@ -108,6 +108,9 @@ public sealed partial class CaptureDevice : ILinkDevice
     public ChecksumCapabilities Checksums => _inner.Checksums;
     /// <summary>The inner device's counters, to which this decorator adds <see cref="DropReason.CaptureFailed"/>.</summary>
     public LinkStatistics Statistics => _inner.Statistics;
+
+    // Frames pass through unchanged and at once: the inner device's descriptor announces them.
+    int IReadinessSource.ReadinessDescriptor => _inner is IReadinessSource r ? r.ReadinessDescriptor : -1;
 
     /// <inheritdoc/>
     public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)

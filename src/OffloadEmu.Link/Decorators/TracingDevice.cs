@@ -10,7 +10,7 @@ namespace OffloadEmu.Link.Decorators;
 /// <see cref="ILogger.IsEnabled"/> check.
 /// </summary>
 /// <remarks>Event ids: 1100 frame received, 1101 frame sent (1xxx = link layer). The decorator owns the inner device.</remarks>
-public sealed partial class TracingDevice : ILinkDevice
+public sealed partial class TracingDevice : ILinkDevice, IReadinessSource
 {
     private readonly ILinkDevice _inner;
     private readonly ILogger _logger;
@@ -42,6 +42,9 @@ public sealed partial class TracingDevice : ILinkDevice
     public ChecksumCapabilities Checksums => _inner.Checksums;
     /// <inheritdoc/>
     public LinkStatistics Statistics => _inner.Statistics;
+
+    // Frames pass through unchanged and at once: the inner device's descriptor announces them.
+    int IReadinessSource.ReadinessDescriptor => _inner is IReadinessSource r ? r.ReadinessDescriptor : -1;
 
     /// <inheritdoc/>
     public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)

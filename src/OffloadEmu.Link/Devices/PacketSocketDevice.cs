@@ -13,7 +13,7 @@ namespace OffloadEmu.Link.Devices;
 /// sockaddr_ll packet type and PACKET_OUTGOING frames skipped. The socket is created with protocol
 /// 0 and only then bound with ETH_P_ALL, so it never sees frames of other interfaces.
 /// </remarks>
-public sealed unsafe class PacketSocketDevice : ILinkDevice
+public sealed unsafe class PacketSocketDevice : ILinkDevice, IReadinessSource
 {
     private int _fd;
     private readonly bool _filterOutgoing;
@@ -86,6 +86,8 @@ public sealed unsafe class PacketSocketDevice : ILinkDevice
 
     /// <inheritdoc/>
     public LinkStatistics Statistics { get; } = new();
+
+    int IReadinessSource.ReadinessDescriptor => _fd;
 
     /// <inheritdoc/>
     public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)

@@ -18,7 +18,7 @@ namespace OffloadEmu.Link.Devices;
 /// counted <see cref="DropReason.InterfaceDown"/>, not an error. The descriptor keeps working after
 /// the interface is moved to another network namespace (<c>ip link set NAME netns NS</c>).</para>
 /// </remarks>
-public sealed unsafe class TapDevice : ILinkDevice
+public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
 {
     private const int VnetHeaderSize = 10;
     private int _fd;
@@ -122,6 +122,8 @@ public sealed unsafe class TapDevice : ILinkDevice
 
     /// <summary>The raw file descriptor (for diagnostics and benchmarks).</summary>
     internal int FileDescriptor => _fd;
+
+    int IReadinessSource.ReadinessDescriptor => _fd;
 
     /// <summary>A locally administered unicast MAC (02:xx:xx:xx:xx:xx) from an FNV-1a hash of <paramref name="name"/>.</summary>
     public static MacAddress DeriveMac(string name)

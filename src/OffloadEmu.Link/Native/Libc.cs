@@ -54,6 +54,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "recvfrom", SetLastError = true)]
     internal static partial nint RecvFrom(int fd, byte* buffer, nint length, int flags, void* address, uint* addressLength);
 
+    [LibraryImport(Lib, EntryPoint = "eventfd", SetLastError = true)]
+    internal static partial int EventFd(uint initialValue, int flags);
+
     [LibraryImport(Lib, EntryPoint = "if_nametoindex", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial uint IfNameToIndex(string name);
 
@@ -61,6 +64,10 @@ internal static unsafe partial class Libc
     internal const int O_RDWR = 0x2;
     internal const int O_NONBLOCK = 0x800;
     internal const int O_CLOEXEC = 0x80000;
+
+    // eventfd(2) flags (the O_ values).
+    internal const int EFD_NONBLOCK = O_NONBLOCK;
+    internal const int EFD_CLOEXEC = O_CLOEXEC;
 
     // poll(2) events.
     internal const short POLLIN = 0x1;
