@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The table (and --json) of scripts/bench.sh from its rows file (one tab-separated row per line:
+id, section, label, value, unit, kernel row id, goal, command, note). Goals: comma-separated checks,
+min:X / max:X on the value, rmin:X / rmax:X on value / kernel figure, vs:ID:rmin:X on value / row ID's value."""
+import argparse
+import json
+import sys
+
+SECTIONS = [("bulk", "Bulk throughput (MTU 1500)"), ("rr", "Request/response, 1 byte each way"),
+            ("churn", "Offload churn"), ("scale", "Scale"), ("cpu", "CPU cost per GiB moved")]
+
+
+def num(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if v else "0"
+
+
+def check(goal, value, kernel, rows):
+    """Returns (verdict, [text per check]) for a goal spec; verdict pass / miss / n/a / '-'."""
+    if goal in ("", "-"):
+        return "-", []
+    texts, verdict = [], "pass"
+    for part in goal.split(","):
+        bits = part.split(":")
+        if bits[0] == "vs":
+            ref, bits = num(rows.get(bits[1], {}).get("value")), bits[2:]
+            name = bits and f"x {rows.get(part.split(':')[1], {}).get('label', '?').split(',')[0]}"
+        else:
+            ref, name = kernel, "x kernel"
+        kind, limit = bits[0], float(bits[1])
+        if kind in ("min", "max"):
+            got, what = value, ""
+        else:
+            got = value / ref if value is not None and ref else None
+            what = f" {name}"
+        if got is None:
+            texts.append(f"{kind[-3:]} {limit:g}{what}: n/a")
+            if verdict == "pass":
+                verdict = "n/a"
+            continue
+        ok = got >= limit if kind.endswith("min") else got <= limit
+        op = ">=" if kind.endswith("min") else "<="
+        texts.append(f"{op} {limit:g}{what}: {'ok' if ok else 'MISS'} ({fmt(got)}{'x' if what else ''}"
+                     f"{'' if ok else f', {got / limit:.2f} of goal'})")
+        if not ok:
+            verdict = "miss"
+    return verdict, texts
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rows")
+    for opt in ("--cpus", "--kernel", "--load-start", "--load-end", "--time", "--commit", "--seconds", "--mode", "--json"):
+        ap.add_argument(opt)
+    a = ap.parse_args()
+    order, rows = [], {}
+    with open(a.rows, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 9:
+                continue
+            rid, section, label, value, unit, kid, goal, command, note = parts[:9]
+            rows[rid] = dict(id=rid, section=section, label=label, value=value, unit=unit, kernel_row=kid, goal=goal,
+                             command=command, note=note)
+            order.append(rid)
+    out = []
+    for rid in order:
+        r = rows[rid]
+        value = num(r["value"])
+        kernel = num(rows.get(r["kernel_row"], {}).get("value")) if r["kernel_row"] != "-" else None
+        ratio = value / kernel if value is not None and kernel else None
+        verdict, texts = check(r["goal"], value, kernel, rows)
+        out.append(dict(id=rid, section=r["section"], label=r["label"], value=value, unit=r["unit"],
+                        kernel_row=None if r["kernel_row"] == "-" else r["kernel_row"], kernel_value=kernel, ratio=ratio,
+                        goal=None if r["goal"] == "-" else r["goal"], verdict=verdict, checks=texts,
+                        command=r["command"], note=r["note"] or None,
+                        skipped=value is None and r["command"].startswith(("skipped", "-"))))
+    header = dict(time=a.time, commit=a.commit, cpus=int(a.cpus), kernel=a.kernel, load_start=a.load_start,
+                  load_end=a.load_end, seconds_per_row=float(a.seconds), mode=a.mode)
+    print(f"OffloadEmu bench {a.time}, commit {a.commit}: {a.cpus} CPUs, kernel {a.kernel}, "
+          f"load average {a.load_start} at start, {a.load_end} at end; {a.seconds} s per row")
+    for key, title in SECTIONS:
+        sec = [o for o in out if o["section"] == key]
+        if not sec:
+            continue
+        print(f"\n{title}")
+        w = max(len(o["label"]) for o in sec)
+        print(f"  {'row'.ljust(w)}  {'value':>10} {'unit':<10} {'kernel':>10} {'ratio':>7}  goal")
+        for o in sec:
+            goal = "; ".join(o["checks"]) if o["checks"] else ""
+            v = fmt(o["value"]) if o["value"] is not None else ("skipped" if o["skipped"] else "FAILED")
+            print(f"  {o['label'].ljust(w)}  {v:>10} {o['unit']:<10} {fmt(o['kernel_value']):>10} "
+                  f"{(fmt(o['ratio']) + 'x') if o['ratio'] is not None else '-':>7}  {goal}")
+    print("\nCommands")
+    for o in out:
+        if o["command"] != "(same run)":
+            print(f"  {o['label']}: {o['command']}" + (f"  [{o['note']}]" if o["note"] else ""))
+    notes = [o for o in out if o["command"] == "(same run)" and o["note"]]
+    for o in notes:
+        print(f"  {o['label'].strip()}: {o['note']}")
+    goals = [o for o in out if o["verdict"] != "-"]
+    passed = sum(1 for o in goals if o["verdict"] == "pass")
+    print(f"\nGoals (issue 7): {passed} of {len(goals)} rows pass; "
+          f"miss: {', '.join(o['id'] for o in goals if o['verdict'] == 'miss') or 'none'}; "
+          f"n/a: {', '.join(o['id'] for o in goals if o['verdict'] == 'n/a') or 'none'}")
+    failed = [o["id"] for o in out if o["value"] is None and not o["skipped"]]
+    if failed:
+        print(f"Rows without a figure: {', '.join(failed)}")
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as f:
+            json.dump(dict(header, rows=out), f, indent=1)
+            f.write("\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
