@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The table (and --json) of scripts/bench.sh from its rows file (one tab-separated row per line:
+"""The table (and --json, --markdown) of scripts/bench.sh from its rows file (one tab-separated row per line:
 id, section, label, value, unit, kernel row id, goal, command, note). Goals: comma-separated checks,
-min:X / max:X on the value, rmin:X / rmax:X on value / kernel figure, vs:ID:rmin:X on value / row ID's value."""
+min:X / max:X on the value, rmin:X / rmax:X on value / kernel figure, vs:ID:rmin:X on value / row ID's value.
+Given a .json file written by --json instead, it only re-renders it: report.py OUT.json --markdown OUT.md."""
 import argparse
 import json
 import sys
@@ -61,12 +62,39 @@ def check(goal, value, kernel, rows, ref_name="kernel"):
     return verdict, texts
 
 
+def markdown(header, out):
+    """The same table for docs/performance.md: one Markdown table, the commands after it."""
+    lines = [f"{header['time']}, commit {header['commit']}, {header['cpus']} CPUs, kernel {header['kernel']}, load average "
+             f"{header['load_start']} at start and {header['load_end']} at end, {header['seconds_per_row']:g} s per row.", "",
+             "| part | row | figure | kernel* | ratio | goal (issue 7) |", "|---|---|---:|---:|---:|---|"]
+    rank = {key: i for i, (key, _) in enumerate(SECTIONS)}
+    for o in sorted(out, key=lambda o: rank.get(o["section"], len(rank))):
+        v = f"{fmt(o['value'])} {o['unit']}" if o["value"] is not None else ("skipped" if o["skipped"] else "FAILED")
+        k = fmt(o["kernel_value"]) if o["kernel_value"] is not None else ""
+        r = f"{fmt(o['ratio'])}x" if o["ratio"] is not None else ""
+        g = "; ".join(c.replace("MISS", "**miss**") for c in o["checks"])
+        lines.append(f"| {o['section']} | {o['label'].strip()} | {v} | {k} | {r} | {g} |")
+    lines += ["", "\\* the kernel's figure for the same work, or the row the goal names", "", "Commands:", ""]
+    for o in out:
+        if o["command"] != "(same run)":
+            lines.append(f"- {o['label']}: `{o['command']}`" + (f" ({o['note']})" if o["note"] else ""))
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("rows")
-    for opt in ("--cpus", "--kernel", "--load-start", "--load-end", "--time", "--commit", "--seconds", "--mode", "--json"):
+    for opt in ("--cpus", "--kernel", "--load-start", "--load-end", "--time", "--commit", "--seconds", "--mode", "--json",
+                "--markdown"):
         ap.add_argument(opt)
     a = ap.parse_args()
+    if a.rows.endswith(".json"):   # re-render a saved --json report (e.g. --markdown for the docs)
+        with open(a.rows, encoding="utf-8") as f:
+            saved = json.load(f)
+        if a.markdown:
+            with open(a.markdown, "w", encoding="utf-8") as f:
+                f.write(markdown(saved, saved["rows"]))
+        return 0
     order, rows = [], {}
     with open(a.rows, encoding="utf-8") as f:
         for line in f:
@@ -123,6 +151,9 @@ def main():
     failed = [o["id"] for o in out if o["value"] is None and not o["skipped"]]
     if failed:
         print(f"Rows without a figure: {', '.join(failed)}")
+    if a.markdown:
+        with open(a.markdown, "w", encoding="utf-8") as f:
+            f.write(markdown(header, out))
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(dict(header, rows=out), f, indent=1)
