@@ -8,6 +8,8 @@ internal static class Program
     {
         // "tap ..." is the TAP throughput mode run by scripts/bench.sh against the lab TAP.
         if (args.Length > 0 && args[0] == "tap") return TapBench.Run(args);
+        // "churn-local", "churn-daemon", "scale": rows of scripts/bench.sh (NetBench).
+        if (args.Length > 0 && args[0] is "churn-local" or "churn-daemon" or "scale") return NetBench.Run(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
