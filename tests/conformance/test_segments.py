@@ -159,6 +159,28 @@ class Acceptability(ConfTestCase):
         self.assertEqual(c.delivered(), 100)
         self.assertEqual(c.read(), old)
 
+    def test_a_segment_without_the_ack_bit_is_dropped(self):
+        """RFC 9293 §3.10.7.4, fifth check (SA-6): in a synchronized state a segment with the ACK bit off is dropped
+        (its data not taken)."""
+        c = self.conn(rcv_wnd=W, p_iss=P_ISS)
+        c.send(PSH, b"no-ack-bit")
+        time.sleep(0.4)
+        self.assertEqual(c.delivered(), 0)
+        self.assertEqual(c.query()["rcv_nxt"], P_ISS)
+        self.assert_alive(c)
+
+    def test_ethernet_padding_after_the_ip_datagram_is_not_data(self):
+        """RFC 894 / RFC 1122 §3.3 (IP total length): bytes after the datagram's total length are link padding; the
+        segment is what the IP header says, so the junk is never delivered."""
+        c = self.conn(rcv_wnd=W, p_iss=P_ISS)
+        frame = bytes(c.peer.frame(c.tcp(ACK | PSH), b"padded")) + b"\xAA" * 20
+        c.peer.send_frame(frame)
+        c.p = seq_add(c.p, 6)
+        self.wait_delivered(c, 6)
+        self.assertEqual(c.read(), b"padded")
+        r = c.receive(2, lambda s: s.ack == c.p)
+        self.assertIsNotNone(r)
+
 
 class Reassembly(ConfTestCase):
     """Overlap, duplicates, holes: RFC 9293 §3.10.7.4 (SA-3, SHLD-31), RFC 5681 §4.2, RFC 2018 §4."""
@@ -258,6 +280,20 @@ class BlindAttacks(ConfTestCase):
         time.sleep(0.2)
         self.assertEqual(c.events("indicate_abort"), [])
         self.assert_alive(c)
+
+    def test_challenge_acks_are_rate_limited(self):
+        """RFC 5961 §7 and chimney spec §6.5: at most one challenge ACK per validation period (the daemon's
+        challenge_ack_interval_ms, 3 s): a burst of in-window RSTs and SYNs gets one."""
+        c = self.conn(rcv_wnd=W, p_iss=P_ISS)
+        interval = self.drive.call("parameters")["challenge_ack_interval_ms"]
+        self.assertGreaterEqual(interval, 1000)
+        for i in range(1, 6):
+            c.send(RST, seq=seq_add(P_ISS, i))
+            c.send(SYN, seq=seq_add(P_ISS, 100 + i), ack=0)
+        acks = [s for s in c.peer.collect(min(1.0, interval / 2000), local_port=c.local_port)]
+        self.assertEqual(len(acks), 1, f"one challenge ACK for the burst, got {acks}")
+        self.assertEqual((acks[0].seq, acks[0].ack), (c.T, P_ISS))
+        self.assertEqual(c.events("indicate_abort"), [])
 
     def test_rst_exactly_at_rcv_nxt_aborts_the_connection(self):
         """RFC 5961 §3.2 / RFC 9293 §3.10.7.4: a RST with SEG.SEQ = RCV.NXT resets the connection; chimney spec §6.2:
@@ -364,6 +400,22 @@ class OptionsAndWindows(ConfTestCase):
         self.assertEqual(c.query()["rcv_nxt"], P_ISS)
         c.send(RST, ts=False)
         self.drive.wait_for(lambda e: e["event"] == "indicate_abort" and e.get("conn") == c.conn, 3, "indicate_abort")
+
+    def test_ts_recent_is_not_taken_from_an_out_of_order_segment(self):
+        """RFC 7323 §4.3 (3): TS.Recent is updated only from a segment with SEG.SEQ =< Last.ACK.sent; an out-of-order
+        segment's newer TSval is not echoed (the ACK it gets carries TSecr = the old TS.Recent)."""
+        c = self.conn(rcv_wnd=W, p_iss=P_ISS, timestamps=True)
+        c.send(ACK | PSH, b"in-order", advance=True)
+        self.wait_delivered(c, 8)
+        recent = c.ts
+        r = c.receive(2, lambda s: s.ack == c.p)
+        self.assertEqual(r.tsecr, recent)
+        c.ts += 1000
+        c.send(ACK, b"ooo", seq=seq_add(c.p, 100))
+        r = c.ack_reply(2)
+        self.assertIsNotNone(r, "out-of-order data is acknowledged at once")
+        self.assertEqual(r.ack, c.p)
+        self.assertEqual(r.tsecr, recent, "TS.Recent must not come from a segment beyond Last.ACK.sent")
 
     def test_window_scale_is_applied_both_ways(self):
         """RFC 7323 §2.3: the window field of every non-SYN segment is shifted by the sender's scale. The target
@@ -565,8 +617,9 @@ class NonOffloadPath(ConfTestCase):
         for f in frames:
             c.peer.send_frame(f)
         self.drive.wait_for(lambda e: len(self.drive.all("frame_up")) >= before + len(frames), 3, "every fragment up")
+        time.sleep(0.1)
         up = [bytes.fromhex(e["hex"]) for e in self.drive.all("frame_up")[before:]]
-        self.assertEqual(up[:len(frames)], frames)
+        self.assertEqual([f for f in up if f in frames], frames, "each fragment up once, unchanged, in order")
         self.assertIsNone(c.receive(0.4), "the target must not answer fragments")
         self.assertEqual(c.delivered(), 0)
 
@@ -577,8 +630,22 @@ class NonOffloadPath(ConfTestCase):
         frame = c.peer.frame(c.tcp(ACK | PSH), b"ip-options",
                              ip=IP(src=c.peer.ip, dst=c.lab.emu_ip, options=[IPOption_RR(routers=["0.0.0.0"])]))
         c.peer.send_frame(frame)
-        self.drive.wait_for(lambda e: len(self.drive.all("frame_up")) > before, 3, "the frame up")
-        self.assertEqual(bytes.fromhex(self.drive.all("frame_up")[before]["hex"]), bytes(frame))
+        self.drive.wait_for(lambda e: e["event"] == "frame_up" and bytes.fromhex(e["hex"]) == bytes(frame), 3,
+                            "the frame up, unchanged")
+        self.assertIsNone(c.receive(0.4))
+        self.assertEqual(c.delivered(), 0)
+
+    def test_a_bad_ip_header_checksum_goes_up_unprocessed(self):
+        """Chimney spec §6.5 (the target only takes well-formed IPv4 TCP for its connections) and RFC 1122 §3.2.1.2
+        (a datagram with a bad header checksum is not processed as IP): it reaches the host unchanged, the target
+        takes none of it."""
+        c = self.conn(rcv_wnd=W, p_iss=P_ISS)
+        frame = bytearray(bytes(c.peer.frame(c.tcp(ACK | PSH), b"bad-ip-sum")))
+        frame[24] ^= 0x5A  # IPv4 header checksum (bytes 10-11 of the header)
+        before = len(self.drive.all("frame_up"))
+        c.peer.send_frame(bytes(frame))
+        self.drive.wait_for(lambda e: e["event"] == "frame_up" and bytes.fromhex(e["hex"]) == bytes(frame), 3,
+                            "the frame up, unchanged")
         self.assertIsNone(c.receive(0.4))
         self.assertEqual(c.delivered(), 0)
 
