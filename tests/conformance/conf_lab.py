@@ -6,8 +6,10 @@ Built on tests/python/oe_drive_lab.py (Lab, Drive, RawPeer): only what a hostile
 Network safety: the namespace and TAP are this process's own (oe-conf-<pid>, oecf<pid>); addresses from 198.18.253.0/24
 exist only inside the namespace; everything is removed by exact name and PID at the end."""
 
+import collections
 import json
 import os
+import struct
 import shutil
 import socket
 import subprocess
@@ -65,12 +67,21 @@ class ConfLab(Lab):
             if os.path.exists(src):
                 shutil.copy(src, dest)
         if peer is not None and peer.frames:
-            wrpcap(os.path.join(dest, "peer.pcap"), [Ether(f) for _, f in peer.frames])
+            write_pcap(os.path.join(dest, "peer.pcap"), peer.frames)
         if drive is not None:
             with open(os.path.join(dest, "drive-events.jsonl"), "w") as f:
                 for e in list(drive.events):
                     f.write(json.dumps(e) + "\n")
         return dest
+
+
+def write_pcap(path, frames):
+    """(time, bytes) frames to a classic pcap file (Ethernet), without parsing them."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for t, data in frames:
+            f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(data), len(data)))
+            f.write(data)
 
 
 class Segment:
@@ -111,7 +122,11 @@ class ScapyPeer:
         self.port = port
         self._raw = RawPeer(lab, self.ip, mac, port)
         self.sock = self._raw.sock
-        self.frames = []
+        try:  # a deep queue: the peer is Python, the daemon is not (SO_RCVBUFFORCE, root)
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
+        except OSError:
+            pass
+        self.frames = collections.deque(maxlen=50_000)  # the newest, for the artifacts
 
     def close(self):
         self._raw.close()

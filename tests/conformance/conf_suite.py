@@ -69,12 +69,14 @@ ERROR_LINE = re.compile(r"\[(ERR|FTL)\]|Unhandled exception|unhandled exception"
 class ConfTestCase(unittest.TestCase):
     """A drive bound with frames reported (frame_up), fresh ports per connection, artifacts on failure."""
 
+    REPORT_FRAMES = True  # bind's "frames": every frame passed up becomes an event
+
     def setUp(self):
         self.lab = LAB
         self.drive = Drive(LAB.socket_path)
         self.peers = []
         self._log_mark = len(LAB.log_text())
-        bound = self.drive.call("bind", frames=True)
+        bound = self.drive.call("bind", frames=self.REPORT_FRAMES)
         self.assertEqual(bound["event"], "bound", bound)
 
     def conn(self, **kw):
@@ -90,10 +92,10 @@ class ConfTestCase(unittest.TestCase):
         if result is not None and len(result.failures) + len(result.errors) > before_f:
             dest = LAB.keep_artifacts(self.id().split(".", 1)[-1],
                                       drive=getattr(self, "drive", None))
+            from conf_lab import write_pcap
             for i, p in enumerate(getattr(self, "peers", [])):
                 if p.frames:
-                    from scapy.all import Ether, wrpcap
-                    wrpcap(os.path.join(dest, f"peer{i}.pcap"), [Ether(f) for _, f in p.frames])
+                    write_pcap(os.path.join(dest, f"peer{i}.pcap"), p.frames)
             print(f"  artifacts: {dest}")
         return out
 
@@ -115,6 +117,20 @@ class ConfTestCase(unittest.TestCase):
                             and not e.get("stack") and e["delivered_total"] >= n, timeout, f"{n} bytes delivered")
         time.sleep(0.05)
         self.assertEqual(c.delivered(), n, "more bytes delivered than sent")
+
+    def data_segments(self, c, expected, timeout=3.0, settle=0.4):
+        """The target's data segments until `expected` payload bytes came (or the timeout), then whatever else comes
+        within `settle` seconds (so a sender that goes beyond what it may send is seen)."""
+        segs, total = [], 0
+        deadline = time.monotonic() + timeout
+        while total < expected and time.monotonic() < deadline:
+            s = c.receive(deadline - time.monotonic(), lambda s: len(s.payload) > 0)
+            if s is None:
+                break
+            segs.append(s)
+            total += len(s.payload)
+        segs += [s for s in c.peer.collect(settle, local_port=c.local_port) if s.payload]
+        return segs
 
     def assert_alive(self, c):
         """The connection still works: a new byte from the peer is delivered and acknowledged."""

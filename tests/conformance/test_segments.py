@@ -419,17 +419,22 @@ class OptionsAndWindows(ConfTestCase):
 
     def test_window_scale_is_applied_both_ways(self):
         """RFC 7323 §2.3: the window field of every non-SYN segment is shifted by the sender's scale. The target
-        advertises RCV.WND >> Rcv.Wind.Shift and honours SEG.WND << Snd.Wind.Shift (here 100 << 3 = 800 bytes)."""
+        advertises RCV.WND >> Rcv.Wind.Shift and honours SEG.WND << Snd.Wind.Shift (a window field of 150 from the peer
+        lets exactly 1200 bytes through)."""
         c = self.conn(rcv_wnd=64 * 1024, p_iss=P_ISS, snd_scale=3, rcv_scale=5, snd_wnd=800)
         data = os.urandom(5000)
         rid = self.drive.request("send", conn=c.conn, base64=base64.b64encode(data).decode())
-        segs = c.peer.collect(0.6, local_port=c.local_port)
-        sent = [s for s in segs if s.payload]
+        sent = self.data_segments(c, 800)
         self.assertTrue(sent, "no data")
         self.assertEqual(sum(len(s.payload) for s in sent), 800, "800 bytes (100 << 3) fit the peer's window")
         self.assertEqual(sent[0].win, (64 * 1024) >> 5, "RCV.WND >> 5 in the window field")
-        # The peer ACKs them and opens to 2000 << 3 = 16000 bytes: the rest flows.
+        # The peer ACKs them with the window field 150: 150 << 3 = 1200 bytes may follow, no more, no less.
         got = b"".join(s.payload for s in sent)
+        c.send(ACK, ack=seq_add(c.T, len(got)), win=150)
+        more = self.data_segments(c, 1200)
+        self.assertEqual(sum(len(s.payload) for s in more), 1200, "SEG.WND 150 << Snd.Wind.Shift 3 = 1200 bytes")
+        got += b"".join(s.payload for s in more)
+        # Then it opens to 2000 << 3 = 16000 bytes: the rest flows.
         c.send(ACK, ack=seq_add(c.T, len(got)), win=2000)
         deadline = time.monotonic() + 5
         while len(got) < len(data) and time.monotonic() < deadline:
@@ -476,7 +481,7 @@ class OptionsAndWindows(ConfTestCase):
         c = self.conn(rcv_wnd=W, p_iss=P_ISS, snd_wnd=3 * 1460)
         data = os.urandom(10000)
         rid = self.drive.request("send", conn=c.conn, base64=base64.b64encode(data).decode())
-        segs = [s for s in c.peer.collect(0.5, local_port=c.local_port) if s.payload]
+        segs = self.data_segments(c, 3 * 1460)
         self.assertEqual(sum(len(s.payload) for s in segs), 3 * 1460)
         # ACK 1460 with window 100: the right edge moves from T+4380 back to T+1560.
         c.send(ACK, ack=seq_add(c.T, 1460), win=100)
