@@ -192,6 +192,8 @@ class Fuzz(ConfTestCase):
             return done
 
         victims = 1
+        rss_samples = [rss0]
+        next_rss = time.monotonic() + max(1.0, FUZZ_SECONDS / 10)
         next_check = time.monotonic() + 0.3
         deadline = time.monotonic() + FUZZ_SECONDS
         while time.monotonic() < deadline:
@@ -239,7 +241,10 @@ class Fuzz(ConfTestCase):
                 chunk = self.stream(up, p_next, 1400)
                 by.send(ACK, chunk, seq=seq_add(by.P, p_next), ack=seq_add(by.T, t_got), win=65535)
                 p_next += len(chunk)
-            rss_max = max(rss_max, self.lab.rss_kib()) if frames % 50 == 0 else rss_max
+            if time.monotonic() >= next_rss:
+                next_rss += max(1.0, FUZZ_SECONDS / 10)
+                rss_samples.append(self.lab.rss_kib())
+                rss_max = max(rss_max, rss_samples[-1])
 
         # Quiet: the bystander catches up. A frame the peer's socket missed under the fuzz is repaired by the
         # target's retransmission; three duplicate ACKs ask for it at once instead of after a backed-off RTO.
@@ -267,6 +272,23 @@ class Fuzz(ConfTestCase):
             if seg.payload:
                 by.send(ACK, seq=seq_add(by.P, p_next), ack=seq_add(by.T, t_got), win=65535)
         by.send(ACK, seq=seq_add(by.P, p_next), ack=seq_add(by.T, t_got), win=65535)
+        stats1 = self.lab.stats()
+        rss1 = self.lab.rss_kib()
+        rss_max = max(rss_max, rss1)
+        errors = stats1["ipv4.tcp.in_errors"] - stats0["ipv4.tcp.in_errors"]
+        passed_up = stats1["target.frames_up"] - stats0["target.frames_up"]
+        LAST_REPORT.update(victims=victims, seed=FUZZ_SEED, seconds=FUZZ_SECONDS, frames=frames, kinds=dict(zip(Mutator.NAMES, mut.kinds)),
+                           in_errors=errors, frames_up=passed_up, rss0_kib=rss0, rss_max_kib=rss_max,
+                           bystander_bytes=(target_total, p_next))
+        log = self.lab.log_text()[self._log_mark:].splitlines()
+        warnings = [l for l in log if "[WRN]" in l]
+        LAST_REPORT["warnings"] = len(warnings)
+        if warnings:
+            print(f"\n  fuzz: {len(warnings)} warnings in the daemon log, e.g. {warnings[0][:200]}")
+        print(f"\n  fuzz: seed {FUZZ_SEED}, {FUZZ_SECONDS:.0f} s, {frames} hostile frames "
+              f"({', '.join(f'{k} {v}' for k, v in zip(Mutator.NAMES, mut.kinds))}); "
+              f"{victims} victim connections; tcp in_errors +{errors}, passed up +{passed_up}; bystander {target_total} B down, {p_next} B up "
+              f"(checked next); daemon RSS {rss0} → max {rss_max} KiB (samples {rss_samples})")
         end = time.monotonic() + 10
         while time.monotonic() < end:
             events = self.drive.events
@@ -284,32 +306,21 @@ class Fuzz(ConfTestCase):
         self.assertEqual(t_got, target_total)
         self.assertEqual(bytes(received), self.stream(down, 0, target_total), "target → peer stream differs")
         self.assertEqual(p_acked, p_next)
-        delivered = b""
-        end = time.monotonic() + 5
-        while len(delivered) < p_next and time.monotonic() < end:
-            delivered += by.read()
-            time.sleep(0.05)
+        delivered = bytearray()
+        stall = time.monotonic() + 5
+        while len(delivered) < p_next and time.monotonic() < stall:
+            chunk = by.read()  # at most 1 MiB a read
+            if chunk:
+                delivered += chunk
+                stall = time.monotonic() + 5
+            else:
+                time.sleep(0.05)
+        delivered = bytes(delivered)
         self.assertEqual(delivered, self.stream(up, 0, p_next), "peer → target stream differs")
         self.assertEqual(by.events("indicate_abort"), [])
         self.assertEqual(by.events("indicate_retrieve"), [])
+        print("  fuzz: both bystander streams byte-exact")
 
-        stats1 = self.lab.stats()
-        rss1 = self.lab.rss_kib()
-        rss_max = max(rss_max, rss1)
-        errors = stats1["ipv4.tcp.in_errors"] - stats0["ipv4.tcp.in_errors"]
-        passed_up = stats1["target.frames_up"] - stats0["target.frames_up"]
-        LAST_REPORT.update(victims=victims, seed=FUZZ_SEED, seconds=FUZZ_SECONDS, frames=frames, kinds=dict(zip(Mutator.NAMES, mut.kinds)),
-                           in_errors=errors, frames_up=passed_up, rss0_kib=rss0, rss_max_kib=rss_max,
-                           bystander_bytes=(target_total, p_next))
-        log = self.lab.log_text()[self._log_mark:].splitlines()
-        warnings = [l for l in log if "[WRN]" in l]
-        LAST_REPORT["warnings"] = len(warnings)
-        if warnings:
-            print(f"\n  fuzz: {len(warnings)} warnings in the daemon log, e.g. {warnings[0][:200]}")
-        print(f"\n  fuzz: seed {FUZZ_SEED}, {FUZZ_SECONDS:.0f} s, {frames} hostile frames "
-              f"({', '.join(f'{k} {v}' for k, v in zip(Mutator.NAMES, mut.kinds))}); "
-              f"{victims} victim connections; tcp in_errors +{errors}, passed up +{passed_up}; bystander {target_total} B down, {p_next} B up "
-              f"byte-exact; daemon RSS {rss0} → max {rss_max} KiB")
         self.assertGreater(errors, 0, "the fuzz never reached the counted-drop path")
         self.assertGreater(passed_up, 0, "the fuzz never reached the pass-up path")
         self.assertLess(rss_max - rss0, RSS_GROWTH_LIMIT_KIB, "daemon RSS grew without bound")
