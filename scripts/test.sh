@@ -72,6 +72,11 @@ if [ -z "$filter" ]; then
   log "test python (offloademu drive)"
   /usr/bin/python3 tests/python/run_tests.py --summary "$results/python-summary.txt" || status=1
   read -r py_passed py_failed < "$results/python-summary.txt" || { py_passed=0; py_failed=1; }
+  # Conformance (docs/conformance.md, "Hostile input"): a scapy peer against a real offloademud, fuzz included.
+  log "test conformance (scapy peer)"
+  /usr/bin/python3 tests/conformance/run.py --summary "$results/conformance-summary.txt" || status=1
+  read -r c_passed c_failed < "$results/conformance-summary.txt" || { c_passed=0; c_failed=1; }
+  py_passed=$((py_passed + c_passed)); py_failed=$((py_failed + c_failed))
 fi
 
 # The README's main command end to end (scripts/demo.sh --quick: 16 MiB per transfer in a lab namespace of its own,

@@ -71,13 +71,13 @@ internal sealed partial class TargetEngine
         }
         if (c.Terminating is { } op)
         {
-            if (c.UrgentHold) op.FramesAfter.Add(frame.ToArray());
+            if (c.UrgentHold) Hold(c, op.FramesAfter, frame);
             else PassUp(frame); // spec §6.5: during terminate arrivals are not processed but passed up
             return;
         }
         if (c.UrgentHold)
         {
-            c.HeldFrames.Add(frame.ToArray());
+            Hold(c, c.HeldFrames, frame);
             return;
         }
         if (c.AbortSent || c.AbortRequested || c.HardwareFailed)
@@ -91,17 +91,15 @@ internal sealed partial class TargetEngine
             stats.Tcp.AddInErrors();
             return; // counted drop; a bad checksum is not counted as a received segment (spec §10 row 58)
         }
-        stats.Ip.AddReceived((ulong)ipLength);
-        stats.Ip.AddInDelivers(); // IP-MIB: every datagram handed to the offloaded TCP, whatever TCP then does with it
-        stats.Tcp.AddInSegments();
         var flags = segment.Flags;
         var m = c.Machine;
         var seq = segment.SequenceNumber;
         // Spec §6.5 URG: validate (in window), then ask for upload, stop ACKing, hold it and everything after it.
         if ((flags & TcpFlags.Urg) != 0 && (flags & TcpFlags.Rst) == 0 && InReceiveWindow(m, seq))
         {
+            CountReceived(stats, ipLength);
             c.UrgentHold = true;
-            c.HeldFrames.Add(frame.ToArray());
+            Hold(c, c.HeldFrames, frame);
             c.RequestRetrieve(Chimney.TcpUploadReason.ReceivedUrgentData);
             c.MarkDirty();
             return;
@@ -109,9 +107,10 @@ internal sealed partial class TargetEngine
         // Spec §6.5 SYN: exactly at RcvNxt -> upload, the connection ends CLOSED. Others: the machine's RFC 5961 rules.
         if ((flags & TcpFlags.Syn) != 0 && (flags & TcpFlags.Rst) == 0 && seq == m.RcvNxt)
         {
+            CountReceived(stats, ipLength);
             c.ClosedByUpload = true;
             c.UrgentHold = true; // stop processing: the host takes the connection back
-            c.HeldFrames.Add(frame.ToArray());
+            Hold(c, c.HeldFrames, frame);
             c.RequestRetrieve(Chimney.TcpUploadReason.UploadRequested);
             c.MarkDirty();
             return;
@@ -120,7 +119,14 @@ internal sealed partial class TargetEngine
         var rcvNxt = m.RcvNxt;
         if ((flags & TcpFlags.Psh) != 0 && segment.Payload.Length > 0) c.NotePush();
         c.SetNow(now);
-        m.ProcessSegment(tcp, now);
+        // A header the machine cannot parse (an illegal option length, RFC 9293 MUST-7) is a counted drop (spec §6.5),
+        // like a bad checksum: in InErrors, not in the received counters.
+        if (!m.ProcessSegment(tcp, now))
+        {
+            stats.Tcp.AddInErrors();
+            return;
+        }
+        CountReceived(stats, ipLength);
         if (m.SndUna != sndUna || m.RcvNxt != rcvNxt)
         {
             c.Path.Neighbor.Nrt = NicTicks(now); // forward progress (spec §6.4)
@@ -130,6 +136,30 @@ internal sealed partial class TargetEngine
         // An ACK owed now goes now (spec §10 row 25: every TcpAckFrequency segments), not once per receive batch.
         if (m.AckDue) c.Service(now);
         c.MarkDirty();
+    }
+
+    /// <summary>Per connection, the most frame bytes held for the host after urgent data or a SYN at RcvNxt (spec §6.5)
+    /// until it terminates the connection: a peer flooding a connection the host is slow to take back cannot grow the
+    /// target's memory past this. More is a counted drop (<see cref="DroppedFrames"/>); the host's TCP recovers it as a
+    /// loss after the upload.</summary>
+    public const long MaxHeldFrameBytes = 256 * 1024;
+
+    private void Hold(TcpConnection c, List<byte[]> held, Span<byte> frame)
+    {
+        if (c.HeldFrameBytes + frame.Length > MaxHeldFrameBytes)
+        {
+            Interlocked.Increment(ref DroppedFrames);
+            return;
+        }
+        c.HeldFrameBytes += frame.Length;
+        held.Add(frame.ToArray()); // a slow path: only after urgent data or a SYN, until the terminate
+    }
+
+    private static void CountReceived(FamilyStatistics stats, int ipLength)
+    {
+        stats.Ip.AddReceived((ulong)ipLength);
+        stats.Ip.AddInDelivers(); // IP-MIB: every datagram handed to the offloaded TCP, whatever TCP then does with it
+        stats.Tcp.AddInSegments();
     }
 
     private static bool InReceiveWindow(TcpMachine m, SeqNumber seq)

@@ -99,6 +99,10 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
     /// <summary>Frames held while <see cref="UrgentHold"/> (copies, in arrival order).</summary>
     public List<byte[]> HeldFrames { get; } = [];
 
+    /// <summary>Bytes of the frames held for the host since <see cref="UrgentHold"/> (here and in the terminate's
+    /// FramesAfter), bounded by <see cref="TargetEngine.MaxHeldFrameBytes"/>.</summary>
+    public long HeldFrameBytes { get; set; }
+
     /// <summary>Highest sequence number sent, for counting retransmitted segments (TCP_OFFLOAD_STATS).</summary>
     public SeqNumber HighestSent { get; set; }
 

@@ -214,6 +214,14 @@ public sealed partial class TcpMachine
             return;
         }
 
+        // RFC 7323 §3.2: once timestamps are negotiated, a non-RST segment without the option is silently dropped (Linux
+        // accepts it; the RFC's SHOULD wins here). A RST is processed with or without it.
+        if (_tsEnabled && !rst && !segment.Options.Timestamps.HasValue)
+        {
+            _stats.MissingTimestampDrops++;
+            return;
+        }
+
         // PAWS (RFC 7323 §5.3): before the sequence check, drop (and ACK) segments carrying an old timestamp.
         if (_tsEnabled && !rst && segment.Options.Timestamps is TcpTimestamps ts
             && unchecked((int)(ts.TsVal - _tsRecent)) < 0 && (now - _tsRecentAge) <= TimeSpan.FromDays(24))
@@ -568,7 +576,7 @@ public sealed partial class TcpMachine
             }
             else
             {
-                _lastOutOfOrder = seq;
+                NoteOutOfOrderArrival(seq);
                 if (_sackPermitted && _reassembler.Covers(offset, offset + payload.Length))
                     ReportDuplicate(seq, seq + payload.Length);
                 if (_reassembler.TryAdd(offset, offset + payload.Length))
@@ -587,6 +595,16 @@ public sealed partial class TcpMachine
             _ackNow = true;
         }
         if ((fin && finSeq == _rcvNxt) || (_finReceivedOutOfOrder && _pendingFinSeq == _rcvNxt)) ConsumeFin(now);
+    }
+
+    // RFC 2018 §4: remember the arrival, newest first; the oldest beyond the number of blocks an ACK can carry goes.
+    private void NoteOutOfOrderArrival(SeqNumber seq)
+    {
+        var history = _recentOutOfOrder;
+        int n = Math.Min(_recentOutOfOrderCount, history.Length - 1);
+        for (int i = n; i > 0; i--) history[i] = history[i - 1];
+        history[0] = seq;
+        _recentOutOfOrderCount = n + 1;
     }
 
     // RFC 2883: the next ACK reports this duplicate range as its first SACK block (once).

@@ -437,21 +437,32 @@ public sealed partial class TcpMachine
         Span<SackBlock> blocks = stackalloc SackBlock[TcpOptions.MaxSackBlocks];
         int n = 0;
         if (_dsackPending) blocks[n++] = new SackBlock(_dsackStart, _dsackEnd);
-        int recent = -1;
-        for (int i = 0; i < _reassembler.Count; i++)
+        // RFC 2018 §4: the block holding the newest arrival first, then the blocks of the arrivals before it (the most
+        // recently reported first blocks), each once; any room left takes the remaining blocks in sequence order.
+        Span<int> used = stackalloc int[TcpOptions.MaxSackBlocks];
+        int usedCount = 0;
+        for (int h = 0; h < _recentOutOfOrderCount && n < blocks.Length; h++)
         {
-            var start = _rcvNxt + _reassembler.GetStart(i);
-            var end = _rcvNxt + _reassembler.GetEnd(i);
-            if (_lastOutOfOrder >= start && _lastOutOfOrder < end) recent = i;
+            int i = ReassemblyRangeHolding(_recentOutOfOrder[h]);
+            if (i < 0 || used[..usedCount].Contains(i)) continue;
+            used[usedCount++] = i;
+            blocks[n++] = new SackBlock(_rcvNxt + _reassembler.GetStart(i), _rcvNxt + _reassembler.GetEnd(i));
         }
-        if (recent >= 0 && n < blocks.Length)
-            blocks[n++] = new SackBlock(_rcvNxt + _reassembler.GetStart(recent), _rcvNxt + _reassembler.GetEnd(recent));
         for (int i = 0; i < _reassembler.Count && n < blocks.Length; i++)
         {
-            if (i == recent) continue;
+            if (used[..usedCount].Contains(i)) continue;
             blocks[n++] = new SackBlock(_rcvNxt + _reassembler.GetStart(i), _rcvNxt + _reassembler.GetEnd(i));
         }
         return options.WithSackBlocks(blocks[..n]);
+    }
+
+    // The out-of-order range that holds seq (-1: none; it was delivered or never kept).
+    private int ReassemblyRangeHolding(SeqNumber seq)
+    {
+        if (seq < _rcvNxt) return -1;
+        for (int i = 0; i < _reassembler.Count; i++)
+            if (seq >= _rcvNxt + _reassembler.GetStart(i) && seq < _rcvNxt + _reassembler.GetEnd(i)) return i;
+        return -1;
     }
 
     private TcpOptions SynOptions(Instant now)

@@ -62,8 +62,11 @@ public sealed partial class TcpMachine
     // Right edge of the window we last advertised; never moves left (RFC 9293 §3.8.6.2.2, SHLD-14).
     private SeqNumber _rcvAdvEdge;
     private bool _finReceivedOutOfOrder;
-    // SACK generation (RFC 2018 §4): the start of the most recent out-of-order arrival, and a pending D-SACK range.
-    private SeqNumber _lastOutOfOrder;
+    // SACK generation (RFC 2018 §4): the starts of the most recent out-of-order arrivals, newest first (the blocks
+    // holding them are reported in that order: the first block is the newest arrival's, the others repeat the most
+    // recently reported ones), and a pending D-SACK range.
+    private readonly SeqNumber[] _recentOutOfOrder = new SeqNumber[TcpOptions.MaxSackBlocks];
+    private int _recentOutOfOrderCount;
     private bool _dsackPending;
     private SeqNumber _dsackStart;
     private SeqNumber _dsackEnd;

@@ -39,6 +39,10 @@ public struct TcpStatistics
     /// <summary>Segments dropped by PAWS (RFC 7323 §5).</summary>
     public ulong PawsDrops { get; internal set; }
 
+    /// <summary>Non-RST segments dropped for lacking the timestamp option on a connection that negotiated it
+    /// (RFC 7323 §3.2).</summary>
+    public ulong MissingTimestampDrops { get; internal set; }
+
     /// <summary>Out-of-order segments dropped because the reassembly bound (ranges) was reached.</summary>
     public ulong ReassemblyDrops { get; internal set; }
 
@@ -71,6 +75,7 @@ public struct TcpStatistics
         ChallengeAcks += other.ChallengeAcks;
         ChallengeAcksSuppressed += other.ChallengeAcksSuppressed;
         PawsDrops += other.PawsDrops;
+        MissingTimestampDrops += other.MissingTimestampDrops;
         ReassemblyDrops += other.ReassemblyDrops;
         DuplicateBytes += other.DuplicateBytes;
         WindowProbes += other.WindowProbes;

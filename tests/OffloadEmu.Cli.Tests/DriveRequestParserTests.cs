@@ -82,6 +82,7 @@ public class DriveRequestParserTests
     [InlineData("{\"id\":1,\"op\":\"bind\",\"local\":\"198.18.0.2/33\"}", "'local'")]
     [InlineData("{\"id\":1,\"op\":\"bind\",\"gateway\":\"x\"}", "'gateway' 'x' is not an IPv4 address")]
     [InlineData("{\"id\":1,\"op\":\"disconnect\",\"conn\":1,\"mode\":\"soft\"}", "graceful or abortive")]
+    [InlineData("{\"id\":1,\"op\":\"bind\",\"frames\":\"yes\"}", "'frames' must be true or false")]
     [InlineData("{\"id\":1,\"op\":\"update\",\"conn\":1,\"cached\":[]}", "'cached' must be an object")]
     [InlineData("{\"id\":1,\"op\":\"update\",\"conn\":1,\"cached\":{\"ttl\":0}}", "'cached.ttl' 0 is out of range")]
     public void Bad_lines_are_one_error_each(string line, string expected)
@@ -103,6 +104,7 @@ public class DriveRequestParserTests
     [InlineData("\"ts_recent\":3000000000", "\"ts_recent\":3000000000,\"state\":\"Dancing\"", "is not a TCP state")]
     [InlineData("\"ts_recent\":3000000000", "\"ts_recent\":3000000000,\"state\":\"4\"", "is not a TCP state")]
     [InlineData("\"local_port\":5001,", "", "'const.local_port' is required")]
+    [InlineData("\"remote_ip\":\"198.18.0.3\"", "\"remote_ip\":\"198.18.0.3\",\"indications\":\"ignore\"", "'indications' must be accept or refuse")]
     public void Offload_fields_are_checked(string from, string to, string expected)
     {
         string line = Offload.ReplaceLineEndings(" ");
@@ -137,6 +139,9 @@ public class DriveRequestParserTests
         Assert.Equal(14000u, d.CWnd); // 10 MSS unless given
         Assert.Null(spec.PathMtu);
         Assert.Equal(64, spec.Cached.TtlOrHopLimit);
+        Assert.False(spec.RefuseIndications); // "indications" defaults to accept
+        Assert.True(DriveRequestParser.Offload(DriveRequestParser.Parse(Offload.ReplaceLineEndings(" ")
+            .Replace("\"remote_ip\":\"198.18.0.3\"", "\"remote_ip\":\"198.18.0.3\",\"indications\":\"refuse\""))).RefuseIndications);
 
         var closeWait = DriveRequestParser.Offload(DriveRequestParser.Parse(
             Offload.ReplaceLineEndings(" ").Replace("\"ts_recent\":3000000000", "\"ts_recent\":1,\"state\":\"closewait\",\"cwnd\":2920,\"srtt\":80")));

@@ -161,5 +161,6 @@ public sealed class PolicyTests
         AckNumber = lab.Peer.RcvNxt,
         Flags = TcpFlags.Ack,
         Window = 1000,
+        Options = TargetLab.PeerTimestamps(lab),
     }, payload);
 }

@@ -33,6 +33,8 @@ public sealed class StateOpsTests
             AckNumber = lab.Peer.RcvNxt,
             Flags = flags,
             Window = 1000,
+            // The lab's connection negotiated timestamps: every segment carries them (RFC 7323 §3.2).
+            Options = TargetLab.PeerTimestamps(lab),
             UrgentPointer = urgent,
         }, payload);
 
@@ -51,10 +53,11 @@ public sealed class StateOpsTests
             SourcePort = 9999, DestinationPort = 80, SequenceNumber = new SeqNumber(1), Flags = TcpFlags.Syn, Window = 100,
         }, []));
         // A fragment of the offloaded connection's own flow: fragments always go up (the host reassembles and forwards).
-        var fragment = new byte[14 + 20 + 24];
+        var fragmentTcp = PeerData(lab, lab.Peer.SndNxt, new byte[4]);
+        var fragment = new byte[14 + 20 + fragmentTcp.Length];
         new EthernetRepr(lab.PeerSide.MacAddress, lab.NicSide.MacAddress, EtherType.Ipv4).Emit(fragment);
-        new Ipv4Repr(TargetLab.PeerIp, TargetLab.HostIp, IpProtocol.Tcp, 24, moreFragments: true).Emit(fragment.AsSpan(14));
-        PeerData(lab, lab.Peer.SndNxt, new byte[4]).CopyTo(fragment.AsSpan(34));
+        new Ipv4Repr(TargetLab.PeerIp, TargetLab.HostIp, IpProtocol.Tcp, fragmentTcp.Length, moreFragments: true).Emit(fragment.AsSpan(14));
+        fragmentTcp.CopyTo(fragment.AsSpan(34));
 
         foreach (var frame in new[] { arp, otherPort, fragment }) lab.Inject(frame);
         lab.Step();
@@ -149,6 +152,27 @@ public sealed class StateOpsTests
     }
 
     [Fact]
+    public void Frames_held_after_urgent_data_are_bounded_and_the_excess_is_a_counted_drop()
+    {
+        // Issue 8 (an attacker cannot grow the target's memory): after URG the target holds the connection's frames
+        // for the host until the terminate; a peer flooding it while the host is slow is cut at MaxHeldFrameBytes.
+        var (lab, root, _) = Offloaded();
+        using var __ = lab;
+        lab.Inject(lab.FrameFromPeer(PeerData(lab, lab.Peer.SndNxt, [1, 2, 3], TcpFlags.Ack | TcpFlags.Urg | TcpFlags.Psh, urgent: 3)));
+        lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Retrieve), TimeSpan.FromSeconds(1));
+        long dropped = lab.Target.DroppedFrames;
+        var flood = lab.FrameFromPeer(PeerData(lab, lab.Peer.SndNxt + 3, new byte[1000]));
+        int count = (int)(TargetEngine.MaxHeldFrameBytes / flood.Length) + 100;
+        for (int i = 0; i < count; i++) lab.Inject(flood);
+        lab.Step();
+        Assert.InRange(lab.Target.DroppedFrames - dropped, 100, 101);
+        Terminate(lab, root);
+        lab.Step();
+        long up = lab.Host.Frames.Sum(f => (long)f.Length);
+        Assert.InRange(up, TargetEngine.MaxHeldFrameBytes - flood.Length, TargetEngine.MaxHeldFrameBytes);
+    }
+
+    [Fact]
     public void Syn_at_rcv_nxt_uploads_the_connection_closed()
     {
         var (lab, root, _) = Offloaded();
@@ -195,6 +219,38 @@ public sealed class StateOpsTests
         Assert.Equal(0UL, lab.Target.QueryTcpStatistics(false).CurrentlyEstablished);
         lab.Target.ResetStatistics(false);
         Assert.Equal(0UL, lab.Target.QueryTcpStatistics(false).InSegments);
+    }
+
+    [Fact]
+    public void Illegal_option_length_is_a_counted_drop_and_the_connection_goes_on()
+    {
+        // RFC 9293 MUST-7 and spec §6.5 (bad TCP header: pass up, or drop + InErrors); found by tests/conformance: the
+        // machine dropped it but the target's InErrors did not count it.
+        var (lab, root, _) = Offloaded();
+        using var __ = lab;
+        var before = lab.Target.QueryTcpStatistics(false).InErrors;
+        var segment = TargetLab.Segment(new TcpRepr
+        {
+            SourcePort = TargetLab.RemotePort,
+            DestinationPort = TargetLab.LocalPort,
+            SequenceNumber = lab.Peer.SndNxt,
+            AckNumber = lab.Peer.RcvNxt,
+            Flags = TcpFlags.Ack | TcpFlags.Psh,
+            Window = 1000,
+            Options = TargetLab.PeerTimestamps(lab),
+        }, [1, 2, 3, 4]);
+        int ts = segment.AsSpan(20, (segment[12] >> 4) * 4 - 20).IndexOf(new byte[] { 8, 10 });
+        Assert.True(ts >= 0, "no timestamp option emitted");
+        segment[20 + ts + 1] = 0; // the timestamp option's length byte: 0 (an illegal length)
+        Assert.True(TcpSegment.TryCreate(segment, out var parsed));
+        parsed.FillChecksum(TargetLab.PeerIp, TargetLab.HostIp);
+        lab.Inject(lab.FrameFromPeer(segment));
+        lab.Step();
+        Assert.Equal(before + 1, lab.Target.QueryTcpStatistics(false).InErrors);
+        Assert.Empty(lab.Host.IndicatedData.ToArray());
+        lab.Inject(lab.FrameFromPeer(PeerData(lab, lab.Peer.SndNxt, [5, 6])));
+        lab.RunUntil(() => lab.Host.IndicatedData.Length == 2, TimeSpan.FromSeconds(1));
+        Terminate(lab, root);
     }
 
     // ---- update / invalidate / query (spec §6.7) ------------------------------------------------------------------------

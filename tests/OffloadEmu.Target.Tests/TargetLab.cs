@@ -355,6 +355,10 @@ internal sealed class TargetLab : IDisposable
     }
 
     /// <summary>Builds a TCP segment from the peer to the host with a valid checksum.</summary>
+    /// <summary>The options of a hand-made segment from the peer: its timestamps when the connection has them.</summary>
+    public static TcpOptions PeerTimestamps(TargetLab lab)
+        => lab.Peer.TimestampsEnabled ? new TcpOptions { Timestamps = new TcpTimestamps(lab.Peer.TsValAt(lab.Now), lab.Peer.TsRecent) } : default;
+
     public static byte[] Segment(TcpRepr repr, ReadOnlySpan<byte> payload)
     {
         repr = repr with { PayloadLength = payload.Length };

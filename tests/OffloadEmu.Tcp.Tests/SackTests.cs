@@ -74,6 +74,26 @@ public class SackTests
     }
 
     [Fact]
+    public void LaterBlocks_RepeatTheMostRecentlyReportedFirst_NotSequenceOrder()
+    {
+        // RFC 2018 §4: after the first block, the most recently reported blocks (found by tests/conformance: the
+        // target listed them in sequence order, so with 4+ islands the newest ones could be left out).
+        var h = EstablishedWithSack();
+        h.Send(Data(100), new byte[10]);
+        h.Recv();
+        h.Send(Data(300), new byte[10]);
+        h.Recv();
+        h.Send(Data(500), new byte[10]);
+        Assert.Equal(new[] { Block(500, 510), Block(300, 310), Block(100, 110) }, Blocks(h.Recv().Single()));
+        h.Send(Data(700), new byte[10]);
+        Assert.Equal(new[] { Block(700, 710), Block(500, 510), Block(300, 310), Block(100, 110) }, Blocks(h.Recv().Single()));
+        h.Send(Data(900), new byte[10]); // five islands, four blocks: the oldest report goes
+        Assert.Equal(new[] { Block(900, 910), Block(700, 710), Block(500, 510), Block(300, 310) }, Blocks(h.Recv().Single()));
+        h.Send(Data(110), new byte[10]); // extends the oldest island: first now, the rest by recency
+        Assert.Equal(new[] { Block(100, 120), Block(900, 910), Block(700, 710), Block(500, 510) }, Blocks(h.Recv().Single()));
+    }
+
+    [Fact]
     public void DuplicateSegment_IsReportedAsDsack_Once()
     {
         var h = EstablishedWithSack();

@@ -85,6 +85,22 @@ public class TimestampTests
     }
 
     [Fact]
+    public void SegmentWithoutTheOption_IsDroppedSilently_ButARstWithoutItStillResets()
+    {
+        // RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt SHOULD be silently dropped; a RST MUST be
+        // processed regardless (found by tests/conformance: the target took such data).
+        var h = EstablishedWithTimestamps(peerTsVal: 5000);
+        h.Send(SendTemplate with { SequenceNumber = RemoteSeq + 1, AckNumber = LocalSeq + 1 }, "bare");
+        Assert.Equal(RemoteSeq + 1, h.M.RcvNxt);
+        Assert.Equal(1ul, h.M.Statistics.MissingTimestampDrops);
+        Assert.Empty(h.Recv());
+        h.Send(PeerData(0, 5001), "ok");
+        Assert.Equal(RemoteSeq + 3, h.M.RcvNxt);
+        h.Send(SendTemplate with { Flags = TcpFlags.Rst, SequenceNumber = RemoteSeq + 3 });
+        Assert.Equal(TcpState.Closed, h.M.State);
+    }
+
+    [Fact]
     public void Paws_IgnoresATsRecentOlderThan24Days()
     {
         var h = EstablishedWithTimestamps(peerTsVal: 5000);

@@ -58,19 +58,23 @@ def in_netns(ns, fn):
 
 
 class Lab:
-    """offloademud attached to TAP oedrv<pid>, the TAP moved into namespace oe-drv<pid> (kernel at .1)."""
+    """offloademud attached to TAP oedrv<pid>, the TAP moved into namespace oe-drv<pid> (kernel at .1).
+    Other suites choose their own names (ns_prefix, tap_prefix), subnet and daemon log (log_console: warnings and
+    errors on the daemon's console, kept in daemon.log)."""
 
     SUBNET = "198.18.252"
     TICKS = 100
 
-    def __init__(self):
+    def __init__(self, ns_prefix="oe-drv-", tap_prefix="oedrv", subnet=None, log_console=False):
         pid = os.getpid()
-        self.ns = f"oe-drv-{pid}"
-        self.tap = f"oedrv{pid}"[:15]
+        self.SUBNET = subnet or Lab.SUBNET
+        self.ns = f"{ns_prefix}{pid}"
+        self.tap = f"{tap_prefix}{pid}"[:15]
         self.kernel_ip = f"{self.SUBNET}.1"
         self.emu_ip = f"{self.SUBNET}.2"
         self.peer_ip = f"{self.SUBNET}.3"
         self.emu_mac = "02:00:00:18:fc:02"
+        self.log_console = log_console
         self.dir = None
         self.daemon = None
         self.socket_path = None
@@ -94,6 +98,9 @@ class Lab:
             "Control": {"Endpoint": self.socket_path},
             "Logging": {"Serilog": {"MinimumLevel": {"Default": "Warning"}, "WriteTo": []}},
         }
+        if self.log_console:
+            config["Logging"]["Serilog"]["WriteTo"] = [{"Name": "Console", "Args": {
+                "outputTemplate": "{Timestamp:HH:mm:ss.fff} [{Level:u3}] ({EventId}) {SourceContext}: {Message:lj}{NewLine}{Exception}"}}]
         path = os.path.join(self.dir, "emulator.json")
         with open(path, "w") as f:
             json.dump(config, f)

@@ -22,6 +22,7 @@ internal static class DriveRequestParser
         {
             if (r.Has("local")) Prefix(r);
             if (r.Has("gateway")) r.Ipv4("gateway");
+            r.Flag("frames", false);
         },
         ["parameters"] = _ => { },
         ["connect"] = r => HostPort(r),
@@ -189,7 +190,10 @@ internal static class DriveRequestParser
             DupAckCount = (byte)DriveRequest.Integer(d, "dup_ack_count", 0, byte.MaxValue, 0, dp),
             SndWndProbeCount = (byte)DriveRequest.Integer(d, "snd_wnd_probe_count", 0, byte.MaxValue, 0, dp),
         };
-        return new SyntheticSpec(remote, mac, local, mtu, tcpConst, cached, delegated);
+        string indications = r.Text("indications", "accept");
+        if (indications is not ("accept" or "refuse"))
+            throw new DriveRequestException($"'indications' must be accept or refuse, not '{indications}'");
+        return new SyntheticSpec(remote, mac, local, mtu, tcpConst, cached, delegated) { RefuseIndications = indications == "refuse" };
     }
 
     private static TcpState State(JsonElement d)

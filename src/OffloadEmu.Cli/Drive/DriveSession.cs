@@ -208,7 +208,8 @@ internal sealed class DriveSession
         }
         _local = local;
         _bound = true;
-        var t = _raw!.Target;
+        _raw!.ReportFrames = r.Flag("frames", false);
+        var t = _raw.Target;
         _events.Emit("bound", r.IdJson, w =>
         {
             w.WriteString("daemon", _socket);
@@ -217,6 +218,7 @@ internal sealed class DriveSession
             DriveJson.Capabilities(w, "capabilities", t.CurrentCapabilities);
             if (local is { } a) w.WriteString("local", a.ToString());
             else w.WriteNull("local");
+            w.WriteBoolean("frames", _raw.ReportFrames);
         });
     }
 

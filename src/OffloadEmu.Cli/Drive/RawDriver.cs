@@ -34,8 +34,13 @@ internal sealed class RawDriver : IOffloadHost
 
     public bool Owns(int conn) => _connections.ContainsKey(conn);
 
-    /// <summary>Frames from the non-offload path seen by this session (not reported one by one).</summary>
+    /// <summary>Frames from the non-offload path seen by this session (reported one by one only with
+    /// <see cref="ReportFrames"/>).</summary>
     public long FramesUp => Interlocked.Read(ref _framesUp);
+
+    /// <summary>Every frame from the non-offload path becomes a <c>frame_up</c> event (bind's <c>frames</c>): what a
+    /// conformance test sent that the target passed up to the host instead of processing.</summary>
+    public bool ReportFrames { get; set; }
 
     /// <summary>The tick rate reported with <c>offloaded</c> (the unit of ts_time); from the parameters query.</summary>
     public uint TickRate
@@ -355,6 +360,18 @@ internal sealed class RawDriver : IOffloadHost
         bytesConsumed = 0;
         if (!_connections.TryGetValue(RawConnection.ConnOf(ndisOffloadHandle), out var c)) return NdisStatus.OffloadDataNotAccepted;
         int length = (int)nbl.DataLength;
+        if (c.Spec.RefuseIndications)
+        {
+            // The host does not read (offload's "indications": "refuse"): the target keeps the data for a later post.
+            _events.Emit("receive_indicate", null, w =>
+            {
+                w.WriteNumber("conn", c.Conn);
+                w.WriteNumber("bytes", length);
+                w.WriteString("answer", "OFFLOAD_DATA_NOT_ACCEPTED");
+                w.WriteNumber("delivered_total", c.DeliveredTotal);
+            });
+            return NdisStatus.OffloadDataNotAccepted;
+        }
         c.Deliver(nbl, length);
         bytesConsumed = length;
         // The host owns the NBL until it gives it back; not from inside the indication (the client marks it held after).
@@ -425,5 +442,17 @@ internal sealed class RawDriver : IOffloadHost
     public void IndicateStatus(NdisStatus adapterStatus)
         => _events.Emit("adapter_status", null, w => w.WriteString("status", DriveJson.StatusName(adapterStatus)));
 
-    public void ReceiveFrame(ReadOnlySpan<byte> frame) => Interlocked.Increment(ref _framesUp);
+    public void ReceiveFrame(ReadOnlySpan<byte> frame)
+    {
+        long n = Interlocked.Increment(ref _framesUp);
+        if (!ReportFrames) return;
+        string hex = Convert.ToHexStringLower(frame); // a test tool's opt-in report: the copy is the point
+        int length = frame.Length;
+        _events.Emit("frame_up", null, w =>
+        {
+            w.WriteNumber("count", n);
+            w.WriteNumber("length", length);
+            w.WriteString("hex", hex);
+        });
+    }
 }

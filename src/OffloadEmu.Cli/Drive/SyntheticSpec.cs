@@ -11,4 +11,9 @@ internal sealed record class SyntheticSpec(
     uint? PathMtu,
     TcpConstState Const,
     TcpCachedState Cached,
-    TcpDelegatedState Delegated);
+    TcpDelegatedState Delegated)
+{
+    /// <summary>The offload's <c>indications</c>: "refuse" answers every receive indication OFFLOAD_DATA_NOT_ACCEPTED, so
+    /// the target keeps the data (its receive window closes) until a <c>post_receive</c> takes it.</summary>
+    public bool RefuseIndications { get; init; }
+}
