@@ -95,3 +95,51 @@ internal static unsafe partial class SocketWrite
         }
     }
 }
+
+/// <summary>
+/// Blocking reads for a connection's own receive thread: <c>recv</c>, and <c>poll</c> for input when the descriptor is
+/// non-blocking (.NET makes it so once an asynchronous operation ran on the socket). One kernel wake-up per arrival
+/// instead of the epoll thread's and then a pool thread's (docs/control.md, threads). Linux only, like
+/// <see cref="SocketWrite"/>.
+/// </summary>
+internal static unsafe partial class SocketRead
+{
+    private const int EAgain = 11;
+    private const int EIntr = 4;
+    private const short PollIn = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>Waits for bytes and reads what is there into <paramref name="destination"/>; 0 when the peer closed
+    /// (or the socket was shut down). Throws <see cref="SocketException"/> on an error. The caller holds a reference
+    /// on the socket's handle for as long as it reads (see <see cref="SocketWrite.TrySend"/>).</summary>
+    public static int Receive(int fd, Span<byte> destination)
+    {
+        fixed (byte* p = destination)
+        {
+            while (true)
+            {
+                nint n = Recv(fd, p, (nuint)destination.Length, 0);
+                if (n >= 0) return (int)n;
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EIntr) continue;
+                if (errno != EAgain) throw new SocketException(errno == 104 ? (int)SocketError.ConnectionReset : (int)SocketError.SocketError);
+                var pfd = new PollFd { Fd = fd, Events = PollIn };
+                if (Poll(&pfd, 1, -1) < 0 && Marshal.GetLastPInvokeError() != EIntr)
+                    throw new SocketException((int)SocketError.SocketError);
+            }
+        }
+    }
+}

@@ -24,6 +24,8 @@ internal sealed class MessageConnection : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
+    private readonly Pipe? _inputPipe;
+    private int _receiving;
     private readonly OutputQueue _output = new();
     private readonly Lock _writeLock = new();
     private readonly CancellationTokenSource _closed = new();
@@ -50,7 +52,18 @@ internal sealed class MessageConnection : IAsyncDisposable
             // Kept at the system default.
         }
         _stream = new NetworkStream(socket, ownsSocket: false);
-        Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: 16 * 1024, leaveOpen: true));
+        if (SocketWrite.IsSupported)
+        {
+            // Its own thread reads the socket and runs the receive loop inline (the pipe's reader continuation), so a
+            // message costs one kernel wake-up. The writer never pauses: the loop consumes each flush on this thread.
+            _inputPipe = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+                pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: ReadBufferSize, useSynchronizationContext: false));
+            Input = _inputPipe.Reader;
+        }
+        else
+        {
+            Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: 16 * 1024, leaveOpen: true));
+        }
         MaxMessageSize = maxMessageSize;
         MaxQueuedBytes = maxQueuedBytes;
     }
@@ -387,12 +400,63 @@ internal sealed class MessageConnection : IAsyncDisposable
         ArrayPool<byte>.Shared.Return(copy);
     }
 
+    /// <summary>Starts the receive thread (once; with the stream reader there is none).</summary>
+    private void EnsureReceiving()
+    {
+        if (_inputPipe is null || Interlocked.Exchange(ref _receiving, 1) != 0) return;
+        new Thread(ReceiveThread) { IsBackground = true, Name = "oe-control-rx" }.Start();
+    }
+
+    private void ReceiveThread()
+    {
+        var writer = _inputPipe!.Writer;
+        Exception? error = null;
+        var handle = _socket.SafeHandle;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(16 * 1024);
+                int n;
+                bool added = false;
+                try
+                {
+                    // The descriptor is held only while in recv: a close waits for the holder to let go, and the
+                    // receive loop (run below, on this thread) may close the connection itself.
+                    handle.DangerousAddRef(ref added);
+                    n = SocketRead.Receive((int)handle.DangerousGetHandle(), memory.Span);
+                }
+                finally
+                {
+                    if (added) handle.DangerousRelease();
+                }
+                if (n == 0) break;
+                writer.Advance(n);
+                var flush = writer.FlushAsync(); // runs the receive loop on this thread
+                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+                if (result.IsCompleted || result.IsCanceled) break;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            error = ex; // the peer went away or we closed
+        }
+        try
+        {
+            writer.Complete(error is null ? null : new IOException(error.Message, error));
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
     /// <summary>
     /// Reads messages until the peer closes or <paramref name="handle"/> throws. Protocol violations surface as
     /// <see cref="ControlProtocolException"/>; the payload given to <paramref name="handle"/> is valid only during the call.
     /// </summary>
     public async Task ReceiveLoopAsync(Func<MessageType, ulong, ReadOnlySequence<byte>, bool> handle)
     {
+        EnsureReceiving();
         while (true)
         {
             ReadResult result;
