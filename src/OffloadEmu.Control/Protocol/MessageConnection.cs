@@ -31,13 +31,13 @@ internal sealed class MessageConnection : IAsyncDisposable
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private List<ArraySegment<byte>> _spare = new(16);
-    private long _queued;
-    private int _overflowed;
-    private bool _writerCompleted;
     private bool _started;
     private bool _sending;     // one sender at a time owns the socket's write side: the thread that queued into an idle
                                // connection (inline) or the asynchronous continuation after the socket was full
     private bool _sendFailed;
+    private long _queued;
+    private int _overflowed;
+    private bool _writerCompleted;
 
     public MessageConnection(Socket socket, int maxMessageSize, long maxQueuedBytes)
     {
