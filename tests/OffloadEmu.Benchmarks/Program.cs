@@ -10,6 +10,8 @@ internal static class Program
         if (args.Length > 0 && args[0] == "tap") return TapBench.Run(args);
         // "churn-local", "churn-daemon", "scale": rows of scripts/bench.sh (NetBench).
         if (args.Length > 0 && args[0] is "churn-local" or "churn-daemon" or "scale") return NetBench.Run(args);
+        // "control ..." compares the target in process with the same target through the control socket.
+        if (args.Length > 0 && args[0] == "control") return ControlBench.Run(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

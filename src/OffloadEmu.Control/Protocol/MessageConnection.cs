@@ -1,23 +1,40 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using OffloadEmu.Control.Native;
 
 namespace OffloadEmu.Control.Protocol;
 
 /// <summary>
 /// One framed connection over a stream socket: a receive loop reading whole messages from a <see cref="PipeReader"/>,
-/// and an outgoing <see cref="Pipe"/> that any thread appends messages to (never blocking) and a send loop drains into
-/// the socket. The bytes queued but not yet sent are counted; passing <see cref="MaxQueuedBytes"/> calls
+/// and an <see cref="OutputQueue"/> that any thread appends whole messages to (never blocking). Whoever appends to an
+/// idle connection writes the queue into the socket at once with one gathered non-blocking <c>sendmsg</c> (no thread
+/// hop); messages appended meanwhile go out with the next write, and when the socket is full the rest goes
+/// asynchronously. The bytes queued but not yet sent are counted; passing <see cref="MaxQueuedBytes"/> calls
 /// <see cref="Overflowed"/> once (the owner closes the connection: a slow peer is not buffered without bound).
 /// </summary>
 internal sealed class MessageConnection : IAsyncDisposable
 {
+    /// <summary>Socket buffer asked for each way (the kernel caps it at net.core.wmem_max / rmem_max): a Unix stream
+    /// socket holds at most the sender's buffer in flight, and the default (~208 KiB) made bulk data wait on wake-ups.</summary>
+    public const int SocketBufferSize = 4 * 1024 * 1024;
+
+    /// <summary>Bytes one receive may read (the pipe reader's buffer).</summary>
+    public const int ReadBufferSize = 256 * 1024;
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
-    private readonly Pipe _output = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly Pipe? _inputPipe;
+    private int _receiving;
+    private readonly OutputQueue _output = new();
     private readonly Lock _writeLock = new();
     private readonly CancellationTokenSource _closed = new();
-    private Task? _sendLoop;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private List<ArraySegment<byte>> _spare = new(16);
+    private bool _started;
+    private bool _sending;     // one sender at a time owns the socket's write side: the thread that queued into an idle
+                               // connection (inline) or the asynchronous continuation after the socket was full
+    private bool _sendFailed;
     private long _queued;
     private int _overflowed;
     private bool _writerCompleted;
@@ -25,8 +42,28 @@ internal sealed class MessageConnection : IAsyncDisposable
     public MessageConnection(Socket socket, int maxMessageSize, long maxQueuedBytes)
     {
         _socket = socket;
+        try
+        {
+            socket.SendBufferSize = SocketBufferSize;
+            socket.ReceiveBufferSize = SocketBufferSize;
+        }
+        catch (SocketException)
+        {
+            // Kept at the system default.
+        }
         _stream = new NetworkStream(socket, ownsSocket: false);
-        Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65_536, leaveOpen: true));
+        if (SocketWrite.IsSupported)
+        {
+            // Its own thread reads the socket and runs the receive loop inline (the pipe's reader continuation), so a
+            // message costs one kernel wake-up. The writer never pauses: the loop consumes each flush on this thread.
+            _inputPipe = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+                pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: ReadBufferSize, useSynchronizationContext: false));
+            Input = _inputPipe.Reader;
+        }
+        else
+        {
+            Input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: 16 * 1024, leaveOpen: true));
+        }
         MaxMessageSize = maxMessageSize;
         MaxQueuedBytes = maxQueuedBytes;
     }
@@ -51,21 +88,47 @@ internal sealed class MessageConnection : IAsyncDisposable
     /// <summary>Frames are given to <see cref="Observer"/> cut at this many bytes.</summary>
     public int ObservedBytesLimit { get; set; } = int.MaxValue;
 
-    public void StartSending() => _sendLoop = Task.Run(SendLoopAsync);
+    /// <summary>Socket writes that moved bytes so far (each a gathered batch of whole messages, or its rest), for the
+    /// tests and the figures.</summary>
+    public long Writes => Interlocked.Read(ref _writes);
 
-    /// <summary>Appends a message; false when the connection is closed. Never blocks on the peer.</summary>
+    private long _writes;
+
+    /// <summary>Lets queued messages go out (messages appended before are held until then).</summary>
+    public void StartSending()
+    {
+        bool send;
+        lock (_writeLock)
+        {
+            _started = true;
+            send = TryBecomeSender();
+        }
+        if (send) SendQueued();
+    }
+
+    /// <summary>Appends a message; false when the connection is closed. Never blocks on the peer: the message goes
+    /// into the socket on this thread when the socket is idle and has room, else it is sent after what is queued.</summary>
     public bool Send(ControlMessage message)
     {
         long written;
+        bool send;
         lock (_writeLock)
         {
             if (_writerCompleted) return false;
-            written = message.WriteTo(_output.Writer);
+            var mark = _output.Mark();
+            try
+            {
+                written = message.WriteTo(_output);
+            }
+            catch
+            {
+                _output.Rewind(mark); // never a partial frame on the stream
+                throw;
+            }
             Interlocked.Add(ref _queued, written);
-            var flush = _output.Writer.FlushAsync();
-            if (!flush.IsCompleted) flush.AsTask().GetAwaiter().GetResult(); // cannot pause: threshold 0
+            send = TryBecomeSender();
         }
-        if (Interlocked.Read(ref _queued) > MaxQueuedBytes && Interlocked.Exchange(ref _overflowed, 1) == 0) Overflowed?.Invoke();
+        AfterAppend(send);
         return true;
     }
 
@@ -73,40 +136,65 @@ internal sealed class MessageConnection : IAsyncDisposable
     public bool SendBlob(MessageType type, ulong requestId, ReadOnlySpan<byte> blob)
     {
         long written = ControlProtocol.HeaderSize + 4 + blob.Length;
+        bool send;
         lock (_writeLock)
         {
             if (_writerCompleted) return false;
-            var writer = _output.Writer;
-            var header = writer.GetSpan(ControlProtocol.HeaderSize + 4);
+            var header = _output.GetSpan(ControlProtocol.HeaderSize + 4);
             ControlMessage.WriteHeader(header, (uint)(4 + blob.Length), type, requestId);
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header[ControlProtocol.HeaderSize..], (uint)blob.Length);
-            writer.Advance(ControlProtocol.HeaderSize + 4);
-            writer.Write(blob);
+            _output.Advance(ControlProtocol.HeaderSize + 4);
+            _output.Write(blob);
             Interlocked.Add(ref _queued, written);
-            var flush = writer.FlushAsync();
-            if (!flush.IsCompleted) flush.AsTask().GetAwaiter().GetResult();
+            send = TryBecomeSender();
         }
-        if (Interlocked.Read(ref _queued) > MaxQueuedBytes && Interlocked.Exchange(ref _overflowed, 1) == 0) Overflowed?.Invoke();
+        AfterAppend(send);
         return true;
     }
 
-    /// <summary>Sends <paramref name="last"/> (if any), lets the send loop drain for at most <paramref name="linger"/>,
+    private void AfterAppend(bool send)
+    {
+        if (Interlocked.Read(ref _queued) > MaxQueuedBytes && Interlocked.Exchange(ref _overflowed, 1) == 0) Overflowed?.Invoke();
+        if (send) SendQueued();
+    }
+
+    // Under _writeLock.
+    private bool TryBecomeSender()
+    {
+        if (_sending || !_started || _sendFailed || _output.Length == 0) return false;
+        _sending = true;
+        return true;
+    }
+
+    /// <summary>Sends <paramref name="last"/> (if any), lets the queue drain for at most <paramref name="linger"/>,
     /// then closes the socket. Idempotent.</summary>
     public async Task CloseAsync(ControlMessage? last, TimeSpan linger)
     {
+        bool send = false;
         lock (_writeLock)
         {
-            if (_writerCompleted) goto wait;
-            if (last is not null)
+            if (!_writerCompleted)
             {
-                last.WriteTo(_output.Writer);
-                _output.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+                if (last is not null)
+                {
+                    var mark = _output.Mark();
+                    try
+                    {
+                        Interlocked.Add(ref _queued, last.WriteTo(_output));
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        _output.Rewind(mark);
+                    }
+                }
+                _writerCompleted = true;
+                send = TryBecomeSender();
+                if (!_sending) _drained.TrySetResult();
             }
-            _writerCompleted = true;
-            _output.Writer.Complete();
         }
-    wait:
-        if (_sendLoop is { } loop) await Task.WhenAny(loop, Task.Delay(linger)).ConfigureAwait(false);
+        if (send) SendQueued();
+        if (!_started) _drained.TrySetResult(); // nothing will ever send it
+        await Task.WhenAny(_drained.Task, Task.Delay(linger)).ConfigureAwait(false);
         Abort();
     }
 
@@ -115,12 +203,10 @@ internal sealed class MessageConnection : IAsyncDisposable
     {
         lock (_writeLock)
         {
-            if (!_writerCompleted)
-            {
-                _writerCompleted = true;
-                _output.Writer.Complete();
-            }
+            _writerCompleted = true;
+            _sendFailed = true;
         }
+        _drained.TrySetResult();
         try
         {
             if (!_closed.IsCancellationRequested) _closed.Cancel();
@@ -138,48 +224,165 @@ internal sealed class MessageConnection : IAsyncDisposable
         _socket.Dispose();
     }
 
-    private async Task SendLoopAsync()
+    /// <summary>
+    /// The sender: takes everything queued as one batch, writes it with one gathered non-blocking <c>sendmsg</c> on
+    /// this thread, and goes on while more was queued meanwhile. When the socket is full the rest of the batch goes
+    /// asynchronously and that continuation stays the sender. Called only by the thread that set <see cref="_sending"/>.
+    /// </summary>
+    private void SendQueued()
     {
-        var reader = _output.Reader;
+        while (true)
+        {
+            List<ArraySegment<byte>> batch;
+            long length;
+            lock (_writeLock)
+            {
+                if (_output.Length == 0 || _sendFailed)
+                {
+                    _sending = false;
+                    if (_writerCompleted) _drained.TrySetResult();
+                    return;
+                }
+                length = _output.Length;
+                batch = _output.Take(_spare);
+                _spare = null!;
+            }
+            if (Observer is { } observer) ObserveSent(observer, batch, ObservedBytesLimit);
+            long sent = 0;
+            try
+            {
+                if (SocketWrite.IsSupported)
+                {
+                    while (sent < length)
+                    {
+                        long n = SocketWrite.TrySend(_socket, batch, sent);
+                        if (n == 0) break;
+                        Interlocked.Increment(ref _writes);
+                        sent += n;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                Failed(batch);
+                return;
+            }
+            if (sent < length)
+            {
+                _ = SendRestAsync(batch, sent, length);
+                return;
+            }
+            Sent(batch, length);
+        }
+    }
+
+    private void Sent(List<ArraySegment<byte>> batch, long length)
+    {
+        OutputQueue.Release(batch);
+        Interlocked.Add(ref _queued, -length);
+        lock (_writeLock) _spare ??= batch;
+    }
+
+    private void Failed(List<ArraySegment<byte>> batch)
+    {
+        // The peer went away or we closed: the receive loop sees it too. Nothing more is sent.
+        OutputQueue.Release(batch);
+        lock (_writeLock)
+        {
+            _sendFailed = true;
+            _writerCompleted = true;
+            _sending = false;
+            _spare ??= batch;
+        }
+        _drained.TrySetResult();
+    }
+
+    // The socket was full: the rest of the batch goes when it has room (one gathered asynchronous write), then this
+    // continuation stays the sender and goes on with what was queued meanwhile.
+    private async Task SendRestAsync(List<ArraySegment<byte>> batch, long sent, long length)
+    {
         try
         {
-            while (true)
+            var rest = new List<ArraySegment<byte>>(batch.Count);
+            while (sent < length)
             {
-                var result = await reader.ReadAsync(_closed.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                if (Observer is { } observer) ObserveSent(observer, buffer, ObservedBytesLimit);
-                foreach (var segment in buffer)
+                rest.Clear();
+                long skip = sent;
+                foreach (var segment in batch)
                 {
-                    int sent = 0;
-                    while (sent < segment.Length)
-                        sent += await _socket.SendAsync(segment[sent..], SocketFlags.None, _closed.Token).ConfigureAwait(false);
+                    if (skip >= segment.Count)
+                    {
+                        skip -= segment.Count;
+                        continue;
+                    }
+                    rest.Add(segment.Slice((int)skip));
+                    skip = 0;
                 }
-                Interlocked.Add(ref _queued, -buffer.Length);
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted) break;
+                int n = await _socket.SendAsync(rest, SocketFlags.None).WaitAsync(_closed.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _writes);
+                if (n <= 0) throw new IOException("the socket took no bytes");
+                sent += n;
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
         {
-            // The peer went away or we closed: the receive loop sees it too.
+            Failed(batch);
+            return;
         }
-        finally
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
+        Sent(batch, length);
+        SendQueued();
     }
 
-    // Messages are appended and flushed whole, so the bytes a read returns are whole frames.
-    private static void ObserveSent(FrameObserver observer, ReadOnlySequence<byte> buffer, int limit)
+    // Messages are appended whole, so a batch is whole frames; a frame may span arrays.
+    private void ObserveSent(FrameObserver observer, List<ArraySegment<byte>> batch, int limit)
     {
+        var sequence = _observed.Build(batch);
         Span<byte> header = stackalloc byte[4];
-        while (buffer.Length >= ControlProtocol.HeaderSize)
+        while (sequence.Length >= ControlProtocol.HeaderSize)
         {
-            buffer.Slice(0, 4).CopyTo(header);
+            sequence.Slice(0, 4).CopyTo(header);
             long total = ControlProtocol.HeaderSize + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header);
-            if (buffer.Length < total) return;
-            Observe(observer, false, buffer.Slice(0, total), limit);
-            buffer = buffer.Slice(total);
+            if (sequence.Length < total) break;
+            Observe(observer, false, sequence.Slice(0, total), limit);
+            sequence = sequence.Slice(total);
+        }
+        _observed.Clear();
+    }
+
+    private readonly SegmentChain _observed = new();
+
+    /// <summary>A reusable <see cref="ReadOnlySequence{T}"/> over a batch's arrays (no allocation once grown).</summary>
+    private sealed class SegmentChain
+    {
+        private readonly List<Node> _nodes = [];
+
+        public ReadOnlySequence<byte> Build(List<ArraySegment<byte>> batch)
+        {
+            if (batch.Count == 0) return ReadOnlySequence<byte>.Empty;
+            while (_nodes.Count < batch.Count) _nodes.Add(new Node());
+            long running = 0;
+            for (int i = 0; i < batch.Count; i++)
+            {
+                _nodes[i].Set(batch[i], running, i + 1 < batch.Count ? _nodes[i + 1] : null);
+                running += batch[i].Count;
+            }
+            var last = _nodes[batch.Count - 1];
+            return new ReadOnlySequence<byte>(_nodes[0], 0, last, last.Memory.Length);
+        }
+
+        public void Clear()
+        {
+            foreach (var n in _nodes) n.Set(default, 0, null);
+        }
+
+        private sealed class Node : ReadOnlySequenceSegment<byte>
+        {
+            public void Set(ArraySegment<byte> segment, long runningIndex, Node? next)
+            {
+                Memory = segment;
+                RunningIndex = runningIndex;
+                Next = next;
+            }
         }
     }
 
@@ -197,12 +400,63 @@ internal sealed class MessageConnection : IAsyncDisposable
         ArrayPool<byte>.Shared.Return(copy);
     }
 
+    /// <summary>Starts the receive thread (once; with the stream reader there is none).</summary>
+    private void EnsureReceiving()
+    {
+        if (_inputPipe is null || Interlocked.Exchange(ref _receiving, 1) != 0) return;
+        new Thread(ReceiveThread) { IsBackground = true, Name = "oe-control-rx" }.Start();
+    }
+
+    private void ReceiveThread()
+    {
+        var writer = _inputPipe!.Writer;
+        Exception? error = null;
+        var handle = _socket.SafeHandle;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(16 * 1024);
+                int n;
+                bool added = false;
+                try
+                {
+                    // The descriptor is held only while in recv: a close waits for the holder to let go, and the
+                    // receive loop (run below, on this thread) may close the connection itself.
+                    handle.DangerousAddRef(ref added);
+                    n = SocketRead.Receive((int)handle.DangerousGetHandle(), memory.Span);
+                }
+                finally
+                {
+                    if (added) handle.DangerousRelease();
+                }
+                if (n == 0) break;
+                writer.Advance(n);
+                var flush = writer.FlushAsync(); // runs the receive loop on this thread
+                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+                if (result.IsCompleted || result.IsCanceled) break;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            error = ex; // the peer went away or we closed
+        }
+        try
+        {
+            writer.Complete(error is null ? null : new IOException(error.Message, error));
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
     /// <summary>
     /// Reads messages until the peer closes or <paramref name="handle"/> throws. Protocol violations surface as
     /// <see cref="ControlProtocolException"/>; the payload given to <paramref name="handle"/> is valid only during the call.
     /// </summary>
     public async Task ReceiveLoopAsync(Func<MessageType, ulong, ReadOnlySequence<byte>, bool> handle)
     {
+        EnsureReceiving();
         while (true)
         {
             ReadResult result;
@@ -247,17 +501,6 @@ internal sealed class MessageConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Abort();
-        if (_sendLoop is { } loop)
-        {
-            try
-            {
-                await loop.ConfigureAwait(false);
-            }
-            catch
-            {
-                // already reported through the receive side
-            }
-        }
         await Input.CompleteAsync().ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
         _closed.Dispose();

@@ -10,10 +10,11 @@ namespace OffloadEmu.Daemon.Hosting;
 /// with the wire frames.
 /// </summary>
 /// <remarks>
-/// The observer runs on each session's receive and send loops. It never waits for the file and allocates nothing per
-/// message: the prefix is built on the stack and the message copied into the queue's preallocated buffer. Bulk data is
-/// cut (<see cref="ExportedPdu.CaptureLength"/>); a full queue drops the record and counts it
-/// (<see cref="CaptureRecordQueue.Dropped"/>, the <c>offloademu.capture.control_messages</c> counter).
+/// The observer runs on each session's receive loop and on the thread that writes its socket (docs/control.md). It
+/// never waits for the file and allocates nothing per message: the prefix is built on the stack and the message copied
+/// into the queue's preallocated buffer. Bulk data is cut (<see cref="ExportedPdu.CaptureLength"/>); a full queue drops
+/// the record and counts it (<see cref="CaptureRecordQueue.Dropped"/>, the <c>offloademu.capture.control_messages</c>
+/// counter).
 /// </remarks>
 internal sealed class ControlCapture : IControlMessageObserver
 {
