@@ -90,6 +90,39 @@ public sealed class TransferTests
     }
 
     [Fact]
+    public async Task A_send_chain_larger_than_a_control_message_goes_in_several_and_an_nbl_too_big_for_any_fails_alone()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        var (peer, machine) = lab.Establish(40020);
+        ulong ctx = Offload(lab, client, host, machine, 0x300, out _, out _);
+
+        // 6 MiB in one chain of 24 sends: more than one 4 MiB control message holds. Before the client split chains the
+        // server refused the oversized frame and closed the session.
+        var up = Nbls.Pattern(6 << 20, 4);
+        Assert.Equal(NdisStatus.Pending, client.TcpOffloadSend(ctx, Nbls.Chain(up, 256 * 1024)));
+        // One NBL bigger than any message: completed alone with RESOURCES, the session and the connection go on.
+        var huge = Nbls.Chain(Nbls.Pattern(5 << 20, 5), 5 << 20);
+        Assert.Equal(NdisStatus.Pending, client.TcpOffloadSend(ctx, huge));
+        var tail = Nbls.Pattern(64 * 1024, 6);
+        Assert.Equal(NdisStatus.Pending, client.TcpOffloadSend(ctx, Nbls.Chain(tail, 64 * 1024)));
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && (lab.PeerReceivedLength(peer) < up.Length + tail.Length || host.Locked(h => h.SendsCompleted.Count) < 26))
+            await Task.Delay(10);
+        Assert.Equal([.. up, .. tail], lab.PeerReceivedBytes(peer));
+        host.Locked(h =>
+        {
+            Assert.Equal(26, h.SendsCompleted.Count);
+            Assert.Single(h.SendsCompleted, n => n == huge);
+            Assert.Equal(NdisStatus.Resources, huge.Status);
+            Assert.All(h.SendsCompleted.Where(n => n != huge), n => Assert.Equal(NdisStatus.Success, n.Status));
+            return 0;
+        });
+        Assert.Null(client.DispatchError);
+    }
+
+    [Fact]
     public async Task A_host_that_refuses_and_partly_accepts_indications_then_posts_gets_every_byte_once_in_order()
     {
         await using var lab = new LiveLab();

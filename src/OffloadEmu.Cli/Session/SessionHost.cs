@@ -9,9 +9,8 @@ internal sealed class SessionHost : IDisposable
     /// <summary>Receive window and send buffer of the command's connections. The host stack's defaults (a 64 KiB TCP
     /// receive buffer, hence no window scaling, and 256 KiB of unacknowledged writes) cap one connection far below what
     /// the TAP carries: 64 KiB per round trip through the target, host stack and application threads. 4 MiB (window
-    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s. Embedded targets
-    /// only: through a daemon the host stack's defaults stay, because a send chain of several MiB does not fit in one
-    /// control message (the protocol's 4 MiB limit closes the session).</summary>
+    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s. Through a daemon
+    /// too: the control client splits a send chain over as many messages as the protocol's 4 MiB limit needs.</summary>
     internal const int ConnectionBufferBytes = 4 << 20;
 
     private SessionHost(TargetSession target, HostStack.HostStack stack)
@@ -30,7 +29,6 @@ internal sealed class SessionHost : IDisposable
         try
         {
             var defaults = new HostStackOptions();
-            bool embedded = s.Link is not null;
             var stack = new HostStack.HostStack(target.Target, new HostStackOptions
             {
                 Address = s.Address,
@@ -39,9 +37,9 @@ internal sealed class SessionHost : IDisposable
                 OffloadPolicy = s.Offload.Policy,
                 OffloadAfterBytes = s.Offload.Policy == OffloadPolicy.AfterBytes ? s.Offload.AfterBytes : 64 * 1024,
                 ArpMaxRequests = s.ArpTries,
-                Tcp = embedded ? defaults.Tcp with { ReceiveBufferSize = ConnectionBufferBytes } : defaults.Tcp,
-                ReceiveBufferSize = embedded ? ConnectionBufferBytes : defaults.ReceiveBufferSize,
-                SendBufferSize = embedded ? ConnectionBufferBytes : defaults.SendBufferSize,
+                Tcp = defaults.Tcp with { ReceiveBufferSize = ConnectionBufferBytes },
+                ReceiveBufferSize = ConnectionBufferBytes,
+                SendBufferSize = ConnectionBufferBytes,
             });
             target.Start();
             stack.Start();

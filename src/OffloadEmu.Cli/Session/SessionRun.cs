@@ -189,6 +189,12 @@ internal sealed class SessionRun
         try
         {
             result = await PingPong.RunAsync(socket, roundTrips).ConfigureAwait(false);
+            // An orderly release, as a transfer ends: our FIN, then the echo server's, so its close completes (its FIN
+            // is ACKed) before this process goes away. Closing at once raced the process exit: when the server's FIN came
+            // after it, nothing ACKed it and the server waited out its whole timeout.
+            await socket.ShutdownAsync().ConfigureAwait(false);
+            var drain = new byte[256];
+            while (await socket.ReadAsync(drain).ConfigureAwait(false) > 0) { }
             await socket.CloseAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not CliUsageException)

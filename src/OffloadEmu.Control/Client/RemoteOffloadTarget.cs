@@ -312,6 +312,55 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         ArgumentNullException.ThrowIfNull(chain);
         _ = Host;
+        if (type == MessageType.TcpDisconnect) return IssueOne(type, context, chain, flags);
+        // A send or forward chain goes in as many messages as the control protocol's message size and chain length
+        // need: the target owns the NBLs (and their links) until it completes them, and completes each on its own, so
+        // cutting the chain changes nothing the host sees. One NBL too big for any message is completed at once with
+        // RESOURCES instead of closing the session (the server would refuse the oversized frame).
+        int limit = _connection.MaxMessageSize - MessageHeadroom;
+        for (var head = chain; head is not null;)
+        {
+            long size = EncodedSize(head);
+            if (size > limit)
+            {
+                var rest = head.Next;
+                head.Next = null;
+                head.Status = NdisStatus.Resources;
+                head.TcpOffloadBytesTransferred = 0;
+                var single = head;
+                _dispatch.Schedule(_ => CompleteIo(type == MessageType.TcpSend ? MessageType.TcpSendComplete : MessageType.TcpForwardComplete, single), null);
+                head = rest;
+                continue;
+            }
+            var tail = head;
+            int count = 1;
+            while (tail.Next is { } next && count < ControlProtocol.MaxChainLength && size + EncodedSize(next) <= limit)
+            {
+                size += EncodedSize(next);
+                tail = next;
+                count++;
+            }
+            var after = tail.Next;
+            tail.Next = null;
+            IssueOne(type, context, head, flags);
+            head = after;
+        }
+        return NdisStatus.Pending;
+    }
+
+    /// <summary>Room left in a message for its header, the context and the chain count.</summary>
+    private const int MessageHeadroom = 1024;
+
+    /// <summary>An NBL's size on the wire in data mode, rounded up (ids, status, counts, one length per NB).</summary>
+    private static long EncodedSize(NetBufferList nbl)
+    {
+        long size = 64;
+        for (int i = 0; i < nbl.BufferCount; i++) size += 8 + nbl[i].DataLength;
+        return size;
+    }
+
+    private NdisStatus IssueOne(MessageType type, ulong context, NetBufferList chain, TcpDisconnectFlags flags)
+    {
         var message = new IoRequestMessage(type) { Context = context, Chain = chain, Flags = flags, Ids = _idOf };
         if (!_connection.Send(message))
         {
