@@ -111,6 +111,37 @@ public sealed class ReadTimeoutTests
     }
 
     [Fact]
+    public async Task A_host_that_never_reads_its_indications_costs_at_most_its_receive_credit_and_its_peer_is_throttled()
+    {
+        // Issue 8, clients that never read: received data is bounded per connection by the receive credit
+        // (MaxUnconsumedReceiveBytes), so a host that neither reads nor reports consumption gets at most that much queued;
+        // the target keeps the rest, its window closes and the peer waits. The session is not closed for it (it is
+        // not misbehaving on the protocol), and other clients are served.
+        const int credit = 64 * 1024;
+        await using var lab = new LiveLab(new ControlServerOptions { MaxUnconsumedReceiveBytes = credit });
+        await using var other = lab.Connect(new TestHost(), "other");
+        using var deaf = new RawClient(lab.SocketPath);
+        deaf.Hello();
+        var (peer, machine) = lab.Establish(40311);
+        deaf.Send(new StateRequestMessage(MessageType.InitiateOffload) { RequestId = 2, Root = lab.BuildTree(machine, 0x100, out _) });
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && lab.Target.ConnectionCount != 1) await Task.Delay(10);
+        Assert.Equal(1, lab.Target.ConnectionCount);
+
+        lab.PeerSend(peer, Nbls.Pattern(2_000_000, 5));
+        await Task.Delay(2000);   // the client reads nothing meanwhile
+        Assert.Equal(2, lab.Server.SessionCount);
+        Assert.Equal(NdisStatus.Success, other.SetParameters(OffloadParameters.Default));
+        Assert.True(lab.PeerSendQueue(peer) > 1_500_000, $"the peer was not throttled: {lab.PeerSendQueue(peer)} bytes left to send");
+
+        var (messages, closed) = deaf.ReadUntilClosed(TimeSpan.FromSeconds(1));
+        Assert.False(closed, "the session was closed");
+        long indicated = messages.OfType<ReceiveIndicateMessage>().Sum(m => (long)m.Data!.Length);
+        // The credit, plus at most the one indication that may pass it while nothing is outstanding.
+        Assert.InRange(indicated, 1, credit + 64 * 1024);
+    }
+
+    [Fact]
     public void A_read_timeout_out_of_range_is_refused()
     {
         Assert.Contains(new ControlServerOptions { ReadTimeout = TimeSpan.FromMilliseconds(10) }.Validate(), e => e.StartsWith("ReadTimeout", StringComparison.Ordinal));
