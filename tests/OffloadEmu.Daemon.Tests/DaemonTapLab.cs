@@ -154,6 +154,10 @@ internal sealed class DaemonTapLab : IDisposable
         // Only what this lab made, by its exact names.
         Cmd.TryRun("ip", "-n", Namespace, "link", "del", Tap);
         Cmd.TryRun("ip", "link", "del", Tap);
+        // socat's per-connection children (fork) outlive the listener killed above when their connection's link
+        // vanished: end every process still in this lab's own namespace, by PID.
+        foreach (var pid in Cmd.TryRun("ip", "netns", "pids", Namespace).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Cmd.TryRun("kill", "-KILL", pid.Trim());
         Cmd.TryRun("ip", "netns", "del", Namespace);
         Dir.Dispose();
     }

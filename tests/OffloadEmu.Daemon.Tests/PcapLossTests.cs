@@ -148,6 +148,10 @@ public sealed class PcapLossTests : IDisposable
         }
         _notify?.Dispose();
         Cmd.TryRun("ip", "link", "del", _root);
+        // socat's per-connection children (fork) outlive the listener killed above when their connection's link
+        // vanished: end every process still in this lab's own namespace, by PID.
+        foreach (var pid in Cmd.TryRun("ip", "netns", "pids", _ns).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Cmd.TryRun("kill", "-KILL", pid.Trim());
         Cmd.TryRun("ip", "netns", "del", _ns);
         _dir.Dispose();
     }

@@ -74,8 +74,10 @@ public sealed class TapLossTests : IDisposable
             var j = doc.RootElement;
             Assert.Equal(16L << 20, j.GetProperty("bytes_received").GetInt64());
             Assert.True(j.GetProperty("echo_check").GetProperty("ok").GetBoolean());
-            Assert.Equal(1, j.GetProperty("offloads").GetInt64());   // offloaded on the re-attached TAP, to the end
-            Assert.Equal("offloaded", j.GetProperty("final_location").GetString());
+            // Offloaded on the re-attached TAP for most of its life (the close hands it back at the end).
+            Assert.Equal(1, j.GetProperty("offloads").GetInt64());
+            double offloaded = j.GetProperty("lived_seconds").GetProperty("offloaded").GetDouble();
+            Assert.True(offloaded >= 0.5 * j.GetProperty("seconds").GetDouble(), $"offloaded only {offloaded} s of {j.GetProperty("seconds").GetDouble()} s");
         }
 
         daemon.Terminate();
