@@ -95,6 +95,10 @@ public enum NdisStatus : uint
     /// </summary>
     OffloadPathMtu = 0xC023_1FFF,
 
+    /// <summary>NDIS_STATUS_MEDIA_DISCONNECT: the link is lost (the daemon's status while its device is gone and it
+    /// retries opening it, docs/target.md "Device faults").</summary>
+    MediaDisconnect = 0x4001_000B,
+
     /// <summary>NDIS_STATUS_OFFLOAD_PAUSE: adapter status, stop offloading new objects (spec §6.6).</summary>
     OffloadPause = 0x4002_0001,
 

@@ -155,6 +155,18 @@ public sealed partial class HostStack
         var key = new ConnectionKey(remote, tcp.SourcePort, tcp.DestinationPort);
         if (_connections.TryGetValue(key, out var c))
         {
+            // A segment held for the target is forwarded to it later, and the target takes forwarded segments without a
+            // checksum check (spec §4 [EMU]): a damaged one must be dropped here, as the host machine would drop it.
+            if (c.Location != ConnectionLocation.Host || c.Machine is null)
+            {
+                bool intact = remote.IsIpv6 ? tcp.VerifyChecksum(remote.Ipv6, Address6) : tcp.VerifyChecksum(remote.Ipv4, Address);
+                if (!intact)
+                {
+                    Statistics.FramesDropped++;
+                    Statistics.ChecksumErrors++;
+                    return;
+                }
+            }
             SegmentForConnection(c, segment);
             return;
         }

@@ -21,6 +21,10 @@ public sealed class HostStackStatistics
     /// <summary>Frames dropped (not for us, malformed, unknown protocol, no route, unresolved neighbour).</summary>
     public long FramesDropped { get; internal set; }
 
+    /// <summary>TCP segments of a connection being offloaded, uploaded or offloaded (held for the target) dropped for a
+    /// bad checksum (also in <see cref="FramesDropped"/>); in host mode the host machine counts its own.</summary>
+    public long ChecksumErrors { get; internal set; }
+
     /// <summary>Initiate offloads whose TCP block succeeded.</summary>
     public long OffloadsSucceeded { get; internal set; }
 

@@ -132,7 +132,10 @@ internal sealed partial class TcpConnection
         if (_peerFinSeen && !_disconnectIndicated && m.ReceiveBufferedBytes == 0 && InitiateCompleted)
         {
             _disconnectIndicated = true;
-            FlushReceiveCompletions(); // spec §6.2: the disconnect follows the data before the FIN
+            // Spec §6.2: the disconnect follows the data before the FIN, including bytes sitting in a partly filled post
+            // (no PSH, push timer not yet fired): complete it first, or the host sees end of stream before those bytes.
+            if (_posts.TryPeek(out var partlyFilled) && Filled(partlyFilled) > 0) CompleteHeadPost();
+            FlushReceiveCompletions();
             _engine.PostEvent(this, TcpOffloadEventType.Disconnect, 0);
         }
     }

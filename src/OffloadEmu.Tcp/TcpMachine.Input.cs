@@ -264,6 +264,14 @@ public sealed partial class TcpMachine
         // RST (RFC 5961 §3.2; SA-4): exact match resets, other in-window ones get a challenge ACK.
         if (rst)
         {
+            // RFC 1337 (fix F1): TIME-WAIT ignores RSTs. Everything up to the peer's FIN has arrived; a peer that already
+            // closed answers our re-ACK of a duplicated FIN with a RST, which must not tear down a connection whose data
+            // the application (or, offloaded, the host) may not have read yet (found by the soak test, issue 8).
+            if (_state == TcpState.TimeWait)
+            {
+                _stats.TimeWaitResetsIgnored++;
+                return;
+            }
             if (seq == _rcvNxt)
             {
                 // MUST-11: a SYN-RECEIVED that came from LISTEN goes back there; one from a simultaneous open was refused.

@@ -46,6 +46,9 @@ public struct TcpStatistics
     /// <summary>Out-of-order segments dropped because the reassembly bound (ranges) was reached.</summary>
     public ulong ReassemblyDrops { get; internal set; }
 
+    /// <summary>RSTs received in TIME-WAIT and ignored (RFC 1337).</summary>
+    public ulong TimeWaitResetsIgnored { get; internal set; }
+
     /// <summary>Received payload bytes that were already received (trimmed duplicates).</summary>
     public ulong DuplicateBytes { get; internal set; }
 
@@ -77,6 +80,7 @@ public struct TcpStatistics
         PawsDrops += other.PawsDrops;
         MissingTimestampDrops += other.MissingTimestampDrops;
         ReassemblyDrops += other.ReassemblyDrops;
+        TimeWaitResetsIgnored += other.TimeWaitResetsIgnored;
         DuplicateBytes += other.DuplicateBytes;
         WindowProbes += other.WindowProbes;
         KeepAliveProbes += other.KeepAliveProbes;

@@ -38,6 +38,8 @@ public class NdisStatusTests
         { NdisStatus.OffloadResume, 0x4002_0003 },
         { NdisStatus.OffloadPartialSuccess, 0x4002_0004 },
         { NdisStatus.OffloadStateInvalid, 0x4002_0005 },
+        // Not in the §7 table: the generic NDIS adapter status the daemon reports while its link is lost (docs/target.md).
+        { NdisStatus.MediaDisconnect, 0x4001_000B },
     };
 
     [Theory]

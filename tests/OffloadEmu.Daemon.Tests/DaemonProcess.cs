@@ -48,6 +48,8 @@ internal sealed partial class DaemonProcess : IDisposable
 
     internal int Id => _process.Id;
 
+    internal bool HasExited => _process.HasExited;
+
     internal string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
 
     internal string Stderr { get { lock (_stderr) return _stderr.ToString(); } }

@@ -49,7 +49,7 @@ internal sealed class DaemonTapLab : IDisposable
 
     /// <summary>Makes the TAP and starts offloademud on it (its MAC, and <paramref name="capture"/> as the emulator.json
     /// Capture section's JSON, none by default); returns once the daemon said READY=1.</summary>
-    public DaemonProcess StartDaemon(string mac, string capture = """{ "File": "" }""")
+    public DaemonProcess StartDaemon(string mac, string capture = """{ "File": "" }""", IReadOnlyDictionary<string, string>? environment = null)
     {
         Cmd.Run("ip", "tuntap", "add", "dev", Tap, "mode", "tap");
         string config = Dir.Write("emulator.json", $$"""
@@ -61,8 +61,9 @@ internal sealed class DaemonTapLab : IDisposable
             }
             """);
         Notify = new NotifySocket(Dir.File("notify.sock"));
-        var daemon = DaemonProcess.Start(Dir.Path, ["--config", config],
-            new Dictionary<string, string> { ["NOTIFY_SOCKET"] = Notify.Address, ["OFFLOADEMU_Control__Endpoint"] = Socket });
+        var env = new Dictionary<string, string> { ["NOTIFY_SOCKET"] = Notify.Address, ["OFFLOADEMU_Control__Endpoint"] = Socket };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) env[key] = value;
+        var daemon = DaemonProcess.Start(Dir.Path, ["--config", config], env);
         Assert.Equal("READY=1", Notify.Receive());
         return daemon;
     }
@@ -75,13 +76,20 @@ internal sealed class DaemonTapLab : IDisposable
         Cmd.Run("ip", "netns", "exec", Namespace, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
         Cmd.Run("ip", "-n", Namespace, "link", "set", "lo", "up");
         Cmd.TryRun("ip", "netns", "exec", Namespace, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
+        MoveTapToKernel();
+        Start("ip", "netns", "exec", Namespace, "socat", "-b", "4096", fork ? "TCP-LISTEN:7,reuseaddr,fork" : "TCP-LISTEN:7,reuseaddr", "PIPE");
+        WaitFor(() => Cmd.TryRun("ip", "netns", "exec", Namespace, "ss", "-Hltn", "sport = :7").Stdout.Contains(":7", StringComparison.Ordinal),
+            "socat listening on port 7");
+    }
+
+    /// <summary>Moves the TAP (attached by the daemon) into the namespace and gives the kernel its address there; used
+    /// again for a TAP re-created after a deletion.</summary>
+    public void MoveTapToKernel()
+    {
         Cmd.Run("ip", "link", "set", Tap, "netns", Namespace);
         Cmd.Run("ip", "netns", "exec", Namespace, "sysctl", "-qw", $"net.ipv6.conf.{Tap}.disable_ipv6=1");
         Cmd.Run("ip", "-n", Namespace, "addr", "add", $"{KernelIp}/24", "dev", Tap);
         Cmd.Run("ip", "-n", Namespace, "link", "set", Tap, "up");
-        Start("ip", "netns", "exec", Namespace, "socat", "-b", "4096", fork ? "TCP-LISTEN:7,reuseaddr,fork" : "TCP-LISTEN:7,reuseaddr", "PIPE");
-        WaitFor(() => Cmd.TryRun("ip", "netns", "exec", Namespace, "ss", "-Hltn", "sport = :7").Stdout.Contains(":7", StringComparison.Ordinal),
-            "socat listening on port 7");
     }
 
     /// <summary>The arguments of <c>offloademu connect</c> to the kernel's echo from <paramref name="host"/>, through the
@@ -146,6 +154,10 @@ internal sealed class DaemonTapLab : IDisposable
         // Only what this lab made, by its exact names.
         Cmd.TryRun("ip", "-n", Namespace, "link", "del", Tap);
         Cmd.TryRun("ip", "link", "del", Tap);
+        // socat's per-connection children (fork) outlive the listener killed above when their connection's link
+        // vanished: end every process still in this lab's own namespace, by PID.
+        foreach (var pid in Cmd.TryRun("ip", "netns", "pids", Namespace).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Cmd.TryRun("kill", "-KILL", pid.Trim());
         Cmd.TryRun("ip", "netns", "del", Namespace);
         Dir.Dispose();
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using OffloadEmu.HostStack;
+using OffloadEmu.Link.Decorators;
 using OffloadEmu.Link.Devices;
 using OffloadEmu.Target;
 using OffloadEmu.Tcp;
@@ -29,8 +30,18 @@ internal sealed class HostStackKernelLab : IDisposable
     private bool _keepCapture;
     private bool _disposed;
 
+    /// <param name="output">The test's output.</param>
+    /// <param name="testName">Names kept artifacts.</param>
+    /// <param name="snapLength">tcpdump's snap length; 0: no capture.</param>
+    /// <param name="options">The host stack's options (<see cref="DefaultOptions"/> when null).</param>
+    /// <param name="targetOptions">The target's options (its defaults when null).</param>
+    /// <param name="impairment">netem-style impairment applied both ways by an <see cref="ImpairmentDevice"/> between the TAP
+    /// and the target (null: none).</param>
+    /// <param name="impairmentSeed">Seed of the impairment's decisions.</param>
+    /// <param name="stackLogger">The host stack's logger (none when null).</param>
     internal HostStackKernelLab(ITestOutputHelper output, string testName, int snapLength, HostStackOptions? options = null,
-        OffloadTargetOptions? targetOptions = null)
+        OffloadTargetOptions? targetOptions = null, string? impairment = null, ulong impairmentSeed = 0,
+        Microsoft.Extensions.Logging.ILogger? stackLogger = null)
     {
         _output = output;
         _testName = testName;
@@ -43,9 +54,10 @@ internal sealed class HostStackKernelLab : IDisposable
             Cmd.Run("ip", "link", "set", TapName, "netns", Namespace.Name);
             Namespace.ConfigureInside(TapName, $"{KernelIp}/24");
             Cmd.TryRun("ip", "netns", "exec", Namespace.Name, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
-            Capture = new TcpdumpCapture(Namespace.Name, TapName, snapLength);
-            Target = new OffloadTarget(Tap, targetOptions);
-            Stack = new HostStack.HostStack(Target, options ?? DefaultOptions());
+            Capture = snapLength > 0 ? new TcpdumpCapture(Namespace.Name, TapName, snapLength) : null;
+            if (impairment is not null) Impairment = new ImpairmentDevice(Tap, impairment, impairment, impairmentSeed);
+            Target = new OffloadTarget(Impairment ?? (OffloadEmu.Link.ILinkDevice)Tap, targetOptions);
+            Stack = new HostStack.HostStack(Target, options ?? DefaultOptions(), stackLogger);
             Target.Start();
             Stack.Start();
         }
@@ -70,6 +82,9 @@ internal sealed class HostStackKernelLab : IDisposable
     internal string TapName { get; } = "";
     internal TapDevice? Tap { get; }
     internal TcpdumpCapture? Capture { get; }
+
+    /// <summary>The impairment between the TAP and the target (null: none); disposed with the target's device.</summary>
+    internal ImpairmentDevice? Impairment { get; }
     internal OffloadTarget? Target { get; }
     internal HostStack.HostStack? Stack { get; }
 
@@ -196,6 +211,7 @@ internal sealed class HostStackKernelLab : IDisposable
             if (_keepCapture) KeepArtifact(capture.FilePath);
             capture.Dispose();
         }
+        Impairment?.Dispose();   // held frames discarded (it closes the TAP too)
         Tap?.Dispose();
         Namespace.Dispose();
         foreach (var f in _files)

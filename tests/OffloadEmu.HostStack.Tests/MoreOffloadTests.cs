@@ -29,6 +29,42 @@ public sealed class MoreOffloadTests
     }
 
     [Fact]
+    public void A_damaged_segment_arriving_during_the_offload_is_dropped_not_forwarded()
+    {
+        // Found by the soak (issue 8): held segments are forwarded to the target, which takes them without a checksum
+        // check (spec §4 [EMU]); a corrupted one used to reach the application's stream.
+        HoldingTarget? holding = null;
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake },
+            decorate: t => holding = new HoldingTarget(t));
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        lab.RunUntil(() => holding!.HeldCount == 1, TimeSpan.FromSeconds(1));
+
+        // The peer's next 100 bytes, but damaged after the checksum was computed.
+        var m = peer.Machine;
+        var repr = new TcpRepr
+        {
+            SourcePort = m.LocalPort, DestinationPort = m.RemotePort, SequenceNumber = m.SndNxt, AckNumber = m.RcvNxt,
+            Flags = TcpFlags.Ack | TcpFlags.Psh, Window = 65535, PayloadLength = 100,
+        };
+        var garbage = new byte[100];
+        Array.Fill(garbage, (byte)0xEE);
+        var segment = new byte[repr.SegmentBufferLength];
+        repr.Emit(segment, StackLab.PeerIp, StackLab.HostIp, garbage);
+        segment[^1] ^= 0x10;
+        lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, segment));
+        lab.RunFor(TimeSpan.FromMilliseconds(5));
+        Assert.Equal(1, lab.Stack.Statistics.ChecksumErrors);
+
+        holding!.Release();
+        var data = AppIo.Pattern(1000, 61);
+        peer.Send(data);
+        Assert.Equal(data, lab.Run(AppIo.ReadAsync(socket, data.Length)));
+        Assert.Equal(ConnectionLocation.Offloaded, socket.Location);
+    }
+
+    [Fact]
     public void TargetRetrieve_UploadsAndTheTransferContinuesInHostMode()
     {
         using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });

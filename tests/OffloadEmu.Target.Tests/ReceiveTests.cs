@@ -183,6 +183,25 @@ public sealed class ReceiveTests
     }
 
     [Fact]
+    public void Peer_fin_after_bytes_in_a_partly_filled_non_push_post_completes_that_post_before_the_disconnect()
+    {
+        // Found by the soak (issue 8): a non-push post holding the last bytes before the peer's FIN stayed queued while
+        // the Disconnect went up, so the host saw end of stream before those bytes (and got them after it, or never).
+        var (lab, ctx) = Offloaded();
+        using var _ = lab;
+        var post = Nbls.Post(8000, noPush: true);
+        lab.Api.TcpOffloadReceive(ctx, post);
+        PeerSends(lab, Nbls.Pattern(500, seed: 3));
+        lab.Peer.Close();
+        lab.RunUntil(() => lab.Host.HasEvent(TcpOffloadEventType.Disconnect), TimeSpan.FromSeconds(2));
+        Assert.Equal(1, lab.Host.ReceivesCompletedAtDisconnect);
+        Assert.Same(post, lab.Host.ReceivesCompleted[0]);
+        Assert.Equal(NdisStatus.Success, post.Status);
+        Assert.Equal(500, post.TcpOffloadBytesTransferred);
+        Assert.Equal(Nbls.Pattern(500, seed: 3), Nbls.Received(post));
+    }
+
+    [Fact]
     public void Peer_fin_is_indicated_only_after_the_data_before_it_was_consumed_and_later_posts_get_invalid_state()
     {
         var (lab, ctx) = Offloaded();

@@ -110,7 +110,14 @@ internal sealed class TestHost : IOffloadHost
         Accepted.Clear();
     }
 
-    public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) => Events.Add((ndisOffloadHandle, type, info));
+    public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info)
+    {
+        if (type == TcpOffloadEventType.Disconnect && ReceivesCompletedAtDisconnect < 0) ReceivesCompletedAtDisconnect = ReceivesCompleted.Count;
+        Events.Add((ndisOffloadHandle, type, info));
+    }
+
+    /// <summary>Receive posts completed when the first Disconnect event arrived (-1: none yet).</summary>
+    public int ReceivesCompletedAtDisconnect { get; private set; } = -1;
 
     public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code)
     {

@@ -30,6 +30,23 @@ public class ClosingTests
     }
 
     [Fact]
+    public void TimeWait_ignores_a_reset_and_keeps_the_data_readable()
+    {
+        // RFC 1337 F1: the peer, already closed, answers our re-ACK of its duplicated FIN with a RST.
+        var h = FinWait2();
+        h.Send(Peer(0, 1, TcpFlags.Fin), "xy");
+        h.Expect(RecvTemplate with { SequenceNumber = LocalSeq + 2, AckNumber = RemoteSeq + 4, Window = BufferSize - 2 });
+        Assert.Equal(TcpState.TimeWait, h.M.State);
+        h.M.TakeEvents();
+        h.Send(SendTemplate with { Flags = TcpFlags.Rst, SequenceNumber = RemoteSeq + 4 });
+        h.ExpectNothing();
+        Assert.Equal(TcpState.TimeWait, h.M.State);
+        Assert.Equal(TcpEvents.None, h.M.TakeEvents() & TcpEvents.Reset);
+        Assert.Equal(1ul, h.M.Statistics.TimeWaitResetsIgnored);
+        Assert.Equal("xy", h.ReadAll());
+    }
+
+    [Fact]
     public void FinWait1_FinWithoutAckOfOurs_IsSimultaneousClose()
     {
         var h = Closing();

@@ -35,7 +35,8 @@ internal static class StatusView
         grid.AddRow("daemon", Markup.Escape($"offloademud {s.DaemonVersion} on {socket}, up {Uptime(s.Uptime)}"
             + (s.Status == Chimney.NdisStatus.Success ? "" : $" (status {Drive.DriveJson.StatusName(s.Status)})")));
         var l = s.Link;
-        grid.AddRow("link", Markup.Escape($"{l.Kind} {l.Interface}, mac {l.MacAddress}, mtu {l.Mtu}"));
+        grid.AddRow("link", Markup.Escape($"{l.Kind} {l.Interface}, mac {l.MacAddress}, mtu {l.Mtu}"
+            + (s.Status == Chimney.NdisStatus.MediaDisconnect ? " (link lost: the daemon is opening it again)" : "")));
         ulong drops = 0;
         var reasons = new List<string>();
         foreach (var d in l.Drops)

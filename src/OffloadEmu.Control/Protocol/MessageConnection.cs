@@ -38,6 +38,7 @@ internal sealed class MessageConnection : IAsyncDisposable
     private long _queued;
     private int _overflowed;
     private bool _writerCompleted;
+    private long _partialSince;
 
     public MessageConnection(Socket socket, int maxMessageSize, long maxQueuedBytes)
     {
@@ -81,6 +82,10 @@ internal sealed class MessageConnection : IAsyncDisposable
     public Action? Overflowed { get; set; }
 
     public CancellationToken Closed => _closed.Token;
+
+    /// <summary>Environment.TickCount64 when the receive loop started holding the first bytes of a message it has
+    /// not received whole yet; 0 while no partial message is held (read timeout, docs/control.md).</summary>
+    public long PartialMessageSince => Volatile.Read(ref _partialSince);
 
     /// <summary>Sees each whole message received (true) or sent (false), header included; null = none.</summary>
     public FrameObserver? Observer { get; set; }
@@ -470,10 +475,12 @@ internal sealed class MessageConnection : IAsyncDisposable
             }
             var buffer = result.Buffer;
             bool keepGoing = true;
+            bool completedOne = false;
             try
             {
                 while (keepGoing && ControlMessage.TryReadFrame(ref buffer, MaxMessageSize, out var type, out var id, out var payload))
                 {
+                    completedOne = true;
                     if (Observer is { } observer) Observe(observer, true, FrameOf(result.Buffer, payload), ObservedBytesLimit);
                     keepGoing = handle(type, id, payload);
                 }
@@ -481,6 +488,10 @@ internal sealed class MessageConnection : IAsyncDisposable
             finally
             {
                 Input.AdvanceTo(buffer.Start, buffer.End);
+                // The age of the message held in part: from its first bytes, not from the latest ones (a trickle of
+                // one byte at a time does not keep it alive).
+                long since = buffer.IsEmpty ? 0 : completedOne || _partialSince == 0 ? Environment.TickCount64 : _partialSince;
+                Volatile.Write(ref _partialSince, since);
             }
             if (!keepGoing) return;
             if (result.IsCompleted)

@@ -15,7 +15,8 @@ public enum ProtocolError : ushort
     BadMagic = 5,
     /// <summary>The hello's version is not supported.</summary>
     VersionMismatch = 6,
-    /// <summary>The client did not read fast enough: its outgoing queue passed the bound.</summary>
+    /// <summary>The client did not read fast enough (its outgoing queue passed the bound), or stalled in the middle of
+    /// a message longer than the read timeout.</summary>
     TooSlow = 7,
     /// <summary>The server is stopping.</summary>
     Shutdown = 8,

@@ -20,6 +20,9 @@ internal static partial class ControlLog
     [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Control server refused a client: {Reason}")]
     public static partial void Refused(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "Control {Session} stalled mid-message for {Milliseconds} ms (read timeout {TimeoutMilliseconds} ms): closing it, its connections are aborted and its objects freed")]
+    public static partial void SessionStalled(ILogger logger, string session, long milliseconds, long timeoutMilliseconds);
+
     [LoggerMessage(EventId = 5005, Level = LogLevel.Error, Message = "Control server accept loop failed")]
     public static partial void AcceptFailed(ILogger logger, Exception exception);
 }

@@ -22,6 +22,11 @@ public sealed record class ControlServerOptions
     /// <summary>Time a client has to send its hello after connecting.</summary>
     public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Time a client may take to send the rest of a message it has started (after its hello): a client
+    /// stalled mid-message longer than this is closed with <c>TooSlow</c> and cleaned up like one that disappeared.
+    /// Idle clients between messages are not affected.</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>At most this many clients at once; more are refused with an error.</summary>
     public int MaxSessions { get; init; } = 64;
 
@@ -50,6 +55,7 @@ public sealed record class ControlServerOptions
         if (MaxQueuedBytes < 2L * MaxMessageSize) errors.Add("MaxQueuedBytes: below twice MaxMessageSize.");
         if (MaxUnconsumedReceiveBytes < 1024) errors.Add("MaxUnconsumedReceiveBytes: below 1 KiB.");
         if (MaxSessions < 1) errors.Add("MaxSessions: at least 1.");
+        if (ReadTimeout < TimeSpan.FromMilliseconds(100) || ReadTimeout > TimeSpan.FromHours(1)) errors.Add("ReadTimeout: between 100 ms and 1 hour.");
         return errors;
     }
 }

@@ -62,6 +62,8 @@ internal sealed class ControlSession
         {
             if (!_helloDone) _ = CloseAsync(ProtocolError.OutOfOrder, "no hello in time");
         }, null, _options.HelloTimeout, Timeout.InfiniteTimeSpan);
+        var readCheck = TimeSpan.FromTicks(Math.Min(_options.ReadTimeout.Ticks / 4, TimeSpan.TicksPerSecond));
+        using var readTimer = new Timer(_ => CheckReadTimeout(), null, readCheck, readCheck);
         try
         {
             await _connection.ReceiveLoopAsync(Handle).ConfigureAwait(false);
@@ -76,6 +78,19 @@ internal sealed class ControlSession
             if (_logger is not null) ControlLog.SessionFailed(_logger, ToString(), ex);
             await CloseAsync(ProtocolError.Internal, ex.Message).ConfigureAwait(false);
         }
+    }
+
+    // A client that started a message after its hello and stopped sending it would hold its session (a MaxSessions
+    // slot, its objects) for ever: past ReadTimeout it is closed and cleaned up like a client that disappeared.
+    private void CheckReadTimeout()
+    {
+        long since = _connection.PartialMessageSince;
+        if (_closed || !_helloDone || since == 0) return;
+        long age = Environment.TickCount64 - since;
+        long limit = (long)_options.ReadTimeout.TotalMilliseconds;
+        if (age < limit) return;
+        if (_logger is not null) ControlLog.SessionStalled(_logger, ToString(), age, limit);
+        _ = CloseAsync(ProtocolError.TooSlow, $"stalled mid-message for {age} ms (read timeout {limit} ms)");
     }
 
     private bool Handle(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)

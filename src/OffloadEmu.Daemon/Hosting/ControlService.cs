@@ -52,6 +52,7 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
             ParametersSource = ParametersOf(_sink),
             StatusSource = _status.SnapshotAsync,
             SocketGroup = _options.Group,
+            ReadTimeout = TimeSpan.FromMilliseconds(_options.ReadTimeoutMilliseconds),
             Observer = _capture.Attached ? _capture : null,
         };
         var server = new ControlServer(target, serverOptions, _loggers.CreateLogger("OffloadEmu.Control"));

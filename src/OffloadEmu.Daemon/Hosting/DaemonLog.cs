@@ -86,4 +86,16 @@ internal static partial class DaemonLog
 
     [LoggerMessage(EventId = 6079, Level = LogLevel.Information, Message = "Link {Device} is up again: {Dropped} frames were dropped while it was down")]
     internal static partial void LinkUp(ILogger logger, string device, long dropped);
+
+    [LoggerMessage(EventId = 6080, Level = LogLevel.Error, Message = "Link {Device} lost: {Reason}. Offloaded connections fail (hardware failure), frames sent are dropped (counted as interface_down), status shows MEDIA_DISCONNECT; opening it again every {DelayMilliseconds}..{MaxDelayMilliseconds} ms")]
+    public static partial void LinkLost(ILogger logger, string device, string reason, int delayMilliseconds, int maxDelayMilliseconds);
+
+    [LoggerMessage(EventId = 6081, Level = LogLevel.Warning, Message = "{Connections} offloaded connections on the lost link {Device} failed (hardware failure, spec 6.6)")]
+    public static partial void LinkLostConnectionsFailed(ILogger logger, string device, int connections);
+
+    [LoggerMessage(EventId = 6082, Level = LogLevel.Information, Message = "Link {Device} cannot be opened yet (try {Attempt}): {Error}")]
+    public static partial void LinkReattachFailed(ILogger logger, string device, int attempt, string error);
+
+    [LoggerMessage(EventId = 6083, Level = LogLevel.Information, Message = "Link {Device} is back after {Attempts} tries, {Milliseconds} ms lost, {Dropped} frames dropped meanwhile: {Description}")]
+    public static partial void LinkReattached(ILogger logger, string device, int attempts, long milliseconds, long dropped, string description);
 }

@@ -48,7 +48,7 @@ internal sealed class DaemonStatusSource
         for (int i = 0; i < list.Length; i++) list[i] = Convert(connections[i]);
         return new StatusSnapshot
         {
-            Status = target is null ? NdisStatus.NotSupported : NdisStatus.Success,
+            Status = target is null ? NdisStatus.NotSupported : _link.IsLinkLost ? NdisStatus.MediaDisconnect : NdisStatus.Success,
             DaemonVersion = s_version,
             Uptime = _time.GetElapsedTime(_started),
             TakenAt = _time.GetUtcNow(),

@@ -105,16 +105,35 @@ internal sealed class LinkService : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>True while the device is lost and the daemon tries to open it again (status: MEDIA_DISCONNECT).</summary>
+    internal bool IsLinkLost => _stack?.Supervisor is { IsLost: true };
+
+    /// <summary>Times the device was lost, and opened again, since start.</summary>
+    internal int LinkLosses => Volatile.Read(ref _linkLosses);
+
+    /// <inheritdoc cref="LinkLosses"/>
+    internal int LinkReattaches => Volatile.Read(ref _linkReattaches);
+
+    private int _linkLosses;
+    private int _linkReattaches;
+
     private void ReceiveLoop(object? state)
     {
         var device = (ILinkDevice)state!;
         var batch = _batch;
         var health = new LinkHealth(_stack!.Device);
+        var supervisor = _stack.Supervisor;
         try
         {
             while (!_stopRequested)
             {
                 int n = device.Receive(batch, PollMilliseconds);
+                if (supervisor is { IsLost: true })
+                {
+                    Reattach(supervisor);
+                    health = new LinkHealth(_stack.Device);   // the new device counts from zero
+                    continue;
+                }
                 health.Check(_logger);
                 if (n == 0) continue;
                 _sink.OnReceived(batch.AsSpan(0, n));
@@ -132,6 +151,50 @@ internal sealed class LinkService : IHostedService, IDisposable
         catch (Exception) when (_stopRequested)
         {
             // The device was closed under a stuck Receive during stop: expected.
+        }
+    }
+
+    // The device is gone (TAP deleted, pcap device unplugged): one line; the offloaded connections fail as on a hardware
+    // failure (spec §6.6, docs/target.md "Device faults"), the control socket stays up (status MEDIA_DISCONNECT), and the
+    // device is opened again with a growing delay until it is back or the daemon stops. Runs on the receive thread.
+    private void Reattach(SupervisedDevice supervisor)
+    {
+        var lostAt = DateTime.UtcNow;
+        Interlocked.Increment(ref _linkLosses);
+        long droppedBefore = supervisor.Statistics.Drops(DropReason.InterfaceDown);
+        DaemonLog.LinkLost(_logger, supervisor.Name, supervisor.LostReason, _link.ReattachDelayMilliseconds, _link.ReattachMaxDelayMilliseconds);
+        supervisor.CloseLost();
+        var target = _sink as TargetFrameSink;
+        int failed = target?.FailAllConnections() ?? 0;
+        if (failed > 0) DaemonLog.LinkLostConnectionsFailed(_logger, supervisor.Name, failed);
+        int delay = _link.ReattachDelayMilliseconds;
+        int attempts = 0;
+        string lastError = "";
+        while (!_stopRequested)
+        {
+            for (int waited = 0; waited < delay && !_stopRequested; waited += PollMilliseconds) Thread.Sleep(Math.Min(PollMilliseconds, delay - waited));
+            if (_stopRequested) return;
+            attempts++;
+            // Initiates that raced the loss are failed too: nothing offloaded may wait for a link that is not there.
+            target?.FailAllConnections();
+            try
+            {
+                var device = LinkStackFactory.Reopen(_link, supervisor.Name);
+                long dropped = supervisor.Statistics.Drops(DropReason.InterfaceDown) - droppedBefore;
+                supervisor.Replace(device);
+                Interlocked.Increment(ref _linkReattaches);
+                _metrics.DetachLink();
+                _metrics.AttachLink(supervisor.Name, supervisor.Statistics, () => FramesDelivered);
+                DaemonLog.LinkReattached(_logger, supervisor.Name, attempts, (long)(DateTime.UtcNow - lostAt).TotalMilliseconds, dropped, device.ToString() ?? device.Name);
+                return;
+            }
+            catch (Exception ex) when (ex is Configuration.DaemonConfigurationException or LinkDeviceException or IOException or DllNotFoundException)
+            {
+                string error = ex.Message;
+                if (error != lastError) DaemonLog.LinkReattachFailed(_logger, supervisor.Name, attempts, error);
+                lastError = error;
+            }
+            delay = Math.Min(delay * 2, _link.ReattachMaxDelayMilliseconds);
         }
     }
 

@@ -23,8 +23,12 @@ internal sealed class LinkStack
     /// <summary>The device the receive loop and the sink use.</summary>
     internal ILinkDevice Top { get; }
 
-    /// <summary>The real device at the bottom (its statistics are shared by every layer).</summary>
+    /// <summary>The device at the bottom (its statistics are shared by every layer): the <see cref="Supervisor"/> over
+    /// the real device, or the memory link itself.</summary>
     internal ILinkDevice Device { get; }
+
+    /// <summary>Survives the loss of the real device (tap, packet, pcap; null for memory).</summary>
+    internal SupervisedDevice? Supervisor { get; init; }
 
     /// <summary>The capture layer, if any.</summary>
     internal CaptureDevice? Capture { get; }

@@ -36,8 +36,12 @@ internal sealed class LinkStackFactory
     {
         MemoryLink? peer = null;
         ILinkDevice device = OpenDevice(link, ref peer);
-        ILinkDevice top = device;
         string description = device.ToString() ?? device.Name;
+        // A real interface can go away under the daemon (deleted, unplugged): the supervisor keeps the stack and the
+        // target alive while the link service opens it again (docs/target.md, "Device faults").
+        SupervisedDevice? supervisor = link.Kind == LinkKind.Memory ? null : new SupervisedDevice(device);
+        if (supervisor is not null) device = supervisor;
+        ILinkDevice top = device;
         try
         {
             var ingress = ImpairmentSpec.Parse(impairment.Ingress ?? "");
@@ -52,7 +56,7 @@ internal sealed class LinkStackFactory
                 top = captureDevice;
             }
             top = new TracingDevice(top, _loggers.CreateLogger(TraceCategory), new TcpdumpFrameFormatter(), LogLevel.Trace);
-            return new LinkStack(top, device, captureDevice, peer, description);
+            return new LinkStack(top, device, captureDevice, peer, description) { Supervisor = supervisor };
         }
         catch
         {
@@ -60,6 +64,19 @@ internal sealed class LinkStackFactory
             peer?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Opens the device of <paramref name="link"/> again, by the name the first one got (a TAP created from a
+    /// "%d" pattern keeps its name), after it was lost. Throws what <see cref="Open"/> throws when it is still missing.</summary>
+    internal static ILinkDevice Reopen(LinkOptions link, string name)
+    {
+        MemoryLink? peer = null;
+        var options = new LinkOptions
+        {
+            Kind = link.Kind, Interface = name, Create = link.Create, Filter = link.Filter, VnetHeader = link.VnetHeader,
+            Promiscuous = link.Promiscuous, MacAddress = link.MacAddress, Mtu = link.Mtu,
+        };
+        return OpenDevice(options, ref peer);
     }
 
     private CaptureDevice OpenCapture(ILinkDevice inner, CaptureFileOptions capture)

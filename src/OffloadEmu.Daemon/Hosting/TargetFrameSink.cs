@@ -83,6 +83,25 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
         _target?.DeliverFrames(frames);
     }
 
+    /// <summary>The link is lost: every offloaded connection takes the hardware-failure path (spec §6.6: Retrieve with
+    /// HardwareFailure, Abort; its terminate completes FAILURE, its I/O REQUEST_ABORTED). Returns how many were failed
+    /// (connections already failing are counted again; failing them twice does nothing).</summary>
+    public int FailAllConnections()
+    {
+        if (Target is not { } target || target.ConnectionCount == 0) return 0;
+        IReadOnlyList<OffloadedConnectionInfo> connections;
+        try
+        {
+            (connections, _) = target.SnapshotConnectionsAsync(int.MaxValue).WaitAsync(TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is TimeoutException or ObjectDisposedException)
+        {
+            return 0;
+        }
+        foreach (var c in connections) target.InjectHardwareFailure(c.Context);
+        return connections.Count;
+    }
+
     public async Task DrainAsync(CancellationToken cancellationToken)
     {
         if (Target is not { } target) return;

@@ -23,6 +23,7 @@ internal sealed class ControlOptionsValidator : IValidateOptions<ControlOptions>
             f.Add($"Control:Group: '{o.Group}' is not a group name; give an existing group (see /etc/group) or leave it empty");
         else if (o.Enabled && !string.IsNullOrEmpty(o.Group) && !OperatingSystem.IsWindows() && !Control.Native.UnixGroup.TryGetId(o.Group, out _))
             f.Add($"Control:Group: no group '{o.Group}' on this system; create it (groupadd {o.Group}), name an existing group (see /etc/group) or leave it empty");
+        SettingChecks.Range(f, "Control:ReadTimeoutMilliseconds", o.ReadTimeoutMilliseconds, 100, 3_600_000);
         return f.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(f);
     }
 }

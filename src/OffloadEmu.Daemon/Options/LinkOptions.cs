@@ -29,4 +29,12 @@ public sealed class LinkOptions
 
     /// <summary>IP MTU; null (or 0) = read from the interface (memory: 1500).</summary>
     public int? Mtu { get; set; }
+
+    /// <summary>Tap, packet, pcap: first wait (milliseconds) before the daemon tries to open its device again after
+    /// losing it (interface deleted, device unplugged); doubled after each failed try up to
+    /// <see cref="ReattachMaxDelayMilliseconds"/>. 10..60000, default 250.</summary>
+    public int ReattachDelayMilliseconds { get; set; } = 250;
+
+    /// <summary>Longest wait between two tries to open a lost device again. 10..600000, default 5000.</summary>
+    public int ReattachMaxDelayMilliseconds { get; set; } = 5000;
 }

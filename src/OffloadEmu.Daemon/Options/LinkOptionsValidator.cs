@@ -22,6 +22,9 @@ internal sealed class LinkOptionsValidator : IValidateOptions<LinkOptions>
             f.Add($"Link:Filter: a BPF filter needs Link:Kind=pcap (the {kind} link has none); clear Link:Filter or set Link:Kind=pcap");
         SettingChecks.MacAddress(f, "Link:MacAddress", o.MacAddress);
         if (o.Mtu is int mtu && mtu != 0) SettingChecks.Range(f, "Link:Mtu", mtu, 68, 9000, ", or leave it empty to read the interface's MTU");
+        SettingChecks.Range(f, "Link:ReattachDelayMilliseconds", o.ReattachDelayMilliseconds, 10, 60_000);
+        SettingChecks.Range(f, "Link:ReattachMaxDelayMilliseconds", o.ReattachMaxDelayMilliseconds, Math.Max(10, o.ReattachDelayMilliseconds), 600_000,
+            ", at least Link:ReattachDelayMilliseconds");
         return f.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(f);
     }
 
