@@ -96,6 +96,9 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public OffloadListener? Listener { get; set; }
 
+    /// <summary>Counted in its listener's half-open connections (passive, handshake not finished).</summary>
+    public bool HalfOpen { get; set; }
+
     /// <summary>The target reported a hardware failure on this connection (Retrieve(HardwareFailure), spec §6.6): the
     /// Abort that follows fails it with ConnectionAborted, not as a peer reset.</summary>
     public bool TargetFailed { get; set; }

@@ -63,6 +63,12 @@ public sealed partial class HostStack
             Statistics.FramesDropped++;
             return;
         }
+        if (listener.HalfOpenCount >= Options.MaxHalfOpenPerListener)
+        {
+            Statistics.SynsDropped++;
+            Statistics.FramesDropped++;
+            return;
+        }
         if (NextHop(key.Remote) is not { } hop)
         {
             Statistics.FramesDropped++;
@@ -74,6 +80,8 @@ public sealed partial class HostStack
         var socket = new OffloadSocket(this, key.Remote, key.RemotePort, key.LocalPort);
         var c = socket.Connection;
         c.Listener = listener;
+        c.HalfOpen = true;
+        listener.HalfOpenCount++;
         c.Path = GetPath(key.Remote, neighbor);
         AddConnection(c);
         var m = TcpMachine.Listen(TcpConfigFor(c), c.Addresses, key.LocalPort);
@@ -133,6 +141,7 @@ public sealed partial class HostStack
             }
             else if (c.Listener is { } listener)
             {
+                LeaveHalfOpen(c);
                 listener.Enqueue(c.Socket);
             }
         }
@@ -336,8 +345,16 @@ public sealed partial class HostStack
     }
 
     /// <summary>Removes a connection that is over and gives every buffer back.</summary>
+    private static void LeaveHalfOpen(HostConnection c)
+    {
+        if (!c.HalfOpen) return;
+        c.HalfOpen = false;
+        c.Listener!.HalfOpenCount--;
+    }
+
     private void FinishConnection(HostConnection c, Exception? error)
     {
+        LeaveHalfOpen(c);
         if (c.Location == ConnectionLocation.Closed) return;
         c.Location = ConnectionLocation.Closed;
         if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))

@@ -67,6 +67,11 @@ public sealed record class HostStackOptions
     /// repeatable ports.</summary>
     public int? EphemeralPortOffset { get; init; }
 
+    /// <summary>Half-open passive connections (SYN received, handshake not finished) one listener holds at most; a SYN
+    /// beyond them is dropped and counted (<see cref="HostStackStatistics.SynsDropped"/>), so a SYN flood costs at
+    /// most this many connections' memory per listener until their SYN-ACKs time out (no SYN cookies).</summary>
+    public int MaxHalfOpenPerListener { get; init; } = 256;
+
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -76,6 +81,7 @@ public sealed record class HostStackOptions
         if (PrefixLength6 is < 0 or > 128) errors.Add("PrefixLength6 must be 0..128.");
         if (Address6.IsMulticast) errors.Add("Address6 must be a unicast address.");
         if (ArpMaxRequests < 1) errors.Add("ArpMaxRequests must be at least 1.");
+        if (MaxHalfOpenPerListener < 1) errors.Add("MaxHalfOpenPerListener must be at least 1.");
         if (SendChunkSize < 512) errors.Add("SendChunkSize must be at least 512.");
         if (ReceiveBufferSize < 4096) errors.Add("ReceiveBufferSize must be at least 4096.");
         if (SendBufferSize < SendChunkSize) errors.Add("SendBufferSize must be at least SendChunkSize.");

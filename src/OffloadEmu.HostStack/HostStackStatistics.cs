@@ -56,6 +56,10 @@ public sealed class HostStackStatistics
     /// <summary>UpdateOffload requests of neighbour objects completed with SUCCESS (a new MAC pushed to the target).</summary>
     public long NeighborUpdatesCompleted { get; internal set; }
 
+    /// <summary>SYNs dropped because their listener held <see cref="HostStackOptions.MaxHalfOpenPerListener"/> half-open
+    /// connections already (a SYN flood).</summary>
+    public long SynsDropped { get; internal set; }
+
     /// <summary>Resets sent for segments that matched no connection.</summary>
     public long ResetsSent { get; internal set; }
 

@@ -21,6 +21,9 @@ public sealed class OffloadListener
     /// <summary>Established connections that may wait unaccepted; SYNs beyond it are ignored.</summary>
     public int Backlog { get; }
 
+    /// <summary>Half-open connections (SYN received, handshake not finished); engine thread only.</summary>
+    internal int HalfOpenCount { get; set; }
+
     /// <summary>Connections established and not yet accepted.</summary>
     public int ReadyCount
     {

@@ -150,6 +150,37 @@ public sealed class HostModeTests
         Assert.Equal(TcpState.Established, peer.Machine.State);
     }
 
+    [Fact]
+    public void A_syn_flood_holds_at_most_the_half_open_bound_per_listener_and_the_listener_accepts_again_afterwards()
+    {
+        // 1,000 SYNs from as many ports (a flood that never completes a handshake): the listener keeps at most
+        // MaxHalfOpenPerListener half-open connections, answers only those, and drops and counts the rest. Once their
+        // SYN-ACKs run out of retransmissions they are freed (RFC 9293 MUST-11) and a real client is accepted.
+        const int bound = 64;
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.Never, MaxHalfOpenPerListener = bound });
+        var listener = lab.Stack.Listen(8080);
+        var accept = listener.AcceptAsync();
+        lab.Run(lab.Stack.ResolveAsync(StackLab.PeerIp));
+        for (int i = 0; i < 1000; i++)
+        {
+            var syn = new TcpRepr { SourcePort = (ushort)(20000 + i), DestinationPort = 8080, SequenceNumber = new SeqNumber((uint)(i * 7919)), Flags = TcpFlags.Syn, Window = 1000 };
+            lab.Inject(lab.FrameFromPeer(IpProtocol.Tcp, Segment(syn)));
+            if (i % 50 == 49) lab.RunFor(TimeSpan.FromMilliseconds(1));
+        }
+        lab.RunFor(TimeSpan.FromMilliseconds(5));
+        Assert.Equal(bound, lab.Stack.ConnectionCount);
+        Assert.Equal(1000 - bound, lab.Stack.Statistics.SynsDropped);
+        Assert.Equal(bound, TcpFromHost(lab).Count(r => r.Flags == (TcpFlags.Syn | TcpFlags.Ack)));
+        Assert.False(accept.IsCompleted);
+
+        lab.RunFor(TimeSpan.FromSeconds(120));   // the SYN-ACKs' retransmissions run out
+        Assert.Equal(0, lab.Stack.ConnectionCount);
+        var peer = lab.PeerConnect(5555, 8080);
+        var socket = lab.Run(accept);
+        Assert.Equal(5555, socket.RemotePort);
+        Assert.Equal(TcpState.Established, peer.Machine.State);
+    }
+
     private static List<TcpRepr> TcpFromHost(StackLab lab)
     {
         var result = new List<TcpRepr>();
