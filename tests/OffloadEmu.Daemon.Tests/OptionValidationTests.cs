@@ -37,6 +37,9 @@ public sealed class OptionValidationTests : IDisposable
     [InlineData("Nic:TerminateSends: 'Later' is not allowed; use Return", "--Nic:TerminateSends=Later")]
     [InlineData("Nic:BusyPollMicroseconds: 100001 is out of range; use 0..100000 (0 = off)", "--Nic:BusyPollMicroseconds=100001")]
     [InlineData("Nic:BusyPollMicroseconds: -5 is out of range; use 0..100000", "--Nic:BusyPollMicroseconds=-5")]
+    [InlineData("Nic:VlanIds:0: 0 is out of range; use 1..4094 (an IEEE 802.1Q VLAN id", "--Nic:VlanIds:0=0")]
+    [InlineData("Nic:VlanIds:1: 4095 is out of range; use 1..4094", "--Nic:VlanIds:0=5", "--Nic:VlanIds:1=4095")]
+    [InlineData("Nic:VlanIds: 7 is listed twice; list each VLAN id once", "--Nic:VlanIds:0=7", "--Nic:VlanIds:1=7")]
     // Offload (chimney spec §6.9)
     [InlineData("Offload:TicksPerSecond: 7 is not a chimney tick rate; use 10, 100 or 1000", "--Offload:TicksPerSecond=7")]
     [InlineData("Offload:TicksPerSecond: 'fast' is not valid; use a whole number", "--Offload:TicksPerSecond=fast")]

@@ -32,6 +32,18 @@ public sealed class TargetSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task Nic_VlanIds_reach_the_target_which_refuses_other_vlans()
+    {
+        using var host = Build("--Nic:VlanIds:0=5", "--Nic:VlanIds:1=300", "--Control:Enabled=false");
+        await host.StartAsync();
+        var target = Assert.IsType<TargetFrameSink>(host.Services.GetRequiredService<IFrameSink>()).Target!;
+        Assert.Equal(new ushort[] { 5, 300 }, target.Options.VlanIds);
+        var none = Options.TargetOptionsBuilder.Build(new Options.NicOptions(), new Options.OffloadParametersOptions(), new Options.PoliciesOptions());
+        Assert.Empty(none.VlanIds);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Frames_go_up_through_the_target_to_the_bound_host_and_host_frames_go_out()
     {
         using var host = Build("--Nic:MacAddress=02:00:00:00:aa:01", "--Nic:Capabilities:Capacity=7", "--Control:Enabled=false");

@@ -27,6 +27,9 @@ logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.all import Ether, IP, TCP, Raw, Dot1Q, wrpcap  # noqa: E402
 
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+# linux/if_packet.h: the VLAN tag of a received frame travels beside it (struct tpacket_auxdata).
+SOL_PACKET, PACKET_AUXDATA = 263, 8
+TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
 ARTIFACTS = os.path.join(ROOT, "out", "test-artifacts")
 
 
@@ -37,6 +40,8 @@ def seq_add(a, n):
 class ConfLab(Lab):
     def __init__(self):
         super().__init__(ns_prefix="oe-conf-", tap_prefix="oecf", subnet="198.18.253", log_console=True)
+        # The NIC is a member of VLAN 5 (Nic:VlanIds): the VLAN tests offload neighbours on it; the others use VlanId 0.
+        self.extra_config = {"Nic": {"VlanIds": [5]}}
 
     def stats(self):
         """The daemon's counters (offloademu stats --json): {'ipv4.tcp.in_errors': n, 'target.frames_up': n, ...}."""
@@ -120,13 +125,27 @@ class ScapyPeer:
         self.ip = ip or lab.peer_ip
         self.mac = mac
         self.port = port
-        self._raw = RawPeer(lab, self.ip, mac, port)
+        self._raw = RawPeer(lab, self.ip, mac, port, protocol=0x0003)  # ETH_P_ALL: see VLAN tags (below)
         self.sock = self._raw.sock
         try:  # a deep queue: the peer is Python, the daemon is not (SO_RCVBUFFORCE, root)
             self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
         except OSError:
             pass
         self.frames = collections.deque(maxlen=50_000)  # the newest, for the artifacts
+        # The kernel takes an 802.1Q tag off a received frame and hands it over beside it (PACKET_AUXDATA), and only to
+        # sockets of every protocol (ETH_P_ALL): bound to IPv4 alone the peer saw every frame untagged, and a VLAN check
+        # could not fail.
+        self.sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+
+    def _recv(self):
+        """One frame from the socket, its VLAN tag put back where the kernel took it from."""
+        data, ancdata, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(20))
+        for level, kind, aux in ancdata:
+            if level == SOL_PACKET and kind == PACKET_AUXDATA and len(aux) >= 20:
+                status, _, _, _, _, tci, tpid = struct.unpack("IIIHHHH", aux[:20])
+                if status & TP_STATUS_VLAN_VALID and len(data) >= 12:
+                    data = data[:12] + struct.pack("!HH", tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100, tci) + data[12:]
+        return data
 
     def close(self):
         self._raw.close()
@@ -153,7 +172,7 @@ class ScapyPeer:
         try:
             while True:
                 try:
-                    f = self.sock.recv(65536)
+                    f = self._recv()
                 except BlockingIOError:
                     break
                 self.frames.append((time.time(), f))
@@ -169,7 +188,7 @@ class ScapyPeer:
                 return None
             self.sock.settimeout(left)
             try:
-                f = self.sock.recv(65536)
+                f = self._recv()
             except socket.timeout:
                 return None
             if len(f) < 14 or f[6:12] == bytes.fromhex(self.mac.replace(":", "")):
@@ -206,7 +225,8 @@ class Conn:
     PEER_TS = 3_000_000_000
 
     def __init__(self, lab, drive, peer, local_port, *, t_iss=0xFFFFF000, p_iss=0x7FFFFF00, snd_wnd=65535, rcv_wnd=65535,
-                 snd_scale=0, rcv_scale=0, timestamps=False, sack=False, mss=1460, cached=None, delegated=None, indications="accept"):
+                 snd_scale=0, rcv_scale=0, timestamps=False, sack=False, mss=1460, cached=None, delegated=None, indications="accept",
+                 vlan=0):
         self.lab, self.drive, self.peer, self.local_port = lab, drive, peer, local_port
         self.T, self.P = t_iss, p_iss
         self.t, self.p = t_iss, p_iss
@@ -225,7 +245,7 @@ class Conn:
             d["ts_recent"] = self.PEER_TS
         d.update(delegated or {})
         ev = drive.call("offload", remote_ip=peer.ip, remote_mac=peer.mac, local_ip=lab.emu_ip, const=const,
-                        cached=c, delegated=d, indications=indications, timeout=15)
+                        cached=c, delegated=d, indications=indications, vlan=vlan, timeout=15)
         if ev["event"] != "offloaded":
             raise AssertionError(f"offload refused: {ev}")
         self.conn = ev["conn"]

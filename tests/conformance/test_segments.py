@@ -5,6 +5,7 @@ A fresh synthetic offload per test (its own ports), so one test's challenge-ACK 
 the next. The peer's sequence space starts just below the 2^32 wrap (P_ISS), so every window straddles the wrap."""
 
 import base64
+import json
 import os
 import struct
 import time
@@ -664,6 +665,36 @@ class NonOffloadPath(ConfTestCase):
         r = c.receive(2, lambda s: s.ack == c.p)
         self.assertIsNotNone(r)
         self.assertIsNone(r.vlan, "VlanId 0, priority 0: untagged")
+
+    def test_a_neighbour_on_vlan_5_tags_its_frames_and_takes_only_that_vlan(self):
+        """Chimney spec §6.5 (802.1Q): a neighbour with VlanId 5 (a VLAN the daemon's Nic:VlanIds lists) gets its frames
+        tagged 5 (priority 0, CFI 0) and takes only frames tagged 5: the same segment untagged or tagged 6 is not for
+        the connection and goes up the non-offload path unchanged."""
+        c = self.conn(rcv_wnd=W, p_iss=P_ISS, vlan=5)
+        c.send(ACK | PSH, b"vlan-five", vlan=5, advance=True)
+        self.wait_delivered(c, 9)
+        self.assertEqual(c.read(), b"vlan-five")
+        r = c.receive(2, lambda s: s.ack == c.p)
+        self.assertIsNotNone(r, "no ACK of the tagged data")
+        self.assertEqual(r.vlan, 5, "the neighbour's VLAN tag on the target's frame")
+        for tag in (None, 6):
+            frame = bytes(c.peer.frame(c.tcp(ACK | PSH), b"not-mine", vlan=tag))
+            c.peer.send_frame(frame)
+            self.drive.wait_for(lambda e: e["event"] == "frame_up" and bytes.fromhex(e["hex"]) == frame, 3,
+                                f"the frame with vlan {tag} up, unchanged")
+        self.assertIsNone(c.receive(0.4, lambda s: s.ack != c.p), "the target acted on a frame of another VLAN")
+        self.assertEqual(c.delivered(), 9)
+
+    def test_an_offload_on_a_vlan_the_nic_is_not_in_is_refused_with_vlan_mismatch(self):
+        """Chimney spec §6.5 and §7: a neighbour with a non-zero VlanId the NIC is not configured for fails the
+        initiate with NDIS_STATUS_OFFLOAD_VLAN_MISMATCH (0xC023100D); nothing is offloaded."""
+        peer_port = 47000
+        ev = self.drive.call("offload", remote_ip=self.lab.peer_ip, remote_mac="02:00:5e:00:53:77", local_ip=self.lab.emu_ip,
+                             const={"local_port": 47001, "remote_port": peer_port, "remote_mss": 1460},
+                             delegated={"snd_una": 1000, "rcv_nxt": 2000, "snd_wnd": 65535, "rcv_wnd": 65535},
+                             vlan=7, timeout=15)
+        self.assertEqual(ev["event"], "error", ev)
+        self.assertIn("VLAN_MISMATCH", json.dumps(ev).upper(), ev)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,8 @@ class Lab:
             "Control": {"Endpoint": self.socket_path},
             "Logging": {"Serilog": {"MinimumLevel": {"Default": "Warning"}, "WriteTo": []}},
         }
+        for section, values in getattr(self, "extra_config", {}).items():
+            config.setdefault(section, {}).update(values)
         if self.log_console:
             config["Logging"]["Serilog"]["WriteTo"] = [{"Name": "Console", "Args": {
                 "outputTemplate": "{Timestamp:HH:mm:ss.fff} [{Level:u3}] ({EventId}) {SourceContext}: {Message:lj}{NewLine}{Exception}"}}]
@@ -264,14 +266,16 @@ class RawPeer:
     """A TCP end written by hand on an AF_PACKET socket on the namespace's side of the TAP: it chooses every
     sequence number and timestamp itself, so it can continue a connection the drive offloaded synthetically."""
 
-    def __init__(self, lab, ip, mac, port):
+    def __init__(self, lab, ip, mac, port, protocol=0x0800):
+        """protocol: the EtherType the socket is bound to; 0x0003 (ETH_P_ALL) also sees a received frame's 802.1Q tag
+        (PACKET_AUXDATA), which the kernel clears before it hands a frame to a socket bound to one protocol."""
         self.lab = lab
         self.ip = ip
         self.mac = mac
         self.port = port
 
         def make():
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(protocol))
             s.bind((lab.tap, 0))
             return s
         self.sock = in_netns(lab.ns, make)

@@ -193,7 +193,8 @@ internal static class DriveRequestParser
         string indications = r.Text("indications", "accept");
         if (indications is not ("accept" or "refuse"))
             throw new DriveRequestException($"'indications' must be accept or refuse, not '{indications}'");
-        return new SyntheticSpec(remote, mac, local, mtu, tcpConst, cached, delegated) { RefuseIndications = indications == "refuse" };
+        ushort vlan = (ushort)r.Integer("vlan", 0, NeighborConstState.MaxVlanId, 0);
+        return new SyntheticSpec(remote, mac, local, mtu, tcpConst, cached, delegated) { RefuseIndications = indications == "refuse", VlanId = vlan };
     }
 
     private static TcpState State(JsonElement d)

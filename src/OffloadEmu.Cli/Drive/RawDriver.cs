@@ -61,7 +61,7 @@ internal sealed class RawDriver : IOffloadHost
         {
             MiniportOffloadContext = c.NeighborSlot,
             NdisOffloadHandle = c.NeighborHandle,
-            NeighborConst = new NeighborConstState { DlSourceAddress = _target.MacAddress },
+            NeighborConst = new NeighborConstState { DlSourceAddress = _target.MacAddress, VlanId = spec.VlanId },
             NeighborCached = new NeighborCachedState { DlDestinationAddress = spec.RemoteMac, HostReachabilityDelta = 0 },
             NeighborDelegated = new NeighborDelegatedState(),
         };

@@ -16,4 +16,7 @@ internal sealed record class SyntheticSpec(
     /// <summary>The offload's <c>indications</c>: "refuse" answers every receive indication OFFLOAD_DATA_NOT_ACCEPTED, so
     /// the target keeps the data (its receive window closes) until a <c>post_receive</c> takes it.</summary>
     public bool RefuseIndications { get; init; }
+
+    /// <summary>The neighbour's 802.1Q VLAN id (<c>vlan</c>, 0..4094, default 0 = untagged, any tag accepted).</summary>
+    public ushort VlanId { get; init; }
 }

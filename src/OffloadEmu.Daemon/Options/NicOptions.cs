@@ -23,6 +23,11 @@ public sealed class NicOptions
     /// (default). Lower request/response latency for a CPU kept busy (docs/configuration.md, docs/performance.md).</summary>
     public int BusyPollMicroseconds { get; set; }
 
+    /// <summary>IEEE 802.1Q VLAN ids (1..4094) the NIC is a member of: a neighbour offloaded with one of them gets its
+    /// frames tagged and only tagged frames of that VLAN reach its connections; another non-zero id is refused with
+    /// NDIS_STATUS_OFFLOAD_VLAN_MISMATCH (chimney spec §2, §6.1). Empty (default): untagged only (VlanId 0).</summary>
+    public List<int> VlanIds { get; set; } = [];
+
     /// <summary><see cref="TerminateSends"/> parsed (the validator has checked it).</summary>
     internal Target.TerminateSendDisposition ParsedTerminateSends()
         => Enum.Parse<Target.TerminateSendDisposition>(TerminateSends.Trim(), ignoreCase: true);

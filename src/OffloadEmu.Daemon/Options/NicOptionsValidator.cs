@@ -30,6 +30,13 @@ internal sealed class NicOptionsValidator : IValidateOptions<NicOptions>
                 f.Add($"Nic:Capabilities:Encapsulation: '{c.Encapsulation}' is not allowed; use Ieee8023, LlcSnapRouted or \"Ieee8023, LlcSnapRouted\" (a target must support one)");
         }
         SettingChecks.Range(f, "Nic:Queues", o.Queues, 1, MaxQueues);
+        if (o.VlanIds is { } vlans)
+        {
+            for (int i = 0; i < vlans.Count; i++)
+                SettingChecks.Range(f, $"Nic:VlanIds:{i}", vlans[i], 1, 4094, " (an IEEE 802.1Q VLAN id; 0 means untagged and is always allowed)");
+            foreach (var twice in vlans.GroupBy(v => v).Where(g => g.Count() > 1))
+                f.Add($"Nic:VlanIds: {twice.Key} is listed twice; list each VLAN id once");
+        }
         SettingChecks.Range(f, "Nic:BusyPollMicroseconds", o.BusyPollMicroseconds, 0, Target.OffloadTargetOptions.MaxBusyPollMicroseconds, " (0 = off)");
         if (!Enum.TryParse<Target.TerminateSendDisposition>(o.TerminateSends?.Trim(), ignoreCase: true, out var disposition)
             || !Enum.IsDefined(disposition) || int.TryParse(o.TerminateSends, out _))
