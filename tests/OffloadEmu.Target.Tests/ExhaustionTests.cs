@@ -49,6 +49,9 @@ public sealed class ExhaustionTests
             {
                 SourcePort = TargetLab.RemotePort, DestinationPort = TargetLab.LocalPort, SequenceNumber = rcvNxt + offset, AckNumber = ack,
                 Flags = TcpFlags.Ack, Window = 65535,
+                // The connection negotiated timestamps: without them every slice would be dropped unread (RFC 7323
+                // §3.2) and the flood would prove nothing about holding holes.
+                Options = TargetLab.PeerTimestamps(lab),
             };
             frames[i] = lab.FrameFromPeer(TargetLab.Segment(repr, data.AsSpan(offset, length)));
         }
@@ -105,6 +108,7 @@ public sealed class ExhaustionTests
                 DestinationPort = TargetLab.LocalPort,
                 SequenceNumber = onConnection ? rcvNxt + random.Next(1, 30_000) : new SeqNumber((uint)random.Next()),
                 Flags = TcpFlags.Syn, Window = 65535,
+                Options = TargetLab.PeerTimestamps(lab),   // else dropped unread on the timestamp connection (RFC 7323 §3.2)
             };
             frames[i] = lab.FrameFromPeer(TargetLab.Segment(repr, []));
         }
