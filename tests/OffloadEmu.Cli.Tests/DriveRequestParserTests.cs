@@ -26,6 +26,7 @@ public class DriveRequestParserTests
         { Offload.ReplaceLineEndings(" "), ["remote_ip", "remote_mac", "const", "delegated"] },
         { """{"id":1,"op":"send","conn":1,"text":"hi"}""", ["conn", "text"] },
         { """{"id":1,"op":"post_receive","conn":1,"size":100}""", ["conn", "size"] },
+        { """{"id":1,"op":"forward","conn":1,"hex":"4e224e23fffffe00fffff0005018ffffc0180000"}""", ["conn", "hex"] },
         { """{"id":1,"op":"read","conn":1}""", ["conn"] },
         { """{"id":1,"op":"update","conn":1,"cached":{"ttl":32}}""", ["conn", "cached"] },
         { """{"id":1,"op":"invalidate","conn":1}""", ["conn"] },
@@ -75,6 +76,7 @@ public class DriveRequestParserTests
     [InlineData("{\"id\":1,\"op\":\"send\",\"conn\":1,\"hex\":\"0\"}", "'hex' is not")]
     [InlineData("{\"id\":1,\"op\":\"send\",\"conn\":1,\"base64\":\"***\"}", "'base64' is not")]
     [InlineData("{\"id\":1,\"op\":\"post_receive\",\"conn\":1,\"size\":99999999}", "'size' 99999999 is out of range")]
+    [InlineData("{\"id\":1,\"op\":\"forward\",\"conn\":1,\"hex\":\"4e224e23\"}", "a whole TCP segment, header first (at least 20 bytes)")]
     [InlineData("{\"id\":1,\"op\":\"post_receive\",\"conn\":1,\"size\":1,\"push\":1}", "'push' must be true or false")]
     [InlineData("{\"id\":1,\"op\":\"listen\",\"port\":0}", "'port' 0 is out of range")]
     [InlineData("{\"id\":1,\"op\":\"listen\",\"port\":65536}", "'port' 65536 is out of range")]

@@ -15,7 +15,7 @@ from conf_lab import ACK, FIN, PSH, RST, SYN, URG, Conn, ScapyPeer, seq_add
 import conf_suite
 from conf_suite import ConfTestCase, known
 
-from scapy.all import IP, TCP, Ether, Raw, IPOption_RR, fragment  # noqa: E402
+from scapy.all import IP, TCP, Ether, Raw, IPOption_RR, defragment, fragment  # noqa: E402
 
 P_ISS = 0xFFFFFE00  # the peer's SND.NXT = the target's RCV.NXT; RCV.NXT + 4096 wraps
 W = 4096
@@ -629,6 +629,18 @@ class NonOffloadPath(ConfTestCase):
         self.assertIsNone(c.receive(0.4), "the target must not answer fragments")
         self.assertEqual(c.delivered(), 0)
 
+        # The host reassembles them (RFC 791) and forwards the TCP segment, header first (spec §4): the target
+        # processes it as if from the wire, delivers the 600 bytes and ACKs them.
+        whole = defragment([IP(f[14:]) for f in up if f in frames])
+        self.assertEqual(len(whole), 1, "the fragments did not reassemble into one datagram")
+        segment = bytes(whole[0][TCP])
+        ev = self.drive.call("forward", "forward_complete", conn=c.conn, base64=base64.b64encode(segment).decode())
+        self.assertEqual(ev["status"], "SUCCESS", ev)
+        c.p = seq_add(c.p, 600)
+        self.wait_delivered(c, 600)
+        self.assertEqual(c.read(), b"F" * 600)
+        self.assertIsNotNone(c.receive(2, lambda s: s.ack == c.p), "no ACK of the forwarded data")
+
     def test_ipv4_options_go_up_unprocessed(self):
         """Chimney spec §6.5 / tcp-requirements MUST-50: a datagram with IPv4 options goes to the host."""
         c = self.conn(rcv_wnd=W, p_iss=P_ISS)
@@ -640,6 +652,14 @@ class NonOffloadPath(ConfTestCase):
                             "the frame up, unchanged")
         self.assertIsNone(c.receive(0.4))
         self.assertEqual(c.delivered(), 0)
+        # The host forwards its TCP segment back (spec §4): taken as from the wire, delivered, ACKed.
+        ev = self.drive.call("forward", "forward_complete", conn=c.conn,
+                             base64=base64.b64encode(bytes(Ether(bytes(frame))[TCP])).decode())
+        self.assertEqual(ev["status"], "SUCCESS", ev)
+        c.p = seq_add(c.p, len(b"ip-options"))
+        self.wait_delivered(c, len(b"ip-options"))
+        self.assertEqual(c.read(), b"ip-options")
+        self.assertIsNotNone(c.receive(2, lambda s: s.ack == c.p), "no ACK of the forwarded data")
 
     def test_a_bad_ip_header_checksum_goes_up_unprocessed(self):
         """Chimney spec §6.5 (the target only takes well-formed IPv4 TCP for its connections) and RFC 1122 §3.2.1.2

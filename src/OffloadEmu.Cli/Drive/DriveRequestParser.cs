@@ -34,6 +34,11 @@ internal static class DriveRequestParser
             _ = r.Conn;
             r.Data();
         },
+        ["forward"] = r =>
+        {
+            _ = r.Conn;
+            if (r.Data().Length < 20) throw new DriveRequestException("'forward' takes a whole TCP segment, header first (at least 20 bytes)");
+        },
         ["post_receive"] = r =>
         {
             _ = r.Conn;

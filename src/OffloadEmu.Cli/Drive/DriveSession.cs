@@ -152,6 +152,9 @@ internal sealed class DriveSession
                 if (Stack(r.Conn) is { } qc) StackQuery(r, qc);
                 else raw.Query(r, Raw(r.Conn));
                 break;
+            case "forward":
+                raw.Forward(r, RawOnly(r), r.Data());
+                break;
             case "post_receive":
                 raw.PostReceive(r, RawOnly(r), (int)r.Integer("size", 0, DriveRequestParser.MaxPostSize), r.Flag("push", true));
                 break;

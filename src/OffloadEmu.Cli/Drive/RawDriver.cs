@@ -97,6 +97,16 @@ internal sealed class RawDriver : IOffloadHost
         _target.TcpOffloadSend(c.TcpSlot.Context, nbl);
     }
 
+    /// <summary>Forward (spec §4): a TCP segment, header first, handed to the target as the host stack hands it one it
+    /// reassembled or held; <c>forward_complete</c> follows.</summary>
+    public void Forward(DriveRequest r, int conn, byte[] segment)
+    {
+        var c = Offloaded(conn);
+        var nbl = new NetBufferList(1, 1) { ProtocolReserved = new IoTag(conn, r.IdJson) };
+        nbl.AddBuffer().AddSegment(segment);
+        _target.TcpOffloadForward(c.TcpSlot.Context, nbl);
+    }
+
     public void PostReceive(DriveRequest r, int conn, int size, bool push)
     {
         var c = Offloaded(conn);
