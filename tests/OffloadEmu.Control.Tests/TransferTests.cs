@@ -123,6 +123,35 @@ public sealed class TransferTests
     }
 
     [Fact]
+    public async Task An_initiate_too_big_for_a_control_message_completes_with_resources_and_the_session_goes_on()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        var (_, machine) = lab.Establish(40030);
+        // A re-offload handing over 5 MiB of unacknowledged send data: one initiate message above the 4 MiB limit.
+        // Before, the client sent it, the server closed the session (Oversized) and the initiate never completed.
+        var root = lab.BuildTree(machine, 0x400, out var tcp);
+        // The sends travel in the TCP block's chain; SendDataHead/Tail point into it (spec §5).
+        var sends = Nbls.Chain(Nbls.Pattern(5 << 20, 7), 1 << 20);
+        tcp.NetBufferListChain = sends;
+        tcp.TcpDelegated!.SendDataHead = sends;
+        var last = sends;
+        while (last.Next is not null) last = last.Next;
+        tcp.TcpDelegated.SendDataTail = last;
+        Assert.Equal(NdisStatus.Pending, client.InitiateOffload(root));
+        Assert.True(host.WaitFor(h => h.Initiated.Contains(root), Wait), "the oversized initiate did not complete");
+        foreach (var v in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Resources, v.Block.Status);
+        Assert.Equal(0, lab.Target.ConnectionCount);
+
+        // The session is alive: another connection offloads through it.
+        var (_, other) = lab.Establish(40031);
+        Offload(lab, client, host, other, 0x500, out _, out _);
+        Assert.Equal(1, lab.Target.ConnectionCount);
+        Assert.Null(client.DispatchError);
+    }
+
+    [Fact]
     public async Task A_host_that_refuses_and_partly_accepts_indications_then_posts_gets_every_byte_once_in_order()
     {
         await using var lab = new LiveLab();

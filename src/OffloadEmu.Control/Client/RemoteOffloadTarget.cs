@@ -243,6 +243,16 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         ArgumentNullException.ThrowIfNull(root);
         _ = Host;
         var message = new StateRequestMessage(type) { Root = root, RequestId = NextRequestId(), Ids = _idOf };
+        // A state tree carries NBL chains (an initiate: the connection's unacknowledged send data and buffered receive
+        // data) and is one message: above the protocol's limit the server would close the session (Oversized). Refuse
+        // it here instead, the whole tree RESOURCES, so the host keeps the connection and the session lives on.
+        if (message.PayloadLength() > _connection.MaxMessageSize)
+        {
+            OffloadTree.SetStatus(root, NdisStatus.Resources);
+            for (var nbl = FirstChain(root); nbl is not null; nbl = nbl.Next) ForgetId(nbl);   // ids the count assigned
+            _dispatch.Schedule(_ => CompleteState(type, root), null);
+            return NdisStatus.Pending;
+        }
         _stateCalls[message.RequestId] = (root, type);
         if (!_connection.Send(message))
         {

@@ -15,6 +15,14 @@ internal abstract class ControlMessage
     /// <summary>Writes (or counts) the payload.</summary>
     public abstract void WritePayload(ref MessageWriter w);
 
+    /// <summary>The payload's length, counted without writing it.</summary>
+    public long PayloadLength()
+    {
+        var counter = new MessageWriter();
+        WritePayload(ref counter);
+        return counter.Length;
+    }
+
     /// <summary>Encodes header and payload into <paramref name="output"/>; returns the bytes written.</summary>
     public long WriteTo(IBufferWriter<byte> output)
     {
