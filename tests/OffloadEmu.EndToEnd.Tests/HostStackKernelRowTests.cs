@@ -57,8 +57,7 @@ public sealed class HostStackKernelRowTests
         {
             lab.StartListener(7, "", "-b", "4096", "-t", "10", "PIPE");
             using var cts = new CancellationTokenSource(Timeout);
-            var socket = await lab.Stack!.ConnectAsync(KernelIp, 7, cts.Token).WaitAsync(cts.Token);
-            await WaitFor(() => socket.Location == ConnectionLocation.Offloaded, cts.Token, "offload after the handshake", 10);
+            var socket = await ConnectOffloaded(lab, KernelIp, cts.Token);
             using var echo = new EchoCheck(socket, seed: 0x22);
             await echo.Exchange(1 << 20, cts.Token);   // warm: an RTT estimate, the window open
 
@@ -135,15 +134,11 @@ public sealed class HostStackKernelRowTests
             WaitListening(far, farIp, 7, server);
 
             using var cts = new CancellationTokenSource(Timeout);
-            var socket = await lab.Stack!.ConnectAsync(farIp, 7, cts.Token).WaitAsync(cts.Token);
-            await WaitFor(() => socket.Location == ConnectionLocation.Offloaded, cts.Token, "offload after the handshake", 10);
+            var socket = await ConnectOffloaded(lab, farIp, cts.Token);
             using var echo = new EchoCheck(socket, seed: 0x39);
             await echo.Exchange(4 << 20, cts.Token);
-            long uploadsBeforeClose = lab.Stack.Statistics.Uploads;
-            await socket.ShutdownAsync().WaitAsync(cts.Token);
-            Assert.Equal(0, await socket.ReadAsync(new byte[16], cts.Token).AsTask().WaitAsync(cts.Token));
-            await socket.CloseAsync().WaitAsync(cts.Token);
-            echo.AssertExact(_output);
+            long uploadsBeforeClose = lab.Stack!.Statistics.Uploads;
+            await CloseOrderly(socket, echo, cts.Token);
             lab.WriteSummary();
             var s = lab.Stack.Statistics;
             _output.WriteLine($"path MTU decreases {s.PathMtuDecreases}, path updates completed {s.PathUpdatesCompleted}, uploads {s.Uploads}");
@@ -188,8 +183,7 @@ public sealed class HostStackKernelRowTests
         {
             lab.StartListener(7, "", "-b", "4096", "-t", "10", "PIPE");
             using var cts = new CancellationTokenSource(Timeout);
-            var socket = await lab.Stack!.ConnectAsync(KernelIp, 7, cts.Token).WaitAsync(cts.Token);
-            await WaitFor(() => socket.Location == ConnectionLocation.Offloaded, cts.Token, "offload after the handshake", 10);
+            var socket = await ConnectOffloaded(lab, KernelIp, cts.Token);
             using var echo = new EchoCheck(socket, seed: 0x42);
             await echo.Exchange(3_000_001, cts.Token);   // an odd size: no accidental agreement on round numbers
 
@@ -216,10 +210,7 @@ public sealed class HostStackKernelRowTests
             Assert.True(agreed, "the target's queried state and the kernel's never agreed: " + last);
             Assert.Equal(3_000_001L, echo.Received);
 
-            await socket.ShutdownAsync().WaitAsync(cts.Token);
-            Assert.Equal(0, await socket.ReadAsync(new byte[16], cts.Token).AsTask().WaitAsync(cts.Token));
-            await socket.CloseAsync().WaitAsync(cts.Token);
-            echo.AssertExact(_output);
+            await CloseOrderly(socket, echo, cts.Token);
             passed = true;
         }
         finally
@@ -245,11 +236,10 @@ public sealed class HostStackKernelRowTests
         {
             lab.StartListener(7, "", "-b", "4096", "-t", "10", "PIPE");
             using var cts = new CancellationTokenSource(Timeout);
-            var socket = await lab.Stack!.ConnectAsync(KernelIp, 7, cts.Token).WaitAsync(cts.Token);
-            await WaitFor(() => socket.Location == ConnectionLocation.Offloaded, cts.Token, "offload after the handshake", 10);
+            var socket = await ConnectOffloaded(lab, KernelIp, cts.Token);
             using var echo = new EchoCheck(socket, seed: 0x55);
             await echo.Exchange(1 << 20, cts.Token);
-            long queriesBefore = lab.Stack.Statistics.NeighborQueries;
+            long queriesBefore = lab.Stack!.Statistics.NeighborQueries;
             long arpBefore = lab.Stack.Statistics.ArpRequestsSent;
             _output.WriteLine($"queries before the blackhole: {queriesBefore}");
 
@@ -273,10 +263,7 @@ public sealed class HostStackKernelRowTests
             await echo.ReadEcho(cts.Token);
             Assert.Equal(ConnectionLocation.Offloaded, socket.Location);   // neither the blackhole nor the queries uploaded it
             Assert.Equal(0L, lab.Stack.Statistics.Uploads);
-            await socket.ShutdownAsync().WaitAsync(cts.Token);
-            Assert.Equal(0, await socket.ReadAsync(new byte[16], cts.Token).AsTask().WaitAsync(cts.Token));
-            await socket.CloseAsync().WaitAsync(cts.Token);
-            echo.AssertExact(_output);
+            await CloseOrderly(socket, echo, cts.Token);
             passed = true;
         }
         finally
@@ -287,6 +274,23 @@ public sealed class HostStackKernelRowTests
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------------
+
+    /// <summary>Connects to <paramref name="remote"/>:7 and waits until the host stack has offloaded the connection.</summary>
+    private static async Task<OffloadSocket> ConnectOffloaded(HostStackKernelLab lab, Ipv4Address remote, CancellationToken token)
+    {
+        var socket = await lab.Stack!.ConnectAsync(remote, 7, token).WaitAsync(token);
+        await WaitFor(() => socket.Location == ConnectionLocation.Offloaded, token, "offload after the handshake", 10);
+        return socket;
+    }
+
+    /// <summary>Our FIN, the echo server's FIN (end of stream), close; then every byte sent came back.</summary>
+    private async Task CloseOrderly(OffloadSocket socket, EchoCheck echo, CancellationToken token)
+    {
+        await socket.ShutdownAsync().WaitAsync(token);
+        Assert.Equal(0, await socket.ReadAsync(new byte[16], token).AsTask().WaitAsync(token));
+        await socket.CloseAsync().WaitAsync(token);
+        echo.AssertExact(_output);
+    }
 
     private const string NftTable = "oe_blackhole";
 
