@@ -198,7 +198,7 @@ public sealed class ScriptedTarget : IOffloadTarget
         if (RefuseWith is { } refused) return refused;
         Run(() =>
         {
-            SucceedChain(chain);
+            FillChain(chain);
             Queue.PostTcpOffloadReceiveComplete(Host, chain);
         });
         return NdisStatus.Pending;
@@ -290,6 +290,17 @@ public sealed class ScriptedTarget : IOffloadTarget
         {
             nbl.Status = NdisStatus.Success;
             nbl.TcpOffloadBytesTransferred = (int)nbl.DataLength;
+        }
+    }
+
+    // Receive posts: filled to the end, each NB's data start advanced past the bytes placed (spec §3).
+    private static void FillChain(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+        {
+            nbl.Status = NdisStatus.Success;
+            nbl.TcpOffloadBytesTransferred = (int)nbl.DataLength;
+            CheckerRig.Advance(nbl, nbl.TcpOffloadBytesTransferred);
         }
     }
 
