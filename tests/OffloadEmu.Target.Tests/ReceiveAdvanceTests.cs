@@ -91,17 +91,24 @@ public sealed class ReceiveAdvanceTests
     [Fact]
     public void A_partial_push_completion_on_the_push_timer_is_advanced_by_the_bytes_placed()
     {
-        var (lab, _, ctx) = Offloaded();
+        var parameters = OffloadParameters.Default;
+        var (lab, _, ctx) = Offloaded(parameters);
         using var _ = lab;
         var post = Post(8000, start: 8);
         lab.Api.TcpOffloadReceive(ctx, post);
         lab.ClearPeerPsh = true;
         var first = Nbls.Pattern(300, seed: 5);
         var second = Nbls.Pattern(200, seed: 6);
+        var firstAt = lab.Now;
         PeerSends(lab, first);
         lab.RunFor(TimeSpan.FromMilliseconds(100));
+        Assert.Empty(lab.Host.ReceivesCompleted);
         PeerSends(lab, second); // more data restarts the timer and lands right after the first bytes
         lab.RunUntil(() => lab.Host.ReceivesCompleted.Count == 1, TimeSpan.FromSeconds(2));
+        // Spec §3 "new data restarts it": not TcpPushTicks after the first bytes (the peer's Nagle holds the second write
+        // until the target's delayed ACK, so it lands 100-200 ms after the first).
+        var push = parameters.ToTimeSpan(parameters.TcpPushTicks);
+        Assert.InRange(lab.Now - firstAt, push + TimeSpan.FromMilliseconds(100), push + TimeSpan.FromMilliseconds(250));
         Assert.Equal(500, post.TcpOffloadBytesTransferred);
         AssertWindow(post, 508, 7492);
         Assert.Equal([.. first, .. second], Nbls.Received(post));
