@@ -196,13 +196,24 @@ public sealed class ScriptedTarget : IOffloadTarget
     {
         RecordIoCall("Receive", context, chain, 0);
         if (RefuseWith is { } refused) return refused;
-        Run(() =>
+        if (AutoComplete)
         {
+            // Fast path without a closure, as for sends.
             FillChain(chain);
             Queue.PostTcpOffloadReceiveComplete(Host, chain);
-        });
+        }
+        else
+        {
+            HoldReceive(chain);
+        }
         return NdisStatus.Pending;
     }
+
+    private void HoldReceive(NetBufferList chain) => Hold(() =>
+    {
+        FillChain(chain);
+        Queue.PostTcpOffloadReceiveComplete(Host, chain);
+    });
 
     public NdisStatus TcpOffloadDisconnect(ulong context, NetBufferList nbl, TcpDisconnectFlags flags)
     {
