@@ -170,8 +170,22 @@ public sealed partial class ContractChecker
         if (bytes < 0 || bytes > entry.Length)
             Add(ref found, ContractRule.CompletionByteCount, entry.Object, nbl,
                 $"A {KindName(kind)} completed with {bytes} bytes transferred; the request carried {entry.Length}");
+        else if (kind == ContractCheckerNblKind.Receive) CheckAdvanced(nbl, entry, bytes, ref found);
         else if (kind != ContractCheckerNblKind.Receive && nbl.Status == NdisStatus.Success && bytes != entry.Length)
             Add(ref found, ContractRule.CompletionByteCount, entry.Object, nbl,
                 $"A {KindName(kind)} completed SUCCESS with {bytes} bytes transferred but carried {entry.Length}; SUCCESS means every byte was sent and ACKed");
+    }
+
+    // Spec §3: "NB start advanced by it": every NB's data start moved past the bytes placed in it, in total exactly the
+    // bytes transferred, and the window's end stayed where the host put it.
+    private static void CheckAdvanced(NetBufferList nbl, in ContractCheckerNbl entry, long bytes, ref List<ContractViolation>? found)
+    {
+        long moved = DataStart(nbl) - entry.DataStart;
+        long left = nbl.DataLength;
+        if (moved == bytes && left == entry.Length - bytes) return;
+        Add(ref found, ContractRule.ReceiveCompletionNotAdvanced, entry.Object, nbl,
+            moved == bytes
+                ? $"A receive post completed with {bytes} bytes placed and its data start advanced by them, but {left} bytes of data window left instead of {entry.Length - bytes}: the window's end moved"
+                : $"A receive post completed with {bytes} bytes placed but its data start moved by {moved}; the target advances it by exactly the bytes placed (NdisAdvanceNetBufferDataStart)");
     }
 }

@@ -98,6 +98,7 @@ public sealed partial class ContractChecker
                 for (var nbl = chain; nbl is not null; nbl = nbl.Next)
                 {
                     if (_nbls.TryGetValue(nbl, out var owned)) ReportOwned(kind, nbl, owned, context, ref found);
+                    if (kind == ContractCheckerNblKind.Receive) CheckPrefill(obj, nbl, context, ref found);
                 }
             }
             if (found is null || !Throws) lastCapacity = Register(kind, obj, chain, request);
@@ -160,6 +161,19 @@ public sealed partial class ContractChecker
         return obj;
     }
 
+    // Pre-filled bytes (spec §3) lie before the post's data window, which is the free space: no more of them than the
+    // bytes before the first NB's data start.
+    private static void CheckPrefill(ContractCheckerObject? obj, NetBufferList nbl, ulong context, ref List<ContractViolation>? found)
+    {
+        int prefilled = nbl.TcpReceiveBytesTransferred;
+        if (prefilled == 0) return;
+        int before = nbl.BufferCount == 0 ? 0 : nbl[0].DataOffset;
+        if (prefilled < 0 || prefilled > before)
+            Add(ref found, ContractRule.ReceivePostPrefillInvalid, obj, nbl,
+                $"A receive post with TcpReceiveBytesTransferred {prefilled} but {before} bytes before its data start; pre-filled bytes lie before the data window, which is the free space the target fills",
+                context);
+    }
+
     private void ReportOwned(ContractCheckerNblKind kind, NetBufferList nbl, in ContractCheckerNbl owned, ulong context, ref List<ContractViolation>? found)
         => Add(ref found, ContractRule.NblStillOwned, owned.Object, nbl,
             owned.Kind == ContractCheckerNblKind.Indicated
@@ -186,6 +200,7 @@ public sealed partial class ContractChecker
                 Seq = ++_clock,
                 Request = request,
                 Length = nbl.DataLength,
+                DataStart = kind == ContractCheckerNblKind.Receive ? DataStart(nbl) : 0,
             };
             if (obj is not null)
             {
@@ -198,7 +213,8 @@ public sealed partial class ContractChecker
                     case ContractCheckerNblKind.Receive:
                         obj.Receives!.Enqueue(new ContractCheckerQueued(nbl, entry.Seq));
                         obj.OutstandingReceives++;
-                        if (entry.Length - nbl.TcpReceiveBytesTransferred > 0) lastCapacity = entry.CapacityOrdinal = ++obj.CapacityPosted;
+                        // The data window is the free space (pre-filled bytes lie before it): any room takes data.
+                        if (entry.Length > 0) lastCapacity = entry.CapacityOrdinal = ++obj.CapacityPosted;
                         break;
                     case ContractCheckerNblKind.Disconnect:
                         obj.OutstandingDisconnects++;
@@ -214,6 +230,14 @@ public sealed partial class ContractChecker
         // Any post, even zero-byte, re-arms indications after a refusal (spec §3).
         if (kind == ContractCheckerNblKind.Receive && obj is not null) obj.IndicationsBlocked = false;
         return lastCapacity;
+    }
+
+    // Sum of the NBs' data offsets: how far into their buffers the data windows start.
+    private static long DataStart(NetBufferList nbl)
+    {
+        long total = 0;
+        for (int i = 0; i < nbl.BufferCount; i++) total += nbl[i].DataOffset;
+        return total;
     }
 
     // Forgets the NBLs of one request that are still tracked (the target did not take them).

@@ -19,6 +19,9 @@ internal struct ContractCheckerNbl
     /// <summary>Bytes the request carried (send, disconnect) or could take (receive post); indicated length.</summary>
     public long Length;
 
+    /// <summary>Receive posts: the sum of the NBs' data offsets at post time (spec §3: completion advances them by the bytes placed).</summary>
+    public long DataStart;
+
     /// <summary>Receive posts: the post's ordinal among those able to take data (0 for a zero-byte post).</summary>
     public long CapacityOrdinal;
 

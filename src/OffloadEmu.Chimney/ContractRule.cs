@@ -74,6 +74,12 @@ public enum ContractRule
     /// <summary>A receive indication with an NBL the host still owns or that belongs to a pending request (spec §0, §3).</summary>
     IndicationNblInUse = 119,
 
+    /// <summary>
+    /// A receive post completed with its NBs' data start not advanced by exactly <see cref="NetBufferList.TcpOffloadBytesTransferred"/>
+    /// (not advanced, advanced too far or too little), or with the end of its data window moved (spec §3).
+    /// </summary>
+    ReceiveCompletionNotAdvanced = 120,
+
     /// <summary>TCP I/O on a context the host never offloaded, whose initiate has not completed, or whose terminate completed (spec §0, §1).</summary>
     IoOnUnknownConnection = 201,
 
@@ -107,4 +113,10 @@ public enum ContractRule
 
     /// <summary>An answer to a receive indication that is not SUCCESS / NOT_ACCEPTED / PARTIALLY_ACCEPTED with a matching byte count (spec §3).</summary>
     IndicationAnswerInvalid = 209,
+
+    /// <summary>
+    /// A receive post whose <see cref="NetBufferList.TcpReceiveBytesTransferred"/> is negative or more than the bytes before
+    /// its data start: pre-filled bytes lie before the data window, which is the free space (spec §3, docs/chimney.md).
+    /// </summary>
+    ReceivePostPrefillInvalid = 210,
 }

@@ -32,6 +32,7 @@ public static class ContractRules
         ContractRule.DisconnectIndicatedBeforeDataConsumed => "§6.2",
         ContractRule.DataAfterDisconnectIndicated => "§3, §6.2",
         ContractRule.IndicationNblInUse => "§0, §3",
+        ContractRule.ReceiveCompletionNotAdvanced => "§3",
         ContractRule.IoOnUnknownConnection => "§0, §1",
         ContractRule.IoAfterTerminate => "§4, §5, §6.6",
         ContractRule.NblStillOwned => "§0, §1",
@@ -41,6 +42,7 @@ public static class ContractRules
         ContractRule.MalformedTree => "§2",
         ContractRule.StateOperationOnUnavailableObject => "§2, §6.6, §6.7",
         ContractRule.IndicationAnswerInvalid => "§3",
+        ContractRule.ReceivePostPrefillInvalid => "§3",
         _ => "?",
     };
 }

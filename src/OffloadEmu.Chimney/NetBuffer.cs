@@ -107,8 +107,25 @@ public sealed class NetBuffer
     public int CopyTo(int offset, Span<byte> destination)
     {
         int count = ClampCount(offset, destination.Length);
+        return CopyChain(_dataOffset + offset, destination[..count]);
+    }
+
+    /// <summary>
+    /// Copies the <paramref name="destination"/>.Length bytes that end at the data start into <paramref name="destination"/>:
+    /// what a completed receive post holds, since the target advanced the start past the bytes it placed (spec §3).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">More bytes asked for than lie before the data start (<see cref="DataOffset"/>).</exception>
+    public void CopyBeforeDataStart(Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(destination.Length, _dataOffset);
+        CopyChain(_dataOffset - destination.Length, destination);
+    }
+
+    // Copies destination.Length bytes from chain position `position`; the caller guarantees they lie inside the chain.
+    private int CopyChain(int position, Span<byte> destination)
+    {
+        int count = destination.Length;
         if (count == 0) return 0;
-        int position = _dataOffset + offset;
         int copied = 0;
         int segment = FindSegment(ref position);
         while (copied < count)

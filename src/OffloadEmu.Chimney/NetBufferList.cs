@@ -43,14 +43,20 @@ public sealed class NetBufferList
 
     /// <summary>
     /// Bytes completed: sent and ACKed for a send or disconnect (spec §5, §6.1), placed for a receive post (spec §3).
-    /// Each NB's data start has been advanced by its share.
+    /// Each NB's data start has been advanced by its share, so a completed post's bytes are the ones just before its
+    /// data start (<see cref="NetBuffer.CopyBeforeDataStart"/>).
     /// </summary>
     public int TcpOffloadBytesTransferred { get; set; }
 
     /// <summary>Receive posts: true = non-push mode (complete only when full), false = push mode (spec §3).</summary>
     public bool TcpReceiveNoPush { get; set; }
 
-    /// <summary>Receive posts: bytes the host already placed at the start of the post; the target appends after them (spec §3).</summary>
+    /// <summary>
+    /// Receive posts: bytes the host already placed in the post's buffer (spec §3, "pre-filled"). They lie just before the
+    /// data start: the data window is the free space after them, where the target writes; a non-zero value starts the
+    /// push timer at once. At completion the post holds these bytes and then the <see cref="TcpOffloadBytesTransferred"/>
+    /// the target placed, all ending at the (advanced) data start (docs/chimney.md, "Receive posts").
+    /// </summary>
     public int TcpReceiveBytesTransferred { get; set; }
 
     /// <summary>Next list in a chain (send/post/forward calls, batched completions, buffered data), or null.</summary>

@@ -29,8 +29,9 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
         for (var nbl = chain; nbl is not null; nbl = nbl.Next)
         {
             if (nbl.ProtocolReserved is not HostConnection c) continue;
+            // The bytes placed lie just before the advanced data start (spec §3); the host never pre-fills its posts.
             int bytes = nbl.TcpOffloadBytesTransferred;
-            if (bytes > 0) HostStack.AppendNbl(c.Rx, nbl, bytes);
+            if (bytes > 0) HostStack.AppendPlaced(c.Rx, nbl, bytes);
         }
         stack.Post(new HostCommand { Kind = CommandKind.ReceiveComplete, Object = chain });
     }

@@ -419,22 +419,37 @@ public sealed partial class HostStack
         for (int i = 0; i < nbl.BufferCount && total < max; i++)
         {
             var nb = nbl[i];
-            int skip = nb.DataOffset;
-            int left = Math.Min(nb.DataLength, max - total);
-            for (int s = 0; s < nb.SegmentCount && left > 0; s++)
+            total += AppendRange(rx, nb, nb.DataOffset, Math.Min(nb.DataLength, max - total));
+        }
+        return total;
+    }
+
+    /// <summary>Appends the bytes a completed receive post holds: the <paramref name="count"/> bytes just before its data
+    /// start (the target advanced the start past what it placed, spec §3; the host posts one NB).</summary>
+    internal static int AppendPlaced(ReceiveQueue rx, NetBufferList nbl, int count)
+    {
+        if (nbl.BufferCount == 0 || count <= 0) return 0;
+        var nb = nbl[0];
+        count = Math.Min(count, nb.DataOffset);
+        return AppendRange(rx, nb, nb.DataOffset - count, count);
+    }
+
+    // Appends `count` bytes of the NB's segment chain from chain position `position` (no copy besides into the queue).
+    private static int AppendRange(ReceiveQueue rx, NetBuffer nb, int position, int count)
+    {
+        int total = 0;
+        for (int s = 0; s < nb.SegmentCount && total < count; s++)
+        {
+            var segment = nb.GetSegment(s).Span;
+            if (position >= segment.Length)
             {
-                var segment = nb.GetSegment(s).Span;
-                if (skip >= segment.Length)
-                {
-                    skip -= segment.Length;
-                    continue;
-                }
-                var part = segment.Slice(skip, Math.Min(segment.Length - skip, left));
-                skip = 0;
-                rx.AppendAll(part);
-                total += part.Length;
-                left -= part.Length;
+                position -= segment.Length;
+                continue;
             }
+            var part = segment.Slice(position, Math.Min(segment.Length - position, count - total));
+            position = 0;
+            rx.AppendAll(part);
+            total += part.Length;
         }
         return total;
     }

@@ -48,9 +48,13 @@ internal sealed partial class TcpConnection
         MarkDirty();
     }
 
-    private static int Capacity(NetBufferList nbl) => (int)Math.Min(int.MaxValue, nbl.DataLength);
+    // Spec §3: the post's data window is its free space (bytes the host pre-filled lie before it); every byte placed
+    // advances the start past it (NdisAdvanceNetBufferDataStart), so the window left is the room left and the next byte
+    // goes to its start.
+    private static int Room(NetBufferList nbl) => (int)Math.Min(int.MaxValue, nbl.DataLength);
 
-    private static int Filled(NetBufferList nbl) => nbl.TcpReceiveBytesTransferred + nbl.TcpOffloadBytesTransferred;
+    // The post holds data for the host: bytes it pre-filled or bytes placed here (push mode completes it on PSH or timer).
+    private static bool HoldsData(NetBufferList nbl) => nbl.TcpReceiveBytesTransferred > 0 || nbl.TcpOffloadBytesTransferred > 0;
 
     private void CompletePost(NetBufferList nbl, NdisStatus status)
     {
@@ -72,18 +76,18 @@ internal sealed partial class TcpConnection
         int taken = 0;
         while (taken < data.Length && _posts.TryPeek(out var post))
         {
-            int capacity = Capacity(post);
-            int filled = Filled(post);
-            if (capacity == 0 || filled >= capacity)
+            int room = Room(post);
+            if (room == 0)
             {
                 CompleteHeadPost();
                 continue;
             }
-            int n = Math.Min(capacity - filled, data.Length - taken);
-            post.CopyFrom(filled, data.Slice(taken, n));
+            int n = Math.Min(room, data.Length - taken);
+            post.CopyFrom(0, data.Slice(taken, n));
+            AdvanceBuffers(post, n);
             post.TcpOffloadBytesTransferred += n;
             taken += n;
-            if (filled + n == capacity)
+            if (n == room)
             {
                 CompleteHeadPost();
             }
@@ -103,11 +107,11 @@ internal sealed partial class TcpConnection
         if (_indicationOutstanding || Terminating is not null || HardwareFailed) return;
         var m = Machine;
         // Zero-byte posts at the head complete at once (they consume nothing).
-        while (_posts.TryPeek(out var head) && Capacity(head) == 0) CompleteHeadPost();
+        while (_posts.TryPeek(out var head) && Room(head) == 0) CompleteHeadPost();
         if (_posts.Count > 0 && m.ReceiveBufferedBytes > 0) m.DeliverBuffered();
         if (_posts.TryPeek(out var partial) && !partial.TcpReceiveNoPush)
         {
-            bool hasData = Filled(partial) > 0;
+            bool hasData = HoldsData(partial);
             if (hasData && _pushPending && m.ReceiveBufferedBytes == 0)
             {
                 CompleteHeadPost(); // PSH: complete the partly filled buffer now
@@ -134,7 +138,7 @@ internal sealed partial class TcpConnection
             _disconnectIndicated = true;
             // Spec §6.2: the disconnect follows the data before the FIN, including bytes sitting in a partly filled post
             // (no PSH, push timer not yet fired): complete it first, or the host sees end of stream before those bytes.
-            if (_posts.TryPeek(out var partlyFilled) && Filled(partlyFilled) > 0) CompleteHeadPost();
+            if (_posts.TryPeek(out var partlyFilled) && HoldsData(partlyFilled)) CompleteHeadPost();
             FlushReceiveCompletions();
             _engine.PostEvent(this, TcpOffloadEventType.Disconnect, 0);
         }

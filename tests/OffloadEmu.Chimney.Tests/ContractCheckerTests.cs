@@ -622,7 +622,90 @@ public sealed class ContractCheckerTests
         rig.Only(ContractRule.IndicationNblInUse);
     }
 
+    [Theory]
+    [InlineData("advanced by the bytes", 60, 60, 0, false)]
+    [InlineData("nothing placed, not advanced", 0, 0, 0, false)]
+    [InlineData("not advanced", 60, 0, 0, true)]
+    [InlineData("advanced too far", 40, 60, 0, true)]
+    [InlineData("advanced too little", 60, 59, 0, true)]
+    [InlineData("window end moved", 60, 60, 10, true)]
+    public void A_receive_completion_must_advance_the_data_start_by_exactly_the_bytes_placed(string variant, int placed, int advance, int shrink, bool violation)
+    {
+        var rig = new CheckerRig();
+        var tree = rig.Offload();
+        rig.Target.AutoComplete = false;
+        var post = Nbl(100, id: 5);
+        post[0].SetData(20, 80); // a host may post any window of its buffer
+        rig.Checker.TcpOffloadReceive(Ctx(tree.T1), post);
+
+        post.Status = NdisStatus.Success;
+        post.TcpOffloadBytesTransferred = placed;
+        post[0].Advance(advance);
+        if (shrink > 0) post[0].SetData(post[0].DataOffset, post[0].DataLength - shrink);
+        rig.TargetSide.TcpOffloadReceiveComplete(post);
+
+        if (!violation)
+        {
+            rig.AssertClean();
+            return;
+        }
+        var v = rig.Only(ContractRule.ReceiveCompletionNotAdvanced);
+        Assert.Equal(5UL, v.RequestId);
+        Assert.Equal(ContractSide.Target, v.Side);
+        Assert.Contains(variant == "window end moved" ? "window's end moved" : $"moved by {advance}", v.Message);
+    }
+
+    [Fact]
+    public void A_receive_completion_over_several_nbs_is_checked_on_the_sum_and_failed_posts_too()
+    {
+        var rig = new CheckerRig();
+        var tree = rig.Offload();
+        rig.Target.AutoComplete = false;
+        var two = new NetBufferList(2, 1) { RequestId = 7 };
+        two.AddBuffer().AddWritableSegment(new byte[30]);
+        two.AddBuffer().AddWritableSegment(new byte[30]);
+        var aborted = Nbl(50, id: 8);
+        rig.Checker.TcpOffloadReceive(Ctx(tree.T1), Chain2(two, aborted));
+
+        two.Next = null;
+        rig.TargetSide.TcpOffloadReceiveComplete(Done(two, NdisStatus.Success, 45)); // 30 + 15
+        rig.AssertClean();
+        Assert.Equal((30, 15), (two[0].DataOffset, two[1].DataOffset));
+
+        // REQUEST_ABORTED still reports (and advances past) the valid bytes; here it claims 10 and moved none.
+        aborted.Status = NdisStatus.RequestAborted;
+        aborted.TcpOffloadBytesTransferred = 10;
+        rig.TargetSide.TcpOffloadReceiveComplete(aborted);
+        Assert.Equal(8UL, rig.Only(ContractRule.ReceiveCompletionNotAdvanced).RequestId);
+    }
+
+    private static NetBufferList Chain2(NetBufferList a, NetBufferList b)
+    {
+        a.Next = b;
+        return a;
+    }
+
     // ---------- host side ----------
+
+    [Theory]
+    [InlineData(0, 0, false)]
+    [InlineData(10, 10, false)]
+    [InlineData(10, 25, false)]
+    [InlineData(10, 0, true)]
+    [InlineData(-1, 5, true)]
+    public void A_pre_filled_post_must_have_its_pre_filled_bytes_before_the_data_start(int prefilled, int dataOffset, bool violation)
+    {
+        var rig = new CheckerRig();
+        var tree = rig.Offload();
+        rig.Target.AutoComplete = false;
+        var post = Nbl(100, id: 4);
+        post[0].SetData(dataOffset, 100 - dataOffset);
+        post.TcpReceiveBytesTransferred = prefilled;
+        rig.Checker.TcpOffloadReceive(Ctx(tree.T1), post);
+        if (violation) Assert.Equal(4UL, rig.Only(ContractRule.ReceivePostPrefillInvalid).RequestId);
+        else rig.AssertClean();
+    }
+
 
     [Theory]
     [InlineData("Send")]

@@ -142,6 +142,34 @@ public sealed class DriveSessionTests : IAsyncDisposable
         Assert.Equal(0, _target.ConnectionCount);
     }
 
+    [Fact]
+    public async Task A_post_receive_completion_is_read_from_before_its_advanced_data_start()
+    {
+        // The drive forwards a segment of the peer's (spec §4) into a synthetic offload holding two push-mode posts: the
+        // target places its 11 bytes in the first, advances the NB past them (spec §3), and `read` returns exactly those
+        // bytes, not what follows the new data start.
+        const string segment = "9c411389000003e8fffffffa5018ffff00000000" + "68656c6c6f20776f726c64"; // "hello world", ACK|PSH
+        var (exit, events, stderr) = await Run(SocketPath,
+            """{"id":1,"op":"bind"}""",
+            """{"id":2,"op":"offload","remote_ip":"198.18.9.3","remote_mac":"02:00:00:00:09:03","local_ip":"198.18.9.2","const":{"local_port":5001,"remote_port":40001,"remote_mss":1460},"delegated":{"snd_una":4294967290,"rcv_nxt":1000,"snd_wnd":65535,"rcv_wnd":65535}}""",
+            "WAIT offloaded",
+            """{"id":3,"op":"post_receive","conn":1,"size":64}""",
+            """{"id":4,"op":"post_receive","conn":1,"size":64}""",
+            $$"""{"id":5,"op":"forward","conn":1,"hex":"{{segment}}"}""",
+            "WAIT receive_complete",
+            "SLEEP 100",
+            """{"id":6,"op":"read","conn":1}""",
+            "WAIT data");
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr);
+        Assert.Equal("SUCCESS", Reply(events, 5, "forward_complete").GetProperty("status").GetString());
+        var done = Reply(events, 3, "receive_complete");
+        Assert.Equal("SUCCESS", done.GetProperty("status").GetString());
+        Assert.Equal(11, done.GetProperty("bytes").GetInt32());
+        var data = Reply(events, 6, "data");
+        Assert.Equal("hello world", Encoding.ASCII.GetString(Convert.FromBase64String(data.GetProperty("base64").GetString()!)));
+    }
+
     /// <summary>Lines for the session; "WAIT name" (until an event of that name was written) and "SLEEP ms" pace the
     /// script, as a test script waits for events.</summary>
     private sealed class SlowReader(string[] lines, CaptureStream output) : TextReader

@@ -160,7 +160,7 @@ internal sealed class RandomMessages(int seed)
         var nbl = new NetBufferList(nbs, 3)
         {
             RequestId = U64(), Status = (NdisStatus)U32(), TcpOffloadBytesTransferred = _r.Next(),
-            TcpReceiveBytesTransferred = mode == NblMode.Data ? _r.Next() : 0, TcpReceiveNoPush = Bool(),
+            TcpReceiveBytesTransferred = mode is NblMode.Data or NblMode.Post ? _r.Next() : 0, TcpReceiveNoPush = Bool(),
         };
         for (int i = 0; i < nbs; i++)
         {

@@ -75,14 +75,15 @@ internal sealed class TestHost : IOffloadHost
             {
                 var next = n.Next;
                 ReceivesCompleted.Add(n);
+                // The bytes placed end at the data start, which the target advanced past them (spec §3).
                 int count = n.TcpOffloadBytesTransferred;
+                var bytes = new byte[count];
                 if (count > 0)
                 {
-                    var bytes = new byte[count];
-                    n.CopyTo(n.TcpReceiveBytesTransferred, bytes);
+                    n[0].CopyBeforeDataStart(bytes);
                     Received.Write(bytes);
                 }
-                Log.Add($"C{count}@{Where(n, n.TcpReceiveBytesTransferred)}");
+                Log.Add($"C{count}@{Where(bytes)}");
                 n = next;
             }
         }
@@ -92,11 +93,10 @@ internal sealed class TestHost : IOffloadHost
 
     public byte[]? Reference { get; set; }
 
-    private string Where(NetBufferList nbl, int offset)
+    private string Where(byte[] placed)
     {
-        if (Reference is null || nbl.DataLength - offset < 16) return "?";
-        var probe = new byte[16];
-        nbl.CopyTo(offset, probe);
+        if (Reference is null || placed.Length < 16) return "?";
+        var probe = placed.AsSpan(0, 16);
         for (int j = 0; j + 16 <= Reference.Length; j++) if (Reference.AsSpan(j, 16).SequenceEqual(probe)) return j.ToString();
         return "none";
     }
@@ -132,7 +132,9 @@ internal sealed class TestHost : IOffloadHost
             }
             if (answer == NdisStatus.Success) Accepted.Add(nbl);
             Indications.Add((length, answer));
-            Log.Add($"I{length}/{take}@{Where(nbl, 0)}");
+            var head = new byte[Math.Min(length, 16)];
+            nbl.CopyTo(0, head);
+            Log.Add($"I{length}/{take}@{Where(head)}");
             bytesConsumed = take;
         }
         Volatile.Write(ref _inReceive, 0);

@@ -571,8 +571,9 @@ internal sealed class TargetKernelHarness : IOffloadHost, ITcpSegmentWriter, ITc
                         }
                         if (count > 0)
                         {
+                            // The bytes placed end at the data start, which the target advanced past them (spec §3).
                             var bytes = Scratch(count);
-                            nbl.CopyTo(0, bytes);
+                            nbl[0].CopyBeforeDataStart(bytes);
                             Received(bytes, $"receive post ({nbl.Status})");
                             ReceivedViaTarget += count;
                         }

@@ -16,11 +16,12 @@ internal static class Nbls
         return nbl;
     }
 
-    /// <summary>The bytes a completed receive post holds (after any pre-filled bytes).</summary>
+    /// <summary>The bytes a completed (one-NB) receive post holds: any pre-filled bytes, then those the target placed,
+    /// ending at the data start it advanced past them (spec §3).</summary>
     public static byte[] Received(NetBufferList nbl)
     {
         var bytes = new byte[nbl.TcpReceiveBytesTransferred + nbl.TcpOffloadBytesTransferred];
-        nbl.CopyTo(0, bytes);
+        nbl[0].CopyBeforeDataStart(bytes);
         return bytes;
     }
 

@@ -71,6 +71,20 @@ internal sealed class RawConnection(int conn, SyntheticSpec spec)
         }
     }
 
+    /// <summary>Appends the <paramref name="count"/> bytes a completed receive post holds: those just before its data
+    /// start, which the target advanced past what it placed (spec §3; the drive posts one NB, callback thread).</summary>
+    public void DeliverPlaced(NetBufferList nbl, int count)
+    {
+        if (count <= 0 || nbl.BufferCount == 0) return;
+        var copy = new byte[Math.Min(count, nbl[0].DataOffset)];
+        nbl[0].CopyBeforeDataStart(copy);
+        lock (_gate)
+        {
+            _delivered.Write(copy);
+            DeliveredTotal += copy.Length;
+        }
+    }
+
     /// <summary>Takes up to <paramref name="max"/> delivered bytes, oldest first.</summary>
     public byte[] Take(int max)
     {

@@ -337,7 +337,7 @@ internal sealed class RawDriver : IOffloadHost
     public void TcpOffloadReceiveComplete(NetBufferList chain)
         => Io("receive_complete", chain, static (driver, tag, nbl) =>
         {
-            if (driver._connections.TryGetValue(tag.Conn, out var c)) c.Deliver(nbl, nbl.TcpOffloadBytesTransferred);
+            if (driver._connections.TryGetValue(tag.Conn, out var c)) c.DeliverPlaced(nbl, nbl.TcpOffloadBytesTransferred);
         });
 
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) => Io("disconnect_complete", nbl, null);

@@ -794,8 +794,8 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         while (rx.Posts.TryPeek(out var post))
         {
             // A zero-byte post consumes nothing and completes at once (spec §3); others fill from the held bytes.
-            if (post.Capacity > post.Filled) credited += rx.FillPost(post);
-            if (post.Filled >= post.Capacity || post.Capacity == 0)
+            if (post.Room > 0) credited += rx.FillPost(post);
+            if (post.Room == 0)
             {
                 rx.Posts.Dequeue();
                 post.Nbl.Status = NdisStatus.Success;

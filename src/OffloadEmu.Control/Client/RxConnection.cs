@@ -45,14 +45,16 @@ internal sealed class RxConnection(ulong context, ulong handle)
         HeldBytes += chunk.Remaining;
     }
 
-    /// <summary>Copies held bytes into <paramref name="post"/>; returns the credited bytes taken.</summary>
+    /// <summary>Copies held bytes into <paramref name="post"/> at its data start, advancing the start past them as the
+    /// target does (spec §3); returns the credited bytes taken.</summary>
     public long FillPost(RxPost post)
     {
         long credited = 0;
-        while (post.Filled < post.Capacity && Held.TryPeek(out var chunk))
+        while (post.Room > 0 && Held.TryPeek(out var chunk))
         {
-            int n = Math.Min(post.Capacity - post.Filled, chunk.Remaining);
-            post.Nbl.CopyFrom(post.Filled, chunk.Bytes.Span.Slice(chunk.Offset, n));
+            int n = Math.Min(post.Room, chunk.Remaining);
+            post.Nbl.CopyFrom(0, chunk.Bytes.Span.Slice(chunk.Offset, n));
+            Advance(post.Nbl, n);
             post.Nbl.TcpOffloadBytesTransferred += n;
             chunk.Offset += n;
             HeldBytes -= n;
@@ -64,6 +66,18 @@ internal sealed class RxConnection(ulong context, ulong handle)
             }
         }
         return credited;
+    }
+
+    // Spec §3: each NB's data start moves past the bytes placed in it (NdisAdvanceNetBufferDataStart).
+    private static void Advance(NetBufferList nbl, int bytes)
+    {
+        for (int i = 0; i < nbl.BufferCount && bytes > 0; i++)
+        {
+            var nb = nbl[i];
+            int n = Math.Min(bytes, nb.DataLength);
+            nb.Advance(n);
+            bytes -= n;
+        }
     }
 
     /// <summary>Drops <paramref name="count"/> bytes from the front (the host took them from an indication).</summary>

@@ -3,12 +3,12 @@ using OffloadEmu.Chimney;
 namespace OffloadEmu.Control.Client;
 
 /// <summary>A receive post of the host held by the client until it completes (docs/control.md, indications).</summary>
+/// <remarks>The client fills it as the target would (spec §3): its data window is the free space (bytes the host
+/// pre-filled lie before it), each byte goes to the window's start and the start advances past it.</remarks>
 internal sealed class RxPost(NetBufferList nbl)
 {
     public NetBufferList Nbl { get; } = nbl;
 
-    /// <summary>Where the next byte goes: after what the host pre-filled and what the client placed.</summary>
-    public int Filled => Nbl.TcpReceiveBytesTransferred + Nbl.TcpOffloadBytesTransferred;
-
-    public int Capacity { get; } = (int)Math.Min(int.MaxValue, nbl.DataLength);
+    /// <summary>Free space left: the data window, which shrinks as bytes are placed.</summary>
+    public int Room => (int)Math.Min(int.MaxValue, Nbl.DataLength);
 }

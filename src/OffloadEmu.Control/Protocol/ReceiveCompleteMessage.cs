@@ -24,15 +24,17 @@ internal sealed class ReceiveCompleteMessage : ControlMessage
                 w.U64(context);
                 w.U64(nbl.RequestId);
                 w.U32((uint)nbl.Status);
-                int filled = (int)Math.Min(nbl.TcpOffloadBytesTransferred, nbl.DataLength);
+                int filled = Math.Max(0, Math.Min(nbl.TcpOffloadBytesTransferred, PlacedBytes(nbl)));
                 w.U32((uint)filled);
-                // The bytes placed, from the start of the post's data window (docs/target.md: not advanced).
+                // The bytes placed: the server's post NBs are one segment each, their window starting at offset 0, and the
+                // target advanced each start past what it placed (spec §3), so an NB's bytes are those before its start.
                 for (int i = 0, left = filled; i < nbl.BufferCount && left > 0; i++)
                 {
                     var nb = nbl[i];
-                    var seg = nb.GetSegment(0).Span.Slice(nb.DataOffset, Math.Min(nb.DataLength, left));
-                    w.Raw(seg);
-                    left -= seg.Length;
+                    int n = Math.Min(nb.DataOffset, left);
+                    if (n == 0) continue;
+                    w.Raw(nb.GetSegment(0).Span[..n]);
+                    left -= n;
                 }
             }
             return;
@@ -45,6 +47,14 @@ internal sealed class ReceiveCompleteMessage : ControlMessage
             w.U32((uint)e.Status);
             w.Blob(e.Data.Span);
         }
+    }
+
+    // Bytes before the data starts of a server post (its NBs were made with their windows at offset 0).
+    private static int PlacedBytes(NetBufferList nbl)
+    {
+        int total = 0;
+        for (int i = 0; i < nbl.BufferCount; i++) total += nbl[i].DataOffset;
+        return total;
     }
 
     public static ReceiveCompleteMessage Read(ref MessageReader r)

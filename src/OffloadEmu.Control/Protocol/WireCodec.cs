@@ -117,9 +117,9 @@ internal static class WireCodec
         w.U64(ids is null ? nbl.RequestId : ids(nbl));
         w.U32((uint)nbl.Status);
         w.I32(nbl.TcpOffloadBytesTransferred);
-        // A post travels as a shadow of the free space only: bytes the host pre-filled stay with the client.
-        int prefill = mode == NblMode.Post ? Math.Max(0, nbl.TcpReceiveBytesTransferred) : 0;
-        w.I32(mode == NblMode.Data ? nbl.TcpReceiveBytesTransferred : 0);
+        // A post travels as a shadow of its free space (its data window, spec §3): bytes the host pre-filled lie before
+        // it and stay with the client; only their count goes along (it starts the target's push timer at once).
+        w.I32(mode is NblMode.Data or NblMode.Post ? nbl.TcpReceiveBytesTransferred : 0);
         w.Bool(mode != NblMode.Ref && nbl.TcpReceiveNoPush);
         w.U32((uint)nbl.BufferCount);
         for (int i = 0; i < nbl.BufferCount; i++)
@@ -132,7 +132,7 @@ internal static class WireCodec
                     WriteNbData(ref w, nb);
                     break;
                 case NblMode.Post:
-                    w.U32((uint)Math.Max(0, nb.DataLength - (i == 0 ? prefill : 0)));
+                    w.U32((uint)nb.DataLength);
                     break;
                 default:
                     // Server NBs start at offset 0 of the client's data window: the offset is how far it moved.

@@ -63,12 +63,25 @@ public sealed class CheckerRig
         return head!;
     }
 
-    /// <summary>Marks <paramref name="nbl"/> done as a target would: status and byte count (the whole request by default).</summary>
+    /// <summary>Marks <paramref name="nbl"/> done as a target would: status and byte count (the whole request by default),
+    /// each NB's data start advanced past its share (spec §3, §5; a count beyond the data advances what there is).</summary>
     public static NetBufferList Done(NetBufferList nbl, NdisStatus status = NdisStatus.Success, int? bytes = null)
     {
         nbl.Status = status;
         nbl.TcpOffloadBytesTransferred = bytes ?? (int)nbl.DataLength;
+        Advance(nbl, nbl.TcpOffloadBytesTransferred);
         return nbl;
+    }
+
+    /// <summary>Advances the NBs of <paramref name="nbl"/> by <paramref name="bytes"/> in order (NdisAdvanceNetBufferDataStart).</summary>
+    public static void Advance(NetBufferList nbl, int bytes)
+    {
+        for (int i = 0; i < nbl.BufferCount && bytes > 0; i++)
+        {
+            int n = Math.Min(bytes, nbl[i].DataLength);
+            nbl[i].Advance(n);
+            bytes -= n;
+        }
     }
 
     /// <summary>Indicates <paramref name="nbl"/> on <paramref name="context"/> as the target would; returns the host's answer.</summary>

@@ -196,13 +196,24 @@ public sealed class ScriptedTarget : IOffloadTarget
     {
         RecordIoCall("Receive", context, chain, 0);
         if (RefuseWith is { } refused) return refused;
-        Run(() =>
+        if (AutoComplete)
         {
-            SucceedChain(chain);
+            // Fast path without a closure, as for sends.
+            FillChain(chain);
             Queue.PostTcpOffloadReceiveComplete(Host, chain);
-        });
+        }
+        else
+        {
+            HoldReceive(chain);
+        }
         return NdisStatus.Pending;
     }
+
+    private void HoldReceive(NetBufferList chain) => Hold(() =>
+    {
+        FillChain(chain);
+        Queue.PostTcpOffloadReceiveComplete(Host, chain);
+    });
 
     public NdisStatus TcpOffloadDisconnect(ulong context, NetBufferList nbl, TcpDisconnectFlags flags)
     {
@@ -290,6 +301,17 @@ public sealed class ScriptedTarget : IOffloadTarget
         {
             nbl.Status = NdisStatus.Success;
             nbl.TcpOffloadBytesTransferred = (int)nbl.DataLength;
+        }
+    }
+
+    // Receive posts: filled to the end, each NB's data start advanced past the bytes placed (spec §3).
+    private static void FillChain(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+        {
+            nbl.Status = NdisStatus.Success;
+            nbl.TcpOffloadBytesTransferred = (int)nbl.DataLength;
+            CheckerRig.Advance(nbl, nbl.TcpOffloadBytesTransferred);
         }
     }
 
