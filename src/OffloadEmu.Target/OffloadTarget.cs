@@ -613,6 +613,9 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             ? (long)(t.QueryTcpStatistics(false).RetransmittedSegments + t.QueryTcpStatistics(true).RetransmittedSegments) : 0, "{segment}", "TCP segments retransmitted");
         s_meter.CreateObservableCounter("offloademu.target.frames_up", () => weak.TryGetTarget(out var t) ? t.FramesUp : 0,
             "{frame}", "Frames handed to the host on the non-offload path");
+        if (_loops.Length > 1)
+            s_meter.CreateObservableCounter("offloademu.target.handed_off_frames", () => weak.TryGetTarget(out var t) ? t.HandedOffFrames : 0,
+                "{frame}", "Frames read on one link queue for a connection another engine loop owns, handed to that loop");
     }
 
     /// <summary>Stops the threads. The device stays open (its owner closes it).</summary>

@@ -10,7 +10,8 @@ namespace OffloadEmu.EndToEnd.Tests;
 /// <summary>
 /// Several link queues against the Linux kernel (docs/target.md, "Several link queues"): the target over a two-queue TAP
 /// (IFF_MULTI_QUEUE) runs two engine loops; eight connections of the host stack to socat's echo in the kernel are
-/// offloaded, hashed to both loops, and each moves its own stream byte-exact both ways.
+/// offloaded, hashed to both loops, and each moves its own stream byte-exact both ways, uploaded and offloaded again
+/// half-way while the others run.
 /// </summary>
 [Trait("Category", "Privileged")]
 public sealed class MultiQueueKernelTests(ITestOutputHelper output)
@@ -26,8 +27,11 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
     public async Task Eight_connections_on_the_loops_of_a_multi_queue_tap_echo_4_MiB_each_byte_exact(int queues)
     {
         if (!Privileged.ShouldRun()) return;
+        // The host stack's ports are sequential from the offset: one whose eight ports the loop hash spreads over both
+        // loops (at least three each), so the test does not depend on where random ports fall.
+        int offset = SpreadOffset(queues);
         using var lab = new HostStackKernelLab(output, nameof(Eight_connections_on_the_loops_of_a_multi_queue_tap_echo_4_MiB_each_byte_exact),
-            snapLength: 0, queues: queues);
+            snapLength: 0, options: HostStackKernelLab.DefaultOptions() with { EphemeralPortOffset = offset }, queues: queues);
         Assert.Equal(queues, lab.Taps.Length);
         var target = lab.Target!;
         Assert.Equal(queues, target.QueueCount);
@@ -47,11 +51,12 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
         Assert.All(perLoop, n => Assert.True(n > 0, "a loop owns no connection: " + string.Join(", ", perLoop)));
 
         var sw = Stopwatch.StartNew();
+        var handOvers = new int[1];
         var progress = new long[Connections];
         (string, string, long)[] results;
         try
         {
-            results = await Task.WhenAll(sockets.Select((s, i) => Task.Run(() => EchoAsync(s, (ulong)(0xC0FFEE + i), progress, i, cts), cts.Token)));
+            results = await Task.WhenAll(sockets.Select((s, i) => Task.Run(() => EchoAsync(s, (ulong)(0xC0FFEE + i), progress, i, handOvers, cts), cts.Token)));
         }
         catch (OperationCanceledException)
         {
@@ -64,6 +69,7 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
             throw;
         }
         sw.Stop();
+        Assert.Equal(Connections, handOvers[0]);
         foreach (var (sent, received, bytes) in results)
         {
             Assert.Equal(BytesEach, bytes);
@@ -76,7 +82,7 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
         }
         var tcp = target.QueryTcpStatistics(false);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Connections} x {BytesEach / 1048576} MiB echoed in {sw.Elapsed.TotalSeconds:F2} s = {Connections * BytesEach / 1048576.0 / sw.Elapsed.TotalSeconds:F1} MiB/s each way; " +
+            $"{Connections} x {BytesEach / 1048576} MiB echoed (each uploaded and offloaded again half-way) in {sw.Elapsed.TotalSeconds:F2} s = {Connections * BytesEach / 1048576.0 / sw.Elapsed.TotalSeconds:F1} MiB/s each way; " +
             $"frames handed between loops {target.HandedOffFrames} (dropped {target.HandOffDrops}); target in {tcp.InSegments} out {tcp.OutSegments} " +
             $"retransmitted {tcp.RetransmittedSegments}; {string.Join("; ", lab.Taps.Select((q, i) => $"queue {i} {q.Statistics}"))}; load {File.ReadAllText("/proc/loadavg").Trim()}"));
         // Both queues carried frames both ways (the kernel spreads its frames by flow; we send each connection's on its loop's queue).
@@ -86,7 +92,7 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
         lab.AssertNoKernelChecksumErrors();
     }
 
-    private static async Task<(string Sent, string Received, long Bytes)> EchoAsync(OffloadSocket socket, ulong seed, long[] progress, int index, CancellationTokenSource cts)
+    private static async Task<(string Sent, string Received, long Bytes)> EchoAsync(OffloadSocket socket, ulong seed, long[] progress, int index, int[] handOvers, CancellationTokenSource cts)
     {
         using var sentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var receivedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -102,6 +108,15 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
                 sentHash.AppendData(buffer, 0, n);
                 await socket.WriteAsync(buffer.AsMemory(0, n), cts.Token);
                 written += n;
+                if (written == BytesEach / 2)
+                {
+                    // Mid-transfer hand-over: a terminate and an initiate (tree operations on loop 0, every other loop
+                    // parked) while the other connections keep moving data on both loops.
+                    await socket.UploadAsync().WaitAsync(cts.Token);
+                    Assert.Equal(ConnectionLocation.Host, socket.Location);
+                    Assert.True(await socket.OffloadAsync().WaitAsync(cts.Token), "re-offload failed");
+                    Interlocked.Increment(ref handOvers[0]);
+                }
             }
         }, cts.Token);
         _ = writer.ContinueWith(_ => cts.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -118,6 +133,21 @@ public sealed class MultiQueueKernelTests(ITestOutputHelper output)
         }
         await writer;
         return (Convert.ToHexString(sentHash.GetHashAndReset()), Convert.ToHexString(receivedHash.GetHashAndReset()), got);
+    }
+
+    private static int SpreadOffset(int queues)
+    {
+        var defaults = HostStackKernelLab.DefaultOptions();
+        var kernel = new Chimney.State.IpAddressValue(KernelIp);
+        var ours = new Chimney.State.IpAddressValue(HostStackKernelLab.OurIp);
+        int start = 1000 + Environment.ProcessId % 10000;
+        for (int offset = start; ; offset++)
+        {
+            var counts = new int[queues];
+            for (int i = 0; i < Connections; i++)
+                counts[Target.LoopHash.LoopOf(new Target.ConnectionKey(kernel, ours, 7, (ushort)(defaults.EphemeralPortStart + offset + i)), queues)]++;
+            if (counts.Min() >= Math.Min(3, Connections / queues)) return offset;
+        }
     }
 
     private static async Task WaitFor(Func<bool> condition, CancellationToken token, string what)
