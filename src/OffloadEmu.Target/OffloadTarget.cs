@@ -30,40 +30,55 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     private static readonly Meter s_meter = new("OffloadEmu");
 
     private readonly TargetEngine _engine;
+    private readonly TargetEngine[] _loops;
+    private readonly Runner[] _runners;
     private readonly ILinkDevice _device;
     private readonly ILogger? _logger;
-    private readonly FrameBuffer[] _pollBatch;
     private readonly Lock _pollLock = new();
-    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
-    private int _wakePending;
-    // Inline mode (a device with a readiness descriptor): the engine thread reads the device itself and sleeps in poll(2)
-    // on it and an eventfd; _sleeping says it does (or is about to), so only then does a producer pay the write(2).
-    private LinkWaiter? _waiter;
-    private int _sleeping;
-    private Thread? _engineThread;
-    private Thread? _readerThread;
     private volatile bool _stop;
+    private bool _started;
     private TimeProvider _time = TimeProvider.System;
     private long _timeOrigin;
     private int _disposed;
 
-    /// <summary>Creates the target over <paramref name="device"/>; nothing runs until <see cref="Start(TimeProvider?)"/> or <see cref="Poll"/>.</summary>
+    /// <summary>Creates the target over <paramref name="device"/> (one link queue, one engine loop); nothing runs until
+    /// <see cref="Start(TimeProvider?)"/> or <see cref="Poll"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
     public OffloadTarget(ILinkDevice device, OffloadTargetOptions? options = null, CompletionQueue? completions = null, ILogger? logger = null)
+        : this([device ?? throw new ArgumentNullException(nameof(device))], options, completions, logger)
     {
-        ArgumentNullException.ThrowIfNull(device);
+    }
+
+    /// <summary>
+    /// Creates the target over the queues of one link (a multi-queue TAP, an AF_PACKET fanout group, a multi-queue
+    /// <c>MemoryLink</c>): one engine loop per queue, each owning the connections whose 4-tuple hashes to it
+    /// (docs/target.md, "Several link queues"). Queue 0's device gives the name, MAC and MTU.
+    /// </summary>
+    /// <exception cref="ArgumentException">No queue, or the options are invalid.</exception>
+    public OffloadTarget(IReadOnlyList<ILinkDevice> queues, OffloadTargetOptions? options = null, CompletionQueue? completions = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(queues);
+        if (queues.Count is < 1 or > MaxQueues) throw new ArgumentException($"A target runs over 1 to {MaxQueues} link queues, not {queues.Count}.", nameof(queues));
+        for (int i = 0; i < queues.Count; i++)
+            if (queues[i] is null) throw new ArgumentException($"Link queue {i} is null.", nameof(queues));
         options ??= new OffloadTargetOptions();
         var errors = options.Validate();
         if (errors.Count > 0) throw new ArgumentException("Invalid offload target options: " + string.Join(" ", errors), nameof(options));
-        _device = device;
+        _device = queues[0];
         _logger = logger;
         Options = options;
         Completions = completions ?? new CompletionQueue();
-        _engine = new TargetEngine(device, options, Completions, logger);
-        _pollBatch = new FrameBuffer[ReadBatch];
-        for (int i = 0; i < _pollBatch.Length; i++) _pollBatch[i] = _engine.FramePool.Rent();
+        _loops = new TargetEngine[queues.Count];
+        _engine = _loops[0] = new TargetEngine(queues[0], options, Completions, logger, null, 0, queues.Count);
+        for (int i = 1; i < queues.Count; i++) _loops[i] = new TargetEngine(queues[i], options, Completions, logger, _engine, i, queues.Count);
+        foreach (var loop in _loops) loop.JoinLoops(_loops);
+        _runners = new Runner[queues.Count];
+        for (int i = 0; i < queues.Count; i++) _runners[i] = new Runner(this, _loops[i]);
         RegisterMetrics();
     }
+
+    /// <summary>The most link queues (engine loops) a target runs over (the daemon's <c>Nic:Queues</c> limit).</summary>
+    public const int MaxQueues = 64;
 
     /// <summary>The options in force.</summary>
     public OffloadTargetOptions Options { get; }
@@ -71,63 +86,78 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     /// <summary>Where completions and indications are queued for the host.</summary>
     public CompletionQueue Completions { get; }
 
+    /// <summary>Engine loops (= link queues) the target runs.</summary>
+    public int QueueCount => _loops.Length;
+
     /// <summary>Offloaded TCP connections now.</summary>
-    public int ConnectionCount => _engine.ConnectionCount;
+    public int ConnectionCount => _engine.TotalConnectionCount;
+
+    /// <summary>Offloaded connections per engine loop now (index = queue).</summary>
+    public int[] LoopConnectionCounts()
+    {
+        var counts = new int[_loops.Length];
+        for (int i = 0; i < counts.Length; i++) counts[i] = _loops[i].ConnectionCount;
+        return counts;
+    }
+
+    /// <summary>Frames read on one queue for a connection another loop owns, handed to that loop (multi-queue only).</summary>
+    public long HandedOffFrames => Sum(static l => Interlocked.Read(ref l.HandedOff));
+
+    /// <summary>Frames dropped because the owning loop's hand-off ring was full (also in <see cref="DroppedFrames"/>).</summary>
+    public long HandOffDrops => Sum(static l => Interlocked.Read(ref l.HandOffDrops));
 
     /// <summary>RSTs the TCP machine wanted to send that the target suppressed (only the abortive disconnect may send one).</summary>
-    public long SuppressedResets => Interlocked.Read(ref _engine.SuppressedResets);
+    public long SuppressedResets => Sum(static l => Interlocked.Read(ref l.SuppressedResets));
 
     /// <summary>Frames handed up to the host on the non-offload path.</summary>
-    public long FramesUp => Interlocked.Read(ref _engine.FramesUp);
+    public long FramesUp => Sum(static l => Interlocked.Read(ref l.FramesUp));
 
     /// <summary>Frames dropped (full rings, oversized).</summary>
-    public long DroppedFrames => Interlocked.Read(ref _engine.DroppedFrames);
+    public long DroppedFrames => Sum(static l => Interlocked.Read(ref l.DroppedFrames));
 
     /// <summary>Indication NBLs (and returned BufferedData) the host still holds.</summary>
     public long IndicatedBuffersHeldByHost => _engine.IndicationBuffers.Outstanding;
+
+    private long Sum(Func<TargetEngine, long> counter)
+    {
+        long total = 0;
+        foreach (var loop in _loops) total += counter(loop);
+        return total;
+    }
 
     // ---- running ------------------------------------------------------------------------------------------------------
 
     /// <summary>Starts the device reader and engine threads, timed by <paramref name="time"/> (default: system).</summary>
     public void Start(TimeProvider? time = null) => Start(time, readDevice: true);
 
-    /// <summary>Starts the engine thread and, when <paramref name="readDevice"/>, a reader thread on the device. With
-    /// <paramref name="readDevice"/> false something else reads the device (the daemon's link service) and hands the
-    /// frames over with <see cref="DeliverFrames"/>; the target still transmits on the device itself.</summary>
+    /// <summary>Starts the engine threads (one per queue) and, when <paramref name="readDevice"/>, what reads the queues.
+    /// With <paramref name="readDevice"/> false something else reads the device (the daemon's link service) and hands the
+    /// frames over with <see cref="DeliverFrames"/>; the target still transmits on the queues itself.</summary>
     public void Start(TimeProvider? time, bool readDevice)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (_engineThread is not null) throw new InvalidOperationException("The offload target is already running.");
+        if (_started) throw new InvalidOperationException("The offload target is already running.");
+        _started = true;
         _time = time ?? TimeProvider.System;
         _timeOrigin = _time.GetTimestamp();
-        _engine.WakeUp = Wake;
         _externalReader = !readDevice;
-        // A device that announces its frames on a descriptor is read by the engine thread itself: no reader thread, no
-        // ring hand-off and no cross-thread wake-up per received batch (each ACK of a bulk send used to wake the reader,
-        // which then woke the engine). Other devices (in-memory, pcap, impairment) keep the reader thread.
-        if (readDevice) _waiter = LinkWaiter.TryCreate(_device);
-        _engineThread = _waiter is not null
-            ? new Thread(InlineEngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" }
-            : new Thread(EngineLoop) { IsBackground = true, Name = $"oe-target {_device.Name}" };
-        if (readDevice && _waiter is null)
-        {
-            _readerThread = new Thread(ReaderLoop) { IsBackground = true, Name = $"oe-target-rx {_device.Name}" };
-            _readerThread.Start();
-        }
-        _engineThread.Start();
+        _engine.Barrier.Threaded = true;
+        foreach (var runner in _runners) runner.Start(readDevice);
     }
 
     /// <summary>
     /// Hands received frames to the engine when the target was started without its own reader: each frame is copied
-    /// into a buffer of the target's pool (the caller keeps its buffers). A full receive ring drops the frame and counts
-    /// it (<see cref="DroppedFrames"/>, the device's QueueFull drops), as does running out of the receive buffers
-    /// preallocated at construction: this path never allocates. Returns the frames accepted. Call from one thread.
+    /// into a buffer of the target's pool (the caller keeps its buffers) and queued to the loop that owns its connection.
+    /// A full receive ring drops the frame and counts it (<see cref="DroppedFrames"/>, the device's QueueFull drops), as
+    /// does running out of the receive buffers preallocated at construction: this path never allocates. Returns the
+    /// frames accepted. Call from one thread.
     /// </summary>
     public int DeliverFrames(ReadOnlySpan<FrameBuffer> frames)
     {
         if (!_externalReader) throw new InvalidOperationException("DeliverFrames is for a target started with readDevice: false.");
         var pool = _engine.FramePool;
         int accepted = 0;
+        ulong woken = 0;
         foreach (var frame in frames)
         {
             if (!pool.TryRent(out var copy))
@@ -144,26 +174,34 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             }
             frame.Span.CopyTo(copy.Array);
             copy.Length = frame.Length;
-            if (_engine.ReceivedFrames.TryEnqueue(copy))
+            int owner = _loops.Length == 1 ? 0 : Math.Max(0, LoopHash.LoopOfFrame(copy.Span, _loops.Length));
+            if (_loops[owner].ReceivedFrames.TryEnqueue(copy))
             {
                 accepted++;
+                woken |= 1UL << owner;
                 continue;
             }
             pool.Return(copy);
             CountReceiveDrop(DropReason.QueueFull);
         }
-        if (accepted > 0) Wake();
+        for (int i = 0; woken != 0; i++, woken >>= 1)
+            if ((woken & 1) != 0) _runners[i].Wake();
         return accepted;
     }
 
     /// <summary>
-    /// Manual mode: runs one engine round at <paramref name="now"/>: queued requests, frames waiting on the device,
-    /// due timers, transmissions. Returns the amount of work done (0 = idle).
+    /// Manual mode: runs one engine round at <paramref name="now"/> on every loop in turn (0 first): queued requests,
+    /// frames waiting on the device queues, due timers, transmissions. Returns the amount of work done (0 = idle).
     /// </summary>
     public int Poll(Instant now)
     {
-        if (_engineThread is not null) throw new InvalidOperationException("Poll is for manual mode; the target was started with its own threads.");
-        lock (_pollLock) return _engine.RunOnce(now, readDevice: true, _pollBatch);
+        if (_started) throw new InvalidOperationException("Poll is for manual mode; the target was started with its own threads.");
+        lock (_pollLock)
+        {
+            int work = 0;
+            foreach (var runner in _runners) work += runner.Loop.RunOnce(now, readDevice: true, runner.PollBatch);
+            return work;
+        }
     }
 
     /// <summary>Manual mode: the earliest instant a connection timer needs <see cref="Poll"/> (Instant.MaxValue = none).</summary>
@@ -171,8 +209,15 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     {
         get
         {
-            lock (_pollLock) return _engine.NextWake;
+            lock (_pollLock) return EarliestWake();
         }
+    }
+
+    private Instant EarliestWake()
+    {
+        var next = Instant.MaxValue;
+        foreach (var loop in _loops) next = Instant.Min(next, loop.NextWake);
+        return next;
     }
 
     private bool _externalReader;
@@ -186,133 +231,207 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
     private Instant Now => Instant.FromMicroseconds((long)(_time.GetElapsedTime(_timeOrigin).Ticks / 10));
 
-    private void Wake()
+    /// <summary>One engine loop's thread(s) and wake-up: the loop over its link queue.</summary>
+    private sealed class Runner
     {
-        if (_waiter is { } waiter)
+        private readonly OffloadTarget _target;
+        private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+        private int _wakePending;
+        // Inline mode (a device with a readiness descriptor): the engine thread reads the device itself and sleeps in
+        // poll(2) on it and an eventfd; _sleeping says it does (or is about to), so only then does a producer pay the write(2).
+        private LinkWaiter? _waiter;
+        private int _sleeping;
+        private Thread? _engineThread;
+        private Thread? _readerThread;
+
+        public Runner(OffloadTarget target, TargetEngine loop)
         {
-            // A full fence after the caller's enqueue: either the engine sees the work before it sleeps (it re-checks
-            // after setting _sleeping) or this sees _sleeping and signals.
-            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1) waiter.Signal();
-            return;
+            _target = target;
+            Loop = loop;
+            PollBatch = new FrameBuffer[ReadBatch];
+            for (int i = 0; i < PollBatch.Length; i++) PollBatch[i] = loop.FramePool.Rent();
         }
-        if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
-    }
 
-    /// <summary>Microseconds until the next timer, capped at 100 ms (0 = due now).</summary>
-    private long MicrosecondsToNextWake()
-    {
-        var next = _engine.NextWake;
-        return next == Instant.MaxValue ? 100_000 : Math.Clamp(next.Microseconds - Now.Microseconds, 0, 100_000);
-    }
+        public TargetEngine Loop { get; }
 
-    /// <summary>Busy poll (Options.BusyPollMicroseconds): rounds until one does work (true) or the time is up (false).</summary>
-    private bool BusyPoll(bool readDevice, Span<FrameBuffer> batch)
-    {
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        long limit = Options.BusyPollMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
-        while (!_stop && System.Diagnostics.Stopwatch.GetTimestamp() - start < limit)
+        public FrameBuffer[] PollBatch { get; }
+
+        private ILinkDevice Device => Loop.Device;
+
+        private string ThreadName(string prefix)
+            => Loop.Loops.Length == 1 ? $"{prefix} {Device.Name}" : $"{prefix} {Device.Name} q{Loop.Index}";
+
+        public void Start(bool readDevice)
         {
-            if (_engine.RunOnce(Now, readDevice, batch) > 0) return true;
-            // Give the core to any other runnable thread (the host stack, the application, the peer on a small machine)
-            // between looks: sched_yield returns at once when nobody else wants it.
-            Thread.Yield();
+            Loop.WakeUp = Wake;
+            // A device that announces its frames on a descriptor is read by the engine thread itself: no reader thread, no
+            // ring hand-off and no cross-thread wake-up per received batch (each ACK of a bulk send used to wake the reader,
+            // which then woke the engine). Other devices (in-memory, pcap, impairment) keep the reader thread.
+            if (readDevice) _waiter = LinkWaiter.TryCreate(Device);
+            _engineThread = _waiter is not null
+                ? new Thread(InlineEngineLoop) { IsBackground = true, Name = ThreadName("oe-target") }
+                : new Thread(EngineLoop) { IsBackground = true, Name = ThreadName("oe-target") };
+            if (readDevice && _waiter is null)
+            {
+                _readerThread = new Thread(ReaderLoop) { IsBackground = true, Name = ThreadName("oe-target-rx") };
+                _readerThread.Start();
+            }
+            _engineThread.Start();
         }
-        return false;
-    }
 
-    private void EngineLoop()
-    {
-        var noBatch = Array.Empty<FrameBuffer>();
-        bool busyPoll = Options.BusyPollMicroseconds > 0;
-        while (!_stop)
+        public void Wake()
         {
-            Interlocked.Exchange(ref _wakePending, 0);
-            var now = Now;
-            int work = _engine.RunOnce(now, readDevice: false, noBatch);
-            if (work > 0) continue;
-            if (busyPoll && BusyPoll(readDevice: false, noBatch)) continue;
-            long waitUs = MicrosecondsToNextWake();
-            if (waitUs > 0) _wake.Wait(TimeSpan.FromTicks(waitUs * 10));
+            if (_waiter is { } waiter)
+            {
+                // A full fence after the caller's enqueue: either the engine sees the work before it sleeps (it re-checks
+                // after setting _sleeping) or this sees _sleeping and signals.
+                if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1) waiter.Signal();
+                return;
+            }
+            if (Interlocked.Exchange(ref _wakePending, 1) == 0) _wake.Release();
         }
-    }
 
-    // Inline mode: the engine reads the device in every round (until EAGAIN) and sleeps in poll(2) on the device and
-    // the wake eventfd.
-    private void InlineEngineLoop()
-    {
-        var waiter = _waiter!;
-        var batch = _pollBatch;
-        bool busyPoll = Options.BusyPollMicroseconds > 0;
-        bool readDevice = true;
-        while (!_stop)
+        /// <summary>Microseconds until the next timer, capped at 100 ms (0 = due now).</summary>
+        private long MicrosecondsToNextWake()
         {
+            var next = Loop.NextWake;
+            return next == Instant.MaxValue ? 100_000 : Math.Clamp(next.Microseconds - _target.Now.Microseconds, 0, 100_000);
+        }
+
+        /// <summary>A loop other than the coordinator parks here while a tree operation runs (true: it did).</summary>
+        private bool ParkIfAsked()
+        {
+            if (Loop.Index == 0 || !Loop.Barrier.Requested) return false;
+            Loop.Barrier.Park();
+            return true;
+        }
+
+        /// <summary>Busy poll (Options.BusyPollMicroseconds): rounds until one does work (true) or the time is up (false).</summary>
+        private bool BusyPoll(bool readDevice, Span<FrameBuffer> batch)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            long limit = _target.Options.BusyPollMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+            while (!_target._stop && System.Diagnostics.Stopwatch.GetTimestamp() - start < limit)
+            {
+                if (Loop.RunOnce(_target.Now, readDevice, batch) > 0) return true;
+                if (Loop.Index != 0 && Loop.Barrier.Requested) return true;
+                // Give the core to any other runnable thread (the host stack, the application, the peer on a small machine)
+                // between looks: sched_yield returns at once when nobody else wants it.
+                Thread.Yield();
+            }
+            return false;
+        }
+
+        private void EngineLoop()
+        {
+            var noBatch = Array.Empty<FrameBuffer>();
+            bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
+            while (!_target._stop)
+            {
+                if (ParkIfAsked()) continue;
+                Interlocked.Exchange(ref _wakePending, 0);
+                int work = Loop.RunOnce(_target.Now, readDevice: false, noBatch);
+                if (work > 0) continue;
+                if (busyPoll && BusyPoll(readDevice: false, noBatch)) continue;
+                if (Loop.Index != 0 && Loop.Barrier.Requested) continue;
+                long waitUs = MicrosecondsToNextWake();
+                if (waitUs > 0) _wake.Wait(TimeSpan.FromTicks(waitUs * 10));
+            }
+        }
+
+        // Inline mode: the engine reads the device in every round (until EAGAIN) and sleeps in poll(2) on the device and
+        // the wake eventfd.
+        private void InlineEngineLoop()
+        {
+            var waiter = _waiter!;
+            var batch = PollBatch;
+            bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
+            bool readDevice = true;
+            while (!_target._stop)
+            {
+                try
+                {
+                    if (ParkIfAsked()) continue;
+                    if (Loop.RunOnce(_target.Now, readDevice, batch) > 0) continue;
+                    if (busyPoll && BusyPoll(readDevice, batch)) continue;
+                    Interlocked.Exchange(ref _sleeping, 1);
+                    // Queued between the round and the announcement: that producer may have seen _sleeping = 0 and not signalled.
+                    if (Loop.HasQueuedInput || _target._stop)
+                    {
+                        Volatile.Write(ref _sleeping, 0);
+                        continue;
+                    }
+                    long waitUs = MicrosecondsToNextWake();
+                    if (waitUs > 0) waiter.Wait((int)((waitUs + 999) / 1000));
+                    Volatile.Write(ref _sleeping, 0);
+                }
+                catch (Exception ex) when (_target._stop || ex is ObjectDisposedException)
+                {
+                    return;   // closing the device under the loop ends it
+                }
+                catch (LinkDeviceException ex) when (readDevice)
+                {
+                    // The device failed for reading (as the reader thread would report it): requests, timers and completions
+                    // go on without its input, as they did when only the reader thread ended.
+                    if (_target._logger is not null) TargetLog.ReceiveFailed(_target._logger, Device.Name, ex);
+                    readDevice = false;
+                    waiter.StopWatchingDevice();
+                }
+            }
+        }
+
+        private void ReaderLoop()
+        {
+            var batch = new FrameBuffer[ReadBatch];
+            var pool = Loop.FramePool;
+            for (int i = 0; i < batch.Length; i++) batch[i] = pool.Rent();
             try
             {
-                if (_engine.RunOnce(Now, readDevice, batch) > 0) continue;
-                if (busyPoll && BusyPoll(readDevice, batch)) continue;
-                Interlocked.Exchange(ref _sleeping, 1);
-                // Queued between the round and the announcement: that producer may have seen _sleeping = 0 and not signalled.
-                if (_engine.HasQueuedInput || _stop)
+                while (!_target._stop)
                 {
-                    Volatile.Write(ref _sleeping, 0);
-                    continue;
-                }
-                long waitUs = MicrosecondsToNextWake();
-                if (waitUs > 0) waiter.Wait((int)((waitUs + 999) / 1000));
-                Volatile.Write(ref _sleeping, 0);
-            }
-            catch (Exception ex) when (_stop || ex is ObjectDisposedException)
-            {
-                return;   // closing the device under the loop ends it
-            }
-            catch (LinkDeviceException ex) when (readDevice)
-            {
-                // The device failed for reading (as the reader thread would report it): requests, timers and completions
-                // go on without its input, as they did when only the reader thread ended.
-                if (_logger is not null) TargetLog.ReceiveFailed(_logger, _device.Name, ex);
-                readDevice = false;
-                waiter.StopWatchingDevice();
-            }
-        }
-    }
-
-    private void ReaderLoop()
-    {
-        var batch = new FrameBuffer[ReadBatch];
-        var pool = _engine.FramePool;
-        for (int i = 0; i < batch.Length; i++) batch[i] = pool.Rent();
-        try
-        {
-            while (!_stop)
-            {
-                int n = _device.Receive(batch, 100);
-                if (n <= 0) continue;
-                for (int i = 0; i < n; i++)
-                {
-                    var frame = batch[i];
-                    // Zero-copy hand-off (the engine returns the buffer after processing) when a replacement buffer
-                    // is free; out of buffers, the frame is dropped and its buffer reused: this loop never allocates.
-                    if (pool.TryRent(out var replacement))
+                    int n = Device.Receive(batch, 100);
+                    if (n <= 0) continue;
+                    for (int i = 0; i < n; i++)
                     {
-                        if (_engine.ReceivedFrames.TryEnqueue(frame))
+                        var frame = batch[i];
+                        // Zero-copy hand-off (the engine returns the buffer after processing) when a replacement buffer
+                        // is free; out of buffers, the frame is dropped and its buffer reused: this loop never allocates.
+                        if (pool.TryRent(out var replacement))
                         {
-                            batch[i] = replacement;
-                            continue;
+                            if (Loop.ReceivedFrames.TryEnqueue(frame))
+                            {
+                                batch[i] = replacement;
+                                continue;
+                            }
+                            pool.Return(replacement);
                         }
-                        pool.Return(replacement);
+                        _target.CountReceiveDrop(DropReason.QueueFull);
                     }
-                    CountReceiveDrop(DropReason.QueueFull);
+                    Wake();
                 }
-                Wake();
+            }
+            catch (Exception ex) when (_target._stop || ex is ObjectDisposedException)
+            {
+                // Closing the device under the reader ends it.
+            }
+            catch (Exception ex)
+            {
+                if (_target._logger is not null) TargetLog.ReceiveFailed(_target._logger, Device.Name, ex);
             }
         }
-        catch (Exception ex) when (_stop || ex is ObjectDisposedException)
+
+        public void Stop()
         {
-            // Closing the device under the reader ends it.
+            _wake.Release();
+            _waiter?.Signal();
         }
-        catch (Exception ex)
+
+        public void Join()
         {
-            if (_logger is not null) TargetLog.ReceiveFailed(_logger, _device.Name, ex);
+            _engineThread?.Join(5000);
+            _readerThread?.Join(5000);
+            _wake.Dispose();
+            _waiter?.Dispose();
         }
     }
 
@@ -326,7 +445,11 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     // ---- IOffloadTarget -----------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void Bind(IOffloadHost host) => _engine.Bind(host);
+    public void Bind(IOffloadHost host)
+    {
+        _engine.Bind(host);
+        for (int i = 1; i < _loops.Length; i++) _loops[i].Bind(host);
+    }
 
     /// <inheritdoc/>
     public TcpConnectionOffloadCapabilities CurrentCapabilities => Options.Capabilities;
@@ -335,7 +458,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     public TcpConnectionOffloadCapabilities HardwareCapabilities => Options.Capabilities;
 
     /// <inheritdoc/>
-    public NdisStatus SetParameters(OffloadParameters parameters) => _engine.SetParameters(parameters);
+    public NdisStatus SetParameters(OffloadParameters parameters)
+    {
+        var status = _engine.SetParameters(parameters);
+        if (status == NdisStatus.Success)
+            for (int i = 1; i < _loops.Length; i++) _loops[i].SetParameters(parameters);
+        return status;
+    }
 
     /// <inheritdoc/>
     public MacAddress MacAddress => _engine.NicMac;
@@ -347,13 +476,28 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     public NdisStatus SendFrame(ReadOnlySpan<byte> frame) => _engine.EnqueueHostFrame(frame);
 
     /// <inheritdoc/>
-    public TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6) => _engine.Stats(ipv6).Tcp.Snapshot();
+    public TcpOffloadStatisticsSnapshot QueryTcpStatistics(bool ipv6)
+    {
+        if (_loops.Length == 1) return _engine.Stats(ipv6).Tcp.Snapshot();
+        TcpOffloadStatisticsSnapshot sum = default;
+        foreach (var loop in _loops) sum = StatisticsSum.Add(sum, loop.Stats(ipv6).Tcp.Snapshot());
+        return sum;
+    }
 
     /// <inheritdoc/>
-    public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6) => _engine.Stats(ipv6).Ip.Snapshot();
+    public IpOffloadStatisticsSnapshot QueryIpStatistics(bool ipv6)
+    {
+        if (_loops.Length == 1) return _engine.Stats(ipv6).Ip.Snapshot();
+        IpOffloadStatisticsSnapshot sum = default;
+        foreach (var loop in _loops) sum = StatisticsSum.Add(sum, loop.Stats(ipv6).Ip.Snapshot());
+        return sum;
+    }
 
     /// <inheritdoc/>
-    public void ResetStatistics(bool ipv6) => _engine.Stats(ipv6).Reset();
+    public void ResetStatistics(bool ipv6)
+    {
+        foreach (var loop in _loops) loop.Stats(ipv6).Reset();
+    }
 
     /// <inheritdoc/>
     public NdisStatus InitiateOffload(OffloadBlock root) => Queue(RequestKind.Initiate, 0, root);
@@ -381,7 +525,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     {
         ArgumentNullException.ThrowIfNull(nbl);
         EnsureBound();
-        _engine.Enqueue(new TargetRequest(RequestKind.Disconnect, context, nbl, (int)flags));
+        LoopOf(context).Enqueue(new TargetRequest(RequestKind.Disconnect, context, nbl, (int)flags));
         return NdisStatus.Pending;
     }
 
@@ -400,9 +544,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     {
         ArgumentNullException.ThrowIfNull(argument);
         EnsureBound();
-        _engine.Enqueue(new TargetRequest(kind, context, argument));
+        // Tree operations go to the coordinator (loop 0), I/O straight to the loop that owns the connection.
+        LoopOf(context).Enqueue(new TargetRequest(kind, context, argument));
         return NdisStatus.Pending;
     }
+
+    /// <summary>The loop that owns the object with <paramref name="context"/> (loop 0 for context 0 and tree operations).</summary>
+    private TargetEngine LoopOf(ulong context) => _loops[_engine.LoopOfContext(context)];
 
     private void EnsureBound()
     {
@@ -422,11 +570,11 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     public void IndicateResume() => _engine.Enqueue(new TargetRequest(RequestKind.Resume));
 
     /// <summary>Injects a hardware failure on a connection: Retrieve(HardwareFailure), Abort, terminate FAILURE (spec §6.6).</summary>
-    public void InjectHardwareFailure(ulong context) => _engine.Enqueue(new TargetRequest(RequestKind.HardwareFailure, context));
+    public void InjectHardwareFailure(ulong context) => LoopOf(context).Enqueue(new TargetRequest(RequestKind.HardwareFailure, context));
 
     /// <summary>Asks the host to upload a connection with <paramref name="reason"/> (spec §6.3).</summary>
     public void RequestUpload(ulong context, TcpUploadReason reason = TcpUploadReason.UploadRequested)
-        => _engine.Enqueue(new TargetRequest(RequestKind.RequestUpload, context, null, (int)reason));
+        => LoopOf(context).Enqueue(new TargetRequest(RequestKind.RequestUpload, context, null, (int)reason));
 
     /// <summary>
     /// A consistent copy of every offloaded connection's state (at most <paramref name="max"/>; <c>Total</c> counts all),
@@ -449,6 +597,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
     internal TargetEngine Engine => _engine;
 
+    internal TargetEngine[] Loops => _loops;
+
     private void RegisterMetrics()
     {
         // Observable instruments: nothing on the hot path, read when a listener (dotnet-counters, OpenTelemetry) asks.
@@ -463,6 +613,9 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             ? (long)(t.QueryTcpStatistics(false).RetransmittedSegments + t.QueryTcpStatistics(true).RetransmittedSegments) : 0, "{segment}", "TCP segments retransmitted");
         s_meter.CreateObservableCounter("offloademu.target.frames_up", () => weak.TryGetTarget(out var t) ? t.FramesUp : 0,
             "{frame}", "Frames handed to the host on the non-offload path");
+        if (_loops.Length > 1)
+            s_meter.CreateObservableCounter("offloademu.target.handed_off_frames", () => weak.TryGetTarget(out var t) ? t.HandedOffFrames : 0,
+                "{frame}", "Frames read on one link queue for a connection another engine loop owns, handed to that loop");
     }
 
     /// <summary>Stops the threads. The device stays open (its owner closes it).</summary>
@@ -470,11 +623,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop = true;
-        _wake.Release();
-        _waiter?.Signal();
-        _engineThread?.Join(5000);
-        _readerThread?.Join(5000);
-        _wake.Dispose();
-        _waiter?.Dispose();
+        _engine.Barrier.Cancel();
+        foreach (var runner in _runners) runner.Stop();
+        foreach (var runner in _runners) runner.Join();
     }
 }

@@ -24,4 +24,6 @@ internal enum RequestKind : byte
     RequestUpload,
     /// <summary>A copy of every connection's state for status tools (<see cref="OffloadTarget.SnapshotConnectionsAsync"/>).</summary>
     Snapshot,
+    /// <summary>A loop other than the coordinator drained one connection of a terminate (multi-loop targets).</summary>
+    TerminateFinished,
 }

@@ -69,9 +69,11 @@ internal sealed partial class TargetEngine
             PassUp(frame);
             return;
         }
-        if (c.Terminating is { } op)
+        if (c.Terminating is not null)
         {
-            if (c.UrgentHold) Hold(c, op.FramesAfter, frame);
+            // Held on the connection (its loop's own state); the coordinator puts them in the operation's list when the
+            // connection is done, after the ones held before the terminate.
+            if (c.UrgentHold) Hold(c, c.HeldFrames, frame);
             else PassUp(frame); // spec §6.5: during terminate arrivals are not processed but passed up
             return;
         }

@@ -21,7 +21,7 @@ internal sealed partial class TargetEngine
         {
             var block = visit.Block;
             block.Scratch = visit.Parent;
-            block.MiniportReserved = block.Role == OffloadBlockRole.Linker && _objects.TryGetValue(block.MiniportOffloadContext!.Context, out var existing)
+            block.MiniportReserved = block.Role == OffloadBlockRole.Linker && TryGetAnyObject(block.MiniportOffloadContext!.Context, out var existing)
                 ? existing
                 : null;
         }
@@ -48,7 +48,7 @@ internal sealed partial class TargetEngine
         foreach (var c in installed)
         {
             c.InitiateCompleted = true;
-            MarkDirty(c);
+            c.MarkDirty(); // on the loop that owns it (which services it when the barrier lets it go)
         }
     }
 
@@ -112,9 +112,10 @@ internal sealed partial class TargetEngine
                 var status = CreateConnection(block, path, now, out var connection);
                 if (status != NdisStatus.Success) return status;
                 Install(block, slot, connection!);
-                _connections.Add(connection!.Key, connection);
+                var owner = Loops[connection!.Owner];
+                owner._connections.Add(connection.Key, connection);
                 path.Dependents++;
-                _tcpCount++;
+                Volatile.Write(ref owner._tcpCount, owner._tcpCount + 1);
                 installed.Add(connection);
                 TargetLog.Offloaded(_logger, connection.ToString());
                 return NdisStatus.Success;
@@ -126,7 +127,7 @@ internal sealed partial class TargetEngine
 
     private void Install(OffloadBlock block, OffloadContextSlot slot, OffloadObject obj)
     {
-        _objects.Add(obj.Context, obj);
+        Loops[LoopOfContext(obj.Context)]._objects.Add(obj.Context, obj);
         slot.Context = obj.Context;
         block.MiniportReserved = obj;
     }
@@ -134,7 +135,7 @@ internal sealed partial class TargetEngine
     private NdisStatus CreateConnection(OffloadBlock block, PathObject path, Instant now, out TcpConnection? connection)
     {
         connection = null;
-        if (_tcpCount >= Options.Capabilities.TcpConnectionOffloadCapacity) return NdisStatus.OffloadTcpEntries;
+        if (TotalConnectionCount >= Options.Capabilities.TcpConnectionOffloadCapacity) return NdisStatus.OffloadTcpEntries;
         var constState = block.TcpConst!.Value;
         var cached = block.TcpCached!.Value;
         var delegated = block.TcpDelegated!;
@@ -143,7 +144,8 @@ internal sealed partial class TargetEngine
         if (cached.InitialRcvWnd > Options.MaxReceiveWindow || delegated.RcvWnd > Options.MaxReceiveWindow) return NdisStatus.OffloadTcpRcvWindow;
         var pathConst = path.Const;
         var key = new ConnectionKey(pathConst.DestinationAddress, pathConst.SourceAddress, constState.RemotePort, constState.LocalPort);
-        if (_connections.ContainsKey(key)) return NdisStatus.Failure;
+        var owner = Loops[LoopHash.LoopOf(key, Loops.Length)];
+        if (owner._connections.ContainsKey(key)) return NdisStatus.Failure;
         var addresses = path.IsIpv6
             ? TcpEndpointAddresses.Ipv6(pathConst.SourceAddress.Ipv6, pathConst.DestinationAddress.Ipv6)
             : TcpEndpointAddresses.Ipv4(pathConst.SourceAddress.Ipv4, pathConst.DestinationAddress.Ipv4);
@@ -159,7 +161,7 @@ internal sealed partial class TargetEngine
         var buffers = new List<NblSendBuffer>();
         for (var nbl = sendChain; nbl is not null; nbl = nbl.Next)
         {
-            var buffer = RentSendBuffer();
+            var buffer = owner.RentSendBuffer();
             buffer.Set(nbl, isDisconnect: false);
             buffers.Add(buffer);
             if (ReferenceEquals(nbl, delegated.SendDataTail)) break;
@@ -171,7 +173,7 @@ internal sealed partial class TargetEngine
             long total = NetBufferListChain.GetDataLength(bufferedData);
             if (total > Options.MaxReceiveWindow)
             {
-                foreach (var b in buffers) ReturnSendBuffer(b);
+                foreach (var b in buffers) owner.ReturnSendBuffer(b);
                 return NdisStatus.OffloadTcpRcvWindow;
             }
             received = new byte[total];
@@ -186,11 +188,11 @@ internal sealed partial class TargetEngine
         }
         catch (ArgumentException ex)
         {
-            foreach (var b in buffers) ReturnSendBuffer(b);
+            foreach (var b in buffers) owner.ReturnSendBuffer(b);
             TargetLog.InitiateRefused(_logger, block.ToString(), ex.Message);
             return NdisStatus.Failure;
         }
-        connection = new TcpConnection(this, NewContext(), block.NdisOffloadHandle, path, machine, key, constState, cached);
+        connection = new TcpConnection(owner, NewContext(owner.Index), block.NdisOffloadHandle, path, machine, key, constState, cached);
         connection.StartPolicies(now);
         foreach (var b in buffers) connection.AdoptInitialSend(b);
         connection.HighestSent = delegated.SndMax;

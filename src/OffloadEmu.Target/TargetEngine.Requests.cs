@@ -72,6 +72,10 @@ internal sealed partial class TargetEngine
                     asked.MarkDirty();
                 }
                 return;
+            case RequestKind.TerminateFinished:
+                var finished = (TcpConnection)request.Argument!;
+                ConnectionTerminateDone(finished, finished.Terminating!, now);
+                return;
             case RequestKind.Snapshot:
                 Snapshot((ConnectionSnapshotRequest)request.Argument!);
                 return;
@@ -81,9 +85,9 @@ internal sealed partial class TargetEngine
     // Engine thread: the connections' state is read here and nowhere else; the waiter resumes on the thread pool.
     private void Snapshot(ConnectionSnapshotRequest request)
     {
-        var list = new List<OffloadedConnectionInfo>(Math.Min(request.Max, _connections.Count));
+        var list = new List<OffloadedConnectionInfo>(Math.Min(request.Max, TotalConnectionCount));
         int total = 0;
-        foreach (var c in _connections.Values)
+        foreach (var c in AllConnections)
         {
             if (c.Terminated) continue;
             total++;

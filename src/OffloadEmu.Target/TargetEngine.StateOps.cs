@@ -16,7 +16,7 @@ internal sealed partial class TargetEngine
             var block = visit.Block;
             block.Status = NdisStatus.Success;
             if (block.MiniportOffloadContext is not { HasContext: true } slot) continue;
-            if (!_objects.TryGetValue(slot.Context, out var obj) || obj.Terminated)
+            if (!TryGetAnyObject(slot.Context, out var obj) || obj.Terminated)
             {
                 block.Status = NdisStatus.Failure;
                 continue;
@@ -32,7 +32,7 @@ internal sealed partial class TargetEngine
                 c.Terminating = op;
                 op.Remaining++;
                 c.CompletePendingForUpload();
-                MarkDirty(c);
+                c.MarkDirty();
             }
         }
         if (op.Remaining == 0) CompleteTerminate(op, now);
@@ -75,6 +75,15 @@ internal sealed partial class TargetEngine
         }
         c.FlushCompletions();
         RemoveConnection(c);
+        // The rest touches the operation and the shared path: the coordinator's (at once when this is it).
+        if (Index == 0) ConnectionTerminateDone(c, op, now);
+        else Loops[0].Enqueue(new TargetRequest(RequestKind.TerminateFinished, 0, c));
+    }
+
+    /// <summary>Coordinator: one connection of <paramref name="op"/> is drained and gone from its loop.</summary>
+    private void ConnectionTerminateDone(TcpConnection c, TerminateOperation op, Instant now)
+    {
+        c.Path.Dependents--;
         op.FramesAfter.InsertRange(0, c.HeldFrames);
         c.HeldFrames.Clear();
         op.Remaining--;
@@ -94,8 +103,7 @@ internal sealed partial class TargetEngine
         c.Terminated = true;
         _objects.Remove(c.Context);
         _connections.Remove(c.Key);
-        c.Path.Dependents--;
-        _tcpCount--;
+        Volatile.Write(ref _tcpCount, _tcpCount - 1);
         TargetLog.Uploaded(_logger, c.ToString());
     }
 
@@ -109,7 +117,7 @@ internal sealed partial class TargetEngine
             var block = visits[i];
             block.MiniportReserved = null;
             if (block.MiniportOffloadContext is not { HasContext: true } slot || block.Status != NdisStatus.Success) continue;
-            if (!_objects.TryGetValue(slot.Context, out var obj)) continue;
+            if (!TryGetAnyObject(slot.Context, out var obj)) continue;
             switch (obj)
             {
                 case PathObject path:
@@ -120,7 +128,7 @@ internal sealed partial class TargetEngine
                     }
                     path.Terminated = true;
                     path.Neighbor.Dependents--;
-                    _objects.Remove(path.Context);
+                    Loops[LoopOfContext(path.Context)]._objects.Remove(path.Context);
                     _pathCount--;
                     break;
                 case NeighborObject neighbor:
@@ -131,7 +139,7 @@ internal sealed partial class TargetEngine
                     }
                     block.NeighborDelegated = new NeighborDelegatedState { NicReachabilityDelta = unchecked(NicTicks(now) - neighbor.Nrt) };
                     neighbor.Terminated = true;
-                    _objects.Remove(neighbor.Context);
+                    Loops[LoopOfContext(neighbor.Context)]._objects.Remove(neighbor.Context);
                     _neighborCount--;
                     break;
             }
@@ -149,7 +157,7 @@ internal sealed partial class TargetEngine
             var block = visit.Block;
             block.Status = NdisStatus.Success;
             if (block.MiniportOffloadContext is not { HasContext: true } slot) continue;
-            if (!_objects.TryGetValue(slot.Context, out var obj) || obj.Terminated || obj is TcpConnection { Terminating: not null })
+            if (!TryGetAnyObject(slot.Context, out var obj) || obj.Terminated || obj is TcpConnection { Terminating: not null })
             {
                 block.Status = NdisStatus.Failure;
                 continue;
@@ -166,7 +174,7 @@ internal sealed partial class TargetEngine
                 case PathObject path:
                     // Relink (spec §6.7): a path listed under a neighbour moves to that neighbour.
                     if (visit.Parent?.MiniportOffloadContext is { HasContext: true } parentSlot
-                        && _objects.TryGetValue(parentSlot.Context, out var parentObj) && parentObj is NeighborObject newNeighbor
+                        && TryGetAnyObject(parentSlot.Context, out var parentObj) && parentObj is NeighborObject newNeighbor
                         && !ReferenceEquals(newNeighbor, path.Neighbor))
                     {
                         path.Neighbor.Dependents--;
@@ -181,11 +189,11 @@ internal sealed partial class TargetEngine
                             continue;
                         }
                         path.Cached = pc;
-                        foreach (var c in _connections.Values)
+                        foreach (var c in AllConnections)
                         {
                             if (!ReferenceEquals(c.Path, path)) continue;
                             c.Machine.SetPathMss(PathMss(path));
-                            MarkDirty(c);
+                            c.MarkDirty();
                         }
                     }
                     break;
@@ -194,7 +202,7 @@ internal sealed partial class TargetEngine
                     {
                         c.Machine.UpdateCachedState(tc, now);
                         c.Cached = tc;
-                        MarkDirty(c);
+                        c.MarkDirty();
                     }
                     break;
             }
@@ -211,7 +219,7 @@ internal sealed partial class TargetEngine
             var block = visit.Block;
             block.Status = NdisStatus.Success;
             if (block.MiniportOffloadContext is not { HasContext: true } slot) continue;
-            if (!_objects.TryGetValue(slot.Context, out var obj) || obj.Terminated)
+            if (!TryGetAnyObject(slot.Context, out var obj) || obj.Terminated)
             {
                 block.Status = NdisStatus.Failure;
                 continue;
@@ -219,11 +227,11 @@ internal sealed partial class TargetEngine
             obj.Invalid = true;
         }
         // Connections on invalid objects stop sending at once and ask to be uploaded; objects stay until terminate.
-        foreach (var c in _connections.Values)
+        foreach (var c in AllConnections)
         {
             if (!c.Invalid && !c.Path.EffectivelyInvalid) continue;
             c.RequestRetrieve(TcpUploadReason.InvalidState);
-            MarkDirty(c);
+            c.MarkDirty();
         }
         Completions.PostInvalidateOffloadComplete(Host, root);
     }
@@ -237,7 +245,7 @@ internal sealed partial class TargetEngine
             var block = visit.Block;
             block.Status = NdisStatus.Success;
             if (block.MiniportOffloadContext is not { HasContext: true } slot) continue;
-            if (!_objects.TryGetValue(slot.Context, out var obj) || obj.Terminated)
+            if (!TryGetAnyObject(slot.Context, out var obj) || obj.Terminated)
             {
                 block.Status = NdisStatus.Failure;
                 continue;
@@ -285,7 +293,7 @@ internal sealed partial class TargetEngine
     private void CheckReachability(TcpConnection c, Instant now)
     {
         var n = c.Path.Neighbor;
-        if (n.QueryOutstanding) return;
+        if (n.QueryOutstanding) return; // a cheap look first; IndicateNeighborQuery claims it atomically
         var m = c.Machine;
         if (m.UnsentBytes == 0 && m.SndMax == m.SndUna) return;
         uint nct = NicTicks(now);
@@ -304,7 +312,7 @@ internal sealed partial class TargetEngine
 
     private void IndicateNeighborQuery(NeighborObject n, uint nct)
     {
-        n.QueryOutstanding = true;
+        if (!n.TryBeginQuery()) return; // another loop's connection on the same neighbour asked first
         var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState)
         {
             NdisOffloadHandle = n.Handle,
@@ -336,7 +344,7 @@ internal sealed partial class TargetEngine
     private void OnNeighborQueryAnswered(OffloadBlock block, Instant now)
     {
         var n = (NeighborObject)block.MiniportReserved!;
-        n.QueryOutstanding = false;
+        n.EndQuery();
         uint hrd = block.NeighborCached?.HostReachabilityDelta ?? 0;
         uint nct = NicTicks(now);
         // HRD 0: the host's entry is stale; HRT = NCT mutes re-queries for NceStaleTicks (spec §6.4).

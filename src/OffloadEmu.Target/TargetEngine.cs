@@ -53,16 +53,33 @@ internal sealed partial class TargetEngine
     private bool _paused;
     private Instant _now;
 
-    public TargetEngine(ILinkDevice device, OffloadTargetOptions options, CompletionQueue completions, ILogger? logger)
+    /// <summary>One engine loop over one link queue. <paramref name="first"/> is loop 0 of the same target (null for loop
+    /// 0 itself): the other loops share its frame pool and indication buffers. <paramref name="loops"/> sizes the pool.</summary>
+    public TargetEngine(ILinkDevice device, OffloadTargetOptions options, CompletionQueue completions, ILogger? logger,
+        TargetEngine? first = null, int index = 0, int loops = 1)
     {
         _device = device;
         Options = options;
         Completions = completions;
         _logger = logger ?? NullLogger.Instance;
-        // Buffers sized to the link (MTU + Ethernet, VLAN tag and slack), enough of them preallocated for a full receive
-        // ring plus the host frames and pass-ups in flight, so bursts do not allocate.
-        _framePool = new FramePool(device.Mtu + 64, 2 * options.ReceiveRingCapacity + 1024);
-        _framePool.Preallocate(options.ReceiveRingCapacity + 512);
+        Index = index;
+        Loops = [this];
+        if (first is not null)
+        {
+            _framePool = first._framePool;
+            IndicationBuffers = first.IndicationBuffers;
+            Barrier = first.Barrier;
+        }
+        else
+        {
+            // Buffers sized to the link (MTU + Ethernet, VLAN tag and slack), enough of them preallocated for a full
+            // receive ring (per loop) plus the host frames and pass-ups in flight, so bursts do not allocate.
+            _framePool = new FramePool(device.Mtu + 64, loops * (2 * options.ReceiveRingCapacity + 1024));
+            _framePool.Preallocate(loops * (options.ReceiveRingCapacity + 512));
+            IndicationBuffers = new IndicationBufferPool();
+            Barrier = new LoopBarrier(loops);
+        }
+        _wakeLoop = i => Loops[i].WakeUp?.Invoke();
         _parameters = options.Parameters;
         _tcpConfig = BuildTcpConfig(_parameters);
         _emitter = new FrameEmitter(this);
@@ -106,14 +123,15 @@ internal sealed partial class TargetEngine
 
     /// <summary>Something another thread queued for the next round (requests, received or host frames): checked by a loop
     /// about to sleep after announcing it (a wake-up that came in between is then not lost).</summary>
-    public bool HasQueuedInput => Requests.Count != 0 || HostFrames.Count != 0 || ReceivedFrames.Count != 0;
+    public bool HasQueuedInput => Requests.Count != 0 || HostFrames.Count != 0 || ReceivedFrames.Count != 0 || HasHandOffs
+        || (Index != 0 && Barrier.Requested);
 
     /// <summary>Frames the host sent on the non-offload path, waiting for the engine to transmit them.</summary>
     public FrameRing HostFrames { get; }
 
     public FramePool FramePool => _framePool;
 
-    public IndicationBufferPool IndicationBuffers { get; } = new();
+    public IndicationBufferPool IndicationBuffers { get; }
 
     public ILinkDevice Device => _device;
 
@@ -135,7 +153,7 @@ internal sealed partial class TargetEngine
     /// <summary>Frames dropped because they arrived for a connection after its abortive close (input stopped).</summary>
     public long FramesDroppedAfterAbort;
 
-    public int ConnectionCount => _tcpCount;
+    public int ConnectionCount => Volatile.Read(ref _tcpCount);
 
     /// <summary>Entries in the timer heap, stale ones included (tests: it must stay bounded per connection).</summary>
     internal int TimerEntries => _timers.Count;
@@ -203,6 +221,9 @@ internal sealed partial class TargetEngine
             // host-mode segments and then initiates an offload must not see the offloaded connection's first segments
             // (ACKs owed while frames are processed below go out at once) overtake them on the wire.
             work += DrainHostFrames();
+            // A tree operation (or anything reading other loops' connections) runs with every other loop parked.
+            bool exclusive = Loops.Length > 1 && NeedsAllLoops(request.Kind);
+            if (exclusive) Barrier.Enter(_wakeLoop);
             try
             {
                 HandleRequest(request, now);
@@ -211,10 +232,20 @@ internal sealed partial class TargetEngine
             {
                 TargetLog.RequestFailed(_logger, request.Kind.ToString(), ex);
             }
+            finally
+            {
+                if (exclusive)
+                {
+                    Flush(); // host frames drained before the operation leave before the other loops send anything it caused
+                    Barrier.Exit();
+                }
+            }
         }
+        if (Loops.Length > 1) work += DrainHandOffs(now);
         while (ReceivedFrames.TryDequeue(out var frame))
         {
             work++;
+            if (Loops.Length > 1 && TryHandOff(frame)) continue;
             ProcessFrame(frame.Span, now);
             _framePool.Return(frame);
         }
@@ -223,7 +254,15 @@ internal sealed partial class TargetEngine
             int n;
             while ((n = _device.Receive(readBatch, 0)) > 0)
             {
-                for (int i = 0; i < n; i++) ProcessFrame(readBatch[i].Span, now);
+                if (Loops.Length > 1)
+                {
+                    for (int i = 0; i < n; i++)
+                        if (!TryHandOffFromBatch(readBatch, i)) ProcessFrame(readBatch[i].Span, now);
+                }
+                else
+                {
+                    for (int i = 0; i < n; i++) ProcessFrame(readBatch[i].Span, now);
+                }
                 work += n;
                 if (n < readBatch.Length) break;
             }
@@ -578,10 +617,46 @@ internal sealed partial class TargetEngine
         WakeUp?.Invoke();
     }
 
-    private ulong NewContext() => ++_nextContext;
+    /// <summary>A new context id for an object owned by loop <paramref name="owner"/> (0 for neighbours and paths): the
+    /// owner is <c>context % loops</c>, so a request finds its loop from the context alone. Coordinator only.</summary>
+    private ulong NewContext(int owner = 0)
+    {
+        var coordinator = Loops[0];
+        ulong n = ++coordinator._nextContext;
+        return Loops.Length == 1 ? n : n * (ulong)Loops.Length + (ulong)owner;
+    }
 
-    /// <summary>The connections (for tests and diagnostics; engine thread only).</summary>
+    /// <summary>The loop that owns the object with <paramref name="context"/>.</summary>
+    public int LoopOfContext(ulong context) => Loops.Length == 1 ? 0 : (int)(context % (ulong)Loops.Length);
+
+    /// <summary>The object with <paramref name="context"/>, on whichever loop owns it (its own loop, or any loop while
+    /// the others are parked).</summary>
+    private bool TryGetAnyObject(ulong context, out OffloadObject obj)
+        => Loops[LoopOfContext(context)]._objects.TryGetValue(context, out obj!);
+
+    /// <summary>The connections of this loop (for tests and diagnostics; engine thread only).</summary>
     internal IEnumerable<TcpConnection> Connections => _connections.Values;
 
-    internal bool TryGetObject(ulong context, out OffloadObject obj) => _objects.TryGetValue(context, out obj!);
+    /// <summary>The connections of every loop (coordinator with the others parked, or manual mode).</summary>
+    internal IEnumerable<TcpConnection> AllConnections
+    {
+        get
+        {
+            foreach (var loop in Loops)
+                foreach (var c in loop._connections.Values) yield return c;
+        }
+    }
+
+    /// <summary>Offloaded connections over every loop (each loop's count is written by its own thread).</summary>
+    public int TotalConnectionCount
+    {
+        get
+        {
+            int n = 0;
+            foreach (var loop in Loops) n += Volatile.Read(ref loop._tcpCount);
+            return n;
+        }
+    }
+
+    internal bool TryGetObject(ulong context, out OffloadObject obj) => TryGetAnyObject(context, out obj);
 }

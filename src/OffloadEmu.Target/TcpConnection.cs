@@ -500,6 +500,9 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
 
     public void MarkDirty() => _engine.MarkDirty(this);
 
+    /// <summary>The engine loop that owns the connection (<see cref="LoopHash"/>).</summary>
+    public int Owner => _engine.Index;
+
     public override string ToString()
         => $"tcp ctx 0x{Context:x} {Key.Local}:{Key.LocalPort} <> {Key.Remote}:{Key.RemotePort} {Machine.State}";
 }

@@ -39,9 +39,10 @@ internal sealed class HostStackKernelLab : IDisposable
     /// and the target (null: none).</param>
     /// <param name="impairmentSeed">Seed of the impairment's decisions.</param>
     /// <param name="stackLogger">The host stack's logger (none when null).</param>
+    /// <param name="queues">TAP queues (IFF_MULTI_QUEUE) and target engine loops; 1: an ordinary TAP.</param>
     internal HostStackKernelLab(ITestOutputHelper output, string testName, int snapLength, HostStackOptions? options = null,
         OffloadTargetOptions? targetOptions = null, string? impairment = null, ulong impairmentSeed = 0,
-        Microsoft.Extensions.Logging.ILogger? stackLogger = null)
+        Microsoft.Extensions.Logging.ILogger? stackLogger = null, int queues = 1)
     {
         _output = output;
         _testName = testName;
@@ -50,13 +51,18 @@ internal sealed class HostStackKernelLab : IDisposable
         try
         {
             TapName = $"oehs{Environment.ProcessId}";
-            Tap = new TapDevice(new TapDeviceOptions { Name = TapName });
+            // Several queues: one multi-queue TAP, every queue attached before the TAP moves into the namespace.
+            Taps = TapDevice.OpenQueues(new TapDeviceOptions { Name = TapName }, queues, out string? refusal);
+            if (refusal is not null) _output.WriteLine($"TAP queues: {Taps.Length} of {queues} ({refusal})");
+            Tap = Taps[0];
             Cmd.Run("ip", "link", "set", TapName, "netns", Namespace.Name);
             Namespace.ConfigureInside(TapName, $"{KernelIp}/24");
             Cmd.TryRun("ip", "netns", "exec", Namespace.Name, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
             Capture = snapLength > 0 ? new TcpdumpCapture(Namespace.Name, TapName, snapLength) : null;
             if (impairment is not null) Impairment = new ImpairmentDevice(Tap, impairment, impairment, impairmentSeed);
-            Target = new OffloadTarget(Impairment ?? (OffloadEmu.Link.ILinkDevice)Tap, targetOptions);
+            Target = Taps.Length > 1 && Impairment is null
+                ? new OffloadTarget(Taps, targetOptions)
+                : new OffloadTarget(Impairment ?? (OffloadEmu.Link.ILinkDevice)Tap, targetOptions);
             Stack = new HostStack.HostStack(Target, options ?? DefaultOptions(), stackLogger);
             Target.Start();
             Stack.Start();
@@ -81,6 +87,9 @@ internal sealed class HostStackKernelLab : IDisposable
     internal TestNamespace Namespace { get; }
     internal string TapName { get; } = "";
     internal TapDevice? Tap { get; }
+
+    /// <summary>Every queue of the TAP (one unless the lab was made with several).</summary>
+    internal TapDevice[] Taps { get; } = [];
     internal TcpdumpCapture? Capture { get; }
 
     /// <summary>The impairment between the TAP and the target (null: none); disposed with the target's device.</summary>
@@ -212,6 +221,7 @@ internal sealed class HostStackKernelLab : IDisposable
             capture.Dispose();
         }
         Impairment?.Dispose();   // held frames discarded (it closes the TAP too)
+        foreach (var queue in Taps) queue.Dispose();
         Tap?.Dispose();
         Namespace.Dispose();
         foreach (var f in _files)

@@ -147,4 +147,57 @@ public sealed class MemoryLinkTests
         Assert.Equal(0, allocated);
         Assert.Equal(100 * 8 + 10_000, b.Statistics.FramesIn);
     }
+
+    [Fact]
+    public void Multi_queue_pair_steers_each_frame_to_its_queue_and_every_queue_reaches_the_peer()
+    {
+        MemoryLink.CreateMultiQueue(out var queues, out var peer, 3);
+        using var _p = peer;
+        var pool = new FramePool(2048);
+        // Steer by the frame's first byte (its tag): frame i goes to queue i % 3.
+        peer.Steering = static (frame, n) => frame[0] % n;
+        var batch = new FrameBuffer[7];
+        for (int i = 0; i < batch.Length; i++) batch[i] = Frame(pool, 60, (byte)i);
+        Assert.Equal(7, peer.Send(batch));
+        var rx = new FrameBuffer[8];
+        for (int i = 0; i < rx.Length; i++) rx[i] = pool.Rent();
+        for (int q = 0; q < 3; q++)
+        {
+            int n = queues[q].Receive(rx, 0);
+            var tags = new List<byte>();
+            for (int i = 0; i < n; i++) tags.Add(rx[i].Span[0]);
+            Assert.Equal(Enumerable.Range(0, 7).Where(t => t % 3 == q).Select(t => (byte)t), tags); // in order per queue
+        }
+        Assert.Equal("mem0/q2", queues[2].Name);
+
+        // Every queue sends to the single end, in the order sent.
+        queues[2].Send([Frame(pool, 61, 20)]);
+        queues[0].Send([Frame(pool, 62, 21)]);
+        Assert.Equal(2, peer.Receive(rx, 0));
+        Assert.Equal(20, rx[0].Span[0]);
+        Assert.Equal(21, rx[1].Span[0]);
+
+        // A closed queue: the frames steered to it are counted as interface-down drops, the others still arrive.
+        queues[1].Dispose();
+        Assert.Equal(1, peer.Send([Frame(pool, 60, 0), Frame(pool, 60, 1)]));
+        Assert.Equal(1, peer.Statistics.Drops(DropReason.InterfaceDown));
+        queues[0].Dispose();
+        queues[2].Dispose();
+    }
+
+    [Fact]
+    public void Default_steering_keeps_a_flow_on_one_queue_and_puts_non_ip_on_queue_zero()
+    {
+        var tcp = new byte[14 + 20 + 20];
+        tcp[12] = 0x08;
+        tcp[14] = 0x45;
+        tcp[14 + 9] = 6;
+        tcp[34] = 0x9C; tcp[35] = 0x40; tcp[36] = 0; tcp[37] = 7; // 40000 -> 7
+        int q = MemoryLink.DefaultSteering(tcp, 4);
+        Assert.Equal((40000 * 31 + 7) % 4, q);
+        Assert.Equal(q, MemoryLink.DefaultSteering(tcp, 4));
+        var arp = new byte[60];
+        arp[12] = 0x08; arp[13] = 0x06;
+        Assert.Equal(0, MemoryLink.DefaultSteering(arp, 4));
+    }
 }

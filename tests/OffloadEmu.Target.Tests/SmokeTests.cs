@@ -2,10 +2,13 @@ namespace OffloadEmu.Target.Tests;
 
 public sealed class SmokeTests
 {
-    [Fact]
-    public void Offloaded_connection_sends_and_completes_on_ack()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Offloaded_connection_sends_and_completes_on_ack(int queues)
     {
-        using var lab = new TargetLab();
+        using var lab = new TargetLab(queues: queues);
         var host = lab.Establish();
         ulong context = lab.Offload(host);
         Assert.NotEqual(0UL, context);

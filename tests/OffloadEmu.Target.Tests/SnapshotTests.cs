@@ -4,10 +4,12 @@ namespace OffloadEmu.Target.Tests;
 /// the connection's state as the peer sees it.</summary>
 public sealed class SnapshotTests
 {
-    [Fact]
-    public async Task The_snapshot_is_taken_at_the_engines_next_round_and_matches_the_peers_view_of_the_connection()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task The_snapshot_is_taken_at_the_engines_next_round_and_matches_the_peers_view_of_the_connection(int queues)
     {
-        using var lab = new TargetLab();
+        using var lab = new TargetLab(queues: queues);
         var host = lab.Establish();
         ulong context = lab.Offload(host, out var root);
         var data = Nbls.Pattern(50_000);

@@ -4,9 +4,9 @@ namespace OffloadEmu.Target.Tests;
 /// invalidate, query), §6.10 (statistics) and the non-offload path.</summary>
 public sealed class StateOpsTests
 {
-    private static (TargetLab Lab, OffloadBlock Root, ulong Context) Offloaded(OffloadTargetOptions? options = null)
+    private static (TargetLab Lab, OffloadBlock Root, ulong Context) Offloaded(OffloadTargetOptions? options = null, int queues = 1)
     {
-        var lab = new TargetLab(options);
+        var lab = new TargetLab(options, queues: queues);
         var host = lab.Establish();
         var root = lab.BuildTree(host, out var tcp);
         lab.Api.InitiateOffload(root);
@@ -87,10 +87,12 @@ public sealed class StateOpsTests
         return nbl;
     }
 
-    [Fact]
-    public void Forwarded_segments_are_processed_as_if_from_the_wire_and_a_duplicate_is_harmless()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Forwarded_segments_are_processed_as_if_from_the_wire_and_a_duplicate_is_harmless(int queues)
     {
-        var (lab, _, ctx) = Offloaded();
+        var (lab, _, ctx) = Offloaded(queues: queues);
         using var __ = lab;
         var payload = Nbls.Pattern(700, seed: 9);
         var segment = PeerData(lab, lab.Peer.SndNxt, payload);
@@ -134,10 +136,12 @@ public sealed class StateOpsTests
 
     // ---- hostile input (spec §6.5) --------------------------------------------------------------------------------------
 
-    [Fact]
-    public void Urgent_data_asks_for_upload_is_not_acked_and_goes_up_after_terminate()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Urgent_data_asks_for_upload_is_not_acked_and_goes_up_after_terminate(int queues)
     {
-        var (lab, root, _) = Offloaded();
+        var (lab, root, _) = Offloaded(queues: queues);
         using var __ = lab;
         var urgent = lab.FrameFromPeer(PeerData(lab, lab.Peer.SndNxt, [1, 2, 3], TcpFlags.Ack | TcpFlags.Urg | TcpFlags.Psh, urgent: 3));
         int acksBefore = lab.TargetSegments().Count();
@@ -190,10 +194,12 @@ public sealed class StateOpsTests
         Assert.Contains(lab.Host.Frames, f => f.AsSpan().SequenceEqual(syn));
     }
 
-    [Fact]
-    public void Bad_checksum_is_a_counted_drop_and_statistics_follow_the_traffic()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Bad_checksum_is_a_counted_drop_and_statistics_follow_the_traffic(int queues)
     {
-        var (lab, root, ctx) = Offloaded();
+        var (lab, root, ctx) = Offloaded(queues: queues);
         using var __ = lab;
         var stats = lab.Target.QueryTcpStatistics(false);
         Assert.Equal(1UL, stats.CurrentlyEstablished);
@@ -255,10 +261,12 @@ public sealed class StateOpsTests
 
     // ---- update / invalidate / query (spec §6.7) ------------------------------------------------------------------------
 
-    [Fact]
-    public void Path_mtu_update_shrinks_later_segments()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Path_mtu_update_shrinks_later_segments(int queues)
     {
-        var (lab, root, ctx) = Offloaded();
+        var (lab, root, ctx) = Offloaded(queues: queues);
         using var __ = lab;
         var path = BlockOf(root, OffloadBlockType.Ip4OffloadState);
         path.PathCached = path.PathCached!.Value with { PathMtu = 900 };
@@ -339,10 +347,12 @@ public sealed class StateOpsTests
         Assert.All(sent, f => Assert.True(EthernetFrame.TryCreate(f, out var eth) && eth.Destination == newMac));
     }
 
-    [Fact]
-    public void Invalidated_path_stops_sending_and_asks_for_upload_with_invalid_state()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Invalidated_path_stops_sending_and_asks_for_upload_with_invalid_state(int queues)
     {
-        var (lab, root, ctx) = Offloaded();
+        var (lab, root, ctx) = Offloaded(queues: queues);
         using var __ = lab;
         var path = BlockOf(root, OffloadBlockType.Ip4OffloadState);
         var bare = new OffloadBlock(OffloadBlockType.Ip4OffloadState) { MiniportOffloadContext = path.MiniportOffloadContext, NdisOffloadHandle = path.NdisOffloadHandle };
@@ -361,10 +371,12 @@ public sealed class StateOpsTests
         Assert.NotEqual(NdisStatus.Success, send.Status);
     }
 
-    [Fact]
-    public void Query_reads_the_live_delegated_state_which_matches_the_peer()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Query_reads_the_live_delegated_state_which_matches_the_peer(int queues)
     {
-        var (lab, root, ctx) = Offloaded();
+        var (lab, root, ctx) = Offloaded(queues: queues);
         using var __ = lab;
         lab.Api.TcpOffloadSend(ctx, Nbls.Send(Nbls.Pattern(12_345)));
         lab.Peer.Enqueue(new MemorySendBuffer(Nbls.Pattern(5_432)));
@@ -382,10 +394,12 @@ public sealed class StateOpsTests
 
     // ---- retrieve, hardware failure, adapter status ---------------------------------------------------------------------
 
-    [Fact]
-    public void Hardware_failure_retrieves_aborts_and_the_terminate_returns_failure_with_io_aborted()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Hardware_failure_retrieves_aborts_and_the_terminate_returns_failure_with_io_aborted(int queues)
     {
-        var (lab, root, ctx) = Offloaded();
+        var (lab, root, ctx) = Offloaded(queues: queues);
         using var __ = lab;
         lab.DropToPeer = _ => true;
         var send = Nbls.Send(Nbls.Pattern(5000));
@@ -402,10 +416,12 @@ public sealed class StateOpsTests
         Assert.Equal(NdisStatus.RequestAborted, send.Status);
     }
 
-    [Fact]
-    public void Pause_upload_all_and_resume_are_indicated_in_order()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Pause_upload_all_and_resume_are_indicated_in_order(int queues)
     {
-        var (lab, _, _) = Offloaded();
+        var (lab, _, _) = Offloaded(queues: queues);
         using var __ = lab;
         lab.Target.IndicatePause();
         lab.Target.IndicateUploadAll();

@@ -24,14 +24,24 @@ internal sealed class TargetLab : IDisposable
     private ushort _peerIpId = 1;
 
     public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null,
-        int passThroughLayers = 0, bool ipv6 = false)
+        int passThroughLayers = 0, bool ipv6 = false, int queues = 1)
     {
         Ipv6 = ipv6;
-        MemoryLink.CreatePair(out var nic, out var peer, link);
-        NicSide = nic;
+        MemoryLink peer;
+        if (queues == 1)
+        {
+            MemoryLink.CreatePair(out var nic, out peer, link);
+            NicQueues = [nic];
+        }
+        else
+        {
+            MemoryLink.CreateMultiQueue(out var nics, out peer, queues, link);
+            NicQueues = nics;
+        }
+        NicSide = NicQueues[0];
         PeerSide = peer;
         Queue = CompletionQueue.CreateManual();
-        Target = new OffloadTarget(nic, options, Queue);
+        Target = new OffloadTarget(NicQueues, options, Queue);
         IOffloadTarget api = Target;
         for (int i = 0; i < passThroughLayers; i++) api = new PassThroughOffloadLayer(api, Queue);
         // Every test talks through the contract checker; a rule broken by either side fails the test at Dispose.
@@ -50,6 +60,8 @@ internal sealed class TargetLab : IDisposable
     }
 
     public MemoryLink NicSide { get; }
+    /// <summary>Every link queue of the target (one unless the lab was made with several).</summary>
+    public MemoryLink[] NicQueues { get; }
     public MemoryLink PeerSide { get; }
     public CompletionQueue Queue { get; }
     /// <summary>True when the connection runs over IPv6 (fd00:198:18::/64) instead of IPv4.</summary>
@@ -385,7 +397,7 @@ internal sealed class TargetLab : IDisposable
     {
         var unexpected = Checker.Violations.Where(v => !ExpectedViolations.Contains(v.Rule)).ToList();
         Target.Dispose();
-        NicSide.Dispose();
+        foreach (var q in NicQueues) q.Dispose();
         PeerSide.Dispose();
         Assert.True(unexpected.Count == 0, "contract violations: " + string.Join("; ", unexpected));
     }

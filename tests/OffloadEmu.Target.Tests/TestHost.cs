@@ -21,6 +21,11 @@ internal sealed class TestHost : IOffloadHost
     public List<byte[]> Frames { get; } = [];
     public List<(int Length, NdisStatus Answer)> Indications { get; } = [];
     public MemoryStream IndicatedData { get; } = new();
+    /// <summary>The indicated bytes taken, per connection handle (several connections at once).</summary>
+    public Dictionary<ulong, MemoryStream> IndicatedByHandle { get; } = [];
+
+    /// <summary>Fill <see cref="IndicatedByHandle"/> (off by default: long runs would hold every byte twice).</summary>
+    public bool RecordByHandle { get; set; }
     public List<NetBufferList> Accepted { get; } = [];
 
     /// <summary>Answer to an indication: (status, bytes consumed). Default: take all.</summary>
@@ -85,6 +90,11 @@ internal sealed class TestHost : IOffloadHost
             var bytes = new byte[take];
             nbl.CopyTo(0, bytes);
             IndicatedData.Write(bytes);
+            if (RecordByHandle)
+            {
+                if (!IndicatedByHandle.TryGetValue(ndisOffloadHandle, out var stream)) IndicatedByHandle[ndisOffloadHandle] = stream = new MemoryStream();
+                stream.Write(bytes);
+            }
         }
         if (answer == NdisStatus.Success) Accepted.Add(nbl);
         Indications.Add((length, answer));

@@ -63,8 +63,8 @@ internal static partial class DaemonLog
     [LoggerMessage(EventId = 6052, Level = LogLevel.Error, Message = "A host callback failed on the completion queue")]
     internal static partial void HostCallbackFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 6053, Level = LogLevel.Warning, Message = "Nic:Queues={Queues}: the target runs one engine loop (the link devices have one queue); connections are not spread over several loops yet")]
-    internal static partial void QueuesNotSpread(ILogger logger, int queues);
+    [LoggerMessage(EventId = 6053, Level = LogLevel.Information, Message = "Offload target runs {Loops} engine loops (Nic:Queues={Queues}), connections hashed to loops by their 4-tuple, over {DeviceQueues} device queue of {Link}: the link service reads it and hands each frame to the loop owning its connection; the loops' sends are serialized on it")]
+    internal static partial void QueuesInUse(ILogger logger, int loops, int queues, int deviceQueues, string link);
 
     [LoggerMessage(EventId = 6060, Level = LogLevel.Information, Message = "Control protocol served on {Endpoint}")]
     internal static partial void ControlServing(ILogger logger, string endpoint);

@@ -64,12 +64,22 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
         var errors = _options.Validate();
         if (errors.Count > 0) throw new InvalidOperationException("offload target options: " + string.Join("; ", errors));
         _completions = new CompletionQueue(ex => DaemonLog.HostCallbackFailed(_logger, ex));
-        var target = new OffloadTarget(device, _options, _completions, _loggers.CreateLogger("OffloadEmu.Target"));
+        // Nic:Queues > 1: that many engine loops over the link stack's one device (capture, impairment and re-attach
+        // stay whole): the receive loop dispatches frames to loops by hash, the loops share the device for sending.
+        IReadOnlyList<ILinkDevice> queues = [device];
+        if (_queues > 1)
+        {
+            var shared = new SharedSendDevice(device);
+            var list = new ILinkDevice[_queues];
+            Array.Fill<ILinkDevice>(list, shared);
+            queues = list;
+        }
+        var target = new OffloadTarget(queues, _options, _completions, _loggers.CreateLogger("OffloadEmu.Target"));
         target.Bind(_slot);
         target.Start(_time, readDevice: false);
         Volatile.Write(ref _hostView, new SlotBoundTarget(target, _slot));
         Volatile.Write(ref _target, target);
-        if (_queues > 1) DaemonLog.QueuesNotSpread(_logger, _queues);
+        if (_queues > 1) DaemonLog.QueuesInUse(_logger, target.QueueCount, _queues, 1, device.Name);
         DaemonLog.TargetStarted(_logger, device.Name, target.MacAddress.ToString(), (int)_options.Capabilities.TcpConnectionOffloadCapacity,
             _options.Parameters.TicksPerSecond);
     }

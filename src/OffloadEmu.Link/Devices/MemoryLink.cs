@@ -25,6 +25,8 @@ public sealed class MemoryLink : ILinkDevice
     private int _count;     // queued frames
     private bool _disposed;
     private MemoryLink _peer = null!;
+    // A multi-queue pair: the single end's peers, one per queue (null for a plain pair).
+    private MemoryLink[]? _queues;
 
     private MemoryLink(string name, MacAddress mac, int mtu, int capacity)
     {
@@ -51,6 +53,61 @@ public sealed class MemoryLink : ILinkDevice
         b = new MemoryLink(options.NameB, options.MacAddressB, options.Mtu, options.Capacity);
         a._peer = b;
         b._peer = a;
+    }
+
+    /// <summary>
+    /// Creates a multi-queue pair, as a multi-queue NIC and the wire: <paramref name="queues"/> ends on one side (each a
+    /// queue: what it sends reaches <paramref name="peer"/>), one end on the other, whose sends go to the queue its
+    /// <see cref="Steering"/> picks per frame (default <see cref="DefaultSteering"/>, a flow hash).
+    /// </summary>
+    /// <param name="queues">The queue ends (names "NAMEA/qI", same MAC).</param>
+    /// <param name="peer">The single end.</param>
+    /// <param name="queueCount">How many queues (1–64).</param>
+    /// <param name="options">Capacity (per queue), MTU, names and MACs; null for the defaults.</param>
+    public static void CreateMultiQueue(out MemoryLink[] queues, out MemoryLink peer, int queueCount, MemoryLinkOptions? options = null)
+    {
+        options ??= new MemoryLinkOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(queueCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(queueCount, 64);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Mtu, 46);
+        peer = new MemoryLink(options.NameB, options.MacAddressB, options.Mtu, options.Capacity);
+        queues = new MemoryLink[queueCount];
+        for (int i = 0; i < queueCount; i++)
+        {
+            queues[i] = new MemoryLink(queueCount == 1 ? options.NameA : $"{options.NameA}/q{i}", options.MacAddressA, options.Mtu, options.Capacity);
+            queues[i]._peer = peer;
+        }
+        peer._peer = queues[0];
+        peer._queues = queues;
+    }
+
+    /// <summary>The single end of a multi-queue pair: picks the queue each frame it sends arrives on (the frame, the
+    /// number of queues; the result is taken modulo the queues). Any thread; read once per frame.</summary>
+    public MemoryLinkSteering Steering { get; set; } = DefaultSteering;
+
+    /// <summary>A flow hash as a NIC's RSS would (not the target's loop hash, so some frames arrive on a queue whose
+    /// loop does not own the connection): TCP/UDP over IPv4 or IPv6 by source and destination port
+    /// (<c>(srcPort × 31 + dstPort) mod queues</c>); everything else on queue 0.</summary>
+    public static int DefaultSteering(ReadOnlySpan<byte> frame, int queues)
+    {
+        if (queues <= 1 || frame.Length < 14) return 0;
+        int offset = 12;
+        int etherType = frame[offset] << 8 | frame[offset + 1];
+        if (etherType == 0x8100 && frame.Length >= 18)
+        {
+            offset += 4;
+            etherType = frame[offset] << 8 | frame[offset + 1];
+        }
+        int ip = offset + 2;
+        int l4;
+        if (etherType == 0x0800 && frame.Length >= ip + 20 && (frame[ip + 9] == 6 || frame[ip + 9] == 17)) l4 = ip + (frame[ip] & 0x0F) * 4;
+        else if (etherType == 0x86DD && frame.Length >= ip + 40 && (frame[ip + 6] == 6 || frame[ip + 6] == 17)) l4 = ip + 40;
+        else return 0;
+        if (frame.Length < l4 + 4) return 0;
+        int source = frame[l4] << 8 | frame[l4 + 1];
+        int destination = frame[l4 + 2] << 8 | frame[l4 + 3];
+        return (source * 31 + destination) % queues;
     }
 
     /// <inheritdoc/>
@@ -140,6 +197,7 @@ public sealed class MemoryLink : ILinkDevice
     public int Send(ReadOnlySpan<FrameBuffer> frames)
     {
         lock (_gate) ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_queues is { } queues) return SendSteered(frames, queues);
         var peer = _peer;
         int sent = 0;
         lock (peer._gate)
@@ -160,6 +218,36 @@ public sealed class MemoryLink : ILinkDevice
                 sent++;
             }
             if (sent > 0) Monitor.PulseAll(peer._gate);
+        }
+        return sent;
+    }
+
+    // The single end of a multi-queue pair: each frame to the queue the steering picks, in order per queue.
+    private int SendSteered(ReadOnlySpan<FrameBuffer> frames, MemoryLink[] queues)
+    {
+        var steering = Steering;
+        int sent = 0;
+        foreach (var frame in frames)
+        {
+            int length = frame.Length;
+            if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
+            int q = steering(frame.Span, queues.Length) % queues.Length;
+            if (q < 0) q += queues.Length;
+            var peer = queues[q];
+            lock (peer._gate)
+            {
+                if (peer._disposed) { Statistics.CountDrop(DropReason.InterfaceDown); continue; }
+                if (peer._count == peer._slots.Length) { Statistics.CountDrop(DropReason.QueueFull); continue; }
+                int tail = peer._head + peer._count;
+                if (tail >= peer._slots.Length) tail -= peer._slots.Length;
+                frame.Span.CopyTo(peer._slots[tail]);
+                peer._lengths[tail] = length;
+                peer._timestamps[tail] = frame.TimestampNs != 0 ? frame.TimestampNs : WallClock.NowNs();
+                peer._count++;
+                Statistics.CountOut(length);
+                sent++;
+                Monitor.PulseAll(peer._gate);
+            }
         }
         return sent;
     }

@@ -52,6 +52,13 @@ public sealed unsafe class PacketSocketDevice : ILinkDevice, IReadinessSource
             if (Libc.Bind(fd, &addr, (uint)sizeof(SockAddrLl)) < 0)
                 throw new LinkDeviceException(Name, "bind(AF_PACKET) failed", Libc.Errno);
 
+            if (options.FanoutGroup is ushort group)
+            {
+                int fanout = group | (Libc.PACKET_FANOUT_HASH << 16);
+                if (Libc.SetSockOpt(fd, Libc.SOL_PACKET, Libc.PACKET_FANOUT, &fanout, sizeof(int)) < 0)
+                    throw new LinkDeviceException(Name, $"PACKET_FANOUT (group {group}, hash) failed", Libc.Errno);
+            }
+
             if (options.Promiscuous)
             {
                 var mreq = default(PacketMReq);
@@ -67,6 +74,49 @@ public sealed unsafe class PacketSocketDevice : ILinkDevice, IReadinessSource
             throw;
         }
         _fd = fd;
+    }
+
+    private static int s_fanoutGroups;
+
+    /// <summary>
+    /// Opens <paramref name="queues"/> packet sockets on one interface joined in one PACKET_FANOUT group (hash mode): the
+    /// kernel gives each received frame to one socket by its flow hash; each socket sends on its own. A socket the kernel
+    /// refuses ends the list there: the result may be shorter than asked (<paramref name="refusal"/> says why).
+    /// </summary>
+    /// <exception cref="LinkDeviceException">Not even one socket could be opened.</exception>
+    public static PacketSocketDevice[] OpenQueues(PacketSocketDeviceOptions options, int queues, out string? refusal)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
+        refusal = null;
+        if (queues == 1) return [new PacketSocketDevice(options)];
+        // A group id unique to this process and call (ids are per network namespace).
+        ushort group = (ushort)(Environment.ProcessId * 31 + Interlocked.Increment(ref s_fanoutGroups));
+        PacketSocketDevice first;
+        try
+        {
+            first = new PacketSocketDevice(options.WithFanout(group));
+        }
+        catch (LinkDeviceException ex)
+        {
+            var single = new PacketSocketDevice(options);
+            refusal = $"PACKET_FANOUT refused ({ex.Message}; errno {ex.Errno})";
+            return [single];
+        }
+        var list = new List<PacketSocketDevice>(queues) { first };
+        for (int i = 1; i < queues; i++)
+        {
+            try
+            {
+                list.Add(new PacketSocketDevice(options.WithFanout(group)));
+            }
+            catch (LinkDeviceException ex)
+            {
+                refusal = $"socket {i} refused: {ex.Message} (errno {ex.Errno})";
+                break;
+            }
+        }
+        return [.. list];
     }
 
     /// <summary>Opens a promiscuous packet socket on <paramref name="interfaceName"/>.</summary>

@@ -20,4 +20,18 @@ public sealed class PacketSocketDeviceOptions
 
     /// <summary>SO_RCVBUF/SO_SNDBUF in bytes; null keeps the kernel default.</summary>
     public int? SocketBufferBytes { get; init; }
+
+    /// <summary>Join the socket to this PACKET_FANOUT group (hash mode: the kernel spreads received frames over the
+    /// group's sockets by flow hash); null: no fanout. <see cref="PacketSocketDevice.OpenQueues"/> sets it.</summary>
+    public ushort? FanoutGroup { get; init; }
+
+    internal PacketSocketDeviceOptions WithFanout(ushort group) => new()
+    {
+        InterfaceName = InterfaceName,
+        Promiscuous = Promiscuous,
+        MacAddress = MacAddress,
+        Mtu = Mtu,
+        SocketBufferBytes = SocketBufferBytes,
+        FanoutGroup = group,
+    };
 }

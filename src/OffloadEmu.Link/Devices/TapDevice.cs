@@ -48,7 +48,8 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
         try
         {
             var req = IfReq.ForName(requested);
-            req.Flags = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (options.VnetHeader ? Libc.IFF_VNET_HDR : 0));
+            req.Flags = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (options.VnetHeader ? Libc.IFF_VNET_HDR : 0)
+                | (options.MultiQueue ? Libc.IFF_MULTI_QUEUE : 0));
             if (Libc.Ioctl(fd, Libc.TUNSETIFF, &req) < 0)
                 throw new LinkDeviceException(requested, "TUNSETIFF failed (busy, not a TAP, or no permission)", Libc.Errno);
             Name = req.GetName();
@@ -85,6 +86,49 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
 
     /// <summary>Creates or attaches to the TAP <paramref name="name"/> (a "%d" pattern is allowed).</summary>
     public static TapDevice Open(string name, MacAddress? macAddress = null) => new(new TapDeviceOptions { Name = name, MacAddress = macAddress });
+
+    /// <summary>
+    /// Opens <paramref name="queues"/> queues of one multi-queue TAP (IFF_MULTI_QUEUE; TUNSETIFF on each descriptor, the
+    /// first creates or attaches as <paramref name="options"/> say, the others attach to the name it resolved). For
+    /// frames it sends to us the kernel's tun driver picks the queue per flow: the queue we last transmitted that flow
+    /// on (automq), else by the packet's hash. A TAP that cannot be multi-queue (created without <c>multi_queue</c>)
+    /// gives one ordinary queue, and a queue the kernel refuses ends the list there: the result may be shorter than
+    /// asked (<paramref name="refusal"/> says why; null when all were opened).
+    /// </summary>
+    /// <exception cref="LinkDeviceException">Not even one queue could be opened.</exception>
+    public static TapDevice[] OpenQueues(TapDeviceOptions options, int queues, out string? refusal)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
+        refusal = null;
+        if (queues == 1) return [new TapDevice(options)];
+        TapDevice first;
+        try
+        {
+            first = new TapDevice(options.ForQueue(options.Name, multiQueue: true, first: true));
+        }
+        catch (LinkDeviceException ex)
+        {
+            // Typically EINVAL: an existing TAP made without multi_queue. One ordinary queue, as before.
+            var single = new TapDevice(options);
+            refusal = $"the TAP cannot be opened multi-queue ({ex.Message}; errno {ex.Errno}); create it with 'ip tuntap add ... multi_queue'";
+            return [single];
+        }
+        var list = new List<TapDevice>(queues) { first };
+        for (int i = 1; i < queues; i++)
+        {
+            try
+            {
+                list.Add(new TapDevice(options.ForQueue(first.Name, multiQueue: true, first: false)));
+            }
+            catch (LinkDeviceException ex)
+            {
+                refusal = $"queue {i} refused: {ex.Message} (errno {ex.Errno})";
+                break;
+            }
+        }
+        return [.. list];
+    }
 
     /// <summary>Attaches to an existing persistent TAP <paramref name="name"/> in this namespace.</summary>
     public static TapDevice Attach(string name, MacAddress? macAddress = null)

@@ -34,4 +34,22 @@ public sealed class TapDeviceOptions
     /// strips on receive and writes as all-zero (no offload requested) on send. Off by default.
     /// </summary>
     public bool VnetHeader { get; init; }
+
+    /// <summary>
+    /// Open with IFF_MULTI_QUEUE: this descriptor is one queue of a multi-queue TAP (every queue of it must be opened so;
+    /// a TAP created without it refuses). <see cref="TapDevice.OpenQueues"/> sets it. Off by default.
+    /// </summary>
+    public bool MultiQueue { get; init; }
+
+    /// <summary>A copy with <see cref="MultiQueue"/> and the resolved <paramref name="name"/> (queues after the first).</summary>
+    internal TapDeviceOptions ForQueue(string name, bool multiQueue, bool first) => new()
+    {
+        Name = name,
+        AttachOnly = first && AttachOnly,
+        Persist = first && Persist,
+        MacAddress = MacAddress,
+        Mtu = Mtu,
+        VnetHeader = VnetHeader,
+        MultiQueue = multiQueue,
+    };
 }

@@ -107,6 +107,8 @@ internal static unsafe partial class Libc
     internal const int PACKET_ADD_MEMBERSHIP = 1;
     internal const int PACKET_MR_PROMISC = 1;
     internal const int PACKET_IGNORE_OUTGOING = 23;
+    internal const int PACKET_FANOUT = 18;
+    internal const int PACKET_FANOUT_HASH = 0;
     internal const ushort ETH_P_ALL = 0x0003;
     internal const byte PACKET_OUTGOING = 4;
 
@@ -118,6 +120,7 @@ internal static unsafe partial class Libc
     internal const short IFF_TAP = 0x0002;
     internal const short IFF_NO_PI = 0x1000;
     internal const short IFF_VNET_HDR = 0x4000;
+    internal const short IFF_MULTI_QUEUE = 0x0100;
 
     // Interface ioctls (linux/sockios.h).
     internal const nuint SIOCGIFFLAGS = 0x8913;
