@@ -613,8 +613,38 @@ public sealed partial class HostStack
                 foreach (var c in _connectionList.ToArray())
                     if (c.Location == ConnectionLocation.Offloaded) StartUpload(c, releasing: false);
                 break;
+            case NdisStatus.AdapterRemoved:
+                TargetGone();
+                break;
         }
     }
+
+    /// <summary>The target is gone for good (ADAPTER_REMOVED: a remote target's control session closed). It completed
+    /// everything it had first (offloaded connections were retrieved with a hardware failure and aborted, a pending
+    /// initiate failed and its connection is back in host mode), but host mode has no NIC to send through either: every
+    /// connection fails now with an error that says so, rather than retransmitting into nothing until TCP gives up, and
+    /// new connections and accepts fail at once.</summary>
+    private void TargetGone()
+    {
+        if (_targetGoneError is not null) return;
+        var error = TargetGoneError();
+        _targetGoneError = error;
+        _offloadPaused = true;
+        foreach (var c in _connectionList.ToArray())
+        {
+            if (c.Location == ConnectionLocation.Closed) continue;
+            c.TargetFailed = true;
+            if (!c.Failed) FailConnection(c, error);
+            else if (c.Location == ConnectionLocation.Host) FinishConnection(c, error);
+        }
+        foreach (var listener in _listeners.Values) listener.Fail(error);
+    }
+
+    private Exception? _targetGoneError;
+
+    private static IOException TargetGoneError() => new(
+        "The offload target is gone (adapter removed: the control session to the daemon closed); the connection cannot continue.",
+        new SocketException((int)SocketError.NetworkDown));
 
     private void AbortOffloaded(HostConnection c)
     {
