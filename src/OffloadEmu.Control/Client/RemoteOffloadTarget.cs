@@ -99,9 +99,21 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         var hello = reply as HelloReplyMessage ?? throw new ControlProtocolException(ProtocolError.OutOfOrder, $"expected a hello reply, got {reply.Type}");
         _current = hello.Current;
         HardwareCapabilities = hello.Hardware;
+        ProtocolVersion = hello.Version;
+        // Version 2: a state request too big for one message goes in fragments.
+        if (hello.Version >= ControlProtocol.FragmentVersion) _connection.FragmentType = MessageType.Fragment;
         MacAddress = hello.MacAddress;
         Mtu = hello.Mtu;
     }
+
+    /// <summary>The protocol version the server agreed to in its hello reply.</summary>
+    public ushort ProtocolVersion { get; private set; }
+
+    /// <summary>State requests sent in fragments so far (docs/control.md, fragmented messages).</summary>
+    public long FragmentedRequests => _connection.FragmentedMessages;
+
+    /// <summary>Completions received in fragments so far (reader thread; tests).</summary>
+    internal long FragmentedCompletions { get; private set; }
 
     /// <summary>True until the connection to the server is lost or closed.</summary>
     public bool IsConnected => Volatile.Read(ref _closed) == 0;
@@ -275,12 +287,14 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         _ = Host;
         var message = new StateRequestMessage(type) { Root = root, RequestId = NextRequestId(), Ids = _sendIds };
         // A state tree carries NBL chains (an initiate: the connection's unacknowledged send data and buffered receive
-        // data) and is one message: above the protocol's limit the server would close the session (Oversized). Refuse
-        // it here instead, the whole tree RESOURCES, so the host keeps the connection and the session lives on.
-        if (message.PayloadLength() > _connection.MaxMessageSize)
+        // data). Above the message size it goes in fragments (protocol version 2, docs/control.md); above what a
+        // fragmented message may hold, or to a server that cannot take fragments, it is refused here, the whole tree
+        // RESOURCES, so the host keeps the connection and the session lives on (the server would close it Oversized).
+        // Counted without ids: an id given to an NBL that is never sent could be completed by the loss of the server.
+        long length = new StateRequestMessage(type) { Root = root }.PayloadLength();
+        if (length > _connection.MaxMessageSize && (_connection.FragmentType == 0 || length > ControlProtocol.MaxFragmentedMessageSize))
         {
             OffloadTree.SetStatus(root, NdisStatus.Resources);
-            for (var nbl = FirstChain(root); nbl is not null; nbl = nbl.Next) ForgetId(nbl);   // ids the count assigned
             _dispatch.Schedule(_ => CompleteState(type, root), null);
             return NdisStatus.Pending;
         }
@@ -372,9 +386,11 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             }
             var tail = head;
             int count = 1;
-            while (tail.Next is { } next && count < ControlProtocol.MaxChainLength && size + EncodedSize(next) <= limit)
+            while (tail.Next is { } next && count < ControlProtocol.MaxChainLength)
             {
-                size += EncodedSize(next);
+                long nextSize = EncodedSize(next);
+                if (size + nextSize > limit) break;
+                size += nextSize;
                 tail = next;
                 count++;
             }
@@ -449,6 +465,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         try
         {
             await _connection.ReceiveLoopAsync(OnMessage).ConfigureAwait(false);
+            if (_fragments.InProgress) throw MessageReader.Malformed("connection closed inside a fragmented message");
         }
         catch (ControlProtocolException ex)
         {
@@ -466,12 +483,37 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             CloseReason = reason;
         }
         CloseReason ??= reason;
+        _fragments.Release();
         OnConnectionLost();
     }
 
     private bool OnMessage(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
     {
         if (ControlMessage.IsClientToServer(type)) throw new ControlProtocolException(ProtocolError.UnknownType, $"server sent a request type {type}");
+        if (type == MessageType.ServerFragment)
+        {
+            if (_connection.FragmentType == 0)
+                throw new ControlProtocolException(ProtocolError.UnknownType, $"ServerFragment needs protocol version {ControlProtocol.FragmentVersion}; this session speaks {ProtocolVersion}");
+            if (!_fragments.Add(requestId, payload, out var inner, out var whole)) return true;
+            try
+            {
+                FragmentedCompletions++;
+                return OnWholeMessage(inner, requestId, whole);
+            }
+            finally
+            {
+                _fragments.Release();
+            }
+        }
+        _fragments.CheckNotInterrupted(type);
+        return OnWholeMessage(type, requestId, payload);
+    }
+
+    // Only completions come in fragments (a terminate returning more undelivered receive data than one message holds).
+    private readonly FragmentAssembler _fragments = new(static type => type == MessageType.StateComplete);
+
+    private bool OnWholeMessage(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
+    {
         var message = ControlMessage.Decode(type, requestId, payload);
         if (Trace is { } trace) lock (trace) trace.Add("R " + Describe(message));
         switch (message)
