@@ -19,6 +19,10 @@ namespace OffloadEmu.Benchmarks;
 ///       SECONDS (the latency of one terminate+initiate pair: serial_ops_per_s= serial_p50_us= serial_p99_us=), then
 ///       INFLIGHT connections (default 32) cycling at once, the stack allowing as many initiates in flight, for SECONDS:
 ///       inflight= ops= seconds= ops_per_s= alloc_bytes_per_op= (managed bytes this process allocated per pair).
+///   OffloadEmu.Benchmarks churn-server SECONDS [INFLIGHT]
+///       the same against a ControlServer and OffloadTarget (on a MemoryLink) in this process: the same figures, the
+///       allocations now those of client, server and target together (less the client's from churn-daemon = the
+///       server's and the target's).
 ///   OffloadEmu.Benchmarks scale SOCKET DAEMON_PID LOCAL/PREFIX REMOTE PORT NPORTS IDLE ACTIVE SECONDS IDLE_SECONDS
 ///       ACTIVE connections to REMOTE:PORT.. (a kernel listener that keeps them, `tcpbench hold`), offloaded; their
 ///       write throughput alone (bytes written between 1 s and 1+SECONDS s of writing); then IDLE more, offloaded, the
@@ -40,6 +44,8 @@ internal static class NetBench
                     return ChurnLocal(D(args[1]));
                 case "churn-daemon" when args.Length is 4 or 5:
                     return ChurnDaemon(args[1], args[2], D(args[3]), args.Length == 5 ? int.Parse(args[4], Inv) : 32).GetAwaiter().GetResult();
+                case "churn-server" when args.Length is 2 or 3:
+                    return ChurnServer(D(args[1]), args.Length == 3 ? int.Parse(args[2], Inv) : 32).GetAwaiter().GetResult();
                 case "scale" when args.Length == 11:
                     return Scale(args[1], int.Parse(args[2], Inv), args[3], Ipv4Address.Parse(args[4]), ushort.Parse(args[5], Inv),
                         int.Parse(args[6], Inv), int.Parse(args[7], Inv), int.Parse(args[8], Inv), D(args[9]), D(args[10])).GetAwaiter().GetResult();
@@ -50,7 +56,7 @@ internal static class NetBench
             Console.Error.WriteLine($"{args[0]}: {ex.Message}");
             return 2;
         }
-        Console.Error.WriteLine("usage: churn-local SECONDS | churn-daemon SOCKET LOCAL/PREFIX SECONDS [INFLIGHT] | "
+        Console.Error.WriteLine("usage: churn-local SECONDS | churn-daemon SOCKET LOCAL/PREFIX SECONDS [INFLIGHT] | churn-server SECONDS [INFLIGHT] | "
             + "scale SOCKET DAEMON_PID LOCAL/PREFIX REMOTE PORT NPORTS IDLE ACTIVE SECONDS IDLE_SECONDS");
         return 2;
     }
@@ -95,6 +101,27 @@ internal static class NetBench
         });
         stack.Start();
         return stack;
+    }
+
+    private static async Task<int> ChurnServer(double seconds, int inflight)
+    {
+        var dir = Directory.CreateTempSubdirectory("oe-churn-");
+        try
+        {
+            Link.Devices.MemoryLink.CreatePair(out var nic, out var peer);
+            using var _n = nic;
+            using var _p = peer;
+            using var target = new Target.OffloadTarget(nic);
+            string path = Path.Combine(dir.FullName, "control.sock");
+            await using var server = new Control.Server.ControlServer(target, new Control.Server.ControlServerOptions { Path = path });
+            server.Start();
+            target.Start();
+            return await ChurnDaemon(path, "198.18.0.2/24", seconds, inflight).ConfigureAwait(false);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 
     private static async Task<int> ChurnDaemon(string socket, string local, double seconds, int inflight)
