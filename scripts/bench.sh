@@ -16,7 +16,8 @@
 #          against `offloademu listen --echo` (embedded and through the daemon) and against the kernel's echo over
 #          the veth pair, both ends taskset onto one CPU, then onto two different CPUs.
 #   churn  initiate+terminate per second: in-process (OffloadTargetBenchmarks.InitiateTerminate in a loop) and
-#          through the daemon (a synthetic connection uploaded and offloaded again over the control socket).
+#          through the daemon (synthetic connections uploaded and offloaded again over the control socket): one at a
+#          time (with the latency of a pair), then BENCH_CHURN_INFLIGHT (default 32) at once.
 #   scale  N idle offloaded connections (default 10,000, --scale N) through the daemon to a kernel listener that keeps
 #          them (tcpbench hold): the daemon's resident memory per connection and CPU while idle, then the write
 #          throughput of 100 active connections among them against the same 100 alone.
@@ -486,10 +487,15 @@ run_churn() {
         "OffloadEmu.Benchmarks churn-local $SECONDS_PER_RUN" "no kernel figure: the kernel has no offload; MemoryLink, one thread"
     progress "offload churn through the daemon"
     start_daemon
-    dotnet "$BENCH_DLL" churn-daemon "$SOCK" 198.18.0.2/24 "$SECONDS_PER_RUN" >"$WORK/churn-daemon.out" 2>&1
+    # One connection alone (the latency of a pair), then BENCH_CHURN_INFLIGHT (32) cycling at once, as a host stack
+    # offloading many connections keeps several initiates and terminates in flight.
+    local inflight="${BENCH_CHURN_INFLIGHT:-32}"
+    dotnet "$BENCH_DLL" churn-daemon "$SOCK" 198.18.0.2/24 "$SECONDS_PER_RUN" "$inflight" >"$WORK/churn-daemon.out" 2>&1
     [[ -z $(kv ops_per_s "$WORK/churn-daemon.out") ]] && say "  churn-daemon failed: $(tail -3 "$WORK/churn-daemon.out" | tr '\n' ' ')"
-    row churn-daemon churn "terminate+initiate through the daemon (TCP object)" "$(kv ops_per_s "$WORK/churn-daemon.out")" "ops/s" - "min:20000" \
-        "OffloadEmu.Benchmarks churn-daemon SOCK 198.18.0.2/24 $SECONDS_PER_RUN" "a synthetic connection uploaded and offloaded again (RemoteOffloadTarget)"
+    row churn-daemon-1 churn "terminate+initiate through the daemon, one at a time" "$(kv serial_ops_per_s "$WORK/churn-daemon.out")" "ops/s" - - \
+        "OffloadEmu.Benchmarks churn-daemon SOCK 198.18.0.2/24 $SECONDS_PER_RUN $inflight" "p50 $(kv serial_p50_us "$WORK/churn-daemon.out") us, p99 $(kv serial_p99_us "$WORK/churn-daemon.out") us per pair"
+    row churn-daemon churn "terminate+initiate through the daemon, $inflight in flight (TCP object)" "$(kv ops_per_s "$WORK/churn-daemon.out")" "ops/s" - "min:20000" \
+        "OffloadEmu.Benchmarks churn-daemon SOCK 198.18.0.2/24 $SECONDS_PER_RUN $inflight" "synthetic connections uploaded and offloaded again (RemoteOffloadTarget); $(kv alloc_bytes_per_op "$WORK/churn-daemon.out") B allocated per pair in the client"
 }
 
 # --- scale ------------------------------------------------------------------------------------------------------------

@@ -18,11 +18,11 @@ local types = {
     [1] = "Hello", [2] = "SetParameters", [3] = "QueryStatistics", [4] = "ResetStatistics", [5] = "SendFrame",
     [6] = "InitiateOffload", [7] = "TerminateOffload", [8] = "UpdateOffload", [9] = "InvalidateOffload",
     [10] = "QueryOffloadState", [11] = "TcpSend", [12] = "TcpReceive", [13] = "TcpDisconnect", [14] = "TcpForward",
-    [15] = "ReceiveConsumed", [16] = "QueryStatus", [17] = "QueryParameters",
+    [15] = "ReceiveConsumed", [16] = "QueryStatus", [17] = "QueryParameters", [18] = "Fragment",
     [64] = "HelloReply", [65] = "Error", [66] = "StatusReply", [67] = "StatisticsReply", [68] = "StateComplete",
     [69] = "TcpSendComplete", [70] = "TcpReceiveComplete", [71] = "TcpDisconnectComplete", [72] = "TcpForwardComplete",
     [73] = "ReceiveIndicate", [74] = "TcpEvent", [75] = "NeighborEvent", [76] = "AdapterStatus", [77] = "ReceiveFrame",
-    [78] = "StatusInfo", [79] = "ParametersReply",
+    [78] = "StatusInfo", [79] = "ParametersReply", [80] = "ServerFragment",
 }
 local events = { [1] = "SendBacklogChange", [2] = "Disconnect", [3] = "Retrieve", [4] = "Abort" }
 local operations = { [0] = "Initiate", [1] = "Terminate", [2] = "Update", [3] = "Invalidate", [4] = "Query" }

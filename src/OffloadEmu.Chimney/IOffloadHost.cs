@@ -70,7 +70,8 @@ public interface IOffloadHost
 
     /// <summary>
     /// Adapter status for offload (NdisMIndicateStatusEx, spec §6.6): <see cref="NdisStatus.OffloadPause"/>,
-    /// <see cref="NdisStatus.UploadAll"/> or <see cref="NdisStatus.OffloadResume"/>.
+    /// <see cref="NdisStatus.UploadAll"/> or <see cref="NdisStatus.OffloadResume"/>; <see cref="NdisStatus.AdapterRemoved"/>
+    /// when the target is gone for good (a remote target's control session closed), after everything it had completed.
     /// </summary>
     void IndicateStatus(NdisStatus adapterStatus);
     /// <summary>

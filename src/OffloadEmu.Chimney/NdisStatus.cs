@@ -99,6 +99,11 @@ public enum NdisStatus : uint
     /// retries opening it, docs/target.md "Device faults").</summary>
     MediaDisconnect = 0x4001_000B,
 
+    /// <summary>NDIS_STATUS_ADAPTER_REMOVED: the target is gone for good (a remote target whose control session closed,
+    /// docs/control.md "The server disappears"); indicated once, after every outstanding request completed. The host
+    /// fails what it still has: its connections cannot send through a NIC that is not there.</summary>
+    AdapterRemoved = 0xC001_0018,
+
     /// <summary>NDIS_STATUS_OFFLOAD_PAUSE: adapter status, stop offloading new objects (spec §6.6).</summary>
     OffloadPause = 0x4002_0001,
 

@@ -61,8 +61,8 @@ public static class ExportedPdu
         int keep = Math.Min(message.Length, snapLength);
         if (message.Length < 6) return keep;
         ushort type = BinaryPrimitives.ReadUInt16LittleEndian(message[4..]);
-        // SendFrame, TcpSend, TcpDisconnect, TcpForward; ReceiveIndicate, ReceiveFrame.
-        bool bulk = type is 5 or 11 or 13 or 14 or 73 or 77;
+        // SendFrame, TcpSend, TcpDisconnect, TcpForward, Fragment; ReceiveIndicate, ReceiveFrame, ServerFragment.
+        bool bulk = type is 5 or 11 or 13 or 14 or 18 or 73 or 77 or 80;
         return bulk ? Math.Min(keep, 16 + DataSnapLength) : keep;
     }
 

@@ -34,5 +34,8 @@ internal sealed class HostPath(IpAddressValue destination, NeighborEntry neighbo
     /// <summary>Offloaded TCP connections on this path.</summary>
     public int Dependents { get; set; }
 
+    /// <summary>Initiates in flight that offload or link this path (it is not terminated meanwhile).</summary>
+    public int InitiatesInFlight { get; set; }
+
     public override string ToString() => $"path {Destination} {OffloadState} deps={Dependents}";
 }

@@ -16,8 +16,9 @@ public sealed partial class HostStack
     private readonly Dictionary<OffloadBlock, HostPath> _sharedTerminates = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<OffloadBlock, HostPath> _updates = new(ReferenceEqualityComparer.Instance);
     private readonly NetBufferListPool _requestPool = new(65_536, 1, 1);
-    private OffloadBlock? _initiateInFlight;
-    private HostConnection? _initiateConnection;
+    // Initiates in flight, by root. Several only when the later ones link an offloaded neighbour and path (linkers, no
+    // new shared object), up to Options.MaxInitiatesInFlight; an initiate that offloads a neighbour or path goes alone.
+    private readonly Dictionary<OffloadBlock, HostConnection> _initiates = new(ReferenceEqualityComparer.Instance);
     private bool _offloadPaused;
 
     /// <summary>Initial send backlog until the target indicates one (spec §5: a query would report it).</summary>
@@ -81,7 +82,23 @@ public sealed partial class HostStack
 
     private int StartQueuedOffloads()
     {
-        if (_initiateInFlight is not null || _offloadPaused || _offloadQueue.Count == 0) return 0;
+        int work = 0;
+        while (!_offloadPaused && _offloadQueue.Count > 0 && _initiates.Count < Options.MaxInitiatesInFlight)
+        {
+            // Behind another initiate only when this one creates nothing shared (in order: the queue is not reordered).
+            if (_initiates.Count > 0 && !LinksOnly(_offloadQueue.Peek())) break;
+            int started = StartQueuedOffload();
+            if (started == 0) break;
+            work += started;
+        }
+        return work;
+    }
+
+    private static bool LinksOnly(HostConnection c)
+        => c.Path is { OffloadState: ObjectOffloadState.Offloaded, Neighbor.OffloadState: ObjectOffloadState.Offloaded };
+
+    private int StartQueuedOffload()
+    {
         var c = _offloadQueue.Dequeue();
         c.OffloadQueued = false;
         if (c.Synthetic is not null)
@@ -235,8 +252,9 @@ public sealed partial class HostStack
         pathBlock.AddDependent(tcpBlock);
         _connectionHandles[c.Handle] = c;
         c.Location = ConnectionLocation.Offloading;
-        _initiateInFlight = neighborBlock;
-        _initiateConnection = c;
+        _initiates[neighborBlock] = c;
+        path.InitiatesInFlight++;
+        neighbor.InitiatesInFlight++;
         var status = _target.InitiateOffload(neighborBlock);
         if (status != NdisStatus.Pending)
         {
@@ -248,14 +266,13 @@ public sealed partial class HostStack
 
     private void OnInitiateComplete(OffloadBlock root)
     {
-        if (!ReferenceEquals(root, _initiateInFlight)) return;
-        var c = _initiateConnection!;
-        _initiateInFlight = null;
-        _initiateConnection = null;
+        if (!_initiates.Remove(root, out var c)) return;
         var pathBlock = root.DependentBlockList!;
         var tcpBlock = pathBlock.DependentBlockList!;
         var path = c.Path!;
         var neighbor = path.Neighbor;
+        path.InitiatesInFlight--;
+        neighbor.InitiatesInFlight--;
 
         if (neighbor.OffloadState == ObjectOffloadState.Offloading)
         {
@@ -613,8 +630,38 @@ public sealed partial class HostStack
                 foreach (var c in _connectionList.ToArray())
                     if (c.Location == ConnectionLocation.Offloaded) StartUpload(c, releasing: false);
                 break;
+            case NdisStatus.AdapterRemoved:
+                TargetGone();
+                break;
         }
     }
+
+    /// <summary>The target is gone for good (ADAPTER_REMOVED: a remote target's control session closed). It completed
+    /// everything it had first (offloaded connections were retrieved with a hardware failure and aborted, a pending
+    /// initiate failed and its connection is back in host mode), but host mode has no NIC to send through either: every
+    /// connection fails now with an error that says so, rather than retransmitting into nothing until TCP gives up, and
+    /// new connections and accepts fail at once.</summary>
+    private void TargetGone()
+    {
+        if (_targetGoneError is not null) return;
+        var error = TargetGoneError();
+        _targetGoneError = error;
+        _offloadPaused = true;
+        foreach (var c in _connectionList.ToArray())
+        {
+            if (c.Location == ConnectionLocation.Closed) continue;
+            c.TargetFailed = true;
+            if (!c.Failed) FailConnection(c, error);
+            else if (c.Location == ConnectionLocation.Host) FinishConnection(c, error);
+        }
+        foreach (var listener in _listeners.Values) listener.Fail(error);
+    }
+
+    private Exception? _targetGoneError;
+
+    private static IOException TargetGoneError() => new(
+        "The offload target is gone (adapter removed: the control session to the daemon closed); the connection cannot continue.",
+        new SocketException((int)SocketError.NetworkDown));
 
     private void AbortOffloaded(HostConnection c)
     {
@@ -716,7 +763,7 @@ public sealed partial class HostStack
     private void ReleaseNeighborIfUnused(NeighborEntry neighbor)
     {
         if (neighbor.Dependents == 0 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !neighbor.UpdateInFlight
-            && !ReferenceEquals(_initiateConnection?.Path?.Neighbor, neighbor))
+            && neighbor.InitiatesInFlight == 0)
         {
             var block = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
             neighbor.OffloadState = ObjectOffloadState.Terminating;
@@ -922,8 +969,7 @@ public sealed partial class HostStack
         var path = c.Path!;
         var neighbor = path.Neighbor;
         // An initiate in flight may be linking a new dependent to these objects: then they stay.
-        var initiating = _initiateConnection?.Path;
-        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating, path)
+        if (c.Releasing && path.Dependents == 1 && path.OffloadState == ObjectOffloadState.Offloaded && path.InitiatesInFlight == 0
             && !path.UpdateInFlight)
         {
             // The last connection on the path: the path (and a neighbour left without paths) go with it, parents
@@ -932,7 +978,7 @@ public sealed partial class HostStack
             pathBlock.AddDependent(tcp);
             path.OffloadState = ObjectOffloadState.Terminating;
             root = pathBlock;
-            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
+            if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && neighbor.InitiatesInFlight == 0
                 && !neighbor.UpdateInFlight)
             {
                 var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };
@@ -950,14 +996,13 @@ public sealed partial class HostStack
     /// upload the target asked for, a connection that ended while uploading).</summary>
     private void ReleaseSharedIfUnused(HostPath path)
     {
-        var initiating = _initiateConnection?.Path;
         // Spec §6.6: an update of the object completes before its terminate (OnUpdateComplete comes back here).
-        if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || ReferenceEquals(initiating, path) || path.UpdateInFlight) return;
+        if (path.Dependents != 0 || path.OffloadState != ObjectOffloadState.Offloaded || path.InitiatesInFlight > 0 || path.UpdateInFlight) return;
         var neighbor = path.Neighbor;
         var pathBlock = new OffloadBlock(path.BlockType) { MiniportOffloadContext = path.Slot, NdisOffloadHandle = path.Handle };
         path.OffloadState = ObjectOffloadState.Terminating;
         OffloadBlock root = pathBlock;
-        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && !ReferenceEquals(initiating?.Neighbor, neighbor)
+        if (neighbor.Dependents == 1 && neighbor.OffloadState == ObjectOffloadState.Offloaded && neighbor.InitiatesInFlight == 0
             && !neighbor.UpdateInFlight)
         {
             var neighborBlock = new OffloadBlock(OffloadBlockType.NeighborOffloadState) { MiniportOffloadContext = neighbor.Slot, NdisOffloadHandle = neighbor.Handle };

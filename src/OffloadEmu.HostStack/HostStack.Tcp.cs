@@ -13,6 +13,11 @@ public sealed partial class HostStack
 
     private void StartConnect(HostConnection c)
     {
+        if (_targetGoneError is not null)
+        {
+            c.ConnectTcs?.TrySetException(TargetGoneError());
+            return;
+        }
         if (_connections.ContainsKey(c.Key))
         {
             c.ConnectTcs?.TrySetException(new SocketException((int)SocketError.AddressAlreadyInUse));

@@ -279,6 +279,7 @@ public sealed partial class HostStack : IDisposable
             case CommandKind.Listen:
                 var listener = (OffloadListener)c.Object!;
                 _listeners[listener.Port] = listener;
+                if (_targetGoneError is not null) listener.Fail(TargetGoneError());
                 break;
             case CommandKind.StopListen:
                 var stopped = (OffloadListener)c.Object!;

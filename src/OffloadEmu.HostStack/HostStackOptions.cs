@@ -72,6 +72,12 @@ public sealed record class HostStackOptions
     /// most this many connections' memory per listener until their SYN-ACKs time out (no SYN cookies).</summary>
     public int MaxHalfOpenPerListener { get; init; } = 256;
 
+    /// <summary>Initiates in flight at once (1..4096). Beyond the first, only initiates that link a neighbour and path
+    /// already offloaded (no new shared object) are started, in queue order; 1 (the default) offloads one connection at
+    /// a time. Many connections offloaded together (a daemon's churn, many connects) gain from several, which keep the
+    /// control socket and the target busy instead of waiting one round trip per connection.</summary>
+    public int MaxInitiatesInFlight { get; init; } = 1;
+
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -82,6 +88,7 @@ public sealed record class HostStackOptions
         if (Address6.IsMulticast) errors.Add("Address6 must be a unicast address.");
         if (ArpMaxRequests < 1) errors.Add("ArpMaxRequests must be at least 1.");
         if (MaxHalfOpenPerListener < 1) errors.Add("MaxHalfOpenPerListener must be at least 1.");
+        if (MaxInitiatesInFlight is < 1 or > 4096) errors.Add("MaxInitiatesInFlight must be 1..4096.");
         if (SendChunkSize < 512) errors.Add("SendChunkSize must be at least 512.");
         if (ReceiveBufferSize < 4096) errors.Add("ReceiveBufferSize must be at least 4096.");
         if (SendBufferSize < SendChunkSize) errors.Add("SendBufferSize must be at least SendChunkSize.");

@@ -61,6 +61,9 @@ internal sealed class NeighborEntry(IpAddressValue address)
     /// <summary>Offloaded paths depending on this neighbour.</summary>
     public int Dependents { get; set; }
 
+    /// <summary>Initiates in flight through this neighbour (it is not terminated meanwhile).</summary>
+    public int InitiatesInFlight { get; set; }
+
     public bool HasMac => State is NeighborState.Reachable or NeighborState.Stale;
 
     public override string ToString() => $"neighbor {Address} {State} {Mac} {OffloadState} deps={Dependents}";

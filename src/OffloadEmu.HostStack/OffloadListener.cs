@@ -34,12 +34,14 @@ public sealed class OffloadListener
     }
 
     /// <summary>Waits for the next established connection.</summary>
+    /// <exception cref="IOException">The stack's offload target is gone (no connection can arrive any more).</exception>
     public Task<OffloadSocket> AcceptAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             if (_ready.TryDequeue(out var socket)) return Task.FromResult(socket);
+            if (_error is not null) return Task.FromException<OffloadSocket>(_error);
             var tcs = new TaskCompletionSource<OffloadSocket>(_stack.AsyncContinuations ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
             _waiters.Enqueue(tcs);
             return tcs.Task;
@@ -48,6 +50,22 @@ public sealed class OffloadListener
 
     /// <summary>Stops listening (established, unaccepted connections stay queued).</summary>
     public void Stop() => _stack.Post(new HostCommand { Kind = CommandKind.StopListen, Object = this });
+
+    /// <summary>No connection will arrive any more (the target is gone): waiting and later accepts fail with
+    /// <paramref name="error"/>; connections already queued are still handed out.</summary>
+    internal void Fail(Exception error)
+    {
+        TaskCompletionSource<OffloadSocket>[] waiters;
+        lock (_lock)
+        {
+            _error ??= error;
+            waiters = [.. _waiters];
+            _waiters.Clear();
+        }
+        foreach (var waiter in waiters) waiter.TrySetException(error);
+    }
+
+    private Exception? _error;
 
     internal void Enqueue(OffloadSocket socket)
     {

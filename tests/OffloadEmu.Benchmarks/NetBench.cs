@@ -13,9 +13,16 @@ namespace OffloadEmu.Benchmarks;
 ///   OffloadEmu.Benchmarks churn-local SECONDS
 ///       OffloadTargetBenchmarks.InitiateTerminate in a plain loop (in-process target on a MemoryLink, one thread):
 ///       ops= seconds= ops_per_s=
-///   OffloadEmu.Benchmarks churn-daemon SOCKET LOCAL/PREFIX SECONDS
-///       a HostStack on the daemon's target (RemoteOffloadTarget); one synthetic connection to an address nobody
-///       answers on, then upload (terminate) + offload (initiate) of it back to back: ops= seconds= ops_per_s=
+///   OffloadEmu.Benchmarks churn-daemon SOCKET LOCAL/PREFIX SECONDS [INFLIGHT]
+///       a HostStack on the daemon's target (RemoteOffloadTarget); synthetic connections to an address nobody answers
+///       on, each uploaded (terminate) and offloaded again (initiate) back to back. First one connection alone for
+///       SECONDS (the latency of one terminate+initiate pair: serial_ops_per_s= serial_p50_us= serial_p99_us=), then
+///       INFLIGHT connections (default 32) cycling at once, the stack allowing as many initiates in flight, for SECONDS:
+///       inflight= ops= seconds= ops_per_s= alloc_bytes_per_op= (managed bytes this process allocated per pair).
+///   OffloadEmu.Benchmarks churn-server SECONDS [INFLIGHT]
+///       the same against a ControlServer and OffloadTarget (on a MemoryLink) in this process: the same figures, the
+///       allocations now those of client, server and target together (less the client's from churn-daemon = the
+///       server's and the target's).
 ///   OffloadEmu.Benchmarks scale SOCKET DAEMON_PID LOCAL/PREFIX REMOTE PORT NPORTS IDLE ACTIVE SECONDS IDLE_SECONDS
 ///       ACTIVE connections to REMOTE:PORT.. (a kernel listener that keeps them, `tcpbench hold`), offloaded; their
 ///       write throughput alone (bytes written between 1 s and 1+SECONDS s of writing); then IDLE more, offloaded, the
@@ -35,8 +42,10 @@ internal static class NetBench
             {
                 case "churn-local" when args.Length == 2:
                     return ChurnLocal(D(args[1]));
-                case "churn-daemon" when args.Length == 4:
-                    return ChurnDaemon(args[1], args[2], D(args[3])).GetAwaiter().GetResult();
+                case "churn-daemon" when args.Length is 4 or 5:
+                    return ChurnDaemon(args[1], args[2], D(args[3]), args.Length == 5 ? int.Parse(args[4], Inv) : 32).GetAwaiter().GetResult();
+                case "churn-server" when args.Length is 2 or 3:
+                    return ChurnServer(D(args[1]), args.Length == 3 ? int.Parse(args[2], Inv) : 32).GetAwaiter().GetResult();
                 case "scale" when args.Length == 11:
                     return Scale(args[1], int.Parse(args[2], Inv), args[3], Ipv4Address.Parse(args[4]), ushort.Parse(args[5], Inv),
                         int.Parse(args[6], Inv), int.Parse(args[7], Inv), int.Parse(args[8], Inv), D(args[9]), D(args[10])).GetAwaiter().GetResult();
@@ -47,7 +56,7 @@ internal static class NetBench
             Console.Error.WriteLine($"{args[0]}: {ex.Message}");
             return 2;
         }
-        Console.Error.WriteLine("usage: churn-local SECONDS | churn-daemon SOCKET LOCAL/PREFIX SECONDS | "
+        Console.Error.WriteLine("usage: churn-local SECONDS | churn-daemon SOCKET LOCAL/PREFIX SECONDS [INFLIGHT] | churn-server SECONDS [INFLIGHT] | "
             + "scale SOCKET DAEMON_PID LOCAL/PREFIX REMOTE PORT NPORTS IDLE ACTIVE SECONDS IDLE_SECONDS");
         return 2;
     }
@@ -79,7 +88,7 @@ internal static class NetBench
         }
     }
 
-    private static HostStack.HostStack OpenStack(RemoteOffloadTarget remote, string local, ushort ephemeralStart = 49152)
+    private static HostStack.HostStack OpenStack(RemoteOffloadTarget remote, string local, ushort ephemeralStart = 49152, int initiatesInFlight = 1)
     {
         int slash = local.IndexOf('/', StringComparison.Ordinal);
         var stack = new HostStack.HostStack(remote, new HostStackOptions
@@ -88,57 +97,120 @@ internal static class NetBench
             PrefixLength = int.Parse(local[(slash + 1)..], Inv),
             EphemeralPortStart = ephemeralStart,
             EphemeralPortOffset = 0,
+            MaxInitiatesInFlight = initiatesInFlight,
         });
         stack.Start();
         return stack;
     }
 
-    private static async Task<int> ChurnDaemon(string socket, string local, double seconds)
+    private static async Task<int> ChurnServer(double seconds, int inflight)
     {
+        var dir = Directory.CreateTempSubdirectory("oe-churn-");
+        try
+        {
+            Link.Devices.MemoryLink.CreatePair(out var nic, out var peer);
+            using var _n = nic;
+            using var _p = peer;
+            using var target = new Target.OffloadTarget(nic);
+            string path = Path.Combine(dir.FullName, "control.sock");
+            await using var server = new Control.Server.ControlServer(target, new Control.Server.ControlServerOptions { Path = path });
+            server.Start();
+            target.Start();
+            return await ChurnDaemon(path, "198.18.0.2/24", seconds, inflight).ConfigureAwait(false);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<int> ChurnDaemon(string socket, string local, double seconds, int inflight)
+    {
+        if (inflight is < 1 or > 4096) throw new FormatException("INFLIGHT must be 1..4096");
         using var remote = RemoteOffloadTarget.Connect(socket, new RemoteOffloadTargetOptions { ClientName = $"bench churn pid {Environment.ProcessId}" });
-        using var stack = OpenStack(remote, local);
+        using var stack = OpenStack(remote, local, initiatesInFlight: inflight);
         // An on-link address with a made-up MAC: the target's segments (if any) go to a MAC the kernel side ignores.
         var peer = Ipv4Address.Parse(local[..local.IndexOf('/', StringComparison.Ordinal)]);
         var peerBytes = new byte[4];
         peer.Write(peerBytes);
         peerBytes[3] = (byte)(peerBytes[3] == 200 ? 201 : 200);
-        var synthetic = new SyntheticConnection
-        {
-            RemoteAddress = Ipv4Address.Read(peerBytes),
-            RemoteMac = MacAddress.Parse("02:00:00:be:4c:01"),
-            Const = new TcpConstState { Flags = TcpConstFlags.WindowScaling, LocalPort = 40000, RemotePort = 40001, SndWindScale = 7, RcvWindScale = 7, RemoteMss = 1460 },
-            Cached = new TcpCachedState { InitialRcvWnd = 65535, TtlOrHopLimit = 64, MaxRT = 0 },
-            Delegated = new TcpDelegatedState
-            {
-                State = TcpState.Established,
-                RcvNxt = new SeqNumber(1000),
-                RcvWnd = 65535,
-                SndUna = new SeqNumber(5000),
-                SndNxt = new SeqNumber(5000),
-                SndMax = new SeqNumber(5000),
-                SndWnd = 65535,
-                MaxSndWnd = 65535,
-                SendWL1 = new SeqNumber(1000),
-                CWnd = 10 * 1448,
-                SsThresh = 0x7FFF_FFFF,
-            },
-        };
-        var result = await stack.OffloadSyntheticAsync(synthetic).ConfigureAwait(false);
-        var socketConn = result.Socket;
+        var remoteAddress = Ipv4Address.Read(peerBytes);
+        var sockets = new OffloadSocket[inflight];
+        for (int i = 0; i < inflight; i++)
+            sockets[i] = (await stack.OffloadSyntheticAsync(Synthetic(remoteAddress, (ushort)(40000 + i))).ConfigureAwait(false)).Socket;
+
+        // One at a time: the latency of a terminate+initiate pair through the daemon.
+        var one = sockets[0];
         var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < 0.5) await Cycle(socketConn).ConfigureAwait(false);
-        long ops = 0;
+        while (warm.Elapsed.TotalSeconds < 0.5) await Cycle(one).ConfigureAwait(false);
+        var latencies = new List<long>(1 << 16);
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed.TotalSeconds < seconds)
         {
-            await Cycle(socketConn).ConfigureAwait(false);
-            ops++;
+            long t0 = Stopwatch.GetTimestamp();
+            await Cycle(one).ConfigureAwait(false);
+            latencies.Add(Stopwatch.GetTimestamp() - t0);
         }
+        double serialSeconds = sw.Elapsed.TotalSeconds;
+        latencies.Sort();
+        double Us(double q) => latencies[(int)Math.Min(latencies.Count - 1, q * latencies.Count)] * 1e6 / Stopwatch.Frequency;
+        Progress(string.Create(Inv, $"churn-daemon: one at a time {latencies.Count / serialSeconds:F0}/s, p50 {Us(0.5):F0} us; now {inflight} in flight"));
+
+        // INFLIGHT connections cycling at once.
+        long ops = 0;
+        using var stop = new CancellationTokenSource();
+        async Task Loop(OffloadSocket s)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Cycle(s).ConfigureAwait(false);
+                Interlocked.Increment(ref ops);
+            }
+        }
+        var warmStop = Task.Delay(500);
+        var loops = new Task[inflight];
+        for (int i = 0; i < inflight; i++)
+        {
+            var mine = sockets[i];
+            loops[i] = Task.Run(() => Loop(mine));
+        }
+        await warmStop.ConfigureAwait(false);
+        long ops0 = Interlocked.Read(ref ops);
+        long alloc0 = GC.GetTotalAllocatedBytes(precise: false);
+        sw.Restart();
+        await Task.Delay(TimeSpan.FromSeconds(seconds)).ConfigureAwait(false);
+        long done = Interlocked.Read(ref ops) - ops0;
         double s = sw.Elapsed.TotalSeconds;
-        Console.WriteLine(string.Create(Inv, $"ops={ops} seconds={s:F6} ops_per_s={ops / s:F1}"));
-        socketConn.Abort();
+        long allocated = GC.GetTotalAllocatedBytes(precise: false) - alloc0;
+        stop.Cancel();
+        await Task.WhenAll(loops).ConfigureAwait(false);
+        Console.WriteLine(string.Create(Inv,
+            $"serial_ops={latencies.Count} serial_ops_per_s={latencies.Count / serialSeconds:F1} serial_p50_us={Us(0.5):F1} serial_p99_us={Us(0.99):F1} inflight={inflight} ops={done} seconds={s:F6} ops_per_s={done / s:F1} alloc_bytes_per_op={allocated / (double)Math.Max(1, done):F0}"));
+        foreach (var c in sockets) c.Abort();
         return 0;
     }
+
+    private static SyntheticConnection Synthetic(Ipv4Address remoteAddress, ushort localPort) => new()
+    {
+        RemoteAddress = remoteAddress,
+        RemoteMac = MacAddress.Parse("02:00:00:be:4c:01"),
+        Const = new TcpConstState { Flags = TcpConstFlags.WindowScaling, LocalPort = localPort, RemotePort = 40001, SndWindScale = 7, RcvWindScale = 7, RemoteMss = 1460 },
+        Cached = new TcpCachedState { InitialRcvWnd = 65535, TtlOrHopLimit = 64, MaxRT = 0 },
+        Delegated = new TcpDelegatedState
+        {
+            State = TcpState.Established,
+            RcvNxt = new SeqNumber(1000),
+            RcvWnd = 65535,
+            SndUna = new SeqNumber(5000),
+            SndNxt = new SeqNumber(5000),
+            SndMax = new SeqNumber(5000),
+            SndWnd = 65535,
+            MaxSndWnd = 65535,
+            SendWL1 = new SeqNumber(1000),
+            CWnd = 10 * 1448,
+            SsThresh = 0x7FFF_FFFF,
+        },
+    };
 
     private static async Task Cycle(OffloadSocket socket)
     {

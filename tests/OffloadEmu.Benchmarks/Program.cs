@@ -8,8 +8,8 @@ internal static class Program
     {
         // "tap ..." is the TAP throughput mode run by scripts/bench.sh against the lab TAP.
         if (args.Length > 0 && args[0] == "tap") return TapBench.Run(args);
-        // "churn-local", "churn-daemon", "scale": rows of scripts/bench.sh (NetBench).
-        if (args.Length > 0 && args[0] is "churn-local" or "churn-daemon" or "scale") return NetBench.Run(args);
+        // "churn-local", "churn-daemon", "churn-server", "scale": rows of scripts/bench.sh (NetBench).
+        if (args.Length > 0 && args[0] is "churn-local" or "churn-daemon" or "churn-server" or "scale") return NetBench.Run(args);
         // "control ..." compares the target in process with the same target through the control socket.
         if (args.Length > 0 && args[0] == "control") return ControlBench.Run(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

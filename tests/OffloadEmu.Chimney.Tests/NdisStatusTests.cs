@@ -40,6 +40,8 @@ public class NdisStatusTests
         { NdisStatus.OffloadStateInvalid, 0x4002_0005 },
         // Not in the §7 table: the generic NDIS adapter status the daemon reports while its link is lost (docs/target.md).
         { NdisStatus.MediaDisconnect, 0x4001_000B },
+        // The generic NDIS status a remote target indicates when its control session closed (docs/control.md).
+        { NdisStatus.AdapterRemoved, 0xC001_0018 },
     };
 
     [Theory]

@@ -92,12 +92,12 @@ internal sealed class LiveLab : IAsyncDisposable
         lock (_lock) peer.Reads = reads;
     }
 
-    public (Peer Peer, TcpMachine Host) Establish(ushort localPort)
+    public (Peer Peer, TcpMachine Host) Establish(ushort localPort, int hostReceiveBuffer = 64 * 1024, int peerReceiveBuffer = 256 * 1024)
     {
         var now = Now;
         var addresses = TcpEndpointAddresses.Ipv4(HostIp, PeerIp);
-        var peerMachine = TcpMachine.Listen(TcpConfig.Default with { ReceiveBufferSize = 256 * 1024, Sack = true }, addresses.Reversed, RemotePort);
-        var host = TcpMachine.Connect(TcpConfig.Default with { ReceiveBufferSize = 64 * 1024, Sack = true }, addresses, localPort, RemotePort, now);
+        var peerMachine = TcpMachine.Listen(TcpConfig.Default with { ReceiveBufferSize = peerReceiveBuffer, Sack = true }, addresses.Reversed, RemotePort);
+        var host = TcpMachine.Connect(TcpConfig.Default with { ReceiveBufferSize = hostReceiveBuffer, Sack = true }, addresses, localPort, RemotePort, now);
         var a = new Collector();
         var b = new Collector();
         for (int i = 0; i < 10; i++)

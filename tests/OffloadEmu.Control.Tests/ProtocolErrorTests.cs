@@ -182,4 +182,93 @@ public sealed class ProtocolErrorTests
         await using var client = lab.Connect(host);
         Assert.Equal(1, lab.Server.SessionCount);
     }
+
+    // ---- fragmented messages (protocol version 2) ----------------------------------------------------------------------
+
+    private static FragmentMessage Piece(ulong id, MessageType inner, uint total, uint offset, int length, MessageType type = MessageType.Fragment)
+        => new(type) { RequestId = id, InnerType = inner, TotalLength = total, Offset = offset, Bytes = new byte[length] };
+
+    public static TheoryData<string> BrokenSequences => ["interrupted", "offset", "other request", "past the end", "not a state request", "empty", "too big", "version 1", "closed midway"];
+
+    [Theory]
+    [MemberData(nameof(BrokenSequences))]
+    public async Task A_broken_fragment_sequence_is_a_clear_protocol_error_and_the_server_goes_on(string broken)
+    {
+        await using var lab = new LiveLab();
+        using (var raw = new RawClient(lab.SocketPath))
+        {
+            raw.Send(new HelloMessage { ClientName = "raw", RequestId = 1, Version = broken == "version 1" ? (ushort)1 : ControlProtocol.Version });
+            var expected = ProtocolError.Malformed;
+            switch (broken)
+            {
+                case "interrupted":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 400));
+                    raw.Send(new QueryStatisticsMessage { RequestId = 3 });
+                    break;
+                case "offset":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 400));
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 500, 400));
+                    break;
+                case "other request":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 400));
+                    raw.Send(Piece(4, MessageType.InitiateOffload, 1000, 400, 400));
+                    break;
+                case "past the end":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 600));
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 600, 600));
+                    break;
+                case "not a state request":
+                    raw.Send(Piece(2, MessageType.TcpSend, 1000, 0, 400));
+                    break;
+                case "empty":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 0));
+                    break;
+                case "too big":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, ControlProtocol.MaxFragmentedMessageSize + 1u, 0, 400));
+                    expected = ProtocolError.Oversized;
+                    break;
+                case "version 1":
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 400));
+                    expected = ProtocolError.UnknownType;
+                    break;
+                case "closed midway":
+                    // Whole pieces of a tree that is garbage once joined would be Malformed too; here the client just
+                    // goes away after the first piece: the server drops the partial message and carries on.
+                    raw.Send(Piece(2, MessageType.InitiateOffload, 1000, 0, 400));
+                    break;
+            }
+            if (broken == "closed midway")
+            {
+                await Task.Delay(100);
+            }
+            else
+            {
+                var (messages, closed) = raw.ReadUntilClosed(Wait);
+                Assert.True(closed, "the server did not close the connection");
+                var hello = Assert.IsType<HelloReplyMessage>(messages[0]);
+                Assert.Equal(broken == "version 1" ? (ushort)1 : ControlProtocol.Version, hello.Version);
+                var error = Assert.IsType<ErrorMessage>(messages[^1]);
+                Assert.Equal(expected, error.Code);
+                Assert.Contains(broken == "version 1" ? "version" : "ragment", error.Text);
+            }
+        }
+        // The server serves the next client.
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        Assert.True(client.IsConnected);
+        Assert.NotNull(client.QueryParameters()); // a round trip through the server
+    }
+
+    [Fact]
+    public async Task Whole_pieces_of_a_garbage_tree_are_malformed_once_joined()
+    {
+        await using var lab = new LiveLab();
+        using var raw = new RawClient(lab.SocketPath);
+        raw.Hello();
+        var garbage = new byte[1000];
+        new Random(3).NextBytes(garbage);
+        raw.Send(new FragmentMessage(MessageType.Fragment) { RequestId = 2, InnerType = MessageType.InitiateOffload, TotalLength = 1000, Offset = 0, Bytes = garbage.AsMemory(0, 600) });
+        raw.Send(new FragmentMessage(MessageType.Fragment) { RequestId = 2, InnerType = MessageType.InitiateOffload, TotalLength = 1000, Offset = 600, Bytes = garbage.AsMemory(600) });
+        AssertErrorAndClose(raw, ProtocolError.Malformed, afterHello: true);
+    }
 }

@@ -77,6 +77,10 @@ internal sealed class RandomMessages(int seed)
             },
             MessageType.QueryStatus => new QueryStatusMessage { MaxConnections = U32() },
             MessageType.StatusInfo => new StatusInfoMessage { Snapshot = Status() },
+            MessageType.Fragment or MessageType.ServerFragment => new FragmentMessage(type)
+            {
+                InnerType = (MessageType)_r.Next(65536), TotalLength = U32(), Offset = U32(), Bytes = Bytes(3000),
+            },
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
         m.RequestId = U64();

@@ -109,13 +109,24 @@ public sealed class StateOpsTests
             client.TcpOffloadSend(ctx, big);
             var post = Nbls.Post(100_000, noPush: true);
             client.TcpOffloadReceive(ctx, post);
+            // A graceful disconnect queued behind the unread data: outstanding too, and completed as a disconnect.
+            var fin = new NetBufferList(1, 1);
+            fin.AddBuffer();
+            client.TcpOffloadDisconnect(ctx, fin, TcpDisconnectFlags.Graceful);
             await Task.Delay(200);
 
             await lab.Server.DisposeAsync();
             Assert.True(host.WaitFor(h => h.Events.Exists(e => e.Type == TcpOffloadEventType.Abort), Wait));
-            Assert.True(host.WaitFor(h => h.SendsCompleted.Contains(big) && h.ReceivesCompleted.Contains(post), Wait));
+            Assert.True(host.WaitFor(h => h.SendsCompleted.Contains(big) && h.ReceivesCompleted.Contains(post) && h.DisconnectsCompleted.Contains(fin), Wait));
             Assert.Equal(NdisStatus.RequestAborted, big.Status);
             Assert.Equal(NdisStatus.RequestAborted, post.Status);
+            Assert.Equal(NdisStatus.RequestAborted, fin.Status);
+            Assert.DoesNotContain(fin, host.Locked(h => h.SendsCompleted.ToList()));
+            // Everything completed once, then the target said it is gone (the host fails what it still has).
+            Assert.True(host.WaitFor(h => h.Statuses.Contains(NdisStatus.AdapterRemoved), Wait));
+            Assert.Equal(NdisStatus.AdapterRemoved, host.Locked(h => h.Statuses[^1]));
+            Assert.Equal(1, host.Locked(h => h.SendsCompleted.Count(n => ReferenceEquals(n, big))));
+            Assert.Equal(1, host.Locked(h => h.DisconnectsCompleted.Count(n => ReferenceEquals(n, fin))));
             Assert.False(client.IsConnected);
             Assert.Equal(ProtocolError.Shutdown, client.CloseError);
             // New requests complete at once too.

@@ -1,4 +1,5 @@
 using OffloadEmu.Control.Client;
+using OffloadEmu.Control.Protocol;
 
 namespace OffloadEmu.Control.Tests;
 
@@ -123,31 +124,104 @@ public sealed class TransferTests
     }
 
     [Fact]
-    public async Task An_initiate_too_big_for_a_control_message_completes_with_resources_and_the_session_goes_on()
+    public async Task An_initiate_handing_over_6_MiB_each_way_goes_in_fragments_and_is_byte_exact()
     {
         await using var lab = new LiveLab();
         var host = new TestHost();
         await using var client = lab.Connect(host);
-        var (_, machine) = lab.Establish(40030);
-        // A re-offload handing over 5 MiB of unacknowledged send data: one initiate message above the 4 MiB limit.
-        // Before, the client sent it, the server closed the session (Oversized) and the initiate never completed.
+        Assert.Equal(ControlProtocol.Version, client.ProtocolVersion);
+        var (peer, machine) = lab.Establish(40030);
+        // A re-offload handing over 6 MiB of send data not yet acknowledged (here not yet sent) and 6 MiB received but
+        // not yet taken by the application: one initiate of about 12 MiB. Until 2026-12-07 it completed RESOURCES (and
+        // before that the server closed the session as Oversized and the initiate never completed).
         var root = lab.BuildTree(machine, 0x400, out var tcp);
-        // The sends travel in the TCP block's chain; SendDataHead/Tail point into it (spec §5).
-        var sends = Nbls.Chain(Nbls.Pattern(5 << 20, 7), 1 << 20);
+        var up = Nbls.Pattern(6 << 20, 7);
+        var down = Nbls.Pattern(6 << 20, 8);
+        var sends = Nbls.Chain(up, 256 * 1024);
         tcp.NetBufferListChain = sends;
         tcp.TcpDelegated!.SendDataHead = sends;
         var last = sends;
         while (last.Next is not null) last = last.Next;
         tcp.TcpDelegated.SendDataTail = last;
+        tcp.TcpDelegated.BufferedData = Nbls.Send(down);
+        host.Reference = down;
         Assert.Equal(NdisStatus.Pending, client.InitiateOffload(root));
-        Assert.True(host.WaitFor(h => h.Initiated.Contains(root), Wait), "the oversized initiate did not complete");
-        foreach (var v in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Resources, v.Block.Status);
-        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.True(host.WaitFor(h => h.Initiated.Contains(root), Wait), "the fragmented initiate did not complete");
+        foreach (var v in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, v.Block.Status);
+        Assert.True(client.FragmentedRequests >= 1, "the initiate was not fragmented");
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && (lab.PeerReceivedLength(peer) < up.Length || host.Locked(h => h.Received.Length) < down.Length || host.Locked(h => h.SendsCompleted.Count) < 24))
+        {
+            host.ReturnAccepted();
+            await Task.Delay(10);
+        }
+        host.ReturnAccepted();
+        Assert.True(up.AsSpan().SequenceEqual(lab.PeerReceivedBytes(peer)), "the peer did not get the 6 MiB handed over, byte-exact");
+        Assert.True(down.AsSpan().SequenceEqual(host.Locked(h => h.Received.ToArray())), "the host did not get the 6 MiB of buffered data back, byte-exact");
+        host.Locked(h =>
+        {
+            Assert.Equal(24, h.SendsCompleted.Count);
+            Assert.All(h.SendsCompleted, n => Assert.Equal(NdisStatus.Success, n.Status));
+            return 0;
+        });
+        Assert.True(client.IsConnected);
+        Assert.Null(client.DispatchError);
+    }
 
-        // The session is alive: another connection offloads through it.
-        var (_, other) = lab.Establish(40031);
-        Offload(lab, client, host, other, 0x500, out _, out _);
-        Assert.Equal(1, lab.Target.ConnectionCount);
+    [Fact]
+    public async Task A_terminate_returning_6_MiB_of_undelivered_data_and_6_MiB_of_sends_comes_back_in_fragments_byte_exact()
+    {
+        // The server takes at most 64 KiB of indications the host has not consumed: the target keeps the rest.
+        await using var lab = new LiveLab(new Server.ControlServerOptions { MaxUnconsumedReceiveBytes = 64 * 1024 });
+        var host = new TestHost { Answer = _ => (NdisStatus.OffloadDataNotAccepted, 0) };
+        await using var client = lab.Connect(host);
+        var (peer, machine) = lab.Establish(40032, hostReceiveBuffer: 8 << 20);
+        var initialSndUna = machine.SndUna;
+        ulong ctx = Offload(lab, client, host, machine, 0x600, out var root, out var tcp);
+        // The peer sends 6 MiB and reads nothing: the target holds what the host did not take, the host's 6 MiB of
+        // sends stay unacknowledged beyond the peer's window.
+        var down = Nbls.Pattern(6 << 20, 9);
+        var up = Nbls.Pattern(6 << 20, 10);
+        lab.SetPeerReads(peer, false);
+        lab.PeerSend(peer, down);
+        var sends = Nbls.Chain(up, 256 * 1024);
+        var issued = new List<NetBufferList>();
+        for (var n = sends; n is not null; n = n.Next) issued.Add(n);
+        Assert.Equal(NdisStatus.Pending, client.TcpOffloadSend(ctx, sends));
+        var end = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < end && lab.PeerSendQueue(peer) > 0) await Task.Delay(10);
+        Assert.Equal(0, lab.PeerSendQueue(peer));
+        await Task.Delay(100);
+
+        Assert.Equal(NdisStatus.Pending, client.TerminateOffload(root));
+        Assert.True(host.WaitFor(h => h.Terminated.Contains(root), Wait), "terminate did not complete");
+        foreach (var v in OffloadTree.Traverse(root)) Assert.Equal(NdisStatus.Success, v.Block.Status);
+        Assert.Equal(1, client.FragmentedCompletions);
+        var d = tcp.TcpDelegated!;
+        // Every received byte once, in order: what the client held first, then the target's (more than one message).
+        var buffered = d.BufferedData;
+        Assert.NotNull(buffered);
+        var got = new byte[NetBufferListChain.GetDataLength(buffered)];
+        NetBufferListChain.CopyTo(buffered, 0, got);
+        Assert.True(down.AsSpan().SequenceEqual(got), $"BufferedData: {got.Length} bytes, not the 6 MiB the peer sent");
+        client.TcpOffloadReceiveReturn(buffered!);
+        // The unacknowledged sends are the host's own NBLs, advanced past what the peer acknowledged.
+        long acked = (uint)(d.SndUna.Value - initialSndUna.Value);
+        var returned = new List<byte>();
+        int count = 0;
+        for (var n = tcp.NetBufferListChain; n is not null; n = n.Next, count++)
+        {
+            Assert.Contains(n, issued);
+            var bytes = new byte[n.DataLength];
+            n.CopyTo(0, bytes);
+            returned.AddRange(bytes);
+        }
+        Assert.True(count > 0);
+        Assert.True(up.AsSpan((int)acked).SequenceEqual(returned.ToArray()), $"returned sends: {returned.Count} bytes after {acked} acknowledged");
+        var returnedSet = new HashSet<NetBufferList>(ReferenceEqualityComparer.Instance);
+        for (var n = tcp.NetBufferListChain; n is not null; n = n.Next) returnedSet.Add(n);
+        Assert.Equal(0, host.Locked(h => h.SendsCompleted.Count(returnedSet.Contains))); // returned, not completed as well
+        Assert.True(client.IsConnected);
         Assert.Null(client.DispatchError);
     }
 

@@ -24,7 +24,7 @@ BULK = ["k-bulk-off", "k-bulk-on", "k-bulk-off-8", "k-bulk-on-8", "pasta-bulk", 
         "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8"]
 RR = ["k-rr-1", "emu-rr-1", "emu-rr-d1"]
 RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-d2"]
-OTHER = ["churn-local", "churn-daemon", "scale-mem", "scale-cpu", "scale-alone", "scale-among"]
+OTHER = ["churn-local", "churn-daemon-1", "churn-daemon", "scale-mem", "scale-cpu", "scale-alone", "scale-among"]
 
 
 class BenchSmokeTest(unittest.TestCase):

@@ -9,11 +9,11 @@ internal sealed class SessionHost : IDisposable
     /// <summary>Receive window and send buffer of the command's connections. The host stack's defaults (a 64 KiB TCP
     /// receive buffer, hence no window scaling, and 256 KiB of unacknowledged writes) cap one connection far below what
     /// the TAP carries: 64 KiB per round trip through the target, host stack and application threads. 4 MiB (window
-    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s. Embedded targets
-    /// only: through a daemon the host stack's defaults stay. A send chain of several MiB is split over messages now, but
-    /// an initiate (re-offload) carries the connection's unacknowledged send data and buffered receive data in one
-    /// message, and with 4 MiB buffers that can pass the protocol's 4 MiB limit: the session is closed (seen in CI,
-    /// the demo's hand-over every 4 MiB).</summary>
+    /// scale 7) lets the window, like Linux's autotuned one, cover several milliseconds at a few Gb/s. Embedded and
+    /// through a daemon alike: a send chain of several MiB is split over control messages, and a re-offload handing over
+    /// up to 4 MiB of unacknowledged sends and 4 MiB of buffered receive data goes in fragments (control protocol
+    /// version 2, docs/control.md). (Between 2026-12-07 05:27 and the fragments, the daemon path kept the defaults: one
+    /// initiate message above 4 MiB made the daemon close the session and the demo's hand-over transfer hung.)</summary>
     internal const int ConnectionBufferBytes = 4 << 20;
 
     private SessionHost(TargetSession target, HostStack.HostStack stack)
@@ -32,7 +32,6 @@ internal sealed class SessionHost : IDisposable
         try
         {
             var defaults = new HostStackOptions();
-            bool embedded = s.Link is not null;
             var stack = new HostStack.HostStack(target.Target, new HostStackOptions
             {
                 Address = s.Address,
@@ -41,9 +40,9 @@ internal sealed class SessionHost : IDisposable
                 OffloadPolicy = s.Offload.Policy,
                 OffloadAfterBytes = s.Offload.Policy == OffloadPolicy.AfterBytes ? s.Offload.AfterBytes : 64 * 1024,
                 ArpMaxRequests = s.ArpTries,
-                Tcp = embedded ? defaults.Tcp with { ReceiveBufferSize = ConnectionBufferBytes } : defaults.Tcp,
-                ReceiveBufferSize = embedded ? ConnectionBufferBytes : defaults.ReceiveBufferSize,
-                SendBufferSize = embedded ? ConnectionBufferBytes : defaults.SendBufferSize,
+                Tcp = defaults.Tcp with { ReceiveBufferSize = ConnectionBufferBytes },
+                ReceiveBufferSize = ConnectionBufferBytes,
+                SendBufferSize = ConnectionBufferBytes,
             });
             target.Start();
             stack.Start();

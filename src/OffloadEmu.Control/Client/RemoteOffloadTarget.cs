@@ -27,11 +27,16 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     private readonly CompletionQueue _dispatch;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ControlMessage>> _replies = new();
     private readonly ConcurrentDictionary<ulong, (OffloadBlock Root, MessageType Type)> _stateCalls = new();
-    private readonly ConcurrentDictionary<ulong, NetBufferList> _nbls = new();
+    // Every NBL the server holds, by the id the client gave it, with the callback that completes it. Removing an entry
+    // claims the NBL: whoever removes it (a completion, a terminate's return, the loss of the server) completes it, so
+    // nothing completes twice, even when the session closes under a request being issued.
+    private readonly ConcurrentDictionary<ulong, OutstandingNbl> _nbls = new();
     private readonly ConditionalWeakTable<NetBufferList, StrongBox<ulong>> _nblIds = new();
     private readonly Dictionary<ulong, RxConnection> _rxByContext = new();  // dispatch queue only
     private readonly Dictionary<ulong, RxConnection> _rxByHandle = new();   // dispatch queue only
-    private readonly Func<NetBufferList, ulong> _idOf;
+    private readonly Func<NetBufferList, ulong> _sendIds;
+    private readonly Func<NetBufferList, ulong> _forwardIds;
+    private readonly Func<NetBufferList, ulong> _disconnectIds;
     private readonly Action<object?> _process;
     private IOffloadHost? _host;
     private Task? _receiveLoop;
@@ -46,7 +51,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         _options = options;
         _connection = new MessageConnection(socket, options.MaxMessageSize, long.MaxValue);
         _dispatch = new CompletionQueue(ex => _dispatchError ??= ex);
-        _idOf = IdOf;
+        _sendIds = nbl => IdOf(nbl, IoKind.Send);
+        _forwardIds = nbl => IdOf(nbl, IoKind.Forward);
+        _disconnectIds = nbl => IdOf(nbl, IoKind.Disconnect);
         _process = Process;
         _current = new TcpConnectionOffloadCapabilities();
         HardwareCapabilities = _current;
@@ -92,9 +99,21 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         var hello = reply as HelloReplyMessage ?? throw new ControlProtocolException(ProtocolError.OutOfOrder, $"expected a hello reply, got {reply.Type}");
         _current = hello.Current;
         HardwareCapabilities = hello.Hardware;
+        ProtocolVersion = hello.Version;
+        // Version 2: a state request too big for one message goes in fragments.
+        if (hello.Version >= ControlProtocol.FragmentVersion) _connection.FragmentType = MessageType.Fragment;
         MacAddress = hello.MacAddress;
         Mtu = hello.Mtu;
     }
+
+    /// <summary>The protocol version the server agreed to in its hello reply.</summary>
+    public ushort ProtocolVersion { get; private set; }
+
+    /// <summary>State requests sent in fragments so far (docs/control.md, fragmented messages).</summary>
+    public long FragmentedRequests => _connection.FragmentedMessages;
+
+    /// <summary>Completions received in fragments so far (reader thread; tests).</summary>
+    internal long FragmentedCompletions { get; private set; }
 
     /// <summary>True until the connection to the server is lost or closed.</summary>
     public bool IsConnected => Volatile.Read(ref _closed) == 0;
@@ -199,15 +218,28 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private ulong NextRequestId() => (ulong)Interlocked.Increment(ref _lastRequestId);
 
-    private ulong IdOf(NetBufferList nbl)
+    private ulong IdOf(NetBufferList nbl, IoKind kind)
     {
         var box = _nblIds.GetValue(nbl, static _ => new StrongBox<ulong>(0));
         if (box.Value == 0)
         {
             box.Value = (ulong)Interlocked.Increment(ref _lastNblId);
-            _nbls[box.Value] = nbl;
+            _nbls[box.Value] = new OutstandingNbl(nbl, kind);
         }
         return box.Value;
+    }
+
+    /// <summary>Claims the NBL the server names by <paramref name="id"/>: false when it is not (or no longer) outstanding.</summary>
+    private bool TryClaim(ulong id, out NetBufferList nbl)
+    {
+        if (_nbls.TryRemove(id, out var entry))
+        {
+            nbl = entry.Nbl;
+            _nblIds.Remove(nbl);
+            return true;
+        }
+        nbl = null!;
+        return false;
     }
 
     private void ForgetId(NetBufferList nbl)
@@ -218,6 +250,17 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             _nblIds.Remove(nbl);
         }
     }
+
+    /// <summary>What completes an outstanding NBL: a send (an initiate's outstanding data too: the target completes it
+    /// as a send once the initiate succeeded), a forward or a disconnect.</summary>
+    private enum IoKind : byte
+    {
+        Send,
+        Forward,
+        Disconnect,
+    }
+
+    private readonly record struct OutstandingNbl(NetBufferList Nbl, IoKind Kind);
 
     private IOffloadHost Host => _host ?? throw new InvalidOperationException("Bind a host before making requests.");
 
@@ -242,23 +285,22 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         ArgumentNullException.ThrowIfNull(root);
         _ = Host;
-        var message = new StateRequestMessage(type) { Root = root, RequestId = NextRequestId(), Ids = _idOf };
+        var message = new StateRequestMessage(type) { Root = root, RequestId = NextRequestId(), Ids = _sendIds };
         // A state tree carries NBL chains (an initiate: the connection's unacknowledged send data and buffered receive
-        // data) and is one message: above the protocol's limit the server would close the session (Oversized). Refuse
-        // it here instead, the whole tree RESOURCES, so the host keeps the connection and the session lives on.
-        if (message.PayloadLength() > _connection.MaxMessageSize)
+        // data). Above the message size it goes in fragments (protocol version 2, docs/control.md); above what a
+        // fragmented message may hold, or to a server that cannot take fragments, it is refused here, the whole tree
+        // RESOURCES, so the host keeps the connection and the session lives on (the server would close it Oversized).
+        // Counted without ids: an id given to an NBL that is never sent could be completed by the loss of the server.
+        long length = new StateRequestMessage(type) { Root = root }.PayloadLength();
+        if (length > _connection.MaxMessageSize && (_connection.FragmentType == 0 || length > ControlProtocol.MaxFragmentedMessageSize))
         {
             OffloadTree.SetStatus(root, NdisStatus.Resources);
-            for (var nbl = FirstChain(root); nbl is not null; nbl = nbl.Next) ForgetId(nbl);   // ids the count assigned
             _dispatch.Schedule(_ => CompleteState(type, root), null);
             return NdisStatus.Pending;
         }
         _stateCalls[message.RequestId] = (root, type);
-        if (!_connection.Send(message))
-        {
-            _stateCalls.TryRemove(message.RequestId, out _);
-            FailTree(type, root);
-        }
+        // Not sent (the session is closed): completed here, unless the loss of the server claimed it first.
+        if (!_connection.Send(message) && _stateCalls.TryRemove(message.RequestId, out _)) FailTree(type, root);
         return NdisStatus.Pending;
     }
 
@@ -344,9 +386,11 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             }
             var tail = head;
             int count = 1;
-            while (tail.Next is { } next && count < ControlProtocol.MaxChainLength && size + EncodedSize(next) <= limit)
+            while (tail.Next is { } next && count < ControlProtocol.MaxChainLength)
             {
-                size += EncodedSize(next);
+                long nextSize = EncodedSize(next);
+                if (size + nextSize > limit) break;
+                size += nextSize;
                 tail = next;
                 count++;
             }
@@ -371,7 +415,8 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private NdisStatus IssueOne(MessageType type, ulong context, NetBufferList chain, TcpDisconnectFlags flags)
     {
-        var message = new IoRequestMessage(type) { Context = context, Chain = chain, Flags = flags, Ids = _idOf };
+        var ids = type switch { MessageType.TcpSend => _sendIds, MessageType.TcpForward => _forwardIds, _ => _disconnectIds };
+        var message = new IoRequestMessage(type) { Context = context, Chain = chain, Flags = flags, Ids = ids };
         if (!_connection.Send(message))
         {
             // No server: the host takes the work back (spec §3, §4, §6.1).
@@ -420,6 +465,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         try
         {
             await _connection.ReceiveLoopAsync(OnMessage).ConfigureAwait(false);
+            if (_fragments.InProgress) throw MessageReader.Malformed("connection closed inside a fragmented message");
         }
         catch (ControlProtocolException ex)
         {
@@ -437,12 +483,37 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
             CloseReason = reason;
         }
         CloseReason ??= reason;
+        _fragments.Release();
         OnConnectionLost();
     }
 
     private bool OnMessage(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
     {
         if (ControlMessage.IsClientToServer(type)) throw new ControlProtocolException(ProtocolError.UnknownType, $"server sent a request type {type}");
+        if (type == MessageType.ServerFragment)
+        {
+            if (_connection.FragmentType == 0)
+                throw new ControlProtocolException(ProtocolError.UnknownType, $"ServerFragment needs protocol version {ControlProtocol.FragmentVersion}; this session speaks {ProtocolVersion}");
+            if (!_fragments.Add(requestId, payload, out var inner, out var whole)) return true;
+            try
+            {
+                FragmentedCompletions++;
+                return OnWholeMessage(inner, requestId, whole);
+            }
+            finally
+            {
+                _fragments.Release();
+            }
+        }
+        _fragments.CheckNotInterrupted(type);
+        return OnWholeMessage(type, requestId, payload);
+    }
+
+    // Only completions come in fragments (a terminate returning more undelivered receive data than one message holds).
+    private readonly FragmentAssembler _fragments = new(static type => type == MessageType.StateComplete);
+
+    private bool OnWholeMessage(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
+    {
         var message = ControlMessage.Decode(type, requestId, payload);
         if (Trace is { } trace) lock (trace) trace.Add("R " + Describe(message));
         switch (message)
@@ -607,8 +678,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         var list = new List<NetBufferList>();
         foreach (var r in d.Scratch as List<NblRef> ?? [])
         {
-            if (!_nbls.TryGetValue(r.Id, out var nbl)) continue;
-            ForgetId(nbl);
+            if (!TryClaim(r.Id, out var nbl)) continue;
             ApplyRef(nbl, r);
             nbl.Next = null;
             NetBufferListChain.Append(ref head, ref tail, nbl);
@@ -683,8 +753,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         NetBufferList? head = null, tail = null;
         foreach (var r in message.Nbls)
         {
-            if (!_nbls.TryGetValue(r.Id, out var nbl)) continue;
-            ForgetId(nbl);
+            if (!TryClaim(r.Id, out var nbl)) continue;
             ApplyRef(nbl, r);
             nbl.Next = null;
             if (message.Type == MessageType.TcpDisconnectComplete)
@@ -899,23 +968,35 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private void OnConnectionLost()
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        // The socket first: from here every Send returns false, so a request issued from now on fails on its own path,
+        // and one that was queued before is registered (its state call or NBL ids) before FailEverything looks.
+        _connection.Abort();
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return; // disposed by its owner (or lost already)
         foreach (var pending in _replies.Values) pending.TrySetException(new IOException("The control connection is closed."));
         _replies.Clear();
         if (_host is not null) _dispatch.Schedule(_process, new LostWork());
-        _connection.Abort();
     }
 
-    // The target is gone: every offloaded connection is aborted and every outstanding request completes, so the host
-    // can take its connections back (its state is lost, as on a hardware failure, spec §6.6).
+    // The target is gone: a hardware failure of the whole NIC (spec §6.6). Runs once, on the dispatch queue, after
+    // every message the reader had handed over; the socket is already closed, so nothing new reaches the server and
+    // every request issued from now on fails on its own path. Order, as a local target's hardware-corrupt path:
+    // Retrieve(HardwareFailure) and Abort per offloaded connection, its posts and I/O REQUEST_ABORTED, then the state
+    // operations FAILURE (a terminate completes after its connection's I/O), then ADAPTER_REMOVED once, last.
     private void FailEverything()
     {
         var host = Host;
+        // A pending initiate's outstanding sends stay the host's, untouched (spec §2): claimed here so that they are
+        // not completed as sends below.
+        foreach (var call in _stateCalls.Values)
+        {
+            if (call.Type != MessageType.InitiateOffload) continue;
+            foreach (var v in OffloadTree.Traverse(call.Root))
+                for (var nbl = v.Block.NetBufferListChain; nbl is not null; nbl = nbl.Next) ForgetId(nbl);
+        }
         foreach (var rx in _rxByContext.Values)
         {
             if (rx.Offloaded)
             {
-                // The hardware-failure path of a local target (spec §6.6): Retrieve(HardwareFailure), then Abort.
                 host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Retrieve, (uint)TcpUploadReason.HardwareFailure);
                 host.TcpOffloadEvent(rx.Handle, TcpOffloadEventType.Abort, 0);
             }
@@ -924,25 +1005,40 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         }
         _rxByContext.Clear();
         _rxByHandle.Clear();
-        foreach (var id in _stateCalls.Keys.ToList())
+        // Sends, forwards and disconnects the server held, each through its own callback, in the order issued.
+        var outstanding = _nbls.ToArray();
+        Array.Sort(outstanding, static (a, b) => a.Key.CompareTo(b.Key));
+        NetBufferList? sends = null, sendsTail = null, forwards = null, forwardsTail = null;
+        foreach (var (id, _) in outstanding)
         {
-            if (!_stateCalls.TryRemove(id, out var call)) continue;
-            OffloadTree.SetStatus(call.Root, NdisStatus.Failure);
-            // A failed initiate's outstanding sends stay the host's, untouched (spec §2): not completed below.
-            if (call.Type == MessageType.InitiateOffload)
-                foreach (var v in OffloadTree.Traverse(call.Root))
-                    for (var nbl = v.Block.NetBufferListChain; nbl is not null; nbl = nbl.Next) ForgetId(nbl);
-            CompleteState(call.Type, call.Root);
-        }
-        foreach (var nbl in _nbls.Values.ToList())
-        {
-            ForgetId(nbl);
+            if (!_nbls.TryRemove(id, out var entry)) continue;
+            var nbl = entry.Nbl;
+            _nblIds.Remove(nbl);
             nbl.Status = NdisStatus.RequestAborted;
             nbl.TcpOffloadBytesTransferred = 0;
             nbl.Next = null;
-            host.TcpOffloadSendComplete(nbl);
+            switch (entry.Kind)
+            {
+                case IoKind.Send: NetBufferListChain.Append(ref sends, ref sendsTail, nbl); break;
+                case IoKind.Forward: NetBufferListChain.Append(ref forwards, ref forwardsTail, nbl); break;
+                default: host.TcpOffloadDisconnectComplete(nbl); break;
+            }
         }
+        if (sends is not null) host.TcpOffloadSendComplete(sends);
+        if (forwards is not null) host.TcpOffloadForwardComplete(forwards);
+        var calls = _stateCalls.Keys.ToArray();
+        Array.Sort(calls);
+        foreach (var id in calls)
+        {
+            if (!_stateCalls.TryRemove(id, out var call)) continue;
+            OffloadTree.SetStatus(call.Root, NdisStatus.Failure);
+            CompleteState(call.Type, call.Root);
+        }
+        host.IndicateStatus(NdisStatus.AdapterRemoved);
     }
+
+    /// <summary>Tests: the socket dies under the client (as when the daemon is killed); the loss is then handled as any.</summary>
+    internal void CloseTransportForTest() => _connection.Abort();
 
     // ---- disposal ----------------------------------------------------------------------------------------------------
 

@@ -24,13 +24,15 @@ internal abstract class ControlMessage
     }
 
     /// <summary>Encodes header and payload into <paramref name="output"/>; returns the bytes written.</summary>
-    public long WriteTo(IBufferWriter<byte> output)
+    public long WriteTo(IBufferWriter<byte> output) => WriteTo(output, PayloadLength());
+
+    /// <summary>Encodes header and payload whose length <paramref name="counted"/> was just counted by
+    /// <see cref="PayloadLength"/>; returns the bytes written.</summary>
+    public long WriteTo(IBufferWriter<byte> output, long counted)
     {
-        var counter = new MessageWriter();
-        WritePayload(ref counter);
-        if (counter.Length > uint.MaxValue) throw new InvalidOperationException("Message too large.");
+        if (counted > uint.MaxValue) throw new InvalidOperationException("Message too large.");
         var header = output.GetSpan(ControlProtocol.HeaderSize);
-        WriteHeader(header, (uint)counter.Length, Type, RequestId);
+        WriteHeader(header, (uint)counted, Type, RequestId);
         output.Advance(ControlProtocol.HeaderSize);
         var writer = new MessageWriter(output);
         WritePayload(ref writer);
@@ -38,8 +40,34 @@ internal abstract class ControlMessage
         // The header already went out with the counted length: a payload of another length would desynchronise the
         // stream (the peer sees trailing bytes or a truncated message). It happens only when the objects encoded change
         // between the two passes, a bug of the caller; say which message rather than leave a corrupt stream unexplained.
-        if (writer.Length != counter.Length) ThrowChangedWhileEncoding(Type, counter.Length, writer.Length);
-        return ControlProtocol.HeaderSize + counter.Length;
+        if (writer.Length != counted) ThrowChangedWhileEncoding(Type, counted, writer.Length);
+        return ControlProtocol.HeaderSize + counted;
+    }
+
+    /// <summary>Writes the payload alone into the first <paramref name="counted"/> bytes of <paramref name="destination"/>
+    /// (a message sent in fragments); <paramref name="counted"/> is what <see cref="PayloadLength"/> just gave.</summary>
+    public void WritePayloadTo(byte[] destination, long counted)
+    {
+        var output = new ArrayPrefixWriter(destination, (int)counted);
+        var writer = new MessageWriter(output);
+        WritePayload(ref writer);
+        writer.Flush();
+        if (writer.Length != counted) ThrowChangedWhileEncoding(Type, counted, writer.Length);
+    }
+
+    // An IBufferWriter over an array's prefix (the fragmented path only: one small object per such message).
+    private sealed class ArrayPrefixWriter(byte[] array, int length) : IBufferWriter<byte>
+    {
+        private int _written;
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => array.AsMemory(_written, Room());
+
+        public Span<byte> GetSpan(int sizeHint = 0) => array.AsSpan(_written, Room());
+
+        // More than counted means the objects changed between the passes: the length check after says so.
+        private int Room() => _written < length ? length - _written : throw new InvalidOperationException("payload longer than counted");
     }
 
     private static void ThrowChangedWhileEncoding(MessageType type, long counted, long written)
@@ -121,6 +149,7 @@ internal abstract class ControlMessage
             MessageType.ParametersReply => ParametersReplyMessage.Read(ref r),
             MessageType.QueryStatus => QueryStatusMessage.Read(ref r),
             MessageType.StatusInfo => StatusInfoMessage.Read(ref r),
+            MessageType.Fragment or MessageType.ServerFragment => FragmentMessage.Read(type, ref r),
             _ => throw new ControlProtocolException(ProtocolError.UnknownType, $"unknown message type {(ushort)type}"),
         };
         try

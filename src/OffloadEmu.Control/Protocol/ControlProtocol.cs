@@ -6,8 +6,23 @@ public static class ControlProtocol
     /// <summary>"OEMU" in a little-endian u32: the first field of the hello.</summary>
     public const uint Magic = 0x554D_454F;
 
-    /// <summary>The protocol version this build speaks.</summary>
-    public const ushort Version = 1;
+    /// <summary>The protocol version this build speaks. 2 added fragmented state requests and completions
+    /// (<see cref="MessageType.Fragment"/>, <see cref="MessageType.ServerFragment"/>).</summary>
+    public const ushort Version = 2;
+
+    /// <summary>The oldest version a server still serves (the session then speaks that version: no fragments).</summary>
+    public const ushort MinVersion = 1;
+
+    /// <summary>The first version with fragmented messages.</summary>
+    public const ushort FragmentVersion = 2;
+
+    /// <summary>Largest payload of a fragmented message once reassembled (64 MiB): an initiate handing over the send and
+    /// receive buffers of a connection, a terminate returning its undelivered receive data.</summary>
+    public const int MaxFragmentedMessageSize = 64 * 1024 * 1024;
+
+    /// <summary>A fragment's own header inside its payload: inner type u16, reserved u16 (0), whole length u32, offset u32,
+    /// piece length u32.</summary>
+    public const int FragmentHeaderSize = 16;
 
     /// <summary>Header: u32 payload length, u16 type, u16 reserved (0), u64 request id; little endian.</summary>
     public const int HeaderSize = 16;

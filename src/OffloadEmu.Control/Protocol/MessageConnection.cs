@@ -123,7 +123,9 @@ internal sealed class MessageConnection : IAsyncDisposable
             var mark = _output.Mark();
             try
             {
-                written = message.WriteTo(_output);
+                written = FragmentType != 0 && message is StateRequestMessage or StateCompleteMessage
+                    ? WriteMaybeFragmented(message)
+                    : message.WriteTo(_output);
             }
             catch
             {
@@ -135,6 +137,48 @@ internal sealed class MessageConnection : IAsyncDisposable
         }
         AfterAppend(send);
         return true;
+    }
+
+    /// <summary>The fragment type this end sends (<see cref="MessageType.Fragment"/> from a client,
+    /// <see cref="MessageType.ServerFragment"/> from a server) once both ends agreed on protocol version 2; 0 = none
+    /// (a state message above <see cref="MaxMessageSize"/> then goes whole, and the peer refuses it).</summary>
+    public MessageType FragmentType { get; set; }
+
+    /// <summary>Fragmented messages sent (tests and figures).</summary>
+    public long FragmentedMessages => Interlocked.Read(ref _fragmentedMessages);
+
+    private long _fragmentedMessages;
+
+    // Under _writeLock. A state message whose payload passes MaxMessageSize (an initiate handing over several MiB of
+    // send and receive data, a terminate returning them) is encoded once into a pooled array and queued as back-to-back
+    // fragments, each a whole frame of at most MaxMessageSize; nothing else can come between them (the lock).
+    private long WriteMaybeFragmented(ControlMessage message)
+    {
+        long length = message.PayloadLength();
+        if (length <= MaxMessageSize || length > ControlProtocol.MaxFragmentedMessageSize) return message.WriteTo(_output, length);
+        var payload = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            message.WritePayloadTo(payload, length);
+            int piece = MaxMessageSize - ControlProtocol.FragmentHeaderSize;
+            long written = 0;
+            for (int offset = 0; offset < length; offset += piece)
+            {
+                int n = (int)Math.Min(piece, length - offset);
+                var fragment = new FragmentMessage(FragmentType)
+                {
+                    RequestId = message.RequestId, InnerType = message.Type, TotalLength = (uint)length, Offset = (uint)offset,
+                    Bytes = payload.AsMemory(offset, n),
+                };
+                written += fragment.WriteTo(_output, ControlProtocol.FragmentHeaderSize + n);
+            }
+            Interlocked.Increment(ref _fragmentedMessages);
+            return written;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
     }
 
     /// <summary>Appends a message whose payload is one length-prefixed blob (frames), straight from a span.</summary>

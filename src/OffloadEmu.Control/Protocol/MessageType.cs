@@ -40,6 +40,10 @@ public enum MessageType : ushort
     /// <summary>The target's parameters in effect (offload parameters, tick, RTO floor, FIN_WAIT_2 time, challenge-ACK
     /// limit); answered by <see cref="ParametersReply"/>.</summary>
     QueryParameters = 17,
+    /// <summary>A piece of a state request too big for one message (protocol version 2): the inner type, the whole
+    /// payload's length, this piece's offset, then the bytes. The pieces of one request follow each other with nothing
+    /// between them; the server decodes the request once it has them all (docs/control.md, fragmented messages).</summary>
+    Fragment = 18,
 
     /// <summary>Server hello: version, capabilities, MAC, MTU.</summary>
     HelloReply = 64,
@@ -73,4 +77,7 @@ public enum MessageType : ushort
     StatusInfo = 78,
     /// <summary>The answer to <see cref="QueryParameters"/>.</summary>
     ParametersReply = 79,
+    /// <summary>A piece of a <see cref="StateComplete"/> too big for one message (a terminate returning more undelivered
+    /// receive data than a message holds), as <see cref="Fragment"/> the other way.</summary>
+    ServerFragment = 80,
 }

@@ -25,6 +25,8 @@ internal sealed class ControlSession
     private readonly Lock _cleanupLock = new();
     private volatile bool _closed;
     private bool _helloDone;
+    private ushort _version;
+    private readonly FragmentAssembler _fragments = new(IsFragmentable);
 
     public ControlSession(TargetMultiplexer mux, MessageConnection connection, ControlServerOptions options, ILogger? logger)
     {
@@ -67,6 +69,7 @@ internal sealed class ControlSession
         try
         {
             await _connection.ReceiveLoopAsync(Handle).ConfigureAwait(false);
+            if (_fragments.InProgress) throw MessageReader.Malformed("connection closed inside a fragmented message");
             await CloseAsync(null, "client closed").ConfigureAwait(false);
         }
         catch (ControlProtocolException ex)
@@ -77,6 +80,10 @@ internal sealed class ControlSession
         {
             if (_logger is not null) ControlLog.SessionFailed(_logger, ToString(), ex);
             await CloseAsync(ProtocolError.Internal, ex.Message).ConfigureAwait(false);
+        }
+        finally
+        {
+            _fragments.Release(); // a sequence cut by the close
         }
     }
 
@@ -100,6 +107,30 @@ internal sealed class ControlSession
             throw new ControlProtocolException(ProtocolError.UnknownType, $"message type {(ushort)type} is not a request");
         if (!_helloDone && type != MessageType.Hello) throw new ControlProtocolException(ProtocolError.OutOfOrder, $"{type} before the hello");
         if (_helloDone && type == MessageType.Hello) throw new ControlProtocolException(ProtocolError.OutOfOrder, "second hello");
+        if (type == MessageType.Fragment)
+        {
+            if (Role == ClientRole.Monitor) throw new ControlProtocolException(ProtocolError.NotPermitted, "Fragment from a monitor session: a monitor may only query");
+            if (_version < ControlProtocol.FragmentVersion)
+                throw new ControlProtocolException(ProtocolError.UnknownType, $"Fragment needs protocol version {ControlProtocol.FragmentVersion}; this session speaks {_version}");
+            if (!_fragments.Add(requestId, payload, out var inner, out var whole)) return !_closed;
+            try
+            {
+                return HandleWhole(inner, requestId, whole);
+            }
+            finally
+            {
+                _fragments.Release();
+            }
+        }
+        _fragments.CheckNotInterrupted(type);
+        return HandleWhole(type, requestId, payload);
+    }
+
+    // Fragments carry only state requests (an initiate with more send and receive data than one message holds).
+    private static bool IsFragmentable(MessageType type) => type is >= MessageType.InitiateOffload and <= MessageType.QueryOffloadState;
+
+    private bool HandleWhole(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
+    {
         var message = ControlMessage.Decode(type, requestId, payload);
         bool owned = false;
         try
@@ -126,16 +157,20 @@ internal sealed class ControlSession
                 return false;
             case HelloMessage hello:
                 if (hello.Magic != ControlProtocol.Magic) throw new ControlProtocolException(ProtocolError.BadMagic, $"bad magic 0x{hello.Magic:x8}");
-                if (hello.Version != ControlProtocol.Version)
-                    throw new ControlProtocolException(ProtocolError.VersionMismatch, $"version {hello.Version} not supported; this server speaks {ControlProtocol.Version}");
+                if (hello.Version is < ControlProtocol.MinVersion or > ControlProtocol.Version)
+                    throw new ControlProtocolException(ProtocolError.VersionMismatch,
+                        $"version {hello.Version} not supported; this server speaks {ControlProtocol.MinVersion} to {ControlProtocol.Version}");
                 Name = hello.ClientName;
                 Role = hello.Role;
+                _version = hello.Version;
                 _helloDone = true;
                 Send(new HelloReplyMessage
                 {
-                    RequestId = message.RequestId, Current = target.CurrentCapabilities, Hardware = target.HardwareCapabilities,
+                    RequestId = message.RequestId, Version = _version, Current = target.CurrentCapabilities, Hardware = target.HardwareCapabilities,
                     MacAddress = target.MacAddress, Mtu = target.Mtu,
                 });
+                // Version 2: a completion too big for one message (a terminate's returned receive data) goes in fragments.
+                if (_version >= ControlProtocol.FragmentVersion) _connection.FragmentType = MessageType.ServerFragment;
                 // A monitor is not bound: it gets no adapter status and no frames, only its replies.
                 if (Role == ClientRole.Host) _mux.Add(this);
                 if (_logger is not null) ControlLog.SessionStarted(_logger, ToString());
