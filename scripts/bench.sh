@@ -170,8 +170,8 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 for t in gcc ip ethtool taskset python3; do have "$t" || { say "'$t' not found"; exit 1; }; done
 
-OE_DLL="$ROOT/src/OffloadEmu.Cli/bin/Release/net10.0/offloademu.dll"
-DAEMON_DLL="$ROOT/src/OffloadEmu.Daemon/bin/Release/net10.0/offloademud.dll"
+OE_DLL="${BENCH_OE_DLL:-$ROOT/src/OffloadEmu.Cli/bin/Release/net10.0/offloademu.dll}"
+DAEMON_DLL="${BENCH_DAEMON_DLL:-$ROOT/src/OffloadEmu.Daemon/bin/Release/net10.0/offloademud.dll}"
 BENCH_DLL="$ROOT/tests/OffloadEmu.Benchmarks/bin/Release/net10.0/OffloadEmu.Benchmarks.dll"
 if [[ $BUILD == 1 ]]; then
     for p in src/OffloadEmu.Cli src/OffloadEmu.Daemon tests/OffloadEmu.Benchmarks; do
