@@ -198,6 +198,33 @@ public sealed class MultiQueueDaemonTests : IDisposable
         _output.WriteLine($"{inbound} frames in, {outbound} out captured; {clock.Elapsed.TotalSeconds:F1} s");
     }
 
+    [Theory]
+    [InlineData(true, "1", "Offload target on ")]
+    [InlineData(false, "2", "over 1 device queue of")]
+    public void A_multi_queue_TAP_serves_one_loop_and_a_single_queue_TAP_two_loops_sharing_it(bool multiQueue, string queues, string expected)
+    {
+        if (!Privileged.ShouldRun()) return;
+        using var daemon = _lab.StartDaemon("02:00:00:18:ee:03", environment: new Dictionary<string, string> { ["OFFLOADEMU_Nic__Queues"] = queues },
+            multiQueue: multiQueue);
+        DaemonTapLab.WaitFor(() => daemon.Stdout.Contains(expected, StringComparison.Ordinal), expected);
+        if (!multiQueue)
+        {
+            // The reason is in the line: the TAP was made without multi_queue.
+            Assert.Contains("1 of 2 queues opened", daemon.Stdout);
+            Assert.Contains("multi_queue", daemon.Stdout);
+        }
+        using (var doc = _lab.Status())
+        {
+            Assert.NotNull(doc);
+            var target = doc.RootElement.GetProperty("target");
+            Assert.Equal(multiQueue ? 0 : 2, target.TryGetProperty("loops", out var loops) ? loops.GetArrayLength() : 0);
+        }
+        daemon.Terminate();
+        Assert.Equal("STOPPING=1", _lab.Notify!.Receive());
+        Assert.Equal(0, daemon.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal("", daemon.Stderr);
+    }
+
     private int Sessions()
     {
         using var doc = _lab.Status();

@@ -284,7 +284,21 @@ internal sealed class LinkStackFactory
         {
             Name = o.Interface, AttachOnly = !o.Create, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader,
         };
-        return (TapDevice)Translate(o, () => new TapDevice(options));
+        return (TapDevice)Translate(o, () =>
+        {
+            try
+            {
+                return new TapDevice(options);
+            }
+            catch (LinkDeviceException ex) when (ex.Errno == EINVAL && options.AttachOnly)
+            {
+                // A TAP made with multi_queue refuses a single-queue attach (EINVAL): take one of its queues instead.
+                return new TapDevice(new TapDeviceOptions
+                {
+                    Name = options.Name, AttachOnly = true, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader, MultiQueue = true,
+                });
+            }
+        });
     }
 
     private static void RequireInterface(string name)
