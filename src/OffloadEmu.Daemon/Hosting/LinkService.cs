@@ -132,10 +132,11 @@ internal sealed class LinkService : IHostedService, IDisposable
     /// <summary>True while the device is lost and the daemon tries to open it again (status: MEDIA_DISCONNECT).</summary>
     internal bool IsLinkLost => _stack is { } stack && AnyLost(stack.Supervisors);
 
+    // Per receive round: indexed, no enumerator (the receive loop allocates nothing).
     private static bool AnyLost(IReadOnlyList<SupervisedDevice> supervisors)
     {
-        foreach (var s in supervisors)
-            if (s.IsLost) return true;
+        for (int i = 0; i < supervisors.Count; i++)
+            if (supervisors[i].IsLost) return true;
         return false;
     }
 
