@@ -23,6 +23,7 @@
 # Names: OE_LAB_NS (default oe-lab), OE_LAB_TAP (oe0), OE_LAB_EMU_NS (oe-emu), OE_LAB_PEER_NS (oe-peer) let a
 # second lab run beside the first (scripts/demo.sh makes its own, oe-demo-<pid>); namespace names must start
 # with oe-. OE_LAB_VETH=0 makes only part (a). Use the same variables for up, down, status and exec.
+# OE_LAB_TAP_MULTI_QUEUE=1 creates the TAP with multi_queue (for offloademud with Nic:Queues > 1; docs/configuration.md).
 set -euo pipefail
 
 STATE="${OE_LAB_STATE:-/run/offloademu-lab}"
@@ -94,7 +95,8 @@ up() {
     # (a) oe-lab with the persistent TAP created inside it.
     make_ns "$LAB_NS"
     if ! ip -n "$LAB_NS" link show "$TAP" >/dev/null 2>&1; then
-        in_ns "$LAB_NS" ip tuntap add dev "$TAP" mode tap
+        if [[ ${OE_LAB_TAP_MULTI_QUEUE:-0} == 1 ]]; then in_ns "$LAB_NS" ip tuntap add dev "$TAP" mode tap multi_queue
+        else in_ns "$LAB_NS" ip tuntap add dev "$TAP" mode tap; fi
         touch "$STATE/tap-created"
         log "TAP $TAP created (persistent) in $LAB_NS"
     fi

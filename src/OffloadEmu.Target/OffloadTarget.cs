@@ -100,6 +100,20 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         return counts;
     }
 
+    /// <summary>Each engine loop's counters now (index = queue): its connections, frames it processed and sent, frames read
+    /// on its queue for another loop and handed over, hand-offs dropped. For `offloademu status` (docs/target.md).</summary>
+    public TargetLoopCounters[] LoopCounters()
+    {
+        var counters = new TargetLoopCounters[_loops.Length];
+        for (int i = 0; i < counters.Length; i++)
+        {
+            var l = _loops[i];
+            counters[i] = new TargetLoopCounters(l.ConnectionCount, Volatile.Read(ref l.FramesIn), Volatile.Read(ref l.FramesOut),
+                Interlocked.Read(ref l.HandedOff), Interlocked.Read(ref l.HandOffDrops));
+        }
+        return counters;
+    }
+
     /// <summary>Frames read on one queue for a connection another loop owns, handed to that loop (multi-queue only).</summary>
     public long HandedOffFrames => Sum(static l => Interlocked.Read(ref l.HandedOff));
 
@@ -132,7 +146,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
     /// <summary>Starts the engine threads (one per queue) and, when <paramref name="readDevice"/>, what reads the queues.
     /// With <paramref name="readDevice"/> false something else reads the device (the daemon's link service) and hands the
-    /// frames over with <see cref="DeliverFrames"/>; the target still transmits on the queues itself.</summary>
+    /// frames over with <see cref="DeliverFrames(ReadOnlySpan{FrameBuffer})"/> (or, one reader per queue, <see cref="DeliverFrames(int, ReadOnlySpan{FrameBuffer})"/>); the target still transmits on the queues itself.</summary>
     public void Start(TimeProvider? time, bool readDevice)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -187,6 +201,63 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         for (int i = 0; woken != 0; i++, woken >>= 1)
             if ((woken & 1) != 0) _runners[i].Wake();
         return accepted;
+    }
+
+    /// <summary>
+    /// As <see cref="DeliverFrames(ReadOnlySpan{FrameBuffer})"/> for frames read on link queue <paramref name="queue"/> by
+    /// an external reader that reads each queue on a thread of its own (the daemon's link service over a multi-queue TAP
+    /// or a fanout group): each frame is copied into a buffer of its owner loop's pool and queued to that loop; a frame
+    /// for a connection another loop owns counts as handed off by <paramref name="queue"/>'s loop (a full ring there as a
+    /// hand-off drop). One thread per queue may call this concurrently (the rings and pools are thread-safe); never
+    /// allocates.
+    /// </summary>
+    public int DeliverFrames(int queue, ReadOnlySpan<FrameBuffer> frames)
+    {
+        if (!_externalReader) throw new InvalidOperationException("DeliverFrames is for a target started with readDevice: false.");
+        ArgumentOutOfRangeException.ThrowIfNegative(queue);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(queue, _loops.Length);
+        var reader = _loops[queue];
+        int accepted = 0;
+        ulong woken = 0;
+        foreach (var frame in frames)
+        {
+            int owner = _loops.Length == 1 ? 0 : LoopHash.LoopOfFrame(frame.Span, _loops.Length);
+            if (owner < 0) owner = queue;   // not a TCP frame of a 4-tuple: the loop that read it handles it
+            var loop = _loops[owner];
+            if (!loop.FramePool.TryRent(out var copy))
+            {
+                CountReceiveDrop(reader, owner != queue, DropReason.QueueFull);
+                continue;
+            }
+            if (frame.Length > copy.Array.Length)
+            {
+                loop.FramePool.Return(copy);
+                CountReceiveDrop(reader, false, DropReason.TooLong);
+                continue;
+            }
+            frame.Span.CopyTo(copy.Array);
+            copy.Length = frame.Length;
+            copy.TimestampNs = frame.TimestampNs;
+            if (loop.ReceivedFrames.TryEnqueue(copy))
+            {
+                accepted++;
+                if (owner != queue) Interlocked.Increment(ref reader.HandedOff);
+                woken |= 1UL << owner;
+                continue;
+            }
+            loop.FramePool.Return(copy);
+            CountReceiveDrop(reader, owner != queue, DropReason.QueueFull);
+        }
+        for (int i = 0; woken != 0; i++, woken >>= 1)
+            if ((woken & 1) != 0) _runners[i].Wake();
+        return accepted;
+    }
+
+    private void CountReceiveDrop(TargetEngine reader, bool handOff, DropReason reason)
+    {
+        Interlocked.Increment(ref reader.DroppedFrames);
+        if (handOff) Interlocked.Increment(ref reader.HandOffDrops);
+        reader.Device.Statistics.CountDrop(reason);
     }
 
     /// <summary>

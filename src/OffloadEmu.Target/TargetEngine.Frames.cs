@@ -12,6 +12,7 @@ internal sealed partial class TargetEngine
     /// </summary>
     public void ProcessFrame(Span<byte> frame, Instant now)
     {
+        Volatile.Write(ref FramesIn, FramesIn + 1);   // one writer: the loop's thread
         if (!EthernetFrame.TryCreate(frame, out var ethernet))
         {
             PassUp(frame);

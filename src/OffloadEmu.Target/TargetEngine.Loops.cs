@@ -26,6 +26,14 @@ internal sealed partial class TargetEngine
     /// <summary>Frames this loop could not hand over (the owner's ring was full): dropped, TCP recovers them.</summary>
     public long HandOffDrops;
 
+    /// <summary>Frames this loop processed (read on its queue and kept, or handed to it by another loop). Written by the
+    /// loop's thread only; read with <see cref="Volatile"/>.</summary>
+    public long FramesIn;
+
+    /// <summary>Frames this loop sent on its queue (its connections' segments, and on loop 0 the host's frames). Written
+    /// by the loop's thread only.</summary>
+    public long FramesOut;
+
     /// <summary>Wires the loops of one target together (called once, before anything runs).</summary>
     public void JoinLoops(TargetEngine[] loops)
     {

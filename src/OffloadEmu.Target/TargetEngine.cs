@@ -399,6 +399,7 @@ internal sealed partial class TargetEngine
     public void Flush()
     {
         if (_outCount == 0) return;
+        Volatile.Write(ref FramesOut, FramesOut + _outCount);   // one writer: the loop's thread
         try
         {
             _device.Send(_outBatch.AsSpan(0, _outCount));

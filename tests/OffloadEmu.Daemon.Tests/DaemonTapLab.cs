@@ -48,10 +48,13 @@ internal sealed class DaemonTapLab : IDisposable
     public static string Cli => Path.Combine(AppContext.BaseDirectory, "offloademu.dll");
 
     /// <summary>Makes the TAP and starts offloademud on it (its MAC, and <paramref name="capture"/> as the emulator.json
-    /// Capture section's JSON, none by default); returns once the daemon said READY=1.</summary>
-    public DaemonProcess StartDaemon(string mac, string capture = """{ "File": "" }""", IReadOnlyDictionary<string, string>? environment = null)
+    /// Capture section's JSON, none by default); returns once the daemon said READY=1. <paramref name="multiQueue"/>: the
+    /// TAP is made with <c>multi_queue</c> (for <c>Nic:Queues</c> &gt; 1).</summary>
+    public DaemonProcess StartDaemon(string mac, string capture = """{ "File": "" }""", IReadOnlyDictionary<string, string>? environment = null,
+        bool multiQueue = false)
     {
-        Cmd.Run("ip", "tuntap", "add", "dev", Tap, "mode", "tap");
+        if (multiQueue) Cmd.Run("ip", "tuntap", "add", "dev", Tap, "mode", "tap", "multi_queue");
+        else Cmd.Run("ip", "tuntap", "add", "dev", Tap, "mode", "tap");
         string config = Dir.Write("emulator.json", $$"""
             {
               "Link": { "Kind": "tap", "Interface": "{{Tap}}", "Create": false, "MacAddress": "{{mac}}" },

@@ -21,10 +21,10 @@ public sealed partial class StatusCliTests : IDisposable
 
     private string Socket => _dir.File("control.sock");
 
-    private DaemonProcess StartDaemon()
+    private DaemonProcess StartDaemon(params string[] args)
     {
         _dir.Write("emulator.json", TestConfig.MemoryJson);
-        var daemon = DaemonProcess.Start(_dir.Path, []);
+        var daemon = DaemonProcess.Start(_dir.Path, args);
         var end = DateTime.UtcNow + Wait;
         while (DateTime.UtcNow < end)
         {
@@ -54,12 +54,57 @@ public sealed partial class StatusCliTests : IDisposable
         Assert.Equal(0, root.GetProperty("connections_total").GetInt32());
         Assert.True(root.GetProperty("uptime_s").GetDouble() > 0);
         Assert.Equal(1000u, root.GetProperty("parameters").GetProperty("ticks_per_second").GetUInt32());
+        Assert.False(root.GetProperty("target").TryGetProperty("loops", out _));   // one loop: the output as before
 
         (code, stdout, stderr) = Run("status", "--daemon", Socket);
         Assert.True(code == 0, stderr);
         Assert.Contains("link      memory mem0, mac ", stdout, StringComparison.Ordinal);
         Assert.Contains("sessions  0: none bound", stdout, StringComparison.Ordinal);
         Assert.Contains("no offloaded connections", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void With_Nic_Queues_2_status_and_stats_show_each_loop_and_the_one_device_queue_they_share()
+    {
+        // A memory link has one queue: two loops share it (docs/configuration.md, Nic:Queues).
+        using var daemon = StartDaemon("--Nic:Queues=2");
+        using var drive = Offloademu.Start("drive", "--daemon", Socket);
+        drive.WriteLine("""{"id":1,"op":"bind"}""");
+        drive.WriteLine("""{"id":2,"op":"offload","remote_ip":"198.18.252.3","remote_mac":"02:00:00:18:fc:03","local_ip":"198.18.252.2","const":{"local_port":5001,"remote_port":40001,"remote_mss":1460},"delegated":{"snd_una":1000,"rcv_nxt":2000,"snd_wnd":65536,"rcv_wnd":65536}}""");
+        Assert.True(drive.WaitForOutput("\"event\":\"offloaded\"", Wait), drive.Stdout + drive.Stderr);
+
+        var (code, stdout, stderr) = Run("status", "--daemon", Socket, "--json");
+        Assert.True(code == 0, stderr);
+        using (var json = JsonDocument.Parse(stdout))
+        {
+            var target = json.RootElement.GetProperty("target");
+            Assert.Equal(1, target.GetProperty("device_queues").GetInt32());
+            var loops = target.GetProperty("loops").EnumerateArray().ToList();
+            Assert.Equal(2, loops.Count);
+            Assert.Equal([0, 1], loops.Select(l => l.GetProperty("loop").GetInt32()));
+            Assert.Equal(1, loops.Sum(l => l.GetProperty("connections").GetInt32()));   // the drive session's one, on its owner
+            Assert.All(loops, l => Assert.Equal(0, l.GetProperty("hand_off_drops").GetInt64()));
+        }
+
+        (code, stdout, stderr) = Run("status", "--daemon", Socket);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("loops     2 engine loops over one device queue, shared", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"loop 0\s+\d connections, frames in \d+, out \d+, handed off \d+ \(0 dropped\)", stdout);
+        Assert.Contains("loop 1 ", stdout, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = Run("stats", "--daemon", Socket, "--json");
+        Assert.True(code == 0, stderr);
+        using (var json = JsonDocument.Parse(stdout.Trim()))
+        {
+            var counters = json.RootElement.GetProperty("counters");
+            foreach (var name in new[] { "connections", "frames_in", "frames_out", "handed_off", "hand_off_drops" })
+            {
+                Assert.True(counters.TryGetProperty($"loop0.{name}", out _), name);
+                Assert.True(counters.TryGetProperty($"loop1.{name}", out _), name);
+            }
+            Assert.Equal(1, counters.GetProperty("loop0.connections").GetInt32() + counters.GetProperty("loop1.connections").GetInt32());
+            Assert.True(counters.TryGetProperty("link.frames_in", out _));   // everything a single-loop daemon shows is still there
+        }
     }
 
     [Fact]

@@ -27,8 +27,10 @@ public sealed class TapLossTests : IDisposable
         return doc?.RootElement.GetProperty("status").GetString() ?? "(no answer)";
     }
 
-    [Fact]
-    public void The_TAP_deleted_under_a_transfer_fails_the_connection_keeps_the_daemon_and_a_recreated_TAP_serves_a_new_connection()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]   // Nic:Queues=2 on a multi_queue TAP: both queues lost, closed and attached again together
+    public void The_TAP_deleted_under_a_transfer_fails_the_connection_keeps_the_daemon_and_a_recreated_TAP_serves_a_new_connection(int queues)
     {
         if (!Privileged.ShouldRun()) return;
         if (!Cmd.Exists("socat")) Assert.Fail("this test needs socat (scripts/test.sh installs it)");
@@ -37,7 +39,8 @@ public sealed class TapLossTests : IDisposable
         {
             ["OFFLOADEMU_Link__ReattachDelayMilliseconds"] = "100",
             ["OFFLOADEMU_Link__ReattachMaxDelayMilliseconds"] = "400",
-        });
+            ["OFFLOADEMU_Nic__Queues"] = queues.ToString(),
+        }, multiQueue: queues > 1);
         _lab.HandTapToKernelWithEcho(fork: true);
         var first = _lab.Start(DaemonTapLab.Dotnet, _lab.ConnectArgs(2, "4G", "--timeout", "60"));
         DaemonTapLab.WaitFor(() => _lab.Offloaded().Contains("198.18.246.2"), "the connection offloaded", 30);
@@ -58,10 +61,16 @@ public sealed class TapLossTests : IDisposable
         Assert.Equal("", _lab.Offloaded());
 
         // The TAP comes back (as scripts/lab.sh makes it) and goes to the kernel once the daemon holds it again.
-        Cmd.Run("ip", "tuntap", "add", "dev", _lab.Tap, "mode", "tap");
+        if (queues > 1) Cmd.Run("ip", "tuntap", "add", "dev", _lab.Tap, "mode", "tap", "multi_queue");
+        else Cmd.Run("ip", "tuntap", "add", "dev", _lab.Tap, "mode", "tap");
         DaemonTapLab.WaitFor(() => daemon.Stdout.Contains($"Link {_lab.Tap} is back", StringComparison.Ordinal), "the daemon re-attaching the TAP", 20);
         _lab.MoveTapToKernel();
         Assert.Equal("SUCCESS", StatusName());
+        if (queues > 1)
+        {
+            using var doc = _lab.Status();
+            Assert.Equal(queues, doc!.RootElement.GetProperty("target").GetProperty("device_queues").GetInt32());
+        }
 
         var second = _lab.Start(DaemonTapLab.Dotnet, _lab.ConnectArgs(3, "16M", "--timeout", "60"));
         Assert.True(second.WaitForExit(90_000), "the new connection did not finish");

@@ -5,6 +5,7 @@ using OffloadEmu.Chimney;
 using OffloadEmu.Control.Client;
 using OffloadEmu.Daemon.Hosting;
 using OffloadEmu.Link;
+using OffloadEmu.Daemon.Options;
 using OffloadEmu.Link.Devices;
 
 namespace OffloadEmu.Daemon.Tests;
@@ -103,7 +104,43 @@ public sealed class TargetSinkTests : IDisposable
         var reply = TestFrames.ArpRequest(3);
         Assert.Equal(NdisStatus.Success, target.SendFrame(reply));
         Assert.Equal(reply, PeerIo.ReceiveOne(Peer(host)));
+
+        // The memory link has one queue: the three loops share it; each processed its flows' frames (the hash spreads 30
+        // flows over all three) and the status lists them.
+        Assert.Equal(1, sink.DeviceQueues);
+        var counters = target.LoopCounters();
+        Assert.Equal(3, counters.Length);
+        Assert.Equal(sent.Count, counters.Sum(c => c.FramesIn));
+        Assert.All(counters, c => Assert.True(c.FramesIn > 0, string.Join(", ", counters)));
+        Assert.Equal(1, counters.Sum(c => c.FramesOut));   // the ARP reply, on loop 0
+        Assert.Equal(1, counters[0].FramesOut);
+        var status = await host.Services.GetRequiredService<DaemonStatusSource>().SnapshotAsync(10, CancellationToken.None);
+        Assert.Equal(1, status.DeviceQueues);
+        Assert.Equal(counters.Select(c => (ulong)c.FramesIn), status.Loops.Select(l => l.FramesIn));
         await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task One_loop_lists_no_loops_in_the_status()
+    {
+        using var host = Build("--Control:Enabled=false");
+        await host.StartAsync();
+        var status = await host.Services.GetRequiredService<DaemonStatusSource>().SnapshotAsync(10, CancellationToken.None);
+        Assert.Empty(status.Loops);
+        Assert.Equal(1, status.DeviceQueues);
+        await host.StopAsync();
+    }
+
+    [Theory]
+    [InlineData("tap", "", null)]
+    [InlineData("packet", "", null)]
+    [InlineData("pcap", "", "Link:Kind=pcap: libpcap opens one queue")]
+    [InlineData("memory", "", "Link:Kind=memory: the in-memory cable has one queue")]
+    [InlineData("tap", "loss 1%", "Impairment: the seeded loss, delay and rate apply to one frame sequence")]
+    public void Which_links_get_several_device_queues(string kind, string ingress, string? reason)
+    {
+        var link = new LinkOptions { Kind = Enum.Parse<LinkKind>(kind, ignoreCase: true), Interface = "x" };
+        Assert.Equal(reason, LinkStackFactory.SingleQueueReasonOf(link, new ImpairmentOptions { Ingress = ingress }));
     }
 
     // Ethernet + IPv4 + TCP (198.18.0.1:port -> 198.18.0.2:80), one payload byte (the round).

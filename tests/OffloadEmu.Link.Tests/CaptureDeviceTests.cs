@@ -61,6 +61,66 @@ public class CaptureDeviceTests
     }
 
     [Fact]
+    public void QueuesOfOneLinkWriteOneFileFromSeveralThreads()
+    {
+        // Two queues of one link (a multi-queue TAP in the daemon): queue 0 under the capture, queue 1 under a view of
+        // it; each sends and receives on a thread of its own at once, and every frame lands whole in the one file.
+        const int PerThread = 2000;
+        var q0 = new TestDevice { Name = "oe7", RecordSent = false };
+        var q1 = new TestDevice { Name = "oe7", RecordSent = false };
+        for (int i = 0; i < PerThread; i++)
+        {
+            q0.Inbound.Enqueue(TestFrames.Udp(i));
+            q1.Inbound.Enqueue(TestFrames.IcmpEcho(i, reply: true));
+        }
+        var ms = new MemoryStream();
+        var capture = new CaptureDevice(q0, ms, timeProvider: new ManualTimeProvider());
+        var view = capture.AddQueue(q1);
+        Assert.Equal("oe7", view.Name);
+        Assert.Same(q1.Statistics, view.Statistics);
+        void Run(ILinkDevice device, Func<int, byte[]> frame)
+        {
+            var pool = new FramePool(2048, 64);
+            for (int i = 0; i < PerThread; i++)
+            {
+                var b = pool.Rent();
+                var bytes = frame(i);
+                bytes.CopyTo(b.Array, 0);
+                b.Length = bytes.Length;
+                device.Send([b]);
+                pool.Return(b);
+                var rx = new[] { pool.Rent() };
+                Assert.Equal(1, device.Receive(rx, 0));
+                pool.Return(rx[0]);
+            }
+        }
+        var threads = new[]
+        {
+            new Thread(() => Run(capture, i => TestFrames.Udp(PerThread + i))),
+            new Thread(() => Run(view, i => TestFrames.IcmpEcho(PerThread + i))),
+        };
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        view.Dispose();
+        Assert.True(q1.Disposed);
+        Assert.False(q0.Disposed);
+        capture.Dispose();
+        Assert.True(q0.Disposed);
+        var frames = new CaptureReader(ms.ToArray()).ReadAll().ToList();
+        Assert.Equal(4 * PerThread, frames.Count);
+        Assert.All(frames, f => Assert.Equal("oe7", f.InterfaceName));
+        Assert.Equal(2 * PerThread, frames.Count(f => f.Direction == CaptureDirection.Inbound));
+        // Every frame whole: each queue's frames, in its own order (UDP frames are 106 bytes, ICMP ones 74).
+        List<byte[]> Of(CaptureDirection d, int length) => [.. frames.Where(f => f.Direction == d && f.Data.Length == length).Select(f => f.Data.ToArray())];
+        int udp = TestFrames.Udp(0).Length, icmp = TestFrames.IcmpEcho(0).Length;
+        Assert.NotEqual(udp, icmp);
+        Assert.Equal(Enumerable.Range(PerThread, PerThread).Select(i => TestFrames.Udp(i)), Of(CaptureDirection.Outbound, udp));
+        Assert.Equal(Enumerable.Range(PerThread, PerThread).Select(i => TestFrames.IcmpEcho(i)), Of(CaptureDirection.Outbound, icmp));
+        Assert.Equal(Enumerable.Range(0, PerThread).Select(i => TestFrames.Udp(i)), Of(CaptureDirection.Inbound, udp));
+        Assert.Equal(Enumerable.Range(0, PerThread).Select(i => TestFrames.IcmpEcho(i, reply: true)), Of(CaptureDirection.Inbound, icmp));
+    }
+
+    [Fact]
     public void ClassicPcapOptionWritesPcap()
     {
         var ms = new MemoryStream();

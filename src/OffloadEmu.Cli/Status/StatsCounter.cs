@@ -27,6 +27,16 @@ internal readonly record struct StatsCounter(string Name, ulong Value, bool IsGa
         list.Add(new("target.dropped_frames", s.DroppedFrames, false));
         Family(list, "ipv4", s.TcpIpv4, s.IpIpv4);
         Family(list, "ipv6", s.TcpIpv6, s.IpIpv6);
+        // Several engine loops (Nic:Queues > 1): each loop's counters, after everything a single-loop daemon shows.
+        for (int i = 0; i < s.Loops.Count; i++)
+        {
+            var loop = s.Loops[i];
+            list.Add(new($"loop{i}.connections", (ulong)loop.Connections, true));
+            list.Add(new($"loop{i}.frames_in", loop.FramesIn, false));
+            list.Add(new($"loop{i}.frames_out", loop.FramesOut, false));
+            list.Add(new($"loop{i}.handed_off", loop.HandedOff, false));
+            list.Add(new($"loop{i}.hand_off_drops", loop.HandOffDrops, false));
+        }
         return list;
     }
 

@@ -24,6 +24,25 @@ internal static class StatusJson
             w.WriteStartObject("target");
             w.WriteNumber("frames_up", s.FramesUp);
             w.WriteNumber("dropped_frames", s.DroppedFrames);
+            if (s.Loops.Count > 0)
+            {
+                // Several engine loops (Nic:Queues > 1); absent for one loop, so single-queue output is unchanged.
+                w.WriteNumber("device_queues", s.DeviceQueues);
+                w.WriteStartArray("loops");
+                for (int i = 0; i < s.Loops.Count; i++)
+                {
+                    var loop = s.Loops[i];
+                    w.WriteStartObject();
+                    w.WriteNumber("loop", i);
+                    w.WriteNumber("connections", loop.Connections);
+                    w.WriteNumber("frames_in", loop.FramesIn);
+                    w.WriteNumber("frames_out", loop.FramesOut);
+                    w.WriteNumber("handed_off", loop.HandedOff);
+                    w.WriteNumber("hand_off_drops", loop.HandOffDrops);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
             Capabilities(w, s.Capabilities);
             Parameters(w, s.Parameters);

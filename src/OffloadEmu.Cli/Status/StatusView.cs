@@ -46,6 +46,18 @@ internal static class StatusView
         }
         grid.AddRow("frames", Markup.Escape($"in {l.FramesIn} ({Bytes(l.BytesIn)}), out {l.FramesOut} ({Bytes(l.BytesOut)}), "
             + $"dropped {drops}{(reasons.Count > 0 ? " (" + string.Join(", ", reasons) + ")" : "")}; target: {s.FramesUp} up to the hosts, {s.DroppedFrames} dropped"));
+        if (s.Loops.Count > 0)
+        {
+            // Several engine loops (Nic:Queues > 1): one row each; nothing for one loop.
+            string over = s.DeviceQueues > 1 ? $"{s.DeviceQueues} device queues, one each" : "one device queue, shared";
+            grid.AddRow("loops", Markup.Escape($"{s.Loops.Count} engine loops over {over}; connections hashed to loops by their 4-tuple"));
+            for (int i = 0; i < s.Loops.Count; i++)
+            {
+                var loop = s.Loops[i];
+                grid.AddRow(Markup.Escape($"  loop {i}"), Markup.Escape($"{loop.Connections} connections, frames in {loop.FramesIn}, out {loop.FramesOut}, "
+                    + $"handed off {loop.HandedOff} ({loop.HandOffDrops} dropped)"));
+            }
+        }
         var c = s.Capabilities;
         grid.AddRow("offload", Markup.Escape($"ipv4 {YesNo(c.SupportIPv4)}, ipv6 {YesNo(c.SupportIPv6)}, sack {YesNo(c.SupportSack)}, "
             + $"capacity {c.TcpConnectionOffloadCapacity}, {s.Parameters.TicksPerSecond} ticks/s, delayed ACK {s.Parameters.TcpDelayedAckTicks} ticks, "

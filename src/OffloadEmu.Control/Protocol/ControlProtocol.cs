@@ -7,14 +7,19 @@ public static class ControlProtocol
     public const uint Magic = 0x554D_454F;
 
     /// <summary>The protocol version this build speaks. 2 added fragmented state requests and completions
-    /// (<see cref="MessageType.Fragment"/>, <see cref="MessageType.ServerFragment"/>).</summary>
-    public const ushort Version = 2;
+    /// (<see cref="MessageType.Fragment"/>, <see cref="MessageType.ServerFragment"/>); 3 added the engine loops to
+    /// <see cref="MessageType.StatusInfo"/>.</summary>
+    public const ushort Version = 3;
 
     /// <summary>The oldest version a server still serves (the session then speaks that version: no fragments).</summary>
     public const ushort MinVersion = 1;
 
     /// <summary>The first version with fragmented messages.</summary>
     public const ushort FragmentVersion = 2;
+
+    /// <summary>The first version whose StatusInfo ends with the engine loops (device queues, per-loop counters): the
+    /// server writes that section only to sessions of this version or later, so older clients read the reply they know.</summary>
+    public const ushort LoopStatusVersion = 3;
 
     /// <summary>Largest payload of a fragmented message once reassembled (64 MiB): an initiate handing over the send and
     /// receive buffers of a connection, a terminate returning its undelivered receive data.</summary>

@@ -22,6 +22,9 @@ internal sealed class StatusInfoMessage : ControlMessage
     /// <summary>Most drop reasons.</summary>
     public const int MaxDropReasons = 64;
 
+    /// <summary>Most engine loops (the target's limit).</summary>
+    public const int MaxLoops = 64;
+
     private const int MaxText = 256;
     private const ulong MaxMicroseconds = 100UL * 365 * 86_400_000_000; // a century: anything above is malformed
 
@@ -30,6 +33,10 @@ internal sealed class StatusInfoMessage : ControlMessage
     public override MessageType Type => MessageType.StatusInfo;
 
     public required StatusSnapshot Snapshot { get; init; }
+
+    /// <summary>Writes the engine-loop section at the end (sessions of protocol version 3 or later; a reader finds it by
+    /// the bytes left after the connections).</summary>
+    public bool IncludeLoops { get; init; }
 
     public override void WritePayload(ref MessageWriter w)
     {
@@ -72,6 +79,17 @@ internal sealed class StatusInfoMessage : ControlMessage
         w.U32((uint)Math.Max(s.ConnectionsTotal, count));
         w.U32((uint)count);
         for (int i = 0; i < count; i++) Connection(ref w, s.Connections[i]);
+        if (!IncludeLoops) return;
+        // Version 3: device queues u32, loop count u32, per loop connections u32 and four u64 counters.
+        w.U32((uint)Math.Clamp(s.DeviceQueues, 0, MaxLoops));
+        int loops = Math.Min(s.Loops.Count, MaxLoops);
+        w.U32((uint)loops);
+        for (int i = 0; i < loops; i++)
+        {
+            var loop = s.Loops[i];
+            w.U32((uint)Math.Max(0, loop.Connections));
+            w.U64(loop.FramesIn); w.U64(loop.FramesOut); w.U64(loop.HandedOff); w.U64(loop.HandOffDrops);
+        }
     }
 
     private static void Connection(ref MessageWriter w, ConnectionStatus c)
@@ -135,13 +153,29 @@ internal sealed class StatusInfoMessage : ControlMessage
         if (total < (uint)count || total > int.MaxValue) throw MessageReader.Malformed("connection total below the connections listed");
         var connections = new ConnectionStatus[count];
         for (int i = 0; i < count; i++) connections[i] = Connection(ref r);
+        // The engine-loop section (version 3) follows when bytes are left; an older server ends here.
+        int deviceQueues = 0;
+        LoopStatus[] loops = [];
+        bool hasLoops = r.Remaining > 0;
+        if (hasLoops)
+        {
+            uint queues = r.U32();
+            if (queues > MaxLoops) throw MessageReader.Malformed($"{queues} device queues");
+            deviceQueues = (int)queues;
+            int loopCount = r.Count(MaxLoops, 36);
+            loops = new LoopStatus[loopCount];
+            for (int i = 0; i < loopCount; i++)
+                loops[i] = new LoopStatus(NonNegative(r.U32(), "loop connections"), r.U64(), r.U64(), r.U64(), r.U64());
+        }
         return new StatusInfoMessage
         {
+            IncludeLoops = hasLoops,
             Snapshot = new StatusSnapshot
             {
                 Status = status, DaemonVersion = version, Uptime = uptime, TakenAt = takenAt, Link = link, Capabilities = capabilities,
                 Parameters = parameters, FramesUp = framesUp, DroppedFrames = dropped, TcpIpv4 = tcp4, IpIpv4 = ip4, TcpIpv6 = tcp6,
-                IpIpv6 = ip6, Sessions = sessions, ConnectionsTotal = (int)total, Connections = connections,
+                IpIpv6 = ip6, Sessions = sessions, ConnectionsTotal = (int)total, Connections = connections, DeviceQueues = deviceQueues,
+                Loops = loops,
             },
         };
     }

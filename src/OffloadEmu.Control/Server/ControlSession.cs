@@ -26,6 +26,10 @@ internal sealed class ControlSession
     private volatile bool _closed;
     private bool _helloDone;
     private ushort _version;
+
+    /// <summary>The protocol version the session speaks (from its hello; 0 before it).</summary>
+    internal ushort Version => _version;
+
     private readonly FragmentAssembler _fragments = new(IsFragmentable);
 
     public ControlSession(TargetMultiplexer mux, MessageConnection connection, ControlServerOptions options, ILogger? logger)

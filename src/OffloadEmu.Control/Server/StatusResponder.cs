@@ -36,7 +36,8 @@ internal static class StatusResponder
             {
                 snapshot = new StatusSnapshot { Status = NdisStatus.NotSupported, TakenAt = DateTimeOffset.UtcNow };
             }
-            session.Send(new StatusInfoMessage { RequestId = query.RequestId, Snapshot = Complete(snapshot, mux) });
+            session.Send(new StatusInfoMessage { RequestId = query.RequestId, Snapshot = Complete(snapshot, mux),
+                IncludeLoops = session.Version >= ControlProtocol.LoopStatusVersion });
         }
         catch (Exception ex)
         {

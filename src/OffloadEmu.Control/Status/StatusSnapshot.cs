@@ -62,6 +62,14 @@ public sealed record class StatusSnapshot
     /// <summary>The offloaded connections listed (at most what was asked for).</summary>
     public IReadOnlyList<ConnectionStatus> Connections { get; init; } = [];
 
+    /// <summary>The target's engine loops, each with its counters (index = loop = queue); empty for one loop, or from a
+    /// server older than protocol version 3.</summary>
+    public IReadOnlyList<LoopStatus> Loops { get; init; } = [];
+
+    /// <summary>Link queues the daemon opened for the loops: as many as <see cref="Loops"/> on a multi-queue TAP or a
+    /// fanout group, 1 when the loops share one device queue (docs/configuration.md, <c>Nic:Queues</c>); 0 when unknown.</summary>
+    public int DeviceQueues { get; init; }
+
     /// <summary>Connections not listed because of the cap.</summary>
     public int ConnectionsOmitted => Math.Max(0, ConnectionsTotal - Connections.Count);
 }

@@ -63,8 +63,11 @@ internal static partial class DaemonLog
     [LoggerMessage(EventId = 6052, Level = LogLevel.Error, Message = "A host callback failed on the completion queue")]
     internal static partial void HostCallbackFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 6053, Level = LogLevel.Information, Message = "Offload target runs {Loops} engine loops (Nic:Queues={Queues}), connections hashed to loops by their 4-tuple, over {DeviceQueues} device queue of {Link}: the link service reads it and hands each frame to the loop owning its connection; the loops' sends are serialized on it")]
-    internal static partial void QueuesInUse(ILogger logger, int loops, int queues, int deviceQueues, string link);
+    [LoggerMessage(EventId = 6053, Level = LogLevel.Information, Message = "Offload target runs {Loops} engine loops (Nic:Queues={Queues}), connections hashed to loops by their 4-tuple, over 1 device queue of {Link} ({Reason}): the link service reads it and hands each frame to the loop owning its connection; the loops' sends are serialized on it")]
+    internal static partial void QueuesShareOne(ILogger logger, int loops, int queues, string link, string reason);
+
+    [LoggerMessage(EventId = 6054, Level = LogLevel.Information, Message = "Offload target runs {Loops} engine loops over {DeviceQueues} device queues of {Link}, connections hashed to loops by their 4-tuple: one receive thread per queue hands each frame to the loop owning its connection, each loop sends on its own queue")]
+    internal static partial void QueuesInUse(ILogger logger, int loops, int deviceQueues, string link);
 
     [LoggerMessage(EventId = 6060, Level = LogLevel.Information, Message = "Control protocol served on {Endpoint}")]
     internal static partial void ControlServing(ILogger logger, string endpoint);

@@ -40,7 +40,8 @@ internal sealed class DaemonStatusSource
     /// <summary>The snapshot, listing at most <paramref name="maxConnections"/> connections.</summary>
     public async Task<StatusSnapshot> SnapshotAsync(int maxConnections, CancellationToken cancellationToken)
     {
-        var target = (_sink as TargetFrameSink)?.Target;
+        var sink = _sink as TargetFrameSink;
+        var target = sink?.Target;
         IReadOnlyList<OffloadedConnectionInfo> connections = [];
         int total = 0;
         if (target is not null) (connections, total) = await target.SnapshotConnectionsAsync(maxConnections, cancellationToken).ConfigureAwait(false);
@@ -58,7 +59,23 @@ internal sealed class DaemonStatusSource
             DroppedFrames = (ulong)(target?.DroppedFrames ?? 0),
             ConnectionsTotal = total,
             Connections = list,
+            Loops = LoopsOf(target),
+            DeviceQueues = sink?.DeviceQueues ?? 0,
         };
+    }
+
+    /// <summary>Each engine loop's counters when there are several (Nic:Queues &gt; 1); none for one loop.</summary>
+    internal static LoopStatus[] LoopsOf(OffloadTarget? target)
+    {
+        if (target is null || target.QueueCount == 1) return [];
+        var counters = target.LoopCounters();
+        var loops = new LoopStatus[counters.Length];
+        for (int i = 0; i < loops.Length; i++)
+        {
+            var c = counters[i];
+            loops[i] = new LoopStatus(c.Connections, (ulong)c.FramesIn, (ulong)c.FramesOut, (ulong)c.HandedOff, (ulong)c.HandOffDrops);
+        }
+        return loops;
     }
 
     private LinkStatus LinkOf(OffloadTarget? target)
@@ -66,14 +83,15 @@ internal sealed class DaemonStatusSource
         var stack = _link.Stack;
         if (stack is null) return new LinkStatus { Kind = _linkOptions.Kind.ToString().ToLowerInvariant(), Interface = _linkOptions.Interface };
         var device = stack.Device;
-        var stats = device.Statistics;
+        // Every queue's counters, summed (one queue: the device's own).
+        var (framesIn, bytesIn, framesOut, bytesOut) = stack.Totals();
         var drops = new LinkDropCount[s_dropReasons.Length];
-        for (int i = 0; i < drops.Length; i++) drops[i] = new LinkDropCount(s_dropReasons[i].ToString(), (ulong)stats.Drops(s_dropReasons[i]));
+        for (int i = 0; i < drops.Length; i++) drops[i] = new LinkDropCount(s_dropReasons[i].ToString(), (ulong)stack.Drops(s_dropReasons[i]));
         return new LinkStatus
         {
             Kind = _linkOptions.Kind.ToString().ToLowerInvariant(), Interface = device.Name,
             MacAddress = target?.MacAddress ?? device.MacAddress, Mtu = device.Mtu,
-            FramesIn = (ulong)stats.FramesIn, BytesIn = (ulong)stats.BytesIn, FramesOut = (ulong)stats.FramesOut, BytesOut = (ulong)stats.BytesOut,
+            FramesIn = (ulong)framesIn, BytesIn = (ulong)bytesIn, FramesOut = (ulong)framesOut, BytesOut = (ulong)bytesOut,
             Drops = drops,
         };
     }

@@ -41,10 +41,10 @@ internal sealed class LinkService : IHostedService, IDisposable
     private readonly ImpairmentOptions _impairment;
     private readonly ControlCapture _controlCapture;
     private readonly FramePool _pool = new(FramePool.DefaultBufferSize, 1024);
-    private readonly FrameBuffer[] _batch = new FrameBuffer[BatchSize];
+    private FrameBuffer[][] _batches = [];
 
     private LinkStack? _stack;
-    private Thread? _thread;
+    private Thread[] _threads = [];
     private volatile bool _stopRequested;
     private long _framesDelivered;
     private long _receiveThreadAllocated;
@@ -78,12 +78,14 @@ internal sealed class LinkService : IHostedService, IDisposable
     /// </summary>
     internal long ReceiveThreadAllocatedBytes => Interlocked.Read(ref _receiveThreadAllocated);
 
-    /// <summary>True while the receive thread runs.</summary>
-    internal bool IsReceiving => _thread is { IsAlive: true };
+    /// <summary>True while the receive thread (queue 0's) runs.</summary>
+    internal bool IsReceiving => _threads is [{ IsAlive: true }, ..];
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var stack = _factory.Open(_link, _capture, _impairment, _pool);
+        // Nic:Queues > 1: as many device queues as the link can have (a multi-queue TAP, an AF_PACKET fanout group).
+        int wanted = _sink is IMultiQueueFrameSink multi ? Math.Max(1, multi.QueuesWanted) : 1;
+        var stack = _factory.Open(_link, _capture, _impairment, _pool, wanted);
         _stack = stack;
         DaemonLog.LinkOpened(_logger, stack.Description);
         if (stack.Capture is { } cap)
@@ -94,19 +96,49 @@ internal sealed class LinkService : IHostedService, IDisposable
         if (!string.IsNullOrWhiteSpace(_impairment.Ingress) || !string.IsNullOrWhiteSpace(_impairment.Egress))
             DaemonLog.ImpairmentOn(_logger, _impairment.Ingress, _impairment.Egress, _impairment.Seed);
 
-        for (int i = 0; i < _batch.Length; i++) _batch[i] = _pool.Rent();
-        _sink.Attach(stack.Top, _pool);
-        _metrics.AttachLink(stack.Device.Name, stack.Device.Statistics, () => FramesDelivered);
+        int queues = stack.Queues.Count;
+        _batches = new FrameBuffer[queues][];
+        for (int q = 0; q < queues; q++)
+        {
+            _batches[q] = new FrameBuffer[BatchSize];
+            for (int i = 0; i < BatchSize; i++) _batches[q][i] = _pool.Rent();
+        }
+        if (_sink is IMultiQueueFrameSink sink) sink.Attach(stack.Queues, _pool, stack.SingleQueueReason);
+        else _sink.Attach(stack.Top, _pool);
+        AttachMetrics(stack);
 
-        // A dedicated thread, not the pool: Receive blocks in poll(2) and the loop runs for the daemon's life.
-        _thread = new Thread(ReceiveLoop) { IsBackground = true, Name = "oe-rx " + stack.Device.Name };
-        _thread.Start(stack.Top);
-        DaemonLog.ReceiveLoopStarted(_logger, stack.Device.Name, _thread.Name!);
+        // Dedicated threads, not the pool: Receive blocks in poll(2) and the loop runs for the daemon's life. One per queue.
+        _threads = new Thread[queues];
+        for (int q = 0; q < queues; q++)
+        {
+            string name = queues == 1 ? "oe-rx " + stack.Device.Name : $"oe-rx {stack.Device.Name} q{q}";
+            _threads[q] = new Thread(ReceiveLoop) { IsBackground = true, Name = name };
+        }
+        for (int q = 0; q < queues; q++)
+        {
+            _threads[q].Start(q);
+            DaemonLog.ReceiveLoopStarted(_logger, stack.Device.Name, _threads[q].Name!);
+        }
         return Task.CompletedTask;
     }
 
+    private void AttachMetrics(LinkStack stack)
+    {
+        var statistics = new LinkStatistics[stack.Devices.Count];
+        for (int i = 0; i < statistics.Length; i++) statistics[i] = stack.Devices[i].Statistics;
+        _metrics.AttachLink(stack.Device.Name, statistics, () => FramesDelivered);
+    }
+
     /// <summary>True while the device is lost and the daemon tries to open it again (status: MEDIA_DISCONNECT).</summary>
-    internal bool IsLinkLost => _stack?.Supervisor is { IsLost: true };
+    internal bool IsLinkLost => _stack is { } stack && AnyLost(stack.Supervisors);
+
+    // Per receive round: indexed, no enumerator (the receive loop allocates nothing).
+    private static bool AnyLost(IReadOnlyList<SupervisedDevice> supervisors)
+    {
+        for (int i = 0; i < supervisors.Count; i++)
+            if (supervisors[i].IsLost) return true;
+        return false;
+    }
 
     /// <summary>Times the device was lost, and opened again, since start.</summary>
     internal int LinkLosses => Volatile.Read(ref _linkLosses);
@@ -119,25 +151,31 @@ internal sealed class LinkService : IHostedService, IDisposable
 
     private void ReceiveLoop(object? state)
     {
-        var device = (ILinkDevice)state!;
-        var batch = _batch;
-        var health = new LinkHealth(_stack!.Device);
-        var supervisor = _stack.Supervisor;
+        int queue = (int)state!;
+        var stack = _stack!;
+        var device = stack.Queues[queue];
+        var batch = _batches[queue];
+        var multi = stack.Queues.Count > 1 ? (IMultiQueueFrameSink)_sink : null;
+        // Queue 0's thread watches the link's health and opens it again when it is lost (all queues at once).
+        bool watcher = queue == 0;
+        var health = new LinkHealth(stack.Devices);
+        var supervisors = stack.Supervisors;
         try
         {
             while (!_stopRequested)
             {
                 int n = device.Receive(batch, PollMilliseconds);
-                if (supervisor is { IsLost: true })
+                if (watcher && supervisors.Count > 0 && AnyLost(supervisors))
                 {
-                    Reattach(supervisor);
-                    health = new LinkHealth(_stack.Device);   // the new device counts from zero
+                    Reattach(supervisors);
+                    health = new LinkHealth(stack.Devices);   // the new devices count from zero
                     continue;
                 }
-                health.Check(_logger);
+                if (watcher) health.Check(_logger);
                 if (n == 0) continue;
-                _sink.OnReceived(batch.AsSpan(0, n));
-                Interlocked.Exchange(ref _receiveThreadAllocated, GC.GetAllocatedBytesForCurrentThread());
+                if (multi is not null) multi.OnReceived(queue, batch.AsSpan(0, n));
+                else _sink.OnReceived(batch.AsSpan(0, n));
+                if (watcher) Interlocked.Exchange(ref _receiveThreadAllocated, GC.GetAllocatedBytesForCurrentThread());
                 Interlocked.Add(ref _framesDelivered, n);
             }
         }
@@ -154,16 +192,28 @@ internal sealed class LinkService : IHostedService, IDisposable
         }
     }
 
+    private static long InterfaceDownDrops(IReadOnlyList<SupervisedDevice> supervisors)
+    {
+        long n = 0;
+        foreach (var s in supervisors) n += s.Statistics.Drops(DropReason.InterfaceDown);
+        return n;
+    }
+
     // The device is gone (TAP deleted, pcap device unplugged): one line; the offloaded connections fail as on a hardware
     // failure (spec §6.6, docs/target.md "Device faults"), the control socket stays up (status MEDIA_DISCONNECT), and the
-    // device is opened again with a growing delay until it is back or the daemon stops. Runs on the receive thread.
-    private void Reattach(SupervisedDevice supervisor)
+    // device is opened again with a growing delay until it is back or the daemon stops. Runs on queue 0's receive thread.
+    // With several queues all are lost, closed and opened again together (a TAP's queues go with the TAP).
+    private void Reattach(IReadOnlyList<SupervisedDevice> supervisors)
     {
         var lostAt = DateTime.UtcNow;
         Interlocked.Increment(ref _linkLosses);
-        long droppedBefore = supervisor.Statistics.Drops(DropReason.InterfaceDown);
+        var supervisor = supervisors[0];
+        foreach (var s in supervisors)
+            if (s.IsLost) { supervisor = s; break; }
+        foreach (var s in supervisors) s.ForceLost(supervisor.LostReason);
+        long droppedBefore = InterfaceDownDrops(supervisors);
         DaemonLog.LinkLost(_logger, supervisor.Name, supervisor.LostReason, _link.ReattachDelayMilliseconds, _link.ReattachMaxDelayMilliseconds);
-        supervisor.CloseLost();
+        foreach (var s in supervisors) s.CloseLost();
         var target = _sink as TargetFrameSink;
         int failed = target?.FailAllConnections() ?? 0;
         if (failed > 0) DaemonLog.LinkLostConnectionsFailed(_logger, supervisor.Name, failed);
@@ -179,13 +229,13 @@ internal sealed class LinkService : IHostedService, IDisposable
             target?.FailAllConnections();
             try
             {
-                var device = LinkStackFactory.Reopen(_link, supervisor.Name);
-                long dropped = supervisor.Statistics.Drops(DropReason.InterfaceDown) - droppedBefore;
-                supervisor.Replace(device);
+                var devices = LinkStackFactory.ReopenQueues(_link, supervisor.Name, supervisors.Count);
+                long dropped = InterfaceDownDrops(supervisors) - droppedBefore;
+                for (int i = 0; i < devices.Length; i++) supervisors[i].Replace(devices[i]);
                 Interlocked.Increment(ref _linkReattaches);
                 _metrics.DetachLink();
-                _metrics.AttachLink(supervisor.Name, supervisor.Statistics, () => FramesDelivered);
-                DaemonLog.LinkReattached(_logger, supervisor.Name, attempts, (long)(DateTime.UtcNow - lostAt).TotalMilliseconds, dropped, device.ToString() ?? device.Name);
+                AttachMetrics(_stack!);
+                DaemonLog.LinkReattached(_logger, supervisor.Name, attempts, (long)(DateTime.UtcNow - lostAt).TotalMilliseconds, dropped, devices[0].ToString() ?? devices[0].Name);
                 return;
             }
             catch (Exception ex) when (ex is Configuration.DaemonConfigurationException or LinkDeviceException or IOException or DllNotFoundException)
@@ -219,7 +269,7 @@ internal sealed class LinkService : IHostedService, IDisposable
         _sink.Detach();
 
         DaemonLog.StopStep(_logger, 4, "capture flushed and closed, devices closed");
-        string statistics = stack.Device.Statistics.ToString();
+        string statistics = stack.StatisticsSummary();
         Close();
         DaemonLog.Stopped(_logger, statistics);
     }
@@ -242,13 +292,15 @@ internal sealed class LinkService : IHostedService, IDisposable
     private void StopReceiveLoop(LinkStack stack)
     {
         _stopRequested = true;
-        if (_thread is not { } thread) return;
-        if (!thread.Join(JoinMilliseconds))
+        if (_threads.Length == 0) return;
+        bool stuck = false;
+        foreach (var thread in _threads) stuck |= !thread.Join(JoinMilliseconds);
+        if (stuck)
         {
             // Receive is bounded by PollMilliseconds, so this is a device bug; closing it releases the thread.
             DaemonLog.ReceiveLoopStuck(_logger, stack.Device.Name, JoinMilliseconds);
             Close();
-            thread.Join(JoinMilliseconds);
+            foreach (var thread in _threads) thread.Join(JoinMilliseconds);
         }
         DaemonLog.ReceiveLoopStopped(_logger, stack.Device.Name, FramesDelivered);
     }
@@ -257,7 +309,7 @@ internal sealed class LinkService : IHostedService, IDisposable
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0 || _stack is not { } stack) return;
         _metrics.DetachLink();
-        stack.Top.Dispose();            // tracing -> capture (control records, flush, close) -> impairment -> device
+        stack.Dispose();                // per queue, queue 0 last: tracing -> capture (control records, flush, close) -> impairment -> device
         if (_controlCapture.Attached)
         {
             _controlCapture.Attached = false;
@@ -270,7 +322,8 @@ internal sealed class LinkService : IHostedService, IDisposable
     public void Dispose()
     {
         _stopRequested = true;
-        if (_thread is { IsAlive: true } t && !t.Join(JoinMilliseconds)) DaemonLog.ReceiveLoopStuck(_logger, _stack?.Device.Name ?? "?", JoinMilliseconds);
+        foreach (var t in _threads)
+            if (t.IsAlive && !t.Join(JoinMilliseconds)) DaemonLog.ReceiveLoopStuck(_logger, _stack?.Device.Name ?? "?", JoinMilliseconds);
         Close();
     }
 
@@ -281,27 +334,41 @@ internal sealed class LinkService : IHostedService, IDisposable
     /// and one line when frames leave again. Nothing else changes: the target keeps its connections, TCP retransmits
     /// what was dropped once the interface is back.
     /// </summary>
-    private struct LinkHealth(ILinkDevice device)
+    private struct LinkHealth(IReadOnlyList<ILinkDevice> devices)
     {
-        private long _downDrops = device.Statistics.Drops(DropReason.InterfaceDown);
-        private long _framesOut = device.Statistics.FramesOut;
+        private long _downDrops = Drops(devices);
+        private long _framesOut = FramesOut(devices);
         private long _downSince;
         private bool _down;
 
+        private static long Drops(IReadOnlyList<ILinkDevice> devices)
+        {
+            long n = 0;
+            for (int i = 0; i < devices.Count; i++) n += devices[i].Statistics.Drops(DropReason.InterfaceDown);
+            return n;
+        }
+
+        private static long FramesOut(IReadOnlyList<ILinkDevice> devices)
+        {
+            long n = 0;
+            for (int i = 0; i < devices.Count; i++) n += devices[i].Statistics.FramesOut;
+            return n;
+        }
+
         public void Check(ILogger logger)
         {
-            long drops = device.Statistics.Drops(DropReason.InterfaceDown);
-            long framesOut = device.Statistics.FramesOut;
+            long drops = Drops(devices);
+            long framesOut = FramesOut(devices);
             if (drops != _downDrops && !_down)
             {
                 _down = true;
                 _downSince = _downDrops;
-                DaemonLog.LinkDown(logger, device.Name);
+                DaemonLog.LinkDown(logger, devices[0].Name);
             }
             else if (_down && drops == _downDrops && framesOut != _framesOut)
             {
                 _down = false;
-                DaemonLog.LinkUp(logger, device.Name, drops - _downSince);
+                DaemonLog.LinkUp(logger, devices[0].Name, drops - _downSince);
             }
             _downDrops = drops;
             _framesOut = framesOut;

@@ -30,7 +30,106 @@ internal sealed class LinkStackFactory
         _time = time;
     }
 
-    /// <summary>Opens the stack. On failure nothing stays open.</summary>
+    /// <summary>
+    /// Opens the stack over <paramref name="queues"/> queues of the link when it can have them (a multi-queue TAP, an
+    /// AF_PACKET fanout group) and nothing asks for one queue (impairment), else over one queue with
+    /// <see cref="LinkStack.SingleQueueReason"/> saying why. On failure nothing stays open.
+    /// </summary>
+    /// <exception cref="DaemonConfigurationException">The device, impairment or capture cannot be set up as configured.</exception>
+    internal LinkStack Open(LinkOptions link, CaptureFileOptions capture, ImpairmentOptions impairment, FramePool pool, int queues)
+    {
+        if (queues <= 1) return Open(link, capture, impairment, pool);
+        string? reason = SingleQueueReasonOf(link, impairment);
+        if (reason is not null) return Open(link, capture, impairment, pool, reason);
+        var devices = OpenQueues(link, queues, out string? refusal);
+        if (devices.Length != queues)
+        {
+            // Fewer than asked: the loops share the first queue as with a single-queue link (the hash stays the same).
+            foreach (var d in devices) d.Dispose();
+            return Open(link, capture, impairment, pool, $"{devices.Length} of {queues} queues opened: {refusal}");
+        }
+        return OpenMultiQueue(devices, capture);
+    }
+
+    /// <summary>Why <paramref name="link"/> (with <paramref name="impairment"/>) runs over one queue whatever Nic:Queues
+    /// says; null when it can have several.</summary>
+    internal static string? SingleQueueReasonOf(LinkOptions link, ImpairmentOptions impairment)
+    {
+        if (link.Kind is LinkKind.Pcap) return "Link:Kind=pcap: libpcap opens one queue";
+        if (link.Kind is LinkKind.Memory) return "Link:Kind=memory: the in-memory cable has one queue";
+        if (link.Kind is not (LinkKind.Tap or LinkKind.Packet)) return $"Link:Kind={link.Kind.ToString().ToLowerInvariant()} has one queue";
+        if (!string.IsNullOrWhiteSpace(impairment.Ingress) || !string.IsNullOrWhiteSpace(impairment.Egress))
+            return "Impairment: the seeded loss, delay and rate apply to one frame sequence";
+        return null;
+    }
+
+    private LinkStack Open(LinkOptions link, CaptureFileOptions capture, ImpairmentOptions impairment, FramePool pool, string reason)
+    {
+        var stack = Open(link, capture, impairment, pool);
+        return new LinkStack(stack.Queues, stack.Devices, stack.Capture, stack.MemoryPeer, stack.Description)
+        {
+            Supervisor = stack.Supervisor, Supervisors = stack.Supervisors, SingleQueueReason = reason,
+        };
+    }
+
+    /// <summary>The device queues, each under its supervisor, capture view (one file) and tracer.</summary>
+    private LinkStack OpenMultiQueue(ILinkDevice[] devices, CaptureFileOptions capture)
+    {
+        string description = $"{devices[0].ToString() ?? devices[0].Name}, {devices.Length} queues";
+        var supervisors = new SupervisedDevice[devices.Length];
+        for (int i = 0; i < devices.Length; i++) supervisors[i] = new SupervisedDevice(devices[i]);
+        var tops = new ILinkDevice[devices.Length];
+        for (int i = 0; i < tops.Length; i++) tops[i] = supervisors[i];
+        CaptureDevice? captureDevice = null;
+        try
+        {
+            if (!string.IsNullOrEmpty(capture.File))
+            {
+                captureDevice = OpenCapture(tops[0], capture);
+                tops[0] = captureDevice;
+                for (int i = 1; i < tops.Length; i++) tops[i] = captureDevice.AddQueue(tops[i]);
+            }
+            var logger = _loggers.CreateLogger(TraceCategory);
+            for (int i = 0; i < tops.Length; i++) tops[i] = new TracingDevice(tops[i], logger, new TcpdumpFrameFormatter(), LogLevel.Trace);
+            return new LinkStack(tops, supervisors, captureDevice, null, description) { Supervisor = supervisors[0], Supervisors = supervisors };
+        }
+        catch
+        {
+            for (int i = tops.Length - 1; i >= 0; i--) tops[i].Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens <paramref name="queues"/> queues of a tap or packet link (fewer when the link refuses more;
+    /// <paramref name="refusal"/> says why).</summary>
+    private static ILinkDevice[] OpenQueues(LinkOptions o, int queues, out string? refusal)
+    {
+        var mac = SettingChecks.ParseMacOrNull(o.MacAddress);
+        int? mtu = o.Mtu is 0 ? null : o.Mtu;
+        string? refused = null;
+        ILinkDevice[] devices;
+        if (o.Kind == LinkKind.Tap)
+        {
+            if (!o.Create && !InterfaceExists(o.Interface))
+                throw new DaemonConfigurationException(
+                    $"Link:Interface: no TAP named '{o.Interface}' in this network namespace; create it with scripts/lab.sh up (and run offloademud with scripts/lab.sh exec) or set Link:Create=true");
+            var options = new TapDeviceOptions
+            {
+                Name = o.Interface, AttachOnly = !o.Create, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader,
+            };
+            devices = ((QueueList)Translate(o, () => new QueueList([.. TapDevice.OpenQueues(options, queues, out refused)]))).Devices;
+        }
+        else
+        {
+            RequireInterface(o.Interface);
+            var options = new PacketSocketDeviceOptions { InterfaceName = o.Interface, Promiscuous = o.Promiscuous, MacAddress = mac, Mtu = mtu };
+            devices = ((QueueList)Translate(o, () => new QueueList([.. PacketSocketDevice.OpenQueues(options, queues, out refused)]))).Devices;
+        }
+        refusal = refused;
+        return devices;
+    }
+
+    /// <summary>Opens the stack over one queue. On failure nothing stays open.</summary>
     /// <exception cref="DaemonConfigurationException">The device, impairment or capture cannot be set up as configured.</exception>
     internal LinkStack Open(LinkOptions link, CaptureFileOptions capture, ImpairmentOptions impairment, FramePool pool)
     {
@@ -56,7 +155,7 @@ internal sealed class LinkStackFactory
                 top = captureDevice;
             }
             top = new TracingDevice(top, _loggers.CreateLogger(TraceCategory), new TcpdumpFrameFormatter(), LogLevel.Trace);
-            return new LinkStack(top, device, captureDevice, peer, description) { Supervisor = supervisor };
+            return new LinkStack(top, device, captureDevice, peer, description) { Supervisor = supervisor, Supervisors = supervisor is null ? [] : [supervisor] };
         }
         catch
         {
@@ -67,7 +166,7 @@ internal sealed class LinkStackFactory
     }
 
     /// <summary>Opens the device of <paramref name="link"/> again, by the name the first one got (a TAP created from a
-    /// "%d" pattern keeps its name), after it was lost. Throws what <see cref="Open"/> throws when it is still missing.</summary>
+    /// "%d" pattern keeps its name), after it was lost. Throws what <see cref="Open(LinkOptions, CaptureFileOptions, ImpairmentOptions, FramePool)"/> throws when it is still missing.</summary>
     internal static ILinkDevice Reopen(LinkOptions link, string name)
     {
         MemoryLink? peer = null;
@@ -77,6 +176,40 @@ internal sealed class LinkStackFactory
             Promiscuous = link.Promiscuous, MacAddress = link.MacAddress, Mtu = link.Mtu,
         };
         return OpenDevice(options, ref peer);
+    }
+
+    /// <summary>Opens <paramref name="queues"/> queues of <paramref name="link"/> again, by the name the first ones got,
+    /// after the link was lost. Throws what <see cref="Open(LinkOptions, CaptureFileOptions, ImpairmentOptions, FramePool)"/>
+    /// throws when it is still missing, and when it now gives fewer queues (a TAP created again without multi_queue).</summary>
+    internal static ILinkDevice[] ReopenQueues(LinkOptions link, string name, int queues)
+    {
+        if (queues == 1) return [Reopen(link, name)];
+        var options = new LinkOptions
+        {
+            Kind = link.Kind, Interface = name, Create = link.Create, Filter = link.Filter, VnetHeader = link.VnetHeader,
+            Promiscuous = link.Promiscuous, MacAddress = link.MacAddress, Mtu = link.Mtu,
+        };
+        var devices = OpenQueues(options, queues, out string? refusal);
+        if (devices.Length == queues) return devices;
+        foreach (var d in devices) d.Dispose();
+        throw new DaemonConfigurationException($"Link:Interface: '{name}' gives {devices.Length} of the {queues} queues the loops run on ({refusal})");
+    }
+
+    // A list of opened queues as one device for Translate (which maps LinkDeviceException to a configuration error).
+    private sealed class QueueList(ILinkDevice[] devices) : ILinkDevice
+    {
+        public ILinkDevice[] Devices { get; } = devices;
+        public string Name => Devices[0].Name;
+        public Wire.MacAddress MacAddress => Devices[0].MacAddress;
+        public int Mtu => Devices[0].Mtu;
+        public ChecksumCapabilities Checksums => Devices[0].Checksums;
+        public LinkStatistics Statistics => Devices[0].Statistics;
+        public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds) => throw new NotSupportedException();
+        public int Send(ReadOnlySpan<FrameBuffer> frames) => throw new NotSupportedException();
+        public void Dispose()
+        {
+            foreach (var d in Devices) d.Dispose();
+        }
     }
 
     private CaptureDevice OpenCapture(ILinkDevice inner, CaptureFileOptions capture)
@@ -151,7 +284,21 @@ internal sealed class LinkStackFactory
         {
             Name = o.Interface, AttachOnly = !o.Create, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader,
         };
-        return (TapDevice)Translate(o, () => new TapDevice(options));
+        return (TapDevice)Translate(o, () =>
+        {
+            try
+            {
+                return new TapDevice(options);
+            }
+            catch (LinkDeviceException ex) when (ex.Errno == EINVAL && options.AttachOnly)
+            {
+                // A TAP made with multi_queue refuses a single-queue attach (EINVAL): take one of its queues instead.
+                return new TapDevice(new TapDeviceOptions
+                {
+                    Name = options.Name, AttachOnly = true, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader, MultiQueue = true,
+                });
+            }
+        });
     }
 
     private static void RequireInterface(string name)

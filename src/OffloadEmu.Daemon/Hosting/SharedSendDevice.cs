@@ -6,7 +6,7 @@ namespace OffloadEmu.Daemon.Hosting;
 /// <summary>
 /// The link stack's top device as the transmit queue of several engine loops (<c>Nic:Queues</c> &gt; 1): sends from the
 /// loops are serialized (a device takes one sender at a time); receiving stays with the link service, which hands every
-/// frame to the loop that owns its connection (<see cref="Target.OffloadTarget.DeliverFrames"/>). Disposing does nothing:
+/// frame to the loop that owns its connection (<see cref="Target.OffloadTarget.DeliverFrames(System.ReadOnlySpan{FrameBuffer})"/>). Disposing does nothing:
 /// the link stack owns the device.
 /// </summary>
 internal sealed class SharedSendDevice(ILinkDevice inner) : ILinkDevice

@@ -85,6 +85,19 @@ internal sealed class SupervisedDevice : ILinkDevice
         }
     }
 
+    /// <summary>Marks the device lost although it has not failed itself (another queue of the same link did: the daemon
+    /// opens all of them again together).</summary>
+    public void ForceLost(string reason)
+    {
+        lock (_lock)
+        {
+            if (_lost) return;
+            Volatile.Write(ref _lostReason, reason);
+            _lostDevice = _inner;
+            _lost = true;
+        }
+    }
+
     private void MarkLost(Exception ex)
     {
         lock (_lock) MarkLostLocked(ex);

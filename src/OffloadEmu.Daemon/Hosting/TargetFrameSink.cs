@@ -15,7 +15,7 @@ namespace OffloadEmu.Daemon.Hosting;
 /// </summary>
 /// <remarks>Stop (<see cref="DrainAsync"/>): the target indicates NDIS_STATUS_UPLOAD_ALL so bound hosts take every
 /// connection back, and the drain waits until none is left offloaded (or the shutdown timeout).</remarks>
-internal sealed class TargetFrameSink : IFrameSink, IDisposable
+internal sealed class TargetFrameSink : IMultiQueueFrameSink, IDisposable
 {
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<TargetFrameSink> _logger;
@@ -38,11 +38,11 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
         _time = time;
     }
 
-    /// <summary>The running target (null before <see cref="Attach"/> and after <see cref="Detach"/>).</summary>
+    /// <summary>The running target (null before <see cref="Attach(ILinkDevice, FramePool)"/> and after <see cref="Detach"/>).</summary>
     public OffloadTarget? Target => Volatile.Read(ref _target);
 
     /// <summary>The target for a host to drive (in-process host stack, or the control server): requests go to the target,
-    /// <see cref="IOffloadTarget.Bind"/> binds into this sink's host slot. Null before <see cref="Attach"/>.</summary>
+    /// <see cref="IOffloadTarget.Bind"/> binds into this sink's host slot. Null before <see cref="Attach(ILinkDevice, FramePool)"/>.</summary>
     public IOffloadTarget? HostView => Volatile.Read(ref _hostView);
 
     private IOffloadTarget? _hostView;
@@ -59,27 +59,45 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
     /// <summary>Frames the target passed up while no host was bound (dropped).</summary>
     public long UnclaimedFramesUp => _slot.Frames;
 
-    public void Attach(ILinkDevice device, FramePool pool)
+    public int QueuesWanted => _queues;
+
+    /// <summary>Device queues the target runs over (1 when its loops share one; 0 before <see cref="Attach(ILinkDevice, FramePool)"/>).</summary>
+    public int DeviceQueues => Volatile.Read(ref _deviceQueues);
+
+    private int _deviceQueues;
+
+    public void Attach(ILinkDevice device, FramePool pool) => Attach([device], pool, null);
+
+    public void Attach(IReadOnlyList<ILinkDevice> devices, FramePool pool, string? singleQueueReason)
     {
         var errors = _options.Validate();
         if (errors.Count > 0) throw new InvalidOperationException("offload target options: " + string.Join("; ", errors));
         _completions = new CompletionQueue(ex => DaemonLog.HostCallbackFailed(_logger, ex));
-        // Nic:Queues > 1: that many engine loops over the link stack's one device (capture, impairment and re-attach
-        // stay whole): the receive loop dispatches frames to loops by hash, the loops share the device for sending.
-        IReadOnlyList<ILinkDevice> queues = [device];
-        if (_queues > 1)
+        var device = devices[0];
+        IReadOnlyList<ILinkDevice> queues = devices;
+        if (_queues > 1 && devices.Count == 1)
         {
+            // Nic:Queues > 1 over one device queue (the link cannot have more, or impairment wants one): that many engine
+            // loops; the receive loop dispatches frames to loops by hash, the loops share the device for sending.
             var shared = new SharedSendDevice(device);
             var list = new ILinkDevice[_queues];
             Array.Fill<ILinkDevice>(list, shared);
             queues = list;
         }
+        else if (devices.Count != 1 && devices.Count != _queues)
+        {
+            throw new InvalidOperationException($"The link has {devices.Count} queues; Nic:Queues is {_queues}.");
+        }
         var target = new OffloadTarget(queues, _options, _completions, _loggers.CreateLogger("OffloadEmu.Target"));
         target.Bind(_slot);
         target.Start(_time, readDevice: false);
+        Volatile.Write(ref _deviceQueues, devices.Count);
         Volatile.Write(ref _hostView, new SlotBoundTarget(target, _slot));
         Volatile.Write(ref _target, target);
-        if (_queues > 1) DaemonLog.QueuesInUse(_logger, target.QueueCount, _queues, 1, device.Name);
+        if (_queues > 1 && devices.Count == 1)
+            DaemonLog.QueuesShareOne(_logger, target.QueueCount, _queues, device.Name, singleQueueReason ?? "the frame sink was given one queue");
+        else if (devices.Count > 1)
+            DaemonLog.QueuesInUse(_logger, target.QueueCount, devices.Count, device.Name);
         DaemonLog.TargetStarted(_logger, device.Name, target.MacAddress.ToString(), (int)_options.Capabilities.TcpConnectionOffloadCapacity,
             _options.Parameters.TicksPerSecond);
     }
@@ -88,9 +106,18 @@ internal sealed class TargetFrameSink : IFrameSink, IDisposable
     {
         long bytes = 0;
         foreach (var f in frames) bytes += f.Length;
-        Volatile.Write(ref _bytes, _bytes + bytes);
-        Volatile.Write(ref _frames, _frames + frames.Length);
+        Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Add(ref _frames, frames.Length);
         _target?.DeliverFrames(frames);
+    }
+
+    public void OnReceived(int queue, Span<FrameBuffer> frames)
+    {
+        long bytes = 0;
+        foreach (var f in frames) bytes += f.Length;
+        Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Add(ref _frames, frames.Length);
+        _target?.DeliverFrames(queue, frames);
     }
 
     /// <summary>The link is lost: every offloaded connection takes the hardware-failure path (spec §6.6: Retrieve with

@@ -22,7 +22,7 @@ internal sealed class DaemonMetrics
     private static readonly DropReason[] Reasons = Enum.GetValues<DropReason>();
     private static readonly string[] ReasonTags = Reasons.Select(r => ToSnakeCase(r.ToString())).ToArray();
 
-    private volatile LinkStatistics? _statistics;
+    private volatile LinkStatistics[]? _statistics;
     private volatile string _link = "";
     private Func<long>? _delivered;
     private volatile CaptureRecordQueue? _controlCapture;
@@ -49,7 +49,10 @@ internal sealed class DaemonMetrics
     }
 
     /// <summary>Starts reporting <paramref name="statistics"/> of link <paramref name="link"/>.</summary>
-    internal void AttachLink(string link, LinkStatistics statistics, Func<long> delivered)
+    internal void AttachLink(string link, LinkStatistics statistics, Func<long> delivered) => AttachLink(link, [statistics], delivered);
+
+    /// <summary>Starts reporting the counters of link <paramref name="link"/>'s queues, summed.</summary>
+    internal void AttachLink(string link, LinkStatistics[] statistics, Func<long> delivered)
     {
         _link = link;
         _delivered = delivered;
@@ -62,22 +65,34 @@ internal sealed class DaemonMetrics
     private IEnumerable<Measurement<long>> ObserveFrames()
     {
         if (_statistics is not { } s) yield break;
-        yield return new(s.FramesIn, new("direction", "in"), new("link", _link));
-        yield return new(s.FramesOut, new("direction", "out"), new("link", _link));
+        yield return new(Sum(s, static x => x.FramesIn), new("direction", "in"), new("link", _link));
+        yield return new(Sum(s, static x => x.FramesOut), new("direction", "out"), new("link", _link));
     }
 
     private IEnumerable<Measurement<long>> ObserveBytes()
     {
         if (_statistics is not { } s) yield break;
-        yield return new(s.BytesIn, new("direction", "in"), new("link", _link));
-        yield return new(s.BytesOut, new("direction", "out"), new("link", _link));
+        yield return new(Sum(s, static x => x.BytesIn), new("direction", "in"), new("link", _link));
+        yield return new(Sum(s, static x => x.BytesOut), new("direction", "out"), new("link", _link));
     }
 
     private IEnumerable<Measurement<long>> ObserveDrops()
     {
         if (_statistics is not { } s) yield break;
         for (int i = 0; i < Reasons.Length; i++)
-            yield return new(s.Drops(Reasons[i]), new("reason", ReasonTags[i]), new("link", _link));
+        {
+            var reason = Reasons[i];
+            long n = 0;
+            foreach (var q in s) n += q.Drops(reason);
+            yield return new(n, new("reason", ReasonTags[i]), new("link", _link));
+        }
+    }
+
+    private static long Sum(LinkStatistics[] queues, Func<LinkStatistics, long> counter)
+    {
+        long n = 0;
+        foreach (var q in queues) n += counter(q);
+        return n;
     }
 
     private IEnumerable<Measurement<long>> ObserveDelivered()

@@ -170,6 +170,48 @@ public sealed partial class CaptureDevice : ILinkDevice, IReadinessSource
         }
     }
 
+    /// <summary>
+    /// Captures another queue of the same link into this capture's file (a multi-queue TAP, an AF_PACKET fanout group):
+    /// the returned device passes <paramref name="queue"/>'s frames through and writes them, as this device writes its
+    /// own, on the same interface of the same file, under the same lock, so several threads (one per queue) may send and
+    /// receive at once. Frames of different queues are written in the order their threads took the lock: a timestamp may
+    /// be a few microseconds earlier than the frame before it. The view owns <paramref name="queue"/> and disposes it;
+    /// this device flushes and closes the file (dispose the views first).
+    /// </summary>
+    public ILinkDevice AddQueue(ILinkDevice queue)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        return new QueueView(this, queue);
+    }
+
+    private sealed class QueueView(CaptureDevice capture, ILinkDevice inner) : ILinkDevice, IReadinessSource
+    {
+        public string Name => inner.Name;
+        public MacAddress MacAddress => inner.MacAddress;
+        public int Mtu => inner.Mtu;
+        public ChecksumCapabilities Checksums => inner.Checksums;
+        public LinkStatistics Statistics => inner.Statistics;
+
+        int IReadinessSource.ReadinessDescriptor => inner is IReadinessSource r ? r.ReadinessDescriptor : -1;
+
+        public int Receive(Span<FrameBuffer> frames, int timeoutMilliseconds)
+        {
+            int n = inner.Receive(frames, timeoutMilliseconds);
+            if (n > 0) capture.Write(frames[..n], CaptureDirection.Inbound);
+            return n;
+        }
+
+        public int Send(ReadOnlySpan<FrameBuffer> frames)
+        {
+            capture.Write(frames, CaptureDirection.Outbound);
+            return inner.Send(frames);
+        }
+
+        public void Dispose() => inner.Dispose();
+
+        public override string ToString() => inner.ToString() ?? inner.Name;
+    }
+
     private void Write(ReadOnlySpan<FrameBuffer> frames, CaptureDirection direction)
     {
         lock (_gate)
