@@ -8,8 +8,8 @@ namespace OffloadEmu.Benchmarks;
 /// <c>framepath [seconds] [send|receive|both]</c>: the target's own CPU per 1448-byte segment in bulk, without a device
 /// or a kernel (docs/performance.md, "Default-mode CPU per frame"). <see cref="TargetBenchLab"/> on one thread: the
 /// target's share (its engine round and its completions: requests, segmentation or segment input, checksums, headers,
-/// the MemoryLink copy, ACKs, completions) is timed apart from the peer machine's, with the thread's CPU time, so the
-/// figure moves less with the machine's load than a rate does. <c>send</c>: eight 64 KiB NBLs kept in flight (the
+/// the MemoryLink copy, ACKs, completions) is timed apart from the peer machine's: the process's CPU time per segment,
+/// split by the wall time each part took, which moves less with the machine's load than a rate does. <c>send</c>: eight 64 KiB NBLs kept in flight (the
 /// peer ACKs every segment). <c>receive</c>: the peer machine sends without end, the host keeps eight 64 KiB receive
 /// posts queued (reposted as they complete); the target ACKs every second segment (TcpAckFrequency 2).
 /// </summary>
