@@ -101,6 +101,16 @@ public readonly struct TcpOptions : IEquatable<TcpOptions>
     /// <summary>Parses an options area (the header bytes after the fixed 20), reporting why it failed.</summary>
     public static bool TryParse(ReadOnlySpan<byte> options, out TcpOptions parsed, out WireError error)
     {
+        // Every segment of an established connection with timestamps carries exactly NOP NOP TS(10) (RFC 7323 Appendix
+        // A, what Linux and we send): read it directly; the result is what the general loop below gives.
+        if (options.Length == TimestampsLength && options[0] == (byte)TcpOptionKind.Nop && options[1] == (byte)TcpOptionKind.Nop
+            && options[2] == (byte)TcpOptionKind.Timestamps && options[3] == 10)
+        {
+            var timestamps = new TcpTimestamps(BinaryPrimitives.ReadUInt32BigEndian(options[4..]), BinaryPrimitives.ReadUInt32BigEndian(options[8..]));
+            parsed = new TcpOptions(null, null, false, timestamps, default, default, default, default, 0, 2, 0, false);
+            error = WireError.None;
+            return true;
+        }
         ushort? mss = null;
         byte? ws = null;
         bool sackPermitted = false, eol = false;

@@ -72,6 +72,10 @@ internal sealed class TargetBenchLab : IOffloadHost, ITcpSegmentWriter, IDisposa
     internal long SendsCompleted;
     internal long BytesAcknowledged;
     internal long PeerBytesRead;
+    internal long ReceiveBytesCompleted;
+
+    /// <summary>Receive posts the target completed, ready to be posted again.</summary>
+    internal readonly Stack<NetBufferList> CompletedReceives = new(64);
 
     /// <summary>Send NBLs the target completed, ready to be sent again.</summary>
     internal readonly Stack<NetBufferList> CompletedSends = new(64);
@@ -124,6 +128,13 @@ internal sealed class TargetBenchLab : IOffloadHost, ITcpSegmentWriter, IDisposa
     {
         int work = Target.Poll(Now);
         work += Queue.RunPending();
+        return work + StepPeer();
+    }
+
+    /// <summary>The peer's part of <see cref="Step"/>: frames from the target processed, data read, its segments sent.</summary>
+    internal int StepPeer()
+    {
+        int work = 0;
         int n;
         while ((n = PeerSide.Receive(_batch, 0)) > 0)
         {
@@ -175,7 +186,17 @@ internal sealed class TargetBenchLab : IOffloadHost, ITcpSegmentWriter, IDisposa
         }
     }
 
-    public void TcpOffloadReceiveComplete(NetBufferList chain) { }
+    public void TcpOffloadReceiveComplete(NetBufferList chain)
+    {
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            nbl.Next = null;
+            ReceiveBytesCompleted += nbl.TcpOffloadBytesTransferred;
+            CompletedReceives.Push(nbl);
+            nbl = next;
+        }
+    }
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) { }
     public void TcpOffloadForwardComplete(NetBufferList chain) { }
 

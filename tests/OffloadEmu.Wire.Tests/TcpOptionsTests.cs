@@ -22,6 +22,27 @@ public class TcpOptionsTests
     }
 
     [Fact]
+    public void Nop_nop_timestamps_the_direct_path_gives_what_the_general_loop_gives()
+    {
+        // NOP NOP TS(10) is read directly; the same option in another order (TS NOP NOP) goes through the loop.
+        var direct = Parse(1, 1, 8, 10, 0x80, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFE);
+        var general = Parse(8, 10, 0x80, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFE, 1, 1);
+        Assert.Equal(general, direct);
+        Assert.Equal(new TcpTimestamps(0x8000_0001, 0xFFFF_FFFE), direct.Timestamps);
+        Assert.Equal(general.NopCount, direct.NopCount);
+        Assert.Equal(2, direct.NopCount);
+        Assert.Equal(general.UnknownCount, direct.UnknownCount);
+        Assert.Equal(general.EndOfListSeen, direct.EndOfListSeen);
+        Assert.Equal(general.EmittedLength, direct.EmittedLength);
+        Assert.Null(direct.MaxSegmentSize);
+        Assert.Null(direct.WindowScale);
+        Assert.False(direct.SackPermitted);
+        Assert.Equal(0, direct.SackBlockCount);
+        // A wrong TS length is still refused (it is not the fast path's shape, and the loop rejects it).
+        AssertBad(1, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    [Fact]
     public void Empty_ParsesToNothing()
     {
         var o = Parse();
