@@ -84,10 +84,10 @@ public sealed class OffloadSocket : IAsyncDisposable
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var result = Rx.ReadAsync(buffer, out bool pending, cancellationToken);
-        // Either way the engine should look: a pending read may need a receive post, a completed one freed space.
-        _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
-        _ = pending;
+        var result = Rx.ReadAsync(buffer, out _, cancellationToken);
+        // Either way the engine should look: a pending read may need a receive post, a completed one freed space. An
+        // offloaded connection with its receive gate open posts here, on this thread.
+        if (!_stack.TryReadDirect(Connection)) _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
         return result;
     }
 
@@ -133,7 +133,8 @@ public sealed class OffloadSocket : IAsyncDisposable
             chunk.Connection = Connection;
             lock (_sendLock) _unacked += n;
             Interlocked.Add(ref _bytesWritten, n);
-            _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
+            // An offloaded connection with its send gate open hands the chunk to the target here, on this thread.
+            if (!_stack.TrySendDirect(Connection, chunk)) _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
             data = data[n..];
         }
     }
