@@ -223,6 +223,7 @@ public sealed partial class HostStack
         for (int i = 0; i < buffers.Count; i++)
         {
             var chunk = (SendChunk)buffers[i];
+            chunk.SentAt = 0;   // handed over with the state, not sent by a request now
             if (i == 0 && headAcked > 0)
             {
                 var (offset, length) = chunk.Window;
@@ -419,8 +420,11 @@ public sealed partial class HostStack
     {
         if (c.Location != ConnectionLocation.Offloaded) return;
         NetBufferList? head = null, tail = null;
+        long now = 0;
         while (c.OffloadOutstanding < c.SendBacklog && c.Pending.TryDequeue(out var chunk))
         {
+            if (now == 0) now = System.Diagnostics.Stopwatch.GetTimestamp();
+            chunk.SentAt = now;
             chunk.SyncLength();
             chunk.SentLength = chunk.Length;
             chunk.Nbl.Next = null;
@@ -485,6 +489,9 @@ public sealed partial class HostStack
         switch (status)
         {
             case NdisStatus.Success:
+                if (chunk.SentAt != 0) Statistics.SendCompletionLatency.RecordSince(chunk.SentAt);
+                chunk.Done = true;
+                break;
             case NdisStatus.RequestAborted: // the connection was reset: the data is dropped with it
                 chunk.Done = true;
                 break;
