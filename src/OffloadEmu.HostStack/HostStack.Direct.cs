@@ -34,20 +34,28 @@ public sealed partial class HostStack
         }
     }
 
-    /// <summary>Application thread: hands a written chunk to the target when the send gate is open (false: the caller
-    /// posts it to the loop, which keeps the order: direct sends wait until the loop has taken every posted chunk).</summary>
-    internal bool TrySendDirect(HostConnection c, SendChunk chunk)
+    /// <summary>Application thread: hands the chunks of one write (<paramref name="first"/> and those linked by
+    /// <see cref="SendChunk.NextWritten"/>) to the target in one <c>TcpOffloadSend</c> when the send gate is open, and
+    /// unlinks them. False: the gate is closed (or sends posted earlier are still with the loop) and the caller posts
+    /// each chunk to the loop, which keeps the order: direct sends wait until the loop has taken every posted chunk.</summary>
+    internal bool TrySendDirect(HostConnection c, SendChunk first)
     {
         lock (c.IoGate)
         {
             if (!c.DirectSend || c.SendsQueued > 0)
             {
-                c.SendsQueued++;
+                for (var chunk = first; chunk is not null; chunk = chunk.NextWritten) c.SendsQueued++;
                 return false;
             }
-            c.Pending.Enqueue(chunk);
+            for (var chunk = first; chunk is not null;)
+            {
+                var next = chunk.NextWritten;
+                chunk.NextWritten = null;
+                c.Pending.Enqueue(chunk);
+                Statistics.CountDirectSend();
+                chunk = next;
+            }
             PumpOffloadedSendsLocked(c);
-            Statistics.CountDirectSend();
             return true;
         }
     }

@@ -22,6 +22,9 @@ internal sealed class SendChunk : ITcpSendBuffer
 
     public HostConnection? Connection { get; set; }
 
+    /// <summary>The next chunk of the same application write while the write hands them on together.</summary>
+    public SendChunk? NextWritten { get; set; }
+
     /// <summary>Completed (fully acknowledged); released once every chunk before it is.</summary>
     public bool Done { get; set; }
 
@@ -47,6 +50,7 @@ internal sealed class SendChunk : ITcpSendBuffer
         Written = data.Length;
         Done = false;
         SentAt = 0;
+        NextWritten = null;
         Length = data.Length;
     }
 
