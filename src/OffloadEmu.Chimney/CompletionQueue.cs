@@ -163,8 +163,27 @@ public sealed class CompletionQueue
         }
     }
 
+    // Work deferred to the end of the item the current worker thread runs (DeferToItemEnd); null on other threads.
+    [ThreadStatic]
+    private static DeferredWork? t_deferred;
+
+    /// <summary>
+    /// On a worker thread running an item: runs <paramref name="callback"/>(<paramref name="state"/>) once the item's
+    /// handler returns (before the next item), and returns true; elsewhere returns false and does nothing. A target uses
+    /// it to wake its engine once for every request a host handler made (a completion handler that sends and posts a
+    /// receive), not once per request: on a small machine each wake-up can preempt the handler.
+    /// </summary>
+    public static bool DeferToItemEnd(Action<object?> callback, object? state)
+    {
+        var deferred = t_deferred;
+        if (deferred is null || !deferred.Active) return false;
+        deferred.Add(callback, state);
+        return true;
+    }
+
     internal void Drain()
     {
+        var deferred = t_deferred ??= new DeferredWork();
         while (true)
         {
             CompletionWork work;
@@ -183,6 +202,7 @@ public sealed class CompletionQueue
             }
             try
             {
+                deferred.Active = true;
                 work.Invoke();
             }
             catch (Exception ex) when (_onError is not null)
@@ -191,6 +211,7 @@ public sealed class CompletionQueue
             }
             catch
             {
+                deferred.RunAll();
                 // No error callback: hand the remaining items to a fresh worker so they still run, then fail loudly.
                 bool reschedule;
                 lock (_lock)
@@ -201,6 +222,37 @@ public sealed class CompletionQueue
                 if (reschedule) ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
                 throw;
             }
+            deferred.RunAll();
+        }
+    }
+
+    /// <summary>A worker thread's callbacks deferred to the end of its current item (reused: allocates only to grow).</summary>
+    private sealed class DeferredWork
+    {
+        private (Action<object?> Callback, object? State)[] _items = new (Action<object?>, object?)[4];
+        private int _count;
+
+        public bool Active;
+
+        public void Add(Action<object?> callback, object? state)
+        {
+            for (int i = 0; i < _count; i++)
+                if (ReferenceEquals(_items[i].Callback, callback) && ReferenceEquals(_items[i].State, state)) return;
+            if (_count == _items.Length) Array.Resize(ref _items, _count * 2);
+            _items[_count++] = (callback, state);
+        }
+
+        /// <summary>Runs and clears the deferred callbacks; the thread is no longer inside an item afterwards.</summary>
+        public void RunAll()
+        {
+            Active = false;
+            for (int i = 0; i < _count; i++)
+            {
+                var (callback, state) = _items[i];
+                _items[i] = default;
+                callback(state);
+            }
+            _count = 0;
         }
     }
 

@@ -100,7 +100,7 @@ internal static class ConnectCommand
             if (!s.Json) stdout.WriteLine($"connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
             if (r.PingPong > 0)
             {
-                await self.PingPongAsync(socket, r.PingPong, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);
+                await self.PingPongAsync(socket, r.PingPong, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer, host.Stack.Statistics.SendCompletionLatency).ConfigureAwait(false);
                 return;
             }
             await self.TransferAsync(host, socket, r.Plan, r.Mode, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);

@@ -20,20 +20,29 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
 
     public void QueryOffloadStateComplete(OffloadBlock root) => stack.Post(new HostCommand { Kind = CommandKind.QueryComplete, Object = root });
 
-    public void TcpOffloadSendComplete(NetBufferList chain) => stack.Post(new HostCommand { Kind = CommandKind.SendComplete, Object = chain });
+    public void TcpOffloadSendComplete(NetBufferList chain)
+    {
+        // Direct offloaded I/O: completions of a quiet connection are handled here; the rest goes to the loop.
+        var rest = stack.CompleteSendsDirect(chain);
+        if (rest is not null) stack.Post(new HostCommand { Kind = CommandKind.SendComplete, Object = rest });
+    }
 
     public void TcpOffloadReceiveComplete(NetBufferList chain)
     {
         // Copy the data now, in callback order (spec §3: completions and indications are serialized per connection and
         // the target fills posts only with data after what it indicated), then let the loop recycle the posts.
-        for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+        using (ReceiveQueue.DeliverInline(stack.InlineReads))
         {
-            if (nbl.ProtocolReserved is not HostConnection c) continue;
-            // The bytes placed lie just before the advanced data start (spec §3); the host never pre-fills its posts.
-            int bytes = nbl.TcpOffloadBytesTransferred;
-            if (bytes > 0) HostStack.AppendPlaced(c.Rx, nbl, bytes);
+            for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+            {
+                if (nbl.ProtocolReserved is not HostConnection c) continue;
+                // The bytes placed lie just before the advanced data start (spec §3); the host never pre-fills its posts.
+                int bytes = nbl.TcpOffloadBytesTransferred;
+                if (bytes > 0) HostStack.AppendPlaced(c.Rx, nbl, bytes);
+            }
         }
-        stack.Post(new HostCommand { Kind = CommandKind.ReceiveComplete, Object = chain });
+        var rest = stack.CompleteReceivesDirect(chain);
+        if (rest is not null) stack.Post(new HostCommand { Kind = CommandKind.ReceiveComplete, Object = rest });
     }
 
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) => stack.Post(new HostCommand { Kind = CommandKind.DisconnectComplete, Object = nbl });
@@ -49,7 +58,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
         int free = c.Rx.Free;
         if (free >= length)
         {
-            HostStack.AppendNbl(c.Rx, nbl, length);
+            using (ReceiveQueue.DeliverInline(stack.InlineReads)) HostStack.AppendNbl(c.Rx, nbl, length);
             bytesConsumed = length;
             stack.Post(new HostCommand { Kind = CommandKind.ReceiveReturn, Object = nbl });
             return NdisStatus.Success;

@@ -69,6 +69,28 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public bool PostOutstanding { get; set; }
 
+    // ---- direct offloaded I/O (docs/hoststack.md "Threads") ----
+    // While the connection is offloaded and quiet, the application's writes and reads issue TcpOffloadSend and
+    // TcpOffloadReceive themselves and the completions are handled on the thread that delivers them, without a hop
+    // through the engine loop. Everything those paths touch (Pending, Inflight, OffloadOutstanding, SendBacklog,
+    // PostOutstanding, the chunks' Done, and the gates below) is then touched only under IoGate, by the loop as well;
+    // the loop closes a gate under IoGate before anything that changes the connection's state (upload, shutdown,
+    // abort, failure), so a request issued through an open gate always reaches the target before that change.
+
+    /// <summary>Guards the direct I/O state (see above).</summary>
+    public readonly Lock IoGate = new();
+
+    /// <summary>Under <see cref="IoGate"/>: an application write may hand its chunk to the target itself.</summary>
+    public bool DirectSend;
+
+    /// <summary>Under <see cref="IoGate"/>: an application read may post its receive buffer itself, and receive
+    /// completions are handled where they arrive.</summary>
+    public bool DirectReceive;
+
+    /// <summary>Under <see cref="IoGate"/>: Send commands posted to the loop and not yet handled; a direct write waits for
+    /// them (stream order).</summary>
+    public int SendsQueued;
+
     /// <summary>Set by the indication callback when it refused (part of) an indication; the next post re-arms.</summary>
     public volatile bool IndicationsBlocked;
 

@@ -223,6 +223,7 @@ public sealed partial class HostStack
         for (int i = 0; i < buffers.Count; i++)
         {
             var chunk = (SendChunk)buffers[i];
+            chunk.SentAt = 0;   // handed over with the state, not sent by a request now
             if (i == 0 && headAcked > 0)
             {
                 var (offset, length) = chunk.Window;
@@ -342,6 +343,7 @@ public sealed partial class HostStack
             }
             PumpOffloadedSends(c);
             MaybePostReceive(c);
+            OpenIoGates(c);
             MaybeRelease(c);
             return;
         }
@@ -410,10 +412,19 @@ public sealed partial class HostStack
     /// the graceful disconnect once everything written was handed over (spec §6.1).</summary>
     private void PumpOffloadedSends(HostConnection c)
     {
+        // Under the gate: with direct I/O the application's thread and the completion worker pump too.
+        lock (c.IoGate) PumpOffloadedSendsLocked(c);
+    }
+
+    private void PumpOffloadedSendsLocked(HostConnection c)
+    {
         if (c.Location != ConnectionLocation.Offloaded) return;
         NetBufferList? head = null, tail = null;
+        long now = 0;
         while (c.OffloadOutstanding < c.SendBacklog && c.Pending.TryDequeue(out var chunk))
         {
+            if (now == 0) now = System.Diagnostics.Stopwatch.GetTimestamp();
+            chunk.SentAt = now;
             chunk.SyncLength();
             chunk.SentLength = chunk.Length;
             chunk.Nbl.Next = null;
@@ -438,6 +449,11 @@ public sealed partial class HostStack
     /// indications after a refusal (spec §3).</summary>
     private void MaybePostReceive(HostConnection c)
     {
+        lock (c.IoGate) MaybePostReceiveLocked(c);
+    }
+
+    private void MaybePostReceiveLocked(HostConnection c)
+    {
         if (c.Location != ConnectionLocation.Offloaded || c.PostOutstanding || c.Rx.IsEnded || c.PeerFinPending) return;
         int want = c.Rx.PendingReadSize;
         int size;
@@ -461,25 +477,33 @@ public sealed partial class HostStack
             nbl.Next = null;
             if (nbl.ProtocolReserved is SendChunk { Connection: { } c } chunk)
             {
-                c.OffloadOutstanding -= chunk.SentLength;
-                switch (nbl.Status)
-                {
-                    case NdisStatus.Success:
-                    case NdisStatus.RequestAborted: // the connection was reset: the data is dropped with it
-                        chunk.Done = true;
-                        break;
-                    default:
-                        // UPLOAD_IN_PROGRESS (or an IM code): the target advanced the NB past the acknowledged bytes;
-                        // the rest goes back to host-mode sending after the upload (spec §5).
-                        chunk.SyncLength();
-                        Statistics.SendsHandedBack++;
-                        break;
-                }
-                ReleaseDoneChunks(c);
-                PumpOffloadedSends(c);
+                lock (c.IoGate) CompleteSendLocked(c, chunk, nbl.Status);
             }
             nbl = next;
         }
+    }
+
+    private void CompleteSendLocked(HostConnection c, SendChunk chunk, NdisStatus status)
+    {
+        c.OffloadOutstanding -= chunk.SentLength;
+        switch (status)
+        {
+            case NdisStatus.Success:
+                if (chunk.SentAt != 0) Statistics.SendCompletionLatency.RecordSince(chunk.SentAt);
+                chunk.Done = true;
+                break;
+            case NdisStatus.RequestAborted: // the connection was reset: the data is dropped with it
+                chunk.Done = true;
+                break;
+            default:
+                // UPLOAD_IN_PROGRESS (or an IM code): the target advanced the NB past the acknowledged bytes;
+                // the rest goes back to host-mode sending after the upload (spec §5).
+                chunk.SyncLength();
+                Statistics.SendsHandedBack++;
+                break;
+        }
+        ReleaseDoneChunks(c);
+        PumpOffloadedSendsLocked(c);
     }
 
     private void OnReceiveComplete(NetBufferList chain)
@@ -488,20 +512,35 @@ public sealed partial class HostStack
         {
             var next = nbl.Next;
             nbl.Next = null;
-            var c = nbl.ProtocolReserved as HostConnection;
-            var status = nbl.Status;
-            if (nbl.BufferCount > 0 && nbl[0].SegmentCount > 0
-                && MemoryMarshal.TryGetArray(nbl[0].GetSegment(0), out var segment) && segment.Array is { Length: > 0 } array)
-                ArrayPool<byte>.Shared.Return(array);
-            _requestPool.Return(nbl);
-            if (c is not null)
+            if (nbl.ProtocolReserved is HostConnection c)
             {
-                c.PostOutstanding = false;
-                if (status == NdisStatus.InvalidState) c.Rx.SetEof(); // posted after the disconnect indication
-                MaybePostReceive(c);
+                lock (c.IoGate) CompleteReceiveLocked(c, nbl);
+            }
+            else
+            {
+                RecyclePost(nbl);
             }
             nbl = next;
         }
+    }
+
+    private void RecyclePost(NetBufferList nbl)
+    {
+        if (nbl.BufferCount > 0 && nbl[0].SegmentCount > 0
+            && MemoryMarshal.TryGetArray(nbl[0].GetSegment(0), out var segment) && segment.Array is { Length: > 0 } array)
+            ArrayPool<byte>.Shared.Return(array);
+        _requestPool.Return(nbl);
+    }
+
+    /// <summary>A receive post came back (its data is already in the queue: <see cref="ChimneyHost"/>): recycle it and
+    /// post again if a read waits. Under the gate.</summary>
+    private void CompleteReceiveLocked(HostConnection c, NetBufferList nbl)
+    {
+        var status = nbl.Status;
+        RecyclePost(nbl);
+        c.PostOutstanding = false;
+        if (status == NdisStatus.InvalidState) c.Rx.SetEof(); // posted after the disconnect indication
+        MaybePostReceiveLocked(c);
     }
 
     private void OnDisconnectComplete(NetBufferList nbl)
@@ -585,8 +624,11 @@ public sealed partial class HostStack
         switch (type)
         {
             case TcpOffloadEventType.SendBacklogChange:
-                c.SendBacklog = Math.Max(info, (uint)Chunks.ChunkSize);
-                PumpOffloadedSends(c);
+                lock (c.IoGate)
+                {
+                    c.SendBacklog = Math.Max(info, (uint)Chunks.ChunkSize);
+                    PumpOffloadedSendsLocked(c);
+                }
                 break;
             case TcpOffloadEventType.Disconnect:
                 c.PeerFinPending = true;
@@ -962,7 +1004,13 @@ public sealed partial class HostStack
     private void StartUpload(HostConnection c, bool releasing)
     {
         if (c.Location != ConnectionLocation.Offloaded) return;
-        c.Location = ConnectionLocation.Uploading;
+        lock (c.IoGate)
+        {
+            // Every request issued through an open gate was issued before this terminate.
+            c.DirectSend = false;
+            c.DirectReceive = false;
+            c.Location = ConnectionLocation.Uploading;
+        }
         c.Releasing |= releasing;
         var tcp = new OffloadBlock(OffloadBlockType.TcpOffloadState) { MiniportOffloadContext = c.Slot, NdisOffloadHandle = c.Handle };
         OffloadBlock root = tcp;

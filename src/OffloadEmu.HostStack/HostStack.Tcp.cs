@@ -201,13 +201,18 @@ public sealed partial class HostStack
 
     private void AppSend(HostConnection c, SendChunk chunk)
     {
-        if (c.Location == ConnectionLocation.Closed || c.Failed || c.ShutdownRequested)
+        lock (c.IoGate)
         {
-            c.Socket.ReleaseSend(chunk.Written);
-            Chunks.Return(chunk);
-            return;
+            c.SendsQueued--;
+            if (c.Location == ConnectionLocation.Closed || c.Failed || c.ShutdownRequested)
+            {
+                c.Socket.ReleaseSend(chunk.Written);
+                Chunks.Return(chunk);
+                return;
+            }
+            // Under the gate: a completion handled on the target's worker may be pumping this queue (direct I/O).
+            c.Pending.Enqueue(chunk);
         }
-        c.Pending.Enqueue(chunk);
         PumpSends(c);
     }
 
@@ -285,13 +290,19 @@ public sealed partial class HostStack
         {
             c.ShutdownTcs = tcs;
         }
-        c.ShutdownRequested = true;
+        lock (c.IoGate)
+        {
+            // Writes after this go through the loop (and are refused there); the FIN follows what went before.
+            c.DirectSend = false;
+            c.ShutdownRequested = true;
+        }
         PumpSends(c);
         MaybeRelease(c);
     }
 
     private void AppAbort(HostConnection c)
     {
+        CloseIoGates(c);
         c.AbortRequested = true;
         var error = new IOException("The connection was aborted.", new SocketException((int)SocketError.ConnectionAborted));
         switch (c.Location)
@@ -337,6 +348,7 @@ public sealed partial class HostStack
     /// <summary>The peer reset, a timer gave up, or the target aborted: reads and writes fail, the connection ends.</summary>
     private void FailConnection(HostConnection c, Exception error)
     {
+        CloseIoGates(c);
         c.Failed = true;
         c.Rx.SetError(error);
         c.Socket.FailWrites(error);
@@ -361,6 +373,7 @@ public sealed partial class HostStack
     {
         LeaveHalfOpen(c);
         if (c.Location == ConnectionLocation.Closed) return;
+        CloseIoGates(c);
         c.Location = ConnectionLocation.Closed;
         if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
             HostLog.Closed(_logger, c.ToString(), error is null ? "" : ": " + error.Message);

@@ -152,6 +152,12 @@ public sealed partial class HostStack : IDisposable
 
     internal bool AsyncContinuations { get; private set; }
 
+    /// <summary>Threaded mode with <see cref="HostStackOptions.DirectOffloadedIo"/>: offloaded I/O may bypass the loop.</summary>
+    internal bool DirectIo { get; private set; }
+
+    /// <summary>Threaded mode with <see cref="HostStackOptions.InlineReadCompletions"/>.</summary>
+    internal bool InlineReads { get; private set; }
+
     internal TcpConfig TcpConfig => _tcpConfig;
 
     /// <summary>The host machines' configuration for a connection of this family (the MSS differs by 20 bytes).</summary>
@@ -191,6 +197,8 @@ public sealed partial class HostStack : IDisposable
         _time = time ?? TimeProvider.System;
         _timeOrigin = _time.GetTimestamp();
         AsyncContinuations = true;
+        DirectIo = Options.DirectOffloadedIo;
+        InlineReads = Options.InlineReadCompletions;
         _thread = new Thread(Loop) { IsBackground = true, Name = "oe-hoststack" };
         _thread.Start();
     }

@@ -78,6 +78,20 @@ public sealed record class HostStackOptions
     /// control socket and the target busy instead of waiting one round trip per connection.</summary>
     public int MaxInitiatesInFlight { get; init; } = 1;
 
+    /// <summary>Threaded mode: while a connection is offloaded and no hand-over, shutdown or abort is in progress, the
+    /// application's writes and reads issue <c>TcpOffloadSend</c> / <c>TcpOffloadReceive</c> on the application's
+    /// thread, and send and receive completions are handled on the thread that delivers them, instead of each going
+    /// through the engine loop (one wake-up less each way; docs/hoststack.md, "Threads"). Default on; off is the
+    /// old path (everything through the loop). Manual mode always uses the loop.</summary>
+    public bool DirectOffloadedIo { get; init; } = true;
+
+    /// <summary>Threaded mode: a pending read that an offloaded connection's receive completion or indication fills
+    /// continues on the thread that delivered the data (the target's completion worker) instead of being queued to the
+    /// thread pool: one wake-up less per read. Only for applications that never block a thread synchronously on this
+    /// stack's I/O from a read's continuation (e.g. <c>Stream.Read</c> after an awaited read): the completion worker
+    /// that would deliver the data would be the blocked thread. Default off.</summary>
+    public bool InlineReadCompletions { get; init; }
+
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -89,6 +89,24 @@ public sealed class HostStackStatistics
 
     internal void CountNeighborQuery() => Interlocked.Increment(ref _neighborQueries);
 
+    /// <summary>Time from each offloaded send (a chunk handed to <c>TcpOffloadSend</c>) to its successful completion,
+    /// every connection of the stack (the issue-7 goal compares its p99 with the round trip).</summary>
+    public LatencyHistogram SendCompletionLatency { get; } = new();
+
+    private long _directSends;
+    private long _directCompletions;
+
+    /// <summary>Send chunks an application's write handed to the target itself (direct offloaded I/O), not through the
+    /// loop.</summary>
+    public long DirectSends => Interlocked.Read(ref _directSends);
+
+    /// <summary>Send and receive completions handled on the thread that delivered them (direct offloaded I/O).</summary>
+    public long DirectCompletions => Interlocked.Read(ref _directCompletions);
+
+    internal void CountDirectSend() => Interlocked.Increment(ref _directSends);
+
+    internal void CountDirectCompletion() => Interlocked.Increment(ref _directCompletions);
+
     /// <summary>Retrieve events of the target (it asked for a connection to be uploaded, spec §6.3), every reason.</summary>
     public long TargetRetrieves { get; internal set; }
 

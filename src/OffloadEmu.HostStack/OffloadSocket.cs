@@ -84,10 +84,10 @@ public sealed class OffloadSocket : IAsyncDisposable
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var result = Rx.ReadAsync(buffer, out bool pending, cancellationToken);
-        // Either way the engine should look: a pending read may need a receive post, a completed one freed space.
-        _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
-        _ = pending;
+        var result = Rx.ReadAsync(buffer, out _, cancellationToken);
+        // Either way the engine should look: a pending read may need a receive post, a completed one freed space. An
+        // offloaded connection with its receive gate open posts here, on this thread.
+        if (!_stack.TryReadDirect(Connection)) _stack.Post(new HostCommand { Kind = CommandKind.ReadRequested, Object = Connection });
         return result;
     }
 
@@ -95,14 +95,18 @@ public sealed class OffloadSocket : IAsyncDisposable
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        // The chunks a write fills while there is room go on together: one TcpOffloadSend for all of them when the
+        // connection is offloaded and its send gate is open (HostStack.Direct.cs), else one loop command each.
+        SendChunk? first = null, last = null;
         while (!data.IsEmpty)
         {
             ValueTask wait = default;
             bool mustWait = false;
+            Exception? error;
             lock (_sendLock)
             {
-                if (_writeError is not null) throw _writeError;
-                if (_unacked >= _sendLimit)
+                error = _writeError;
+                if (error is null && _unacked >= _sendLimit)
                 {
                     if (_spaceWaiting) throw new InvalidOperationException("Only one write may be pending on a connection.");
                     _spaceWaiting = true;
@@ -110,8 +114,11 @@ public sealed class OffloadSocket : IAsyncDisposable
                     mustWait = true;
                 }
             }
-            if (mustWait)
+            if (error is not null || mustWait)
             {
+                // What this write filled so far is written (counted, in order) before it waits or fails.
+                HandOn(ref first, ref last);
+                if (error is not null) throw error;
                 // Cancelling a write that waits for space ends the wait with OperationCanceledException; what was already
                 // written stays written (it is in the send buffer, in order).
                 var registration = cancellationToken.CanBeCanceled
@@ -133,9 +140,29 @@ public sealed class OffloadSocket : IAsyncDisposable
             chunk.Connection = Connection;
             lock (_sendLock) _unacked += n;
             Interlocked.Add(ref _bytesWritten, n);
-            _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
+            if (last is null) first = chunk;
+            else last.NextWritten = chunk;
+            last = chunk;
             data = data[n..];
         }
+        HandOn(ref first, ref last);
+    }
+
+    /// <summary>Hands the chunks a write filled (linked by <see cref="SendChunk.NextWritten"/>) to the target or the loop.</summary>
+    private void HandOn(ref SendChunk? first, ref SendChunk? last)
+    {
+        if (first is null) return;
+        if (!_stack.TrySendDirect(Connection, first))
+        {
+            for (var chunk = first; chunk is not null;)
+            {
+                var next = chunk.NextWritten;
+                chunk.NextWritten = null;
+                _stack.Post(new HostCommand { Kind = CommandKind.Send, Object = Connection, Extra = chunk });
+                chunk = next;
+            }
+        }
+        first = last = null;
     }
 
     private void CancelWrite(CancellationToken token)

@@ -28,11 +28,33 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
     private CancellationTokenRegistration _pendingRegistration;
     private long _totalAppended;
 
+    private readonly bool _asyncContinuations;
+
+    // Set around a delivery by a thread that may run the reader's continuation itself (HostStackOptions.InlineReadCompletions).
+    [ThreadStatic]
+    private static bool t_inline;
+
     public ReceiveQueue(int softLimit, bool asyncContinuations)
     {
         _softLimit = softLimit;
         _ring = new byte[softLimit * 2];
+        _asyncContinuations = asyncContinuations;
         _core.RunContinuationsAsynchronously = asyncContinuations;
+    }
+
+    /// <summary>While the returned scope lasts, a read this thread completes continues on this thread when
+    /// <paramref name="inline"/> (else as configured).</summary>
+    public static InlineScope DeliverInline(bool inline)
+    {
+        bool before = t_inline;
+        t_inline = inline;
+        return new InlineScope(before);
+    }
+
+    /// <summary>Restores the thread's previous delivery mode.</summary>
+    public readonly struct InlineScope(bool before) : IDisposable
+    {
+        public void Dispose() => t_inline = before;
     }
 
     /// <summary>Bytes that can be taken from an indication or a delivery now.</summary>
@@ -114,6 +136,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         if (done)
         {
             registration.Unregister();
+            _core.RunContinuationsAsynchronously = _asyncContinuations && !t_inline;
             _core.SetResult(result);
         }
         return taken;
@@ -154,6 +177,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         }
         if (!done) return;
         registration.Unregister();
+        _core.RunContinuationsAsynchronously = _asyncContinuations;
         _core.SetResult(0);
     }
 
@@ -169,6 +193,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         }
         if (!done) return;
         registration.Unregister();
+        _core.RunContinuationsAsynchronously = _asyncContinuations;
         _core.SetException(_error);
     }
 
@@ -214,6 +239,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
             if (!_pendingRead || _pendingToken != token) return;   // completed already, or another read's token
             TakePending(out _);
         }
+        _core.RunContinuationsAsynchronously = _asyncContinuations;
         _core.SetException(new OperationCanceledException(token));
     }
 

@@ -22,8 +22,15 @@ internal sealed class SendChunk : ITcpSendBuffer
 
     public HostConnection? Connection { get; set; }
 
+    /// <summary>The next chunk of the same application write while the write hands them on together.</summary>
+    public SendChunk? NextWritten { get; set; }
+
     /// <summary>Completed (fully acknowledged); released once every chunk before it is.</summary>
     public bool Done { get; set; }
+
+    /// <summary>When the chunk was last handed to <c>TcpOffloadSend</c> (a Stopwatch timestamp; 0 = not by a send request:
+    /// written, or handed over at initiate).</summary>
+    public long SentAt { get; set; }
 
     /// <summary>Length handed to the target with the last send request.</summary>
     public int SentLength { get; set; }
@@ -42,6 +49,8 @@ internal sealed class SendChunk : ITcpSendBuffer
         Nbl.AddBuffer().AddSegment(new ReadOnlyMemory<byte>(Array, 0, data.Length));
         Written = data.Length;
         Done = false;
+        SentAt = 0;
+        NextWritten = null;
         Length = data.Length;
     }
 

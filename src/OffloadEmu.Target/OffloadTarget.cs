@@ -350,7 +350,18 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             _engineThread.Start();
         }
 
+        private static readonly Action<object?> s_wakeNow = static r => ((Runner)r!).WakeNow();
+
         public void Wake()
+        {
+            // A request made by a host handler on a completion worker (a receive completion whose handler sends the reply
+            // and posts the next receive) wakes the engine once, when the handler returns: on a small machine every
+            // wake-up can preempt the handler, and the engine would run once per request.
+            if (CompletionQueue.DeferToItemEnd(s_wakeNow, this)) return;
+            WakeNow();
+        }
+
+        private void WakeNow()
         {
             if (_waiter is { } waiter)
             {

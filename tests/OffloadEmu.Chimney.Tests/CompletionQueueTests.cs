@@ -190,4 +190,30 @@ public sealed class CompletionQueueTests
         for (int w = 0; w < 5; w++) Round(measure: false);
         Round(measure: true);
     }
+    [Fact]
+    public async Task Work_deferred_by_an_item_runs_once_after_it_and_before_the_next()
+    {
+        var queue = new CompletionQueue();
+        var log = new ConcurrentQueue<string>();
+        using var done = new ManualResetEventSlim();
+        Action<object?> deferred = state => log.Enqueue("deferred " + state);
+        bool outside = CompletionQueue.DeferToItemEnd(deferred, "outside");
+        queue.Schedule(_ =>
+        {
+            log.Enqueue("first: " + CompletionQueue.DeferToItemEnd(deferred, "a"));
+            CompletionQueue.DeferToItemEnd(deferred, "a");   // the same callback and state again: still once
+            CompletionQueue.DeferToItemEnd(deferred, "b");
+            log.Enqueue("first ends");
+        }, null);
+        queue.Schedule(_ => log.Enqueue("second"), null);
+        queue.Schedule(_ => done.Set(), null);
+        Assert.True(done.Wait(Timeout));
+        Assert.False(outside);
+        Assert.Equal(["first: True", "first ends", "deferred a", "deferred b", "second"], log.ToArray());
+        // After the item, the worker thread is no longer inside one: nothing is deferred from the thread pool work that
+        // follows on it.
+        var after = new TaskCompletionSource<bool>();
+        ThreadPool.UnsafeQueueUserWorkItem(_ => after.SetResult(CompletionQueue.DeferToItemEnd(deferred, "late")), null);
+        Assert.False(await after.Task.WaitAsync(Timeout));
+    }
 }

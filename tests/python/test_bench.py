@@ -22,8 +22,10 @@ BUILT = [
 # built (no figure, by design until the segmentation-offload mode exists).
 BULK = ["k-bulk-off", "k-bulk-on", "k-bulk-off-8", "k-bulk-on-8", "pasta-bulk", "slirp-bulk",
         "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8"]
-RR = ["k-rr-1", "emu-rr-1", "emu-rr-d1"]
-RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-d2"]
+RR = ["k-rr-1", "emu-rr-1", "emu-rr-1-bp", "emu-rr-d1"]
+RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-2-bp", "emu-rr-d2"]
+# Emulator rr rows also report the server's send completion p99 (rr rows of the kernel pair do not).
+RR_SC = [r + "-sc-p99" for r in RR + RR_2CPU if r.startswith("emu-")]
 OTHER = ["churn-local", "churn-daemon-1", "churn-daemon", "scale-mem", "scale-cpu", "scale-alone", "scale-among"]
 
 
@@ -54,8 +56,10 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertTrue(report["kernel"])
         rows = {r["id"]: r for r in report["rows"]}
         expected = BULK + [r + "-cpu" for r in BULK] + RR + [r + s for r in RR for s in ("-p50", "-p99")] + OTHER
+        expected += [r for r in RR_SC if not r.startswith(("emu-rr-2", "emu-rr-d2"))]
         if report["cpus"] >= 2:
             expected += RR_2CPU + [r + s for r in RR_2CPU for s in ("-p50", "-p99")]
+            expected += [r for r in RR_SC if r.startswith(("emu-rr-2", "emu-rr-d2"))]
         for rid in expected:
             with self.subTest(row=rid):
                 self.assertIn(rid, rows, f"row {rid} missing")

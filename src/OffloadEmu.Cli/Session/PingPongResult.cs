@@ -10,6 +10,9 @@ internal sealed class PingPongResult(int roundTrips, double seconds, long[] sort
 {
     public int RoundTrips => roundTrips;
 
+    /// <summary>The stack's offloaded send → completion times (the warm-up's included), when known.</summary>
+    public OffloadEmu.HostStack.LatencyHistogram? SendCompletions { get; set; }
+
     public double Seconds => seconds;
 
     public double TransactionsPerSecond => seconds > 0 ? roundTrips / seconds : 0;
@@ -30,6 +33,8 @@ internal sealed class PingPongResult(int roundTrips, double seconds, long[] sort
         sb.AppendLine(ci, $"{command} {local} -> {remote} on {link}, offload {offload}, busy poll {busyPollMicroseconds} us");
         sb.AppendLine(ci, $"ping-pong: {RoundTrips} round trips of 1 byte in {Seconds:F3} s: {TransactionsPerSecond:F0} transactions/s");
         sb.AppendLine(ci, $"round trip us: p50 {PercentileMicroseconds(50):F1}  p90 {PercentileMicroseconds(90):F1}  p99 {PercentileMicroseconds(99):F1}  max {PercentileMicroseconds(100):F1}");
+        if (SendCompletions is { Count: > 0 } h)
+            sb.AppendLine(ci, $"offloaded send -> completion us: p50 {h.Percentile(0.50):F0}  p99 {h.Percentile(0.99):F0} ({h.Count} sends)");
         return sb.ToString();
     }
 
@@ -55,6 +60,14 @@ internal sealed class PingPongResult(int roundTrips, double seconds, long[] sort
             w.WriteNumber("p99", Math.Round(PercentileMicroseconds(99), 1));
             w.WriteNumber("max", Math.Round(PercentileMicroseconds(100), 1));
             w.WriteEndObject();
+            if (SendCompletions is { } h)
+            {
+                w.WriteStartObject("send_completion_us");
+                w.WriteNumber("count", h.Count);
+                w.WriteNumber("p50", h.Percentile(0.50));
+                w.WriteNumber("p99", h.Percentile(0.99));
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());

@@ -43,6 +43,9 @@ internal sealed class SessionHost : IDisposable
                 Tcp = defaults.Tcp with { ReceiveBufferSize = ConnectionBufferBytes },
                 ReceiveBufferSize = ConnectionBufferBytes,
                 SendBufferSize = ConnectionBufferBytes,
+                // The CLI's transfers never block a thread on the stack's I/O: a read's continuation may run on the
+                // completion worker that delivered its data (one thread-pool hand-off less per read).
+                InlineReadCompletions = true,
             });
             target.Start();
             stack.Start();

@@ -174,6 +174,9 @@ internal sealed class SessionRun
             Sha256Sent = outcome.Sha256Sent,
             Sha256Received = outcome.Sha256Received,
             Error = outcome.Error,
+            SendCompletions = host.Stack.Statistics.SendCompletionLatency.Count,
+            SendCompletionP50Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.50),
+            SendCompletionP99Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.99),
         };
         _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
         _stdout.Flush();
@@ -181,7 +184,7 @@ internal sealed class SessionRun
     }
 
     /// <summary>Times <paramref name="roundTrips"/> one-byte round trips against an echo peer and prints the figures.</summary>
-    public async Task PingPongAsync(OffloadSocket socket, int roundTrips, string local, string remote)
+    public async Task PingPongAsync(OffloadSocket socket, int roundTrips, string local, string remote, LatencyHistogram? sendCompletions = null)
     {
         var meter = new TransferMeter { Socket = socket };
         lock (_meters) _meters.Add(meter);
@@ -189,6 +192,7 @@ internal sealed class SessionRun
         try
         {
             result = await PingPong.RunAsync(socket, roundTrips).ConfigureAwait(false);
+            result.SendCompletions = sendCompletions;
             // An orderly release, as a transfer ends: our FIN, then the echo server's, so its close completes (its FIN
             // is ACKed) before this process goes away. Closing at once raced the process exit: when the server's FIN came
             // after it, nothing ACKed it and the server waited out its whole timeout.

@@ -32,6 +32,11 @@ internal sealed record class TransferSummary
     public string? Sha256Received { get; init; }
     public string? Error { get; init; }
 
+    /// <summary>Offloaded sends completed (the stack's, this process), and the time from request to completion.</summary>
+    public long SendCompletions { get; init; }
+    public double SendCompletionP50Us { get; init; }
+    public double SendCompletionP99Us { get; init; }
+
     public ulong Retransmits => RetransmitsTarget + RetransmitsHost;
 
     public static double Bitrate(long bytes, double seconds) => seconds > 0 ? bytes * 8 / seconds : 0;
@@ -58,6 +63,8 @@ internal sealed record class TransferSummary
         sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
         double total = Math.Max(SecondsHost + SecondsOffloaded + SecondsHandOver, 1e-9);
         sb.AppendLine(ci, $"lived (sampled every 50 ms): offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), in hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
+        if (SendCompletions > 0)
+            sb.AppendLine(ci, $"offloaded send -> completion: {SendCompletions} sends, p50 {SendCompletionP50Us:F0} us, p99 {SendCompletionP99Us:F0} us");
         if (EchoOk is { } ok)
             sb.AppendLine(ok ? $"echo check: OK, SHA-256 {Sha256Received}" : $"echo check: MISMATCH, sent SHA-256 {Sha256Sent}, received {Sha256Received}");
         return sb.ToString();
@@ -95,6 +102,11 @@ internal sealed record class TransferSummary
             w.WriteNumber("hand_over", Math.Round(SecondsHandOver, 6));
             w.WriteEndObject();
             w.WriteString("final_location", FinalLocation);
+            w.WriteStartObject("send_completion_us");
+            w.WriteNumber("count", SendCompletions);
+            w.WriteNumber("p50", SendCompletionP50Us);
+            w.WriteNumber("p99", SendCompletionP99Us);
+            w.WriteEndObject();
             if (EchoOk is { } ok)
             {
                 w.WriteStartObject("echo_check");
