@@ -417,7 +417,9 @@ run_bulk() {
     emu_bulk emu-rx-d "kernel -> emulator, daemon, 1 conn" rx daemon 1 k-bulk-off "$g1"
     emu_bulk emu-tx-d8 "emulator -> kernel, daemon, 8 conns" tx daemon 8 k-bulk-off-8 "rmin:0.65"
     emu_bulk emu-rx-d8 "kernel -> emulator, daemon, 8 conns" rx daemon 8 k-bulk-off-8 "rmin:0.65"
-    # Segmentation-offload mode (TSO/LRO through the TAP's virtio-net header): against the kernel with offloads on.
+    # Segmentation-offload mode (TSO/LRO through the TAP's virtio-net header): against the kernel with offloads on. An
+    # embedded target opens the TAP itself: the daemon of the rows above must let go of it first.
+    stop_daemon
     emu_bulk seg-offload-tx "emulator -> kernel, segmentation offload, embedded, 1 conn" tx embedded 1 k-bulk-on "min:15,rmin:1" --segmentation-offload
     emu_bulk seg-offload-rx "kernel -> emulator, segmentation offload, embedded, 1 conn" rx embedded 1 k-bulk-on "min:15,rmin:1" --segmentation-offload
 }
