@@ -101,4 +101,30 @@ public sealed class SegmentationOffloadLinkTests
         Assert.Contains("tcp-segmentation-offload: on", features, StringComparison.Ordinal);
         Assert.Contains("tx-checksumming: on", features, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_persistent_tap_opened_again_without_the_mode_has_its_offloads_cleared()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || !File.Exists("/dev/net/tun")) return;
+        string name = $"oetsp{Environment.ProcessId % 100000}";
+        try
+        {
+            using (new TapDevice(new TapDeviceOptions { Name = name, Persist = true, SegmentationOffload = true }))
+                Assert.Contains("tcp-segmentation-offload: on", Cmd.Run("ethtool", "-k", name), StringComparison.Ordinal);
+            // Still on after the descriptor closed (the TAP persists), until a plain open clears it: otherwise the kernel
+            // would keep sending GSO frames with partial checksums to a reader that verifies every checksum.
+            Assert.Contains("tcp-segmentation-offload: on", Cmd.Run("ethtool", "-k", name), StringComparison.Ordinal);
+            using (var plain = TapDevice.Attach(name))
+            {
+                Assert.Equal(ChecksumCapabilities.None, plain.Checksums);
+                string features = Cmd.Run("ethtool", "-k", name);
+                Assert.Contains("tcp-segmentation-offload: off", features, StringComparison.Ordinal);
+                Assert.Contains("tx-checksumming: off", features, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Cmd.TryRun("ip", "link", "del", name);
+        }
+    }
 }

@@ -174,6 +174,7 @@ internal sealed class SessionRun
             Sha256Sent = outcome.Sha256Sent,
             Sha256Received = outcome.Sha256Received,
             Error = outcome.Error,
+            SuperFrames = host.SuperFrames,
         };
         _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
         _stdout.Flush();

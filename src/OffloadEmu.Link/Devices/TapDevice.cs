@@ -78,6 +78,13 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
                 if (Libc.Ioctl(fd, Libc.TUNSETOFFLOAD, (void*)offloads) < 0)
                     throw new LinkDeviceException(Name, "TUNSETOFFLOAD(CSUM|TSO4|TSO6|TSO_ECN) failed", Libc.Errno);
             }
+            else
+            {
+                // The offloads are the TAP's, not the descriptor's: a persistent TAP last opened in segmentation-offload
+                // mode would keep handing over GSO frames with partial checksums, which this mode cannot read. Clear them
+                // (best effort: nothing else sets them, and a kernel without the ioctl never had them).
+                Libc.Ioctl(fd, Libc.TUNSETOFFLOAD, (void*)0);
+            }
             if (options.Persist && Libc.Ioctl(fd, Libc.TUNSETPERSIST, (void*)1) < 0)
                 throw new LinkDeviceException(Name, "TUNSETPERSIST failed", Libc.Errno);
 
