@@ -20,9 +20,13 @@ public sealed class IpOffloadStatistics
     private ulong _outNoRoutes;
 
     /// <summary>Counts one received datagram of <paramref name="octets"/> bytes (IP header included): InReceives and InOctets.</summary>
-    public void AddReceived(ulong octets)
+    public void AddReceived(ulong octets) => AddReceived(octets, 1);
+
+    /// <summary>Counts <paramref name="datagrams"/> received datagrams of <paramref name="octets"/> in all (a super-frame
+    /// the sender's kernel did not cut).</summary>
+    public void AddReceived(ulong octets, ulong datagrams)
     {
-        Interlocked.Increment(ref _inReceives);
+        Interlocked.Add(ref _inReceives, datagrams);
         Interlocked.Add(ref _inOctets, octets);
     }
 
@@ -30,9 +34,13 @@ public sealed class IpOffloadStatistics
     public void AddInDelivers(ulong count = 1) => Interlocked.Add(ref _inDelivers, count);
 
     /// <summary>Counts one sent datagram of <paramref name="octets"/> bytes (IP header included): OutRequests and OutOctets.</summary>
-    public void AddSent(ulong octets)
+    public void AddSent(ulong octets) => AddSent(octets, 1);
+
+    /// <summary>Counts <paramref name="datagrams"/> datagrams of <paramref name="octets"/> in all sent (a super-segment the
+    /// device cuts into that many).</summary>
+    public void AddSent(ulong octets, ulong datagrams)
     {
-        Interlocked.Increment(ref _outRequests);
+        Interlocked.Add(ref _outRequests, datagrams);
         Interlocked.Add(ref _outOctets, octets);
     }
 

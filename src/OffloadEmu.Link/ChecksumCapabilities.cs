@@ -1,6 +1,7 @@
 namespace OffloadEmu.Link;
 
-/// <summary>Checksum work a device does for us. All our devices hand over and take fully checksummed frames.</summary>
+/// <summary>Checksum and segmentation work a device does for us. Devices hand over and take fully checksummed, wire-sized
+/// frames (<see cref="None"/>) except a TAP in segmentation-offload mode.</summary>
 [Flags]
 public enum ChecksumCapabilities
 {
@@ -10,4 +11,8 @@ public enum ChecksumCapabilities
     TxOffload = 1,
     /// <summary>The device reports frames whose checksums it verified.</summary>
     RxValidated = 2,
+    /// <summary>Segmentation offload (a TAP's virtio-net header with TUNSETOFFLOAD): the device takes TCP super-segments
+    /// (up to 64 KiB, cut into <see cref="FrameBuffer.Offload"/>'s gso_size by the kernel) and hands over super-frames the
+    /// kernel did not segment; receive buffers must hold <see cref="FramePool.SuperFrameBufferSize"/> bytes.</summary>
+    SegmentationOffload = 4,
 }

@@ -17,4 +17,7 @@ public enum DropReason
     IoError,
     /// <summary>The capture writer could not keep up or its file failed (the frame itself went on).</summary>
     CaptureFailed,
+    /// <summary>A TAP in segmentation-offload mode read a virtio-net header that does not describe its frame (unknown flag
+    /// or GSO type, gso_size 0, checksum field or hdr_len beyond the frame): the frame was not handed on.</summary>
+    BadOffloadHeader,
 }

@@ -1,3 +1,5 @@
+using OffloadEmu.Wire;
+
 namespace OffloadEmu.Link;
 
 /// <summary>
@@ -16,6 +18,14 @@ public sealed class FrameBuffer
 
     /// <summary>When the frame was received (or queued for send), in nanoseconds since the Unix epoch.</summary>
     public long TimestampNs { get; set; }
+
+    /// <summary>
+    /// The frame's offload metadata (a value, no allocation): on receive what a segmentation-offload device reported (gso
+    /// size and type of a super-frame, checksum partial or validated), on send what the sender asks the device to do.
+    /// <see cref="VirtioNetHeader.None"/> (fully checksummed, wire-sized) unless a device with
+    /// <see cref="ChecksumCapabilities.SegmentationOffload"/> is involved; reset when the buffer is rented.
+    /// </summary>
+    public VirtioNetHeader Offload { get; set; }
 
     /// <summary>The whole buffer, for writing a frame into.</summary>
     public Span<byte> Capacity => Array;

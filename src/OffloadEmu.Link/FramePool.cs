@@ -15,6 +15,10 @@ public sealed class FramePool
     /// <summary>Default buffer size: a 9000-byte jumbo frame plus Ethernet, VLAN and a virtio-net header, rounded up.</summary>
     public const int DefaultBufferSize = 9216;
 
+    /// <summary>Buffer size for a device with <see cref="ChecksumCapabilities.SegmentationOffload"/>: the largest TCP/IPv6
+    /// super-frame (a 40-byte IPv6 header and a 65,535-byte payload) behind Ethernet and an 802.1Q tag, rounded up.</summary>
+    public const int SuperFrameBufferSize = 65_664;
+
     /// <summary>A shared pool of <see cref="DefaultBufferSize"/> buffers.</summary>
     public static FramePool Shared { get; } = new(DefaultBufferSize, 8192);
 
@@ -51,6 +55,7 @@ public sealed class FramePool
         }
         b.Length = 0;
         b.TimestampNs = 0;
+        b.Offload = default;
         buffer = b;
         return true;
     }

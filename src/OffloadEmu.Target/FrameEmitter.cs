@@ -48,9 +48,31 @@ internal sealed class FrameEmitter(TargetEngine engine) : ITcpSegmentWriter
             Interlocked.Increment(ref engine.SuppressedResets);
             return; // keep the buffer for the next segment
         }
-        engine.WriteHeaders(c, frame.Array, length);
-        engine.CountOutSegment(c, tcp);
+        var m = c.Machine;
+        int gsoSize = m.CommittingSegmentSize;
+        int tcpHeaderLength = (tcp[12] >> 4) * 4;
+        int payload = length - tcpHeaderLength;
+        int segments = gsoSize > 0 && payload > gsoSize ? (payload + gsoSize - 1) / gsoSize : 1;
+        engine.WriteHeaders(c, frame.Array, length, segments, tcpHeaderLength);
+        engine.CountOutSegment(c, tcp, segments);
         frame.Length = _headerLength + length;
+        if (m.PartialChecksum)
+        {
+            // Segmentation offload (virtio-net header): the kernel completes the TCP checksum and, for a super-segment,
+            // cuts the payload into gso_size pieces (FIN/PSH on the last, CWR on the first, IPv4 IDs counting up).
+            var gso = segments == 1 ? VirtioNetGsoType.None
+                : (c.IsIpv6 ? VirtioNetGsoType.TcpV6 : VirtioNetGsoType.TcpV4) | ((tcp[13] & (byte)TcpFlags.Cwr) != 0 ? VirtioNetGsoType.Ecn : 0);
+            frame.Offload = new VirtioNetHeader
+            {
+                Flags = VirtioNetHeaderFlags.NeedsChecksum,
+                GsoType = gso,
+                HeaderLength = segments == 1 ? (ushort)0 : (ushort)(_headerLength + tcpHeaderLength),
+                GsoSize = segments == 1 ? (ushort)0 : (ushort)gsoSize,
+                ChecksumStart = (ushort)_headerLength,
+                ChecksumOffset = VirtioNetHeader.TcpChecksumOffset,
+            };
+            if (segments > 1) engine.SuperFramesOut++;
+        }
         _frame = null;
         engine.QueueOut(frame);
     }

@@ -129,6 +129,20 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     /// <summary>Frames dropped (full rings, oversized).</summary>
     public long DroppedFrames => Sum(static l => Interlocked.Read(ref l.DroppedFrames));
 
+    /// <summary>The link device does segmentation offload (a TAP in that mode): connections send super-segments with
+    /// partial checksums, and super-frames and device-vouched checksums are accepted (docs/target.md).</summary>
+    public bool SegmentationOffload => _engine.SegmentationOffload;
+
+    /// <summary>Super-segments sent (segmentation offload; each once, the TCP/IP statistics count its wire segments).</summary>
+    public long SuperFramesOut => Sum(static l => Volatile.Read(ref l.SuperFramesOut));
+
+    /// <summary>Super-frames received for offloaded connections and processed whole (segmentation offload).</summary>
+    public long SuperFramesIn => Sum(static l => Volatile.Read(ref l.SuperFramesIn));
+
+    /// <summary>Received segments of offloaded connections whose TCP checksum the device vouched for (partial or
+    /// validated) and which were not verified (segmentation offload).</summary>
+    public long ChecksumsTrusted => Sum(static l => Volatile.Read(ref l.ChecksumsTrusted));
+
     /// <summary>Indication NBLs (and returned BufferedData) the host still holds.</summary>
     public long IndicatedBuffersHeldByHost => _engine.IndicationBuffers.Outstanding;
 
@@ -188,6 +202,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             }
             frame.Span.CopyTo(copy.Array);
             copy.Length = frame.Length;
+            copy.Offload = frame.Offload;
             int owner = _loops.Length == 1 ? 0 : Math.Max(0, LoopHash.LoopOfFrame(copy.Span, _loops.Length));
             if (_loops[owner].ReceivedFrames.TryEnqueue(copy))
             {

@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using OffloadEmu.Chimney.State;
+using OffloadEmu.Link;
 using OffloadEmu.Tcp;
 using OffloadEmu.Wire;
 
@@ -10,7 +12,38 @@ internal sealed partial class TargetEngine
     /// Receive demultiplexing: a frame for an offloaded connection is processed here; everything else (ARP, ICMP, IP
     /// fragments, IPv4 options, other TCP, malformed frames) goes up to the host unchanged (spec §6.2, §6.5).
     /// </summary>
-    public void ProcessFrame(Span<byte> frame, Instant now)
+    public void ProcessFrame(Span<byte> frame, Instant now) => ProcessFrame(frame, now, default);
+
+    /// <summary>As <see cref="ProcessFrame(Span{byte}, Instant)"/> with the device's offload metadata of the frame.</summary>
+    public void ProcessFrame(FrameBuffer frame, Instant now) => ProcessFrame(frame.Span, now, SegmentationOffload ? frame.Offload : default);
+
+    // The offload metadata of the frame being processed (PassUp and Hold complete a partial checksum for the host).
+    private VirtioNetHeader _rxOffload;
+
+    private void ProcessFrame(Span<byte> frame, Instant now, VirtioNetHeader offload)
+    {
+        _rxOffload = offload;
+        try
+        {
+            Demultiplex(frame, now);
+        }
+        finally
+        {
+            _rxOffload = default;
+        }
+    }
+
+    /// <summary>Completes a partial checksum (virtio-net NEEDS_CSUM) in place: the sum from csum_start to the end, stored
+    /// at csum_start + csum_offset (the field holds the pseudo-header sum, so it is part of the sum).</summary>
+    internal static void CompletePartialChecksum(Span<byte> frame, in VirtioNetHeader offload)
+    {
+        int start = offload.ChecksumStart, field = start + offload.ChecksumOffset;
+        if (field + 2 > frame.Length) return; // the device validated this; defensive only
+        ushort value = InternetChecksum.Finish(InternetChecksum.Accumulate(frame[start..]));
+        BinaryPrimitives.WriteUInt16BigEndian(frame[field..], value);
+    }
+
+    private void Demultiplex(Span<byte> frame, Instant now)
     {
         Volatile.Write(ref FramesIn, FramesIn + 1);   // one writer: the loop's thread
         if (!EthernetFrame.TryCreate(frame, out var ethernet))
@@ -89,7 +122,14 @@ internal sealed partial class TargetEngine
             return;
         }
         var stats = Stats(ipv6);
-        if (!segment.VerifyChecksum(c.Machine.Addresses.PseudoHeaderBase + (ulong)(uint)tcp.Length))
+        var offload = _rxOffload;
+        if (offload.ChecksumPartial || offload.DataValid)
+        {
+            // Segmentation offload: the kernel handed over a partial checksum (its TCP left it to the "hardware") or one it
+            // verified; a NIC with receive checksum offload would not check it either. Counted, not verified.
+            ChecksumsTrusted++;
+        }
+        else if (!segment.VerifyChecksum(c.Machine.Addresses.PseudoHeaderBase + (ulong)(uint)tcp.Length))
         {
             stats.Tcp.AddInErrors();
             return; // counted drop; a bad checksum is not counted as a received segment (spec §10 row 58)
@@ -100,7 +140,7 @@ internal sealed partial class TargetEngine
         // Spec §6.5 URG: validate (in window), then ask for upload, stop ACKing, hold it and everything after it.
         if ((flags & TcpFlags.Urg) != 0 && (flags & TcpFlags.Rst) == 0 && InReceiveWindow(m, seq))
         {
-            CountReceived(stats, ipLength);
+            CountReceived(stats, ipLength, segment.Payload.Length);
             c.UrgentHold = true;
             Hold(c, c.HeldFrames, frame);
             c.RequestRetrieve(Chimney.TcpUploadReason.ReceivedUrgentData);
@@ -110,7 +150,7 @@ internal sealed partial class TargetEngine
         // Spec §6.5 SYN: exactly at RcvNxt -> upload, the connection ends CLOSED. Others: the machine's RFC 5961 rules.
         if ((flags & TcpFlags.Syn) != 0 && (flags & TcpFlags.Rst) == 0 && seq == m.RcvNxt)
         {
-            CountReceived(stats, ipLength);
+            CountReceived(stats, ipLength, segment.Payload.Length);
             c.ClosedByUpload = true;
             c.UrgentHold = true; // stop processing: the host takes the connection back
             Hold(c, c.HeldFrames, frame);
@@ -124,12 +164,12 @@ internal sealed partial class TargetEngine
         c.SetNow(now);
         // A header the machine cannot parse (an illegal option length, RFC 9293 MUST-7) is a counted drop (spec §6.5),
         // like a bad checksum: in InErrors, not in the received counters.
-        if (!m.ProcessSegment(tcp, now))
+        if (!m.ProcessSegment(tcp, now, checksumTrusted: offload.ChecksumPartial || offload.DataValid))
         {
             stats.Tcp.AddInErrors();
             return;
         }
-        CountReceived(stats, ipLength);
+        CountReceived(stats, ipLength, segment.Payload.Length);
         if (m.SndUna != sndUna || m.RcvNxt != rcvNxt)
         {
             c.Path.Neighbor.Nrt = NicTicks(now); // forward progress (spec §6.4)
@@ -155,11 +195,25 @@ internal sealed partial class TargetEngine
             return;
         }
         c.HeldFrameBytes += frame.Length;
-        held.Add(frame.ToArray()); // a slow path: only after urgent data or a SYN, until the terminate
+        var copy = frame.ToArray(); // a slow path: only after urgent data or a SYN, until the terminate
+        if (_rxOffload.ChecksumPartial) CompletePartialChecksum(copy, _rxOffload);
+        held.Add(copy);
     }
 
-    private static void CountReceived(FamilyStatistics stats, int ipLength)
+    private void CountReceived(FamilyStatistics stats, int ipLength, int payload)
     {
+        var offload = _rxOffload;
+        if (offload.IsGso && payload > offload.GsoSize)
+        {
+            // A super-frame stands for the segments the sender's kernel did not cut: count those, each with its headers.
+            int headers = ipLength - payload;
+            int segments = (payload + offload.GsoSize - 1) / offload.GsoSize;
+            SuperFramesIn++;
+            stats.Ip.AddReceived((ulong)(ipLength + (segments - 1) * headers), (ulong)segments);
+            stats.Ip.AddInDelivers((ulong)segments);
+            stats.Tcp.AddInSegments((ulong)segments);
+            return;
+        }
         stats.Ip.AddReceived((ulong)ipLength);
         stats.Ip.AddInDelivers(); // IP-MIB: every datagram handed to the offloaded TCP, whatever TCP then does with it
         stats.Tcp.AddInSegments();

@@ -68,7 +68,7 @@ internal sealed partial class TargetEngine
             while (ring.TryDequeue(out var frame))
             {
                 work++;
-                ProcessFrame(frame.Span, now);
+                ProcessFrame(frame, now);
                 _framePool.Return(frame);
             }
         }

@@ -60,6 +60,7 @@ internal sealed partial class TargetEngine
     {
         _device = device;
         Options = options;
+        SegmentationOffload = (device.Checksums & ChecksumCapabilities.SegmentationOffload) != 0;
         Completions = completions;
         _logger = logger ?? NullLogger.Instance;
         Index = index;
@@ -74,8 +75,19 @@ internal sealed partial class TargetEngine
         {
             // Buffers sized to the link (MTU + Ethernet, VLAN tag and slack), enough of them preallocated for a full
             // receive ring (per loop) plus the host frames and pass-ups in flight, so bursts do not allocate.
-            _framePool = new FramePool(device.Mtu + 64, loops * (2 * options.ReceiveRingCapacity + 1024));
-            _framePool.Preallocate(loops * (options.ReceiveRingCapacity + 512));
+            if (SegmentationOffload)
+            {
+                // Segmentation offload: every buffer holds a 64 KiB super-frame (receive and send). Fewer of them are kept:
+                // a full ring of these would be hundreds of MiB; the inline engine reads into its batch, and the pool
+                // grows (counted in Allocated) past the preallocation only under a burst of queued frames.
+                _framePool = new FramePool(FramePool.SuperFrameBufferSize, loops * 1024);
+                _framePool.Preallocate(loops * 256);
+            }
+            else
+            {
+                _framePool = new FramePool(device.Mtu + 64, loops * (2 * options.ReceiveRingCapacity + 1024));
+                _framePool.Preallocate(loops * (options.ReceiveRingCapacity + 512));
+            }
             IndicationBuffers = new IndicationBufferPool();
             Barrier = new LoopBarrier(loops);
         }
@@ -110,6 +122,21 @@ internal sealed partial class TargetEngine
     }
 
     public OffloadTargetOptions Options { get; }
+
+    /// <summary>The device does segmentation offload (<see cref="ChecksumCapabilities.SegmentationOffload"/>): TCP output
+    /// goes as super-segments with partial checksums, received super-frames and partial or validated checksums are
+    /// accepted without verifying the TCP checksum.</summary>
+    public bool SegmentationOffload { get; }
+
+    /// <summary>Received TCP segments for offloaded connections whose checksum the device vouched for (partial or
+    /// validated, segmentation offload) and that were therefore not verified.</summary>
+    public long ChecksumsTrusted;
+
+    /// <summary>Super-frames (longer than one segment) received for offloaded connections and processed whole.</summary>
+    public long SuperFramesIn;
+
+    /// <summary>Super-segments the connections sent (each counted once; the statistics count their wire segments).</summary>
+    public long SuperFramesOut;
 
     /// <summary>The NIC's MAC (options, else the device's).</summary>
     public MacAddress NicMac => Options.MacAddress ?? _device.MacAddress;
@@ -195,6 +222,8 @@ internal sealed partial class TargetEngine
         => (TcpConfig.Default with
         {
             Sack = Options.Capabilities.SupportSack,
+            SuperSegmentBytes = SegmentationOffload ? TcpConfig.MaxSuperSegmentBytes : 0,
+            PartialChecksum = SegmentationOffload,
             ChallengeAckInterval = TimeSpan.FromSeconds(3), // spec §6.5: at most one challenge ACK per 3 s
         }).WithOffloadParameters(parameters);
 
@@ -246,7 +275,7 @@ internal sealed partial class TargetEngine
         {
             work++;
             if (Loops.Length > 1 && TryHandOff(frame)) continue;
-            ProcessFrame(frame.Span, now);
+            ProcessFrame(frame, now);
             _framePool.Return(frame);
         }
         if (readDevice)
@@ -257,11 +286,11 @@ internal sealed partial class TargetEngine
                 if (Loops.Length > 1)
                 {
                     for (int i = 0; i < n; i++)
-                        if (!TryHandOffFromBatch(readBatch, i)) ProcessFrame(readBatch[i].Span, now);
+                        if (!TryHandOffFromBatch(readBatch, i)) ProcessFrame(readBatch[i], now);
                 }
                 else
                 {
-                    for (int i = 0; i < n; i++) ProcessFrame(readBatch[i].Span, now);
+                    for (int i = 0; i < n; i++) ProcessFrame(readBatch[i], now);
                 }
                 work += n;
                 if (n < readBatch.Length) break;
@@ -416,8 +445,10 @@ internal sealed partial class TargetEngine
         _outCount = 0;
     }
 
-    /// <summary>Writes Ethernet (+802.1Q) and IP headers in front of a TCP segment of <paramref name="tcpLength"/> bytes.</summary>
-    public void WriteHeaders(TcpConnection c, Span<byte> frame, int tcpLength)
+    /// <summary>Writes Ethernet (+802.1Q) and IP headers in front of a TCP segment of <paramref name="tcpLength"/> bytes;
+    /// a super-segment (<paramref name="segments"/> &gt; 1, each with a <paramref name="tcpHeaderLength"/>-byte TCP header on
+    /// the wire) takes that many consecutive IPv4 IDs and is counted as that many datagrams.</summary>
+    public void WriteHeaders(TcpConnection c, Span<byte> frame, int tcpLength, int segments = 1, int tcpHeaderLength = 0)
     {
         var neighbor = c.Path.Neighbor;
         var cached = c.Cached;
@@ -433,23 +464,26 @@ internal sealed partial class TargetEngine
             byte hop = cached.TtlOrHopLimit != 0 ? cached.TtlOrHopLimit : (byte)64;
             new Ipv6Repr(path.SourceAddress.Ipv6, path.DestinationAddress.Ipv6, IpProtocol.Tcp, tcpLength, hop, cached.TosOrTrafficClass, cached.FlowLabel)
                 .Emit(frame[l2..]);
-            stats.AddSent((ulong)(Ipv6Packet.HeaderLength + tcpLength));
+            stats.AddSent((ulong)(segments * Ipv6Packet.HeaderLength + tcpLength + (segments - 1) * tcpHeaderLength), (ulong)segments);
         }
         else
         {
             byte ttl = cached.TtlOrHopLimit != 0 ? cached.TtlOrHopLimit : (byte)64;
-            // Spec §5: DF on every segment; IP-IDs from the upper half (the host owns 0x0000-0x7FFF).
+            // Spec §5: DF on every segment; IP-IDs from the upper half (the host owns 0x0000-0x7FFF). The kernel gives the
+            // segments of a super-segment id, id+1, ... (no FIXEDID from a TAP): the run must not wrap into the host's half.
             ushort id = _nextIpv4Id;
-            _nextIpv4Id = id == 0xFFFF ? (ushort)0x8000 : (ushort)(id + 1);
+            if (id + segments - 1 > 0xFFFF) id = 0x8000;
+            int next = id + segments;
+            _nextIpv4Id = next > 0xFFFF ? (ushort)0x8000 : (ushort)next;
             new Ipv4Repr(path.SourceAddress.Ipv4, path.DestinationAddress.Ipv4, IpProtocol.Tcp, tcpLength, ttl, id, dontFragment: true,
                     dscp: (byte)(cached.TosOrTrafficClass >> 2), ecn: 0)
                 .Emit(frame[l2..]);
-            stats.AddSent((ulong)(Ipv4Packet.MinHeaderLength + tcpLength));
+            stats.AddSent((ulong)(segments * Ipv4Packet.MinHeaderLength + tcpLength + (segments - 1) * tcpHeaderLength), (ulong)segments);
         }
     }
 
     /// <summary>Counts one TCP segment leaving (TCP_OFFLOAD_STATS: OutSegments excludes pure retransmissions).</summary>
-    public void CountOutSegment(TcpConnection c, ReadOnlySpan<byte> tcp)
+    public void CountOutSegment(TcpConnection c, ReadOnlySpan<byte> tcp, int segments = 1)
     {
         var seq = new SeqNumber(BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]));
         int headerLength = (tcp[12] >> 4) * 4;
@@ -457,11 +491,11 @@ internal sealed partial class TargetEngine
         var stats = Stats(c.IsIpv6).Tcp;
         if (payload > 0 && seq < c.HighestSent)
         {
-            stats.AddRetransmittedSegments();
+            stats.AddRetransmittedSegments((ulong)segments);
             return;
         }
         if (payload > 0) c.HighestSent = seq + payload;
-        stats.AddOutSegments();
+        stats.AddOutSegments((ulong)segments);
     }
 
     // ---- send buffers -------------------------------------------------------------------------------------------------
@@ -560,6 +594,8 @@ internal sealed partial class TargetEngine
         }
         frame.CopyTo(copy.Array);
         copy.Length = frame.Length;
+        // Segmentation offload: the host sees a frame as a NIC without checksum offload would hand it over.
+        if (_rxOffload.ChecksumPartial) CompletePartialChecksum(copy.Span, _rxOffload);
         Interlocked.Increment(ref FramesUp);
         Completions.Schedule(_frameUpCallback, copy);
     }

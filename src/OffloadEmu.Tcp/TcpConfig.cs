@@ -97,6 +97,23 @@ public sealed record TcpConfig
     /// <summary>ISN and timestamp-offset generator (RFC 6528); a random secret when null.</summary>
     public IsnGenerator? IsnGenerator { get; init; }
 
+    /// <summary>Largest TCP/IPv4 or TCP/IPv6 super-segment's TCP bytes (header included): IP's 16-bit length less the IPv4
+    /// header.</summary>
+    public const int MaxSuperSegmentBytes = 65_535 - 20;
+
+    /// <summary>
+    /// Segmentation offload: the most TCP bytes (header included, at most <see cref="MaxSuperSegmentBytes"/>) one
+    /// dispatched segment of new data may carry, for a device that cuts it into segments of
+    /// <see cref="TcpMachine.CommittingSegmentSize"/> payload bytes. 0 (default): every segment is wire-sized. A super-segment
+    /// holds exactly the segments wire-sized output would send back to back at that moment (windows, congestion window,
+    /// Nagle and sender SWS avoidance applied to each); retransmissions stay wire-sized.
+    /// </summary>
+    public int SuperSegmentBytes { get; init; }
+
+    /// <summary>Write partial TCP checksums (the pseudo-header sum, for a device that completes it: virtio-net NEEDS_CSUM)
+    /// instead of full ones. Off by default.</summary>
+    public bool PartialChecksum { get; init; }
+
     /// <summary>A configuration with the defaults.</summary>
     public static TcpConfig Default { get; } = new();
 

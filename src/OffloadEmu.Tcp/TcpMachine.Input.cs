@@ -8,10 +8,17 @@ public sealed partial class TcpMachine
     /// the connection's pseudo-header and processes the segment. Bad checksums, truncated headers and illegal option
     /// lengths are dropped and counted in <see cref="TcpStatistics.InErrors"/>; returns false for those.</summary>
     /// <remarks>RFC 9293 §3.1 MUST-3 (verify and discard), MUST-7 (illegal option length survives).</remarks>
-    public bool ProcessSegment(Span<byte> tcpSegment, Instant now)
+    public bool ProcessSegment(Span<byte> tcpSegment, Instant now) => ProcessSegment(tcpSegment, now, checksumTrusted: false);
+
+    /// <summary>As <see cref="ProcessSegment(Span{byte}, Instant)"/>; with <paramref name="checksumTrusted"/> the checksum
+    /// is not verified (the device vouched for it: a partial checksum or one it validated, segmentation offload).</summary>
+    public bool ProcessSegment(Span<byte> tcpSegment, Instant now, bool checksumTrusted)
     {
+        TcpRepr repr;
         if (!TcpSegment.TryCreate(tcpSegment, out var segment, out _)
-            || !TcpRepr.TryParse(segment, _pseudoHeaderBase + (ulong)(uint)segment.Buffer.Length, out var repr, out _))
+            || !(checksumTrusted
+                ? TcpRepr.TryParseUnverified(segment, out repr, out _)
+                : TcpRepr.TryParse(segment, _pseudoHeaderBase + (ulong)(uint)segment.Buffer.Length, out repr, out _)))
         {
             RecordInError();
             return false;
@@ -580,7 +587,7 @@ public sealed partial class TcpMachine
                 if (fillsHole)
                     _ackNow = true; // RFC 5681 §4.2: ACK a hole-filling segment at once
                 else
-                    CountForDelayedAck(now);
+                    CountForDelayedAck(now, payload.Length);
             }
             else
             {
@@ -649,9 +656,11 @@ public sealed partial class TcpMachine
         if (consumer is not null) DeliverBuffered();
     }
 
-    private void CountForDelayedAck(Instant now)
+    private void CountForDelayedAck(Instant now, int length)
     {
-        _segmentsUnacked++;
+        // A super-segment (segmentation offload: the kernel's GSO frame, not cut) stands for the segments it holds.
+        int mss = Math.Max((int)_config.Mss, 1);
+        _segmentsUnacked += length > mss ? (length + mss - 1) / mss : 1;
         if (_segmentsUnacked >= _config.AckFrequency)
             _ackNow = true;
         else if (_delayedAckAt == Instant.MaxValue)

@@ -25,6 +25,8 @@ public sealed partial class TcpMachine
         public bool HeadRetransmit;
         public bool SackRetransmit;
         public bool Rescue;
+        // Payload bytes per wire segment of a super-segment (0: the segment is wire-sized).
+        public int SegmentSize;
     }
 
     /// <summary>The latest instant by which <see cref="Dispatch"/> must be called again: <see cref="Instant.MinValue"/>
@@ -275,6 +277,24 @@ public sealed partial class TcpMachine
             bool halfWindow = _maxSndWnd > 0 && length >= _maxSndWnd / 2;
             if (!((emptiesQueue && !nagleHolds) || halfWindow)) length = 0;
         }
+        if (length == limit && _config.SuperSegmentBytes > 0 && !retransmit && !_forceSendNow)
+        {
+            // Segmentation offload: the full segments wire-sized output would send next, back to back, in one frame, and
+            // the short tail only if the rules above would let it go after them (Nagle holds it: those are in flight).
+            int most = (Math.Min(_config.SuperSegmentBytes, TcpConfig.MaxSuperSegmentBytes) - MaxTcpHeaderLength) / limit * limit;
+            int total = (int)Math.Max(limit, Math.Min(Math.Min(unsent, available), most));
+            int full = total / limit * limit;
+            int tail = total - full;
+            if (tail > 0)
+            {
+                bool emptiesQueue = full + tail == unsent;
+                bool nagleHolds = _config.Nagle && !_finQueued; // the full segments before it are in flight
+                bool halfWindow = _maxSndWnd > 0 && tail >= _maxSndWnd / 2;
+                if (!((emptiesQueue && !nagleHolds) || halfWindow)) tail = 0;
+            }
+            length = full + tail;
+            if (length > limit) plan.SegmentSize = limit;
+        }
         bool fin = finPending && _sndNxt + length == _finSeq;
         if (length == 0 && !fin) return false;
         plan.Kind = SegmentKind.Data;
@@ -284,6 +304,17 @@ public sealed partial class TcpMachine
         plan.Retransmit = retransmit;
         return true;
     }
+
+    // Room for the largest TCP header (data offset 15) in a super-segment.
+    private const int MaxTcpHeaderLength = 60;
+
+    /// <summary>During <see cref="ITcpSegmentWriter.Commit"/>: the payload bytes per wire segment of the segment being
+    /// committed when it is a super-segment (<see cref="TcpConfig.SuperSegmentBytes"/>; its payload is longer), else 0.
+    /// The device cuts it at this size (virtio-net gso_size): the effective MSS less the SACK option bytes it carries.</summary>
+    public int CommittingSegmentSize { get; private set; }
+
+    /// <summary>Segments are written with partial checksums (<see cref="TcpConfig.PartialChecksum"/>).</summary>
+    public bool PartialChecksum => _config.PartialChecksum;
 
     // The window we may advertise now: the buffer's free space, rounded down to the scale and capped by the field.
     private int AdvertisableWindow()
@@ -357,9 +388,24 @@ public sealed partial class TcpMachine
         if (buffer.Length < total) return false;
         if (plan.Length > 0 && _sendQueue.CopyTo(plan.Seq - DataStart, buffer.Slice(headerLength, plan.Length)))
             repr = repr with { Flags = repr.Flags | TcpFlags.Psh };
-        if (_addresses.IsIpv6) repr.Emit(buffer, _addresses.LocalV6, _addresses.RemoteV6);
-        else repr.Emit(buffer, _addresses.LocalV4, _addresses.RemoteV4);
+        if (_config.PartialChecksum)
+        {
+            if (_addresses.IsIpv6) repr.EmitPartialChecksum(buffer, _addresses.LocalV6, _addresses.RemoteV6);
+            else repr.EmitPartialChecksum(buffer, _addresses.LocalV4, _addresses.RemoteV4);
+        }
+        else if (_addresses.IsIpv6)
+        {
+            repr.Emit(buffer, _addresses.LocalV6, _addresses.RemoteV6);
+        }
+        else
+        {
+            repr.Emit(buffer, _addresses.LocalV4, _addresses.RemoteV4);
+        }
+        CommittingSegmentSize = plan.SegmentSize;
         writer.Commit(total);
+        CommittingSegmentSize = 0;
+        // A super-segment is this many segments on the wire (statistics count those).
+        ulong wireSegments = plan.SegmentSize > 0 ? (ulong)((plan.Length + plan.SegmentSize - 1) / plan.SegmentSize) : 1;
 
         if (options.SackBlockCount > 0) _dsackPending = false;
         if (plan.Kind == SegmentKind.Reset)
@@ -379,7 +425,7 @@ public sealed partial class TcpMachine
             if (edge > _rcvAdvEdge) _rcvAdvEdge = edge;
         }
         if (plan.Retransmit) _stats.RetransmittedSegments++;
-        else _stats.OutSegments++;
+        else _stats.OutSegments += wireSegments;
 
         switch (plan.Kind)
         {

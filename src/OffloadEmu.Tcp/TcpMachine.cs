@@ -5,7 +5,7 @@ namespace OffloadEmu.Tcp;
 
 /// <summary>
 /// One TCP connection as a sans-I/O state machine (the shape of smoltcp's TCP socket): the owner feeds received
-/// segments with <see cref="Process"/> (or <see cref="ProcessSegment"/> for raw bytes), lets the machine write the
+/// segments with <see cref="Process"/> (or <see cref="ProcessSegment(Span{byte}, Instant)"/> for raw bytes), lets the machine write the
 /// segments it wants sent with <see cref="Dispatch"/>, and calls again no later than <see cref="PollAt"/>. The machine
 /// never reads a clock, does no I/O and allocates nothing per segment.
 /// </summary>

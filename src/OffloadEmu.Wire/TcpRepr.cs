@@ -147,6 +147,24 @@ public readonly struct TcpRepr : IEquatable<TcpRepr>
         segment.FillChecksum(InternetChecksum.PseudoHeader(source, destination, IpProtocol.Tcp, segment.Buffer.Length));
     }
 
+    /// <summary>Writes header and options over a payload already in place, with a partial checksum (the IPv4 pseudo-header
+    /// sum only) for a device that completes it (virtio-net NEEDS_CSUM: csum_start at the TCP header, csum_offset
+    /// <see cref="VirtioNetHeader.TcpChecksumOffset"/>). The payload is not read.</summary>
+    /// <exception cref="ArgumentException">The buffer is shorter than <see cref="SegmentBufferLength"/>.</exception>
+    public void EmitPartialChecksum(Span<byte> buffer, Ipv4Address source, Ipv4Address destination)
+    {
+        var segment = EmitHeader(buffer);
+        segment.FillPartialChecksum(InternetChecksum.PseudoHeader(source, destination, IpProtocol.Tcp, segment.Buffer.Length));
+    }
+
+    /// <summary>As <see cref="EmitPartialChecksum(Span{byte}, Ipv4Address, Ipv4Address)"/> with the IPv6 pseudo-header.</summary>
+    /// <exception cref="ArgumentException">The buffer is shorter than <see cref="SegmentBufferLength"/>.</exception>
+    public void EmitPartialChecksum(Span<byte> buffer, Ipv6Address source, Ipv6Address destination)
+    {
+        var segment = EmitHeader(buffer);
+        segment.FillPartialChecksum(InternetChecksum.PseudoHeader(source, destination, IpProtocol.Tcp, segment.Buffer.Length));
+    }
+
     private TcpSegment EmitHeaderAndPayload(Span<byte> buffer, ReadOnlySpan<byte> payload)
     {
         if (payload.Length != PayloadLength) TcpThrowHelper.ThrowPayloadLengthMismatch();

@@ -195,4 +195,12 @@ public readonly ref struct TcpSegment
     /// <summary>Fills the checksum with the IPv6 pseudo-header of this segment.</summary>
     public void FillChecksum(Ipv6Address source, Ipv6Address destination)
         => FillChecksum(InternetChecksum.PseudoHeader(source, destination, IpProtocol.Tcp, _buffer.Length));
+
+    /// <summary>Stores the partial checksum a checksum-offloading device completes (virtio-net NEEDS_CSUM, Linux
+    /// CHECKSUM_PARTIAL): the folded, not complemented, pseudo-header sum. The device then sums the segment from the TCP
+    /// header on, this field included, and stores the complement.</summary>
+    public void FillPartialChecksum(ulong pseudoHeaderSum) => Checksum = InternetChecksum.Fold(pseudoHeaderSum);
+
+    /// <summary>Completes a partial checksum (<see cref="FillPartialChecksum"/>) in software, as the device would.</summary>
+    public void CompletePartialChecksum() => Checksum = InternetChecksum.Finish(InternetChecksum.Accumulate(_buffer));
 }

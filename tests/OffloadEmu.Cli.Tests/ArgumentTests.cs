@@ -108,6 +108,14 @@ public class ArgumentTests
         => AssertUsage(fragment, ["connect", "198.18.0.1:7", Link, Tap, "--local", "198.18.0.2/24", .. extra]);
 
     [Fact]
+    public void Segmentation_offload_needs_a_tap_link()
+        => AssertUsage("--segmentation-offload needs a TAP link (the virtio-net header); --link packet:lo has none", "connect", "198.18.0.1:7", Link, "packet:lo", "--local", "198.18.0.2/24", "--send-bytes", "1", "--segmentation-offload");
+
+    [Fact]
+    public void Segmentation_offload_with_a_daemon_is_the_daemons_setting()
+        => AssertUsage("with --daemon set the daemon's Link:SegmentationOffload", "listen", "5001", "--daemon", "/run/x.sock", "--local", "198.18.0.2/24", "--segmentation-offload");
+
+    [Fact]
     public void Off_link_peer_needs_a_gateway()
         => AssertUsage("198.18.5.1 is not on 198.18.0.2/24; give --gateway ADDR", "connect", "198.18.5.1:7", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1");
 

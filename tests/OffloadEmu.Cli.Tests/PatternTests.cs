@@ -36,6 +36,25 @@ public sealed class PatternTests
             Assert.True(Reference(seed, i) == all[i], $"byte {i}");
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void Fill_in_large_pieces_at_any_alignment_gives_the_per_byte_stream(int lead)
+    {
+        var pattern = new Pattern(777UL);
+        var all = new byte[300_000];
+        pattern.Fill(all.AsSpan(0, lead));
+        int at = lead;
+        foreach (int n in new[] { 64, 65, 127, 4096, 100_003, 1, 63 })
+        {
+            pattern.Fill(all.AsSpan(at, n));
+            at += n;
+        }
+        pattern.Fill(all.AsSpan(at));
+        for (int i = 0; i < all.Length; i++)
+            Assert.True(Reference(777UL, i) == all[i], $"byte {i}");
+    }
+
     [Fact]
     public void Check_finds_the_first_difference_in_any_piece()
     {

@@ -21,6 +21,8 @@ public sealed class OptionValidationTests : IDisposable
     [InlineData("Link:Create: only a TAP can be created", "--Link:Kind=packet", "--Link:Interface=lo", "--Link:Create=true")]
     [InlineData("Link:Create: 'maybe' is not valid; use true or false", "--Link:Create=maybe")]
     [InlineData("Link:VnetHeader: only a TAP has a virtio-net header", "--Link:VnetHeader=true")]
+    [InlineData("Link:SegmentationOffload: segmentation offload goes through a TAP's virtio-net header; a packet link has none", "--Link:Kind=packet", "--Link:Interface=lo", "--Link:SegmentationOffload=true")]
+    [InlineData("Link:SegmentationOffload: an impairment (Impairment:Ingress/Egress) works on wire-sized frames", "--Link:Kind=tap", "--Link:Interface=oe-t-none9", "--Link:SegmentationOffload=true", "--Impairment:Ingress=delay 1ms")]
     [InlineData("Link:Filter: a BPF filter needs Link:Kind=pcap", "--Link:Filter=arp")]
     [InlineData("Link:MacAddress: 'zz' is not a MAC address", "--Link:MacAddress=zz")]
     [InlineData("Link:MacAddress: 01:00:5e:00:00:01 is not a unicast address", "--Link:MacAddress=01:00:5e:00:00:01")]

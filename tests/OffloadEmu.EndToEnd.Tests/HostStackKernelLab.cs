@@ -40,19 +40,24 @@ internal sealed class HostStackKernelLab : IDisposable
     /// <param name="impairmentSeed">Seed of the impairment's decisions.</param>
     /// <param name="stackLogger">The host stack's logger (none when null).</param>
     /// <param name="queues">TAP queues (IFF_MULTI_QUEUE) and target engine loops; 1: an ordinary TAP.</param>
+    /// <param name="segmentationOffload">Open the TAP in segmentation-offload mode (TSO/LRO through the virtio-net header).</param>
+    /// <param name="namespacePrefix">The lab namespace's prefix (oe-t-*).</param>
+    /// <param name="captureFile">A pcapng our <see cref="CaptureDevice"/> writes between the TAP and the target (null: none).</param>
+    /// <param name="captureSnapLength">Its snap length.</param>
     internal HostStackKernelLab(ITestOutputHelper output, string testName, int snapLength, HostStackOptions? options = null,
         OffloadTargetOptions? targetOptions = null, string? impairment = null, ulong impairmentSeed = 0,
-        Microsoft.Extensions.Logging.ILogger? stackLogger = null, int queues = 1)
+        Microsoft.Extensions.Logging.ILogger? stackLogger = null, int queues = 1, bool segmentationOffload = false,
+        string namespacePrefix = "oe-t-hs", string? captureFile = null, int captureSnapLength = 262144)
     {
         _output = output;
         _testName = testName;
         string tag = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.Next()))[..4].ToLowerInvariant();
-        Namespace = new TestNamespace(tag, prefix: "oe-t-hs");
+        Namespace = new TestNamespace(tag, prefix: namespacePrefix);
         try
         {
             TapName = $"oehs{Environment.ProcessId}";
             // Several queues: one multi-queue TAP, every queue attached before the TAP moves into the namespace.
-            Taps = TapDevice.OpenQueues(new TapDeviceOptions { Name = TapName }, queues, out string? refusal);
+            Taps = TapDevice.OpenQueues(new TapDeviceOptions { Name = TapName, SegmentationOffload = segmentationOffload }, queues, out string? refusal);
             if (refusal is not null) _output.WriteLine($"TAP queues: {Taps.Length} of {queues} ({refusal})");
             Tap = Taps[0];
             Cmd.Run("ip", "link", "set", TapName, "netns", Namespace.Name);
@@ -60,9 +65,12 @@ internal sealed class HostStackKernelLab : IDisposable
             Cmd.TryRun("ip", "netns", "exec", Namespace.Name, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic");
             Capture = snapLength > 0 ? new TcpdumpCapture(Namespace.Name, TapName, snapLength) : null;
             if (impairment is not null) Impairment = new ImpairmentDevice(Tap, impairment, impairment, impairmentSeed);
-            Target = Taps.Length > 1 && Impairment is null
+            if (captureFile is not null)
+                OurCapture = new CaptureDevice(Impairment ?? (OffloadEmu.Link.ILinkDevice)Tap, captureFile,
+                    new CaptureOptions { Format = OffloadEmu.Link.Capture.CaptureFormat.PcapNg, SnapLength = captureSnapLength });
+            Target = Taps.Length > 1 && Impairment is null && OurCapture is null
                 ? new OffloadTarget(Taps, targetOptions)
-                : new OffloadTarget(Impairment ?? (OffloadEmu.Link.ILinkDevice)Tap, targetOptions);
+                : new OffloadTarget(OurCapture ?? Impairment ?? (OffloadEmu.Link.ILinkDevice)Tap, targetOptions);
             Stack = new HostStack.HostStack(Target, options ?? DefaultOptions(), stackLogger);
             Target.Start();
             Stack.Start();
@@ -91,6 +99,9 @@ internal sealed class HostStackKernelLab : IDisposable
     /// <summary>Every queue of the TAP (one unless the lab was made with several).</summary>
     internal TapDevice[] Taps { get; } = [];
     internal TcpdumpCapture? Capture { get; }
+
+    /// <summary>Our own capture between the TAP (or impairment) and the target (null: none).</summary>
+    internal CaptureDevice? OurCapture { get; }
 
     /// <summary>The impairment between the TAP and the target (null: none); disposed with the target's device.</summary>
     internal ImpairmentDevice? Impairment { get; }
@@ -220,6 +231,7 @@ internal sealed class HostStackKernelLab : IDisposable
             if (_keepCapture) KeepArtifact(capture.FilePath);
             capture.Dispose();
         }
+        OurCapture?.Dispose();
         Impairment?.Dispose();   // held frames discarded (it closes the TAP too)
         foreach (var queue in Taps) queue.Dispose();
         Tap?.Dispose();

@@ -20,13 +20,14 @@ internal sealed class TargetLab : IDisposable
     private readonly FrameBuffer[] _batch;
     private readonly PeerWriter _peerWriter;
     private readonly HostWriter _hostWriter;
-    private readonly FramePool _pool = new();
+    private readonly FramePool _pool;
     private ushort _peerIpId = 1;
 
     public TargetLab(OffloadTargetOptions? options = null, TcpConfig? peerConfig = null, MemoryLinkOptions? link = null,
         int passThroughLayers = 0, bool ipv6 = false, int queues = 1)
     {
         Ipv6 = ipv6;
+        _pool = link is { SegmentationOffload: true } ? new FramePool(FramePool.SuperFrameBufferSize, 256) : new FramePool();
         MemoryLink peer;
         if (queues == 1)
         {
@@ -91,6 +92,9 @@ internal sealed class TargetLab : IDisposable
 
     /// <summary>Frames the target put on the wire, in order (copies).</summary>
     public List<byte[]> WireFromTarget { get; } = [];
+
+    /// <summary>The offload metadata of each frame in <see cref="WireFromTarget"/> (segmentation offload links).</summary>
+    public List<VirtioNetHeader> OffloadFromTarget { get; } = [];
 
     /// <summary>When false the peer's machine stops reading (its window fills).</summary>
     public bool PeerReads { get; set; } = true;
@@ -253,8 +257,13 @@ internal sealed class TargetLab : IDisposable
         {
             for (int i = 0; i < n; i++)
             {
+                var offload = _batch[i].Offload;
+                // Segmentation offload: the peer plays the kernel, which completes a partial checksum (and for a local
+                // receiver keeps a super-segment whole).
+                if (offload.ChecksumPartial) TestChecksum.CompletePartial(_batch[i].Span, offload);
                 var copy = _batch[i].Span.ToArray();
                 WireFromTarget.Add(copy);
+                OffloadFromTarget.Add(offload);
                 if (DropToPeer?.Invoke(copy) == true) continue;
                 if (Peer is null) continue;
                 if (!TryTcpPayload(_batch[i].Span, out var tcpBytes)) continue;
@@ -317,11 +326,15 @@ internal sealed class TargetLab : IDisposable
     }
 
     /// <summary>Sends a raw Ethernet frame to the target from the peer's side.</summary>
-    public void Inject(ReadOnlySpan<byte> frame)
+    public void Inject(ReadOnlySpan<byte> frame) => Inject(frame, default);
+
+    /// <summary>Sends <paramref name="frame"/> to the target with offload metadata (segmentation offload links).</summary>
+    public void Inject(ReadOnlySpan<byte> frame, VirtioNetHeader offload)
     {
         var buffer = _pool.Rent();
         frame.CopyTo(buffer.Array);
         buffer.Length = frame.Length;
+        buffer.Offload = offload;
         PeerSide.Send([buffer]);
         _pool.Return(buffer);
     }
@@ -467,5 +480,18 @@ internal sealed class TargetLab : IDisposable
             _segments.Clear();
             return list;
         }
+    }
+}
+
+internal static class TestChecksum
+{
+    /// <summary>What a device does with NEEDS_CSUM: the sum from csum_start to the end at csum_start + csum_offset.</summary>
+    public static void CompletePartial(Span<byte> frame, VirtioNetHeader offload)
+    {
+        int start = offload.ChecksumStart;
+        int field = start + offload.ChecksumOffset;
+        ushort value = InternetChecksum.Finish(InternetChecksum.Accumulate(frame[start..]));
+        frame[field] = (byte)(value >> 8);
+        frame[field + 1] = (byte)value;
     }
 }

@@ -16,9 +16,9 @@ internal static class LinkOpener
 
     /// <summary>Opens the stack; returns the top (what the target uses) and the capture layer, if any.
     /// On failure nothing stays open.</summary>
-    public static (ILinkDevice Top, CaptureDevice? Capture) Open(LinkSpec link, string? captureFile)
+    public static (ILinkDevice Top, CaptureDevice? Capture) Open(LinkSpec link, string? captureFile, bool segmentationOffload = false)
     {
-        var device = OpenDevice(link);
+        var device = OpenDevice(link, segmentationOffload);
         if (captureFile is null) return (device, null);
         try
         {
@@ -33,7 +33,7 @@ internal static class LinkOpener
         }
     }
 
-    private static ILinkDevice OpenDevice(LinkSpec link)
+    private static ILinkDevice OpenDevice(LinkSpec link, bool segmentationOffload)
     {
         try
         {
@@ -41,7 +41,7 @@ internal static class LinkOpener
             {
                 case LinkKind.Tap:
                     // Attach when it exists (scripts/lab.sh makes oe0 persistent), else create it for this run.
-                    return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false });
+                    return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload });
                 case LinkKind.Packet:
                     RequireInterface(link);
                     return new PacketSocketDevice(new PacketSocketDeviceOptions { InterfaceName = link.Name });

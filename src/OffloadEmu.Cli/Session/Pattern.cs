@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace OffloadEmu.Cli.Session;
 
@@ -31,6 +34,7 @@ internal sealed class Pattern
         int i = 0;
         // Head up to a word boundary, whole words, then the tail.
         for (; i < destination.Length && ((offset + i) & 7) != 0; i++) destination[i] = At(offset + i);
+        if (Vector512.IsHardwareAccelerated && BitConverter.IsLittleEndian) i = FillVector512(destination, offset, i);
         for (; i + 8 <= destination.Length; i += 8)
             BinaryPrimitives.WriteUInt64LittleEndian(destination[i..], Word((offset + i) >> 3));
         for (; i < destination.Length; i++) destination[i] = At(offset + i);
@@ -54,6 +58,28 @@ internal sealed class Pattern
         for (; i < received.Length; i++)
             if (received[i] != At(offset + i)) return offset + i;
         return -1;
+    }
+
+    // Eight words (64 bytes) per step, one SplitMix64 per lane: the same bytes as Word, several times faster (the scalar
+    // loop was a third of the sending CLI's CPU at 4 Gb/s with segmentation offload). Returns where the scalar loop goes on.
+    private int FillVector512(Span<byte> destination, long offset, int i)
+    {
+        var lanes = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7);
+        var golden = Vector512.Create(0x9E37_79B9_7F4A_7C15UL);
+        var m1 = Vector512.Create(0xBF58_476D_1CE4_E5B9UL);
+        var m2 = Vector512.Create(0x94D0_49BB_1331_11EBUL);
+        var seed = Vector512.Create(_seed);
+        ref byte start = ref MemoryMarshal.GetReference(destination);
+        for (; i + 64 <= destination.Length; i += 64)
+        {
+            var index = Vector512.Create((ulong)((offset + i) >> 3)) + lanes;
+            var z = seed + index * golden;
+            z = (z ^ Vector512.ShiftRightLogical(z, 30)) * m1;
+            z = (z ^ Vector512.ShiftRightLogical(z, 27)) * m2;
+            z ^= Vector512.ShiftRightLogical(z, 31);
+            z.StoreUnsafe(ref Unsafe.As<byte, ulong>(ref Unsafe.Add(ref start, i)));
+        }
+        return i;
     }
 
     private byte At(long offset) => (byte)(Word(offset >> 3) >> (int)((offset & 7) * 8));

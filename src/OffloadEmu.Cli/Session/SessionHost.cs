@@ -61,6 +61,11 @@ internal sealed class SessionHost : IDisposable
     /// <summary>Segments the target retransmitted so far (all its offloaded connections).</summary>
     public ulong TargetRetransmits => Target.Target.QueryTcpStatistics(false).RetransmittedSegments;
 
+    /// <summary>Super-segments sent and super-frames received by an embedded target in segmentation-offload mode (null:
+    /// not in that mode, or a daemon's target).</summary>
+    public (long Out, long In)? SuperFrames
+        => Target.Target is Target.OffloadTarget { SegmentationOffload: true } t ? (t.SuperFramesOut, t.SuperFramesIn) : null;
+
     /// <summary>Stops the host stack, then the target and its link (the capture is flushed and closed).</summary>
     public void Dispose()
     {

@@ -18,6 +18,7 @@ internal sealed class SessionOptions
     public Option<bool> Json { get; } = new("--json") { Description = "print one JSON object with the figures instead of text" };
     public Option<double?> Timeout { get; } = new("--timeout") { HelpName = "S", Description = "give up after S seconds (exit 1); default none" };
     public Option<int?> ArpTries { get; } = new("--arp-tries") { HelpName = "N", Description = "ARP requests (one a second) before a neighbour is unreachable; default 3" };
+    public Option<bool> SegmentationOffload { get; } = new("--segmentation-offload") { Description = "TSO/LRO through the TAP's virtio-net header (tap links only): the target sends and takes TCP super-segments of up to 64 KiB with partial checksums, which the kernel cuts or never cut; a --capture then holds super-segments (its interface description says so). Off by default" };
     public Option<int?> BusyPoll { get; } = new("--busy-poll") { HelpName = "US", Description = "the embedded target's engine keeps polling US microseconds before it sleeps (Nic:BusyPollMicroseconds); default 0 = off" };
 
     public void AddTo(Command command)
@@ -33,6 +34,7 @@ internal sealed class SessionOptions
         command.Options.Add(Timeout);
         command.Options.Add(ArpTries);
         command.Options.Add(BusyPoll);
+        command.Options.Add(SegmentationOffload);
     }
 
     /// <summary>Validates the shared options.</summary>
@@ -85,8 +87,14 @@ internal sealed class SessionOptions
             throw new CliUsageException($"--busy-poll {busyPoll}: expected 0 (off) to {Target.OffloadTargetOptions.MaxBusyPollMicroseconds} microseconds");
         if (busyPoll > 0 && daemon is not null)
             throw new CliUsageException("--busy-poll sets the embedded target's engine; with --daemon set the daemon's Nic:BusyPollMicroseconds");
+        bool segmentationOffload = pr.GetValue(SegmentationOffload);
+        if (segmentationOffload && daemon is not null)
+            throw new CliUsageException("--segmentation-offload sets the embedded target's TAP; with --daemon set the daemon's Link:SegmentationOffload");
+        if (segmentationOffload && spec is { Kind: not LinkKind.Tap } other)
+            throw new CliUsageException($"--segmentation-offload needs a TAP link (the virtio-net header); --link {other} has none: use --link tap:NAME or drop the option");
         return new SessionSettings
         {
+            SegmentationOffload = segmentationOffload,
             Link = spec,
             DaemonSocket = daemon,
             Address = address,

@@ -177,6 +177,7 @@ internal sealed class SessionRun
             SendCompletions = host.Stack.Statistics.SendCompletionLatency.Count,
             SendCompletionP50Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.50),
             SendCompletionP99Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.99),
+            SuperFrames = host.SuperFrames,
         };
         _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
         _stdout.Flush();

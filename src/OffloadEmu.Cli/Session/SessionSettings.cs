@@ -35,6 +35,9 @@ internal sealed record class SessionSettings
     /// <summary>ARP requests before a neighbour counts as unreachable.</summary>
     public int ArpTries { get; init; } = 3;
 
+    /// <summary>Segmentation offload on the embedded target's TAP (<c>--segmentation-offload</c>).</summary>
+    public bool SegmentationOffload { get; init; }
+
     /// <summary>The embedded target's busy poll (0 = off).</summary>
     public int BusyPollMicroseconds { get; init; }
 

@@ -34,13 +34,14 @@ internal static class TargetFactory
         }
         else
         {
-            (top, capture) = LinkOpener.Open(link, settings.CaptureFile);
+            (top, capture) = LinkOpener.Open(link, settings.CaptureFile, settings.SegmentationOffload);
         }
         OffloadTarget? target = null;
         try
         {
             target = new OffloadTarget(top, new OffloadTargetOptions { BusyPollMicroseconds = settings.BusyPollMicroseconds });
-            string description = $"{link} (mac {top.MacAddress}, mtu {top.Mtu})";
+            string offload = target.SegmentationOffload ? ", segmentation offload" : "";
+            string description = $"{link} (mac {top.MacAddress}, mtu {top.Mtu}{offload})";
             var started = target;
             return new TargetSession(target, description, () => started.Start(), target, top, capture);
         }

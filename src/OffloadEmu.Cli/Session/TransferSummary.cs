@@ -36,6 +36,8 @@ internal sealed record class TransferSummary
     public long SendCompletions { get; init; }
     public double SendCompletionP50Us { get; init; }
     public double SendCompletionP99Us { get; init; }
+    /// <summary>Segmentation offload (embedded): super-segments sent and super-frames received; null when off.</summary>
+    public (long Out, long In)? SuperFrames { get; init; }
 
     public ulong Retransmits => RetransmitsTarget + RetransmitsHost;
 
@@ -61,6 +63,7 @@ internal sealed record class TransferSummary
             sb.Append(')');
         }
         sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
+        if (SuperFrames is { } sf) sb.AppendLine(ci, $"segmentation offload: {sf.Out} super-segments sent, {sf.In} super-frames received");
         double total = Math.Max(SecondsHost + SecondsOffloaded + SecondsHandOver, 1e-9);
         sb.AppendLine(ci, $"lived (sampled every 50 ms): offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), in hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
         if (SendCompletions > 0)
@@ -96,6 +99,11 @@ internal sealed record class TransferSummary
             w.WriteNumber("uploads", Uploads);
             w.WriteNumber("upload_cycles", HandOverCycles);
             w.WriteNumber("upload_cycle_seconds", Math.Round(HandOverCycleSeconds, 6));
+            if (SuperFrames is { } sf)
+            {
+                w.WriteNumber("super_frames_out", sf.Out);
+                w.WriteNumber("super_frames_in", sf.In);
+            }
             w.WriteStartObject("lived_seconds");
             w.WriteNumber("offloaded", Math.Round(SecondsOffloaded, 6));
             w.WriteNumber("host", Math.Round(SecondsHost, 6));

@@ -40,7 +40,7 @@ internal sealed class LinkService : IHostedService, IDisposable
     private readonly CaptureFileOptions _capture;
     private readonly ImpairmentOptions _impairment;
     private readonly ControlCapture _controlCapture;
-    private readonly FramePool _pool = new(FramePool.DefaultBufferSize, 1024);
+    private readonly FramePool _pool;
     private FrameBuffer[][] _batches = [];
 
     private LinkStack? _stack;
@@ -62,6 +62,8 @@ internal sealed class LinkService : IHostedService, IDisposable
         _lifetime = lifetime;
         _logger = logger;
         _link = link.Value;
+        // Link:SegmentationOffload: the TAP hands over super-frames of up to 64 KiB; fewer, larger receive buffers.
+        _pool = _link.SegmentationOffload ? new(FramePool.SuperFrameBufferSize, 256) : new(FramePool.DefaultBufferSize, 1024);
         _capture = capture.Value;
         _impairment = impairment.Value;
     }

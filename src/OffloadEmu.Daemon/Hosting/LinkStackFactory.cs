@@ -116,6 +116,7 @@ internal sealed class LinkStackFactory
             var options = new TapDeviceOptions
             {
                 Name = o.Interface, AttachOnly = !o.Create, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader,
+                SegmentationOffload = o.SegmentationOffload,
             };
             devices = ((QueueList)Translate(o, () => new QueueList([.. TapDevice.OpenQueues(options, queues, out refused)]))).Devices;
         }
@@ -133,6 +134,9 @@ internal sealed class LinkStackFactory
     /// <exception cref="DaemonConfigurationException">The device, impairment or capture cannot be set up as configured.</exception>
     internal LinkStack Open(LinkOptions link, CaptureFileOptions capture, ImpairmentOptions impairment, FramePool pool)
     {
+        if (link.SegmentationOffload && (!string.IsNullOrEmpty(impairment.Ingress) || !string.IsNullOrEmpty(impairment.Egress)))
+            throw new DaemonConfigurationException(
+                "Link:SegmentationOffload: an impairment (Impairment:Ingress/Egress) works on wire-sized frames, not on 64 KiB super-segments; clear the impairment or set Link:SegmentationOffload=false");
         MemoryLink? peer = null;
         ILinkDevice device = OpenDevice(link, ref peer);
         string description = device.ToString() ?? device.Name;
@@ -173,6 +177,7 @@ internal sealed class LinkStackFactory
         var options = new LinkOptions
         {
             Kind = link.Kind, Interface = name, Create = link.Create, Filter = link.Filter, VnetHeader = link.VnetHeader,
+            SegmentationOffload = link.SegmentationOffload,
             Promiscuous = link.Promiscuous, MacAddress = link.MacAddress, Mtu = link.Mtu,
         };
         return OpenDevice(options, ref peer);
@@ -283,6 +288,7 @@ internal sealed class LinkStackFactory
         var options = new TapDeviceOptions
         {
             Name = o.Interface, AttachOnly = !o.Create, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader,
+            SegmentationOffload = o.SegmentationOffload,
         };
         return (TapDevice)Translate(o, () =>
         {

@@ -21,6 +21,11 @@ public sealed class LinkOptions
     /// <summary>Tap only: open with a virtio-net header (IFF_VNET_HDR). Default false.</summary>
     public bool VnetHeader { get; set; }
 
+    /// <summary>Tap only: segmentation-offload mode (implies <see cref="VnetHeader"/>): TSO/LRO through the virtio-net header
+    /// with TUNSETOFFLOAD, so the target sends and takes TCP super-segments of up to 64 KiB with partial checksums (the
+    /// capture, if any, holds them and says so in its interface description). Not with an impairment. Default false.</summary>
+    public bool SegmentationOffload { get; set; }
+
     /// <summary>Tap, packet, pcap: hold the interface promiscuous (packet, pcap). Default true.</summary>
     public bool Promiscuous { get; set; } = true;
 

@@ -18,6 +18,8 @@ internal sealed class LinkOptionsValidator : IValidateOptions<LinkOptions>
             f.Add($"Link:Create: only a TAP can be created, not a {kind} interface; set Link:Create=false or Link:Kind=tap");
         if (o.VnetHeader && o.Kind != LinkKind.Tap)
             f.Add($"Link:VnetHeader: only a TAP has a virtio-net header, not a {kind} link; set Link:VnetHeader=false or Link:Kind=tap");
+        if (o.SegmentationOffload && o.Kind != LinkKind.Tap)
+            f.Add($"Link:SegmentationOffload: segmentation offload goes through a TAP's virtio-net header; a {kind} link has none; set Link:SegmentationOffload=false or Link:Kind=tap");
         if (!string.IsNullOrWhiteSpace(o.Filter) && o.Kind != LinkKind.Pcap)
             f.Add($"Link:Filter: a BPF filter needs Link:Kind=pcap (the {kind} link has none); clear Link:Filter or set Link:Kind=pcap");
         SettingChecks.MacAddress(f, "Link:MacAddress", o.MacAddress);

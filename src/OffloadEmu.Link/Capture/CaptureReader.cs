@@ -187,7 +187,7 @@ public sealed class CaptureReader
         if (body.Length < 8) throw new CaptureFormatException(bodyAt - 8, "Interface Description Block too short");
         int link = U16(body);
         int snap = (int)Math.Min(U32(body[4..]), int.MaxValue);
-        string? name = null;
+        string? name = null, description = null;
         bool binary = false;
         int exponent = 6; // default resolution: microseconds
         long offsetSeconds = 0;
@@ -200,6 +200,9 @@ public sealed class CaptureReader
                 case PcapNgWriter.OptIfName:
                     name = Encoding.UTF8.GetString(value.TrimEnd((byte)0));
                     break;
+                case PcapNgWriter.OptIfDescription:
+                    description = Encoding.UTF8.GetString(value.TrimEnd((byte)0));
+                    break;
                 case PcapNgWriter.OptIfTsResol when value.Length >= 1:
                     binary = (value[0] & 0x80) != 0;
                     exponent = value[0] & 0x7F;
@@ -209,7 +212,7 @@ public sealed class CaptureReader
                     break;
             }
         }
-        _interfaces.Add(new CaptureInterface(_interfaces.Count, name, link, snap));
+        _interfaces.Add(new CaptureInterface(_interfaces.Count, name, link, snap) { Description = description });
         _resolutions.Add((binary, exponent, offsetSeconds));
     }
 

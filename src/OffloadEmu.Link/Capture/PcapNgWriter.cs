@@ -31,6 +31,7 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
     internal const ushort OptEndOfOptions = 0;
     internal const ushort OptComment = 1;
     internal const ushort OptIfName = 2;
+    internal const ushort OptIfDescription = 3;
     internal const ushort OptIfTsResol = 9;
     internal const ushort OptIfTsOffset = 14;
     internal const ushort OptEpbFlags = 2;
@@ -86,7 +87,11 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
 
     /// <summary>Writes an Interface Description Block with the given link type and snap length (bytes kept per record
     /// on this interface) and returns its index.</summary>
-    public int AddInterface(string name, int linkType, int snapLength)
+    public int AddInterface(string name, int linkType, int snapLength) => AddInterface(name, linkType, snapLength, null);
+
+    /// <summary>As <see cref="AddInterface(string, int, int)"/> with an if_description option (null or empty: none), e.g.
+    /// what a reader must know to read the frames right (segmentation offload).</summary>
+    public int AddInterface(string name, int linkType, int snapLength, string? description)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(snapLength, 1);
@@ -94,7 +99,10 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
         {
             int nameBytes = Math.Min(Encoding.UTF8.GetByteCount(name), 200);
             int nameOpt = nameBytes == 0 ? 0 : 4 + Align4(nameBytes);
-            int total = 16 + nameOpt + 8 + 4 + 4;
+            byte[] descriptionBytes = string.IsNullOrEmpty(description) ? [] : Encoding.UTF8.GetBytes(description);
+            if (descriptionBytes.Length > 1000) descriptionBytes = descriptionBytes[..1000];
+            int descriptionOpt = descriptionBytes.Length == 0 ? 0 : 4 + Align4(descriptionBytes.Length);
+            int total = 16 + nameOpt + descriptionOpt + 8 + 4 + 4;
             var h = Reserve(16);
             BinaryPrimitives.WriteUInt32LittleEndian(h, BlockTypeInterfaceDescription);
             BinaryPrimitives.WriteInt32LittleEndian(h[4..], total);
@@ -106,6 +114,14 @@ public sealed class PcapNgWriter : BufferedCaptureWriter
                 BinaryPrimitives.WriteUInt16LittleEndian(o, OptIfName);
                 BinaryPrimitives.WriteUInt16LittleEndian(o[2..], (ushort)nameBytes);
                 Encoding.UTF8.GetBytes(name.AsSpan(0, Math.Min(name.Length, 200)), o[4..]);
+            }
+            if (descriptionOpt != 0)
+            {
+                var o = Reserve(4);
+                BinaryPrimitives.WriteUInt16LittleEndian(o, OptIfDescription);
+                BinaryPrimitives.WriteUInt16LittleEndian(o[2..], (ushort)descriptionBytes.Length);
+                Append(descriptionBytes);
+                Pad4(descriptionBytes.Length);
             }
             var r = Reserve(8 + 4 + 4);
             BinaryPrimitives.WriteUInt16LittleEndian(r, OptIfTsResol);

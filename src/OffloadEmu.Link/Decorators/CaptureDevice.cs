@@ -345,6 +345,13 @@ public sealed partial class CaptureDevice : ILinkDevice, IReadinessSource
         OpenWriter();
     }
 
+    /// <summary>The pcapng if_description of a link in segmentation-offload mode (docs/target.md).</summary>
+    public const string SegmentationOffloadDescription =
+        "segmentation offload on (TSO/LRO through the TAP's virtio-net header): TCP frames are super-segments of up to 64 KiB "
+        + "as handed to or taken from the kernel before it cuts them into MSS-sized segments, and their TCP checksums are "
+        + "partial (the pseudo-header sum, completed by the kernel); Wireshark's checksum check and 'frame larger than MTU' "
+        + "do not apply";
+
     private void OpenWriter()
     {
         Stream stream;
@@ -369,7 +376,9 @@ public sealed partial class CaptureDevice : ILinkDevice, IReadinessSource
         _writer = _options.Format == CaptureFormat.Pcap
             ? new PcapWriter(stream, _options.SnapLength, leaveOpen: false, _options.BufferSize)
             : new PcapNgWriter(stream, _options.SnapLength, leaveOpen: false, _options.BufferSize);
-        _interface = _writer.AddInterface(_inner.Name);
+        _interface = _writer is PcapNgWriter withDescription && (_inner.Checksums & ChecksumCapabilities.SegmentationOffload) != 0
+            ? withDescription.AddInterface(_inner.Name, PcapNgWriter.LinkTypeEthernet, _options.SnapLength, SegmentationOffloadDescription)
+            : _writer.AddInterface(_inner.Name);
         if (_writer is PcapNgWriter ng)
             for (int i = 0; i < _recordQueues.Count; i++)
                 _recordQueues[i] = (_recordQueues[i].Queue, ng.AddInterface(_recordQueues[i].Queue.InterfaceName, _recordQueues[i].Queue.LinkType, _recordQueues[i].Queue.SnapLength));

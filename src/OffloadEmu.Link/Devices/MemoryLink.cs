@@ -20,7 +20,10 @@ public sealed class MemoryLink : ILinkDevice
     private readonly byte[][] _slots;
     private readonly int[] _lengths;
     private readonly long[] _timestamps;
+    private readonly VirtioNetHeader[] _offloads;
     private readonly int _maxFrame;
+    private readonly int _maxSuperFrame;
+    private readonly bool _offload;
     private int _head;      // next slot to receive from
     private int _count;     // queued frames
     private bool _disposed;
@@ -28,16 +31,20 @@ public sealed class MemoryLink : ILinkDevice
     // A multi-queue pair: the single end's peers, one per queue (null for a plain pair).
     private MemoryLink[]? _queues;
 
-    private MemoryLink(string name, MacAddress mac, int mtu, int capacity)
+    private MemoryLink(string name, MacAddress mac, int mtu, int capacity, bool offload = false)
     {
         Name = name;
         MacAddress = mac;
         Mtu = mtu;
+        _offload = offload;
         _maxFrame = FrameLimits.MaxFrameLength(mtu);
+        _maxSuperFrame = offload ? FramePool.SuperFrameBufferSize : _maxFrame;
         _slots = new byte[capacity][];
-        for (int i = 0; i < capacity; i++) _slots[i] = new byte[_maxFrame];
+        // Segmentation offload: 64 KiB slots, made when first used (a full ring of them is rarely needed).
+        if (!offload) for (int i = 0; i < capacity; i++) _slots[i] = new byte[_maxFrame];
         _lengths = new int[capacity];
         _timestamps = new long[capacity];
+        _offloads = new VirtioNetHeader[offload ? capacity : 0];
     }
 
     /// <summary>Creates two connected ends.</summary>
@@ -49,8 +56,8 @@ public sealed class MemoryLink : ILinkDevice
         options ??= new MemoryLinkOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Mtu, 46);
-        a = new MemoryLink(options.NameA, options.MacAddressA, options.Mtu, options.Capacity);
-        b = new MemoryLink(options.NameB, options.MacAddressB, options.Mtu, options.Capacity);
+        a = new MemoryLink(options.NameA, options.MacAddressA, options.Mtu, options.Capacity, options.SegmentationOffload);
+        b = new MemoryLink(options.NameB, options.MacAddressB, options.Mtu, options.Capacity, options.SegmentationOffload);
         a._peer = b;
         b._peer = a;
     }
@@ -67,6 +74,7 @@ public sealed class MemoryLink : ILinkDevice
     public static void CreateMultiQueue(out MemoryLink[] queues, out MemoryLink peer, int queueCount, MemoryLinkOptions? options = null)
     {
         options ??= new MemoryLinkOptions();
+        if (options.SegmentationOffload) throw new ArgumentException("A multi-queue MemoryLink does not carry segmentation offload.", nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(queueCount, 64);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Capacity, 1);
@@ -120,7 +128,9 @@ public sealed class MemoryLink : ILinkDevice
     public int Mtu { get; }
 
     /// <summary>None: frames pass untouched.</summary>
-    public ChecksumCapabilities Checksums => ChecksumCapabilities.None;
+    public ChecksumCapabilities Checksums => _offload
+        ? ChecksumCapabilities.TxOffload | ChecksumCapabilities.RxValidated | ChecksumCapabilities.SegmentationOffload
+        : ChecksumCapabilities.None;
 
     /// <inheritdoc/>
     public LinkStatistics Statistics { get; } = new();
@@ -171,7 +181,9 @@ public sealed class MemoryLink : ILinkDevice
                     _slots[_head].AsSpan(0, length).CopyTo(frame.Array);
                     frame.Length = length;
                     frame.TimestampNs = _timestamps[_head];
+                    frame.Offload = _offload ? _offloads[_head] : default;
                     Statistics.CountIn(length);
+                    if (frame.Offload.IsGso) Statistics.CountSuperFrameIn();
                 }
                 _head = _head + 1 == _slots.Length ? 0 : _head + 1;
             }
@@ -205,16 +217,19 @@ public sealed class MemoryLink : ILinkDevice
             foreach (var frame in frames)
             {
                 int length = frame.Length;
-                if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
+                var offload = _offload ? frame.Offload : default;
+                if (!FrameLimits.CheckOutgoing(length, offload.IsGso ? _maxSuperFrame : _maxFrame, Statistics)) continue;
                 if (peer._disposed) { Statistics.CountDrop(DropReason.InterfaceDown); continue; }
                 if (peer._count == peer._slots.Length) { Statistics.CountDrop(DropReason.QueueFull); continue; }
                 int tail = peer._head + peer._count;
                 if (tail >= peer._slots.Length) tail -= peer._slots.Length;
-                frame.Span.CopyTo(peer._slots[tail]);
+                frame.Span.CopyTo(peer._slots[tail] ??= new byte[peer._maxSuperFrame]);
                 peer._lengths[tail] = length;
                 peer._timestamps[tail] = frame.TimestampNs != 0 ? frame.TimestampNs : WallClock.NowNs();
+                if (peer._offload) peer._offloads[tail] = offload;
                 peer._count++;
                 Statistics.CountOut(length);
+                if (offload.IsGso) Statistics.CountSuperFrameOut();
                 sent++;
             }
             if (sent > 0) Monitor.PulseAll(peer._gate);

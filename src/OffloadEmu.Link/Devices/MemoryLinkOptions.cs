@@ -17,6 +17,14 @@ public sealed class MemoryLinkOptions
     /// <summary>Name of end B. Default "mem1".</summary>
     public string NameB { get; init; } = "mem1";
 
+    /// <summary>
+    /// Both ends report <see cref="ChecksumCapabilities.SegmentationOffload"/> (with TxOffload and RxValidated) and carry each
+    /// frame's <see cref="FrameBuffer.Offload"/> to the other end unchanged, super-frames up to
+    /// <see cref="FramePool.SuperFrameBufferSize"/> included: a stand-in for a TAP in segmentation-offload mode and the
+    /// kernel behind it (which the receiving side plays: it cuts or completes what it gets). Off by default.
+    /// </summary>
+    public bool SegmentationOffload { get; init; }
+
     /// <summary>MAC of end A. Default 02:00:00:00:00:0a.</summary>
     public MacAddress MacAddressA { get; init; } = MacAddress.FromUInt64(0x02_00_00_00_00_0AUL);
 

@@ -20,12 +20,16 @@ namespace OffloadEmu.Link.Devices;
 /// </remarks>
 public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
 {
-    private const int VnetHeaderSize = 10;
+    // struct virtio_net_hdr without num_buffers (TUNSETVNETHDRSZ 10; the tun default is the same, set explicitly).
+    private const int VnetHeaderSize = VirtioNetHeader.Length;
     private int _fd;
     private readonly bool _vnet;
+    private readonly bool _offload;
     private readonly int _maxFrame;
+    private readonly int _maxSuperFrame;
     // virtio-net header scratch on the pinned object heap so readv/writev can point at it. Receive and
-    // send run on different threads, so each has its own; the send one stays all-zero (no offload asked).
+    // send run on different threads, so each has its own; the send one stays all-zero (no offload asked) unless the
+    // device is in segmentation-offload mode, where it carries each frame's FrameBuffer.Offload.
     private readonly byte[] _vnetRx;
     private readonly byte[] _vnetTx;
     private int _disposed;
@@ -48,17 +52,38 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
         try
         {
             var req = IfReq.ForName(requested);
-            req.Flags = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (options.VnetHeader ? Libc.IFF_VNET_HDR : 0)
+            bool vnet = options.VnetHeader || options.SegmentationOffload;
+            req.Flags = (short)(Libc.IFF_TAP | Libc.IFF_NO_PI | (vnet ? Libc.IFF_VNET_HDR : 0)
                 | (options.MultiQueue ? Libc.IFF_MULTI_QUEUE : 0));
             if (Libc.Ioctl(fd, Libc.TUNSETIFF, &req) < 0)
                 throw new LinkDeviceException(requested, "TUNSETIFF failed (busy, not a TAP, or no permission)", Libc.Errno);
             Name = req.GetName();
 
-            if (options.VnetHeader)
+            if (vnet)
             {
                 int size = VnetHeaderSize;
                 if (Libc.Ioctl(fd, Libc.TUNSETVNETHDRSZ, &size) < 0)
                     throw new LinkDeviceException(Name, "TUNSETVNETHDRSZ failed", Libc.Errno);
+                // The header's 16-bit fields little-endian whatever the host (virtio 1.x); x86-64 and AArch64 already are
+                // (the legacy default), so a kernel without TUNSETVNETLE is only a problem on a big-endian host.
+                int le = 1;
+                if (Libc.Ioctl(fd, Libc.TUNSETVNETLE, &le) < 0 && !BitConverter.IsLittleEndian)
+                    throw new LinkDeviceException(Name, "TUNSETVNETLE failed (a big-endian host needs it for the virtio-net header)", Libc.Errno);
+            }
+            if (options.SegmentationOffload)
+            {
+                // TUNSETOFFLOAD takes the flags by value: what we accept from the kernel (partial checksums, TCP GSO of
+                // both families, with CWR). Frames we write may carry GSO whatever these say.
+                nuint offloads = Libc.TUN_F_CSUM | Libc.TUN_F_TSO4 | Libc.TUN_F_TSO6 | Libc.TUN_F_TSO_ECN;
+                if (Libc.Ioctl(fd, Libc.TUNSETOFFLOAD, (void*)offloads) < 0)
+                    throw new LinkDeviceException(Name, "TUNSETOFFLOAD(CSUM|TSO4|TSO6|TSO_ECN) failed", Libc.Errno);
+            }
+            else
+            {
+                // The offloads are the TAP's, not the descriptor's: a persistent TAP last opened in segmentation-offload
+                // mode would keep handing over GSO frames with partial checksums, which this mode cannot read. Clear them
+                // (best effort: nothing else sets them, and a kernel without the ioctl never had them).
+                Libc.Ioctl(fd, Libc.TUNSETOFFLOAD, (void*)0);
             }
             if (options.Persist && Libc.Ioctl(fd, Libc.TUNSETPERSIST, (void*)1) < 0)
                 throw new LinkDeviceException(Name, "TUNSETPERSIST failed", Libc.Errno);
@@ -78,10 +103,12 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
             throw;
         }
         _fd = fd;
-        _vnet = options.VnetHeader;
+        _vnet = options.VnetHeader || options.SegmentationOffload;
+        _offload = options.SegmentationOffload;
         _vnetRx = GC.AllocateArray<byte>(16, pinned: true);
         _vnetTx = GC.AllocateArray<byte>(16, pinned: true);
         _maxFrame = FrameLimits.MaxFrameLength(Mtu);
+        _maxSuperFrame = _offload ? FramePool.SuperFrameBufferSize : _maxFrame;
     }
 
     /// <summary>Creates or attaches to the TAP <paramref name="name"/> (a "%d" pattern is allowed).</summary>
@@ -158,8 +185,15 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
         }
     }
 
-    /// <summary>None: without TUNSETOFFLOAD the kernel hands over and expects fully checksummed frames.</summary>
-    public ChecksumCapabilities Checksums => ChecksumCapabilities.None;
+    /// <summary>None: without TUNSETOFFLOAD the kernel hands over and expects fully checksummed frames. In
+    /// segmentation-offload mode: partial checksums both ways (TxOffload), trusted receive checksums (RxValidated) and
+    /// super-segments (SegmentationOffload).</summary>
+    public ChecksumCapabilities Checksums => _offload
+        ? ChecksumCapabilities.TxOffload | ChecksumCapabilities.RxValidated | ChecksumCapabilities.SegmentationOffload
+        : ChecksumCapabilities.None;
+
+    /// <summary>Opened in segmentation-offload mode (<see cref="TapDeviceOptions.SegmentationOffload"/>).</summary>
+    public bool SegmentationOffload => _offload;
 
     /// <inheritdoc/>
     public LinkStatistics Statistics { get; } = new();
@@ -216,7 +250,23 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
                 Statistics.CountDrop(DropReason.IoError);
                 break;
             }
-            if (!FrameLimits.AcceptRead(frame, n, _maxFrame, Statistics)) continue;
+            if (_offload)
+            {
+                // The header the kernel wrote describes the frame: a super-frame's gso size/type, a partial checksum.
+                VirtioNetHeader.TryRead(_vnetRx, out var header);
+                if (n >= FrameLimits.MinFrameLength && header.Validate((int)n) != WireError.None)
+                {
+                    Statistics.CountDrop(DropReason.BadOffloadHeader);
+                    continue;
+                }
+                if (!FrameLimits.AcceptRead(frame, n, _maxSuperFrame, Statistics)) continue;
+                frame.Offload = header;
+                if (header.IsGso) Statistics.CountSuperFrameIn();
+            }
+            else if (!FrameLimits.AcceptRead(frame, n, _maxFrame, Statistics))
+            {
+                continue;
+            }
             count++;
         }
         return count;
@@ -230,11 +280,19 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
         foreach (var frame in frames)
         {
             int length = frame.Length;
-            if (!FrameLimits.CheckOutgoing(length, _maxFrame, Statistics)) continue;
+            var offload = _offload ? frame.Offload : default;
+            if (!FrameLimits.CheckOutgoing(length, offload.IsGso ? _maxSuperFrame : _maxFrame, Statistics)) continue;
+            if (_offload) offload.Write(_vnetTx);
             nint n;
             do n = WriteOne(frame.Array, length);
             while (n < 0 && Libc.Errno == Libc.EINTR);
-            if (n >= 0) { Statistics.CountOut(length); sent++; continue; }
+            if (n >= 0)
+            {
+                Statistics.CountOut(length);
+                if (offload.IsGso) Statistics.CountSuperFrameOut();
+                sent++;
+                continue;
+            }
 
             int errno = Libc.Errno;
             switch (errno)
@@ -290,5 +348,5 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"tap {Name} ({MacAddress}, peer {PeerMacAddress}, mtu {Mtu})";
+    public override string ToString() => $"tap {Name} ({MacAddress}, peer {PeerMacAddress}, mtu {Mtu}{(_offload ? ", segmentation offload" : "")})";
 }

@@ -36,6 +36,14 @@ public sealed class TapDeviceOptions
     public bool VnetHeader { get; init; }
 
     /// <summary>
+    /// Segmentation-offload mode (implies <see cref="VnetHeader"/>): TUNSETOFFLOAD(CSUM | TSO4 | TSO6 | TSO_ECN), so the kernel
+    /// hands over TCP super-frames (up to 64 KiB, checksum partial) and takes ours, which it cuts into segments of the
+    /// gso_size in <see cref="FrameBuffer.Offload"/>. Receive buffers must then be <see cref="FramePool.SuperFrameBufferSize"/>
+    /// bytes. Off by default (wire-sized, fully checksummed frames).
+    /// </summary>
+    public bool SegmentationOffload { get; init; }
+
+    /// <summary>
     /// Open with IFF_MULTI_QUEUE: this descriptor is one queue of a multi-queue TAP (every queue of it must be opened so;
     /// a TAP created without it refuses). <see cref="TapDevice.OpenQueues"/> sets it. Off by default.
     /// </summary>
@@ -50,6 +58,7 @@ public sealed class TapDeviceOptions
         MacAddress = MacAddress,
         Mtu = Mtu,
         VnetHeader = VnetHeader,
+        SegmentationOffload = SegmentationOffload,
         MultiQueue = multiQueue,
     };
 }

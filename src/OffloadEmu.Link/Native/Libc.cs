@@ -117,6 +117,12 @@ internal static unsafe partial class Libc
     internal const nuint TUNSETPERSIST = 0x400454cb;
     internal const nuint TUNGETIFF = 0x800454d2;
     internal const nuint TUNSETVNETHDRSZ = 0x400454d8;
+    internal const nuint TUNSETOFFLOAD = 0x400454d0;
+    internal const nuint TUNSETVNETLE = 0x400454dc;
+    internal const uint TUN_F_CSUM = 0x01;
+    internal const uint TUN_F_TSO4 = 0x02;
+    internal const uint TUN_F_TSO6 = 0x04;
+    internal const uint TUN_F_TSO_ECN = 0x08;
     internal const short IFF_TAP = 0x0002;
     internal const short IFF_NO_PI = 0x1000;
     internal const short IFF_VNET_HDR = 0x4000;
