@@ -314,6 +314,7 @@ public sealed partial class HostStack
                 m.ReceiveConsumer = null;
                 m.SendCompletionSink = null;
                 c.PastHostStatistics.Add(m.Statistics);
+                m.ReleaseReceiveBuffer(); // its buffered bytes went over in the initiate: storage back to the pool
                 c.Machine = null;
             }
             c.OffloadCount++;

@@ -400,6 +400,7 @@ public sealed partial class HostStack
         {
             m.ReceiveConsumer = null;
             m.SendCompletionSink = null;
+            m.ReleaseReceiveBuffer();
         }
         _connections.Remove(c.Key);
         _connectionList.Remove(c);

@@ -101,6 +101,9 @@ internal sealed partial class TargetEngine
     {
         c.UncountEstablished();
         c.Terminated = true;
+        // Its receive storage (normally already given back: the buffered bytes went into the terminate's state) returns to
+        // the pool now rather than to the garbage collector.
+        c.Machine.ReleaseReceiveBuffer();
         _objects.Remove(c.Context);
         _connections.Remove(c.Key);
         Volatile.Write(ref _tcpCount, _tcpCount - 1);

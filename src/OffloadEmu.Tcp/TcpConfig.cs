@@ -97,6 +97,10 @@ public sealed record TcpConfig
     /// <summary>ISN and timestamp-offset generator (RFC 6528); a random secret when null.</summary>
     public IsnGenerator? IsnGenerator { get; init; }
 
+    /// <summary>Where the receive buffer comes from while the connection buffers data (<see cref="ReceiveBufferPool.Shared"/>
+    /// when null). An idle connection holds none (docs/tcp.md, "Receive buffer").</summary>
+    public ReceiveBufferPool? ReceiveBufferPool { get; init; }
+
     /// <summary>A configuration with the defaults.</summary>
     public static TcpConfig Default { get; } = new();
 
