@@ -84,8 +84,11 @@ internal sealed partial class TargetEngine
     private void ConnectionTerminateDone(TcpConnection c, TerminateOperation op, Instant now)
     {
         c.Path.Dependents--;
-        op.FramesAfter.InsertRange(0, c.HeldFrames);
-        c.HeldFrames.Clear();
+        if (c.HeldFramesIfAny is { } held)
+        {
+            op.FramesAfter.InsertRange(0, held);
+            held.Clear();
+        }
         op.Remaining--;
         if (op.Remaining == 0) CompleteTerminate(op, now);
     }

@@ -65,7 +65,8 @@ public sealed partial class TcpMachine
     // SACK generation (RFC 2018 §4): the starts of the most recent out-of-order arrivals, newest first (the blocks
     // holding them are reported in that order: the first block is the newest arrival's, the others repeat the most
     // recently reported ones), and a pending D-SACK range.
-    private readonly SeqNumber[] _recentOutOfOrder = new SeqNumber[TcpOptions.MaxSackBlocks];
+    // (Empty until the first out-of-order arrival.)
+    private SeqNumber[] _recentOutOfOrder = [];
     private int _recentOutOfOrderCount;
     private bool _dsackPending;
     private SeqNumber _dsackStart;
