@@ -522,8 +522,12 @@ run_scale() {
     local f="$WORK/scale.out"
     [[ -z $(kv bytes_per_conn "$f") ]] && say "  scale failed: $(tail -3 "$f" | tr '\n' ' ')"
     local cmd="OffloadEmu.Benchmarks scale SOCK DAEMON_PID ... $SCALE_N idle $ACTIVE active (tcpbench hold)"
-    row scale-mem scale "daemon memory per idle offloaded conn ($SCALE_N)" "$(kv bytes_per_conn "$f")" "bytes" - "max:2048" "$cmd" \
-        "VmRSS delta / N, buffers included; $(kv idle_offloaded "$f") offloaded, opened in $(kv open_s "$f") s"
+    row scale-mem scale "daemon VmRSS per idle offloaded conn ($SCALE_N), everything" "$(kv bytes_per_conn "$f")" "bytes" - - "$cmd" \
+        "VmRSS delta / N: objects, buffers, heap slack; $(kv idle_offloaded "$f") offloaded, opened in $(kv open_s "$f") s"
+    row scale-heap scale "daemon managed heap per idle offloaded conn ($SCALE_N), excluding buffers" "$(kv heap_bytes_per_conn "$f")" "bytes" - "max:2048" "(same run)" \
+        "live bytes after a full GC (diagnostics port), delta / N, less the receive buffers held"
+    row scale-rcvbuf scale "receive buffers held per idle offloaded conn ($SCALE_N)" "$(kv rcvbuf_bytes_per_conn "$f")" "bytes" - - "(same run)" \
+        "gauge offloademu.target.receive_buffer_bytes / N (pooled storage, taken only while data is buffered)"
     row scale-cpu scale "daemon CPU while $SCALE_N conns idle" "$(awk -v c="$(kv idle_cpu_core "$f")" 'BEGIN { if (c != "") printf "%.3f", c * 100 }')" "% of a core" - "max:2" "(same run)" \
         "utime+stime of offloademud over ${IDLE_SECONDS} s"
     row scale-alone scale "$ACTIVE active conns alone" "$(gbps "$(kv alone_Bps "$f")" 1)" "Gb/s" - - "(same run)" "bytes written between 1 s and 1+${SECONDS_PER_RUN} s"
