@@ -502,12 +502,18 @@ run_churn() {
 run_scale() {
     progress "scale: $SCALE_N idle + $ACTIVE active connections through the daemon"
     start_daemon
+    # One listener port per 15,000 connections (the emulator's k-th connection goes to port + k / 15,000) and one
+    # `tcpbench hold` per port: a process may hold only as many sockets as its open-file limit, and where the hard
+    # limit is low and cannot be raised (20,000 in the project's sandbox) one process would stop accepting there.
     local total=$((SCALE_N + ACTIVE)) nports
-    nports=$(( (total + 29999) / 30000 ))
+    nports=$(( (total + 14999) / 15000 ))
     next_port; local port=$((PORT + 1000))
-    spawn /dev/null "$WORK/hold.out" ip netns exec "$LAB_NS" "$TB" hold 198.18.0.1 "$port" "$nports"
-    local hold=$SPAWNED i
-    for ((i = 0; i < 50; i++)); do grep -q ready "$WORK/hold.out" && break; sleep 0.1; done
+    local holds=() i j
+    for ((j = 0; j < nports; j++)); do
+        spawn /dev/null "$WORK/hold.$j.out" ip netns exec "$LAB_NS" "$TB" hold 198.18.0.1 "$((port + j))" 1
+        holds+=("$SPAWNED")
+        for ((i = 0; i < 50; i++)); do grep -qs ready "$WORK/hold.$j.out" && break; sleep 0.1; done
+    done
     ip netns exec "$LAB_NS" sysctl -qw net.ipv4.tcp_max_syn_backlog=65536 net.core.somaxconn=65536 2>/dev/null || true
     spawn /dev/null "$WORK/scale.out" ip netns exec "$LAB_NS" dotnet "$BENCH_DLL" scale "$SOCK" "$DAEMON_PID" 198.18.0.2/24 198.18.0.1 \
         "$port" "$nports" "$SCALE_N" "$ACTIVE" "$SECONDS_PER_RUN" "$IDLE_SECONDS"
@@ -518,7 +524,7 @@ run_scale() {
         grep -h '^scale:' "$WORK/scale.out" >"$WORK/scale.seen" 2>/dev/null
     done
     wait "$sc" 2>/dev/null
-    stop_pid "$hold" 5; wait "$hold" 2>/dev/null
+    for j in "${holds[@]}"; do stop_pid "$j" 5; wait "$j" 2>/dev/null; done
     local f="$WORK/scale.out"
     [[ -z $(kv bytes_per_conn "$f") ]] && say "  scale failed: $(tail -3 "$f" | tr '\n' ' ')"
     local cmd="OffloadEmu.Benchmarks scale SOCK DAEMON_PID ... $SCALE_N idle $ACTIVE active (tcpbench hold)"

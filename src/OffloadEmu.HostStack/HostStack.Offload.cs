@@ -316,6 +316,7 @@ public sealed partial class HostStack
                 c.PastHostStatistics.Add(m.Statistics);
                 m.ReleaseReceiveBuffer(); // its buffered bytes went over in the initiate: storage back to the pool
                 c.Machine = null;
+                UntrackMachine(c);
             }
             c.OffloadCount++;
             Statistics.OffloadsSucceeded++;
@@ -394,6 +395,7 @@ public sealed partial class HostStack
             ArrayPool<byte>.Shared.Return(buffer);
         }
         c.Held.Clear();
+        NoteMachineTimer(c);
     }
 
     private void DispatchOnly(HostConnection c)
@@ -403,6 +405,7 @@ public sealed partial class HostStack
         _writer.Destination = neighbor.Mac;
         _writer.RemoteAddress = c.Key.Remote;
         c.Machine!.Dispatch(_now, _writer);
+        NoteMachineTimer(c);
     }
 
     // ---- offloaded I/O ------------------------------------------------------------------------------------------------

@@ -3,18 +3,19 @@ using System.Globalization;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing;
 using Microsoft.Diagnostics.Tracing.Parsers;
+using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 namespace OffloadEmu.Benchmarks;
 
 /// <summary>
 /// What another .NET process (the daemon) holds, read through its diagnostics port (EventPipe, the same channel as
-/// dotnet-counters and dotnet-gcdump): the managed bytes alive after a full blocking GC that the session itself induces
-/// (the runtime's GCHeapCollect keyword, as dotnet-gcdump uses), and the target's receive storage held now (the
+/// dotnet-counters and dotnet-gcdump): the bytes managed objects occupy after a full blocking GC that the session itself
+/// induces (the runtime's GCHeapCollect keyword, as dotnet-gcdump uses; GCPerHeapHistory's objects size per generation), and the target's receive storage held now (the
 /// <c>offloademu.target.receive_buffer_bytes</c> gauge of meter <c>OffloadEmu</c>).
 /// </summary>
 internal static class DaemonMemory
 {
-    /// <summary>The managed heap after a full GC (sum of the generations' sizes) and the receive buffer bytes the target holds, or -1 for what could not be read within <paramref name="timeout"/>.</summary>
+    /// <summary>The bytes of managed objects after a full GC and the receive buffer bytes the target holds, or -1 for what could not be read within <paramref name="timeout"/>.</summary>
     internal static (long LiveBytes, long ReceiveBufferBytes) Read(int pid, TimeSpan timeout)
     {
         long live = -1, buffers = -1;
@@ -38,15 +39,38 @@ internal static class DaemonMemory
             using var session = client.StartEventPipeSession(providers, requestRundown: false);
             using var source = new EventPipeEventSource(session.EventStream);
             int depth = -1;
-            source.Clr.GCStart += e => depth = e.Depth;
+            long objects = 0;
+            bool perHeap = false;
+            source.Clr.GCStart += e =>
+            {
+                depth = e.Depth;
+                objects = 0;
+                perHeap = false;
+            };
+            // Per heap, per generation (0, 1, 2, large, pinned): the bytes objects occupy after the GC, free space left
+            // between them not counted (at 100,000 connections the generations' sizes carried megabytes of it: the
+            // engine's dictionaries grew through large arrays that were freed).
+            source.Clr.GCPerHeapHistory += e =>
+            {
+                if (depth != 2) return;
+                for (int g = 0; g <= 4; g++)
+                {
+                    try
+                    {
+                        objects += e.GenData((Gens)g).ObjSizeAfter;
+                        perHeap = true;
+                    }
+                    catch (Exception ex) when (ex is ArgumentOutOfRangeException or IndexOutOfRangeException or InvalidOperationException)
+                    {
+                    }
+                }
+            };
             source.Clr.GCHeapStats += e =>
             {
                 // The induced GC is a full one; a gen-0/1 collection that happens to run first says nothing of the heap.
-                // The generations' sizes after it (gen 0..2, large and pinned object heaps): the bytes of every object still
-                // alive, plus whatever free space the GC left between them. (The bytes promoted in this GC are not a
-                // measure of the heap: objects already in gen 2 are not promoted again.)
+                // Without the per-heap figures, the generations' sizes (free space included).
                 if (depth == 2 && live < 0)
-                    live = e.GenerationSize0 + e.GenerationSize1 + e.GenerationSize2 + e.GenerationSize3 + e.GenerationSize4;
+                    live = perHeap ? objects : e.GenerationSize0 + e.GenerationSize1 + e.GenerationSize2 + e.GenerationSize3 + e.GenerationSize4;
             };
             source.Dynamic.All += e =>
             {

@@ -26,7 +26,7 @@ namespace OffloadEmu.Benchmarks;
 ///   OffloadEmu.Benchmarks scale SOCKET DAEMON_PID LOCAL/PREFIX REMOTE PORT NPORTS IDLE ACTIVE SECONDS IDLE_SECONDS
 ///       ACTIVE connections to REMOTE:PORT.. (a kernel listener that keeps them, `tcpbench hold`), offloaded; their
 ///       write throughput alone (bytes written between 1 s and 1+SECONDS s of writing); then IDLE more (listener port
-///       PORT + k / 30,000 for the k-th), offloaded, the daemon's resident memory per idle connection (VmRSS delta /
+///       PORT + k / 15,000 for the k-th), offloaded, the daemon's resident memory per idle connection (VmRSS delta /
 ///       IDLE: everything), its live managed bytes per idle connection after a full GC less the receive buffers held
 ///       (heap_bytes_per_conn, read through the daemon's diagnostics port, DaemonMemory) and the receive buffers held
 ///       (rcvbuf_bytes_per_conn), and its CPU while idle (utime+stime over IDLE_SECONDS); then the ACTIVE ones'
@@ -234,7 +234,13 @@ internal static class NetBench
 
         // The daemon's live managed bytes after a full GC and the receive storage its connections hold, before and after
         // (its diagnostics port; -1 when it cannot be read). The induced GC comes before the VmRSS reading.
+        // Read twice, 2 s apart, and keep the second: the first GC after the throughput run lets go of what that run
+        // left (its completions, pooled send data handed back), which would otherwise count against the idle ones.
+        await Task.Delay(2000).ConfigureAwait(false);
+        var (heapA, _) = DaemonMemory.Read(daemonPid, TimeSpan.FromSeconds(15));
+        await Task.Delay(2000).ConfigureAwait(false);
         var (heap0, rcvbuf0) = DaemonMemory.Read(daemonPid, TimeSpan.FromSeconds(15));
+        Progress($"scale: daemon heap {heapA} then {heap0} bytes before opening the idle ones");
         long rss0 = Rss(daemonPid);
         var open = Stopwatch.StartNew();
         var idleSockets = await OpenMany(stack, remoteAddress, port, nports, active, idle).ConfigureAwait(false);
@@ -271,7 +277,7 @@ internal static class NetBench
         Console.Error.WriteLine(line);
     }
 
-    private const int PerListener = 30_000;
+    private const int PerListener = 15_000;
 
     private static async Task<List<OffloadSocket>> OpenMany(HostStack.HostStack stack, Ipv4Address remote, ushort port, int nports, int first, int count)
     {
@@ -280,7 +286,7 @@ internal static class NetBench
         int done = 0;
         await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
         {
-            // Connection k goes to listener port k / 30,000: the stack's ephemeral ports (1024..65535) repeat after 64,512
+            // Connection k goes to listener port k / 15,000 (one kernel process per port, scripts/bench.sh): the stack's ephemeral ports (1024..65535) repeat after 64,512
             // connections, and a repeat then goes to another remote port, so every 4-tuple is distinct.
             int listener = Math.Min(nports - 1, (first + i) / PerListener);
             sockets[i] = await stack.ConnectAsync(remote, (ushort)(port + listener), ct).ConfigureAwait(false);
