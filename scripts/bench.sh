@@ -19,8 +19,10 @@
 #          through the daemon (synthetic connections uploaded and offloaded again over the control socket): one at a
 #          time (with the latency of a pair), then BENCH_CHURN_INFLIGHT (default 32) at once.
 #   scale  N idle offloaded connections (default 10,000, --scale N) through the daemon to a kernel listener that keeps
-#          them (tcpbench hold): the daemon's resident memory per connection and CPU while idle, then the write
-#          throughput of 100 active connections among them against the same 100 alone.
+#          them (tcpbench hold, one process per 15,000): the daemon's resident memory per connection, its managed heap
+#          per connection excluding buffers (diagnostics port) and the receive buffers held, CPU while idle, then the
+#          write throughput of 100 active connections among them against the same 100 alone. --scale 100000 takes
+#          about 3 minutes.
 # --smoke: 1 s per row, scale 200 with 10 active, 2 s idle; for the CI check (tests/python/test_bench.py).
 # Environment: BENCH_SECONDS (default 5) per throughput/rr/churn row, BENCH_IDLE_SECONDS (10), BENCH_ACTIVE (100);
 # BENCH_KEEP=1 keeps the run's directory (every process's output) for a look after a failed row.
