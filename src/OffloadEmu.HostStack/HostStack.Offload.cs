@@ -315,7 +315,9 @@ public sealed partial class HostStack
                 m.ReceiveConsumer = null;
                 m.SendCompletionSink = null;
                 c.PastHostStatistics.Add(m.Statistics);
+                m.ReleaseReceiveBuffer(); // its buffered bytes went over in the initiate: storage back to the pool
                 c.Machine = null;
+                UntrackMachine(c);
             }
             c.OffloadCount++;
             Statistics.OffloadsSucceeded++;
@@ -395,6 +397,7 @@ public sealed partial class HostStack
             ArrayPool<byte>.Shared.Return(buffer);
         }
         c.Held.Clear();
+        NoteMachineTimer(c);
     }
 
     private void DispatchOnly(HostConnection c)
@@ -404,6 +407,7 @@ public sealed partial class HostStack
         _writer.Destination = neighbor.Mac;
         _writer.RemoteAddress = c.Key.Remote;
         c.Machine!.Dispatch(_now, _writer);
+        NoteMachineTimer(c);
     }
 
     // ---- offloaded I/O ------------------------------------------------------------------------------------------------

@@ -102,6 +102,28 @@ public sealed partial class HostStack
         m.SendCompletionSink = c;
         c.Machine = m;
         c.Location = ConnectionLocation.Host;
+        TrackMachine(c);
+    }
+
+    private void TrackMachine(HostConnection c)
+    {
+        _timerScanAt = Instant.MinValue; // scan at the next pass
+        if (c.MachineListIndex >= 0) return;
+        c.MachineListIndex = _withMachine.Count;
+        _withMachine.Add(c);
+    }
+
+    // Swap-remove: O(1) with 100,000 connections.
+    private void UntrackMachine(HostConnection c)
+    {
+        int i = c.MachineListIndex;
+        if (i < 0) return;
+        int last = _withMachine.Count - 1;
+        var moved = _withMachine[last];
+        _withMachine[i] = moved;
+        moved.MachineListIndex = i;
+        _withMachine.RemoveAt(last);
+        c.MachineListIndex = -1;
     }
 
     // ---- host mode ----------------------------------------------------------------------------------------------------
@@ -124,6 +146,7 @@ public sealed partial class HostStack
             EnsureResolution(neighbor);
         }
         AfterMachineWork(c);
+        NoteMachineTimer(c);
     }
 
     private void AfterMachineWork(HostConnection c)
@@ -182,17 +205,44 @@ public sealed partial class HostStack
         ConsiderOffload(c);
     }
 
+    // The earliest PollAt of the host-mode machines as of the last scan, lowered whenever a machine is worked on
+    // (Transmit, DispatchOnly, a machine attached): the loop scans them only when that instant has come, or every
+    // second as a safety net (every path that works a machine lowers it), instead of on every pass (with 100,000 connections handshaking faster than
+    // they are offloaded, the scan on every pass made each offload take ~80 ms, issue 7). Manual mode scans every poll.
+    private Instant _timerScanAt = Instant.MinValue;
+    private Instant _lastTimerScan = Instant.MinValue;
+    private const long TimerScanIntervalMicroseconds = 1_000_000;
+
+    private void NoteMachineTimer(HostConnection c)
+    {
+        if (c.Machine is { } m && c.Location == ConnectionLocation.Host)
+        {
+            var at = m.PollAt();
+            if (at < _timerScanAt) _timerScanAt = at;
+        }
+    }
+
     private int RunConnectionTimers()
     {
+        if (_thread is not null && _now < _timerScanAt && _now.Microseconds - _lastTimerScan.Microseconds < TimerScanIntervalMicroseconds) return 0;
+        _lastTimerScan = _now;
+        _timerScanAt = Instant.MaxValue;
         int work = 0;
-        for (int i = 0; i < _connectionList.Count; i++)
+        for (int i = 0; i < _withMachine.Count; i++)
         {
-            var c = _connectionList[i];
+            var c = _withMachine[i];
             if (c.Location != ConnectionLocation.Host || c.Machine is not { } m) continue;
-            if (m.PollAt() > _now) continue;
+            var at = m.PollAt();
+            if (at > _now)
+            {
+                if (at < _timerScanAt) _timerScanAt = at;
+                continue;
+            }
             work++;
             Transmit(c);
-            if (i < _connectionList.Count && !ReferenceEquals(_connectionList[i], c)) i--; // removed while transmitting
+            // Removed while transmitting (the last one took its place): look at this slot again. One moved into an
+            // earlier slot waits for the next pass.
+            if (i < _withMachine.Count && !ReferenceEquals(_withMachine[i], c)) i--;
         }
         return work;
     }
@@ -413,7 +463,9 @@ public sealed partial class HostStack
         {
             m.ReceiveConsumer = null;
             m.SendCompletionSink = null;
+            m.ReleaseReceiveBuffer();
         }
+        UntrackMachine(c);
         _connections.Remove(c.Key);
         _connectionList.Remove(c);
         if (c.Handle != 0) _connectionHandles.TryRemove(c.Handle, out _);

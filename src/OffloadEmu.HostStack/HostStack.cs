@@ -31,6 +31,9 @@ public sealed partial class HostStack : IDisposable
     private readonly Dictionary<IpAddressValue, HostPath> _paths = [];
     private readonly Dictionary<ConnectionKey, HostConnection> _connections = [];
     private readonly List<HostConnection> _connectionList = [];
+    // The connections that run a TCP machine in the host (handshakes, host mode, after an upload): the timer scan walks
+    // these, not every connection (100,000 offloaded idle connections made each loop pass walk them all, issue 7).
+    private readonly List<HostConnection> _withMachine = [];
     private readonly Dictionary<ushort, OffloadListener> _listeners = [];
     private readonly TcpFrameWriter _writer;
     private readonly byte[] _scratch = new byte[2048];
@@ -181,8 +184,15 @@ public sealed partial class HostStack : IDisposable
         get
         {
             var next = Instant.MaxValue;
-            foreach (var c in _connectionList)
-                if (c.Location == ConnectionLocation.Host && c.Machine is { } m) next = Instant.Min(next, m.PollAt());
+            if (_thread is null)
+            {
+                foreach (var c in _withMachine)
+                    if (c.Location == ConnectionLocation.Host && c.Machine is { } m) next = Instant.Min(next, m.PollAt());
+            }
+            else
+            {
+                next = _timerScanAt; // no scan per wait (see RunConnectionTimers)
+            }
             foreach (var n in _neighbors.Values) next = Instant.Min(next, n.NextRequestAt);
             next = Instant.Min(next, _reassembler.NextExpiry);
             return next;

@@ -92,6 +92,10 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     /// <summary>Offloaded TCP connections now.</summary>
     public int ConnectionCount => _engine.TotalConnectionCount;
 
+    /// <summary>Where the offloaded connections take receive storage while they buffer data (an idle connection holds
+    /// none): its counters say how much is held now.</summary>
+    public ReceiveBufferPool ReceiveBufferPool => _engine.ReceiveBufferPool;
+
     /// <summary>Offloaded connections per engine loop now (index = queue).</summary>
     public int[] LoopConnectionCounts()
     {
@@ -708,6 +712,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             ? (long)(t.QueryTcpStatistics(false).OutSegments + t.QueryTcpStatistics(true).OutSegments) : 0, "{segment}", "TCP segments sent on offloaded connections");
         s_meter.CreateObservableCounter("offloademu.target.tcp.retransmitted_segments", () => weak.TryGetTarget(out var t)
             ? (long)(t.QueryTcpStatistics(false).RetransmittedSegments + t.QueryTcpStatistics(true).RetransmittedSegments) : 0, "{segment}", "TCP segments retransmitted");
+        s_meter.CreateObservableGauge("offloademu.target.receive_buffer_bytes", () => weak.TryGetTarget(out var t) ? t.ReceiveBufferPool.OutstandingBytes : 0,
+            "By", "Receive storage held by offloaded connections that buffer data now (taken from the pool, not given back)");
         s_meter.CreateObservableCounter("offloademu.target.frames_up", () => weak.TryGetTarget(out var t) ? t.FramesUp : 0,
             "{frame}", "Frames handed to the host on the non-offload path");
         if (_loops.Length > 1)

@@ -53,6 +53,10 @@ public sealed record class OffloadTargetOptions
     /// <summary>Shortest interval between two send-backlog-change events on one connection (spec §5: throttled).</summary>
     public TimeSpan SendBacklogEventInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Where offloaded connections take receive storage while they buffer data (null: the process-wide
+    /// <see cref="Tcp.ReceiveBufferPool.Shared"/>). An idle connection holds none (docs/target.md, "Receive buffers").</summary>
+    public Tcp.ReceiveBufferPool? ReceiveBufferPool { get; init; }
+
     /// <summary>Frames waiting between the device reader and the engine; beyond it frames are dropped and counted.</summary>
     public int ReceiveRingCapacity { get; init; } = 4096;
 

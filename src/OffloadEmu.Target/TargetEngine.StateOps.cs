@@ -84,8 +84,11 @@ internal sealed partial class TargetEngine
     private void ConnectionTerminateDone(TcpConnection c, TerminateOperation op, Instant now)
     {
         c.Path.Dependents--;
-        op.FramesAfter.InsertRange(0, c.HeldFrames);
-        c.HeldFrames.Clear();
+        if (c.HeldFramesIfAny is { } held)
+        {
+            op.FramesAfter.InsertRange(0, held);
+            held.Clear();
+        }
         op.Remaining--;
         if (op.Remaining == 0) CompleteTerminate(op, now);
     }
@@ -101,6 +104,9 @@ internal sealed partial class TargetEngine
     {
         c.UncountEstablished();
         c.Terminated = true;
+        // Its receive storage (normally already given back: the buffered bytes went into the terminate's state) returns to
+        // the pool now rather than to the garbage collector.
+        c.Machine.ReleaseReceiveBuffer();
         _objects.Remove(c.Context);
         _connections.Remove(c.Key);
         Volatile.Write(ref _tcpCount, _tcpCount - 1);

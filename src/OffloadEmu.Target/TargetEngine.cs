@@ -225,7 +225,11 @@ internal sealed partial class TargetEngine
             SuperSegmentBytes = SegmentationOffload ? TcpConfig.MaxSuperSegmentBytes : 0,
             PartialChecksum = SegmentationOffload,
             ChallengeAckInterval = TimeSpan.FromSeconds(3), // spec §6.5: at most one challenge ACK per 3 s
+            ReceiveBufferPool = ReceiveBufferPool,
         }).WithOffloadParameters(parameters);
+
+    /// <summary>Where the connections' receive storage comes from while they buffer data.</summary>
+    public ReceiveBufferPool ReceiveBufferPool => Options.ReceiveBufferPool ?? ReceiveBufferPool.Shared;
 
     public FamilyStatistics Stats(bool ipv6) => ipv6 ? _stats6 : _stats4;
 

@@ -203,8 +203,7 @@ internal sealed partial class TcpConnection
         return buffer.Nbl;
     }
 
-    private sealed class PostConsumer(TcpConnection connection) : ITcpReceiveConsumer
-    {
-        public int Deliver(ReadOnlySpan<byte> data) => connection.FillPosts(data);
-    }
+    // The machine's receive consumer: in-order bytes go straight into the posts (the connection is its own consumer, no
+    // object per connection for it).
+    int ITcpReceiveConsumer.Deliver(ReadOnlySpan<byte> data) => FillPosts(data);
 }

@@ -15,7 +15,7 @@ namespace OffloadEmu.Target;
 /// is the NIC's buffer for data nobody has taken yet, so the advertised window shrinks while data waits and opens
 /// only as posts or accepted indications consume it.
 /// </remarks>
-internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionSink
+internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionSink, ITcpReceiveConsumer
 {
     private readonly TargetEngine _engine;
     private readonly Queue<NblSendBuffer> _sends = new();
@@ -43,7 +43,7 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
         Cached = cached;
         _headStart = machine.SndUna;
         machine.SendCompletionSink = this;
-        machine.ReceiveConsumer = new PostConsumer(this);
+        machine.ReceiveConsumer = this;
     }
 
     public override OffloadLayer Layer => OffloadLayer.Tcp;
@@ -96,8 +96,13 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
     /// <summary>Urgent data arrived: it and everything after it is held unprocessed and passed up after terminate (spec §6.5).</summary>
     public bool UrgentHold { get; set; }
 
-    /// <summary>Frames held while <see cref="UrgentHold"/> (copies, in arrival order).</summary>
-    public List<byte[]> HeldFrames { get; } = [];
+    /// <summary>Frames held while <see cref="UrgentHold"/> (copies, in arrival order); made when the first is held.</summary>
+    public List<byte[]> HeldFrames => _heldFrames ??= [];
+
+    /// <summary>The held frames, or null when none were ever held (an idle connection holds no list).</summary>
+    public List<byte[]>? HeldFramesIfAny => _heldFrames;
+
+    private List<byte[]>? _heldFrames;
 
     /// <summary>Bytes of the frames held for the host since <see cref="UrgentHold"/> (here and in the terminate's
     /// FramesAfter), bounded by <see cref="TargetEngine.MaxHeldFrameBytes"/>.</summary>

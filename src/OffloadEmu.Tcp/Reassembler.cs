@@ -6,17 +6,15 @@ namespace OffloadEmu.Tcp;
 /// than <see cref="Capacity"/> gets the extra segments dropped (and counted) instead of growing memory.</remarks>
 internal sealed class Reassembler
 {
-    private readonly int[] _start;
-    private readonly int[] _end;
+    private readonly int _capacity;
+    // Empty until the first out-of-order arrival (most connections never see one), then Capacity slots, kept.
+    private int[] _start = [];
+    private int[] _end = [];
     private int _count;
 
-    public Reassembler(int capacity)
-    {
-        _start = new int[capacity];
-        _end = new int[capacity];
-    }
+    public Reassembler(int capacity) => _capacity = capacity;
 
-    public int Capacity => _start.Length;
+    public int Capacity => _capacity;
 
     public int Count => _count;
 
@@ -50,7 +48,12 @@ internal sealed class Reassembler
             }
             return true;
         }
-        if (_count == _start.Length) return false;
+        if (_count == _capacity) return false;
+        if (_start.Length == 0)
+        {
+            _start = new int[_capacity];
+            _end = new int[_capacity];
+        }
         Array.Copy(_start, i, _start, i + 1, _count - i);
         Array.Copy(_end, i, _end, i + 1, _count - i);
         _start[i] = start;

@@ -15,20 +15,20 @@ namespace OffloadEmu.Tcp;
 /// retransmission timer, the conservative side).</para></remarks>
 internal sealed class SackScoreboard
 {
-    private readonly SeqNumber[] _start;
-    private readonly SeqNumber[] _end;
+    private readonly int _capacity;
+    // Empty until the first SACK block (or retransmission mark) arrives, then the slots, kept: a connection that never
+    // sees loss holds none.
+    private SeqNumber[] _start = [];
+    private SeqNumber[] _end = [];
     private int _count;
     // Retransmitted ranges of this recovery episode, sorted and disjoint: [_rxt[2i], _rxt[2i + 1]).
-    private readonly SeqNumber[] _rxt;
+    private SeqNumber[] _rxt = [];
     private int _rxtCount;
 
-    public SackScoreboard(int capacity)
-    {
-        _start = new SeqNumber[capacity];
-        _end = new SeqNumber[capacity];
-        // Holes are at most one more than SACKed ranges, plus the rescue retransmission.
-        _rxt = new SeqNumber[2 * (capacity + 2)];
-    }
+    public SackScoreboard(int capacity) => _capacity = capacity;
+
+    // Holes are at most one more than SACKed ranges, plus the rescue retransmission.
+    private int MarkSlots => _capacity + 2;
 
     /// <summary>Retransmitted ranges currently marked.</summary>
     public int RetransmittedRangeCount => _rxtCount;
@@ -68,7 +68,7 @@ internal sealed class SackScoreboard
             RemoveMarks(i + 1, j - i - 1);
             return;
         }
-        if (2 * _rxtCount == _rxt.Length)
+        if (_rxtCount == MarkSlots)
         {
             // Full: widen the nearest neighbour over the gap (never resend a byte twice; the gap waits for the timer).
             long gapBelow = i > 0 ? start - _rxt[2 * (i - 1) + 1] : long.MaxValue;
@@ -77,6 +77,7 @@ internal sealed class SackScoreboard
             else _rxt[2 * i] = start;
             return;
         }
+        if (_rxt.Length == 0) _rxt = new SeqNumber[2 * MarkSlots];
         Array.Copy(_rxt, 2 * i, _rxt, 2 * i + 2, 2 * (_rxtCount - i));
         _rxt[2 * i] = start;
         _rxt[2 * i + 1] = end;
@@ -158,11 +159,16 @@ internal sealed class SackScoreboard
             }
             return;
         }
-        if (_count == _start.Length)
+        if (_count == _capacity)
         {
             // Full: forget the highest range (the least useful for recovery) unless the new one is higher still.
             if (i == _count) return;
             _count--;
+        }
+        if (_start.Length == 0)
+        {
+            _start = new SeqNumber[_capacity];
+            _end = new SeqNumber[_capacity];
         }
         Array.Copy(_start, i, _start, i + 1, _count - i);
         Array.Copy(_end, i, _end, i + 1, _count - i);

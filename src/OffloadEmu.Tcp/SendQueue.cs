@@ -6,8 +6,10 @@ namespace OffloadEmu.Tcp;
 /// sending allocates nothing.</remarks>
 internal sealed class SendQueue
 {
-    private ITcpSendBuffer?[] _buffers = new ITcpSendBuffer?[16];
-    private int[] _lengths = new int[16];
+    // Empty until the first buffer is queued (an idle connection that never sent holds no entries); then 16 entries,
+    // doubled as needed and kept (a connection that sends again allocates nothing).
+    private ITcpSendBuffer?[] _buffers = [];
+    private int[] _lengths = [];
     private int _head;
     private int _count;
     private long _totalBytes;
@@ -136,8 +138,9 @@ internal sealed class SendQueue
 
     private void Grow()
     {
-        var buffers = new ITcpSendBuffer?[_buffers.Length * 2];
-        var lengths = new int[_buffers.Length * 2];
+        int size = Math.Max(16, _buffers.Length * 2);
+        var buffers = new ITcpSendBuffer?[size];
+        var lengths = new int[size];
         for (int i = 0; i < _count; i++)
         {
             int from = (_head + i) & (_buffers.Length - 1);

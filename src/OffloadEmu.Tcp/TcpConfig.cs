@@ -114,6 +114,10 @@ public sealed record TcpConfig
     /// instead of full ones. Off by default.</summary>
     public bool PartialChecksum { get; init; }
 
+    /// <summary>Where the receive buffer comes from while the connection buffers data (<see cref="ReceiveBufferPool.Shared"/>
+    /// when null). An idle connection holds none (docs/tcp.md, "Receive buffer").</summary>
+    public ReceiveBufferPool? ReceiveBufferPool { get; init; }
+
     /// <summary>A configuration with the defaults.</summary>
     public static TcpConfig Default { get; } = new();
 

@@ -41,6 +41,20 @@ public sealed partial class TcpMachine
         ReadOnlySpan<byte> bufferedReceiveData, Instant now)
         => Import(config, addresses, constState, cachedState, delegatedState, sendData, sendDataHeadOffset, bufferedReceiveData, now, uploading: true);
 
+    // The configuration a machine keeps is usually the same for every connection an owner imports (same parameters,
+    // window and cached state): one object per run of equal configurations instead of one per connection (~150 bytes of
+    // every idle offloaded connection, issue 7 "Scale"). Per thread, so nothing is locked.
+    [ThreadStatic]
+    private static TcpConfig? t_lastImportedConfig;
+
+    private static TcpConfig Shared(TcpConfig config)
+    {
+        var last = t_lastImportedConfig;
+        if (last is not null && last.Equals(config)) return last;
+        t_lastImportedConfig = config;
+        return config;
+    }
+
     private static TcpMachine Import(TcpConfig config, in TcpEndpointAddresses addresses, in TcpConstState constState,
         in TcpCachedState cachedState, TcpDelegatedState delegatedState, ReadOnlySpan<ITcpSendBuffer> sendData, int sendDataHeadOffset,
         ReadOnlySpan<byte> bufferedReceiveData, Instant now, bool uploading)
@@ -51,7 +65,7 @@ public sealed partial class TcpMachine
         if (d.State is < TcpState.Established or > TcpState.LastAck && !(uploading && d.State == TcpState.TimeWait))
             throw new ArgumentException($"A connection in {d.State} cannot be {(uploading ? "continued after an upload" : "offloaded")} (chimney spec §2).", nameof(delegatedState));
         int bufferSize = (int)Math.Min(1u << 30, Math.Max((uint)config.ReceiveBufferSize, Math.Max(d.RcvWnd, (uint)bufferedReceiveData.Length + d.RcvWnd)));
-        var effective = config.WithCachedState(cachedState) with { ReceiveBufferSize = bufferSize };
+        var effective = Shared(config.WithCachedState(cachedState) with { ReceiveBufferSize = bufferSize });
         var m = new TcpMachine(effective, addresses, constState.LocalPort, constState.RemotePort);
         m._cached = cachedState;
         m._hashValue = constState.HashValue;

@@ -616,6 +616,7 @@ public sealed partial class TcpMachine
     private void NoteOutOfOrderArrival(SeqNumber seq)
     {
         var history = _recentOutOfOrder;
+        if (history.Length == 0) _recentOutOfOrder = history = new SeqNumber[TcpOptions.MaxSackBlocks];
         int n = Math.Min(_recentOutOfOrderCount, history.Length - 1);
         for (int i = n; i > 0; i--) history[i] = history[i - 1];
         history[0] = seq;

@@ -65,7 +65,8 @@ public sealed partial class TcpMachine
     // SACK generation (RFC 2018 §4): the starts of the most recent out-of-order arrivals, newest first (the blocks
     // holding them are reported in that order: the first block is the newest arrival's, the others repeat the most
     // recently reported ones), and a pending D-SACK range.
-    private readonly SeqNumber[] _recentOutOfOrder = new SeqNumber[TcpOptions.MaxSackBlocks];
+    // (Empty until the first out-of-order arrival.)
+    private SeqNumber[] _recentOutOfOrder = [];
     private int _recentOutOfOrderCount;
     private bool _dsackPending;
     private SeqNumber _dsackStart;
@@ -163,7 +164,7 @@ public sealed partial class TcpMachine
         _localPort = localPort;
         _remotePort = remotePort;
         _cc = config.CongestionControlFactory?.Invoke() ?? new NewReno();
-        _rx = new ReceiveRing(config.ReceiveBufferSize);
+        _rx = new ReceiveRing(config.ReceiveBufferSize, config.ReceiveBufferPool ?? ReceiveBufferPool.Shared);
         _reassembler = new Reassembler(config.MaxReassemblyRanges);
         _ourWindowShift = WindowShiftFor(config.ReceiveBufferSize);
         _rtt = new RttEstimator(config.InitialRto.Ticks / 10, config.MinRto.Ticks / 10, config.MaxRto.Ticks / 10, config.TickMicroseconds);
@@ -407,7 +408,12 @@ public sealed partial class TcpMachine
     }
 
     /// <summary>Copies buffered in-order data into <paramref name="destination"/>; returns the bytes read.</summary>
-    public int Receive(Span<byte> destination) => _rx.Read(destination);
+    public int Receive(Span<byte> destination)
+    {
+        int n = _rx.Read(destination);
+        ReleaseReceiveBufferIfEmpty();
+        return n;
+    }
 
     /// <summary>Copies buffered in-order received data, starting <paramref name="offset"/> bytes after the oldest, into
     /// <paramref name="destination"/> without consuming it; returns the bytes copied.</summary>
@@ -426,6 +432,26 @@ public sealed partial class TcpMachine
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _rx.Count);
         _rx.Consume(count);
+        ReleaseReceiveBufferIfEmpty();
+    }
+
+    /// <summary>True while the machine holds receive buffer storage (from its <see cref="TcpConfig.ReceiveBufferPool"/>):
+    /// only while in-order bytes wait for the consumer or out-of-order bytes wait for a hole to fill.</summary>
+    public bool HoldsReceiveBuffer => _rx.HasBuffer;
+
+    /// <summary>For an owner that is done with the machine (upload handed its state on, connection freed): drops whatever
+    /// receive data it still holds and gives the storage back to the pool now rather than to the garbage collector. The
+    /// machine must not receive again.</summary>
+    public void ReleaseReceiveBuffer()
+    {
+        _reassembler.Clear();
+        _rx.Release();
+    }
+
+    // The storage goes back to the pool as soon as nothing is buffered in it: no in-order bytes and no out-of-order ones.
+    private void ReleaseReceiveBufferIfEmpty()
+    {
+        if (_rx.Count == 0 && _reassembler.IsEmpty) _rx.Release();
     }
 
     /// <summary>Sets the largest segment the path allows (path MTU minus IP and TCP headers, chimney cached
@@ -455,6 +481,7 @@ public sealed partial class TcpMachine
             total += taken;
             if (taken < run.Length) break;
         }
+        ReleaseReceiveBufferIfEmpty();
         return total;
     }
 
@@ -487,6 +514,7 @@ public sealed partial class TcpMachine
         _forceSendNow = false;
         _sendQueue.Clear();
         _reassembler.Clear();
+        ReleaseReceiveBufferIfEmpty(); // out-of-order bytes are gone; in-order ones stay readable
     }
 
     // RFC 9293 §3.10.7.4 (MUST-11): a passive SYN-RECEIVED that is reset returns to LISTEN. Everything learned from the

@@ -56,7 +56,9 @@ internal static class ControlBench
     // CPU: the process's CPU time (all threads: host, client, server, target, peer) per MiB moved, which the machine's
     // load moves far less than the wall-clock rate.
     private static void Report(string mode, string what, double bytesPerSecond, double cpuPerMiB)
-        => Console.WriteLine($"{mode,-7} {what}: {bytesPerSecond * 8 / 1e9:F2} Gbit/s ({bytesPerSecond / (1 << 20):F0} MiB/s), CPU {cpuPerMiB:F2} ms/MiB");
+        => Console.WriteLine($"{mode,-7} {what}: {bytesPerSecond * 8 / 1e9:F2} Gbit/s ({bytesPerSecond / (1 << 20):F0} MiB/s), CPU {cpuPerMiB:F2} ms/MiB; "
+            + $"receive buffer pool: {Tcp.ReceiveBufferPool.Shared.Takes} takes, {Tcp.ReceiveBufferPool.Shared.Allocations} allocations, "
+            + $"{Tcp.ReceiveBufferPool.Shared.Discards} discards; {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} GCs");
 
     private static TimeSpan Cpu() => System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
 

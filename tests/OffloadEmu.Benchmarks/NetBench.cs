@@ -25,9 +25,12 @@ namespace OffloadEmu.Benchmarks;
 ///       server's and the target's).
 ///   OffloadEmu.Benchmarks scale SOCKET DAEMON_PID LOCAL/PREFIX REMOTE PORT NPORTS IDLE ACTIVE SECONDS IDLE_SECONDS
 ///       ACTIVE connections to REMOTE:PORT.. (a kernel listener that keeps them, `tcpbench hold`), offloaded; their
-///       write throughput alone (bytes written between 1 s and 1+SECONDS s of writing); then IDLE more, offloaded, the
-///       daemon's resident memory per idle connection (VmRSS delta / IDLE) and its CPU while idle (utime+stime over
-///       IDLE_SECONDS); then the ACTIVE ones' throughput again among the idle ones.
+///       write throughput alone (bytes written between 1 s and 1+SECONDS s of writing); then IDLE more (listener port
+///       PORT + k / 15,000 for the k-th), offloaded, the daemon's resident memory per idle connection (VmRSS delta /
+///       IDLE: everything), its live managed bytes per idle connection after a full GC less the receive buffers held
+///       (heap_bytes_per_conn, read through the daemon's diagnostics port, DaemonMemory) and the receive buffers held
+///       (rcvbuf_bytes_per_conn), and its CPU while idle (utime+stime over IDLE_SECONDS); then the ACTIVE ones'
+///       throughput again among the idle ones.
 /// </code>
 /// </summary>
 internal static class NetBench
@@ -229,6 +232,15 @@ internal static class NetBench
         double alone = await Throughput(activeSockets, seconds).ConfigureAwait(false);
         Progress($"scale: {active} active alone {alone * 8 / 1e6:F0} Mb/s; opening {idle} idle");
 
+        // The daemon's live managed bytes after a full GC and the receive storage its connections hold, before and after
+        // (its diagnostics port; -1 when it cannot be read). The induced GC comes before the VmRSS reading.
+        // Read twice, 2 s apart, and keep the second: the first GC after the throughput run lets go of what that run
+        // left (its completions, pooled send data handed back), which would otherwise count against the idle ones.
+        await Task.Delay(2000).ConfigureAwait(false);
+        var (heapA, _) = DaemonMemory.Read(daemonPid, TimeSpan.FromSeconds(15));
+        await Task.Delay(2000).ConfigureAwait(false);
+        var (heap0, rcvbuf0) = DaemonMemory.Read(daemonPid, TimeSpan.FromSeconds(15));
+        Progress($"scale: daemon heap {heapA} then {heap0} bytes before opening the idle ones");
         long rss0 = Rss(daemonPid);
         var open = Stopwatch.StartNew();
         var idleSockets = await OpenMany(stack, remoteAddress, port, nports, active, idle).ConfigureAwait(false);
@@ -239,12 +251,22 @@ internal static class NetBench
         var idleWatch = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(idleSeconds)).ConfigureAwait(false);
         double idleCpu = (Cpu(daemonPid) - cpu0) / idleWatch.Elapsed.TotalSeconds;
+        var (heap1, rcvbuf1) = DaemonMemory.Read(daemonPid, TimeSpan.FromSeconds(15));
+        long rss2 = Rss(daemonPid);
         int offloaded = 0;
         foreach (var s in idleSockets) if (s.Location == ConnectionLocation.Offloaded) offloaded++;
         Progress($"scale: {offloaded} of {idle} idle offloaded in {openSeconds:F1} s; measuring {active} active among them");
         double among = await Throughput(activeSockets, seconds).ConfigureAwait(false);
+        int n = Math.Max(1, idle);
+        // Managed heap per idle connection excluding receive buffers: the live bytes' growth less the growth of the
+        // receive storage held (none while the connections are idle; the buffers are in the managed heap when held).
+        bool buffersRead = rcvbuf0 >= 0 && rcvbuf1 >= 0;
+        string heap = (heap0 >= 0 && heap1 >= 0
+                ? string.Create(Inv, $"heap_before={heap0} heap_after={heap1} heap_bytes_per_conn={(heap1 - heap0 - (buffersRead ? rcvbuf1 - rcvbuf0 : 0)) / (double)n:F1}")
+                : "heap_bytes_per_conn=")
+            + (buffersRead ? string.Create(Inv, $" rcvbuf_bytes={rcvbuf1} rcvbuf_bytes_per_conn={rcvbuf1 / (double)n:F1}") : " rcvbuf_bytes_per_conn=");
         Console.WriteLine(string.Create(Inv,
-            $"idle={idle} idle_offloaded={offloaded} open_s={openSeconds:F3} rss_before={rss0} rss_after={rss1} bytes_per_conn={(rss1 - rss0) / (double)Math.Max(1, idle):F1} idle_cpu_core={idleCpu:F5} active={active} alone_Bps={alone:F0} among_Bps={among:F0} ratio={among / Math.Max(1, alone):F3}"));
+            $"idle={idle} idle_offloaded={offloaded} open_s={openSeconds:F3} rss_before={rss0} rss_after={rss1} rss_after_gc={rss2} bytes_per_conn={(rss1 - rss0) / (double)n:F1} {heap} idle_cpu_core={idleCpu:F5} active={active} alone_Bps={alone:F0} among_Bps={among:F0} ratio={among / Math.Max(1, alone):F3}"));
         foreach (var s in activeSockets) s.Abort();
         foreach (var s in idleSockets) s.Abort();
         return offloaded == idle ? 0 : 1;
@@ -255,6 +277,8 @@ internal static class NetBench
         Console.Error.WriteLine(line);
     }
 
+    private const int PerListener = 15_000;
+
     private static async Task<List<OffloadSocket>> OpenMany(HostStack.HostStack stack, Ipv4Address remote, ushort port, int nports, int first, int count)
     {
         var sockets = new OffloadSocket[count];
@@ -262,7 +286,10 @@ internal static class NetBench
         int done = 0;
         await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
         {
-            sockets[i] = await stack.ConnectAsync(remote, (ushort)(port + ((first + i) % nports)), ct).ConfigureAwait(false);
+            // Connection k goes to listener port k / 15,000 (one kernel process per port, scripts/bench.sh): the stack's ephemeral ports (1024..65535) repeat after 64,512
+            // connections, and a repeat then goes to another remote port, so every 4-tuple is distinct.
+            int listener = Math.Min(nports - 1, (first + i) / PerListener);
+            sockets[i] = await stack.ConnectAsync(remote, (ushort)(port + listener), ct).ConfigureAwait(false);
             int d = Interlocked.Increment(ref done);
             if (report.Elapsed.TotalSeconds >= 5)
             {
@@ -272,11 +299,17 @@ internal static class NetBench
         }).ConfigureAwait(false);
         // Offloaded right after the handshake (the default policy): wait for every one to be on the target.
         var wait = Stopwatch.StartNew();
-        while (wait.Elapsed.TotalSeconds < 60)
+        report.Restart();
+        while (wait.Elapsed.TotalSeconds < 60 + count / 1000)
         {
             int n = 0;
             foreach (var s in sockets) if (s.Location == ConnectionLocation.Offloaded) n++;
             if (n == count) break;
+            if (report.Elapsed.TotalSeconds >= 5)
+            {
+                report.Restart();
+                Progress($"scale: {n} of {count} offloaded");
+            }
             await Task.Delay(100).ConfigureAwait(false);
         }
         return [.. sockets];

@@ -119,7 +119,7 @@ public sealed class ScaleKernelTests
             long rssPer = (Rss() - rssBefore) / idle;
             _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{idle} idle connections connected and offloaded in {setUp:F1} s ({idle / setUp:F0}/s); per connection: managed heap {managedPer} B, " +
-                $"resident {rssPer} B (host send/receive buffers {Buffer}/{Buffer} B and the target's receive ring {Buffer} B included)"));
+                $"resident {rssPer} B (host send/receive buffers {Buffer}/{Buffer} B included; the target's receive storage is pooled and an idle connection holds none)"));
             // The buffers a connection owns (allocated up front or not) plus a fixed overhead for the host and target
             // objects: the 1,592 B machine (FootprintTests), the host's connection, socket and queues, the target's slot.
             Assert.True(managedPer <= 3 * Buffer + 16 * 1024, $"{managedPer} B of managed heap per idle connection");

@@ -29,4 +29,20 @@ public class AllocationTests
         Assert.True(transfer.Dropped > 100);
         Assert.True(transfer.Sender.Statistics.FastRetransmits > 50, transfer.Sender.DebugState);
     }
+
+    [Fact]
+    public void ReceiveBufferTakeAndReturnChurn_AllocatesNothingAfterWarmUp()
+    {
+        // Every 7th delivery refused: the receive buffer is taken from the pool, filled, drained and given back over and
+        // over (issue 7 "Scale": buffers only while they hold data).
+        var pool = new ReceiveBufferPool();
+        var transfer = new BulkTransfer(timestamps: true, receiveBuffer: 256 * 1024, refuseEvery: 7, pool: pool);
+        transfer.Run(5_000);
+        long takes = pool.Takes;
+        long allocated = Allocations.Measure(transfer, static t => t.Run(20_000));
+        Assert.Equal(0, allocated);
+        Assert.True(pool.Takes - takes > 1000, $"{pool.Takes - takes} takes");
+        Assert.Equal(1, pool.Allocations);
+        Assert.True(transfer.BytesReceived > 20_000L * 1400);
+    }
 }

@@ -17,14 +17,18 @@ internal sealed class BulkTransfer : ITcpSegmentWriter, ITcpSendCompletionSink, 
     private long _now = 1_000_000;
     private readonly int _dropEvery;
     private long _dataSegments;
+    private readonly int _refuseEvery;
+    private long _deliveries;
 
     public long Dropped { get; private set; }
 
-    public BulkTransfer(bool timestamps = true, int chunk = 64 * 1024, int buffers = 16, int receiveBuffer = 1 << 20, bool sack = false, int dropEvery = 0)
+    public BulkTransfer(bool timestamps = true, int chunk = 64 * 1024, int buffers = 16, int receiveBuffer = 1 << 20, bool sack = false, int dropEvery = 0,
+        int refuseEvery = 0, ReceiveBufferPool? pool = null)
     {
         for (int i = 0; i < Slots; i++) _slots[i] = new byte[2048];
         _dropEvery = dropEvery;
-        var config = new TcpConfig { Timestamps = timestamps, Sack = sack, ReceiveBufferSize = receiveBuffer, AckFrequency = 2, MinRto = TimeSpan.FromMilliseconds(200), IsnGenerator = new IsnGenerator(new byte[32]) };
+        _refuseEvery = refuseEvery;
+        var config = new TcpConfig { Timestamps = timestamps, Sack = sack, ReceiveBufferSize = receiveBuffer, AckFrequency = 2, MinRto = TimeSpan.FromMilliseconds(200), IsnGenerator = new IsnGenerator(new byte[32]), ReceiveBufferPool = pool };
         Sender = TcpMachine.Connect(config, TcpEndpointAddresses.Ipv4(new Ipv4Address(10, 2, 0, 1), new Ipv4Address(10, 2, 0, 2)), 40000, 80, Now);
         Receiver = TcpMachine.Listen(config, TcpEndpointAddresses.Ipv4(new Ipv4Address(10, 2, 0, 2), new Ipv4Address(10, 2, 0, 1)), 80);
         Sender.SendCompletionSink = this;
@@ -55,7 +59,10 @@ internal sealed class BulkTransfer : ITcpSegmentWriter, ITcpSendCompletionSink, 
         {
             while (_free.Count > 0) Sender.Enqueue(_free.Dequeue());
             _now += 10; // 10 µs per round: RTT samples stay small and no timer fires
-            if (Pump() == 0)
+            int moved = Pump();
+            // A consumer that refused bytes takes them now: the receive buffer drains and goes back to its pool.
+            if (Receiver.ReceiveBufferedBytes > 0) moved += Receiver.DeliverBuffered();
+            if (moved == 0)
             {
                 // Nothing moved: jump to the next timer (a retransmission or a delayed ACK).
                 long next = Math.Min(Sender.PollAt().Microseconds, Receiver.PollAt().Microseconds);
@@ -102,6 +109,8 @@ internal sealed class BulkTransfer : ITcpSegmentWriter, ITcpSendCompletionSink, 
 
     int ITcpReceiveConsumer.Deliver(ReadOnlySpan<byte> data)
     {
+        // Every refuseEvery-th delivery is refused: the bytes are buffered (storage taken from the pool).
+        if (_refuseEvery > 0 && ++_deliveries % _refuseEvery == 0) return 0;
         BytesReceived += data.Length;
         return data.Length;
     }
