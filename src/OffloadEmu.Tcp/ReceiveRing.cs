@@ -6,7 +6,7 @@ namespace OffloadEmu.Tcp;
 /// the buffer size itself: a peer cannot make the connection hold more than it advertised.</remarks>
 internal sealed class ReceiveRing
 {
-    private readonly byte[] _buffer;
+    private byte[] _buffer;
     private int _read;
     private int _count;
 
@@ -76,5 +76,18 @@ internal sealed class ReceiveRing
         _buffer.AsSpan(position, first).CopyTo(destination);
         if (first < n) _buffer.AsSpan(0, n - first).CopyTo(destination[first..]);
         return n;
+    }
+
+    /// <summary>Enlarges the ring to <paramref name="capacity"/> bytes, keeping every byte at its offset from the read
+    /// position (the in-order data and the out-of-order bytes written after it). A smaller capacity is a no-op.</summary>
+    public void Grow(int capacity)
+    {
+        int old = _buffer.Length;
+        if (capacity <= old) return;
+        var next = GC.AllocateUninitializedArray<byte>(capacity);
+        _buffer.AsSpan(_read).CopyTo(next);
+        _buffer.AsSpan(0, _read).CopyTo(next.AsSpan(old - _read));
+        _buffer = next;
+        _read = 0;
     }
 }

@@ -266,4 +266,117 @@ public sealed class ChecklistRowTests
         // The reference itself is not degenerate: the variance is well away from zero and from the smoothed RTT.
         Assert.InRange(rttvar, 40, srtt - 20);
     }
+
+    // ---- row 35: UPDATE_RCV_WND advertises the new InitialRcvWnd ------------------------------------------------------
+
+    /// <summary>Window fields of the target's segments from wire index <paramref name="from"/> (the connection has no
+    /// window scaling here, so the field is in bytes).</summary>
+    private static List<int> Windows(TargetLab lab, int from)
+        => lab.TargetSegments().Skip(from).Select(s => (int)s.Tcp.Window).ToList();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Row35_update_rcv_wnd_advertises_a_larger_window_at_once_and_a_smaller_one_as_data_is_consumed(bool flag)
+    {
+        const int Small = 16 * 1024, Large = 48 * 1024, Shrunk = 8 * 1024;
+        using var lab = new TargetLab();
+        // InitialRcvWnd 16 KiB: a window shift of 0, so every window field below is in bytes.
+        var host = lab.Establish(TcpConfig.Default with { ReceiveBufferSize = Small, Sack = true });
+        var (_, root, ctx) = Offloaded(lab, host);
+        Assert.Equal((uint)Small, TcpOf(root).TcpCached!.Value.InitialRcvWnd);
+        // The host refuses every indication: the peer's bytes stay in the target and its window closes.
+        lab.Host.Answer = _ => (NdisStatus.OffloadDataNotAccepted, 0);
+        var data = Nbls.Pattern(200_000, seed: 35);
+        lab.Peer.Enqueue(new MemorySendBuffer(data));
+        lab.RunFor(TimeSpan.FromSeconds(2));
+        var held = Query(lab, root);
+        Assert.InRange(held.ReceiveBacklogSize, (uint)(Small - 1460), (uint)Small);
+        Assert.True(held.RcvWnd < 1460, $"window {held.RcvWnd} should be closed");
+
+        // The application grows its receive buffer (SO_RCVBUF): the host updates InitialRcvWnd.
+        var cached = TcpOf(root).TcpCached!.Value;
+        var grow = cached with { InitialRcvWnd = Large, Flags = cached.Flags | (flag ? TcpCachedFlags.UpdateRcvWnd : TcpCachedFlags.None) };
+        int before = lab.WireFromTarget.Count;
+        Update(lab, TcpUpdate(root, grow));
+        if (!flag)
+        {
+            // Without the flag the window is not re-advertised and stays as it was (EMU decision, docs/target.md).
+            lab.RunFor(TimeSpan.FromSeconds(2));
+            Assert.DoesNotContain(Windows(lab, before), w => w >= 1460);
+            Assert.InRange(Query(lab, root).ReceiveBacklogSize, (uint)(Small - 1460), (uint)Small);
+            return;
+        }
+        // A window update goes out at once (in the first round after the update): the new buffer less what is held.
+        var update = lab.TargetSegments().Skip(before).First();
+        Assert.Equal(0, update.PayloadLength);
+        Assert.InRange(update.Tcp.Window, Large - (int)held.ReceiveBacklogSize - 1460, Large - (int)held.ReceiveBacklogSize);
+        lab.RunFor(TimeSpan.FromSeconds(2));
+        var grown = Query(lab, root);
+        Assert.InRange(grown.ReceiveBacklogSize, (uint)(Large - 1460), (uint)Large);
+        Assert.True(grown.RcvWnd < 1460, $"window {grown.RcvWnd} should be closed again at the larger buffer");
+
+        // Then it shrinks its buffer: the right edge never moves left (RFC 9293 §3.8.6.2.1), but as the host takes the
+        // data the window reopens only up to the new size.
+        var shrink = cached with { InitialRcvWnd = Shrunk, Flags = cached.Flags | TcpCachedFlags.UpdateRcvWnd };
+        Update(lab, TcpUpdate(root, shrink));
+        before = lab.WireFromTarget.Count;
+        lab.Host.Answer = nbl => (NdisStatus.Success, (int)nbl.DataLength);
+        Assert.Equal(NdisStatus.Pending, lab.Api.TcpOffloadReceive(ctx, Nbls.Post(0))); // re-arms indications (spec §3)
+        lab.RunUntil(() => lab.Host.IndicatedData.Length == data.Length, TimeSpan.FromSeconds(60));
+        lab.Host.ReturnAccepted();
+        Assert.Equal(data, lab.Host.IndicatedData.ToArray());
+        var windows = Windows(lab, before);
+        Assert.NotEmpty(windows);
+        Assert.All(windows, w => Assert.InRange(w, 0, Shrunk));
+        Assert.Contains(windows, w => w >= Shrunk - 1460); // it did reopen, to the new size
+
+        // A buffer beyond what an initiate would take (MaxReceiveWindow) is refused; the connection goes on.
+        var tooLarge = TcpUpdate(root, cached with { InitialRcvWnd = lab.Target.Options.MaxReceiveWindow + 1, Flags = cached.Flags | TcpCachedFlags.UpdateRcvWnd });
+        Assert.Equal(NdisStatus.Pending, lab.Api.UpdateOffload(tooLarge));
+        lab.RunUntil(() => lab.Host.Updated.Contains(tooLarge), TimeSpan.FromSeconds(1));
+        Assert.Equal(NdisStatus.Failure, tooLarge.Status);
+        Assert.Equal(1, lab.Target.ConnectionCount);
+    }
+
+    // ---- row 56: RESUME → the host re-reads the capabilities ----------------------------------------------------------
+
+    [Fact]
+    public void Row56_the_host_reads_new_capabilities_at_resume_and_initiates_held_by_the_pause_run_under_them()
+    {
+        var configured = new TcpConnectionOffloadCapabilities { TcpConnectionOffloadCapacity = 4, SupportIPv4 = true, SupportIPv6 = true, SupportSack = true };
+        using var lab = new TargetLab(new OffloadTargetOptions { Capabilities = configured });
+        Offloaded(lab);
+        Assert.Equal(4u, lab.Api.CurrentCapabilities.TcpConnectionOffloadCapacity);
+
+        lab.Target.IndicatePause();
+        lab.RunUntil(() => lab.Host.Statuses.Count == 1, TimeSpan.FromSeconds(1));
+        // An initiate racing the pause is held (spec §6.6), not failed.
+        var second = lab.Establish();
+        var held = lab.BuildTree(second, out var heldTcp, handleBase: 0x300);
+        heldTcp.TcpConst = heldTcp.TcpConst!.Value with { LocalPort = TargetLab.LocalPort + 1 };
+        Assert.Equal(NdisStatus.Pending, lab.Api.InitiateOffload(held));
+        lab.RunFor(TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain(held, lab.Host.Initiated);
+
+        // The NIC comes back with room for one connection only, and without SACK or IPv6.
+        var reduced = configured with { TcpConnectionOffloadCapacity = 1, SupportIPv6 = false, SupportSack = false };
+        Assert.Throws<ArgumentException>(() => lab.Target.IndicateResume(configured with { TcpConnectionOffloadCapacity = 0 }));
+        lab.Target.IndicateResume(reduced);
+        lab.RunUntil(() => lab.Host.Statuses.Count == 2 && lab.Host.Initiated.Contains(held), TimeSpan.FromSeconds(1));
+        Assert.Equal([NdisStatus.OffloadPause, NdisStatus.OffloadResume], lab.Host.Statuses);
+        // What the host read in each callback, through the contract checker: the old set at the pause, the new at the resume.
+        Assert.Equal(configured, lab.Host.CapabilitiesAtStatus[0]);
+        Assert.Equal(reduced, lab.Host.CapabilitiesAtStatus[1]);
+        Assert.Equal(reduced, lab.Api.CurrentCapabilities);
+        Assert.Equal(configured, lab.Api.HardwareCapabilities); // the hardware capabilities do not change
+        // The held initiate ran after the resume under the new capacity (the old one had room for it).
+        Assert.Equal(NdisStatus.OffloadTcpEntries, heldTcp.Status);
+        Assert.Equal(1, lab.Target.ConnectionCount);
+        // A resume without capabilities keeps the current ones.
+        lab.Target.IndicatePause();
+        lab.Target.IndicateResume();
+        lab.RunUntil(() => lab.Host.Statuses.Count == 4, TimeSpan.FromSeconds(1));
+        Assert.Equal(reduced, lab.Host.CapabilitiesAtStatus[3]);
+    }
 }
