@@ -553,7 +553,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     }
 
     /// <inheritdoc/>
-    public TcpConnectionOffloadCapabilities CurrentCapabilities => Options.Capabilities;
+    public TcpConnectionOffloadCapabilities CurrentCapabilities => _engine.Capabilities;
 
     /// <inheritdoc/>
     public TcpConnectionOffloadCapabilities HardwareCapabilities => Options.Capabilities;
@@ -668,7 +668,20 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     public void IndicateUploadAll() => _engine.Enqueue(new TargetRequest(RequestKind.UploadAll));
 
     /// <summary>Indicates NDIS_STATUS_OFFLOAD_RESUME: held initiates run, the host re-reads capabilities (spec §6.6).</summary>
-    public void IndicateResume() => _engine.Enqueue(new TargetRequest(RequestKind.Resume));
+    /// <param name="capabilities">New current capabilities, in force from the resume on (for the held initiates too),
+    /// or null to keep them: a resume is the only way they change (spec §6.6). The hardware capabilities stay.
+    /// Connections already offloaded keep running under the ones they were offloaded with.</param>
+    /// <exception cref="ArgumentException">The capabilities are invalid (spec §6.9) or allow no connection.</exception>
+    public void IndicateResume(TcpConnectionOffloadCapabilities? capabilities = null)
+    {
+        if (capabilities is not null)
+        {
+            var errors = new List<string>(capabilities.Validate());
+            if (capabilities.TcpConnectionOffloadCapacity == 0) errors.Add("TcpConnectionOffloadCapacity must be at least 1.");
+            if (errors.Count > 0) throw new ArgumentException("Invalid capabilities: " + string.Join(" ", errors), nameof(capabilities));
+        }
+        _engine.Enqueue(new TargetRequest(RequestKind.Resume, argument: capabilities));
+    }
 
     /// <summary>Injects a hardware failure on a connection: Retrieve(HardwareFailure), Abort, terminate FAILURE (spec §6.6).</summary>
     public void InjectHardwareFailure(ulong context) => LoopOf(context).Enqueue(new TargetRequest(RequestKind.HardwareFailure, context));

@@ -71,7 +71,7 @@ internal sealed partial class TargetEngine
         if (etherType == EtherType.Ipv6 && _connections.Count > 0)
         {
             if (!Ipv6Packet.TryCreate(l3, out var ip) || ip.HasFragmentHeader || ip.UpperLayerProtocol != IpProtocol.Tcp
-                || (ip.ExtensionHeadersLength > 0 && !Options.Capabilities.SupportIPv6ExtensionHeaders))
+                || (ip.ExtensionHeadersLength > 0 && !Capabilities.SupportIPv6ExtensionHeaders))
             {
                 PassUp(frame);
                 return;

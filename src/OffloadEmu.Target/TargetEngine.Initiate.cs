@@ -96,7 +96,7 @@ internal sealed partial class TargetEngine
                 if (_pathCount >= Options.PathCapacity) return NdisStatus.OffloadPathEntries;
                 var constState = block.PathConst!.Value;
                 bool ipv6 = constState.IsIpv6;
-                if (ipv6 ? !Options.Capabilities.SupportIPv6 : !Options.Capabilities.SupportIPv4) return NdisStatus.Failure;
+                if (ipv6 ? !Capabilities.SupportIPv6 : !Capabilities.SupportIPv4) return NdisStatus.Failure;
                 uint mtu = block.PathCached!.Value.PathMtu;
                 if (mtu > (uint)_device.Mtu) return NdisStatus.OffloadPathMtu;
                 if (mtu < (ipv6 ? MinIpv6Mtu : MinIpv4Mtu)) return NdisStatus.Failure;
@@ -135,7 +135,7 @@ internal sealed partial class TargetEngine
     private NdisStatus CreateConnection(OffloadBlock block, PathObject path, Instant now, out TcpConnection? connection)
     {
         connection = null;
-        if (TotalConnectionCount >= Options.Capabilities.TcpConnectionOffloadCapacity) return NdisStatus.OffloadTcpEntries;
+        if (TotalConnectionCount >= Capabilities.TcpConnectionOffloadCapacity) return NdisStatus.OffloadTcpEntries;
         var constState = block.TcpConst!.Value;
         var cached = block.TcpCached!.Value;
         var delegated = block.TcpDelegated!;
@@ -153,7 +153,7 @@ internal sealed partial class TargetEngine
         {
             Mss = PathMss(path),
             ReceiveBufferSize = (int)Math.Max(cached.InitialRcvWnd, 1024),
-            Sack = Options.Capabilities.SupportSack && (constState.Flags & TcpConstFlags.Sack) != 0,
+            Sack = Capabilities.SupportSack && (constState.Flags & TcpConstFlags.Sack) != 0,
         };
 
         // Outstanding send data (spec §5): the block's chain, else the delegated head; one NB per NBL, first byte SndUna.

@@ -58,6 +58,9 @@ internal sealed partial class TargetEngine
                 return;
             case RequestKind.Resume:
                 _paused = false;
+                // New capabilities first: the host re-reads them when it sees the resume, and the initiates held during
+                // the pause run under them.
+                if (request.Argument is TcpConnectionOffloadCapabilities capabilities) Volatile.Write(ref _capabilities, capabilities);
                 Completions.PostIndicateStatus(Host, NdisStatus.OffloadResume);
                 foreach (var held in _heldInitiates) Initiate((OffloadBlock)held.Argument!, now);
                 _heldInitiates.Clear();

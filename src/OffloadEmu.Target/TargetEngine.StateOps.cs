@@ -206,6 +206,13 @@ internal sealed partial class TargetEngine
                 case TcpConnection c:
                     if (block.TcpCached is { } tc)
                     {
+                        // UPDATE_RCV_WND: a new buffer beyond what an initiate would accept is refused (the connection
+                        // keeps its window; the host may upload it), as at initiate (OFFLOAD_TCP_RCV_WINDOW there).
+                        if ((tc.Flags & TcpCachedFlags.UpdateRcvWnd) != 0 && tc.InitialRcvWnd > Options.MaxReceiveWindow)
+                        {
+                            block.Status = NdisStatus.Failure;
+                            continue;
+                        }
                         c.Machine.UpdateCachedState(tc, now);
                         c.Cached = tc;
                         c.MarkDirty();

@@ -138,6 +138,13 @@ internal sealed partial class TargetEngine
     /// <summary>Super-segments the connections sent (each counted once; the statistics count their wire segments).</summary>
     public long SuperFramesOut;
 
+    // Loop 0's is the target's; written only at a resume (all loops held), read through Capabilities.
+    private TcpConnectionOffloadCapabilities? _capabilities;
+
+    /// <summary>The current capabilities (spec §6.9): the configured ones until a resume brings new ones (spec §6.6:
+    /// OFFLOAD_RESUME is the only way to change them; the host re-reads them then).</summary>
+    public TcpConnectionOffloadCapabilities Capabilities => Volatile.Read(ref Loops[0]._capabilities) ?? Options.Capabilities;
+
     /// <summary>The NIC's MAC (options, else the device's).</summary>
     public MacAddress NicMac => Options.MacAddress ?? _device.MacAddress;
 

@@ -11,7 +11,8 @@ namespace OffloadEmu.Tcp;
 internal sealed class ReceiveRing
 {
     private readonly ReceiveBufferPool _pool;
-    private readonly int _capacity;
+    // The window's space; grows only by Grow (UPDATE_RCV_WND to a larger buffer).
+    private int _capacity;
     // Null while nothing is buffered (no in-order bytes, no out-of-order bytes): taken at the first write.
     private byte[]? _buffer;
     private int _read;
@@ -103,5 +104,24 @@ internal sealed class ReceiveRing
         _read = 0;
         _count = 0;
         _pool.Return(buffer);
+    }
+
+    /// <summary>Enlarges the ring to <paramref name="capacity"/> bytes, keeping every byte at its offset from the read
+    /// position (the in-order data and the out-of-order bytes written after it). A smaller capacity is a no-op. Without
+    /// storage only the capacity changes; with storage, larger storage is taken from the pool and the old given back.</summary>
+    public void Grow(int capacity)
+    {
+        int old = _capacity;
+        if (capacity <= old) return;
+        if (_buffer is { } buffer)
+        {
+            var next = _pool.Take(capacity);
+            buffer.AsSpan(_read, old - _read).CopyTo(next);
+            buffer.AsSpan(0, _read).CopyTo(next.AsSpan(old - _read));
+            _buffer = next;
+            _read = 0;
+            _pool.Return(buffer);
+        }
+        _capacity = capacity;
     }
 }

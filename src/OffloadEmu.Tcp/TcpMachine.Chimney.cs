@@ -212,14 +212,23 @@ public sealed partial class TcpMachine
         };
 
     /// <summary>Applies an update of the cached state (chimney UpdateOffload): keep-alive, Nagle, MaxRT; MAX_RT_RESTART
-    /// zeroes TotalRT and KEEP_ALIVE_RESTART restarts the keep-alive timer.</summary>
+    /// zeroes TotalRT, KEEP_ALIVE_RESTART restarts the keep-alive timer, and UPDATE_RCV_WND makes InitialRcvWnd the
+    /// receive buffer: a larger one is advertised at once (a window update), a smaller one as the data is consumed
+    /// (the right edge never moves left, RFC 9293 §3.8.6.2.1). Without UPDATE_RCV_WND the buffer stays as it was.</summary>
     /// <remarks>Chimney spec §2 (cached flags), §6.7.</remarks>
     public void UpdateCachedState(in TcpCachedState cached, Instant now)
     {
-        _config = _config.WithCachedState(cached) with { ReceiveBufferSize = _config.ReceiveBufferSize };
+        int buffer = _config.ReceiveBufferSize;
+        if ((cached.Flags & TcpCachedFlags.UpdateRcvWnd) != 0) buffer = (int)Math.Clamp(cached.InitialRcvWnd, 1u, 1u << 30);
+        _config = _config.WithCachedState(cached) with { ReceiveBufferSize = buffer };
         _cached = cached;
         if ((cached.Flags & TcpCachedFlags.MaxRtRestart) != 0) _totalRtActive = false;
         if ((cached.Flags & TcpCachedFlags.KeepAliveRestart) != 0 || !_config.KeepAlive) ArmKeepAlive(now);
+        if ((cached.Flags & TcpCachedFlags.UpdateRcvWnd) != 0)
+        {
+            _rx.Grow(buffer);
+            if (WindowToAdvertise() > (int)RcvWnd && _state is TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2) _ackNow = true;
+        }
     }
 
     /// <summary>Writes the delegated state at <paramref name="now"/> into <paramref name="state"/> (query and

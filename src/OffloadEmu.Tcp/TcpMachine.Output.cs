@@ -317,9 +317,12 @@ public sealed partial class TcpMachine
     public bool PartialChecksum => _config.PartialChecksum;
 
     // The window we may advertise now: the buffer's free space, rounded down to the scale and capped by the field.
+    // The buffer is the ring, or less after an update shrank InitialRcvWnd (UPDATE_RCV_WND): the ring keeps its size so
+    // the window already advertised stays backed, and the smaller buffer applies as the data is consumed.
     private int AdvertisableWindow()
     {
-        int window = Math.Min(_rx.Free, ushort.MaxValue << _rcvWindShift);
+        int free = Math.Max(0, Math.Min(_rx.Free, _config.ReceiveBufferSize - _rx.Count));
+        int window = Math.Min(free, ushort.MaxValue << _rcvWindShift);
         return (window >> _rcvWindShift) << _rcvWindShift;
     }
 

@@ -67,4 +67,27 @@ public sealed class FrameTests
         Assert.True(host.WaitFor(h => h.Statuses.Count == 2, TimeSpan.FromSeconds(10)));
         Assert.Equal([NdisStatus.OffloadPause, NdisStatus.UploadAll], host.Locked(h => h.Statuses.ToList()));
     }
+
+    [Fact]
+    public async Task New_capabilities_at_a_resume_reach_the_client_before_its_resume_callback()
+    {
+        // Chimney §10 row 56 over the control socket: the server sends the target's current capabilities with every
+        // adapter status, so a host that re-reads them in its OFFLOAD_RESUME callback gets the new set.
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        await using var client = lab.Connect(host);
+        var configured = client.CurrentCapabilities;
+        var reduced = configured with { TcpConnectionOffloadCapacity = 2, SupportSack = false, SupportIPv6 = false };
+        Assert.NotEqual(configured, reduced);
+        lab.Target.IndicatePause();
+        Assert.True(host.WaitFor(h => h.Statuses.Count == 1, TimeSpan.FromSeconds(10)));
+        lab.Target.IndicateResume(reduced);
+        Assert.True(host.WaitFor(h => h.Statuses.Count == 2, TimeSpan.FromSeconds(10)));
+        Assert.Equal([NdisStatus.OffloadPause, NdisStatus.OffloadResume], host.Locked(h => h.Statuses.ToList()));
+        var read = host.Locked(h => h.CapabilitiesAtStatus.ToList());
+        Assert.Equal(configured, read[0]);
+        Assert.Equal(reduced, read[1]);
+        Assert.Equal(reduced, client.CurrentCapabilities);
+        Assert.Equal(configured, client.HardwareCapabilities);
+    }
 }

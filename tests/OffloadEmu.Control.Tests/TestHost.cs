@@ -166,7 +166,18 @@ internal sealed class TestHost : IOffloadHost
         lock (_lock) NeighborEvents.Add((neighborBlock.NdisOffloadHandle, code, neighborBlock.NeighborDelegated?.NicReachabilityDelta ?? 0));
         neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = 1 };
     }
-    public void IndicateStatus(NdisStatus adapterStatus) { lock (_lock) Statuses.Add(adapterStatus); }
+    public void IndicateStatus(NdisStatus adapterStatus)
+    {
+        var capabilities = Target?.CurrentCapabilities; // what a host re-reads at OFFLOAD_RESUME (spec §6.6)
+        lock (_lock)
+        {
+            Statuses.Add(adapterStatus);
+            CapabilitiesAtStatus.Add(capabilities);
+        }
+    }
+
+    /// <summary>The client's current capabilities as read in each adapter-status callback, beside <see cref="Statuses"/>.</summary>
+    public List<TcpConnectionOffloadCapabilities?> CapabilitiesAtStatus { get; } = [];
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
     {
         var copy = frame.ToArray();

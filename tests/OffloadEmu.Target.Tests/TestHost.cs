@@ -135,7 +135,14 @@ internal sealed class TestHost : IOffloadHost
         neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = HostReachabilityDelta };
     }
 
-    public void IndicateStatus(NdisStatus adapterStatus) => Statuses.Add(adapterStatus);
+    public void IndicateStatus(NdisStatus adapterStatus)
+    {
+        Statuses.Add(adapterStatus);
+        CapabilitiesAtStatus.Add(Target?.CurrentCapabilities); // what a host reads when it sees the status (spec §6.6)
+    }
+
+    /// <summary>The target's current capabilities as read in each adapter-status callback, beside <see cref="Statuses"/>.</summary>
+    public List<TcpConnectionOffloadCapabilities?> CapabilitiesAtStatus { get; } = [];
 
     public void ReceiveFrame(ReadOnlySpan<byte> frame) => Frames.Add(frame.ToArray());
 
