@@ -32,7 +32,7 @@ public sealed class MultiQueueDaemonTests : IDisposable
     public void Dispose() => _lab.Dispose();
 
     // The kernel side of the connections it opens: bind the chosen source port, send a seeded pattern while reading the
-    // echo, half-close, read to the end, print one JSON line with both digests.
+    // echo, stay open 4 s, half-close, read to the end, print one JSON line with both digests.
     private const string KernelClient = """
         import hashlib, json, random, socket, sys, threading
         src, dst, dport, sport, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -58,6 +58,9 @@ public sealed class MultiQueueDaemonTests : IDisposable
                 got.update(b); count[0] += len(b)
         t = threading.Thread(target=reader); t.start()
         s.sendall(data)
+        # Stay open a while (the echo comes back meanwhile), so that the test's status samples, each an offloademu
+        # process of about a second, see every connection owned by its loop even when the transfer itself is quick.
+        import time; time.sleep(4)
         s.shutdown(socket.SHUT_WR)
         t.join(90)
         s.close()
