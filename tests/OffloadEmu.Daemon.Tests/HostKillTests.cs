@@ -49,7 +49,20 @@ public sealed partial class HostKillTests : IDisposable
         Assert.True(a.WaitForExit(10_000));
 
         // The daemon saw the session go: A's connection aborted (RST to the kernel), its objects freed.
-        DaemonTapLab.WaitFor(() => !_lab.Offloaded().Contains("198.18.248.2") && Sessions() == 1, "A's connection and session gone from status", 10);
+        // 30 s: each look is two `offloademu status` processes, which take seconds when the test projects run in
+        // parallel on two cores (CI, 15:00: the 10 s this had was over before the daemon's clean-up could be seen).
+        string offloaded = "";
+        int sessions = -2;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            offloaded = _lab.Offloaded();
+            sessions = Sessions();
+            if (!offloaded.Contains("198.18.248.2") && sessions == 1) break;
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"timed out waiting for A's connection and session gone from status: offloaded [{offloaded}], sessions {sessions}, {killed.Elapsed.TotalSeconds:F1} s after the kill");
+            Thread.Sleep(50);
+        }
         DaemonTapLab.WaitFor(() => !KernelEstablished().Contains("198.18.248.2"), "the kernel's socket of A's connection gone (RST)", 10);
         long resets = EstabResets() - resetsBefore;
         _output.WriteLine($"A cleaned up in {killed.Elapsed.TotalMilliseconds:F0} ms; kernel TcpEstabResets +{resets}");
