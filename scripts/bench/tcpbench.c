@@ -121,11 +121,20 @@ static double machine_busy(void)
 }
 
 static int pids[64], npids;
+static double pid_cpu_seen[64];
 
+// A listed process that has exited reads as 0 from /proc: each PID counts with the most it was ever seen to have used
+// (the receivers of a source run exit once they have the last bytes, before the end is printed; without this the row's
+// CPU came out negative). Sampled every 0.1 s while a run moves data, so an exited process loses at most that much.
 static double cpu_sample(void)
 {
     double s = proc_cpu(getpid());
-    for (int i = 0; i < npids; i++) s += proc_cpu(pids[i]);
+    for (int i = 0; i < npids; i++)
+    {
+        double v = proc_cpu(pids[i]);
+        if (v > pid_cpu_seen[i]) pid_cpu_seen[i] = v;
+        s += pid_cpu_seen[i];
+    }
     return s;
 }
 
@@ -139,7 +148,7 @@ static void cpu_start(void)
         FILE *f = fopen(pidfile, "r");
         if (f)
         {
-            while (npids < 64 && fscanf(f, "%d", &pids[npids]) == 1) npids++;
+            while (npids < 64 && fscanf(f, "%d", &pids[npids]) == 1) pid_cpu_seen[npids++] = 0;
             fclose(f);
         }
     }
@@ -207,10 +216,11 @@ static int source(const char *ip, int port, double seconds, int n)
     struct pollfd pf[MAXC];
     for (int i = 0; i < n; i++) { pf[i].fd = fds[i]; pf[i].events = POLLOUT; }
     long long bytes = 0;
-    double start = now();
+    double start = now(), next_sample = start + 0.1;
     cpu_start();
     while (now() < start + seconds)
     {
+        if (now() >= next_sample) { cpu_sample(); next_sample += 0.1; }
         int r = poll(pf, n, 100);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) die("poll");
@@ -230,6 +240,7 @@ static int source(const char *ip, int port, double seconds, int n)
     {
         struct timeval tv = {30, 0};
         setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        cpu_sample();
         while (read(fds[i], buf, BUF) > 0) {}
     }
     printf("bytes=%lld seconds=%.6f total_seconds=%.6f conns=%d", bytes, end - start, now() - start, n);
