@@ -4,6 +4,7 @@ using OffloadEmu.Chimney;
 using OffloadEmu.Chimney.State;
 using OffloadEmu.Control.Client;
 using OffloadEmu.Tcp;
+using OffloadEmu.TestSupport;
 using OffloadEmu.Wire;
 
 namespace OffloadEmu.Daemon.Tests;
@@ -154,30 +155,11 @@ public sealed class CapabilitiesFromConfigurationTests : IDisposable
 
     /// <summary>A host over the control socket that only signals initiate completions (nothing else happens here: the
     /// connections are never sent on, the memory link's far end is silent).</summary>
-    private sealed class CompletionHost : IOffloadHost
+    private sealed class CompletionHost : NullOffloadHost
     {
         public Completions Initiated { get; } = new();
 
-        public void InitiateOffloadComplete(OffloadBlock root) => Initiated.Complete(root);
-        public void TerminateOffloadComplete(OffloadBlock root) { }
-        public void UpdateOffloadComplete(OffloadBlock root) { }
-        public void InvalidateOffloadComplete(OffloadBlock root) { }
-        public void QueryOffloadStateComplete(OffloadBlock root) { }
-        public void TcpOffloadSendComplete(NetBufferList chain) { }
-        public void TcpOffloadReceiveComplete(NetBufferList chain) { }
-        public void TcpOffloadDisconnectComplete(NetBufferList nbl) { }
-        public void TcpOffloadForwardComplete(NetBufferList chain) { }
-
-        public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
-        {
-            bytesConsumed = 0;
-            return NdisStatus.OffloadDataNotAccepted;
-        }
-
-        public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) { }
-        public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) { }
-        public void IndicateStatus(NdisStatus adapterStatus) { }
-        public void ReceiveFrame(ReadOnlySpan<byte> frame) { }
+        public override void InitiateOffloadComplete(OffloadBlock root) => Initiated.Complete(root);
     }
 
     private sealed class Completions

@@ -1,3 +1,4 @@
+using OffloadEmu.TestSupport;
 using OffloadEmu.Link;
 using OffloadEmu.Link.Devices;
 
@@ -122,28 +123,9 @@ public class FootprintTests
         return neighbor;
     }
 
-    private sealed class CountingHost : IOffloadHost
+    private sealed class CountingHost : NullOffloadHost
     {
         public int Initiated;
-        public void InitiateOffloadComplete(OffloadBlock root) => Initiated++;
-        public void TerminateOffloadComplete(OffloadBlock root) { }
-        public void UpdateOffloadComplete(OffloadBlock root) { }
-        public void InvalidateOffloadComplete(OffloadBlock root) { }
-        public void QueryOffloadStateComplete(OffloadBlock root) { }
-        public void TcpOffloadSendComplete(NetBufferList chain) { }
-        public void TcpOffloadReceiveComplete(NetBufferList chain) { }
-        public void TcpOffloadDisconnectComplete(NetBufferList nbl) { }
-        public void TcpOffloadForwardComplete(NetBufferList chain) { }
-
-        public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
-        {
-            bytesConsumed = 0;
-            return NdisStatus.OffloadDataNotAccepted;
-        }
-
-        public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) { }
-        public void NeighborOffloadEvent(OffloadBlock neighborBlock, NeighborEventCode code) { }
-        public void IndicateStatus(NdisStatus adapterStatus) { }
-        public void ReceiveFrame(ReadOnlySpan<byte> frame) { }
+        public override void InitiateOffloadComplete(OffloadBlock root) => Initiated++;
     }
 }
