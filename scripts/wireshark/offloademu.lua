@@ -271,11 +271,25 @@ f.c_out = ProtoField.uint64("offloademu.conn.out_segments", "Segments out")
 f.c_sendq = ProtoField.uint64("offloademu.conn.send_queued", "Send queued")
 f.c_backlog = ProtoField.uint32("offloademu.conn.send_backlog", "Send backlog")
 f.c_rcvbuf = ProtoField.uint32("offloademu.conn.receive_buffered", "Receive buffered")
+-- StatusInfo, version 3: the engine loops; version 4: the segmentation-offload mode and its super-frames
+f.st_queues = ProtoField.uint32("offloademu.status.device_queues", "Device queues")
+f.st_loops = ProtoField.uint32("offloademu.status.loops", "Engine loops")
+f.l_index = ProtoField.uint32("offloademu.loop.index", "Loop")
+f.l_conns = ProtoField.uint32("offloademu.loop.connections", "Connections")
+f.l_frames_in = ProtoField.uint64("offloademu.loop.frames_in", "Frames in")
+f.l_frames_out = ProtoField.uint64("offloademu.loop.frames_out", "Frames out")
+f.l_handed = ProtoField.uint64("offloademu.loop.handed_off", "Handed off")
+f.l_hand_drops = ProtoField.uint64("offloademu.loop.hand_off_drops", "Hand-offs dropped")
+f.st_segoff = ProtoField.uint8("offloademu.status.segmentation_offload", "Segmentation offload", base.DEC, { [0] = "off", [1] = "on" })
+f.st_sf_in = ProtoField.uint64("offloademu.status.super_frames_in", "Super-frames in (device)")
+f.st_sf_out = ProtoField.uint64("offloademu.status.super_frames_out", "Super-frames out (device)")
+f.st_tsf_in = ProtoField.uint64("offloademu.status.target_super_frames_in", "Super-frames processed whole (target)")
+f.st_tsf_out = ProtoField.uint64("offloademu.status.target_super_frames_out", "Super-segments sent (target)")
 
 -- StatusInfo: fields in order (docs/control.md); stops quietly at the end of a truncated record.
-local function dissect_status(tvb, t, pl)
+local function dissect_status(tvb, t, pl, plen)
     local o = pl
-    local len = tvb:len()
+    local len = math.min(tvb:len(), pl + plen)
     local function has(n) return o + n <= len end
     local function str(field)
         if not has(2) then return nil end
@@ -321,7 +335,9 @@ local function dissect_status(tvb, t, pl)
     t:add_le(f.st_total, tvb(o, 4))
     local listed = tvb(o + 4, 4):le_uint()
     t:add_le(f.st_listed, tvb(o + 4, 4)); o = o + 8
+    local complete = true
     for _ = 1, listed do
+        complete = false
         if not has(24) then break end
         local start = o
         local c = t:add(p, tvb(o, 1), "Connection")
@@ -341,8 +357,36 @@ local function dissect_status(tvb, t, pl)
         add(f.c_backoff, 4, c); add(f.c_in, 8, c); add(f.c_out, 8, c); add(f.c_sendq, 8, c); add(f.c_backlog, 4, c); add(f.c_rcvbuf, 4, c)
         c:set_len(o - start)
         c:append_text(string.format(": %s -> %s", ep(la, l6, lp), ep(ra, r6, rp)))
+        complete = true
     end
-    return string.format(" %s %s %s, %d sessions, %d connections", version, kind, iface, sessions, total)
+    local summary = string.format(" %s %s %s, %d sessions, %d connections", version, kind, iface, sessions, total)
+    -- Version 3 (bytes left after the connections): device queues, loop count, per loop connections and four counters.
+    if not complete or not has(8) then return summary end
+    t:add_le(f.st_queues, tvb(o, 4))
+    local queues = tvb(o, 4):le_uint()
+    local loops = tvb(o + 4, 4):le_uint()
+    t:add_le(f.st_loops, tvb(o + 4, 4)); o = o + 8
+    for i = 0, loops - 1 do
+        if not has(36) then return summary end
+        local l = t:add(p, tvb(o, 36), string.format("Loop %d", i))
+        l:add(f.l_index, tvb(o, 36), i):set_generated()
+        l:add_le(f.l_conns, tvb(o, 4)); l:add_le(f.l_frames_in, tvb(o + 4, 8)); l:add_le(f.l_frames_out, tvb(o + 12, 8))
+        l:add_le(f.l_handed, tvb(o + 20, 8)); l:add_le(f.l_hand_drops, tvb(o + 28, 8))
+        l:append_text(string.format(": %d connections", tvb(o, 4):le_uint()))
+        o = o + 36
+    end
+    if loops > 0 then summary = summary .. string.format(", %d loops over %d queue%s", loops, queues, queues == 1 and "" or "s") end
+    -- Version 4: segmentation-offload mode u8, device super-frames in/out, target super-frames in/out (u64 each).
+    if not has(33) then return summary end
+    t:add(f.st_segoff, tvb(o, 1))
+    local on = tvb(o, 1):uint() == 1
+    t:add_le(f.st_sf_in, tvb(o + 1, 8)); t:add_le(f.st_sf_out, tvb(o + 9, 8))
+    t:add_le(f.st_tsf_in, tvb(o + 17, 8)); t:add_le(f.st_tsf_out, tvb(o + 25, 8))
+    if on then
+        summary = summary .. string.format(", segmentation offload: super-frames in %s, out %s",
+            tostring(tvb(o + 1, 8):le_uint64()), tostring(tvb(o + 9, 8):le_uint64()))
+    end
+    return summary
 end
 
 function p.dissector(tvb, pinfo, tree)
@@ -493,7 +537,7 @@ function p.dissector(tvb, pinfo, tree)
         t:add_le(f.max_conns, tvb(pl, 4))
         extra = string.format(" max %d", tvb(pl, 4):le_uint())
     elseif ty == 78 then
-        extra = dissect_status(tvb, t, pl)
+        extra = dissect_status(tvb, t, pl, len)
     elseif ty == 65 and avail >= 4 then
         t:add_le(f.error, tvb(pl, 2))
         local n = tvb(pl + 2, 2):le_uint()

@@ -257,6 +257,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             frame.Span.CopyTo(copy.Array);
             copy.Length = frame.Length;
             copy.TimestampNs = frame.TimestampNs;
+            copy.Offload = frame.Offload;   // a super-frame's virtio-net header (segmentation offload on a multi-queue TAP)
             if (loop.ReceivedFrames.TryEnqueue(copy))
             {
                 accepted++;

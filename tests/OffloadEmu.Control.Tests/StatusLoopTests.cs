@@ -83,7 +83,7 @@ public sealed class StatusLoopTests
 
         await using (var monitor = await RemoteOffloadTarget.ConnectAsync(lab.SocketPath, new RemoteOffloadTargetOptions { ClientName = "v3", Role = ClientRole.Monitor }))
         {
-            Assert.Equal(ControlProtocol.LoopStatusVersion, monitor.ProtocolVersion);
+            Assert.Equal(ControlProtocol.Version, monitor.ProtocolVersion);
             var status = await monitor.QueryStatusAsync();
             Assert.Equal(s_loops, status.Loops);
             Assert.Equal(3, status.DeviceQueues);

@@ -23,8 +23,18 @@ internal readonly record struct StatsCounter(string Name, ulong Value, bool IsGa
             new("link.drops", drops, false),
         };
         foreach (var d in l.Drops) list.Add(new("link.drops." + Snake(d.Reason), d.Count, false));
+        if (s.SegmentationOffload is { Enabled: true } so)
+        {
+            list.Add(new("link.super_frames_in", so.LinkSuperFramesIn, false));
+            list.Add(new("link.super_frames_out", so.LinkSuperFramesOut, false));
+        }
         list.Add(new("target.frames_up", s.FramesUp, false));
         list.Add(new("target.dropped_frames", s.DroppedFrames, false));
+        if (s.SegmentationOffload is { Enabled: true } target)
+        {
+            list.Add(new("target.super_frames_in", target.TargetSuperFramesIn, false));
+            list.Add(new("target.super_frames_out", target.TargetSuperFramesOut, false));
+        }
         Family(list, "ipv4", s.TcpIpv4, s.IpIpv4);
         Family(list, "ipv6", s.TcpIpv6, s.IpIpv6);
         // Several engine loops (Nic:Queues > 1): each loop's counters, after everything a single-loop daemon shows.

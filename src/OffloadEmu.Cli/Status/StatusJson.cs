@@ -20,10 +20,16 @@ internal static class StatusJson
             w.WriteString("version", s.DaemonVersion);
             w.WriteNumber("uptime_s", Math.Round(s.Uptime.TotalSeconds, 3));
             w.WriteString("time", s.TakenAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-            Link(w, s.Link);
+            Link(w, s.Link, s.SegmentationOffload);
             w.WriteStartObject("target");
             w.WriteNumber("frames_up", s.FramesUp);
             w.WriteNumber("dropped_frames", s.DroppedFrames);
+            if (s.SegmentationOffload is { Enabled: true } so)
+            {
+                // Link:SegmentationOffload: super-frames processed whole, super-segments emitted (absent when off).
+                w.WriteNumber("super_frames_in", so.TargetSuperFramesIn);
+                w.WriteNumber("super_frames_out", so.TargetSuperFramesOut);
+            }
             if (s.Loops.Count > 0)
             {
                 // Several engine loops (Nic:Queues > 1); absent for one loop, so single-queue output is unchanged.
@@ -103,7 +109,7 @@ internal static class StatusJson
     public static double Rate(StatsCounter now, StatsCounter before, double seconds)
         => (now.Value >= before.Value ? now.Value - before.Value : now.Value) / seconds;
 
-    private static void Link(Utf8JsonWriter w, LinkStatus l)
+    private static void Link(Utf8JsonWriter w, LinkStatus l, SegmentationOffloadStatus? segmentation)
     {
         w.WriteStartObject("link");
         w.WriteString("kind", l.Kind);
@@ -114,6 +120,16 @@ internal static class StatusJson
         w.WriteNumber("bytes_in", l.BytesIn);
         w.WriteNumber("frames_out", l.FramesOut);
         w.WriteNumber("bytes_out", l.BytesOut);
+        if (segmentation is { } so)
+        {
+            // Known from a protocol-version-4 daemon; the counters only in the mode.
+            w.WriteBoolean("segmentation_offload", so.Enabled);
+            if (so.Enabled)
+            {
+                w.WriteNumber("super_frames_in", so.LinkSuperFramesIn);
+                w.WriteNumber("super_frames_out", so.LinkSuperFramesOut);
+            }
+        }
         w.WriteStartObject("drops");
         foreach (var d in l.Drops) w.WriteNumber(StatsCounter.Snake(d.Reason), d.Count);
         w.WriteEndObject();

@@ -46,6 +46,12 @@ internal static class StatusView
         }
         grid.AddRow("frames", Markup.Escape($"in {l.FramesIn} ({Bytes(l.BytesIn)}), out {l.FramesOut} ({Bytes(l.BytesOut)}), "
             + $"dropped {drops}{(reasons.Count > 0 ? " (" + string.Join(", ", reasons) + ")" : "")}; target: {s.FramesUp} up to the hosts, {s.DroppedFrames} dropped"));
+        if (s.SegmentationOffload is { Enabled: true } so)
+        {
+            // Link:SegmentationOffload: the GSO frames the TAP carried and what the target made of them.
+            grid.AddRow("segments", Markup.Escape($"segmentation offload on: super-frames in {so.LinkSuperFramesIn} ({so.TargetSuperFramesIn} processed whole "
+                + $"by the target), out {so.LinkSuperFramesOut} ({so.TargetSuperFramesOut} super-segments from the target)"));
+        }
         if (s.Loops.Count > 0)
         {
             // Several engine loops (Nic:Queues > 1): one row each; nothing for one loop.

@@ -8,8 +8,8 @@ public static class ControlProtocol
 
     /// <summary>The protocol version this build speaks. 2 added fragmented state requests and completions
     /// (<see cref="MessageType.Fragment"/>, <see cref="MessageType.ServerFragment"/>); 3 added the engine loops to
-    /// <see cref="MessageType.StatusInfo"/>.</summary>
-    public const ushort Version = 3;
+    /// <see cref="MessageType.StatusInfo"/>; 4 the segmentation-offload mode and its super-frame counters after them.</summary>
+    public const ushort Version = 4;
 
     /// <summary>The oldest version a server still serves (the session then speaks that version: no fragments).</summary>
     public const ushort MinVersion = 1;
@@ -20,6 +20,11 @@ public static class ControlProtocol
     /// <summary>The first version whose StatusInfo ends with the engine loops (device queues, per-loop counters): the
     /// server writes that section only to sessions of this version or later, so older clients read the reply they know.</summary>
     public const ushort LoopStatusVersion = 3;
+
+    /// <summary>The first version whose StatusInfo ends, after the engine loops, with the segmentation-offload section
+    /// (mode u8, then the device's and the target's super-frames in and out, u64 each): written only to sessions of this
+    /// version or later.</summary>
+    public const ushort SuperFrameStatusVersion = 4;
 
     /// <summary>Largest payload of a fragmented message once reassembled (64 MiB): an initiate handing over the send and
     /// receive buffers of a connection, a terminate returning its undelivered receive data.</summary>

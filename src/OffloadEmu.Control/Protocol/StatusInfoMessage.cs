@@ -38,6 +38,13 @@ internal sealed class StatusInfoMessage : ControlMessage
     /// the bytes left after the connections).</summary>
     public bool IncludeLoops { get; init; }
 
+    /// <summary>Writes the segmentation-offload section after the loops (sessions of protocol version 4 or later; only
+    /// with <see cref="IncludeLoops"/>). A reader finds it by the bytes left after the loop section.</summary>
+    public bool IncludeSuperFrames { get; init; }
+
+    /// <summary>The segmentation-offload section's size: mode u8 and four u64 counters.</summary>
+    internal const int SuperFrameSectionSize = 1 + 4 * 8;
+
     public override void WritePayload(ref MessageWriter w)
     {
         var s = Snapshot;
@@ -90,6 +97,11 @@ internal sealed class StatusInfoMessage : ControlMessage
             w.U32((uint)Math.Max(0, loop.Connections));
             w.U64(loop.FramesIn); w.U64(loop.FramesOut); w.U64(loop.HandedOff); w.U64(loop.HandOffDrops);
         }
+        if (!IncludeSuperFrames) return;
+        // Version 4: segmentation-offload mode u8 (1 = on), device super-frames in, out, target super-frames in, out (u64).
+        var so = s.SegmentationOffload ?? default;
+        w.U8(so.Enabled ? (byte)1 : (byte)0);
+        w.U64(so.LinkSuperFramesIn); w.U64(so.LinkSuperFramesOut); w.U64(so.TargetSuperFramesIn); w.U64(so.TargetSuperFramesOut);
     }
 
     private static void Connection(ref MessageWriter w, ConnectionStatus c)
@@ -167,15 +179,25 @@ internal sealed class StatusInfoMessage : ControlMessage
             for (int i = 0; i < loopCount; i++)
                 loops[i] = new LoopStatus(NonNegative(r.U32(), "loop connections"), r.U64(), r.U64(), r.U64(), r.U64());
         }
+        // The segmentation-offload section (version 4) follows the loops when bytes are still left.
+        SegmentationOffloadStatus? segmentation = null;
+        bool hasSuperFrames = hasLoops && r.Remaining > 0;
+        if (hasSuperFrames)
+        {
+            byte mode = r.U8();
+            if (mode > 1) throw MessageReader.Malformed($"segmentation-offload mode {mode}");
+            segmentation = new SegmentationOffloadStatus(mode == 1, r.U64(), r.U64(), r.U64(), r.U64());
+        }
         return new StatusInfoMessage
         {
             IncludeLoops = hasLoops,
+            IncludeSuperFrames = hasSuperFrames,
             Snapshot = new StatusSnapshot
             {
                 Status = status, DaemonVersion = version, Uptime = uptime, TakenAt = takenAt, Link = link, Capabilities = capabilities,
                 Parameters = parameters, FramesUp = framesUp, DroppedFrames = dropped, TcpIpv4 = tcp4, IpIpv4 = ip4, TcpIpv6 = tcp6,
                 IpIpv6 = ip6, Sessions = sessions, ConnectionsTotal = (int)total, Connections = connections, DeviceQueues = deviceQueues,
-                Loops = loops,
+                Loops = loops, SegmentationOffload = segmentation,
             },
         };
     }

@@ -37,7 +37,8 @@ internal static class StatusResponder
                 snapshot = new StatusSnapshot { Status = NdisStatus.NotSupported, TakenAt = DateTimeOffset.UtcNow };
             }
             session.Send(new StatusInfoMessage { RequestId = query.RequestId, Snapshot = Complete(snapshot, mux),
-                IncludeLoops = session.Version >= ControlProtocol.LoopStatusVersion });
+                IncludeLoops = session.Version >= ControlProtocol.LoopStatusVersion,
+                IncludeSuperFrames = session.Version >= ControlProtocol.SuperFrameStatusVersion });
         }
         catch (Exception ex)
         {

@@ -70,6 +70,10 @@ public sealed record class StatusSnapshot
     /// fanout group, 1 when the loops share one device queue (docs/configuration.md, <c>Nic:Queues</c>); 0 when unknown.</summary>
     public int DeviceQueues { get; init; }
 
+    /// <summary>The segmentation-offload mode and its super-frame counters; null from a server older than protocol
+    /// version 4 (and for sessions of an older version).</summary>
+    public SegmentationOffloadStatus? SegmentationOffload { get; init; }
+
     /// <summary>Connections not listed because of the cap.</summary>
     public int ConnectionsOmitted => Math.Max(0, ConnectionsTotal - Connections.Count);
 }

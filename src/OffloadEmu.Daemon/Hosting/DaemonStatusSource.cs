@@ -61,7 +61,17 @@ internal sealed class DaemonStatusSource
             Connections = list,
             Loops = LoopsOf(target),
             DeviceQueues = sink?.DeviceQueues ?? 0,
+            SegmentationOffload = SegmentationOffloadOf(target),
         };
+    }
+
+    /// <summary>Link:SegmentationOffload and the super-frames the device and the target counted (zeros when off).</summary>
+    private SegmentationOffloadStatus SegmentationOffloadOf(OffloadTarget? target)
+    {
+        var (superIn, superOut) = _link.Stack?.SuperFrames() ?? (0, 0);
+        bool enabled = target?.SegmentationOffload ?? _linkOptions.SegmentationOffload;
+        return new SegmentationOffloadStatus(enabled, (ulong)superIn, (ulong)superOut,
+            (ulong)(target?.SuperFramesIn ?? 0), (ulong)(target?.SuperFramesOut ?? 0));
     }
 
     /// <summary>Each engine loop's counters when there are several (Nic:Queues &gt; 1); none for one loop.</summary>

@@ -53,6 +53,18 @@ internal sealed class LinkStack
         return (fi, bi, fo, bo);
     }
 
+    /// <summary>Super-frames (segmentation offload) received and sent, summed over the queues.</summary>
+    internal (long In, long Out) SuperFrames()
+    {
+        long i = 0, o = 0;
+        foreach (var d in Devices)
+        {
+            i += d.Statistics.SuperFramesIn;
+            o += d.Statistics.SuperFramesOut;
+        }
+        return (i, o);
+    }
+
     /// <summary>Drops of <paramref name="reason"/>, summed over the queues.</summary>
     internal long Drops(DropReason reason)
     {

@@ -192,6 +192,7 @@ internal sealed class LinkStackFactory
         var options = new LinkOptions
         {
             Kind = link.Kind, Interface = name, Create = link.Create, Filter = link.Filter, VnetHeader = link.VnetHeader,
+            SegmentationOffload = link.SegmentationOffload,
             Promiscuous = link.Promiscuous, MacAddress = link.MacAddress, Mtu = link.Mtu,
         };
         var devices = OpenQueues(options, queues, out string? refusal);
@@ -302,6 +303,7 @@ internal sealed class LinkStackFactory
                 return new TapDevice(new TapDeviceOptions
                 {
                     Name = options.Name, AttachOnly = true, Persist = false, MacAddress = mac, Mtu = mtu, VnetHeader = o.VnetHeader, MultiQueue = true,
+                    SegmentationOffload = o.SegmentationOffload,
                 });
             }
         });
