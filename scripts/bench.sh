@@ -286,11 +286,13 @@ kpair_offloads() { # on|off: segmentation offloads (tso gso gro) on both ends
     ip netns exec "$KB" ethtool -K oe-kb0 tso "$1" gso "$1" gro "$1" >/dev/null 2>&1 || true
 }
 
+# start_daemon [segoff]: offloademud on the lab's TAP; "segoff" with Link:SegmentationOffload=true.
 start_daemon() {
     [[ -n $DAEMON_PID ]] && return
     lab_up
-    say "offloademud on tap:oe0 in $LAB_NS (capture off, capacity $((SCALE_N + ACTIVE + 1024)), log level Warning)"
-    OFFLOADEMU_Capture__File="" OFFLOADEMU_Control__Endpoint="$SOCK" \
+    local segoff=false; [[ ${1:-} == segoff ]] && segoff=true
+    say "offloademud on tap:oe0 in $LAB_NS (capture off, capacity $((SCALE_N + ACTIVE + 1024)), log level Warning, segmentation offload $segoff)"
+    OFFLOADEMU_Capture__File="" OFFLOADEMU_Control__Endpoint="$SOCK" OFFLOADEMU_Link__SegmentationOffload=$segoff \
     OFFLOADEMU_Nic__Capabilities__Capacity=$((SCALE_N + ACTIVE + 1024)) \
     OFFLOADEMU_Logging__Serilog__MinimumLevel__Default=Warning \
     OFFLOADEMU_Logging__Serilog__WriteTo__1__Args__path="$WORK/logs/offloademud-.log" \
@@ -326,12 +328,14 @@ kernel_bulk() {
     row "$id-cpu" cpu "$label: CPU per GiB" "$(per_gib "$c" "$b")" "cpu-s/GiB" - - "(same run)" "utime+stime of both tcpbench processes"
 }
 
-# emu_bulk ID LABEL tx|rx embedded|daemon P KERNEL_ID GOAL [EXTRA]: EXTRA (one word) goes to every offloademu connect
+# emu_bulk ID LABEL tx|rx embedded|daemon|daemon-segoff P KERNEL_ID GOAL [EXTRA]: EXTRA (one word) goes to every
+# offloademu connect; daemon-segoff is the daemon with Link:SegmentationOffload=true (started by the caller).
 emu_bulk() {
     local id=$1 label=$2 dir=$3 where=$4 par=$5 kid=$6 goal=$7 extra=${8:-}
     progress "$label"
     lab_up; next_port
     local target=("${EMB[@]}") tag="--link tap:oe0"
+    [[ $where == daemon-segoff ]] && { start_daemon segoff; where=daemon; }
     [[ $where == daemon ]] && { start_daemon; target=("${DMN[@]}"); tag="--daemon SOCK"; }
     local pids="$WORK/$id.pids"; : >"$pids"
     [[ -n $DAEMON_PID && $where == daemon ]] && echo "$DAEMON_PID" >>"$pids"
@@ -425,6 +429,10 @@ run_bulk() {
     stop_daemon
     emu_bulk seg-offload-tx "emulator -> kernel, segmentation offload, embedded, 1 conn" tx embedded 1 k-bulk-on "min:15,rmin:1" --segmentation-offload
     emu_bulk seg-offload-rx "kernel -> emulator, segmentation offload, embedded, 1 conn" rx embedded 1 k-bulk-on "min:15,rmin:1" --segmentation-offload
+    # The same mode through offloademud (Link:SegmentationOffload=true): no goal of its own; against the same kernel pair.
+    emu_bulk seg-offload-tx-d "emulator -> kernel, segmentation offload, daemon, 1 conn" tx daemon-segoff 1 k-bulk-on -
+    emu_bulk seg-offload-rx-d "kernel -> emulator, segmentation offload, daemon, 1 conn" rx daemon-segoff 1 k-bulk-on -
+    stop_daemon
 }
 
 # --- request/response ---------------------------------------------------------------------------------------------------

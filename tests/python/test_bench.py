@@ -20,7 +20,8 @@ BUILT = [
 
 # Every row bench.sh makes; "-cpu" twins of the bulk rows are added below.
 BULK = ["k-bulk-off", "k-bulk-on", "k-bulk-off-8", "k-bulk-on-8", "pasta-bulk", "slirp-bulk",
-        "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8", "seg-offload-tx", "seg-offload-rx"]
+        "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8", "seg-offload-tx", "seg-offload-rx",
+        "seg-offload-tx-d", "seg-offload-rx-d"]
 RR = ["k-rr-1", "emu-rr-1", "emu-rr-1-bp", "emu-rr-d1"]
 RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-2-bp", "emu-rr-d2"]
 # Emulator rr rows also report the server's send completion p99 (rr rows of the kernel pair do not).
@@ -83,6 +84,7 @@ class BenchSmokeTest(unittest.TestCase):
         # The segmentation-offload rows are real figures against the kernel with offloads on (no "not built" row).
         self.assertNotIn("seg-offload", rows)
         self.assertEqual(rows["seg-offload-tx"]["kernel_row"], "k-bulk-on")
+        self.assertEqual(rows["seg-offload-tx-d"]["kernel_row"], "k-bulk-on")
         # Everything the run made is gone.
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         if pid_prefix:
