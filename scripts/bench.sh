@@ -10,7 +10,8 @@
 #   bulk   one connection, emulator -> kernel sink and kernel source -> emulator over a TAP at MTU 1500, embedded
 #          (`offloademu connect --link tap:oe0`) and through `offloademud` (`connect --daemon`); 8 connections (8 CLI
 #          processes through one daemon); kernel <-> kernel over a veth pair with segmentation offloads off and on;
-#          pasta and slirp4netns (Debian `passt`, `slirp4netns`; installed when missing) with the same C peer.
+#          pasta and slirp4netns (Debian `passt`, `slirp4netns`; installed when missing) with the same C peer;
+#          segmentation-offload mode (--segmentation-offload embedded, Link:SegmentationOffload=true in the daemon).
 #          CPU seconds per GiB moved for each row (cpu is an alias of bulk).
 #   rr     1-byte ping-pong (transactions/s, round trip p50/p99 as the kernel client sees it, and the server's send
 #          completion p99): the kernel client against `offloademu listen --echo` (embedded, embedded with
