@@ -12,7 +12,7 @@ namespace OffloadEmu.Daemon.Tests;
 /// header, no TCP errors on either side (the kernel's InCsumErrors included: our partial checksums were completed), and
 /// the text status shows the counters. The kernel lives in our own namespace oe-dso&lt;tag&gt;&lt;pid&gt;
 /// (198.18.236.1/24), addresses only from 198.18.0.0/15, no route out; the namespace, the TAP and every process (by PID)
-/// are removed at the end.
+/// are removed at the end. Also with <c>Nic:Queues=2</c> over a <c>multi_queue</c> TAP (each queue in the mode).
 /// </summary>
 [Trait("Category", "Privileged")]
 public sealed class SegmentationOffloadDaemonTests : IDisposable
@@ -25,15 +25,22 @@ public sealed class SegmentationOffloadDaemonTests : IDisposable
 
     public void Dispose() => _lab.Dispose();
 
-    [Fact]
-    public void Echo_of_32_MiB_each_way_through_the_daemon_as_super_frames_byte_exact_counted_in_the_status()
+    /// <param name="queues">1: one TAP queue; 2: <c>Nic:Queues=2</c> on a <c>multi_queue</c> TAP, each queue's reader
+    /// handing its frames, virtio-net header included, to the owner loop (<c>DeliverFrames(queue, …)</c>).</param>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Echo_of_32_MiB_each_way_through_the_daemon_as_super_frames_byte_exact_counted_in_the_status(int queues)
     {
         if (!Privileged.ShouldRun()) return;
         if (!Cmd.Exists("socat")) Assert.Fail("this test needs socat (scripts/test.sh installs it)");
         var clock = Stopwatch.StartNew();
 
         using var daemon = _lab.StartDaemon("02:00:00:18:ec:02",
-            environment: new Dictionary<string, string> { ["OFFLOADEMU_Link__SegmentationOffload"] = "true" });
+            environment: new Dictionary<string, string> { ["OFFLOADEMU_Link__SegmentationOffload"] = "true", ["OFFLOADEMU_Nic__Queues"] = queues.ToString() },
+            multiQueue: queues > 1);
+        if (queues > 1)
+            DaemonTapLab.WaitFor(() => daemon.Stdout.Contains("over 2 device queues", StringComparison.Ordinal), "the daemon's line on its two device queues");
         _lab.HandTapToKernelWithEcho();
         // The kernel sees a NIC with checksum and segmentation offload (TUNSETOFFLOAD from the daemon).
         string features = Cmd.Run("ip", "netns", "exec", _lab.Namespace, "ethtool", "-k", _lab.Tap);
@@ -82,6 +89,7 @@ public sealed class SegmentationOffloadDaemonTests : IDisposable
             var ipv4 = doc.RootElement.GetProperty("statistics").GetProperty("ipv4");
             _output.WriteLine(ipv4.ToString());
             Assert.Equal(0, ipv4.GetProperty("tcp").GetProperty("in_errors").GetInt64());
+            if (queues > 1) Assert.Equal(2, target.GetProperty("device_queues").GetInt32());
         }
         Assert.Equal(csumErrorsBefore, KernelTcp("InCsumErrors"));
         var text = Cmd.TryRun(DaemonTapLab.Dotnet, [DaemonTapLab.Cli, "status", "--daemon", _lab.Socket], environment: null, timeoutMilliseconds: 20_000);
