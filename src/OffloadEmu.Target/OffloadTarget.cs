@@ -333,6 +333,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         private int _sleeping;
         private Thread? _engineThread;
         private Thread? _readerThread;
+        private TransmitThread? _transmitter;
 
         public Runner(OffloadTarget target, TargetEngine loop)
         {
@@ -358,6 +359,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             // ring hand-off and no cross-thread wake-up per received batch (each ACK of a bulk send used to wake the reader,
             // which then woke the engine). Other devices (in-memory, pcap, impairment) keep the reader thread.
             if (readDevice) _waiter = LinkWaiter.TryCreate(Device);
+            if (_target.Options.TransmitThread)
+            {
+                _transmitter = new TransmitThread(Device, Loop.FramePool, _target.Options.TransmitRingCapacity, _target._logger,
+                    ThreadName("oe-target-tx"));
+                Loop.AttachTransmitter(_transmitter);
+                _transmitter.Start();
+            }
             _engineThread = _waiter is not null
                 ? new Thread(InlineEngineLoop) { IsBackground = true, Name = ThreadName("oe-target") }
                 : new Thread(EngineLoop) { IsBackground = true, Name = ThreadName("oe-target") };
@@ -531,6 +539,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         {
             _engineThread?.Join(5000);
             _readerThread?.Join(5000);
+            // After the loop: it hands over nothing more; the frames it handed over still go out, then the buffers return.
+            _transmitter?.Stop();
             _wake.Dispose();
             _waiter?.Dispose();
         }
