@@ -118,6 +118,20 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         return counters;
     }
 
+    /// <summary>Frames the engine loops handed to their transmit threads (<see cref="OffloadTargetOptions.TransmitThread"/>;
+    /// 0 without).</summary>
+    public long TransmitThreadFrames => Sum(static l => l.Transmitter is { } t ? Volatile.Read(ref t.FramesHandedOver) : 0);
+
+    /// <summary>Frames the engine loops wrote themselves although they have a transmit thread (small rounds with the
+    /// thread idle, <see cref="OffloadTargetOptions.TransmitInlineFrames"/>).</summary>
+    public long TransmitInlineFrames => Sum(static l => Volatile.Read(ref l.FramesWrittenInline));
+
+    /// <summary>Times a loop woke its sleeping transmit thread.</summary>
+    public long TransmitThreadWakeUps => Sum(static l => l.Transmitter is { } t ? Volatile.Read(ref t.WakeUps) : 0);
+
+    /// <summary>Times a loop found its transmit ring full and waited for room (the device was the bottleneck).</summary>
+    public long TransmitRingFullWaits => Sum(static l => l.Transmitter is { } t ? Interlocked.Read(ref t.RingFullWaits) : 0);
+
     /// <summary>Frames read on one queue for a connection another loop owns, handed to that loop (multi-queue only).</summary>
     public long HandedOffFrames => Sum(static l => Interlocked.Read(ref l.HandedOff));
 
