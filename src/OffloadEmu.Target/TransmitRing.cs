@@ -93,6 +93,9 @@ internal sealed class TransmitRing
 
     // ---- consumer (the transmit thread) ---------------------------------------------------------------------------------
 
+    /// <summary>Consumer: frames waiting to be passed to the device.</summary>
+    public int PendingForConsumer => (int)(Volatile.Read(ref _c.Tail) - _c.Sent);
+
     /// <summary>Consumer: a frame is waiting.</summary>
     public bool HasPending => Volatile.Read(ref _c.Tail) != _c.Sent;
 
