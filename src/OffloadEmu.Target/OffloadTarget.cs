@@ -118,6 +118,20 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         return counters;
     }
 
+    /// <summary>Frames the engine loops handed to their transmit threads (<see cref="OffloadTargetOptions.TransmitThread"/>;
+    /// 0 without).</summary>
+    public long TransmitThreadFrames => Sum(static l => l.Transmitter is { } t ? Volatile.Read(ref t.FramesHandedOver) : 0);
+
+    /// <summary>Frames the engine loops wrote themselves although they have a transmit thread (small rounds with the
+    /// thread idle, <see cref="OffloadTargetOptions.TransmitInlineFrames"/>).</summary>
+    public long TransmitInlineFrames => Sum(static l => Volatile.Read(ref l.FramesWrittenInline));
+
+    /// <summary>Times a loop woke its sleeping transmit thread.</summary>
+    public long TransmitThreadWakeUps => Sum(static l => l.Transmitter is { } t ? Volatile.Read(ref t.WakeUps) : 0);
+
+    /// <summary>Times a loop found its transmit ring full and waited for room (the device was the bottleneck).</summary>
+    public long TransmitRingFullWaits => Sum(static l => l.Transmitter is { } t ? Interlocked.Read(ref t.RingFullWaits) : 0);
+
     /// <summary>Frames read on one queue for a connection another loop owns, handed to that loop (multi-queue only).</summary>
     public long HandedOffFrames => Sum(static l => Interlocked.Read(ref l.HandedOff));
 
@@ -334,6 +348,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         private int _sleeping;
         private Thread? _engineThread;
         private Thread? _readerThread;
+        private TransmitThread? _transmitter;
 
         public Runner(OffloadTarget target, TargetEngine loop)
         {
@@ -359,6 +374,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             // ring hand-off and no cross-thread wake-up per received batch (each ACK of a bulk send used to wake the reader,
             // which then woke the engine). Other devices (in-memory, pcap, impairment) keep the reader thread.
             if (readDevice) _waiter = LinkWaiter.TryCreate(Device);
+            if (_target.Options.TransmitThread)
+            {
+                _transmitter = new TransmitThread(Device, Loop.FramePool, _target.Options.TransmitRingCapacity, _target._logger,
+                    ThreadName("oe-target-tx"));
+                Loop.AttachTransmitter(_transmitter);
+                _transmitter.Start();
+            }
             _engineThread = _waiter is not null
                 ? new Thread(InlineEngineLoop) { IsBackground = true, Name = ThreadName("oe-target") }
                 : new Thread(EngineLoop) { IsBackground = true, Name = ThreadName("oe-target") };
@@ -532,6 +554,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         {
             _engineThread?.Join(5000);
             _readerThread?.Join(5000);
+            // After the loop: it hands over nothing more; the frames it handed over still go out, then the buffers return.
+            _transmitter?.Stop();
             _wake.Dispose();
             _waiter?.Dispose();
         }

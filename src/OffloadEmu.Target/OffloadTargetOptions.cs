@@ -107,6 +107,27 @@ public sealed record class OffloadTargetOptions
     /// (docs/performance.md, "One connection over the TAP").</remarks>
     public int BusyPollMicroseconds { get; init; }
 
+    /// <summary>Largest <see cref="TransmitInlineFrames"/>.</summary>
+    public const int MaxTransmitInlineFrames = 64;
+
+    /// <summary>
+    /// A transmit thread per link queue: the engine loop hands its finished frames (in order, pooled buffers, through a
+    /// lock-free ring) to a thread that makes the device's send calls, as a NIC's DMA engine does. On a TAP the peer
+    /// kernel's receive path runs inside each write(2); on its own thread it runs on another core while the loop does
+    /// its TCP work. Default off. Only for a target started with its own threads (not manual <c>Poll</c> mode).
+    /// </summary>
+    /// <remarks>docs/target.md, "Transmit thread"; measured in docs/performance.md, "Transmit thread".</remarks>
+    public bool TransmitThread { get; init; }
+
+    /// <summary>With <see cref="TransmitThread"/>: a round that produced at most this many frames while the transmit
+    /// thread holds none is written by the loop itself (no hand-off latency for a request's reply or a lone ACK); 0 =
+    /// hand every frame over. Default 2.</summary>
+    public int TransmitInlineFrames { get; init; } = 2;
+
+    /// <summary>With <see cref="TransmitThread"/>: frames the ring between the loop and its transmit thread holds; a full
+    /// ring makes the loop wait (back-pressure). Rounded up to a power of two.</summary>
+    public int TransmitRingCapacity { get; init; } = 512;
+
     /// <summary>Checks the values; returns the problems found (empty when valid).</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -119,6 +140,9 @@ public sealed record class OffloadTargetOptions
         if (MaxIndicationSize < 1) errors.Add($"{nameof(MaxIndicationSize)} must be at least 1 byte.");
         if (BusyPollMicroseconds is < 0 or > MaxBusyPollMicroseconds)
             errors.Add($"{nameof(BusyPollMicroseconds)} must be 0..{MaxBusyPollMicroseconds} (0 = off).");
+        if (TransmitInlineFrames is < 0 or > MaxTransmitInlineFrames)
+            errors.Add($"{nameof(TransmitInlineFrames)} must be 0..{MaxTransmitInlineFrames}.");
+        if (TransmitRingCapacity is < 16 or > 65_536) errors.Add($"{nameof(TransmitRingCapacity)} must be 16..65536 frames.");
         if (ReceiveRingCapacity < 16) errors.Add($"{nameof(ReceiveRingCapacity)} must be at least 16.");
         if (LowActivityTimeout < TimeSpan.FromSeconds(1)) errors.Add($"{nameof(LowActivityTimeout)} must be at least 1 s.");
         if (HighDropRateThreshold is <= 0 or > 1) errors.Add($"{nameof(HighDropRateThreshold)} must be in (0, 1].");

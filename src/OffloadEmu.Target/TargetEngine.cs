@@ -86,7 +86,7 @@ internal sealed partial class TargetEngine
             else
             {
                 _framePool = new FramePool(device.Mtu + 64, loops * (2 * options.ReceiveRingCapacity + 1024));
-                _framePool.Preallocate(loops * (options.ReceiveRingCapacity + 512));
+                _framePool.Preallocate(loops * (options.ReceiveRingCapacity + 512 + (options.TransmitThread ? options.TransmitRingCapacity : 0)));
             }
             IndicationBuffers = new IndicationBufferPool();
             Barrier = new LoopBarrier(loops);
@@ -277,6 +277,7 @@ internal sealed partial class TargetEngine
                 if (exclusive)
                 {
                     Flush(); // host frames drained before the operation leave before the other loops send anything it caused
+                    Transmitter?.WaitIdle();
                     Barrier.Exit();
                 }
             }
@@ -433,13 +434,47 @@ internal sealed partial class TargetEngine
     public void QueueOut(FrameBuffer frame)
     {
         _outBatch[_outCount++] = frame;
-        if (_outCount == OutBatchSize) Flush();
+        if (_outCount == _flushAt) Flush();
     }
+
+    /// <summary>The loop's transmit thread (<see cref="OffloadTargetOptions.TransmitThread"/>; null: the loop writes its
+    /// frames itself). Set once before the loop runs.</summary>
+    public TransmitThread? Transmitter { get; private set; }
+
+    /// <summary>Frames the loop wrote itself although it has a transmit thread (a small round with the thread idle).</summary>
+    public long FramesWrittenInline;
+
+    // With a transmit thread a long round is handed over in smaller pieces, so the thread starts on the first ones while the
+    // loop builds the rest.
+    private int _flushAt = OutBatchSize;
+
+    public void AttachTransmitter(TransmitThread transmitter)
+    {
+        Transmitter = transmitter;
+        _flushAt = TransmitHandOffBatch;
+    }
+
+    private const int TransmitHandOffBatch = 16;
 
     public void Flush()
     {
         if (_outCount == 0) return;
         Volatile.Write(ref FramesOut, FramesOut + _outCount);   // one writer: the loop's thread
+        if (Transmitter is { } tx)
+        {
+            tx.Reclaim();
+            // A round of a few frames (an ACK, a request's reply) with nothing in flight goes out at once from here: no
+            // hand-off latency for request/response. Anything else, and anything while the thread still holds frames
+            // (they must leave first), is handed over in order.
+            if (_outCount > Options.TransmitInlineFrames || !tx.IsIdle)
+            {
+                tx.Hand(_outBatch.AsSpan(0, _outCount));
+                Array.Clear(_outBatch, 0, _outCount);
+                _outCount = 0;
+                return;
+            }
+            Volatile.Write(ref FramesWrittenInline, FramesWrittenInline + _outCount);
+        }
         try
         {
             _device.Send(_outBatch.AsSpan(0, _outCount));

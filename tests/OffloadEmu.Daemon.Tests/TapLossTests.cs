@@ -30,7 +30,9 @@ public sealed class TapLossTests : IDisposable
     [Theory]
     [InlineData(1)]
     [InlineData(2)]   // Nic:Queues=2 on a multi_queue TAP: both queues lost, closed and attached again together
-    public void The_TAP_deleted_under_a_transfer_fails_the_connection_keeps_the_daemon_and_a_recreated_TAP_serves_a_new_connection(int queues)
+    [InlineData(1, true)]   // Nic:TransmitThread: the loss shows on the transmit thread's sends as well as on the reads
+    public void The_TAP_deleted_under_a_transfer_fails_the_connection_keeps_the_daemon_and_a_recreated_TAP_serves_a_new_connection(int queues,
+        bool transmitThread = false)
     {
         if (!Privileged.ShouldRun()) return;
         if (!Cmd.Exists("socat")) Assert.Fail("this test needs socat (scripts/test.sh installs it)");
@@ -40,6 +42,7 @@ public sealed class TapLossTests : IDisposable
             ["OFFLOADEMU_Link__ReattachDelayMilliseconds"] = "100",
             ["OFFLOADEMU_Link__ReattachMaxDelayMilliseconds"] = "400",
             ["OFFLOADEMU_Nic__Queues"] = queues.ToString(),
+            ["OFFLOADEMU_Nic__TransmitThread"] = transmitThread ? "true" : "false",
         }, multiQueue: queues > 1);
         _lab.HandTapToKernelWithEcho(fork: true);
         var first = _lab.Start(DaemonTapLab.Dotnet, _lab.ConnectArgs(2, "4G", "--timeout", "60"));

@@ -33,6 +33,16 @@ public sealed class TargetSinkTests : IDisposable
     }
 
     [Fact]
+    public void Nic_TransmitThread_reaches_the_targets_options_and_is_off_by_default()
+    {
+        var on = Options.TargetOptionsBuilder.Build(new Options.NicOptions { TransmitThread = true },
+            new Options.OffloadParametersOptions(), new Options.PoliciesOptions());
+        Assert.True(on.TransmitThread);
+        var none = Options.TargetOptionsBuilder.Build(new Options.NicOptions(), new Options.OffloadParametersOptions(), new Options.PoliciesOptions());
+        Assert.False(none.TransmitThread);
+    }
+
+    [Fact]
     public async Task Nic_VlanIds_reach_the_target_which_refuses_other_vlans()
     {
         using var host = Build("--Nic:VlanIds:0=5", "--Nic:VlanIds:1=300", "--Control:Enabled=false");

@@ -21,6 +21,8 @@ internal sealed class SessionOptions
     public Option<bool> SegmentationOffload { get; } = new("--segmentation-offload") { Description = "TSO/LRO through the TAP's virtio-net header (tap links only): the target sends and takes TCP super-segments of up to 64 KiB with partial checksums, which the kernel cuts or never cut; a --capture then holds super-segments (its interface description says so). Off by default" };
     public Option<int?> BusyPoll { get; } = new("--busy-poll") { HelpName = "US", Description = "the embedded target's engine keeps polling US microseconds before it sleeps (Nic:BusyPollMicroseconds); default 0 = off" };
 
+    public Option<bool> TransmitThread { get; } = new("--transmit-thread") { Description = "the embedded target writes its frames to the link from a transmit thread per queue (Nic:TransmitThread): the link's send calls run on another core than the engine; rounds of up to 2 frames with the thread idle are still written by the engine itself. Off by default" };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Link);
@@ -34,6 +36,7 @@ internal sealed class SessionOptions
         command.Options.Add(Timeout);
         command.Options.Add(ArpTries);
         command.Options.Add(BusyPoll);
+        command.Options.Add(TransmitThread);
         command.Options.Add(SegmentationOffload);
     }
 
@@ -87,6 +90,9 @@ internal sealed class SessionOptions
             throw new CliUsageException($"--busy-poll {busyPoll}: expected 0 (off) to {Target.OffloadTargetOptions.MaxBusyPollMicroseconds} microseconds");
         if (busyPoll > 0 && daemon is not null)
             throw new CliUsageException("--busy-poll sets the embedded target's engine; with --daemon set the daemon's Nic:BusyPollMicroseconds");
+        bool transmitThread = pr.GetValue(TransmitThread);
+        if (transmitThread && daemon is not null)
+            throw new CliUsageException("--transmit-thread sets the embedded target's engine; with --daemon set the daemon's Nic:TransmitThread");
         bool segmentationOffload = pr.GetValue(SegmentationOffload);
         if (segmentationOffload && daemon is not null)
             throw new CliUsageException("--segmentation-offload sets the embedded target's TAP; with --daemon set the daemon's Link:SegmentationOffload");
@@ -107,6 +113,7 @@ internal sealed class SessionOptions
             Timeout = timeout,
             ArpTries = arpTries,
             BusyPollMicroseconds = busyPoll,
+            TransmitThread = transmitThread,
         };
     }
 }

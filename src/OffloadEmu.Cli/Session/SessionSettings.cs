@@ -41,6 +41,9 @@ internal sealed record class SessionSettings
     /// <summary>The embedded target's busy poll (0 = off).</summary>
     public int BusyPollMicroseconds { get; init; }
 
+    /// <summary>The embedded target's transmit thread (<c>--transmit-thread</c>).</summary>
+    public bool TransmitThread { get; init; }
+
     /// <summary>"tap:oe0" or "daemon:PATH", for messages and the summary.</summary>
     public string Where => Link?.ToString() ?? $"daemon:{DaemonSocket}";
 

@@ -39,7 +39,11 @@ internal static class TargetFactory
         OffloadTarget? target = null;
         try
         {
-            target = new OffloadTarget(top, new OffloadTargetOptions { BusyPollMicroseconds = settings.BusyPollMicroseconds });
+            target = new OffloadTarget(top, new OffloadTargetOptions
+            {
+                BusyPollMicroseconds = settings.BusyPollMicroseconds,
+                TransmitThread = settings.TransmitThread,
+            });
             string offload = target.SegmentationOffload ? ", segmentation offload" : "";
             string description = $"{link} (mac {top.MacAddress}, mtu {top.Mtu}{offload})";
             var started = target;

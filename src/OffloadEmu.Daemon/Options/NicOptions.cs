@@ -23,6 +23,11 @@ public sealed class NicOptions
     /// (default). Lower request/response latency for a CPU kept busy (docs/configuration.md, docs/performance.md).</summary>
     public int BusyPollMicroseconds { get; set; }
 
+    /// <summary>A transmit thread per link queue: the engine loop hands its frames to a thread that makes the device's send
+    /// calls (the peer kernel's receive work inside a TAP write then runs beside the loop's TCP work). Default off
+    /// (docs/configuration.md, docs/target.md "Transmit thread").</summary>
+    public bool TransmitThread { get; set; }
+
     /// <summary>IEEE 802.1Q VLAN ids (1..4094) the NIC is a member of: a neighbour offloaded with one of them gets its
     /// frames tagged and only tagged frames of that VLAN reach its connections; another non-zero id is refused with
     /// NDIS_STATUS_OFFLOAD_VLAN_MISMATCH (chimney spec §2, §6.1). Empty (default): untagged only (VlanId 0).</summary>

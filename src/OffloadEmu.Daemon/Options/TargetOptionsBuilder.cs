@@ -29,6 +29,7 @@ internal static class TargetOptionsBuilder
             OptionalRetrieveReasons = reasons,
             TerminateSends = nic.ParsedTerminateSends(),
             BusyPollMicroseconds = nic.BusyPollMicroseconds,
+            TransmitThread = nic.TransmitThread,
             VlanIds = nic.VlanIds is { Count: > 0 } vlans ? vlans.Select(v => (ushort)v).ToArray() : [],
         };
     }
