@@ -11,7 +11,8 @@
 #          (`offloademu connect --link tap:oe0`) and through `offloademud` (`connect --daemon`); 8 connections (8 CLI
 #          processes through one daemon); kernel <-> kernel over a veth pair with segmentation offloads off and on;
 #          pasta and slirp4netns (Debian `passt`, `slirp4netns`; installed when missing) with the same C peer;
-#          segmentation-offload mode (--segmentation-offload embedded, Link:SegmentationOffload=true in the daemon).
+#          segmentation-offload mode (--segmentation-offload embedded, Link:SegmentationOffload=true in the daemon);
+#          the embedded rows again with the optional transmit thread (--transmit-thread, rows emu-tx-tt / emu-rx-tt).
 #          CPU seconds per GiB moved for each row (cpu is an alias of bulk).
 #   rr     1-byte ping-pong (transactions/s, round trip p50/p99 as the kernel client sees it, and the server's send
 #          completion p99): the kernel client against `offloademu listen --echo` (embedded, embedded with
@@ -428,6 +429,10 @@ run_bulk() {
     # Segmentation-offload mode (TSO/LRO through the TAP's virtio-net header): against the kernel with offloads on. An
     # embedded target opens the TAP itself: the daemon of the rows above must let go of it first.
     stop_daemon
+    # The same embedded rows with the optional transmit thread (Nic:TransmitThread, docs/target.md): off by default,
+    # measured here so a quiet run says whether it should be on.
+    emu_bulk emu-tx-tt "emulator -> kernel, embedded, 1 conn, transmit thread" tx embedded 1 k-bulk-off "$g1" --transmit-thread
+    emu_bulk emu-rx-tt "kernel -> emulator, embedded, 1 conn, transmit thread" rx embedded 1 k-bulk-off "$g1" --transmit-thread
     emu_bulk seg-offload-tx "emulator -> kernel, segmentation offload, embedded, 1 conn" tx embedded 1 k-bulk-on "min:15,rmin:1" --segmentation-offload
     emu_bulk seg-offload-rx "kernel -> emulator, segmentation offload, embedded, 1 conn" rx embedded 1 k-bulk-on "min:15,rmin:1" --segmentation-offload
     # The same mode through offloademud (Link:SegmentationOffload=true): no goal of its own; against the same kernel pair.
