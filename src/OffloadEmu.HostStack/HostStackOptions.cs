@@ -92,6 +92,12 @@ public sealed record class HostStackOptions
     /// that would deliver the data would be the blocked thread. Default off.</summary>
     public bool InlineReadCompletions { get; init; }
 
+    /// <summary>An offloaded connection's receive post is the application's pending read buffer itself when the read
+    /// cannot be cancelled (no cancellable token): the target places the bytes straight into it, and the read
+    /// completes with them, instead of the data going post → receive queue → read buffer (two copies fewer per byte
+    /// received through posts). A read with a cancellable token gets a pooled post as before. Default on.</summary>
+    public bool LendReadBuffers { get; init; } = true;
+
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {
