@@ -1,0 +1,76 @@
+using System.Security.Cryptography;
+using OffloadEmu.HostStack;
+using OffloadEmu.Wire;
+using Xunit.Abstractions;
+
+namespace OffloadEmu.EndToEnd.Tests;
+
+/// <summary>
+/// Kernel → us with the application's read buffer as the receive post (<see cref="HostStackOptions.LendReadBuffers"/>;
+/// reads without a cancellable token, as the CLI's): 24 MiB from a kernel client byte-exact, in the default mode, in
+/// the default mode with reordering and loss between the TAP and the target, and in segmentation-offload mode (a post
+/// smaller than the kernel's 64 KiB super-segments: it is filled from part of one). Privileged; lab namespace oe-t-lr*
+/// (<see cref="HostStackKernelLab"/>, 198.18.246.0/24, no route out).
+/// </summary>
+[Trait("Category", "Privileged")]
+[Collection(KernelBulkTransfers.Name)]
+public sealed class LentReadKernelTests(ITestOutputHelper output)
+{
+    private const long Bytes = 24L * 1024 * 1024;
+
+    [Theory]
+    [InlineData(false, null, 256 * 1024)]
+    [InlineData(false, "delay 1ms reorder 5% loss 0.3%", 100_000)]
+    [InlineData(true, null, 40_000)]
+    public async Task Kernel_to_us_through_the_read_buffer_posted_is_byte_exact(bool segmentationOffload, string? impairment, int readSize)
+    {
+        if (!Privileged.ShouldRun()) return;
+        using var lab = new HostStackKernelLab(output, nameof(Kernel_to_us_through_the_read_buffer_posted_is_byte_exact), snapLength: 0,
+            impairment: impairment, impairmentSeed: 0x1E47UL, segmentationOffload: segmentationOffload, namespacePrefix: "oe-t-lr");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        string source = lab.TempFile("source");
+        string expected = WritePattern(source, 0x4C45_4E54UL);
+        const ushort port = 5003;
+        var listener = lab.Stack!.Listen(port);
+        var accept = listener.AcceptAsync(cts.Token);
+        var client = lab.StartInNamespace("socat", "-u", "-b", "65536", $"FILE:{source}",
+            $"TCP:{HostStackKernelLab.OurIp}:{port},bind={HostStackKernelLab.KernelIp}");
+        var socket = await accept.WaitAsync(cts.Token);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[readSize];
+        long got = 0;
+        while (true)
+        {
+            // No token on the read itself (a cancellable read is never lent); the wait has the test's timeout.
+            int n = await socket.ReadAsync(buffer).AsTask().WaitAsync(cts.Token);
+            if (n == 0) break;
+            hash.AppendData(buffer, 0, n);
+            got += n;
+        }
+        Assert.True(client.WaitForExit(10_000), "the kernel client did not exit");
+        await socket.CloseAsync().WaitAsync(cts.Token);
+        listener.Stop();
+        var stats = lab.Stack.Statistics;
+        output.WriteLine($"{got} bytes, {stats.LentPosts} lent posts, {stats.IndicationsDeferredToPost} indications refused for one, "
+                         + $"{lab.Target!.SuperFramesIn} super-frames in");
+        Assert.Equal(Bytes, got);
+        Assert.Equal(expected, Convert.ToHexString(hash.GetCurrentHash()));
+        Assert.True(stats.LentPosts > 10, $"only {stats.LentPosts} lent posts: the read buffer was not posted");
+        if (segmentationOffload) Assert.True(lab.Target.SuperFramesIn > 0, "no super-frame came in");
+    }
+
+    private static string WritePattern(string path, ulong seed)
+    {
+        var pattern = new PseudoRandomPattern(seed);
+        var chunk = new byte[1 << 20];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var fs = File.Create(path);
+        for (long done = 0; done < Bytes; done += chunk.Length)
+        {
+            pattern.Fill(chunk);
+            hash.AppendData(chunk);
+            fs.Write(chunk);
+        }
+        return Convert.ToHexString(hash.GetCurrentHash());
+    }
+}
