@@ -25,8 +25,9 @@ public sealed class LentReadKernelTests(ITestOutputHelper output)
     public async Task Kernel_to_us_through_the_read_buffer_posted_is_byte_exact(bool segmentationOffload, string? impairment, int readSize)
     {
         if (!Privileged.ShouldRun()) return;
+        var options = HostStackKernelLab.DefaultOptions() with { LendReadBuffers = true, InlineReadCompletions = true };
         using var lab = new HostStackKernelLab(output, nameof(Kernel_to_us_through_the_read_buffer_posted_is_byte_exact), snapLength: 0,
-            impairment: impairment, impairmentSeed: 0x1E47UL, segmentationOffload: segmentationOffload, namespacePrefix: "oe-t-lr");
+            options: options, impairment: impairment, impairmentSeed: 0x1E47UL, segmentationOffload: segmentationOffload, namespacePrefix: "oe-t-lr");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         string source = lab.TempFile("source");
         string expected = WritePattern(source, 0x4C45_4E54UL);
