@@ -38,9 +38,7 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
                 if (nbl.ProtocolReserved is not HostConnection c) continue;
                 // The bytes placed lie just before the advanced data start (spec §3); the host never pre-fills its posts.
                 int bytes = nbl.TcpOffloadBytesTransferred;
-                // A post of the application's own read buffer: the bytes are in place, the read completes with them.
-                if (ReferenceEquals(c.LentPost, nbl)) c.Rx.ReturnLent(bytes);
-                else if (bytes > 0) HostStack.AppendPlaced(c.Rx, nbl, bytes);
+                if (bytes > 0) HostStack.AppendPlaced(c.Rx, nbl, bytes);
             }
         }
         var rest = stack.CompleteReceivesDirect(chain);
@@ -57,16 +55,6 @@ internal sealed class ChimneyHost(HostStack stack) : IOffloadHost
         if (!stack.TryGetConnectionByHandle(ndisOffloadHandle, out var c))
             return NdisStatus.OffloadDataNotAccepted;
         int length = (int)nbl.DataLength;
-        if (c.Rx.IsLent)
-        {
-            // The application's read buffer is posted and waits (unfilled: the target fills no post while an indication
-            // is out, and a post it completed earlier reached us before this indication). Refusing sends these bytes
-            // into that post once the target has the answer (spec §3 (c): refusal -> fill posts), where the reader wants
-            // them, instead of through the queue behind it; the next post re-arms indications.
-            c.IndicationsBlocked = true;
-            stack.Statistics.CountIndicationDeferredToPost();
-            return NdisStatus.OffloadDataNotAccepted;
-        }
         int free = c.Rx.Free;
         if (free >= length)
         {

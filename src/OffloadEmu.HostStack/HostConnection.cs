@@ -73,11 +73,6 @@ internal sealed class HostConnection : ITcpReceiveConsumer, ITcpSendCompletionSi
 
     public bool PostOutstanding { get; set; }
 
-    /// <summary>The outstanding receive post when it is the application's own read buffer
-    /// (<see cref="ReceiveQueue.TryLendPendingBuffer"/>): set under <see cref="IoGate"/> before the post is issued, read
-    /// by the receive completion callback to hand the post back to the queue, cleared when the post is recycled.</summary>
-    public volatile NetBufferList? LentPost;
-
     // ---- direct offloaded I/O (docs/hoststack.md "Threads") ----
     // While the connection is offloaded and quiet, the application's writes and reads issue TcpOffloadSend and
     // TcpOffloadReceive themselves and the completions are handled on the thread that delivers them, without a hop

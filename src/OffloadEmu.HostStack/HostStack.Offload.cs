@@ -456,10 +456,6 @@ public sealed partial class HostStack
         lock (c.IoGate) MaybePostReceiveLocked(c);
     }
 
-    // Reads smaller than this get a pooled post as before: a lent post makes the connection refuse indications while it
-    // is out, and a reader of a few bytes at a time would then take everything one small post at a time.
-    private const int MinLentPost = 16 * 1024;
-
     private void MaybePostReceiveLocked(HostConnection c)
     {
         if (c.Location != ConnectionLocation.Offloaded || c.PostOutstanding || c.Rx.IsEnded || c.PeerFinPending) return;
@@ -472,21 +468,7 @@ public sealed partial class HostStack
         var nbl = _requestPool.Rent();
         nbl.ProtocolReserved = c;
         var nb = nbl.AddBuffer();
-        if (size > 0)
-        {
-            // The application's own read buffer when it can be lent (the target then places the bytes where the reader
-            // wants them: no copy on the host side), else a pooled buffer copied into the queue on completion.
-            if (Options.LendReadBuffers && size >= MinLentPost && c.Rx.TryLendPendingBuffer(size, out var lent))
-            {
-                nb.AddWritableSegment(lent);
-                c.LentPost = nbl;
-                Statistics.CountLentPost();
-            }
-            else
-            {
-                nb.AddWritableSegment(ArrayPool<byte>.Shared.Rent(size).AsMemory(0, size));
-            }
-        }
+        if (size > 0) nb.AddWritableSegment(ArrayPool<byte>.Shared.Rent(size).AsMemory(0, size));
         c.PostOutstanding = true;
         _target.TcpOffloadReceive(c.Slot!.Context, nbl);
     }
@@ -559,16 +541,7 @@ public sealed partial class HostStack
     private void CompleteReceiveLocked(HostConnection c, NetBufferList nbl)
     {
         var status = nbl.Status;
-        if (ReferenceEquals(c.LentPost, nbl))
-        {
-            // The application's memory: not the pool's to take back.
-            c.LentPost = null;
-            _requestPool.Return(nbl);
-        }
-        else
-        {
-            RecyclePost(nbl);
-        }
+        RecyclePost(nbl);
         c.PostOutstanding = false;
         if (status == NdisStatus.InvalidState) c.Rx.SetEof(); // posted after the disconnect indication
         MaybePostReceiveLocked(c);

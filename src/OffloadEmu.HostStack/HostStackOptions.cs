@@ -92,15 +92,6 @@ public sealed record class HostStackOptions
     /// that would deliver the data would be the blocked thread. Default off.</summary>
     public bool InlineReadCompletions { get; init; }
 
-    /// <summary>An offloaded connection's receive post is the application's pending read buffer itself when the read
-    /// cannot be cancelled (no cancellable token): the target places the bytes straight into it, and the read
-    /// completes with them, instead of the data going post → receive queue → read buffer (two copies fewer per byte
-    /// received through posts). A read with a cancellable token, or under 16 KiB, gets a pooled post as before. Default
-    /// off: each read then waits for its own post's round trip through the target, which pays with
-    /// <see cref="InlineReadCompletions"/> (the CLI turns both on) and cost more CPU than it saved with the read's
-    /// continuation on the thread pool (docs/performance.md, "Receive copies").</summary>
-    public bool LendReadBuffers { get; init; }
-
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -107,22 +107,6 @@ public sealed class HostStackStatistics
 
     internal void CountDirectCompletion() => Interlocked.Increment(ref _directCompletions);
 
-    private long _lentPosts;
-
-    /// <summary>Receive posts of an application's own read buffer (<see cref="HostStackOptions.LendReadBuffers"/>): the
-    /// target placed their bytes where the reader wanted them, without a copy on the host side.</summary>
-    public long LentPosts => Interlocked.Read(ref _lentPosts);
-
-    internal void CountLentPost() => Interlocked.Increment(ref _lentPosts);
-
-    private long _indicationsDeferredToPost;
-
-    /// <summary>Receive indications refused because the application's read buffer was posted and still empty: the
-    /// target then places those bytes into it (spec §3, refusal → fill posts).</summary>
-    public long IndicationsDeferredToPost => Interlocked.Read(ref _indicationsDeferredToPost);
-
-    internal void CountIndicationDeferredToPost() => Interlocked.Increment(ref _indicationsDeferredToPost);
-
     /// <summary>Retrieve events of the target (it asked for a connection to be uploaded, spec §6.3), every reason.</summary>
     public long TargetRetrieves { get; internal set; }
 

@@ -27,9 +27,6 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
     private CancellationToken _pendingToken;
     private CancellationTokenRegistration _pendingRegistration;
     private long _totalAppended;
-    // The pending read's buffer is posted to the offload target (TryLendPendingBuffer): the target writes the stream's
-    // next bytes into it, so nothing else may complete the read or write into the buffer until ReturnLent.
-    private bool _lent;
 
     private readonly bool _asyncContinuations;
 
@@ -125,7 +122,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
             taken = Math.Min(data.Length, Math.Min(limit, _ring.Length - _count));
             if (taken <= 0) return 0;
             _totalAppended += taken;
-            if (_pendingRead && !_lent && _count == 0)
+            if (_pendingRead && _count == 0)
             {
                 // A read waits and nothing is queued before these bytes: they go straight into its buffer (one copy
                 // fewer), the rest into the ring.
@@ -138,7 +135,7 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
             else
             {
                 WriteLocked(data[..taken]);
-                if (_pendingRead && !_lent)
+                if (_pendingRead)
                 {
                     result = ReadLocked(_pendingBuffer.Span);
                     done = TakePending(out registration);
@@ -177,91 +174,6 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         _head = 0;
     }
 
-    /// <summary>Lends the pending read's buffer (at most <paramref name="max"/> bytes of it) for a receive post, so the
-    /// target places the stream's next bytes in the application's memory and nothing copies them again. Only while
-    /// nothing is queued, the stream has not ended, and the read cannot be cancelled (the target keeps the buffer until
-    /// it completes the post: a cancelled read would hand the memory back to the application while the target may still
-    /// write into it). Until <see cref="ReturnLent"/> the read completes only from the post (or at end of stream).</summary>
-    public bool TryLendPendingBuffer(int max, out Memory<byte> buffer)
-    {
-        lock (_lock)
-        {
-            if (!_pendingRead || _lent || _count > 0 || _eof || _error is not null || _pendingToken.CanBeCanceled
-                || _pendingBuffer.Length == 0 || max <= 0)
-            {
-                buffer = default;
-                return false;
-            }
-            _lent = true;
-            buffer = _pendingBuffer[..Math.Min(max, _pendingBuffer.Length)];
-            return true;
-        }
-    }
-
-    /// <summary>True while the pending read's buffer is posted to the target.</summary>
-    public bool IsLent
-    {
-        get
-        {
-            lock (_lock) return _lent;
-        }
-    }
-
-    /// <summary>The lent buffer's post came back with <paramref name="placed"/> bytes at its start. The read completes
-    /// with them, after any bytes queued while the buffer was out (an indication that was on its way when the post went
-    /// out: those come first in the stream); with none, it completes from the queue, with the error or end of stream
-    /// that arrived meanwhile, or stays pending for the next post.</summary>
-    public void ReturnLent(int placed)
-    {
-        bool done = false;
-        int result = 0;
-        Exception? error = null;
-        CancellationTokenRegistration registration = default;
-        lock (_lock)
-        {
-            // Not lent any more: end of stream completed the read meanwhile; the target places nothing after the
-            // peer's FIN, so there are no bytes to account for.
-            if (!_lent) return;
-            _lent = false;
-            if (placed > 0)
-            {
-                placed = Math.Min(placed, _pendingBuffer.Length);
-                _totalAppended += placed;
-                if (_count == 0)
-                {
-                    result = placed;
-                }
-                else
-                {
-                    // Earlier bytes are queued: the post's bytes go behind them, the read takes from the head.
-                    EnsureRoomLocked(placed);
-                    WriteLocked(_pendingBuffer.Span[..placed]);
-                    result = ReadLocked(_pendingBuffer.Span);
-                }
-                done = TakePending(out registration);
-            }
-            else if (_count > 0)
-            {
-                result = ReadLocked(_pendingBuffer.Span);
-                done = TakePending(out registration);
-            }
-            else if (_error is not null)
-            {
-                error = _error;
-                done = TakePending(out registration);
-            }
-            else if (_eof)
-            {
-                done = TakePending(out registration);
-            }
-        }
-        if (!done) return;
-        registration.Unregister();
-        _core.RunContinuationsAsynchronously = _asyncContinuations && !t_inline;
-        if (error is not null) _core.SetException(error);
-        else _core.SetResult(result);
-    }
-
     /// <summary>Appends all of <paramref name="data"/> (bytes the target already delivered: a completed post, data
     /// returned at terminate), growing the ring in the rare case it lacks room rather than losing bytes.</summary>
     public void AppendAll(ReadOnlySpan<byte> data)
@@ -279,41 +191,26 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
     {
         bool done;
         CancellationTokenRegistration registration = default;
-        int result = 0;
         lock (_lock)
         {
             _eof = true;
-            if (_lent)
-            {
-                // The target places nothing after the peer's FIN (it completes a partly filled post before it indicates
-                // the disconnect, spec §6.2), so an empty post it still holds stays empty: the read completes now, with
-                // what an indication queued meanwhile or end of stream, and the post's return is ignored.
-                _lent = false;
-                if (_count > 0) result = ReadLocked(_pendingBuffer.Span);
-                done = TakePending(out registration);
-            }
-            else
-            {
-                done = _count == 0 && TakePending(out registration);
-            }
+            done = _count == 0 && TakePending(out registration);
         }
         if (!done) return;
         registration.Unregister();
         _core.RunContinuationsAsynchronously = _asyncContinuations;
-        _core.SetResult(result);
+        _core.SetResult(0);
     }
 
     /// <summary>The connection failed (reset, abort): pending and later reads throw.</summary>
     public void SetError(Exception error)
     {
         bool done;
-        CancellationTokenRegistration registration = default;
+        CancellationTokenRegistration registration;
         lock (_lock)
         {
             _error ??= error;
-            // A lent buffer may still be written by the target until its post comes back (a reset or abort completes
-            // every post): the read fails then (ReturnLent), not while the memory is still out.
-            done = !_lent && TakePending(out registration);
+            done = TakePending(out registration);
         }
         if (!done) return;
         registration.Unregister();

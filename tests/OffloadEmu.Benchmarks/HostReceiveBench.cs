@@ -8,27 +8,24 @@ using OffloadEmu.Wire;
 namespace OffloadEmu.Benchmarks;
 
 /// <summary>
-/// <c>hostrx [seconds] [lend|copy] [readSize] [inline|pool]</c>: an offloaded connection's receive path through the host stack, without
+/// <c>hostrx [seconds] [readSize] [inline|pool]</c>: an offloaded connection's receive path through the host stack, without
 /// a device or a kernel (docs/performance.md). Two threaded host stacks, each on its own <see cref="OffloadTarget"/>,
 /// joined by a <see cref="MemoryLink"/> pair: B (offloaded) writes without end, A (offloaded) reads with reads of
 /// readSize (default 256 KiB, no token, as the CLI's), continuing on the thread that delivered the data (inline, the
-/// CLI's <see cref="HostStackOptions.InlineReadCompletions"/>; pool: on the thread pool). <c>lend</c>: A's <see cref="HostStackOptions.LendReadBuffers"/> on
-/// (the read buffer is the receive post); <c>copy</c>: off (pooled posts copied into the queue, then into the read). Prints
-/// the process's CPU seconds per GiB received after a 2 s warm-up (both stacks, both targets: the sender's share is the
-/// same in both modes), the rate, and A's lent posts.
+/// CLI's <see cref="HostStackOptions.InlineReadCompletions"/>; pool: on the thread pool). Prints
+/// the process's CPU seconds per GiB received after a 2 s warm-up (both stacks and both targets), and the rate.
 /// </summary>
 internal static class HostReceiveBench
 {
     public static int Run(string[] args)
     {
         double seconds = args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
-        bool lend = args.Length <= 2 || args[2] != "copy";
-        int readSize = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 256 * 1024;
-        bool inline = args.Length <= 4 || args[4] != "pool";
-        return RunAsync(seconds, lend, readSize, inline).GetAwaiter().GetResult();
+        int readSize = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 256 * 1024;
+        bool inline = args.Length <= 3 || args[3] != "pool";
+        return RunAsync(seconds, readSize, inline).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(double seconds, bool lend, int readSize, bool inline)
+    private static async Task<int> RunAsync(double seconds, int readSize, bool inline)
     {
         MemoryLink.CreatePair(out var linkA, out var linkB);
         using var targetA = new OffloadTarget(linkA);
@@ -36,7 +33,7 @@ internal static class HostReceiveBench
         var tcp = TcpConfig.Default with { ReceiveBufferSize = 4 << 20, Sack = true };
         using var a = new HostStack.HostStack(targetA, new HostStackOptions
         {
-            Address = new Ipv4Address(198, 18, 0, 2), OffloadPolicy = OffloadPolicy.AfterHandshake, LendReadBuffers = lend,
+            Address = new Ipv4Address(198, 18, 0, 2), OffloadPolicy = OffloadPolicy.AfterHandshake,
             InlineReadCompletions = inline,
             Tcp = tcp, ReceiveBufferSize = 4 << 20, SendBufferSize = 4 << 20,
         });
@@ -82,9 +79,8 @@ internal static class HostReceiveBench
         var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
         long bytes = Interlocked.Read(ref received) - bytes0;
         double gib = bytes / (double)(1L << 30);
-        Console.WriteLine($"hostrx {(lend ? "lend" : "copy")} read {readSize} {(inline ? "inline" : "pool")}: {bytes * 8 / sw.Elapsed.TotalSeconds / 1e9:F2} Gb/s, "
-                          + $"{cpu / gib:F3} cpu-s/GiB (both ends), lent posts {a.Statistics.LentPosts}, "
-                          + $"indications refused {a.Statistics.IndicationsDeferredToPost}, A {receiver.Location}, B {sender.Location}");
+        Console.WriteLine($"hostrx read {readSize} {(inline ? "inline" : "pool")}: {bytes * 8 / sw.Elapsed.TotalSeconds / 1e9:F2} Gb/s, "
+                          + $"{cpu / gib:F3} cpu-s/GiB (both ends), A {receiver.Location}, B {sender.Location}");
         stop.Cancel();
         receiver.Abort();
         sender.Abort();

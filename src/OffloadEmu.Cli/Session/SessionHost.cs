@@ -46,9 +46,6 @@ internal sealed class SessionHost : IDisposable
                 // The CLI's transfers never block a thread on the stack's I/O: a read's continuation may run on the
                 // completion worker that delivered its data (one thread-pool hand-off less per read).
                 InlineReadCompletions = true,
-                // Its reads (256 KiB, no token) are the receive posts themselves: the target places the bytes in the
-                // read buffer, no copy post -> queue -> read (docs/hoststack.md, "Lent read buffers").
-                LendReadBuffers = true,
             });
             target.Start();
             stack.Start();
