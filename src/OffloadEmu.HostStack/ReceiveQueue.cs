@@ -121,16 +121,25 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         {
             taken = Math.Min(data.Length, Math.Min(limit, _ring.Length - _count));
             if (taken <= 0) return 0;
-            int tail = (_head + _count) % _ring.Length;
-            int first = Math.Min(taken, _ring.Length - tail);
-            data[..first].CopyTo(_ring.AsSpan(tail));
-            data[first..taken].CopyTo(_ring);
-            _count += taken;
             _totalAppended += taken;
-            if (_pendingRead)
+            if (_pendingRead && _count == 0)
             {
-                result = ReadLocked(_pendingBuffer.Span);
+                // A read waits and nothing is queued before these bytes: they go straight into its buffer (one copy
+                // fewer), the rest into the ring.
+                var destination = _pendingBuffer.Span;
+                result = Math.Min(taken, destination.Length);
+                data[..result].CopyTo(destination);
+                WriteLocked(data[result..taken]);
                 done = TakePending(out registration);
+            }
+            else
+            {
+                WriteLocked(data[..taken]);
+                if (_pendingRead)
+                {
+                    result = ReadLocked(_pendingBuffer.Span);
+                    done = TakePending(out registration);
+                }
             }
         }
         if (done)
@@ -142,22 +151,34 @@ internal sealed class ReceiveQueue : IValueTaskSource<int>
         return taken;
     }
 
+    // Under the lock, room checked: appends to the ring's tail.
+    private void WriteLocked(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        int tail = (_head + _count) % _ring.Length;
+        int first = Math.Min(data.Length, _ring.Length - tail);
+        data[..first].CopyTo(_ring.AsSpan(tail));
+        data[first..].CopyTo(_ring);
+        _count += data.Length;
+    }
+
+    // Under the lock: makes room for `length` more bytes (bytes the target already delivered are never refused).
+    private void EnsureRoomLocked(int length)
+    {
+        if (_ring.Length - _count >= length) return;
+        var bigger = new byte[Math.Max(_ring.Length * 2, _count + length)];
+        int first = Math.Min(_count, _ring.Length - _head);
+        _ring.AsSpan(_head, first).CopyTo(bigger);
+        _ring.AsSpan(0, _count - first).CopyTo(bigger.AsSpan(first));
+        _ring = bigger;
+        _head = 0;
+    }
+
     /// <summary>Appends all of <paramref name="data"/> (bytes the target already delivered: a completed post, data
     /// returned at terminate), growing the ring in the rare case it lacks room rather than losing bytes.</summary>
     public void AppendAll(ReadOnlySpan<byte> data)
     {
-        lock (_lock)
-        {
-            if (_ring.Length - _count < data.Length)
-            {
-                var bigger = new byte[Math.Max(_ring.Length * 2, _count + data.Length)];
-                int first = Math.Min(_count, _ring.Length - _head);
-                _ring.AsSpan(_head, first).CopyTo(bigger);
-                _ring.AsSpan(0, _count - first).CopyTo(bigger.AsSpan(first));
-                _ring = bigger;
-                _head = 0;
-            }
-        }
+        lock (_lock) EnsureRoomLocked(data.Length);
         int taken = Append(data, data.Length);
         System.Diagnostics.Debug.Assert(taken == data.Length);
     }
