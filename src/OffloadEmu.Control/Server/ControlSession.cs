@@ -433,7 +433,7 @@ internal sealed class ControlSession
                 entry.Blocked = true;
                 return false;
             }
-            if (!_connection.Send(new ReceiveIndicateMessage { Handle = entry.ClientHandle, Source = nbl })) return false;
+            if (!_connection.SendDeferred(new ReceiveIndicateMessage { Handle = entry.ClientHandle, Source = nbl })) return false;
             entry.Unconsumed += length;
             return true;
         }
@@ -460,12 +460,15 @@ internal sealed class ControlSession
 
     // ---- sending -----------------------------------------------------------------------------------------------------
 
+    /// <summary>Queues a message for the client. On the target's completion worker (completions, indications) and in the
+    /// receive loop the write waits for the end of the drain or of the batch read, so what one frame or one read causes
+    /// goes out with one <c>sendmsg</c> (<see cref="MessageConnection.SendDeferred"/>); the server never blocks there.</summary>
     public void Send(ControlMessage message)
     {
         if (_closed) return;
         try
         {
-            _connection.Send(message);
+            _connection.SendDeferred(message);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
         {
