@@ -181,24 +181,94 @@ public sealed class CompletionQueue
         return true;
     }
 
+    /// <summary>
+    /// On a worker thread running an item (or inside <see cref="BeginDeferral"/>): runs <paramref name="callback"/>(<paramref
+    /// name="state"/>) once the worker has found the queue empty (or at <see cref="EndDeferral"/>), once however often it
+    /// is asked for, and returns true; elsewhere returns false and does nothing. The control connection uses it to write
+    /// every message the completions of one drain queued with one system call (a receive completion and the send
+    /// completion of the same frame), not one per item.
+    /// </summary>
+    public static bool DeferToDrainEnd(Action<object?> callback, object? state)
+    {
+        var deferred = t_deferred;
+        if (deferred is null || !deferred.Active) return false;
+        deferred.AddDrainEnd(callback, state);
+        return true;
+    }
+
+    /// <summary>
+    /// Opens a deferral scope on the current thread, which is not running a queue item: until <see cref="EndDeferral"/>,
+    /// <see cref="DeferToItemEnd"/> and <see cref="DeferToDrainEnd"/> defer to its end. The control server's receive loop
+    /// opens one per batch of messages read, so the requests of one batch (a send and a consumed-bytes report) wake the
+    /// target's engine once. Returns false (and opens nothing) when the thread is already inside an item or a scope.
+    /// </summary>
+    public static bool BeginDeferral()
+    {
+        var deferred = t_deferred ??= new DeferredWork();
+        if (deferred.Active) return false;
+        deferred.Active = true;
+        deferred.Scope = true;
+        return true;
+    }
+
+    /// <summary>Ends the scope <see cref="BeginDeferral"/> opened (when it returned true): runs what was deferred.</summary>
+    public static void EndDeferral()
+    {
+        var deferred = t_deferred;
+        if (deferred is null || !deferred.Scope) return;
+        deferred.Scope = false;
+        try
+        {
+            deferred.RunAll();
+        }
+        finally
+        {
+            deferred.RunDrainEnd();
+        }
+    }
+
     internal void Drain()
     {
         var deferred = t_deferred ??= new DeferredWork();
         while (true)
         {
             CompletionWork work;
+            bool drainEnd = false;
             lock (_lock)
             {
                 if (_count == 0)
                 {
-                    // Cleared under the lock so a concurrent post either sees the worker running or schedules a new one.
-                    _workerScheduled = false;
-                    return;
+                    if (deferred.HasDrainEnd)
+                    {
+                        drainEnd = true;   // run outside the lock, then look again (they may have queued more)
+                        work = default;
+                    }
+                    else
+                    {
+                        // Cleared under the lock so a concurrent post either sees the worker running or schedules a new one.
+                        _workerScheduled = false;
+                        return;
+                    }
                 }
-                work = _ring[_head];
-                _ring[_head] = default; // drop references so completed NBLs and trees are not kept alive by the ring
-                _head = (_head + 1) % _ring.Length;
-                _count--;
+                else
+                {
+                    work = _ring[_head];
+                    _ring[_head] = default; // drop references so completed NBLs and trees are not kept alive by the ring
+                    _head = (_head + 1) % _ring.Length;
+                    _count--;
+                }
+            }
+            if (drainEnd)
+            {
+                try
+                {
+                    deferred.RunDrainEnd();
+                }
+                catch (Exception ex) when (_onError is not null)
+                {
+                    _onError(ex);
+                }
+                continue;
             }
             try
             {
@@ -212,6 +282,7 @@ public sealed class CompletionQueue
             catch
             {
                 deferred.RunAll();
+                deferred.RunDrainEnd();
                 // No error callback: hand the remaining items to a fresh worker so they still run, then fail loudly.
                 bool reschedule;
                 lock (_lock)
@@ -231,8 +302,46 @@ public sealed class CompletionQueue
     {
         private (Action<object?> Callback, object? State)[] _items = new (Action<object?>, object?)[4];
         private int _count;
+        private (Action<object?> Callback, object? State)[] _drainEnd = new (Action<object?>, object?)[4];
+        private int _drainEndCount;
 
         public bool Active;
+
+        /// <summary>Active because of <see cref="BeginDeferral"/>, not an item.</summary>
+        public bool Scope;
+
+        public bool HasDrainEnd => _drainEndCount > 0;
+
+        public void AddDrainEnd(Action<object?> callback, object? state)
+        {
+            for (int i = 0; i < _drainEndCount; i++)
+                if (ReferenceEquals(_drainEnd[i].Callback, callback) && ReferenceEquals(_drainEnd[i].State, state)) return;
+            if (_drainEndCount == _drainEnd.Length) Array.Resize(ref _drainEnd, _drainEndCount * 2);
+            _drainEnd[_drainEndCount++] = (callback, state);
+        }
+
+        /// <summary>Runs and clears the callbacks deferred to the drain's end (the thread is outside any item). Every one
+        /// runs even when one throws (the first exception is rethrown after).</summary>
+        public void RunDrainEnd()
+        {
+            Active = false;
+            Exception? first = null;
+            for (int i = 0; i < _drainEndCount; i++)
+            {
+                var (callback, state) = _drainEnd[i];
+                _drainEnd[i] = default;
+                try
+                {
+                    callback(state);
+                }
+                catch (Exception ex)
+                {
+                    first ??= ex;
+                }
+            }
+            _drainEndCount = 0;
+            if (first is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
 
         public void Add(Action<object?> callback, object? state)
         {

@@ -6,9 +6,11 @@ namespace OffloadEmu.Link;
 /// together (<see cref="LinkWaiter"/>) instead of a reader thread handing frames over.
 /// </summary>
 /// <remarks>Decorators that pass received frames through unchanged and at once (capture, tracing) forward their inner
-/// device's descriptor; one that holds frames back (impairment delays) must not implement it.</remarks>
-internal interface IReadinessSource
+/// device's descriptor; one that holds frames back (impairment delays) must not implement it. A device whose descriptor
+/// changes (the daemon's supervised device, which opens a lost TAP again) returns the current one: waiters read it at
+/// every wait.</remarks>
+public interface IReadinessSource
 {
-    /// <summary>The descriptor to poll for input, or -1 when there is none (closed, or the inner device has none).</summary>
+    /// <summary>The descriptor to poll for input now, or -1 when there is none (closed, lost, or the inner device has none).</summary>
     int ReadinessDescriptor { get; }
 }

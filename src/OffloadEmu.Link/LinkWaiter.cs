@@ -14,28 +14,41 @@ namespace OffloadEmu.Link;
 /// </remarks>
 public sealed unsafe class LinkWaiter : IDisposable
 {
-    private readonly int _deviceFd;
+    private readonly IReadinessSource _device;
     private int _eventFd;
     private int _signalers;
     private int _disposed;
     private bool _deviceIgnored;
 
     internal LinkWaiter(int deviceFd)
+        : this(new FixedDescriptor(deviceFd))
+    {
+    }
+
+    internal LinkWaiter(IReadinessSource device)
     {
         int efd = Libc.EventFd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         if (efd < 0) throw new LinkDeviceException("eventfd", "eventfd() failed", Libc.Errno);
-        _deviceFd = deviceFd;
+        _device = device;
         _eventFd = efd;
     }
 
     /// <summary>A waiter on <paramref name="device"/>'s input, or null when the device has no readiness descriptor (or
     /// this is not Linux).</summary>
+    /// <remarks>The descriptor is read again at every <see cref="Wait"/>: a device that replaces what it reads from (the
+    /// daemon's supervised device after a lost TAP is opened again) announces the new one, and -1 while it has none
+    /// (the wait then sees <see cref="Signal"/> and the timeout only).</remarks>
     public static LinkWaiter? TryCreate(ILinkDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        if (!OperatingSystem.IsLinux() || device is not IReadinessSource { ReadinessDescriptor: >= 0 and var fd }) return null;
-        return new LinkWaiter(fd);
+        if (!CanWait(device)) return null;
+        return new LinkWaiter((IReadinessSource)device);
     }
+
+    /// <summary>True when <see cref="TryCreate"/> gives a waiter for <paramref name="device"/>: Linux, and the device
+    /// announces its input on a descriptor now.</summary>
+    public static bool CanWait(ILinkDevice device)
+        => OperatingSystem.IsLinux() && device is IReadinessSource { ReadinessDescriptor: >= 0 };
 
     /// <summary>Makes the current or next <see cref="Wait"/> return. Any thread; one write(2) per call, so callers
     /// signal only a waiter that sleeps.</summary>
@@ -65,17 +78,19 @@ public sealed unsafe class LinkWaiter : IDisposable
         fds[0].Fd = _eventFd;
         fds[0].Events = Libc.POLLIN;
         fds[0].REvents = 0;
-        fds[1].Fd = _deviceFd;
+        // Read at every wait (-1 while the device has none: poll(2) skips a negative descriptor).
+        int deviceFd = _deviceIgnored ? -1 : _device.ReadinessDescriptor;
+        fds[1].Fd = deviceFd;
         fds[1].Events = Libc.POLLIN;
         fds[1].REvents = 0;
-        int rc = Libc.Poll(fds, _deviceIgnored ? 1u : 2u, timeoutMilliseconds);
+        int rc = Libc.Poll(fds, deviceFd < 0 ? 1u : 2u, timeoutMilliseconds);
         if (rc <= 0) return false;   // timeout, or EINTR: the caller's loop looks again
         if ((fds[0].REvents & Libc.POLLIN) != 0)
         {
             ulong value;
             Libc.Read(_eventFd, (byte*)&value, sizeof(ulong));   // reset the counter
         }
-        return !_deviceIgnored && fds[1].REvents != 0;
+        return deviceFd >= 0 && fds[1].REvents != 0;
     }
 
     /// <summary>From now on <see cref="Wait"/> waits for <see cref="Signal"/> and the timeout only (the device failed:
@@ -90,5 +105,10 @@ public sealed unsafe class LinkWaiter : IDisposable
         while (Volatile.Read(ref _signalers) != 0) spin.SpinOnce();
         int fd = Interlocked.Exchange(ref _eventFd, -1);
         if (fd >= 0) Libc.Close(fd);
+    }
+
+    private sealed class FixedDescriptor(int fd) : IReadinessSource
+    {
+        public int ReadinessDescriptor => fd;
     }
 }

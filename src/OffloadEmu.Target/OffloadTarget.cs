@@ -287,6 +287,14 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         return accepted;
     }
 
+    /// <summary>Makes every engine loop run a round now; one that sleeps on its device's readiness descriptor reads the
+    /// descriptor again (the device replaced what it reads from: the daemon opened a lost TAP again). Any thread.</summary>
+    public void WakeLoops()
+    {
+        if (!_started) return;
+        foreach (var runner in _runners) runner.Wake();
+    }
+
     private void CountReceiveDrop(TargetEngine reader, bool handOff, DropReason reason)
     {
         Interlocked.Increment(ref reader.DroppedFrames);

@@ -216,4 +216,40 @@ public sealed class CompletionQueueTests
         ThreadPool.UnsafeQueueUserWorkItem(_ => after.SetResult(CompletionQueue.DeferToItemEnd(deferred, "late")), null);
         Assert.False(await after.Task.WaitAsync(Timeout));
     }
+
+    [Fact]
+    public void Work_deferred_to_the_drain_end_runs_once_after_every_queued_item_and_a_scope_defers_to_its_end()
+    {
+        var queue = new CompletionQueue();
+        var log = new ConcurrentQueue<string>();
+        using var gate = new ManualResetEventSlim();
+        Action<object?> flush = state => log.Enqueue("flush " + state);
+        Assert.False(CompletionQueue.DeferToDrainEnd(flush, "outside"));
+        // The first item holds the worker until the other two are queued: one drain runs all three.
+        queue.Schedule(_ =>
+        {
+            gate.Wait(Timeout);
+            log.Enqueue("first: " + CompletionQueue.DeferToDrainEnd(flush, "x"));
+        }, null);
+        queue.Schedule(_ =>
+        {
+            CompletionQueue.DeferToDrainEnd(flush, "x");   // the same callback and state again: still once
+            log.Enqueue("second");
+        }, null);
+        queue.Schedule(_ => log.Enqueue("third"), null);
+        gate.Set();
+        for (int i = 0; i < 500 && !log.Contains("flush x"); i++) Thread.Sleep(10);
+        Assert.Equal(["first: True", "second", "third", "flush x"], log.ToArray());
+
+        // A scope on a thread outside any item: item-end and drain-end work wait for its end; nested scopes do not open.
+        log.Clear();
+        Assert.True(CompletionQueue.BeginDeferral());
+        Assert.False(CompletionQueue.BeginDeferral());
+        Assert.True(CompletionQueue.DeferToItemEnd(s => log.Enqueue("item " + s), "y"));
+        Assert.True(CompletionQueue.DeferToDrainEnd(flush, "y"));
+        log.Enqueue("in scope");
+        CompletionQueue.EndDeferral();
+        Assert.Equal(["in scope", "item y", "flush y"], log.ToArray());
+        Assert.False(CompletionQueue.DeferToDrainEnd(flush, "after"));
+    }
 }

@@ -155,4 +155,71 @@ public sealed class OutputPathTests
         OutputQueue.Release(batch);
         Assert.Empty(batch);
     }
+
+    [Fact]
+    public async Task Deferred_messages_of_one_completion_drain_leave_with_one_write_and_a_plain_send_writes_them_at_once()
+    {
+        var (a, b) = Pair();
+        await using var sender = new MessageConnection(a, ControlProtocol.DefaultMaxMessageSize, long.MaxValue);
+        sender.StartSending();
+        var queue = new OffloadEmu.Chimney.CompletionQueue();
+        using var done = new ManualResetEventSlim();
+        using var gate = new ManualResetEventSlim();
+        long writesInside = -1;
+        int accepted = 0;
+        // Three items of one drain (the first holds the worker until all are queued) each queue an I/O message: nothing
+        // is written until the drain ends, then one write.
+        queue.Schedule(_ =>
+        {
+            gate.Wait(TimeSpan.FromSeconds(20));
+            if (sender.SendDeferred(new ReceiveConsumedMessage { Context = 1, Bytes = 1 })) accepted++;
+        }, null);
+        queue.Schedule(_ => { if (sender.SendDeferred(new ReceiveConsumedMessage { Context = 2, Bytes = 2 })) accepted++; }, null);
+        queue.Schedule(_ =>
+        {
+            if (sender.SendDeferred(new ReceiveConsumedMessage { Context = 3, Bytes = 3 })) accepted++;
+            writesInside = sender.Writes;
+            done.Set();
+        }, null);
+        gate.Set();
+        Assert.True(done.Wait(TimeSpan.FromSeconds(20)));
+        for (int i = 0; i < 200 && sender.QueuedBytes != 0; i++) await Task.Delay(10);
+        Assert.Equal(3, accepted);
+        Assert.Equal(0, writesInside);
+        Assert.Equal(1, sender.Writes);
+        Assert.Equal(0, sender.QueuedBytes);
+
+        // Off a completion worker SendDeferred writes at once; inside an item a plain Send writes what was deferred with it.
+        Assert.True(sender.SendDeferred(new ReceiveConsumedMessage { Context = 4, Bytes = 4 }));
+        Assert.Equal(2, sender.Writes);
+        done.Reset();
+        long afterPlain = -1;
+        queue.Schedule(_ =>
+        {
+            sender.SendDeferred(new ReceiveConsumedMessage { Context = 5, Bytes = 5 });
+            sender.Send(new ReceiveConsumedMessage { Context = 6, Bytes = 6 });
+            afterPlain = sender.Writes;
+            done.Set();
+        }, null);
+        Assert.True(done.Wait(TimeSpan.FromSeconds(20)));
+        Assert.Equal(3, afterPlain);
+
+        // Every message arrived, whole and in order.
+        var received = new ArrayBufferWriter<byte>();
+        var buffer = new byte[4096];
+        var contexts = new List<ulong>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (contexts.Count < 6 && DateTime.UtcNow < deadline)
+        {
+            int n = await b.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.True(n > 0);
+            received.Write(buffer.AsSpan(0, n));
+            var seq = new ReadOnlySequence<byte>(received.WrittenMemory);
+            contexts.Clear();
+            while (ControlMessage.TryReadFrame(ref seq, ControlProtocol.DefaultMaxMessageSize, out var type, out var id, out var payload))
+                contexts.Add(((ReceiveConsumedMessage)ControlMessage.Decode(type, id, payload)).Context);
+        }
+        Assert.Equal([1UL, 2UL, 3UL, 4UL, 5UL, 6UL], contexts);
+        b.Dispose();
+    }
 }

@@ -50,6 +50,24 @@ internal sealed partial class DaemonProcess : IDisposable
 
     internal bool HasExited => _process.HasExited;
 
+    /// <summary>The names of the daemon's threads now (/proc/PID/task/*/comm: at most 15 characters each).</summary>
+    internal List<string> ThreadNames()
+    {
+        var names = new List<string>();
+        foreach (var task in Directory.GetDirectories($"/proc/{_process.Id}/task"))
+        {
+            try
+            {
+                names.Add(File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n'));
+            }
+            catch (IOException)
+            {
+                // the thread ended between the listing and the read
+            }
+        }
+        return names;
+    }
+
     internal string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
 
     internal string Stderr { get { lock (_stderr) return _stderr.ToString(); } }

@@ -115,6 +115,42 @@ public sealed class LinkWaiterTests
         }
     }
 
+    private sealed class SwitchingSource : IReadinessSource
+    {
+        public int ReadinessDescriptor { get; set; } = -1;
+    }
+
+    [Fact]
+    public void The_descriptor_is_read_at_every_wait_so_a_replaced_device_is_watched_and_none_means_signal_or_timeout()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int first = NewEventFd(), second = NewEventFd();
+        try
+        {
+            var source = new SwitchingSource { ReadinessDescriptor = first };
+            using var waiter = new LinkWaiter(source);
+            MakeReadable(first);
+            Assert.True(waiter.Wait(1_000));
+            // Lost: no descriptor; the readable first one is no longer watched, the wait ends by timeout or signal.
+            source.ReadinessDescriptor = -1;
+            var sw = Stopwatch.StartNew();
+            Assert.False(waiter.Wait(30));
+            Assert.True(sw.ElapsedMilliseconds >= 25, $"returned after {sw.ElapsedMilliseconds} ms");
+            waiter.Signal();
+            Assert.False(waiter.Wait(10_000));
+            // Replaced: the new descriptor is watched, the old one no more.
+            source.ReadinessDescriptor = second;
+            Assert.False(waiter.Wait(30));
+            MakeReadable(second);
+            Assert.True(waiter.Wait(1_000));
+        }
+        finally
+        {
+            Libc.Close(first);
+            Libc.Close(second);
+        }
+    }
+
     [Fact]
     public void Signal_after_dispose_does_nothing()
     {

@@ -350,13 +350,19 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         ArgumentNullException.ThrowIfNull(chain);
         _ = Host;
-        var posts = new List<NetBufferList>();
+        int count = 0;
         for (var nbl = chain; nbl is not null; nbl = nbl.Next)
         {
             nbl.TcpOffloadBytesTransferred = 0;
-            posts.Add(nbl);
+            count++;
         }
-        _dispatch.Schedule(_process, new PostsWork(context, posts));
+        // The chain itself goes to the dispatch queue (the target owns its links until each NBL completes), in a work
+        // item taken from a small pool: a post allocates nothing.
+        var work = RentPostsWork();
+        work.Context = context;
+        work.Head = chain;
+        work.Count = count;
+        _dispatch.Schedule(_process, work);
         return NdisStatus.Pending;
     }
 
@@ -417,7 +423,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         var ids = type switch { MessageType.TcpSend => _sendIds, MessageType.TcpForward => _forwardIds, _ => _disconnectIds };
         var message = new IoRequestMessage(type) { Context = context, Chain = chain, Flags = flags, Ids = ids };
-        if (!_connection.Send(message))
+        if (!_connection.SendDeferred(message))
         {
             // No server: the host takes the work back (spec §3, §4, §6.1).
             var nbls = new List<NetBufferList>();
@@ -534,7 +540,40 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     // ---- the dispatch queue ------------------------------------------------------------------------------------------
 
-    private sealed record PostsWork(ulong Context, List<NetBufferList> Posts);
+    /// <summary>A host's receive posts on their way to the dispatch queue (pooled: <see cref="RentPostsWork"/>).</summary>
+    private sealed class PostsWork
+    {
+        public ulong Context;
+        public NetBufferList? Head;
+        public int Count;
+    }
+
+    private readonly Lock _postsWorkLock = new();
+    private readonly PostsWork?[] _postsWorkPool = new PostsWork?[16];
+    private int _postsWorkFree;
+
+    private PostsWork RentPostsWork()
+    {
+        lock (_postsWorkLock)
+        {
+            if (_postsWorkFree > 0)
+            {
+                var work = _postsWorkPool[--_postsWorkFree]!;
+                _postsWorkPool[_postsWorkFree] = null;
+                return work;
+            }
+        }
+        return new PostsWork();
+    }
+
+    private void ReturnPostsWork(PostsWork work)
+    {
+        work.Head = null;
+        lock (_postsWorkLock)
+        {
+            if (_postsWorkFree < _postsWorkPool.Length) _postsWorkPool[_postsWorkFree++] = work;
+        }
+    }
 
     private sealed record LostWork;
 
@@ -545,7 +584,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     {
         ReceiveIndicateMessage i => $"I{i.Data?.Length}",
         ReceiveCompleteMessage c => "C" + string.Join("+", c.Entries.Select(e => e.Data.Length)),
-        PostsWork p => $"P{p.Posts.Count}",
+        PostsWork p => $"P{p.Count}",
         _ => m?.GetType().Name ?? "null",
     };
 
@@ -789,22 +828,33 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private void OnPosts(PostsWork work)
     {
+        ulong context = work.Context;
+        var chain = work.Head;
+        ReturnPostsWork(work);
         NetBufferList? refused = null, tail = null;
-        if (!_rxByContext.TryGetValue(work.Context, out var rx) || !rx.Offloaded || rx.Aborted || rx.DisconnectIndicated)
+        if (!_rxByContext.TryGetValue(context, out var rx) || !rx.Offloaded || rx.Aborted || rx.DisconnectIndicated)
         {
             // Not an offloaded connection of this client (REQUEST_ABORTED, as the target answers an unknown context),
             // after an abort (REQUEST_ABORTED) or after the peer's FIN was indicated (INVALID_STATE, spec §3).
             var status = rx is { DisconnectIndicated: true, Aborted: false } ? NdisStatus.InvalidState : NdisStatus.RequestAborted;
-            foreach (var nbl in work.Posts)
+            for (var nbl = chain; nbl is not null;)
             {
+                var next = nbl.Next;
                 nbl.Status = status;
                 nbl.Next = null;
                 NetBufferListChain.Append(ref refused, ref tail, nbl);
+                nbl = next;
             }
             Host.TcpOffloadReceiveComplete(refused!);
             return;
         }
-        foreach (var nbl in work.Posts) rx.Posts.Enqueue(new RxPost(nbl));
+        for (var nbl = chain; nbl is not null;)
+        {
+            var next = nbl.Next;
+            nbl.Next = null;
+            rx.Posts.Enqueue(new RxPost(nbl));
+            nbl = next;
+        }
         rx.Refused = false; // any post, zero-byte included, re-arms indications (spec §3)
         // Bytes already waiting were pushed by the target when it indicated them: a push-mode post they partly fill
         // completes now (there is no push timer here to complete it later, docs/control.md).
@@ -903,7 +953,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
         rx.Unreported += credited;
         if (rx.Unreported > 0 && (rx.Unreported >= _options.ConsumedReportBytes || rx.HeldBytes == 0))
         {
-            _connection.Send(new ReceiveConsumedMessage { Context = rx.Context, Bytes = (uint)Math.Min(rx.Unreported, uint.MaxValue) });
+            _connection.SendDeferred(new ReceiveConsumedMessage { Context = rx.Context, Bytes = (uint)Math.Min(rx.Unreported, uint.MaxValue) });
             rx.Unreported = 0;
         }
     }

@@ -4,8 +4,9 @@ namespace OffloadEmu.Control.Client;
 
 /// <summary>A receive post of the host held by the client until it completes (docs/control.md, indications).</summary>
 /// <remarks>The client fills it as the target would (spec §3): its data window is the free space (bytes the host
-/// pre-filled lie before it), each byte goes to the window's start and the start advances past it.</remarks>
-internal sealed class RxPost(NetBufferList nbl)
+/// pre-filled lie before it), each byte goes to the window's start and the start advances past it. A struct: a post
+/// costs no allocation (the queue holds it by value; its state is the NBL's).</remarks>
+internal readonly struct RxPost(NetBufferList nbl)
 {
     public NetBufferList Nbl { get; } = nbl;
 

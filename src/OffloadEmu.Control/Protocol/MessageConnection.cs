@@ -1,3 +1,4 @@
+using OffloadEmu.Chimney;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -113,10 +114,35 @@ internal sealed class MessageConnection : IAsyncDisposable
 
     /// <summary>Appends a message; false when the connection is closed. Never blocks on the peer: the message goes
     /// into the socket on this thread when the socket is idle and has room, else it is sent after what is queued.</summary>
-    public bool Send(ControlMessage message)
+    public bool Send(ControlMessage message) => Send(message, deferWrite: false);
+
+    /// <summary>
+    /// As <see cref="Send(ControlMessage)"/>, but on a completion worker (or inside a <see cref="CompletionQueue.BeginDeferral"/>
+    /// scope) the write is left to the end of the worker's drain, so every message its items queue goes out with one
+    /// <c>sendmsg</c> (and wakes the peer once): for I/O messages (sends, completions, indications, consumed reports),
+    /// never for a request whose reply someone may wait for. Anything sent without deferral meanwhile writes these too;
+    /// past <see cref="DeferLimit"/> queued bytes the write is not deferred. Elsewhere it is <see cref="Send(ControlMessage)"/>.
+    /// </summary>
+    public bool SendDeferred(ControlMessage message) => Send(message, deferWrite: true);
+
+    /// <summary>Queued bytes above which <see cref="SendDeferred"/> writes at once.</summary>
+    public const int DeferLimit = 64 * 1024;
+
+    private static readonly Action<object?> s_flush = static c => ((MessageConnection)c!).Flush();
+
+    /// <summary>Writes what is queued unless a sender is at it already (the end of a deferral).</summary>
+    private void Flush()
+    {
+        bool send;
+        lock (_writeLock) send = TryBecomeSender();
+        if (send) SendQueued();
+    }
+
+    private bool Send(ControlMessage message, bool deferWrite)
     {
         long written;
         bool send;
+        bool defer;
         lock (_writeLock)
         {
             if (_writerCompleted) return false;
@@ -133,7 +159,12 @@ internal sealed class MessageConnection : IAsyncDisposable
                 throw;
             }
             Interlocked.Add(ref _queued, written);
-            send = TryBecomeSender();
+            defer = deferWrite && !_sending && _output.Length < DeferLimit;
+            send = !defer && TryBecomeSender();
+        }
+        if (defer && !CompletionQueue.DeferToDrainEnd(s_flush, this))
+        {
+            lock (_writeLock) send = TryBecomeSender();
         }
         AfterAppend(send);
         return true;
@@ -520,6 +551,9 @@ internal sealed class MessageConnection : IAsyncDisposable
             var buffer = result.Buffer;
             bool keepGoing = true;
             bool completedOne = false;
+            // What the messages of one read ask for is deferred to its end: the target's engine is woken once for a
+            // send and a consumed report that arrived together, deferred writes go out together.
+            bool deferring = CompletionQueue.BeginDeferral();
             try
             {
                 while (keepGoing && ControlMessage.TryReadFrame(ref buffer, MaxMessageSize, out var type, out var id, out var payload))
@@ -536,6 +570,7 @@ internal sealed class MessageConnection : IAsyncDisposable
                 // one byte at a time does not keep it alive).
                 long since = buffer.IsEmpty ? 0 : completedOne || _partialSince == 0 ? Environment.TickCount64 : _partialSince;
                 Volatile.Write(ref _partialSince, since);
+                if (deferring) CompletionQueue.EndDeferral();
             }
             if (!keepGoing) return;
             if (result.IsCompleted)

@@ -433,7 +433,7 @@ internal sealed class ControlSession
                 entry.Blocked = true;
                 return false;
             }
-            if (!_connection.Send(new ReceiveIndicateMessage { Handle = entry.ClientHandle, Source = nbl })) return false;
+            if (!_connection.SendDeferred(new ReceiveIndicateMessage { Handle = entry.ClientHandle, Source = nbl })) return false;
             entry.Unconsumed += length;
             return true;
         }
@@ -460,12 +460,18 @@ internal sealed class ControlSession
 
     // ---- sending -----------------------------------------------------------------------------------------------------
 
+    /// <summary>Queues a message for the client. I/O completions (sends, forwards, disconnects, receives; indications go
+    /// through <see cref="TryIndicate"/>) queued on the target's completion worker or in the receive loop are written at
+    /// the end of the drain or of the batch read, so what one frame causes goes out with one <c>sendmsg</c>
+    /// (<see cref="MessageConnection.SendDeferred"/>); everything else (state completions, events, status, replies) is
+    /// written at once, with whatever was deferred before it.</summary>
     public void Send(ControlMessage message)
     {
         if (_closed) return;
         try
         {
-            _connection.Send(message);
+            if (message is IoCompleteMessage or ReceiveCompleteMessage) _connection.SendDeferred(message);
+            else _connection.Send(message);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
         {

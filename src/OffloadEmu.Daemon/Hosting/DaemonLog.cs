@@ -32,6 +32,9 @@ internal static partial class DaemonLog
     [LoggerMessage(EventId = 6020, Level = LogLevel.Debug, Message = "Receive loop on {Link} started on thread {Thread}")]
     internal static partial void ReceiveLoopStarted(ILogger logger, string link, string thread);
 
+    [LoggerMessage(EventId = 6023, Level = LogLevel.Debug, Message = "The offload target's engine reads {Link} itself ({Queues} queue(s), no receive thread)")]
+    internal static partial void LinkReadByEngine(ILogger logger, string link, int queues);
+
     [LoggerMessage(EventId = 6021, Level = LogLevel.Debug, Message = "Receive loop on {Link} stopped after {Frames} frames")]
     internal static partial void ReceiveLoopStopped(ILogger logger, string link, long frames);
 

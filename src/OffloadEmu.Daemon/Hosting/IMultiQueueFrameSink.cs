@@ -19,4 +19,13 @@ internal interface IMultiQueueFrameSink : IFrameSink
     /// <summary>As <see cref="IFrameSink.OnReceived"/> for frames read on <paramref name="queue"/>, on that queue's
     /// receive thread (one thread per queue, so calls for different queues run at once).</summary>
     void OnReceived(int queue, Span<FrameBuffer> frames);
+
+    /// <summary>True after <see cref="Attach"/> when the sink reads the queues itself (the target's engine loops poll each
+    /// queue's readiness descriptor and read it inline): the link service then reads nothing and calls no
+    /// <see cref="OnReceived"/>; it only watches the link's health and opens a lost link again.</summary>
+    bool ReadsQueues { get; }
+
+    /// <summary>The link's devices were opened again after a loss (<see cref="SupervisedDevice.Replace"/>): a sink that
+    /// reads the queues itself looks at their new descriptors now rather than at its next timeout.</summary>
+    void QueuesReplaced();
 }

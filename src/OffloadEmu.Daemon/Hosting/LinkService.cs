@@ -71,8 +71,16 @@ internal sealed class LinkService : IHostedService, IDisposable
     /// <summary>The opened stack (null before start; closed but still readable after stop).</summary>
     internal LinkStack? Stack => _stack;
 
-    /// <summary>Frames handed to the sink so far.</summary>
-    internal long FramesDelivered => Interlocked.Read(ref _framesDelivered);
+    /// <summary>Frames handed to the sink so far (when the target's engine reads the link itself: frames read from the
+    /// link's current devices).</summary>
+    internal long FramesDelivered => _engineReads && _stack is { } stack ? stack.Totals().FramesIn : Interlocked.Read(ref _framesDelivered);
+
+    /// <summary>The target's engine loops read the link's queues themselves (<see cref="IMultiQueueFrameSink.ReadsQueues"/>):
+    /// this service runs no receive thread, only the link watcher.</summary>
+    internal bool EngineReadsLink => _engineReads;
+
+    private volatile bool _engineReads;
+    private readonly ManualResetEventSlim _stopEvent = new();
 
     /// <summary>
     /// Bytes the receive thread had allocated after its latest batch (GC.GetAllocatedBytesForCurrentThread):
@@ -80,7 +88,7 @@ internal sealed class LinkService : IHostedService, IDisposable
     /// </summary>
     internal long ReceiveThreadAllocatedBytes => Interlocked.Read(ref _receiveThreadAllocated);
 
-    /// <summary>True while the receive thread (queue 0's) runs.</summary>
+    /// <summary>True while the receive thread (queue 0's), or the link watcher when the engine reads the link, runs.</summary>
     internal bool IsReceiving => _threads is [{ IsAlive: true }, ..];
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -99,15 +107,28 @@ internal sealed class LinkService : IHostedService, IDisposable
             DaemonLog.ImpairmentOn(_logger, _impairment.Ingress, _impairment.Egress, _impairment.Seed);
 
         int queues = stack.Queues.Count;
+        if (_sink is IMultiQueueFrameSink sink) sink.Attach(stack.Queues, _pool, stack.SingleQueueReason);
+        else _sink.Attach(stack.Top, _pool);
+        AttachMetrics(stack);
+
+        if (_sink is IMultiQueueFrameSink { ReadsQueues: true })
+        {
+            // The target's engine loops read the queues themselves (each polls its queue's readiness descriptor): no
+            // receive thread, no copy and no wake-up per batch. One thread watches the link's health and opens it again
+            // when it is lost.
+            _engineReads = true;
+            _threads = [new Thread(WatchLoop) { IsBackground = true, Name = "oe-link " + stack.Device.Name }];
+            _threads[0].Start();
+            DaemonLog.LinkReadByEngine(_logger, stack.Device.Name, queues);
+            return Task.CompletedTask;
+        }
+
         _batches = new FrameBuffer[queues][];
         for (int q = 0; q < queues; q++)
         {
             _batches[q] = new FrameBuffer[BatchSize];
             for (int i = 0; i < BatchSize; i++) _batches[q][i] = _pool.Rent();
         }
-        if (_sink is IMultiQueueFrameSink sink) sink.Attach(stack.Queues, _pool, stack.SingleQueueReason);
-        else _sink.Attach(stack.Top, _pool);
-        AttachMetrics(stack);
 
         // Dedicated threads, not the pool: Receive blocks in poll(2) and the loop runs for the daemon's life. One per queue.
         _threads = new Thread[queues];
@@ -191,6 +212,38 @@ internal sealed class LinkService : IHostedService, IDisposable
         catch (Exception) when (_stopRequested)
         {
             // The device was closed under a stuck Receive during stop: expected.
+        }
+    }
+
+    // The engine reads the link (ReadsQueues): every PollMilliseconds, what queue 0's receive thread does between batches
+    // otherwise: the health check, and the re-attach of a lost link (the engine's reads through the supervisors mark it lost).
+    private void WatchLoop()
+    {
+        var stack = _stack!;
+        var multi = (IMultiQueueFrameSink)_sink;
+        var health = new LinkHealth(stack.Devices);
+        var supervisors = stack.Supervisors;
+        try
+        {
+            while (!_stopRequested)
+            {
+                _stopEvent.Wait(PollMilliseconds);
+                if (_stopRequested) break;
+                if (supervisors.Count > 0 && AnyLost(supervisors))
+                {
+                    Reattach(supervisors);
+                    multi.QueuesReplaced();                   // the engines poll the new descriptors now
+                    health = new LinkHealth(stack.Devices);   // the new devices count from zero
+                    continue;
+                }
+                health.Check(_logger);
+            }
+        }
+        catch (Exception ex) when (!_stopRequested)
+        {
+            DaemonLog.ReceiveLoopFailed(_logger, stack.Device.Name, ex);
+            _status.Fail(ExitCodes.Failure);
+            _lifetime.StopApplication();
         }
     }
 
@@ -294,6 +347,7 @@ internal sealed class LinkService : IHostedService, IDisposable
     private void StopReceiveLoop(LinkStack stack)
     {
         _stopRequested = true;
+        _stopEvent.Set();
         if (_threads.Length == 0) return;
         bool stuck = false;
         foreach (var thread in _threads) stuck |= !thread.Join(JoinMilliseconds);
@@ -324,9 +378,11 @@ internal sealed class LinkService : IHostedService, IDisposable
     public void Dispose()
     {
         _stopRequested = true;
+        _stopEvent.Set();
         foreach (var t in _threads)
             if (t.IsAlive && !t.Join(JoinMilliseconds)) DaemonLog.ReceiveLoopStuck(_logger, _stack?.Device.Name ?? "?", JoinMilliseconds);
         Close();
+        _stopEvent.Dispose();
     }
 
     /// <summary>

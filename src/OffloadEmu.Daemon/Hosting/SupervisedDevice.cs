@@ -11,7 +11,10 @@ namespace OffloadEmu.Daemon.Hosting;
 /// it over with <see cref="Replace"/>. Name, MAC, MTU and checksum capabilities stay those of the first device (the
 /// target was built with them); the counters are the current device's and those of the lost one until it is replaced.
 /// </summary>
-internal sealed class SupervisedDevice : ILinkDevice
+/// <remarks>It announces the current device's readiness descriptor (<see cref="IReadinessSource"/>), -1 while the device is
+/// lost or has none, so the target's engine loops can read it themselves (<see cref="LinkWaiter"/> reads the descriptor
+/// at every wait and so follows <see cref="Replace"/>).</remarks>
+internal sealed class SupervisedDevice : ILinkDevice, IReadinessSource
 {
     private readonly Lock _lock = new();
     private ILinkDevice _inner;
@@ -42,6 +45,11 @@ internal sealed class SupervisedDevice : ILinkDevice
 
     /// <summary>Why the device was lost (the exception's message).</summary>
     public string LostReason => Volatile.Read(ref _lostReason);
+
+    /// <summary>The current device's descriptor; -1 while it is lost (nothing to read until it is replaced), after dispose,
+    /// or when the device has none (pcap).</summary>
+    public int ReadinessDescriptor
+        => _lost || Volatile.Read(ref _disposed) ? -1 : Volatile.Read(ref _inner) is IReadinessSource r ? r.ReadinessDescriptor : -1;
 
     /// <summary>The current real device (for descriptions).</summary>
     public ILinkDevice Inner => Volatile.Read(ref _inner);

@@ -8,8 +8,11 @@ using OffloadEmu.Target;
 namespace OffloadEmu.Daemon.Hosting;
 
 /// <summary>
-/// The daemon's data path: the offload target (the emulated NIC, docs/target.md) on the link stack's top device. The link
-/// service reads the device and hands every frame over; the target transmits on the device itself. Until a host binds
+/// The daemon's data path: the offload target (the emulated NIC, docs/target.md) on the link stack's top device. When
+/// every queue announces its input on a descriptor (TAP, AF_PACKET, also under capture and tracing; not under impairment,
+/// not pcap or memory) and each engine loop has a queue of its own, the target's engine loops read the queues themselves
+/// (<see cref="ReadsQueues"/>: no reader thread, no copy, no wake-up per batch); otherwise the link service reads the
+/// device and hands every frame over. The target transmits on the device itself. Until a host binds
 /// (<see cref="BindHost"/>: in-process, or the control protocol's sessions), frames for no offloaded connection that
 /// go up are counted and dropped.
 /// </summary>
@@ -90,7 +93,12 @@ internal sealed class TargetFrameSink : IMultiQueueFrameSink, IDisposable
         }
         var target = new OffloadTarget(queues, _options, _completions, _loggers.CreateLogger("OffloadEmu.Target"));
         target.Bind(_slot);
-        target.Start(_time, readDevice: false);
+        // Each loop over a queue of its own that has a readiness descriptor: the engine reads it inline (as the embedded
+        // target does). Loops sharing one queue keep the link service's reader, which dispatches frames by hash.
+        bool inline = ReadInline && ReferenceEquals(queues, devices);
+        for (int i = 0; inline && i < devices.Count; i++) inline = LinkWaiter.CanWait(devices[i]);
+        target.Start(_time, readDevice: inline);
+        Volatile.Write(ref _readsQueues, inline);
         Volatile.Write(ref _deviceQueues, devices.Count);
         Volatile.Write(ref _hostView, new SlotBoundTarget(target, _slot));
         Volatile.Write(ref _target, target);
@@ -101,6 +109,18 @@ internal sealed class TargetFrameSink : IMultiQueueFrameSink, IDisposable
         DaemonLog.TargetStarted(_logger, device.Name, target.MacAddress.ToString(), (int)_options.Capabilities.TcpConnectionOffloadCapacity,
             _options.Parameters.TicksPerSecond);
     }
+
+    /// <summary>False: the link service reads the device and hands frames over even when the engine could read it
+    /// (<c>OFFLOADEMU_READER_THREAD=1</c>; for comparisons).</summary>
+    internal static bool ReadInline { get; set; } = Environment.GetEnvironmentVariable("OFFLOADEMU_READER_THREAD") != "1";
+
+    /// <inheritdoc/>
+    public bool ReadsQueues => Volatile.Read(ref _readsQueues);
+
+    private bool _readsQueues;
+
+    /// <inheritdoc/>
+    public void QueuesReplaced() => Target?.WakeLoops();
 
     public void OnReceived(Span<FrameBuffer> frames)
     {
