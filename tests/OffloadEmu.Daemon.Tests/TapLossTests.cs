@@ -49,7 +49,7 @@ public sealed class TapLossTests : IDisposable
         DaemonTapLab.WaitFor(() => _lab.Offloaded().Contains("198.18.246.2"), "the connection offloaded", 30);
         Thread.Sleep(500);
         Assert.Equal("SUCCESS", StatusName());
-        AssertEngineReadsTheLink(daemon, queues);
+        AssertEngineReadsTheLink(daemon, queues, transmitThread);
 
         Cmd.Run("ip", "-n", _lab.Namespace, "link", "del", _lab.Tap);
         Assert.True(first.WaitForExit(30_000), "the transfer did not end after its link was deleted");
@@ -76,7 +76,7 @@ public sealed class TapLossTests : IDisposable
             Assert.Equal(queues, doc!.RootElement.GetProperty("target").GetProperty("device_queues").GetInt32());
         }
 
-        AssertEngineReadsTheLink(daemon, queues);   // the same engine threads, now on the re-opened TAP's descriptors
+        AssertEngineReadsTheLink(daemon, queues, transmitThread);   // the same engine threads, now on the re-opened TAP's descriptors
 
         var second = _lab.Start(DaemonTapLab.Dotnet, _lab.ConnectArgs(3, "16M", "--timeout", "60"));
         Assert.True(second.WaitForExit(90_000), "the new connection did not finish");
@@ -106,14 +106,17 @@ public sealed class TapLossTests : IDisposable
     }
 
     // The TAP has a readiness descriptor under the supervisor: the target's engine loops read it themselves (one
-    // "oe-target" thread per queue), the daemon runs no "oe-rx" receive thread, only the "oe-link" watcher.
-    private void AssertEngineReadsTheLink(DaemonProcess daemon, int queues)
+    // "oe-target" thread per queue), the daemon runs no "oe-rx" receive thread, only the "oe-link" watcher; with
+    // Nic:TransmitThread each loop has its "oe-target-tx" writer as well.
+    private void AssertEngineReadsTheLink(DaemonProcess daemon, int queues, bool transmitThread)
     {
         var names = daemon.ThreadNames();
         _output.WriteLine("daemon threads: " + string.Join(", ", names));
         Assert.DoesNotContain(names, n => n.StartsWith("oe-rx", StringComparison.Ordinal));
         Assert.Single(names, n => n.StartsWith("oe-link", StringComparison.Ordinal));
-        Assert.Equal(queues, names.Count(n => n.StartsWith("oe-target", StringComparison.Ordinal) && !n.StartsWith("oe-target-rx", StringComparison.Ordinal)));
+        Assert.Equal(queues, names.Count(n => n.StartsWith("oe-target", StringComparison.Ordinal)
+            && !n.StartsWith("oe-target-rx", StringComparison.Ordinal) && !n.StartsWith("oe-target-tx", StringComparison.Ordinal)));
+        Assert.Equal(transmitThread ? queues : 0, names.Count(n => n.StartsWith("oe-target-tx", StringComparison.Ordinal)));
         Assert.DoesNotContain(names, n => n.StartsWith("oe-target-rx", StringComparison.Ordinal));
     }
 
