@@ -138,21 +138,7 @@ internal sealed class DaemonTapLab : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();   // this PID only
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
+        Cmd.KillEach(_processes);
         Notify?.Dispose();
         // Only what this lab made, by its exact names.
         Cmd.TryRun("ip", "-n", Namespace, "link", "del", Tap);

@@ -274,21 +274,7 @@ public sealed class PacketFanoutDaemonTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();   // this PID only
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
+        Cmd.KillEach(_processes);
         // Processes still in the lab's own namespaces (socat's per-connection children), by PID; then the namespaces
         // (the veth goes with them).
         foreach (var ns in new[] { _peerNs, _emuNs })

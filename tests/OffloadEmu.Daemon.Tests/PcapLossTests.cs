@@ -131,21 +131,7 @@ public sealed class PcapLossTests : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();   // this PID only
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
+        Cmd.KillEach(_processes);
         _notify?.Dispose();
         Cmd.TryRun("ip", "link", "del", _root);
         // socat's per-connection children (fork) outlive the listener killed above when their connection's link

@@ -50,6 +50,29 @@ internal static class Cmd
         }
     }
 
+    /// <summary>
+    /// Ends the test's own processes: each one still running is killed by its PID (never its tree or its name) and
+    /// waited for up to 5 s; every one is disposed.
+    /// </summary>
+    internal static void KillEach(IEnumerable<Process> processes)
+    {
+        foreach (var p in processes)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill();   // this PID only
+                    p.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            p.Dispose();
+        }
+    }
+
     /// <summary>The full path of <paramref name="tool"/> on PATH (or /usr/sbin, /sbin), or null.</summary>
     internal static string? Which(string tool)
     {
