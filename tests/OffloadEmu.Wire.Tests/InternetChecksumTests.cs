@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -32,7 +31,6 @@ public class InternetChecksumTests
         var random = new Random(1071);
         var buffer = new byte[3000 + 32];
         random.NextBytes(buffer);
-        var stopwatch = Stopwatch.StartNew();
         for (int offset = 0; offset < 32; offset++)
         {
             // The naive reference, extended one byte at a time so that it stays O(n) per offset:
@@ -50,7 +48,6 @@ public class InternetChecksumTests
                     Assert.Fail($"offset {offset} length {length}: naive {naive:x4} scalar {scalar:x4} vector {vector:x4} dispatched {dispatched:x4}");
             }
         }
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"took {stopwatch.Elapsed}");
     }
 
     [Fact]
