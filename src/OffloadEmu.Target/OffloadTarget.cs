@@ -402,6 +402,16 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
         private static readonly Action<object?> s_wakeNow = static r => ((Runner)r!).WakeNow();
 
+        // Options.InlineCompletions: this loop's thread runs the completion queue itself (set on the engine thread).
+        private bool _drainCompletions;
+
+        private void AttachCompletions()
+        {
+            if (!_target.Options.InlineCompletions || _target.Completions.IsManual) return;
+            _target.Completions.AttachEngineThread();
+            _drainCompletions = true;
+        }
+
         public void Wake()
         {
             // A request made by a host handler on a completion worker (a receive completion whose handler sends the reply
@@ -446,6 +456,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             while (!_target._stop && System.Diagnostics.Stopwatch.GetTimestamp() - start < limit)
             {
                 if (Loop.RunOnce(_target.Now, readDevice, batch) > 0) return true;
+                if (_drainCompletions && _target.Completions.TryDrainOnEngine()) return true;
                 if (Loop.Index != 0 && Loop.Barrier.Requested) return true;
                 // Give the core to any other runnable thread (the host stack, the application, the peer on a small machine)
                 // between looks: sched_yield returns at once when nobody else wants it.
@@ -458,11 +469,15 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         {
             var noBatch = Array.Empty<FrameBuffer>();
             bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
+            AttachCompletions();
             while (!_target._stop)
             {
                 if (ParkIfAsked()) continue;
                 Interlocked.Exchange(ref _wakePending, 0);
                 int work = Loop.RunOnce(_target.Now, readDevice: false, noBatch);
+                // Inline completions: what the round posted runs here before the next round (requests its handlers make
+                // are then taken by that round, without a wake-up).
+                if (_drainCompletions && _target.Completions.TryDrainOnEngine()) work++;
                 if (work > 0) continue;
                 if (busyPoll && BusyPoll(readDevice: false, noBatch)) continue;
                 if (Loop.Index != 0 && Loop.Barrier.Requested) continue;
@@ -479,12 +494,15 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             var batch = PollBatch;
             bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
             bool readDevice = true;
+            AttachCompletions();
             while (!_target._stop)
             {
                 try
                 {
                     if (ParkIfAsked()) continue;
-                    if (Loop.RunOnce(_target.Now, readDevice, batch) > 0) continue;
+                    int work = Loop.RunOnce(_target.Now, readDevice, batch);
+                    if (_drainCompletions && _target.Completions.TryDrainOnEngine()) work++;
+                    if (work > 0) continue;
                     if (busyPoll && BusyPoll(readDevice, batch)) continue;
                     Interlocked.Exchange(ref _sleeping, 1);
                     // Queued between the round and the announcement: that producer may have seen _sleeping = 0 and not signalled.
@@ -560,7 +578,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
         public void Join()
         {
-            _engineThread?.Join(5000);
+            // A host handler running on the engine (Options.InlineCompletions) that stops the target must not wait for itself.
+            if (_engineThread != Thread.CurrentThread) _engineThread?.Join(5000);
             _readerThread?.Join(5000);
             // After the loop: it hands over nothing more; the frames it handed over still go out, then the buffers return.
             _transmitter?.Stop();
