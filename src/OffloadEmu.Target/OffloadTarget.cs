@@ -402,6 +402,9 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
         private static readonly Action<object?> s_wakeNow = static r => ((Runner)r!).WakeNow();
 
+        /// <summary>How long after a round that emptied the device the next rounds skip reading it (InlineEngineLoop).</summary>
+        private const long ReadSkipMicroseconds = 10;
+
         // Options.InlineCompletions: this loop's thread runs the completion queue itself (set on the engine thread).
         private bool _drainCompletions;
 
@@ -494,13 +497,21 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             var batch = PollBatch;
             bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
             bool readDevice = true;
+            // A round reads the device until it is empty (EAGAIN). The rounds right after it (the requests and
+            // completions that reading caused: a reply, a receive post) skip the read for a few microseconds: on a
+            // request/response turn that read would find nothing, and poll(2) finds what comes meanwhile before the loop
+            // sleeps. Saves one or two read(2) calls per turn; frames wait at most ReadSkipMicroseconds or one round.
+            long drainedAt = long.MinValue / 2;   // far enough back that the subtraction cannot overflow
             AttachCompletions();
             while (!_target._stop)
             {
                 try
                 {
                     if (ParkIfAsked()) continue;
-                    int work = Loop.RunOnce(_target.Now, readDevice, batch);
+                    var now = _target.Now;
+                    bool read = readDevice && now.Microseconds - drainedAt > ReadSkipMicroseconds;
+                    int work = Loop.RunOnce(now, read, batch);
+                    if (read) drainedAt = now.Microseconds;
                     if (_drainCompletions && _target.Completions.TryDrainOnEngine()) work++;
                     if (work > 0) continue;
                     if (busyPoll && BusyPoll(readDevice, batch)) continue;
@@ -514,6 +525,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                     long waitUs = MicrosecondsToNextWake();
                     if (waitUs > 0) waiter.Wait((int)((waitUs + 999) / 1000));
                     Volatile.Write(ref _sleeping, 0);
+                    drainedAt = long.MinValue / 2;   // after poll(2) the device is read again
                 }
                 catch (Exception ex) when (_target._stop || ex is ObjectDisposedException)
                 {
