@@ -16,7 +16,7 @@
 #          CPU seconds per GiB moved for each row (cpu is an alias of bulk).
 #   rr     1-byte ping-pong (transactions/s, round trip p50/p99 as the kernel client sees it, and the server's send
 #          completion p99): the kernel client against `offloademu listen --echo` (embedded, embedded with
-#          --busy-poll 20, and through the daemon) and against the kernel's echo over the veth pair, both ends taskset
+#          --busy-poll 20, embedded with --inline-completions, and through the daemon) and against the kernel's echo over the veth pair, both ends taskset
 #          onto one CPU, then onto two different CPUs.
 #   churn  initiate+terminate per second: in-process (OffloadTargetBenchmarks.InitiateTerminate in a loop) and
 #          through the daemon (synthetic connections uploaded and offloaded again over the control socket): one at a
@@ -506,6 +506,10 @@ run_rr() {
     # sleeps, so the reply's send request usually finds it awake.
     emu_rr emu-rr-1-bp 1cpu embedded k-rr-1 --busy-poll 20
     [[ $NCPU -ge 2 ]] && emu_rr emu-rr-2-bp 2cpu embedded k-rr-2 --busy-poll 20
+    # Inline completions (Nic:InlineCompletions): the engine runs the host stack's handlers itself, so a turn costs the
+    # kernel client's wake-up and the engine's, as the kernel pair's does, without the completion worker in between.
+    emu_rr emu-rr-1-ic 1cpu embedded k-rr-1 --inline-completions
+    [[ $NCPU -ge 2 ]] && emu_rr emu-rr-2-ic 2cpu embedded k-rr-2 --inline-completions
     emu_rr emu-rr-d1 1cpu daemon k-rr-1
     [[ $NCPU -ge 2 ]] && emu_rr emu-rr-d2 2cpu daemon k-rr-2
 }

@@ -163,6 +163,52 @@ public sealed class CompletionQueue
         }
     }
 
+    // The queue the current thread drains itself as an engine thread (AttachEngineThread); null elsewhere.
+    [ThreadStatic]
+    private static CompletionQueue? t_engineQueue;
+
+    /// <summary>
+    /// Makes the calling thread (a target's engine loop) a drainer of this queue: what it posts is not handed to a
+    /// worker; it runs when the thread calls <see cref="TryDrainOnEngine"/>, which it must do before it sleeps. Items
+    /// posted by other threads still go to a worker. One drainer runs at a time, so items still run one at a time in
+    /// posting order. For a target whose host handlers never block (OffloadTargetOptions.InlineCompletions): host code
+    /// then runs on the engine thread, as a miniport's DPC calls NDIS's completion handlers.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The queue is manual.</exception>
+    public void AttachEngineThread()
+    {
+        if (_manual) throw new InvalidOperationException("A manual completion queue is drained by its caller, not by an engine thread.");
+        t_engineQueue = this;
+    }
+
+    /// <summary>Undoes <see cref="AttachEngineThread"/> for the calling thread.</summary>
+    public void DetachEngineThread()
+    {
+        if (ReferenceEquals(t_engineQueue, this)) t_engineQueue = null;
+    }
+
+    /// <summary>
+    /// On a thread that called <see cref="AttachEngineThread"/>: runs the queued items here, in order (with the deferrals
+    /// of a worker: <see cref="DeferToItemEnd"/>, <see cref="DeferToDrainEnd"/>), until the queue is empty; returns true
+    /// when it ran any. Returns false at once when the queue is empty or a worker is draining it (that worker runs them).
+    /// </summary>
+    public bool TryDrainOnEngine()
+    {
+        lock (_lock)
+        {
+            if (_count == 0 || _workerScheduled) return false;
+            _workerScheduled = true;   // this thread is the drainer now; Drain clears it when it finds the queue empty
+        }
+        Interlocked.Increment(ref _engineDrains);
+        Drain();
+        return true;
+    }
+
+    private long _engineDrains;
+
+    /// <summary>Drains run by engine threads (<see cref="TryDrainOnEngine"/> calls that ran items).</summary>
+    public long EngineDrains => Interlocked.Read(ref _engineDrains);
+
     // Work deferred to the end of the item the current worker thread runs (DeferToItemEnd); null on other threads.
     [ThreadStatic]
     private static DeferredWork? t_deferred;
@@ -380,7 +426,9 @@ public sealed class CompletionQueue
             if (_count == _ring.Length) Grow();
             _ring[(_head + _count) % _ring.Length] = work;
             _count++;
-            if (!_workerScheduled)
+            // An engine thread that drains this queue itself (AttachEngineThread) runs what it posts before it sleeps: no
+            // worker is scheduled for it. Any other thread schedules one as usual (one drainer at a time either way).
+            if (!_workerScheduled && !ReferenceEquals(t_engineQueue, this))
             {
                 _workerScheduled = true;
                 schedule = true;

@@ -402,6 +402,19 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
         private static readonly Action<object?> s_wakeNow = static r => ((Runner)r!).WakeNow();
 
+        /// <summary>How long after a round that emptied the device the next rounds skip reading it (InlineEngineLoop).</summary>
+        private const long ReadSkipMicroseconds = 10;
+
+        // Options.InlineCompletions: this loop's thread runs the completion queue itself (set on the engine thread).
+        private bool _drainCompletions;
+
+        private void AttachCompletions()
+        {
+            if (!_target.Options.InlineCompletions || _target.Completions.IsManual) return;
+            _target.Completions.AttachEngineThread();
+            _drainCompletions = true;
+        }
+
         public void Wake()
         {
             // A request made by a host handler on a completion worker (a receive completion whose handler sends the reply
@@ -446,6 +459,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             while (!_target._stop && System.Diagnostics.Stopwatch.GetTimestamp() - start < limit)
             {
                 if (Loop.RunOnce(_target.Now, readDevice, batch) > 0) return true;
+                if (_drainCompletions && _target.Completions.TryDrainOnEngine()) return true;
                 if (Loop.Index != 0 && Loop.Barrier.Requested) return true;
                 // Give the core to any other runnable thread (the host stack, the application, the peer on a small machine)
                 // between looks: sched_yield returns at once when nobody else wants it.
@@ -458,11 +472,15 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
         {
             var noBatch = Array.Empty<FrameBuffer>();
             bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
+            AttachCompletions();
             while (!_target._stop)
             {
                 if (ParkIfAsked()) continue;
                 Interlocked.Exchange(ref _wakePending, 0);
                 int work = Loop.RunOnce(_target.Now, readDevice: false, noBatch);
+                // Inline completions: what the round posted runs here before the next round (requests its handlers make
+                // are then taken by that round, without a wake-up).
+                if (_drainCompletions && _target.Completions.TryDrainOnEngine()) work++;
                 if (work > 0) continue;
                 if (busyPoll && BusyPoll(readDevice: false, noBatch)) continue;
                 if (Loop.Index != 0 && Loop.Barrier.Requested) continue;
@@ -479,12 +497,23 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
             var batch = PollBatch;
             bool busyPoll = _target.Options.BusyPollMicroseconds > 0;
             bool readDevice = true;
+            // A round reads the device until it is empty (EAGAIN). The rounds right after it (the requests and
+            // completions that reading caused: a reply, a receive post) skip the read for a few microseconds: on a
+            // request/response turn that read would find nothing, and poll(2) finds what comes meanwhile before the loop
+            // sleeps. Saves one or two read(2) calls per turn; frames wait at most ReadSkipMicroseconds or one round.
+            long drainedAt = long.MinValue / 2;   // far enough back that the subtraction cannot overflow
+            AttachCompletions();
             while (!_target._stop)
             {
                 try
                 {
                     if (ParkIfAsked()) continue;
-                    if (Loop.RunOnce(_target.Now, readDevice, batch) > 0) continue;
+                    var now = _target.Now;
+                    bool read = readDevice && now.Microseconds - drainedAt > ReadSkipMicroseconds;
+                    int work = Loop.RunOnce(now, read, batch);
+                    if (read) drainedAt = now.Microseconds;
+                    if (_drainCompletions && _target.Completions.TryDrainOnEngine()) work++;
+                    if (work > 0) continue;
                     if (busyPoll && BusyPoll(readDevice, batch)) continue;
                     Interlocked.Exchange(ref _sleeping, 1);
                     // Queued between the round and the announcement: that producer may have seen _sleeping = 0 and not signalled.
@@ -496,6 +525,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                     long waitUs = MicrosecondsToNextWake();
                     if (waitUs > 0) waiter.Wait((int)((waitUs + 999) / 1000));
                     Volatile.Write(ref _sleeping, 0);
+                    drainedAt = long.MinValue / 2;   // after poll(2) the device is read again
                 }
                 catch (Exception ex) when (_target._stop || ex is ObjectDisposedException)
                 {
@@ -560,7 +590,8 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
 
         public void Join()
         {
-            _engineThread?.Join(5000);
+            // A host handler running on the engine (Options.InlineCompletions) that stops the target must not wait for itself.
+            if (_engineThread != Thread.CurrentThread) _engineThread?.Join(5000);
             _readerThread?.Join(5000);
             // After the loop: it hands over nothing more; the frames it handed over still go out, then the buffers return.
             _transmitter?.Stop();

@@ -107,6 +107,19 @@ public sealed record class OffloadTargetOptions
     /// (docs/performance.md, "One connection over the TAP").</remarks>
     public int BusyPollMicroseconds { get; init; }
 
+    /// <summary>
+    /// Inline completions: each engine loop runs the host's completion and indication handlers itself, after every round
+    /// (before it sleeps), instead of handing them to a completion worker on the thread pool; requests those handlers
+    /// make are taken by the loop's next round without a wake-up. This is how a miniport's DPC calls NDIS's completion
+    /// handlers; it saves the hand-off to a worker and back per request/response turn (two context switches on one CPU).
+    /// Default off. Only for a host whose handlers never block and never wait for the target (the managed host stack's
+    /// threaded mode; a host that blocks in a handler stops the engine); handlers still run one at a time in posting
+    /// order. Completions posted by other threads (a request refused at once) still go to a worker. Not for a manual
+    /// completion queue (<c>Poll</c> mode), where the caller drains.
+    /// </summary>
+    /// <remarks>docs/target.md, "Running it"; measured in docs/performance.md, "Inline completions".</remarks>
+    public bool InlineCompletions { get; init; }
+
     /// <summary>Largest <see cref="TransmitInlineFrames"/>.</summary>
     public const int MaxTransmitInlineFrames = 64;
 

@@ -253,3 +253,112 @@ public sealed class CompletionQueueTests
         Assert.False(CompletionQueue.DeferToDrainEnd(flush, "after"));
     }
 }
+
+/// <summary><see cref="CompletionQueue.AttachEngineThread"/> / <see cref="CompletionQueue.TryDrainOnEngine"/>: the
+/// inline-completions mode, where the engine thread runs what it posts.</summary>
+public sealed class CompletionQueueEngineDrainTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Runs <paramref name="body"/> on a thread of its own (the "engine"), so the test thread's statics stay clean.</summary>
+    private static void OnEngine(Action body)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try { body(); }
+            catch (Exception ex) { failure = ex; }
+        });
+        thread.Start();
+        Assert.True(thread.Join(Timeout), "the engine thread hung");
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+    }
+
+    [Fact]
+    public void Posts_of_the_engine_thread_wait_for_its_drain_and_run_there_in_order()
+    {
+        var queue = new CompletionQueue();
+        var ran = new List<(int Item, int Thread)>();
+        OnEngine(() =>
+        {
+            queue.AttachEngineThread();
+            int engine = Environment.CurrentManagedThreadId;
+            for (int i = 0; i < 100; i++) queue.Schedule(s => ran.Add(((int)s!, Environment.CurrentManagedThreadId)), i);
+            Thread.Sleep(200);   // no worker was scheduled: nothing may have run
+            Assert.Empty(ran);
+            Assert.Equal(100, queue.PendingCount);
+            Assert.True(queue.TryDrainOnEngine());
+            Assert.Equal(Enumerable.Range(0, 100), ran.Select(r => r.Item));
+            Assert.All(ran, r => Assert.Equal(engine, r.Thread));
+            Assert.False(queue.TryDrainOnEngine());   // empty
+            queue.DetachEngineThread();
+        });
+        Assert.Equal(1, queue.EngineDrains);
+    }
+
+    [Fact]
+    public void Requests_a_handler_defers_run_at_its_end_on_the_engine_and_items_it_posts_run_in_the_same_drain()
+    {
+        var queue = new CompletionQueue();
+        var log = new List<string>();
+        OnEngine(() =>
+        {
+            queue.AttachEngineThread();
+            queue.Schedule(_ =>
+            {
+                Assert.True(CompletionQueue.DeferToItemEnd(_ => log.Add("wake"), null));
+                queue.Schedule(_ => log.Add("second"), null);
+                log.Add("first");
+            }, null);
+            Assert.True(queue.TryDrainOnEngine());
+            // Outside a drain the engine thread is not inside an item: nothing defers.
+            Assert.False(CompletionQueue.DeferToItemEnd(_ => log.Add("late"), null));
+        });
+        Assert.Equal(["first", "wake", "second"], log);
+    }
+
+    [Fact]
+    public void Other_threads_posts_go_to_a_worker_and_the_engine_never_drains_beside_it()
+    {
+        var queue = new CompletionQueue();
+        using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        int running = 0, overlaps = 0;
+        var order = new ConcurrentQueue<int>();
+        // A worker item from this (non-engine) thread that holds the queue while the engine posts and tries to drain.
+        queue.Schedule(_ =>
+        {
+            if (Interlocked.Increment(ref running) != 1) Interlocked.Increment(ref overlaps);
+            started.Set();
+            release.Wait(Timeout);
+            order.Enqueue(0);
+            Interlocked.Decrement(ref running);
+        }, null);
+        Assert.True(started.Wait(Timeout));
+        OnEngine(() =>
+        {
+            queue.AttachEngineThread();
+            for (int i = 1; i <= 3; i++)
+                queue.Schedule(s =>
+                {
+                    if (Interlocked.Increment(ref running) != 1) Interlocked.Increment(ref overlaps);
+                    order.Enqueue((int)s!);
+                    Interlocked.Decrement(ref running);
+                }, i);
+            Assert.False(queue.TryDrainOnEngine());   // the worker drains: one drainer at a time
+        });
+        release.Set();
+        var deadline = DateTime.UtcNow + Timeout;
+        while (order.Count < 4 && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        Assert.Equal([0, 1, 2, 3], order.ToArray());
+        Assert.Equal(0, overlaps);
+        Assert.Equal(0, queue.EngineDrains);
+    }
+
+    [Fact]
+    public void A_manual_queue_cannot_be_attached()
+    {
+        var queue = CompletionQueue.CreateManual();
+        Assert.Throws<InvalidOperationException>(queue.AttachEngineThread);
+    }
+}

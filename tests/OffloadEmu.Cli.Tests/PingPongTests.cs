@@ -37,6 +37,14 @@ public sealed class PingPongTests
     }
 
     [Fact]
+    public void Inline_completions_with_a_daemon_is_refused()
+    {
+        var (exit, _, stderr) = Run("connect", "198.18.0.1:7", "--daemon", "/nonexistent.sock", "--local", "198.18.0.2/24", "--receive", "--inline-completions");
+        Assert.Equal(2, exit);
+        Assert.Contains("--inline-completions sets the embedded target's engine", stderr);
+    }
+
+    [Fact]
     public void Busy_poll_with_a_daemon_is_refused()
     {
         var (exit, _, stderr) = Run("connect", "198.18.0.1:7", "--daemon", "/nonexistent.sock", "--local", "198.18.0.2/24", "--receive", "--busy-poll", "50");

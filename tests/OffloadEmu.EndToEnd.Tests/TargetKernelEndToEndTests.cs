@@ -88,10 +88,13 @@ public sealed class TargetKernelEndToEndTests : IDisposable
     /// <param name="transmitThread">With <see cref="OffloadTargetOptions.TransmitThread"/>: the frames leave from the
     /// transmit thread (and small rounds from the engine itself): the same byte-exact stream, no reordering in the
     /// capture (a frame of ours out of order would be an unexplained finding), no drop.</param>
+    /// <param name="inlineCompletions">With <see cref="OffloadTargetOptions.InlineCompletions"/>: the harness's handlers run
+    /// on the engine thread and the requests they make are taken by its next round; the same stream, byte-exact.</param>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Target_carries_50_MiB_each_way_between_host_phases_against_the_kernel(bool transmitThread)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Target_carries_50_MiB_each_way_between_host_phases_against_the_kernel(bool transmitThread, bool inlineCompletions)
     {
         if (!Privileged.ShouldRun()) return;
         if (Cmd.Which("socat") is null) Assert.Fail("this test needs 'socat' on PATH (the kernel-side echo server)");
@@ -117,7 +120,7 @@ public sealed class TargetKernelEndToEndTests : IDisposable
             Msl = TimeSpan.FromSeconds(1),
         }).WithOffloadParameters(OffloadEmu.Chimney.State.OffloadParameters.Default);
         ushort localPort = (ushort)(40000 + Environment.ProcessId % 20000);
-        var target = new OffloadTarget(tap, new OffloadTargetOptions { TransmitThread = transmitThread });
+        var target = new OffloadTarget(tap, new OffloadTargetOptions { TransmitThread = transmitThread, InlineCompletions = inlineCompletions });
         bool passed = false;
         try
         {
@@ -150,6 +153,9 @@ public sealed class TargetKernelEndToEndTests : IDisposable
             Assert.True(ok, failure);
             if (transmitThread) Assert.True(target.TransmitThreadFrames > 10_000, $"only {target.TransmitThreadFrames} frames went through the transmit thread");
             else Assert.Equal(0L, target.TransmitThreadFrames);
+            _output.WriteLine($"completion drains on the engine: {target.Completions.EngineDrains}");
+            if (inlineCompletions) Assert.True(target.Completions.EngineDrains > 1_000, $"only {target.Completions.EngineDrains} drains ran on the engine");
+            else Assert.Equal(0L, target.Completions.EngineDrains);
 
             Assert.True(harness.ReceivedViaTarget >= ViaTarget, $"only {harness.ReceivedViaTarget} bytes came in through the target");
             Assert.True(harness.AcknowledgedViaTarget >= ViaTarget, $"only {harness.AcknowledgedViaTarget} bytes went out through the target");

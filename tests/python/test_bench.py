@@ -22,8 +22,8 @@ BUILT = [
 BULK = ["k-bulk-off", "k-bulk-on", "k-bulk-off-8", "k-bulk-on-8", "pasta-bulk", "slirp-bulk",
         "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8", "seg-offload-tx", "seg-offload-rx",
         "seg-offload-tx-d", "seg-offload-rx-d", "emu-tx-tt", "emu-rx-tt"]
-RR = ["k-rr-1", "emu-rr-1", "emu-rr-1-bp", "emu-rr-d1"]
-RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-2-bp", "emu-rr-d2"]
+RR = ["k-rr-1", "emu-rr-1", "emu-rr-1-bp", "emu-rr-1-ic", "emu-rr-d1"]
+RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-2-bp", "emu-rr-2-ic", "emu-rr-d2"]
 # Emulator rr rows also report the server's send completion p99 (rr rows of the kernel pair do not).
 RR_SC = [r + "-sc-p99" for r in RR + RR_2CPU if r.startswith("emu-")]
 OTHER = ["churn-local", "churn-daemon-1", "churn-daemon", "scale-mem", "scale-heap", "scale-rcvbuf", "scale-cpu", "scale-alone",

@@ -23,6 +23,8 @@ internal sealed class SessionOptions
 
     public Option<bool> TransmitThread { get; } = new("--transmit-thread") { Description = "the embedded target writes its frames to the link from a transmit thread per queue (Nic:TransmitThread): the link's send calls run on another core than the engine; rounds of up to 2 frames with the thread idle are still written by the engine itself. Off by default" };
 
+    public Option<bool> InlineCompletions { get; } = new("--inline-completions") { Description = "the embedded target's engine runs the host stack's completion handlers itself instead of handing them to a worker thread (Nic:InlineCompletions): a request/response turn saves a thread hand-off each way. Off by default" };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Link);
@@ -37,6 +39,7 @@ internal sealed class SessionOptions
         command.Options.Add(ArpTries);
         command.Options.Add(BusyPoll);
         command.Options.Add(TransmitThread);
+        command.Options.Add(InlineCompletions);
         command.Options.Add(SegmentationOffload);
     }
 
@@ -93,6 +96,9 @@ internal sealed class SessionOptions
         bool transmitThread = pr.GetValue(TransmitThread);
         if (transmitThread && daemon is not null)
             throw new CliUsageException("--transmit-thread sets the embedded target's engine; with --daemon set the daemon's Nic:TransmitThread");
+        bool inlineCompletions = pr.GetValue(InlineCompletions);
+        if (inlineCompletions && daemon is not null)
+            throw new CliUsageException("--inline-completions sets the embedded target's engine; the daemon's host is the control socket (no such setting)");
         bool segmentationOffload = pr.GetValue(SegmentationOffload);
         if (segmentationOffload && daemon is not null)
             throw new CliUsageException("--segmentation-offload sets the embedded target's TAP; with --daemon set the daemon's Link:SegmentationOffload");
@@ -114,6 +120,7 @@ internal sealed class SessionOptions
             ArpTries = arpTries,
             BusyPollMicroseconds = busyPoll,
             TransmitThread = transmitThread,
+            InlineCompletions = inlineCompletions,
         };
     }
 }

@@ -44,6 +44,9 @@ internal sealed record class SessionSettings
     /// <summary>The embedded target's transmit thread (<c>--transmit-thread</c>).</summary>
     public bool TransmitThread { get; init; }
 
+    /// <summary>The embedded target runs host completions on its engine (<c>--inline-completions</c>).</summary>
+    public bool InlineCompletions { get; init; }
+
     /// <summary>"tap:oe0" or "daemon:PATH", for messages and the summary.</summary>
     public string Where => Link?.ToString() ?? $"daemon:{DaemonSocket}";
 

@@ -43,6 +43,7 @@ internal static class TargetFactory
             {
                 BusyPollMicroseconds = settings.BusyPollMicroseconds,
                 TransmitThread = settings.TransmitThread,
+                InlineCompletions = settings.InlineCompletions,
             });
             string offload = target.SegmentationOffload ? ", segmentation offload" : "";
             string description = $"{link} (mac {top.MacAddress}, mtu {top.Mtu}{offload})";
