@@ -135,6 +135,13 @@ internal sealed partial class TargetEngine
     /// <summary>Super-frames (longer than one segment) received for offloaded connections and processed whole.</summary>
     public long SuperFramesIn;
 
+    /// <summary>Receive indications whose buffer was filled from the frames as they came (held bytes, no copy out of the
+    /// receive ring), and bytes they carried that way.</summary>
+    public long HeldIndications;
+
+    /// <inheritdoc cref="HeldIndications"/>
+    public long HeldIndicationBytes;
+
     /// <summary>Super-segments the connections sent (each counted once; the statistics count their wire segments).</summary>
     public long SuperFramesOut;
 

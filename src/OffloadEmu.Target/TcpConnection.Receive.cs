@@ -178,6 +178,8 @@ internal sealed partial class TcpConnection
             }
             var array = staged.TakeHead(extra, out int start, out int length);
             _indicatedHeld = length - extra;
+            _engine.HeldIndications++;
+            _engine.HeldIndicationBytes += _indicatedHeld;
             buffer.Adopt(array, start, length);
             buffer.KeepsBytes = true;
             _indicated = buffer;
