@@ -23,20 +23,31 @@ internal sealed class ReceiveStaging
     /// <summary>Bytes held.</summary>
     public int Bytes { get; private set; }
 
-    /// <summary>Copies all of <paramref name="data"/> after the bytes held, in chunks of <paramref name="chunkSize"/>.</summary>
-    public void Append(ReadOnlySpan<byte> data, int chunkSize)
+    /// <summary>The first chunk size, and the least it shrinks to.</summary>
+    public const int MinChunk = 16 * 1024;
+
+    // The size of the next chunk: it doubles (up to the indication size) each time a chunk fills, and halves when an
+    // indication takes a chunk filled to less than a quarter. Bulk reaches whole indications after a few chunks; a
+    // connection that receives small messages keeps small arrays (an indication the host holds keeps its array).
+    private int _chunkSize;
+
+    /// <summary>Copies all of <paramref name="data"/> after the bytes held, in chunks of at most
+    /// <paramref name="maxChunk"/> bytes (the indication size).</summary>
+    public void Append(ReadOnlySpan<byte> data, int maxChunk)
     {
+        if (_chunkSize == 0 || _chunkSize > maxChunk) _chunkSize = Math.Min(MinChunk, maxChunk);
         while (!data.IsEmpty)
         {
             int tail = _count == 0 ? -1 : Index(_count - 1);
-            if (tail < 0 || _ends[tail] >= chunkSize || _ends[tail] >= _chunks[tail]!.Length)
+            if (tail < 0 || _ends[tail] >= Math.Min(maxChunk, _chunks[tail]!.Length))
             {
-                AddChunk(ArrayPool<byte>.Shared.Rent(chunkSize));
+                if (tail >= 0) _chunkSize = (int)Math.Min(maxChunk, 2L * _chunkSize);
+                AddChunk(ArrayPool<byte>.Shared.Rent(_chunkSize));
                 tail = Index(_count - 1);
             }
             var chunk = _chunks[tail]!;
             int end = _ends[tail];
-            int n = Math.Min(data.Length, Math.Min(chunkSize, chunk.Length) - end);
+            int n = Math.Min(data.Length, Math.Min(maxChunk, chunk.Length) - end);
             data[..n].CopyTo(chunk.AsSpan(end));
             _ends[tail] = end + n;
             Bytes += n;
@@ -47,9 +58,10 @@ internal sealed class ReceiveStaging
     /// <summary>The oldest held bytes that lie together (the rest of the head chunk).</summary>
     public ReadOnlySpan<byte> Head => _count == 0 ? default : _chunks[_head].AsSpan(_headStart, _ends[_head] - _headStart);
 
-    /// <summary>Room left in the head chunk when it is the only one (bytes the next indication may still take).</summary>
-    public Span<byte> HeadRoom(int chunkSize)
-        => _count != 1 ? default : _chunks[_head].AsSpan(_ends[_head], Math.Max(0, Math.Min(chunkSize, _chunks[_head]!.Length) - _ends[_head]));
+    /// <summary>Room left in the head chunk when it is the only one (bytes the next indication may still take), up to
+    /// <paramref name="maxChunk"/> bytes in all.</summary>
+    public Span<byte> HeadRoom(int maxChunk)
+        => _count != 1 ? default : _chunks[_head].AsSpan(_ends[_head], Math.Max(0, Math.Min(maxChunk, _chunks[_head]!.Length) - _ends[_head]));
 
     /// <summary>Drops <paramref name="count"/> bytes of the head chunk (taken by a post); an emptied chunk goes back.</summary>
     public void ConsumeHead(int count)
@@ -66,6 +78,7 @@ internal sealed class ReceiveStaging
         start = _headStart;
         length = _ends[_head] - _headStart + extra;
         Bytes -= _ends[_head] - _headStart;
+        if (_count == 1 && _ends[_head] < _chunkSize / 4) _chunkSize = Math.Max(MinChunk, _chunkSize / 2);
         return RemoveHead();
     }
 

@@ -189,6 +189,7 @@ public sealed class LifecycleTests
         // terminate they must come back in BufferedData, after what was indicated and before nothing else.
         var (lab, hostBefore, root, _) = Offloaded();
         using var __ = lab;
+        lab.Host.RecordInOrder = true;
         var fromPeer = Nbls.Pattern(300_000, seed: 31);
         lab.Peer.Enqueue(new MemorySendBuffer(fromPeer));
         for (int i = 0; i < steps; i++) lab.Step();

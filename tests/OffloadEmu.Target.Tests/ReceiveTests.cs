@@ -172,6 +172,7 @@ public sealed class ReceiveTests
     {
         var (lab, ctx) = Offloaded(rcvIndicationSize: 4096);
         using var _ = lab;
+        lab.Host.RecordInOrder = true;
         int answered = 0;
         lab.Host.Answer = nbl =>
         {
@@ -207,6 +208,7 @@ public sealed class ReceiveTests
         var (lab, ctx) = Offloaded();
         using var _ = lab;
         lab.ExpectedViolations.Add(ContractRule.ReceiveReturnUnknown);
+        lab.Host.RecordInOrder = true;
         lab.Host.Answer = nbl =>
         {
             lab.Api.TcpOffloadReceiveReturn(nbl);
