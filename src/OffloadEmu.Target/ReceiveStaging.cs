@@ -27,7 +27,7 @@ internal sealed class ReceiveStaging
     public const int MinChunk = 16 * 1024;
 
     // The size of the next chunk: it doubles (up to the indication size) each time a chunk fills, and halves when an
-    // indication takes a chunk filled to less than a quarter. Bulk reaches whole indications after a few chunks; a
+    // indication takes a chunk holding less than MinChunk (what a small message needs). Bulk reaches whole indications after a few chunks; a
     // connection that receives small messages keeps small arrays (an indication the host holds keeps its array).
     private int _chunkSize;
 
@@ -78,7 +78,7 @@ internal sealed class ReceiveStaging
         start = _headStart;
         length = _ends[_head] - _headStart + extra;
         Bytes -= _ends[_head] - _headStart;
-        if (_count == 1 && _ends[_head] < _chunkSize / 4) _chunkSize = Math.Max(MinChunk, _chunkSize / 2);
+        if (_count == 1 && _ends[_head] < MinChunk) _chunkSize = Math.Max(MinChunk, _chunkSize / 2);
         return RemoveHead();
     }
 
