@@ -37,6 +37,7 @@ internal sealed class IndicationBuffer
     public Span<byte> Prepare(int length)
     {
         Array = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        Start = 0;
         Nbl.Reset();
         Nbl.MiniportReserved = this;
         var nb = Nbl.AddBuffer();
@@ -44,8 +45,43 @@ internal sealed class IndicationBuffer
         return Array.AsSpan(0, length);
     }
 
+    /// <summary>Prepares an NBL over <paramref name="length"/> bytes of <paramref name="array"/> from
+    /// <paramref name="start"/> (a pooled array filled beforehand: <see cref="ReceiveStaging"/>); the buffer owns the
+    /// array from now on and gives it back to the pool at <see cref="Release"/>.</summary>
+    public void Adopt(byte[] array, int start, int length)
+    {
+        Array = array;
+        Start = start;
+        Nbl.Reset();
+        Nbl.MiniportReserved = this;
+        var nb = Nbl.AddBuffer();
+        nb.AddWritableSegment(array.AsMemory(start, length));
+    }
+
+    /// <summary>Where the NBL's bytes start in <see cref="Array"/>.</summary>
+    public int Start { get; private set; }
+
+    /// <summary>Some of the bytes exist only here (held bytes, not in the connection's ring): after a refusal the engine
+    /// needs them back, so the buffer comes back to it instead of the pool (<see cref="EndAnswer"/>).</summary>
+    public bool KeepsBytes { get; set; }
+
+    // 0: no answer pending; 1: the host is being asked; 2: the host returned it (ReceiveReturn) while being asked.
+    private int _answer;
+
+    /// <summary>The indicate call is about to run.</summary>
+    public void BeginAnswer() => Volatile.Write(ref _answer, 1);
+
+    /// <summary>ReceiveReturn of a <see cref="KeepsBytes"/> buffer during its indicate call: true when the return is
+    /// left to <see cref="EndAnswer"/> (the answer decides whether the bytes are still needed).</summary>
+    public bool TryDeferReturn() => KeepsBytes && Interlocked.CompareExchange(ref _answer, 2, 1) == 1;
+
+    /// <summary>The indicate call returned: true when the host returned the buffer during it (deferred).</summary>
+    public bool EndAnswer() => Interlocked.Exchange(ref _answer, 0) == 2;
+
     public void Release()
     {
+        KeepsBytes = false;
+        Volatile.Write(ref _answer, 0);
         if (Array is { } array) ArrayPool<byte>.Shared.Return(array);
         Array = null;
         Connection = null;

@@ -161,6 +161,13 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
     /// validated) and which were not verified (segmentation offload).</summary>
     public long ChecksumsTrusted => Sum(static l => Volatile.Read(ref l.ChecksumsTrusted));
 
+    /// <summary>Receive indications whose buffer the connection filled straight from the received frames (held bytes:
+    /// not copied into the receive ring and out of it again).</summary>
+    public long HeldIndications => Sum(static l => Volatile.Read(ref l.HeldIndications));
+
+    /// <summary>Bytes those indications carried that were copied only once, frame to indication buffer.</summary>
+    public long HeldIndicationBytes => Sum(static l => Volatile.Read(ref l.HeldIndicationBytes));
+
     /// <summary>Indication NBLs (and returned BufferedData) the host still holds.</summary>
     public long IndicatedBuffersHeldByHost => _engine.IndicationBuffers.Outstanding;
 

@@ -45,6 +45,7 @@ internal sealed partial class TargetEngine
             case RequestKind.IndicationAnswered:
                 var answered = (TcpConnection)request.Argument!;
                 if (!answered.Terminated) answered.OnIndicationAnswered(request.Status, request.Value);
+                else answered.AbandonIndication(request.Status);
                 return;
             case RequestKind.NeighborQueryAnswered:
                 OnNeighborQueryAnswered((OffloadBlock)request.Argument!, now);

@@ -107,6 +107,7 @@ internal sealed partial class TargetEngine
         // Its receive storage (normally already given back: the buffered bytes went into the terminate's state) returns to
         // the pool now rather than to the garbage collector.
         c.Machine.ReleaseReceiveBuffer();
+        c.ReleaseStaged();
         _objects.Remove(c.Context);
         _connections.Remove(c.Key);
         Volatile.Write(ref _tcpCount, _tcpCount - 1);

@@ -135,6 +135,13 @@ internal sealed partial class TargetEngine
     /// <summary>Super-frames (longer than one segment) received for offloaded connections and processed whole.</summary>
     public long SuperFramesIn;
 
+    /// <summary>Receive indications whose buffer was filled from the frames as they came (held bytes, no copy out of the
+    /// receive ring), and bytes they carried that way.</summary>
+    public long HeldIndications;
+
+    /// <inheritdoc cref="HeldIndications"/>
+    public long HeldIndicationBytes;
+
     /// <summary>Super-segments the connections sent (each counted once; the statistics count their wire segments).</summary>
     public long SuperFramesOut;
 
@@ -584,6 +591,8 @@ internal sealed partial class TargetEngine
         // The host may return the NBL from inside the callback (ReceiveReturn is synchronous and legal at any time after
         // it accepted): it holds the NBL from the moment it sees it.
         buffer.HeldByHost = true;
+        bool keeps = buffer.KeepsBytes;
+        if (keeps) buffer.BeginAnswer();
         try
         {
             answer = Host.TcpOffloadReceiveIndicate(c.Handle, buffer.Nbl, NdisStatus.Success, out int consumed);
@@ -606,7 +615,16 @@ internal sealed partial class TargetEngine
             // Even when the host throws, the engine must learn the indication is over (the exception still surfaces).
             // Accepted: the host keeps it until ReceiveReturn (perhaps already done inside the callback). Otherwise the
             // target owns the NBL again (the bytes are still in the connection's buffer) unless the host returned it anyway.
-            if (answer != NdisStatus.Success && buffer.TryEndHostOwnership()) IndicationBuffers.Return(buffer);
+            if (keeps)
+            {
+                // Held bytes live only in this buffer: after a refusal the engine copies the ones not taken back into the
+                // connection's ring and returns the buffer itself (OnIndicationAnswered), even when the host already
+                // handed it back (an illegal return of a refused NBL must not lose them).
+                bool returnedDuringCall = buffer.EndAnswer();
+                if (answer != NdisStatus.Success) buffer.TryEndHostOwnership();
+                else if (returnedDuringCall) IndicationBuffers.Return(buffer);
+            }
+            else if (answer != NdisStatus.Success && buffer.TryEndHostOwnership()) IndicationBuffers.Return(buffer);
             Requests.Enqueue(new TargetRequest(RequestKind.IndicationAnswered, 0, c, taken, answer));
             WakeUp?.Invoke();
         }
@@ -621,7 +639,10 @@ internal sealed partial class TargetEngine
         for (var nbl = chain; nbl is not null;)
         {
             var next = nbl.Next;
-            if (nbl.MiniportReserved is IndicationBuffer buffer && buffer.TryEndHostOwnership()) IndicationBuffers.Return(buffer);
+            if (nbl.MiniportReserved is IndicationBuffer buffer && buffer.TryEndHostOwnership())
+            {
+                if (!buffer.TryDeferReturn()) IndicationBuffers.Return(buffer);
+            }
             else TargetLog.UnknownReturn(_logger);
             nbl = next;
         }

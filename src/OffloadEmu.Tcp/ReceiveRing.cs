@@ -51,7 +51,22 @@ internal sealed class ReceiveRing
         if (first < data.Length) data[first..].CopyTo(buffer);
     }
 
-    /// <summary>Makes <paramref name="count"/> bytes after the in-order data part of it (they were written).</summary>
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> bytes past the read position (inside the in-order
+    /// data: bytes committed without being written, held by the consumer, put back).</summary>
+    public void WriteFromRead(int offset, ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        var buffer = _buffer ??= _pool.Take(_capacity);
+        int capacity = _capacity;
+        int position = _read + offset;
+        if (position >= capacity) position -= capacity;
+        int first = Math.Min(data.Length, capacity - position);
+        data[..first].CopyTo(buffer.AsSpan(position));
+        if (first < data.Length) data[first..].CopyTo(buffer);
+    }
+
+    /// <summary>Makes <paramref name="count"/> bytes after the in-order data part of it (they were written, or they are
+    /// held outside the ring and only take its space).</summary>
     public void Commit(int count) => _count += count;
 
     /// <summary>The longest contiguous run of in-order bytes at the read position.</summary>

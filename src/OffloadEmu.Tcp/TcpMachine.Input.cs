@@ -637,14 +637,22 @@ public sealed partial class TcpMachine
     {
         int length = payload.Length;
         var consumer = ReceiveConsumer;
-        if (consumer is not null && _rx.Count == 0 && _reassembler.IsEmpty)
+        if (consumer is not null && _rx.Count == _rxHeld && _reassembler.IsEmpty)
         {
-            // Fast path: hand the bytes straight to the consumer and keep only what it refused.
+            // Fast path: hand the bytes straight to the consumer (the held bytes, if any, are older: it takes nothing
+            // while it holds them), let it hold what it did not take, and write only the rest into the ring.
             int taken = Math.Clamp(consumer.Deliver(payload), 0, length);
             if (taken < length)
             {
-                _rx.WriteAt(0, payload[taken..]);
-                _rx.Commit(length - taken);
+                int held = Math.Clamp(consumer.Hold(payload[taken..]), 0, length - taken);
+                _rx.Commit(held);
+                _rxHeld += held;
+                taken += held;
+                if (taken < length)
+                {
+                    _rx.WriteAt(0, payload[taken..]);
+                    _rx.Commit(length - taken);
+                }
             }
             _rcvNxt += length;
             return;

@@ -32,6 +32,9 @@ public sealed partial class TcpMachine
     private readonly ICongestionControl _cc;
     private readonly SendQueue _sendQueue = new();
     private readonly ReceiveRing _rx;
+    // The oldest in-order bytes of _rx that the consumer holds in storage of its own (ITcpReceiveConsumer.Hold): counted
+    // in _rx (space and window) but not written into it.
+    private int _rxHeld;
     private readonly Reassembler _reassembler;
     private readonly byte _ourWindowShift;
 
@@ -333,6 +336,10 @@ public sealed partial class TcpMachine
     /// <summary>In-order bytes held because the consumer has not taken them.</summary>
     public int ReceiveBufferedBytes => _rx.Count;
 
+    /// <summary>The oldest of <see cref="ReceiveBufferedBytes"/> that the consumer holds itself (taken by
+    /// <see cref="ITcpReceiveConsumer.Hold"/>, not yet consumed or written back).</summary>
+    public int ReceiveHeldBytes => _rxHeld;
+
     /// <summary>Out-of-order ranges currently held.</summary>
     public int OutOfOrderRanges => _reassembler.Count;
 
@@ -410,6 +417,7 @@ public sealed partial class TcpMachine
     /// <summary>Copies buffered in-order data into <paramref name="destination"/>; returns the bytes read.</summary>
     public int Receive(Span<byte> destination)
     {
+        if (_rxHeld > 0) throw new InvalidOperationException("The receive consumer holds the oldest buffered bytes.");
         int n = _rx.Read(destination);
         ReleaseReceiveBufferIfEmpty();
         return n;
@@ -422,6 +430,8 @@ public sealed partial class TcpMachine
     public int PeekReceived(int offset, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        // Held bytes are not in the ring (the consumer has them).
+        ArgumentOutOfRangeException.ThrowIfLessThan(offset, _rxHeld);
         return _rx.CopyTo(offset, destination);
     }
 
@@ -431,9 +441,23 @@ public sealed partial class TcpMachine
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _rx.Count);
+        _rxHeld -= Math.Min(count, _rxHeld); // the held bytes are the oldest: they go first
         _rx.Consume(count);
         ReleaseReceiveBufferIfEmpty();
     }
+
+    /// <summary>Puts held bytes back into the buffer (the consumer will not deliver them itself after all, e.g. the host
+    /// refused the indication carrying them): <paramref name="data"/> is written <paramref name="offset"/> bytes after
+    /// the oldest held byte. Once every held byte was written, <see cref="EndHold"/>.</summary>
+    public void WriteHeldBytes(int offset, ReadOnlySpan<byte> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + data.Length, _rxHeld);
+        _rx.WriteFromRead(offset, data);
+    }
+
+    /// <summary>The held bytes are all in the buffer again (<see cref="WriteHeldBytes"/>): the machine delivers them.</summary>
+    public void EndHold() => _rxHeld = 0;
 
     /// <summary>True while the machine holds receive buffer storage (from its <see cref="TcpConfig.ReceiveBufferPool"/>):
     /// only while in-order bytes wait for the consumer or out-of-order bytes wait for a hole to fill.</summary>
@@ -444,6 +468,7 @@ public sealed partial class TcpMachine
     /// machine must not receive again.</summary>
     public void ReleaseReceiveBuffer()
     {
+        _rxHeld = 0;
         _reassembler.Clear();
         _rx.Release();
     }
@@ -469,7 +494,8 @@ public sealed partial class TcpMachine
     public int DeliverBuffered()
     {
         var consumer = ReceiveConsumer;
-        if (consumer is null) return 0;
+        // The consumer holds older bytes: it delivers those first (and then calls again).
+        if (consumer is null || _rxHeld > 0) return 0;
         int total = 0;
         while (_rx.Count > 0)
         {
@@ -565,7 +591,7 @@ public sealed partial class TcpMachine
     /// <summary>A one-line dump of the sequence variables and timers, for diagnostics.</summary>
     internal string DebugState
         => $"{_state} una={_sndUna} nxt={_sndNxt} max={_sndMax} dataEnd={_sndDataEnd} fin={_finQueued}@{_finSeq} wnd={_sndWnd} cwnd={_cc.CWnd} "
-           + $"ssthresh={_cc.SsThresh} rcvNxt={_rcvNxt} rcvWnd={RcvWnd} rx={_rx.Count} ooo={_reassembler.Count} rto={_rtt.Rto} retx={_retransmitCount} "
+           + $"ssthresh={_cc.SsThresh} rcvNxt={_rcvNxt} rcvWnd={RcvWnd} rx={_rx.Count} held={_rxHeld} ooo={_reassembler.Count} rto={_rtt.Rto} retx={_retransmitCount} "
            + $"rtoAt={_retransmitAt} persistAt={_persistAt} ackAt={_delayedAckAt} ackNow={_ackNow} dup={_dupAckCount} rec={_inRecovery}@{_recover} "
            + $"head={_retransmitHeadNow} events={_events}";
 

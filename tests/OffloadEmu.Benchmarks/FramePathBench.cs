@@ -11,7 +11,8 @@ namespace OffloadEmu.Benchmarks;
 /// the MemoryLink copy, ACKs, completions) is timed apart from the peer machine's: the process's CPU time per segment,
 /// split by the wall time each part took, which moves less with the machine's load than a rate does. <c>send</c>: eight 64 KiB NBLs kept in flight (the
 /// peer ACKs every segment). <c>receive</c>: the peer machine sends without end, the host keeps eight 64 KiB receive
-/// posts queued (reposted as they complete); the target ACKs every second segment (TcpAckFrequency 2).
+/// posts queued (reposted as they complete); the target ACKs every second segment (TcpAckFrequency 2). <c>indicate</c>:
+/// as receive, but no posts: everything reaches the host in receive indications, which it copies out and returns at once.
 /// </summary>
 internal static class FramePathBench
 {
@@ -25,6 +26,7 @@ internal static class FramePathBench
         string mode = args.Length > 2 ? args[2] : "both";
         if (mode is "send" or "both") Send(seconds);
         if (mode is "receive" or "both") Receive(seconds);
+        if (mode is "indicate") Indicate(seconds);
         return 0;
     }
 
@@ -85,6 +87,25 @@ internal static class FramePathBench
             lab.Now = lab.Now.AddMicroseconds(10);
         }
         Measure("receive", seconds, lab, Round, () => lab.ReceiveBytesCompleted);
+    }
+
+    private static void Indicate(double seconds)
+    {
+        using var lab = new TargetBenchLab(PeerConfig(2), HostConfig);
+        lab.AcceptIndications = true;
+        lab.Offload();
+        var data = new byte[NblSize];
+        new Random(7).NextBytes(data);
+        var free = new Stack<ITcpSendBuffer>();
+        for (int i = 0; i < 32; i++) free.Push(new MemorySendBuffer(data));
+        lab.Peer.SendCompletionSink = new Recycler(free);
+        void Round()
+        {
+            while (free.TryPop(out var buffer)) lab.Peer.Enqueue(buffer);
+            lab.Now = lab.Now.AddMicroseconds(10);
+        }
+        Measure("indicate", seconds, lab, Round, () => lab.IndicatedBytes);
+        Console.WriteLine(FormattableString.Invariant($"indicate: indications={lab.Indications} bytes_per_indication={lab.IndicatedBytes / Math.Max(1, lab.Indications)}"));
     }
 
     private static void Measure(string name, double seconds, TargetBenchLab lab, Action round, Func<long> moved)

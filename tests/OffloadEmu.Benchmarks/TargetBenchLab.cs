@@ -200,10 +200,30 @@ internal sealed class TargetBenchLab : IOffloadHost, ITcpSegmentWriter, IDisposa
     public void TcpOffloadDisconnectComplete(NetBufferList nbl) { }
     public void TcpOffloadForwardComplete(NetBufferList chain) { }
 
+    /// <summary>Take every receive indication (copied into <see cref="_scratch"/>, the NBL returned at once) instead of
+    /// refusing it.</summary>
+    internal bool AcceptIndications;
+
+    internal long IndicatedBytes;
+
+    internal long Indications;
+
+    private readonly byte[] _scratch = new byte[1 << 20];
+
     public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
     {
-        bytesConsumed = 0;
-        return NdisStatus.OffloadDataNotAccepted;
+        if (!AcceptIndications)
+        {
+            bytesConsumed = 0;
+            return NdisStatus.OffloadDataNotAccepted;
+        }
+        int length = (int)nbl.DataLength;
+        nbl.CopyTo(0, _scratch.AsSpan(0, Math.Min(length, _scratch.Length)));
+        IndicatedBytes += length;
+        Indications++;
+        bytesConsumed = length;
+        Target.TcpOffloadReceiveReturn(nbl);
+        return NdisStatus.Success;
     }
 
     public void TcpOffloadEvent(ulong ndisOffloadHandle, TcpOffloadEventType type, uint info) { }

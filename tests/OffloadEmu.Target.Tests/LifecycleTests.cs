@@ -177,6 +177,37 @@ public sealed class LifecycleTests
         Assert.Equal(toPeer, lab.PeerReceived.ToArray());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(8)]
+    public void Terminate_while_bytes_are_held_for_the_next_indication_returns_them_as_buffered_data_in_order(int steps)
+    {
+        // Bytes arriving while an indication is out are held in the next indication's buffer, not in the ring: at
+        // terminate they must come back in BufferedData, after what was indicated and before nothing else.
+        var (lab, hostBefore, root, _) = Offloaded();
+        using var __ = lab;
+        lab.Host.RecordInOrder = true;
+        var fromPeer = Nbls.Pattern(300_000, seed: 31);
+        lab.Peer.Enqueue(new MemorySendBuffer(fromPeer));
+        for (int i = 0; i < steps; i++) lab.Step();
+        Assert.Equal(NdisStatus.Pending, lab.Api.TerminateOffload(root));
+        lab.RunUntil(() => lab.Host.Terminated.Contains(root), TimeSpan.FromSeconds(1));
+        var tcp = TcpOf(root);
+        Assert.Equal(NdisStatus.Success, tcp.Status);
+        var d = tcp.TcpDelegated!;
+        var buffered = d.BufferedData is { } b ? ReadAll(b) : [];
+        var indicated = lab.Host.ReceivedInOrder.ToArray();
+        int delivered = (int)(d.RcvNxt - hostBefore.RcvNxt);
+        Assert.Equal(delivered, indicated.Length + buffered.Length);
+        Assert.Equal(fromPeer.AsSpan(0, delivered).ToArray(), indicated.Concat(buffered).ToArray());
+        if (d.BufferedData is not null) Assert.Equal(NdisStatus.Success, lab.Api.TcpOffloadReceiveReturn(d.BufferedData));
+        lab.Host.ReturnAccepted();
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+    }
+
     [Fact]
     public void Terminate_returns_state_unacked_sends_and_undelivered_data_and_the_host_continues_byte_exact_then_reoffloads()
     {

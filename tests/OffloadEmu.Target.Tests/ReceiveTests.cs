@@ -149,6 +149,86 @@ public sealed class ReceiveTests
     }
 
     [Fact]
+    public void Indications_filled_from_the_frames_carry_the_stream_in_order()
+    {
+        var (lab, _) = Offloaded();
+        using var __ = lab;
+        var data = Nbls.Pattern(300_000, seed: 21);
+        PeerSends(lab, data);
+        lab.RunUntil(() => lab.Host.IndicatedData.Length == data.Length, TimeSpan.FromSeconds(10));
+        Assert.Equal(data, lab.Host.IndicatedData.ToArray());
+        Assert.True(lab.Target.HeldIndications > 0); // the bytes went frame -> indication buffer, not through the ring
+        Assert.True(lab.Target.HeldIndicationBytes > data.Length / 2);
+        lab.Host.ReturnAccepted();
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+        Assert.False(lab.Target.Engine.Connections.Single().Machine.HoldsReceiveBuffer);
+    }
+
+    [Theory]
+    [InlineData(1, 0)]      // the second indication refused: its bytes and the ones staged after it go back to the ring
+    [InlineData(1, 700)]    // accepted in part
+    [InlineData(3, 1)]
+    public void A_refused_or_partly_accepted_indication_of_held_bytes_gives_them_back_in_order(int acceptFirst, int partial)
+    {
+        var (lab, ctx) = Offloaded(rcvIndicationSize: 4096);
+        using var _ = lab;
+        lab.Host.RecordInOrder = true;
+        int answered = 0;
+        lab.Host.Answer = nbl =>
+        {
+            answered++;
+            if (answered <= acceptFirst) return (NdisStatus.Success, (int)nbl.DataLength);
+            if (answered == acceptFirst + 1 && partial > 0 && partial < nbl.DataLength) return (NdisStatus.OffloadDataPartiallyAccepted, partial);
+            return (NdisStatus.OffloadDataNotAccepted, 0);
+        };
+        var data = Nbls.Pattern(60_000, seed: 22);
+        PeerSends(lab, data);
+        lab.RunUntil(() => answered > acceptFirst, TimeSpan.FromSeconds(5));
+        lab.RunFor(TimeSpan.FromMilliseconds(200));
+        Assert.True(lab.Target.HeldIndications > 0);
+        lab.Host.Answer = nbl => (NdisStatus.Success, (int)nbl.DataLength); // after the next post, indications are taken
+        while (lab.Host.ReceivedInOrder.Length < data.Length)
+        {
+            var post = Nbls.Post(8192);
+            lab.Api.TcpOffloadReceive(ctx, post);
+            lab.RunUntil(() => lab.Host.ReceivesCompleted.Contains(post), TimeSpan.FromSeconds(10));
+            Assert.Equal(NdisStatus.Success, post.Status);
+            lab.RunFor(TimeSpan.FromMilliseconds(20));
+        }
+        Assert.Equal(data, lab.Host.ReceivedInOrder.ToArray());
+        Assert.Equal(0, lab.Host.OverlappingReceiveCallbacks);
+        lab.Host.ReturnAccepted();
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+    }
+
+    [Fact]
+    public void A_refused_indication_of_held_bytes_returned_by_the_host_anyway_loses_nothing()
+    {
+        // Returning a refused NBL breaks the contract; the bytes that exist only in it must still reach the host.
+        var (lab, ctx) = Offloaded();
+        using var _ = lab;
+        lab.ExpectedViolations.Add(ContractRule.ReceiveReturnUnknown);
+        lab.Host.RecordInOrder = true;
+        lab.Host.Answer = nbl =>
+        {
+            lab.Api.TcpOffloadReceiveReturn(nbl);
+            return (NdisStatus.OffloadDataNotAccepted, 0);
+        };
+        var data = Nbls.Pattern(20_000, seed: 23);
+        PeerSends(lab, data);
+        lab.RunUntil(() => lab.Host.Indications.Count == 1, TimeSpan.FromSeconds(5));
+        lab.RunFor(TimeSpan.FromMilliseconds(200));
+        Assert.True(lab.Target.HeldIndications > 0);
+        lab.Host.Answer = nbl => (NdisStatus.Success, (int)nbl.DataLength);
+        var post = Nbls.Post(data.Length);
+        lab.Api.TcpOffloadReceive(ctx, post);
+        lab.RunUntil(() => lab.Host.ReceivedInOrder.Length == data.Length, TimeSpan.FromSeconds(5));
+        Assert.Equal(data, lab.Host.ReceivedInOrder.ToArray());
+        lab.Host.ReturnAccepted();
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+    }
+
+    [Fact]
     public void Rcv_indication_size_caps_each_indication()
     {
         var (lab, _) = Offloaded(rcvIndicationSize: 100);

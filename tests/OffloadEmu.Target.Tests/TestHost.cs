@@ -21,6 +21,11 @@ internal sealed class TestHost : IOffloadHost
     public List<byte[]> Frames { get; } = [];
     public List<(int Length, NdisStatus Answer)> Indications { get; } = [];
     public MemoryStream IndicatedData { get; } = new();
+    /// <summary>Every received byte the host took, indications and completed posts, in the order the callbacks came.</summary>
+    public MemoryStream ReceivedInOrder { get; } = new();
+
+    /// <summary>Fill <see cref="ReceivedInOrder"/> (off by default: long runs would hold every byte).</summary>
+    public bool RecordInOrder { get; set; }
     /// <summary>The indicated bytes taken, per connection handle (several connections at once).</summary>
     public Dictionary<ulong, MemoryStream> IndicatedByHandle { get; } = [];
 
@@ -61,6 +66,7 @@ internal sealed class TestHost : IOffloadHost
         {
             var next = n.Next;
             ReceivesCompleted.Add(n);
+            if (RecordInOrder && n.Status == NdisStatus.Success) ReceivedInOrder.Write(Nbls.Received(n));
             n = next;
         }
         _inReceiveCallback = false;
@@ -90,6 +96,7 @@ internal sealed class TestHost : IOffloadHost
             var bytes = new byte[take];
             nbl.CopyTo(0, bytes);
             IndicatedData.Write(bytes);
+            if (RecordInOrder) ReceivedInOrder.Write(bytes);
             if (RecordByHandle)
             {
                 if (!IndicatedByHandle.TryGetValue(ndisOffloadHandle, out var stream)) IndicatedByHandle[ndisOffloadHandle] = stream = new MemoryStream();

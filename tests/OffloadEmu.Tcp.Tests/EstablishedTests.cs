@@ -158,6 +158,57 @@ public class EstablishedTests
     }
 
     [Fact]
+    public void Held_bytes_count_as_buffered_keep_the_window_closed_and_come_back_in_order()
+    {
+        var h = Established();
+        var consumer = new HoldingConsumer { HoldRoom = 4 };
+        h.M.ReceiveConsumer = consumer;
+        h.Send(Data(0), "abcdef");  // "abcd" held by the consumer, "ef" into the ring
+        h.Send(Data(6), "gh");      // the ring is not empty: the ring, after the held bytes
+        Assert.Equal("abcd", System.Text.Encoding.ASCII.GetString(consumer.HeldData.ToArray()));
+        Assert.Equal(8, h.M.ReceiveBufferedBytes);
+        Assert.Equal(4, h.M.ReceiveHeldBytes);
+        // Held bytes take window space like ring bytes.
+        h.Expect(RecvTemplate with { SequenceNumber = LocalSeq + 1, AckNumber = RemoteSeq + 9, Window = BufferSize - 8 });
+        Assert.Equal(0, h.M.DeliverBuffered()); // the held bytes go first
+        Assert.Throws<ArgumentOutOfRangeException>(() => h.M.PeekReceived(0, new byte[1]));
+        var ring = new byte[4];
+        Assert.Equal(4, h.M.PeekReceived(4, ring));
+        Assert.Equal("efgh", System.Text.Encoding.ASCII.GetString(ring));
+        h.Send(Data(10), "kl");     // out of order behind the held and ring bytes
+        h.Send(Data(8), "ij");      // fills the hole
+        Assert.Equal(12, h.M.ReceiveBufferedBytes);
+        h.M.ConsumeReceived(2);     // "ab" taken (an indication accepted in part)
+        Assert.Equal(2, h.M.ReceiveHeldBytes);
+        h.M.WriteHeldBytes(0, "cd"u8); // the rest refused: back into the ring, in front
+        h.M.EndHold();
+        consumer.HeldData.Clear();
+        consumer.Room = 100;
+        Assert.Equal(10, h.M.DeliverBuffered());
+        Assert.Equal("cdefghijkl", System.Text.Encoding.ASCII.GetString(consumer.Data.ToArray()));
+        Assert.Equal(0, h.M.ReceiveBufferedBytes);
+        Assert.False(h.M.HoldsReceiveBuffer);
+    }
+
+    [Fact]
+    public void Held_bytes_consumed_open_the_window_and_the_next_bytes_take_the_fast_path_again()
+    {
+        var h = Established();
+        var consumer = new HoldingConsumer { HoldRoom = 6 };
+        h.M.ReceiveConsumer = consumer;
+        h.Send(Data(0), "abcdef");
+        Assert.Equal(6, h.M.ReceiveHeldBytes);
+        Assert.False(h.M.HoldsReceiveBuffer); // nothing was written into the ring: no storage taken
+        h.M.ConsumeReceived(6);
+        consumer.HeldData.Clear();
+        Assert.Equal(0, h.M.ReceiveBufferedBytes);
+        consumer.Room = 100;
+        h.Send(Data(6), "gh");
+        Assert.Equal("gh", System.Text.Encoding.ASCII.GetString(consumer.Data.ToArray()));
+        h.Expect(RecvTemplate with { SequenceNumber = LocalSeq + 1, AckNumber = RemoteSeq + 9, Window = BufferSize - 8 }); // SWS: the edge stays for 8 bytes
+    }
+
+    [Fact]
     public void ReassemblyBound_DropsAndCountsSegmentsNeedingANewRange()
     {
         var h = Established(Config(c => new TcpConfig { Timestamps = false, WindowScaling = false, ReceiveBufferSize = BufferSize, MaxReassemblyRanges = 2, IsnGenerator = c.IsnGenerator }));
