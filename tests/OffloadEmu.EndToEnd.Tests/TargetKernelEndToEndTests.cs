@@ -154,7 +154,9 @@ public sealed class TargetKernelEndToEndTests : IDisposable
             if (transmitThread) Assert.True(target.TransmitThreadFrames > 10_000, $"only {target.TransmitThreadFrames} frames went through the transmit thread");
             else Assert.Equal(0L, target.TransmitThreadFrames);
             _output.WriteLine($"completion drains on the engine: {target.Completions.EngineDrains}");
-            if (inlineCompletions) Assert.True(target.Completions.EngineDrains > 1_000, $"only {target.Completions.EngineDrains} drains ran on the engine");
+            // Wired: the engine drained its queue itself, many times (each drain runs every item queued by then; with
+            // whole-chunk indications a 50 MiB run makes a few hundred).
+            if (inlineCompletions) Assert.True(target.Completions.EngineDrains >= 50, $"only {target.Completions.EngineDrains} drains ran on the engine");
             else Assert.Equal(0L, target.Completions.EngineDrains);
 
             Assert.True(harness.ReceivedViaTarget >= ViaTarget, $"only {harness.ReceivedViaTarget} bytes came in through the target");
