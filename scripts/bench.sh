@@ -371,8 +371,9 @@ emu_bulk() {
     if [[ $dir == tx ]]; then s=$(kv seconds "$WORK/$id.srv"); else s=$(kv total_seconds "$WORK/$id.srv"); fi
     local cmd
     [[ $procs -gt 1 ]] && tag="$tag --local 198.18.0.11..$((10 + par))"
-    if [[ $dir == tx ]]; then cmd="offloademu connect 198.18.0.1 $tag --send-bytes 1000G (x$procs) | tcpbench sink -P $par"
-    else cmd="tcpbench source -P $par | offloademu connect 198.18.0.1 $tag --receive (x$procs)"; fi
+    local times=""; [[ $procs -gt 1 ]] && times=" (x$procs)"
+    if [[ $dir == tx ]]; then cmd="offloademu connect 198.18.0.1 $tag --send-bytes 1000G$times | tcpbench sink -P $par"
+    else cmd="tcpbench source -P $par | offloademu connect 198.18.0.1 $tag --receive$times"; fi
     if [[ -z $b || -z $s ]]; then
         say "  row $id failed: $(cat "$WORK/$id.srv" "$WORK/$id.cli0" 2>/dev/null | tail -3 | tr '\n' ' ')"
     fi
