@@ -59,6 +59,20 @@ public class ArgumentTests
     public void Parallel_out_of_range_is_named(string n, string fragment)
         => AssertUsage(fragment, "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1M", "--parallel", n);
 
+    [Theory]
+    [InlineData("0", "--queues 0: expected 1 to 64")]
+    [InlineData("65", "--queues 65: expected 1 to 64")]
+    public void Queues_out_of_range_is_named(string n, string fragment)
+        => AssertUsage(fragment, "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1M", "--queues", n);
+
+    [Fact]
+    public void Queues_are_the_embedded_targets()
+    {
+        AssertUsage("--queues sets the embedded target's link; with --daemon set the daemon's Nic:Queues", "connect", "198.18.0.1:9", "--daemon", "/run/x.sock",
+            "--local", "198.18.0.2/24", "--send-bytes", "1M", "--queues", "2");
+        AssertUsage("--queues 2: --link pcap:eth0 has one queue; use tap:NAME or packet:NAME", "listen", "5001", Link, "pcap:eth0", "--local", "198.18.0.2/24", "--queues", "2");
+    }
+
     [Fact]
     public void Parallel_is_not_for_ping_pong()
         => AssertUsage("--ping-pong times one connection's round trips; drop --parallel", "connect", "198.18.0.1:7", Link, Tap, "--local", "198.18.0.2/24", "--ping-pong", "10", "-P", "2");

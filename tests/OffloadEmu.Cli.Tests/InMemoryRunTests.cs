@@ -315,6 +315,34 @@ public sealed class InMemoryRunTests : IDisposable
         Assert.Equal(total, received);
     }
 
+    // Through a daemon's control socket: the three streams are one host session's, on one address.
+    [Fact]
+    public async Task Parallel_through_a_daemon_control_socket_echo_checks_every_stream()
+    {
+        using var target = new OffloadEmu.Target.OffloadTarget(new KeptLink(_a));
+        string socket = Path.Combine(_dir, "control.sock");
+        await using var server = new OffloadEmu.Control.Server.ControlServer(target, new OffloadEmu.Control.Server.ControlServerOptions { Path = socket });
+        server.Start();
+        target.Start();
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--count", "3", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--daemon", socket, "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "3M", "-P", "3", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        foreach (var st in j.GetProperty("streams").EnumerateArray())
+        {
+            Assert.Equal(1L << 20, st.GetProperty("bytes_received").GetInt64());
+            Assert.True(st.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+            Assert.StartsWith("198.18.0.2:", st.GetProperty("local").GetString());
+        }
+        Assert.Equal(3L << 20, j.GetProperty("sum").GetProperty("bytes_received").GetInt64());
+        Assert.True(j.GetProperty("sum").GetProperty("offloads").GetInt32() >= 3, stdout);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+    }
+
     // The text output: a block per stream tagged [ n], then the [SUM] block; receiving the pattern from listen --source
     // with --check-pattern checks every stream's bytes.
     [Fact]

@@ -211,16 +211,39 @@ public sealed class KernelPeerTests : IDisposable
         Assert.Equal(JsonValueKind.Null, j.GetProperty("error").ValueKind);
     }
 
+    // --parallel 4 --queues 2 on a multi_queue TAP: two engine loops, the streams spread over them by their 4-tuple,
+    // every stream's echo from the kernel (socat, a child per connection) checked byte for byte.
+    [Fact]
+    public void Connect_parallel_4_over_two_link_queues_echo_checks_every_stream()
+    {
+        if (!Privileged.ShouldRun()) return;
+        MakeNamespaceAndTap(multiQueue: true);
+        var echo = Own(ChildProcess.Start("ip", "netns", "exec", _ns, "socat", "-b", "4096", "TCP-LISTEN:7,reuseaddr,fork", "PIPE"));
+        WaitFor(() => Cmd.TryRun("ip", "netns", "exec", _ns, "ss", "-Hltn", "sport = :7").Stdout.Contains(":7", StringComparison.Ordinal),
+            "socat listening on port 7", () => echo.Stderr);
+        var cli = Own(ChildProcess.StartOffloademu("connect", "198.18.247.1:7", "--link", $"tap:{_tap}", "--local", "198.18.247.2/24",
+            "--echo-check", "--send-bytes", "16M", "-P", "4", "--queues", "2", "--offload", "immediate", "--timeout", "60", "--arp-tries", "10"));
+        HandTapToKernel(cli, "198.18.247.1/24");
+        int? exit = cli.WaitForExit(RunLimit);
+        _output.WriteLine($"stdout:\n{cli.Stdout}\nstderr:\n{cli.Stderr}");
+        Assert.True(exit == 0, $"offloademu connect exit {exit?.ToString() ?? "(still running)"}: {cli.Stderr}");
+        Assert.Equal("", cli.Stderr);
+        Assert.Contains(", 2 queues)", cli.Stdout);
+        Assert.Equal(4, Regex.Matches(cli.Stdout, "echo check: OK, SHA-256 ").Count);
+        Assert.Contains($"bytes sent {16 << 20}, received {16 << 20}; 4 streams, 4 ok, 0 failed", cli.Stdout);
+    }
+
     private ChildProcess Own(ChildProcess p)
     {
         _processes.Add(p);
         return p;
     }
 
-    private void MakeNamespaceAndTap()
+    private void MakeNamespaceAndTap(bool multiQueue = false)
     {
         RemoveNetwork();   // leftovers of a crashed run with these exact names only
-        Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap");
+        if (multiQueue) Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap", "multi_queue");
+        else Cmd.Run("ip", "tuntap", "add", "dev", _tap, "mode", "tap");
         Cmd.Run("ip", "netns", "add", _ns);
         Cmd.Run("ip", "netns", "exec", _ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
         Cmd.Run("ip", "-n", _ns, "link", "set", "lo", "up");
