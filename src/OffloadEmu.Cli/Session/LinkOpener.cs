@@ -59,10 +59,9 @@ internal static class LinkOpener
         if (devices.Length != queues)
         {
             foreach (var d in devices) d.Dispose();
-            string fix = link.Kind == LinkKind.Tap
-                ? $"; create the TAP with 'ip tuntap add dev {link.Name} mode tap multi_queue' (OE_LAB_TAP_MULTI_QUEUE=1 scripts/lab.sh up) or drop --queues"
-                : "; drop --queues";
-            throw new CliUsageException($"--queues {queues}: --link {link} opened {devices.Length} of {queues} queues ({refusal}){fix}", 1);
+            throw new CliUsageException(link.Kind == LinkKind.Tap
+                ? $"--queues {queues}: TAP '{link.Name}' has one queue (made without multi_queue); create it with 'ip tuntap add dev {link.Name} mode tap multi_queue' (OE_LAB_TAP_MULTI_QUEUE=1 scripts/lab.sh up) or drop --queues"
+                : $"--queues {queues}: --link {link} opened {devices.Length} of {queues} queues ({refusal}); drop --queues", 1);
         }
         if (captureFile is null) return (devices, null);
         var tops = new ILinkDevice[devices.Length];
@@ -95,7 +94,26 @@ internal static class LinkOpener
             {
                 case LinkKind.Tap:
                     // Attach when it exists (scripts/lab.sh makes oe0 persistent), else create it for this run.
-                    return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload });
+                    LinkDeviceException refused;
+                    try
+                    {
+                        return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload });
+                    }
+                    catch (LinkDeviceException ex) when (ex.Errno == EINVAL)
+                    {
+                        refused = ex;
+                    }
+                    // A TAP made with multi_queue refuses a single-queue attach: take one of its queues (as offloademud does
+                    // with Nic:Queues=1). Refused again: the first error.
+                    try
+                    {
+                        return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload, MultiQueue = true });
+                    }
+                    catch (LinkDeviceException)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
+                        throw;
+                    }
                 case LinkKind.Packet:
                     RequireInterface(link);
                     return new PacketSocketDevice(new PacketSocketDeviceOptions { InterfaceName = link.Name });
