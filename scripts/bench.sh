@@ -31,7 +31,9 @@
 # BENCH_KEEP=1 keeps the run's directory (every process's output) for a look after a failed row.
 # BENCH_ONLY="ID ..." runs only those bulk rows (and their -cpu twins), e.g. BENCH_ONLY="k-bulk-off-8 emu-tx-d8" for
 # an A/B; BENCH_PROCESSES=1 runs the 8-connection rows as 8 CLI processes of one connection each (each its own host,
-# 198.18.0.11..18), as they were until 2026-12-07, to compare with one process (--parallel 8).
+# 198.18.0.11..18), as they were until 2026-12-07, to compare with one process (--parallel 8). BENCH_QUEUES=N (default
+# 1) makes the lab's TAP multi_queue and gives the embedded 8-connection rows `--queues N` (N engine loops, the
+# connections spread over them; the other rows attach one queue of that TAP).
 #
 # The kernel side of every row is one C program, scripts/bench/tcpbench.c (sink/source/send/echo/rr/hold), built here.
 # Everything runs in namespaces made for the run, oe-bench-<pid> (the lab: TAP oe0, kernel 198.18.0.1, emulator
@@ -269,6 +271,10 @@ lab_up() {
         || { cat "$WORK/lab-up.log" >&2; say "lab.sh up failed"; exit 1; }
 }
 
+EMB_QUEUES=${BENCH_QUEUES:-1}
+[[ $EMB_QUEUES =~ ^[0-9]+$ && $EMB_QUEUES -ge 1 && $EMB_QUEUES -le 64 ]] || { say "BENCH_QUEUES: 1..64"; exit 2; }
+[[ $EMB_QUEUES -gt 1 ]] && export OE_LAB_TAP_MULTI_QUEUE=1
+
 KPAIR=0
 kpair_up() {
     [[ $KPAIR == 1 ]] && return
@@ -337,7 +343,7 @@ kernel_bulk() {
     row "$id-cpu" cpu "$label: CPU per GiB" "$(per_gib "$c" "$b")" "cpu-s/GiB" - - "(same run)" "utime+stime of both tcpbench processes"
 }
 
-# emu_bulk ID LABEL tx|rx embedded|daemon|daemon-segoff P KERNEL_ID GOAL [EXTRA]: EXTRA (one word) goes to every
+# emu_bulk ID LABEL tx|rx embedded|daemon|daemon-segoff P KERNEL_ID GOAL [EXTRA]: EXTRA (words split on spaces) goes to every
 # offloademu connect; daemon-segoff is the daemon with Link:SegmentationOffload=true (started by the caller).
 emu_bulk() {
     local id=$1 label=$2 dir=$3 where=$4 par=$5 kid=$6 goal=$7 extra=${8:-}
@@ -352,7 +358,8 @@ emu_bulk() {
     [[ -n $DAEMON_PID && $where == daemon ]] && echo "$DAEMON_PID" >>"$pids"
     local mode cli_args
     if [[ $dir == tx ]]; then mode=sink; cli_args=(--send-bytes 1000G); else mode=source; cli_args=(--receive); fi
-    [[ -n $extra ]] && { cli_args+=("$extra"); tag="$tag $extra"; }
+    # shellcheck disable=SC2206
+    [[ -n $extra ]] && { cli_args+=($extra); tag="$tag $extra"; }
     spawn /dev/null "$WORK/$id.srv" ip netns exec "$LAB_NS" "$TB" "$mode" 198.18.0.1 "$PORT" "$SECONDS_PER_RUN" -P "$par" -c "$pids"
     local srv=$SPAWNED i clis=(); sleep 0.2
     # Several connections: one CLI process with --parallel (iperf3 -P), or with BENCH_PROCESSES=1 one process each.
@@ -443,8 +450,10 @@ run_bulk() {
     # embedded target opens the TAP itself: the daemon of the rows above must let go of it first.
     stop_daemon
     # 8 connections from one embedded process (connect --parallel 8 --link tap:oe0): one target, one host stack.
-    emu_bulk emu-tx-8 "emulator -> kernel, embedded, 8 conns, one process" tx embedded 8 k-bulk-off-8 "rmin:0.65"
-    emu_bulk emu-rx-8 "kernel -> emulator, embedded, 8 conns, one process" rx embedded 8 k-bulk-off-8 "rmin:0.65"
+    # BENCH_QUEUES=2: over two queues of the (then multi_queue) TAP, one engine loop each.
+    local q=() ql=""; [[ $EMB_QUEUES -gt 1 ]] && { q=("--queues $EMB_QUEUES"); ql=", $EMB_QUEUES queues"; }
+    emu_bulk emu-tx-8 "emulator -> kernel, embedded, 8 conns, one process$ql" tx embedded 8 k-bulk-off-8 "rmin:0.65" "${q[@]}"
+    emu_bulk emu-rx-8 "kernel -> emulator, embedded, 8 conns, one process$ql" rx embedded 8 k-bulk-off-8 "rmin:0.65" "${q[@]}"
     # The same embedded rows with the optional transmit thread (Nic:TransmitThread, docs/target.md): off by default,
     # measured here so a quiet run says whether it should be on.
     emu_bulk emu-tx-tt "emulator -> kernel, embedded, 1 conn, transmit thread" tx embedded 1 k-bulk-off "$g1" --transmit-thread
