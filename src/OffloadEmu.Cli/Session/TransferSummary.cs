@@ -81,7 +81,8 @@ internal sealed record class TransferSummary
         if (SuperFrames is { } sf) sb.AppendLine(ci, $"segmentation offload: {sf.Out} super-segments sent, {sf.In} super-frames received");
         double total = Math.Max(SecondsHost + SecondsOffloaded + SecondsHandOver, 1e-9);
         sb.AppendLine(ci, $"lived (sampled every 50 ms): offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), in hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
-        if (SendCompletions > 0)
+        // The histogram is the process's: a stream of a parallel run leaves it to the SUM.
+        if (SendCompletions > 0 && Stream is null)
             sb.AppendLine(ci, $"offloaded send -> completion: {SendCompletions} sends, p50 {SendCompletionP50Us:F0} us, p99 {SendCompletionP99Us:F0} us");
         if (EchoOk is { } ok && Sha256Sent is null)
             sb.AppendLine(ok ? $"pattern check: OK, SHA-256 {Sha256Received}" : $"pattern check: MISMATCH, received SHA-256 {Sha256Received}");
