@@ -233,6 +233,25 @@ public sealed class KernelPeerTests : IDisposable
         Assert.Contains($"bytes sent {16 << 20}, received {16 << 20}; 4 streams, 4 ok, 0 failed", cli.Stdout);
     }
 
+    // One queue (no --queues) of a TAP made multi_queue: attached as one of its queues (a plain attach is refused with
+    // EINVAL, which was reported as "not a TAP").
+    [Fact]
+    public void Connect_attaches_one_queue_of_a_multi_queue_tap()
+    {
+        if (!Privileged.ShouldRun()) return;
+        MakeNamespaceAndTap(multiQueue: true);
+        var echo = Own(ChildProcess.Start("ip", "netns", "exec", _ns, "socat", "-b", "4096", "TCP-LISTEN:7,reuseaddr", "PIPE"));
+        WaitFor(() => Cmd.TryRun("ip", "netns", "exec", _ns, "ss", "-Hltn", "sport = :7").Stdout.Contains(":7", StringComparison.Ordinal),
+            "socat listening on port 7", () => echo.Stderr);
+        var cli = Own(ChildProcess.StartOffloademu("connect", "198.18.248.1:7", "--link", $"tap:{_tap}", "--local", "198.18.248.2/24",
+            "--echo-check", "--send-bytes", "1M", "--timeout", "60", "--arp-tries", "10"));
+        HandTapToKernel(cli, "198.18.248.1/24");
+        int? exit = cli.WaitForExit(RunLimit);
+        _output.WriteLine($"stdout:\n{cli.Stdout}\nstderr:\n{cli.Stderr}");
+        Assert.True(exit == 0, $"offloademu connect exit {exit?.ToString() ?? "(still running)"}: {cli.Stderr}");
+        Assert.Contains("echo check: OK", cli.Stdout);
+    }
+
     private ChildProcess Own(ChildProcess p)
     {
         _processes.Add(p);
