@@ -109,7 +109,15 @@ internal static class ConnectCommand
             string peer = SessionRun.Endpoint(r.Remote, r.Port);
             if (r.Parallel == 0)
             {
-                var socket = await ConnectOneAsync(host, r, peer).ConfigureAwait(false);
+                OffloadEmu.HostStack.OffloadSocket socket;
+                try
+                {
+                    socket = await ConnectOneAsync(host, r).ConfigureAwait(false);
+                }
+                catch (SocketException ex)
+                {
+                    throw new CliUsageException(Transfer.Describe(ex, peer, null), 1);
+                }
                 if (!s.Json) stdout.WriteLine($"connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
                 if (r.PingPong > 0)
                 {
@@ -127,13 +135,13 @@ internal static class ConnectCommand
             {
                 try
                 {
-                    var socket = await ConnectOneAsync(host, r, peer).ConfigureAwait(false);
+                    var socket = await ConnectOneAsync(host, r).ConfigureAwait(false);
                     if (!s.Json) stdout.WriteLine($"{TransferSummary.StreamTag(i + 1)}connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
                     streams.Add((i + 1, socket, r.PlanOf(i)));
                 }
-                catch (CliUsageException ex) when (ex.ExitCode == 1 && !ex.Message.StartsWith("no ARP reply", StringComparison.Ordinal))
+                catch (SocketException ex)
                 {
-                    failed.Add((i + 1, ex.Message));
+                    failed.Add((i + 1, Transfer.Describe(ex, peer, null)));
                 }
             }
             stdout.Flush();
@@ -141,21 +149,23 @@ internal static class ConnectCommand
         });
     }
 
-    private static async Task<OffloadEmu.HostStack.OffloadSocket> ConnectOneAsync(SessionHost host, ConnectRequest r, string peer)
+    // One connect; no ARP reply for the next hop is the run's error (exit 1), other socket errors are the caller's. A
+    // reset during the handshake (the peer's RST to our SYN, which the host stack reports as a reset) is a refusal.
+    private static async Task<OffloadEmu.HostStack.OffloadSocket> ConnectOneAsync(SessionHost host, ConnectRequest r)
     {
         var s = r.Settings;
         try
         {
             return await host.Stack.ConnectAsync(r.Remote, r.Port).ConfigureAwait(false);
         }
+        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            throw new SocketException((int)SocketError.ConnectionRefused);
+        }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.HostUnreachable)
         {
             var nextHop = r.Remote.IsInSameSubnet(s.Address, s.PrefixLength) ? r.Remote : s.Gateway;
             throw new CliUsageException($"no ARP reply from {nextHop} on {s.InterfaceName} after {s.ArpTries} {(s.ArpTries == 1 ? "try" : "tries")}", 1);
-        }
-        catch (SocketException ex)
-        {
-            throw new CliUsageException(Transfer.Describe(ex, peer, null), 1);
         }
     }
 }

@@ -343,6 +343,39 @@ public sealed class InMemoryRunTests : IDisposable
         Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
     }
 
+    // A port nobody listens on: the peer's RST to our SYN is one line naming the refusal (was "IOException: The peer reset
+    // the connection.").
+    [Fact]
+    public async Task Connect_refused_is_one_clear_line()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "5"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:8", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "1M", "--timeout", "30");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: connection refused by 198.18.0.1:8\n", stderr);
+        Assert.Equal("", stdout);
+        await listen;
+    }
+
+    // Streams whose connect is refused are reported in connect_errors and by one line each; exit 1.
+    [Fact]
+    public async Task Parallel_streams_refused_at_connect_are_each_named()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "5"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:8", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "1M",
+            "-P", "2", "--json", "--timeout", "30");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: stream 1: connection refused by 198.18.0.1:8\noffloademu connect: stream 2: connection refused by 198.18.0.1:8\n", stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(0, j.GetProperty("streams").GetArrayLength());
+        Assert.Equal(2, j.GetProperty("connect_errors").GetArrayLength());
+        Assert.Equal(2, j.GetProperty("connect_errors")[1].GetProperty("stream").GetInt32());
+        Assert.Equal("2 of 2 streams failed", j.GetProperty("error").GetString());
+        await listen;
+    }
+
     // The text output: a block per stream tagged [ n], then the [SUM] block; receiving the pattern from listen --source
     // with --check-pattern checks every stream's bytes.
     [Fact]

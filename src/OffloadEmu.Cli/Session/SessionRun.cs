@@ -149,8 +149,11 @@ internal sealed class SessionRun
         ulong retransmitsBefore = host.TargetRetransmits;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var stopProgress = new CancellationTokenSource();
-        var progress = new ProgressLine(meters, clock, _stdout, _settings.Json).RunAsync(stopProgress.Token);
-        lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
+        if (meters.Length > 0)   // none when every connect failed
+        {
+            var progress = new ProgressLine(meters, clock, _stdout, _settings.Json).RunAsync(stopProgress.Token);
+            lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
+        }
         var runs = new Task<TransferSummary>[streams.Count];
         for (int i = 0; i < runs.Length; i++)
         {
