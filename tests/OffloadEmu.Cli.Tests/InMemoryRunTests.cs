@@ -357,6 +357,24 @@ public sealed class InMemoryRunTests : IDisposable
         await listen;
     }
 
+    // --timeout in the middle of a parallel transfer: every stream still running is aborted and says so; the summary is out.
+    [Fact]
+    public async Task Parallel_timeout_aborts_every_stream_with_its_line()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "30"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "100G",
+            "-P", "2", "--json", "--timeout", "4");
+        Assert.Equal(1, exit);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^offloademu connect: stream 1: timed out after 4 s \(\d+ bytes sent, 0 received\)$", lines[0]);
+        Assert.Matches(@"^offloademu connect: stream 2: timed out after 4 s \(\d+ bytes sent, 0 received\)$", lines[1]);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal("2 of 2 streams failed", doc.RootElement.GetProperty("error").GetString());
+        await listen;
+    }
+
     // Streams whose connect is refused are reported in connect_errors and by one line each; exit 1.
     [Fact]
     public async Task Parallel_streams_refused_at_connect_are_each_named()
