@@ -8,8 +8,8 @@
 # kernel's figure for the same work, the ratio, and the goal of issue 7 with pass/miss. --json FILE writes the same as
 # JSON. A progress line per row goes to stderr.
 #   bulk   one connection, emulator -> kernel sink and kernel source -> emulator over a TAP at MTU 1500, embedded
-#          (`offloademu connect --link tap:oe0`) and through `offloademud` (`connect --daemon`); 8 connections (8 CLI
-#          processes through one daemon); kernel <-> kernel over a veth pair with segmentation offloads off and on;
+#          (`offloademu connect --link tap:oe0`) and through `offloademud` (`connect --daemon`); 8 connections from one
+#          CLI process (`connect --parallel 8`), through the daemon and embedded; kernel <-> kernel over a veth pair with segmentation offloads off and on;
 #          pasta and slirp4netns (Debian `passt`, `slirp4netns`; installed when missing) with the same C peer;
 #          segmentation-offload mode (--segmentation-offload embedded, Link:SegmentationOffload=true in the daemon);
 #          the embedded rows again with the optional transmit thread (--transmit-thread, rows emu-tx-tt / emu-rx-tt).
@@ -29,6 +29,11 @@
 # --smoke: 1 s per row, scale 200 with 10 active, 2 s idle; for the CI check (tests/python/test_bench.py).
 # Environment: BENCH_SECONDS (default 5) per throughput/rr/churn row, BENCH_IDLE_SECONDS (10), BENCH_ACTIVE (100);
 # BENCH_KEEP=1 keeps the run's directory (every process's output) for a look after a failed row.
+# BENCH_ONLY="ID ..." runs only those bulk rows (and their -cpu twins), e.g. BENCH_ONLY="k-bulk-off-8 emu-tx-d8" for
+# an A/B; BENCH_PROCESSES=1 runs the 8-connection rows as 8 CLI processes of one connection each (each its own host,
+# 198.18.0.11..18), as they were until 2026-12-07, to compare with one process (--parallel 8). BENCH_QUEUES=N (default
+# 1) makes the lab's TAP multi_queue and gives the embedded 8-connection rows `--queues N` (N engine loops, the
+# connections spread over them; the other rows attach one queue of that TAP).
 #
 # The kernel side of every row is one C program, scripts/bench/tcpbench.c (sink/source/send/echo/rr/hold), built here.
 # Everything runs in namespaces made for the run, oe-bench-<pid> (the lab: TAP oe0, kernel 198.18.0.1, emulator
@@ -266,6 +271,10 @@ lab_up() {
         || { cat "$WORK/lab-up.log" >&2; say "lab.sh up failed"; exit 1; }
 }
 
+EMB_QUEUES=${BENCH_QUEUES:-1}
+[[ $EMB_QUEUES =~ ^[0-9]+$ && $EMB_QUEUES -ge 1 && $EMB_QUEUES -le 64 ]] || { say "BENCH_QUEUES: 1..64"; exit 2; }
+[[ $EMB_QUEUES -gt 1 ]] && export OE_LAB_TAP_MULTI_QUEUE=1
+
 KPAIR=0
 kpair_up() {
     [[ $KPAIR == 1 ]] && return
@@ -315,8 +324,12 @@ DMN=(--daemon "$SOCK" --local 198.18.0.2/24)
 
 # --- bulk -------------------------------------------------------------------------------------------------------------
 # kernel_bulk ID LABEL on|off P: tcpbench send (ns b) -> tcpbench sink (ns a) over the veth pair.
+# wanted ID: the row is to run (BENCH_ONLY unset, or ID among its words).
+wanted() { [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]; }
+
 kernel_bulk() {
     local id=$1 label=$2 offl=$3 par=$4
+    wanted "$id" || return 0
     progress "$label"
     kpair_up; kpair_offloads "$offl"; next_port
     local pids="$WORK/$id.pids"; : >"$pids"
@@ -330,10 +343,12 @@ kernel_bulk() {
     row "$id-cpu" cpu "$label: CPU per GiB" "$(per_gib "$c" "$b")" "cpu-s/GiB" - - "(same run)" "utime+stime of both tcpbench processes"
 }
 
-# emu_bulk ID LABEL tx|rx embedded|daemon|daemon-segoff P KERNEL_ID GOAL [EXTRA]: EXTRA (one word) goes to every
+# emu_bulk ID LABEL tx|rx embedded|daemon|daemon-segoff P KERNEL_ID GOAL [EXTRA]: EXTRA (words split on spaces) goes to every
 # offloademu connect; daemon-segoff is the daemon with Link:SegmentationOffload=true (started by the caller).
 emu_bulk() {
     local id=$1 label=$2 dir=$3 where=$4 par=$5 kid=$6 goal=$7 extra=${8:-}
+    wanted "$id" || return 0
+    local procs=1; [[ $par -gt 1 && ${BENCH_PROCESSES:-0} == 1 ]] && { procs=$par; label="${label/one process/$par processes}"; }
     progress "$label"
     lab_up; next_port
     local target=("${EMB[@]}") tag="--link tap:oe0"
@@ -343,13 +358,16 @@ emu_bulk() {
     [[ -n $DAEMON_PID && $where == daemon ]] && echo "$DAEMON_PID" >>"$pids"
     local mode cli_args
     if [[ $dir == tx ]]; then mode=sink; cli_args=(--send-bytes 1000G); else mode=source; cli_args=(--receive); fi
-    [[ -n $extra ]] && { cli_args+=("$extra"); tag="$tag $extra"; }
+    # shellcheck disable=SC2206
+    [[ -n $extra ]] && { cli_args+=($extra); tag="$tag $extra"; }
     spawn /dev/null "$WORK/$id.srv" ip netns exec "$LAB_NS" "$TB" "$mode" 198.18.0.1 "$PORT" "$SECONDS_PER_RUN" -P "$par" -c "$pids"
     local srv=$SPAWNED i clis=(); sleep 0.2
-    for ((i = 0; i < par; i++)); do
+    # Several connections: one CLI process with --parallel (iperf3 -P), or with BENCH_PROCESSES=1 one process each.
+    [[ $par -gt 1 && $procs == 1 ]] && { cli_args+=(--parallel "$par"); tag="$tag --parallel $par"; }
+    for ((i = 0; i < procs; i++)); do
         # Several host stacks bound to one daemon get every non-offloaded frame (docs/control.md); with one address
         # they reset each other's handshakes (seen 2026-12-07), so each CLI process is its own host: 198.18.0.2, .11...
-        [[ $par -gt 1 ]] && target[${#target[@]}-1]="198.18.0.$((10 + i + 1))/24"
+        [[ $procs -gt 1 ]] && target[${#target[@]}-1]="198.18.0.$((10 + i + 1))/24"
         spawn "$pids" "$WORK/$id.cli$i" ip netns exec "$LAB_NS" "${OE[@]}" connect "198.18.0.1:$PORT" "${target[@]}" \
             "${cli_args[@]}" --json --timeout $((SECONDS_PER_RUN + 90))
         clis+=("$SPAWNED")
@@ -359,9 +377,10 @@ emu_bulk() {
     local b s c; b=$(kv bytes "$WORK/$id.srv"); c=$(kv cpu_s "$WORK/$id.srv")
     if [[ $dir == tx ]]; then s=$(kv seconds "$WORK/$id.srv"); else s=$(kv total_seconds "$WORK/$id.srv"); fi
     local cmd
-    [[ $par -gt 1 ]] && tag="$tag --local 198.18.0.11..$((10 + par))"
-    if [[ $dir == tx ]]; then cmd="offloademu connect 198.18.0.1 $tag --send-bytes 1000G (x$par) | tcpbench sink -P $par"
-    else cmd="tcpbench source -P $par | offloademu connect 198.18.0.1 $tag --receive (x$par)"; fi
+    [[ $procs -gt 1 ]] && tag="$tag --local 198.18.0.11..$((10 + par))"
+    local times=""; [[ $procs -gt 1 ]] && times=" (x$procs)"
+    if [[ $dir == tx ]]; then cmd="offloademu connect 198.18.0.1 $tag --send-bytes 1000G$times | tcpbench sink -P $par"
+    else cmd="tcpbench source -P $par | offloademu connect 198.18.0.1 $tag --receive$times"; fi
     if [[ -z $b || -z $s ]]; then
         say "  row $id failed: $(cat "$WORK/$id.srv" "$WORK/$id.cli0" 2>/dev/null | tail -3 | tr '\n' ' ')"
     fi
@@ -375,6 +394,7 @@ emu_bulk() {
 # po, which has only lo and a veth pair of its own, oe-pt0/oe-pt1) to tcpbench sink on po's loopback.
 userspace_bulk() {
     local id=$1 label=$2 kind=$3
+    wanted "$id" || return 0
     progress "$label"
     local tool=pasta; [[ $kind == slirp ]] && tool=slirp4netns
     if ! have "$tool"; then row "$id" bulk "$label" "" "Gb/s" - - "skipped: $tool not installed (apt-get install ${tool/pasta/passt})"; return; fi
@@ -424,11 +444,16 @@ run_bulk() {
     emu_bulk emu-rx "kernel -> emulator, embedded, 1 conn" rx embedded 1 k-bulk-off "$g1"
     emu_bulk emu-tx-d "emulator -> kernel, daemon, 1 conn" tx daemon 1 k-bulk-off "$g1"
     emu_bulk emu-rx-d "kernel -> emulator, daemon, 1 conn" rx daemon 1 k-bulk-off "$g1"
-    emu_bulk emu-tx-d8 "emulator -> kernel, daemon, 8 conns" tx daemon 8 k-bulk-off-8 "rmin:0.65"
-    emu_bulk emu-rx-d8 "kernel -> emulator, daemon, 8 conns" rx daemon 8 k-bulk-off-8 "rmin:0.65"
+    emu_bulk emu-tx-d8 "emulator -> kernel, daemon, 8 conns, one process" tx daemon 8 k-bulk-off-8 "rmin:0.65"
+    emu_bulk emu-rx-d8 "kernel -> emulator, daemon, 8 conns, one process" rx daemon 8 k-bulk-off-8 "rmin:0.65"
     # Segmentation-offload mode (TSO/LRO through the TAP's virtio-net header): against the kernel with offloads on. An
     # embedded target opens the TAP itself: the daemon of the rows above must let go of it first.
     stop_daemon
+    # 8 connections from one embedded process (connect --parallel 8 --link tap:oe0): one target, one host stack.
+    # BENCH_QUEUES=2: over two queues of the (then multi_queue) TAP, one engine loop each.
+    local q=() ql=""; [[ $EMB_QUEUES -gt 1 ]] && { q=("--queues $EMB_QUEUES"); ql=", $EMB_QUEUES queues"; }
+    emu_bulk emu-tx-8 "emulator -> kernel, embedded, 8 conns, one process$ql" tx embedded 8 k-bulk-off-8 "rmin:0.65" "${q[@]}"
+    emu_bulk emu-rx-8 "kernel -> emulator, embedded, 8 conns, one process$ql" rx embedded 8 k-bulk-off-8 "rmin:0.65" "${q[@]}"
     # The same embedded rows with the optional transmit thread (Nic:TransmitThread, docs/target.md): off by default,
     # measured here so a quiet run says whether it should be on.
     emu_bulk emu-tx-tt "emulator -> kernel, embedded, 1 conn, transmit thread" tx embedded 1 k-bulk-off "$g1" --transmit-thread

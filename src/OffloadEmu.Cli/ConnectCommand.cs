@@ -20,6 +20,8 @@ internal static class ConnectCommand
         var sendFile = new Option<FileInfo?>("--send") { HelpName = "FILE", Description = "send the contents of FILE" };
         var receive = new Option<bool>("--receive") { Description = "receive until the peer closes (counted, dropped)" };
         var echoCheck = new Option<bool>("--echo-check") { Description = "expect the peer to echo: compare the received stream with the sent one (SHA-256)" };
+        var checkPattern = new Option<bool>("--check-pattern") { Description = "with --receive: the peer sends the deterministic pattern (offloademu listen --source); check every byte and report the SHA-256 of what came" };
+        var parallel = new Option<int?>("--parallel", "-P") { HelpName = "N", Description = $"N connections at once from this process (1 to {MaxParallel}), each offloaded, with a line per stream and a SUM; --send-bytes is the total, split evenly" };
         var pingPong = new Option<int?>("--ping-pong") { HelpName = "N", Description = "against an echo server: N round trips of 1 byte, one at a time; prints transactions/s and round-trip percentiles" };
         var cmd = new Command("connect", "Connect through the emulated offload NIC, transfer, and print a summary.") { target };
         shared.AddTo(cmd);
@@ -28,13 +30,15 @@ internal static class ConnectCommand
         cmd.Options.Add(receive);
         cmd.Options.Add(echoCheck);
         cmd.Options.Add(pingPong);
+        cmd.Options.Add(checkPattern);
+        cmd.Options.Add(parallel);
         cmd.SetAction((pr, _) =>
         {
             ConnectRequest request;
             try
             {
                 request = Bind(pr.GetValue(target)!, shared.Bind(pr), pr.GetValue(sendBytes), pr.GetValue(sendFile), pr.GetValue(receive), pr.GetValue(echoCheck),
-                    pr.GetValue(pingPong));
+                    pr.GetValue(pingPong), pr.GetValue(parallel), pr.GetValue(checkPattern));
             }
             catch (CliUsageException ex)
             {
@@ -46,9 +50,27 @@ internal static class ConnectCommand
         return cmd;
     }
 
+    /// <summary>Most streams of <c>--parallel</c> (iperf3 allows 128).</summary>
+    internal const int MaxParallel = 128;
+
     /// <summary>Validates what is specific to connect.</summary>
     internal static ConnectRequest Bind(string hostPort, SessionSettings s, string? sendBytes, FileInfo? sendFile, bool receive, bool echoCheck,
-        int? pingPong = null)
+        int? pingPong = null, int? parallel = null, bool checkPattern = false)
+    {
+        if (parallel is { } p)
+        {
+            if (p is < 1 or > MaxParallel) throw new CliUsageException($"--parallel {p}: expected 1 to {MaxParallel} streams");
+            if (pingPong is not null) throw new CliUsageException("--ping-pong times one connection's round trips; drop --parallel");
+            if (sendFile is not null && p > 1) throw new CliUsageException("--send FILE is one stream's data; with --parallel give --send-bytes N (the total, split over the streams)");
+        }
+        var request = BindOne(hostPort, s, sendBytes, sendFile, receive, echoCheck, pingPong, checkPattern);
+        if (parallel is { } n && request.Plan.SendBytes > 0 && request.Plan.SendBytes < n)
+            throw new CliUsageException($"--send-bytes {request.Plan.SendBytes} over --parallel {n} streams: expected at least one byte per stream");
+        return parallel is { } streams ? request with { Parallel = streams } : request;
+    }
+
+    private static ConnectRequest BindOne(string hostPort, SessionSettings s, string? sendBytes, FileInfo? sendFile, bool receive, bool echoCheck,
+        int? pingPong, bool checkPattern)
     {
         if (!AddressParser.TryParseHostPort(hostPort, out var remote, out ushort port, out string error)) throw new CliUsageException(error);
         if (remote == s.Address) throw new CliUsageException($"'{hostPort}': {remote} is our own --local address");
@@ -57,7 +79,7 @@ internal static class ConnectCommand
         if (pingPong is { } rounds)
         {
             if (rounds is < 1 or > PingPong.MaxRoundTrips) throw new CliUsageException($"--ping-pong {rounds}: expected 1 to {PingPong.MaxRoundTrips} round trips");
-            if (sendBytes is not null || sendFile is not null || receive || echoCheck)
+            if (sendBytes is not null || sendFile is not null || receive || echoCheck || checkPattern)
                 throw new CliUsageException("--ping-pong is a mode of its own: drop --send-bytes, --send, --receive and --echo-check");
             if (s.UploadEvery > 0) throw new CliUsageException("--ping-pong times round trips; --upload-every does not apply");
             return new ConnectRequest(s, remote, port, new TransferPlan(0, null, ReceiveMode.Drain, 0, false), "ping-pong", rounds);
@@ -71,7 +93,9 @@ internal static class ConnectCommand
         if (echoCheck && !sends) throw new CliUsageException("--echo-check needs something to send: give --send-bytes N or --send FILE");
         if (echoCheck && receive) throw new CliUsageException("--echo-check and --receive are exclusive: --echo-check already receives (and verifies) the echo");
         if (!sends && !receive) throw new CliUsageException("nothing to do: give --send-bytes N, --send FILE, --receive or --echo-check");
-        var plan = new TransferPlan(bytes, sendFile?.FullName, echoCheck ? ReceiveMode.Verify : ReceiveMode.Drain, s.UploadEvery, CycleOnReceived: !sends);
+        if (checkPattern && (!receive || sends))
+            throw new CliUsageException("--check-pattern checks what --receive gets from a pattern source; give --receive without --send-bytes/--send (--echo-check checks an echo)");
+        var plan = new TransferPlan(bytes, sendFile?.FullName, echoCheck ? ReceiveMode.Verify : checkPattern ? ReceiveMode.Check : ReceiveMode.Drain, s.UploadEvery, CycleOnReceived: !sends);
         string mode = echoCheck ? "echo-check" : sends ? (receive ? "send+receive" : "send") : "receive";
         return new ConnectRequest(s, remote, port, plan, mode);
     }
@@ -83,27 +107,65 @@ internal static class ConnectCommand
         return run.RunAsync(async (host, self) =>
         {
             string peer = SessionRun.Endpoint(r.Remote, r.Port);
-            OffloadEmu.HostStack.OffloadSocket socket;
-            try
+            if (r.Parallel == 0)
             {
-                socket = await host.Stack.ConnectAsync(r.Remote, r.Port).ConfigureAwait(false);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.HostUnreachable)
-            {
-                var nextHop = r.Remote.IsInSameSubnet(s.Address, s.PrefixLength) ? r.Remote : s.Gateway;
-                throw new CliUsageException($"no ARP reply from {nextHop} on {s.InterfaceName} after {s.ArpTries} {(s.ArpTries == 1 ? "try" : "tries")}", 1);
-            }
-            catch (SocketException ex)
-            {
-                throw new CliUsageException(Transfer.Describe(ex, peer, null), 1);
-            }
-            if (!s.Json) stdout.WriteLine($"connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
-            if (r.PingPong > 0)
-            {
-                await self.PingPongAsync(socket, r.PingPong, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer, host.Stack.Statistics.SendCompletionLatency).ConfigureAwait(false);
+                OffloadEmu.HostStack.OffloadSocket socket;
+                try
+                {
+                    socket = await ConnectOneAsync(host, r).ConfigureAwait(false);
+                }
+                catch (SocketException ex)
+                {
+                    throw new CliUsageException(Transfer.Describe(ex, peer, null), 1);
+                }
+                if (!s.Json) stdout.WriteLine($"connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
+                if (r.PingPong > 0)
+                {
+                    await self.PingPongAsync(socket, r.PingPong, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer, host.Stack.Statistics.SendCompletionLatency).ConfigureAwait(false);
+                    return;
+                }
+                await self.TransferAsync(host, socket, r.Plan, r.Mode, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);
                 return;
             }
-            await self.TransferAsync(host, socket, r.Plan, r.Mode, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), peer).ConfigureAwait(false);
+            // --parallel N: the connections one after the other (as iperf3 does), then all transfers at once. A stream
+            // whose connect fails is reported with the others; no ARP reply ends the run as it does for one connection.
+            var streams = new List<(int, OffloadEmu.HostStack.OffloadSocket, TransferPlan)>(r.Streams);
+            var failed = new List<(int, string)>();
+            for (int i = 0; i < r.Streams; i++)
+            {
+                try
+                {
+                    var socket = await ConnectOneAsync(host, r).ConfigureAwait(false);
+                    if (!s.Json) stdout.WriteLine($"{TransferSummary.StreamTag(i + 1)}connected {SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort)} -> {peer} on {host.Target.Description}");
+                    streams.Add((i + 1, socket, r.PlanOf(i)));
+                }
+                catch (SocketException ex)
+                {
+                    failed.Add((i + 1, Transfer.Describe(ex, peer, null)));
+                }
+            }
+            stdout.Flush();
+            await self.ParallelAsync(host, streams, failed, r.Streams, r.Mode, peer).ConfigureAwait(false);
         });
+    }
+
+    // One connect; no ARP reply for the next hop is the run's error (exit 1), other socket errors are the caller's. A
+    // reset during the handshake (the peer's RST to our SYN, which the host stack reports as a reset) is a refusal.
+    private static async Task<OffloadEmu.HostStack.OffloadSocket> ConnectOneAsync(SessionHost host, ConnectRequest r)
+    {
+        var s = r.Settings;
+        try
+        {
+            return await host.Stack.ConnectAsync(r.Remote, r.Port).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            throw new SocketException((int)SocketError.ConnectionRefused);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.HostUnreachable)
+        {
+            var nextHop = r.Remote.IsInSameSubnet(s.Address, s.PrefixLength) ? r.Remote : s.Gateway;
+            throw new CliUsageException($"no ARP reply from {nextHop} on {s.InterfaceName} after {s.ArpTries} {(s.ArpTries == 1 ? "try" : "tries")}", 1);
+        }
     }
 }

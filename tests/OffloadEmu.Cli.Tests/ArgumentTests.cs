@@ -52,6 +52,73 @@ public class ArgumentTests
     public void Bad_local_prefix_is_named(string local, string fragment)
         => AssertUsage(fragment, "connect", "198.18.0.1:7", Link, Tap, "--local", local, "--send-bytes", "1");
 
+    [Theory]
+    [InlineData("0", "--parallel 0: expected 1 to 128 streams")]
+    [InlineData("129", "--parallel 129: expected 1 to 128 streams")]
+    [InlineData("-3", "--parallel -3: expected 1 to 128 streams")]
+    public void Parallel_out_of_range_is_named(string n, string fragment)
+        => AssertUsage(fragment, "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1M", "--parallel", n);
+
+    [Theory]
+    [InlineData("0", "--queues 0: expected 1 to 64")]
+    [InlineData("65", "--queues 65: expected 1 to 64")]
+    public void Queues_out_of_range_is_named(string n, string fragment)
+        => AssertUsage(fragment, "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1M", "--queues", n);
+
+    [Fact]
+    public void Queues_are_the_embedded_targets()
+    {
+        AssertUsage("--queues sets the embedded target's link; with --daemon set the daemon's Nic:Queues", "connect", "198.18.0.1:9", "--daemon", "/run/x.sock",
+            "--local", "198.18.0.2/24", "--send-bytes", "1M", "--queues", "2");
+        AssertUsage("--queues 2: --link pcap:eth0 has one queue; use tap:NAME or packet:NAME", "listen", "5001", Link, "pcap:eth0", "--local", "198.18.0.2/24", "--queues", "2");
+    }
+
+    [Fact]
+    public void Parallel_is_not_for_ping_pong()
+        => AssertUsage("--ping-pong times one connection's round trips; drop --parallel", "connect", "198.18.0.1:7", Link, Tap, "--local", "198.18.0.2/24", "--ping-pong", "10", "-P", "2");
+
+    [Fact]
+    public void Parallel_with_a_file_is_refused()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            AssertUsage("--send FILE is one stream's data; with --parallel give --send-bytes N", "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send", file, "-P", "2");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Parallel_needs_a_byte_per_stream()
+        => AssertUsage("--send-bytes 3 over --parallel 4 streams: expected at least one byte per stream", "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "3", "-P", "4");
+
+    [Fact]
+    public void Check_pattern_needs_receive_only()
+    {
+        AssertUsage("--check-pattern checks what --receive gets", "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1M", "--check-pattern");
+        AssertUsage("--check-pattern checks what --receive gets", "connect", "198.18.0.1:9", Link, Tap, "--local", "198.18.0.2/24", "--send-bytes", "1M", "--receive", "--check-pattern");
+    }
+
+    [Fact]
+    public void Parallel_splits_send_bytes_over_the_streams()
+    {
+        var s = new SessionSettings { Link = new LinkSpec(LinkKind.Tap, "oe0"), Address = OffloadEmu.Wire.Ipv4Address.Parse("198.18.0.2"), PrefixLength = 24 };
+        var r = ConnectCommand.Bind("198.18.0.1:9", s, "10", null, receive: false, echoCheck: false, parallel: 4);
+        Assert.Equal(4, r.Parallel);
+        Assert.Equal(4, r.Streams);
+        Assert.Equal([3L, 3L, 2L, 2L], Enumerable.Range(0, 4).Select(i => r.PlanOf(i).SendBytes).ToArray());
+        var one = ConnectCommand.Bind("198.18.0.1:9", s, "10", null, receive: false, echoCheck: false);
+        Assert.Equal(0, one.Parallel);
+        Assert.Equal(1, one.Streams);
+        Assert.Equal(10, one.PlanOf(0).SendBytes);
+        var rx = ConnectCommand.Bind("198.18.0.1:9", s, null, null, receive: true, echoCheck: false, parallel: 2, checkPattern: true);
+        Assert.Equal(ReceiveMode.Check, rx.PlanOf(1).Receive);
+        Assert.Equal(0, rx.PlanOf(1).SendBytes);
+    }
+
     [Fact]
     public void Missing_link_says_how_to_give_one()
         => AssertUsage("no link: give --link tap:NAME|packet:NAME|pcap:NAME", "connect", "198.18.0.1:7", "--local", "198.18.0.2/24", "--send-bytes", "1");

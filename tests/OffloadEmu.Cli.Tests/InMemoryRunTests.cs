@@ -299,4 +299,227 @@ public sealed class InMemoryRunTests : IDisposable
         var (lexit, _, lerr) = await listen;
         Assert.True(lexit == 0, lerr);
     }
+
+    // --parallel 4 against listen --count 4 (which serves one connection after the other: the later streams wait in its
+    // backlog, their windows full, until it gets to them): the total of --send-bytes is split 3+3+3+2 bytes over 1 MiB,
+    // every stream's bytes arrive, and the JSON's sum is the streams' sum.
+    [Fact]
+    public async Task Parallel_streams_split_the_bytes_and_sum_them()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--count", "4", "--json", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        const long total = (1 << 20) + 3;
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", total.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-P", "4", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(4, j.GetProperty("parallel").GetInt32());
+        var streams = j.GetProperty("streams").EnumerateArray().ToList();
+        Assert.Equal(4, streams.Count);
+        long shareOfFirst = total / 4 + 1, shareOfLast = total / 4;
+        long sent = 0, offloads = 0;
+        var ports = new HashSet<string>();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(i + 1, streams[i].GetProperty("stream").GetInt32());
+            Assert.Equal(i < 3 ? shareOfFirst : shareOfLast, streams[i].GetProperty("bytes_sent").GetInt64());
+            Assert.Equal(JsonValueKind.Null, streams[i].GetProperty("retransmits_target").ValueKind);
+            Assert.Equal(JsonValueKind.Null, streams[i].GetProperty("error").ValueKind);
+            sent += streams[i].GetProperty("bytes_sent").GetInt64();
+            offloads += streams[i].GetProperty("offloads").GetInt32();
+            ports.Add(streams[i].GetProperty("local").GetString()!);
+        }
+        Assert.Equal(4, ports.Count);
+        var sum = j.GetProperty("sum");
+        Assert.Equal(total, sent);
+        Assert.Equal(total, sum.GetProperty("bytes_sent").GetInt64());
+        Assert.Equal(offloads, sum.GetProperty("offloads").GetInt32());
+        Assert.True(offloads >= 4, stdout);
+        Assert.Equal(0, sum.GetProperty("streams_failed").GetInt32());
+        Assert.Equal(JsonValueKind.Null, j.GetProperty("error").ValueKind);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+        long received = 0;
+        foreach (var line in lout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var l = JsonDocument.Parse(line);
+            received += l.RootElement.GetProperty("bytes_received").GetInt64();
+        }
+        Assert.Equal(total, received);
+    }
+
+    // Through a daemon's control socket: the three streams are one host session's, on one address.
+    [Fact]
+    public async Task Parallel_through_a_daemon_control_socket_echo_checks_every_stream()
+    {
+        using var target = new OffloadEmu.Target.OffloadTarget(new KeptLink(_a));
+        string socket = Path.Combine(_dir, "control.sock");
+        await using var server = new OffloadEmu.Control.Server.ControlServer(target, new OffloadEmu.Control.Server.ControlServerOptions { Path = socket });
+        server.Start();
+        target.Start();
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--count", "3", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--daemon", socket, "--local", "198.18.0.2/24", "--echo-check",
+            "--send-bytes", "3M", "-P", "3", "--json", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        foreach (var st in j.GetProperty("streams").EnumerateArray())
+        {
+            Assert.Equal(1L << 20, st.GetProperty("bytes_received").GetInt64());
+            Assert.True(st.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+            Assert.StartsWith("198.18.0.2:", st.GetProperty("local").GetString());
+        }
+        Assert.Equal(3L << 20, j.GetProperty("sum").GetProperty("bytes_received").GetInt64());
+        Assert.True(j.GetProperty("sum").GetProperty("offloads").GetInt32() >= 3, stdout);
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+    }
+
+    // A port nobody listens on: the peer's RST to our SYN is one line naming the refusal (was "IOException: The peer reset
+    // the connection.").
+    [Fact]
+    public async Task Connect_refused_is_one_clear_line()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "5"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:8", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "1M", "--timeout", "30");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: connection refused by 198.18.0.1:8\n", stderr);
+        Assert.Equal("", stdout);
+        await listen;
+    }
+
+    // --timeout in the middle of a parallel transfer: every stream still running is aborted and says so; the summary is out.
+    [Fact]
+    public async Task Parallel_timeout_aborts_every_stream_with_its_line()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "30"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "100G",
+            "-P", "2", "--json", "--timeout", "4");
+        Assert.Equal(1, exit);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^offloademu connect: stream 1: timed out after 4 s \(\d+ bytes sent, 0 received\)$", lines[0]);
+        Assert.Matches(@"^offloademu connect: stream 2: timed out after 4 s \(\d+ bytes sent, 0 received\)$", lines[1]);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal("2 of 2 streams failed", doc.RootElement.GetProperty("error").GetString());
+        await listen;
+    }
+
+    // Streams whose connect is refused are reported in connect_errors and by one line each; exit 1.
+    [Fact]
+    public async Task Parallel_streams_refused_at_connect_are_each_named()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "5"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:8", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "1M",
+            "-P", "2", "--json", "--timeout", "30");
+        Assert.Equal(1, exit);
+        Assert.Equal("offloademu connect: stream 1: connection refused by 198.18.0.1:8\noffloademu connect: stream 2: connection refused by 198.18.0.1:8\n", stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(0, j.GetProperty("streams").GetArrayLength());
+        Assert.Equal(2, j.GetProperty("connect_errors").GetArrayLength());
+        Assert.Equal(2, j.GetProperty("connect_errors")[1].GetProperty("stream").GetInt32());
+        Assert.Equal("2 of 2 streams failed", j.GetProperty("error").GetString());
+        await listen;
+    }
+
+    // The text output: a block per stream tagged [ n], then the [SUM] block; receiving the pattern from listen --source
+    // with --check-pattern checks every stream's bytes.
+    [Fact]
+    public async Task Parallel_receive_checks_the_pattern_per_stream_and_prints_a_sum()
+    {
+        var listen = Task.Run(() => Run("listen", "19", "--source", "512K", "--count", "3", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "60"));
+        await ListenerStarting();
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--check-pattern",
+            "--parallel", "3", "--timeout", "60");
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        for (int i = 1; i <= 3; i++)
+        {
+            Assert.Contains($"[ {i}] connected 198.18.0.2:", stdout);
+            Assert.Contains($"[ {i}] connect 198.18.0.2:", stdout);
+        }
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(stdout, "pattern check: OK, SHA-256 ").Count);
+        Assert.Contains("[SUM] connect 3 streams -> 198.18.0.1:19 on tap:mema", stdout);
+        Assert.Contains("bytes sent 0, received 1572864; 3 streams, 3 ok, 0 failed", stdout);
+        var (lexit, _, lerr) = await listen;
+        Assert.True(lexit == 0, lerr);
+    }
+
+    // One stream is reset by its peer in the middle: that stream is named in the one error line, exit 1, and the other
+    // streams' bytes are whole. The peer is a host stack of the test's own on memb: it sinks three connections and
+    // aborts the second one it accepted after 256 KiB.
+    [Fact]
+    public async Task Parallel_stream_that_fails_is_named_and_the_others_stay_exact()
+    {
+        using var target = new OffloadEmu.Target.OffloadTarget(new KeptLink(_b));
+        using var stack = new OffloadEmu.HostStack.HostStack(target, new OffloadEmu.HostStack.HostStackOptions
+        {
+            Address = OffloadEmu.Wire.Ipv4Address.Parse("198.18.0.1"),
+            PrefixLength = 24,
+        });
+        target.Start();
+        stack.Start();
+        var listener = stack.Listen(9);
+        var received = new Dictionary<int, long>();
+        int abortedPort = 0;
+        var server = Task.Run(async () =>
+        {
+            var sinks = new List<Task>();
+            for (int i = 0; i < 3; i++)
+            {
+                var socket = await listener.AcceptAsync();
+                bool abort = i == 1;
+                if (abort) abortedPort = socket.RemotePort;
+                sinks.Add(Task.Run(async () =>
+                {
+                    var buffer = new byte[64 * 1024];
+                    long n = 0;
+                    int m;
+                    while ((m = await socket.ReadAsync(buffer)) > 0)
+                    {
+                        n += m;
+                        if (abort && n >= 256 * 1024)
+                        {
+                            socket.Abort();
+                            break;
+                        }
+                    }
+                    lock (received) received[socket.RemotePort] = n;
+                    if (!abort) await socket.CloseAsync();
+                }));
+            }
+            await Task.WhenAll(sinks);
+        });
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "6M",
+            "-P", "3", "--json", "--timeout", "60");
+        await server.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(exit == 1, $"exit {exit}: {stderr}\n{stdout}");
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal("1 of 3 streams failed", j.GetProperty("error").GetString());
+        Assert.Equal(1, j.GetProperty("sum").GetProperty("streams_failed").GetInt32());
+        int ok = 0;
+        foreach (var st in j.GetProperty("streams").EnumerateArray())
+        {
+            int port = int.Parse(st.GetProperty("local").GetString()!.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+            if (port == abortedPort)
+            {
+                Assert.StartsWith($"offloademu connect: stream {st.GetProperty("stream").GetInt32()}: connection to 198.18.0.1:9 reset", lines[0]);
+                Assert.Contains("reset", st.GetProperty("error").GetString());
+                continue;
+            }
+            Assert.Equal(JsonValueKind.Null, st.GetProperty("error").ValueKind);
+            Assert.Equal(2L << 20, st.GetProperty("bytes_sent").GetInt64());
+            Assert.Equal(2L << 20, received[port]);
+            ok++;
+        }
+        Assert.Equal(2, ok);
+    }
 }

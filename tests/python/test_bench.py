@@ -20,7 +20,7 @@ BUILT = [
 
 # Every row bench.sh makes; "-cpu" twins of the bulk rows are added below.
 BULK = ["k-bulk-off", "k-bulk-on", "k-bulk-off-8", "k-bulk-on-8", "pasta-bulk", "slirp-bulk",
-        "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8", "seg-offload-tx", "seg-offload-rx",
+        "emu-tx", "emu-rx", "emu-tx-d", "emu-rx-d", "emu-tx-d8", "emu-rx-d8", "emu-tx-8", "emu-rx-8", "seg-offload-tx", "seg-offload-rx",
         "seg-offload-tx-d", "seg-offload-rx-d", "emu-tx-tt", "emu-rx-tt"]
 RR = ["k-rr-1", "emu-rr-1", "emu-rr-1-bp", "emu-rr-1-ic", "emu-rr-d1"]
 RR_2CPU = ["k-rr-2", "emu-rr-2", "emu-rr-2-bp", "emu-rr-2-ic", "emu-rr-d2"]

@@ -33,6 +33,59 @@ internal static class LinkOpener
         }
     }
 
+    /// <summary>
+    /// <c>--queues N</c> (N &gt; 1): N queues of a multi-queue TAP (IFF_MULTI_QUEUE; one the command creates is made so)
+    /// or N AF_PACKET sockets in one fanout group, each captured into the one file with <c>--capture</c>. Fewer queues
+    /// than asked (a TAP made without <c>multi_queue</c>) is an error naming the fix: the embedded target reads each
+    /// queue on its own loop and has no shared-queue reader as the daemon has. On failure nothing stays open.
+    /// </summary>
+    public static (ILinkDevice[] Tops, CaptureDevice? Capture) OpenQueues(LinkSpec link, string? captureFile, bool segmentationOffload, int queues)
+    {
+        ILinkDevice[] devices;
+        string? refusal;
+        try
+        {
+            devices = link.Kind switch
+            {
+                LinkKind.Tap => TapDevice.OpenQueues(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload }, queues, out refusal),
+                LinkKind.Packet => OpenPacketQueues(link, queues, out refusal),
+                _ => throw new CliUsageException($"--queues {queues}: --link {link} has one queue; use tap:NAME or packet:NAME", 2),
+            };
+        }
+        catch (LinkDeviceException ex)
+        {
+            throw new CliUsageException(Describe(link, ex), 1, ex);
+        }
+        if (devices.Length != queues)
+        {
+            foreach (var d in devices) d.Dispose();
+            throw new CliUsageException(link.Kind == LinkKind.Tap
+                ? $"--queues {queues}: TAP '{link.Name}' has one queue (made without multi_queue); create it with 'ip tuntap add dev {link.Name} mode tap multi_queue' (OE_LAB_TAP_MULTI_QUEUE=1 scripts/lab.sh up) or drop --queues"
+                : $"--queues {queues}: --link {link} opened {devices.Length} of {queues} queues ({refusal}); drop --queues", 1);
+        }
+        if (captureFile is null) return (devices, null);
+        var tops = new ILinkDevice[devices.Length];
+        try
+        {
+            if (Path.GetDirectoryName(captureFile) is { Length: > 0 } dir) Directory.CreateDirectory(dir);
+            var capture = new CaptureDevice(devices[0], captureFile, new CaptureOptions { Format = Link.Capture.CaptureFormat.PcapNg });
+            tops[0] = capture;
+            for (int i = 1; i < devices.Length; i++) tops[i] = capture.AddQueue(devices[i]);
+            return (tops, capture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            foreach (var d in devices) d.Dispose();
+            throw new CliUsageException($"--capture: cannot create '{captureFile}' ({ex.Message.TrimEnd('.')})", 1, ex);
+        }
+    }
+
+    private static ILinkDevice[] OpenPacketQueues(LinkSpec link, int queues, out string? refusal)
+    {
+        RequireInterface(link);
+        return PacketSocketDevice.OpenQueues(new PacketSocketDeviceOptions { InterfaceName = link.Name }, queues, out refusal);
+    }
+
     private static ILinkDevice OpenDevice(LinkSpec link, bool segmentationOffload)
     {
         try
@@ -41,7 +94,26 @@ internal static class LinkOpener
             {
                 case LinkKind.Tap:
                     // Attach when it exists (scripts/lab.sh makes oe0 persistent), else create it for this run.
-                    return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload });
+                    LinkDeviceException refused;
+                    try
+                    {
+                        return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload });
+                    }
+                    catch (LinkDeviceException ex) when (ex.Errno == EINVAL)
+                    {
+                        refused = ex;
+                    }
+                    // A TAP made with multi_queue refuses a single-queue attach: take one of its queues (as offloademud does
+                    // with Nic:Queues=1). Refused again: the first error.
+                    try
+                    {
+                        return new TapDevice(new TapDeviceOptions { Name = link.Name, AttachOnly = false, Persist = false, SegmentationOffload = segmentationOffload, MultiQueue = true });
+                    }
+                    catch (LinkDeviceException)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
+                        throw;
+                    }
                 case LinkKind.Packet:
                     RequireInterface(link);
                     return new PacketSocketDevice(new PacketSocketDeviceOptions { InterfaceName = link.Name });

@@ -24,9 +24,11 @@ internal sealed class SessionOptions
     public Option<bool> TransmitThread { get; } = new("--transmit-thread") { Description = "the embedded target writes its frames to the link from a transmit thread per queue (Nic:TransmitThread): the link's send calls run on another core than the engine; rounds of up to 2 frames with the thread idle are still written by the engine itself. Off by default" };
 
     public Option<bool> InlineCompletions { get; } = new("--inline-completions") { Description = "the embedded target's engine runs the host stack's completion handlers itself instead of handing them to a worker thread (Nic:InlineCompletions): a request/response turn saves a thread hand-off each way. Off by default" };
+    public Option<int?> Queues { get; } = new("--queues") { HelpName = "N", Description = "the embedded target opens N queues of the link (a multi_queue TAP, one it creates is made so; an AF_PACKET fanout group), one engine loop each, connections spread over them by their 4-tuple (Nic:Queues); default 1" };
 
     public void AddTo(Command command)
     {
+        command.Options.Add(Queues);
         command.Options.Add(Link);
         command.Options.Add(Daemon);
         command.Options.Add(Local);
@@ -99,6 +101,10 @@ internal sealed class SessionOptions
         bool inlineCompletions = pr.GetValue(InlineCompletions);
         if (inlineCompletions && daemon is not null)
             throw new CliUsageException("--inline-completions sets the embedded target's engine; the daemon's host is the control socket (no such setting)");
+        int queues = pr.GetValue(Queues) ?? 1;
+        if (queues is < 1 or > Target.OffloadTarget.MaxQueues) throw new CliUsageException($"--queues {queues}: expected 1 to {Target.OffloadTarget.MaxQueues}");
+        if (queues > 1 && daemon is not null) throw new CliUsageException("--queues sets the embedded target's link; with --daemon set the daemon's Nic:Queues");
+        if (queues > 1 && spec is { Kind: LinkKind.Pcap } pcap) throw new CliUsageException($"--queues {queues}: --link {pcap} has one queue; use tap:NAME or packet:NAME");
         bool segmentationOffload = pr.GetValue(SegmentationOffload);
         if (segmentationOffload && daemon is not null)
             throw new CliUsageException("--segmentation-offload sets the embedded target's TAP; with --daemon set the daemon's Link:SegmentationOffload");
@@ -121,6 +127,7 @@ internal sealed class SessionOptions
             BusyPollMicroseconds = busyPoll,
             TransmitThread = transmitThread,
             InlineCompletions = inlineCompletions,
+            Queues = queues,
         };
     }
 }

@@ -126,6 +126,73 @@ internal sealed class SessionRun
         using var stopProgress = new CancellationTokenSource();
         var progress = new ProgressLine(meter, _stdout, _settings.Json).RunAsync(stopProgress.Token);
         lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
+        var summary = await MoveAsync(host, socket, plan, mode, local, remote, meter, stream: null, stopProgress: true).ConfigureAwait(false);
+        summary = summary with { RetransmitsTarget = host.TargetRetransmits - retransmitsBefore };
+        _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
+        _stdout.Flush();
+        if (summary.Error is { } error) Fail(error, 1);
+    }
+
+    /// <summary>
+    /// <c>connect --parallel N</c>: the streams' transfers at once, each with its own plan and meter (the same
+    /// per-connection code as <see cref="TransferAsync"/>), one progress output for all, then each stream's summary and
+    /// the SUM (text), or one JSON object with <c>streams</c> and <c>sum</c>. A stream that fails is named in its error
+    /// line (<c>stream 3: ...</c>) and makes the exit status 1; the others run to their end. <paramref name="failed"/>:
+    /// streams whose connect already failed (1-based number and error), reported with the others.
+    /// </summary>
+    public async Task ParallelAsync(SessionHost host, IReadOnlyList<(int Stream, OffloadSocket Socket, TransferPlan Plan)> streams,
+        IReadOnlyList<(int Stream, string Error)> failed, int total, string mode, string remote)
+    {
+        var meters = new TransferMeter[streams.Count];
+        for (int i = 0; i < meters.Length; i++) meters[i] = new TransferMeter { Socket = streams[i].Socket };
+        lock (_meters) _meters.AddRange(meters);
+        ulong retransmitsBefore = host.TargetRetransmits;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var stopProgress = new CancellationTokenSource();
+        if (meters.Length > 0)   // none when every connect failed
+        {
+            var progress = new ProgressLine(meters, clock, _stdout, _settings.Json).RunAsync(stopProgress.Token);
+            lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
+        }
+        var runs = new Task<TransferSummary>[streams.Count];
+        for (int i = 0; i < runs.Length; i++)
+        {
+            var (stream, socket, plan) = streams[i];
+            runs[i] = MoveAsync(host, socket, plan, mode, SessionRun.Endpoint(socket.LocalAddress, socket.LocalPort), remote, meters[i], stream, stopProgress: false);
+        }
+        var summaries = await Task.WhenAll(runs).ConfigureAwait(false);
+        double seconds = clock.Elapsed.TotalSeconds;
+        await StopProgressAsync().ConfigureAwait(false);
+        var sum = new ParallelSummary
+        {
+            Command = _command,
+            Mode = mode,
+            Link = _settings.Where,
+            Remote = remote,
+            Offload = _settings.Offload.ToString(),
+            UploadEvery = _settings.UploadEvery,
+            Parallel = total,
+            Seconds = seconds,
+            Streams = summaries,
+            ConnectFailures = failed,
+            RetransmitsTarget = host.TargetRetransmits - retransmitsBefore,
+            SendCompletions = host.Stack.Statistics.SendCompletionLatency.Count,
+            SendCompletionP50Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.50),
+            SendCompletionP99Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.99),
+            SuperFrames = host.SuperFrames,
+        };
+        _stdout.Write(_settings.Json ? sum.ToJson() + Environment.NewLine : sum.ToText());
+        _stdout.Flush();
+        foreach (var (stream, error) in failed) Fail($"stream {stream}: {error}", 1);
+        foreach (var s in summaries)
+            if (s.Error is { } error) Fail($"stream {s.Stream}: {error}", 1);
+    }
+
+    // One connection's transfer to its end (or failure) and its figures; the target's retransmissions are left to the
+    // caller (per interface: one connection's before/after, or a parallel run's).
+    private async Task<TransferSummary> MoveAsync(SessionHost host, OffloadSocket socket, TransferPlan plan, string mode, string local, string remote,
+        TransferMeter meter, int? stream, bool stopProgress)
+    {
         TransferOutcome outcome;
         try
         {
@@ -141,14 +208,14 @@ internal sealed class SessionRun
         }
         meter.Stop();
         meter.Finished = true;
-        await StopProgressAsync().ConfigureAwait(false);
+        if (stopProgress) await StopProgressAsync().ConfigureAwait(false);
         ulong hostRetransmits = 0;
         var statistics = socket.GetStatisticsAsync();
         if (await Task.WhenAny(statistics, Task.Delay(2000)).ConfigureAwait(false) == statistics)
             hostRetransmits = statistics.Result.HostTcp.RetransmittedSegments;
         var (offloads, uploads) = socket.OffloadCounts;
         var (hostSeconds, offloadedSeconds, handOverSeconds) = ProgressLine.Lived(meter);
-        var summary = new TransferSummary
+        return new TransferSummary
         {
             Command = _command,
             Mode = mode,
@@ -160,8 +227,9 @@ internal sealed class SessionRun
             Seconds = meter.Elapsed,
             BytesSent = meter.BytesSent,
             BytesReceived = meter.BytesReceived,
-            RetransmitsTarget = host.TargetRetransmits - retransmitsBefore,
             RetransmitsHost = hostRetransmits,
+            TargetRetransmitsShared = stream is not null,
+            Stream = stream,
             Offloads = offloads,
             Uploads = uploads,
             HandOverCycles = meter.HandOverCycles,
@@ -179,9 +247,6 @@ internal sealed class SessionRun
             SendCompletionP99Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.99),
             SuperFrames = host.SuperFrames,
         };
-        _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
-        _stdout.Flush();
-        if (outcome.Error is { } error) Fail(error, 1);
     }
 
     /// <summary>Times <paramref name="roundTrips"/> one-byte round trips against an echo peer and prints the figures.</summary>

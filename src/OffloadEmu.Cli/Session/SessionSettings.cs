@@ -41,6 +41,9 @@ internal sealed record class SessionSettings
     /// <summary>The embedded target's busy poll (0 = off).</summary>
     public int BusyPollMicroseconds { get; init; }
 
+    /// <summary>Link queues of the embedded target, one engine loop each (<c>--queues N</c>; 1 = one queue).</summary>
+    public int Queues { get; init; } = 1;
+
     /// <summary>The embedded target's transmit thread (<c>--transmit-thread</c>).</summary>
     public bool TransmitThread { get; init; }
 

@@ -21,6 +21,7 @@ internal static class TargetFactory
     public static TargetSession Open(SessionSettings settings)
     {
         if (settings.Link is not { } link) return OpenDaemon(settings.DaemonSocket!);
+        if (settings.Queues > 1 && DeviceOverride?.Invoke(link) is null) return OpenQueues(link, settings);
         ILinkDevice top;
         Link.Decorators.CaptureDevice? capture = null;
         if (DeviceOverride?.Invoke(link) is { } given)
@@ -54,6 +55,32 @@ internal static class TargetFactory
         {
             target?.Dispose();
             top.Dispose();
+            throw;
+        }
+    }
+
+    // --queues N: one engine loop per queue of the link (docs/target.md, "Several link queues").
+    private static TargetSession OpenQueues(LinkSpec link, SessionSettings settings)
+    {
+        var (tops, capture) = LinkOpener.OpenQueues(link, settings.CaptureFile, settings.SegmentationOffload, settings.Queues);
+        OffloadTarget? target = null;
+        try
+        {
+            target = new OffloadTarget(tops, new OffloadTargetOptions
+            {
+                BusyPollMicroseconds = settings.BusyPollMicroseconds,
+                TransmitThread = settings.TransmitThread,
+                InlineCompletions = settings.InlineCompletions,
+            });
+            string offload = target.SegmentationOffload ? ", segmentation offload" : "";
+            string description = $"{link} (mac {tops[0].MacAddress}, mtu {tops[0].Mtu}, {tops.Length} queues{offload})";
+            var started = target;
+            return new TargetSession(target, description, () => started.Start(), target, tops[0], capture, tops[1..]);
+        }
+        catch
+        {
+            target?.Dispose();
+            for (int i = tops.Length - 1; i >= 0; i--) tops[i].Dispose();
             throw;
         }
     }

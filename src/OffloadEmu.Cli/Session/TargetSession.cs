@@ -13,11 +13,17 @@ internal sealed class TargetSession : IDisposable
 {
     private readonly IDisposable? _runner;
     private readonly ILinkDevice? _device;
+    private readonly IReadOnlyList<ILinkDevice> _otherQueues;
     private readonly Action? _start;
     private int _disposed;
 
-    public TargetSession(IOffloadTarget target, string description, Action? start, IDisposable? runner, ILinkDevice? device, CaptureDevice? capture)
+    /// <summary>A target and what to close with it; <paramref name="otherQueues"/>: with <c>--queues N</c>, the link's
+    /// queues after the first (<paramref name="device"/>), closed before it (capture views before the capture that writes
+    /// the file).</summary>
+    public TargetSession(IOffloadTarget target, string description, Action? start, IDisposable? runner, ILinkDevice? device, CaptureDevice? capture,
+        IReadOnlyList<ILinkDevice>? otherQueues = null)
     {
+        _otherQueues = otherQueues ?? [];
         Target = target;
         _start = start;
         Description = description;
@@ -43,6 +49,7 @@ internal sealed class TargetSession : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _runner?.Dispose();
+        for (int i = _otherQueues.Count - 1; i >= 0; i--) _otherQueues[i].Dispose();
         _device?.Dispose();
     }
 }

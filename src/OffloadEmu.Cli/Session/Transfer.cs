@@ -32,11 +32,8 @@ internal sealed class Transfer
         _plan = plan;
         _meter = meter;
         _nextCycleAt = plan.UploadEvery;
-        if (plan.Receive == ReceiveMode.Verify)
-        {
-            _sentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            _receivedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        }
+        if (plan.Receive == ReceiveMode.Verify) _sentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        if (plan.Receive is ReceiveMode.Verify or ReceiveMode.Check) _receivedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     }
 
     /// <summary>Runs both directions to the end and closes the connection.</summary>
@@ -51,6 +48,13 @@ internal sealed class Transfer
         // that closed first stays in host-mode TIME-WAIT for 2MSL (docs/hoststack.md), which nobody needs to wait for.
         for (int i = 0; i < 200 && _socket.Location is not (ConnectionLocation.Closed or ConnectionLocation.Host); i++)
             await Task.Delay(10).ConfigureAwait(false);
+        if (_plan.Receive == ReceiveMode.Check)
+        {
+            string hash = Convert.ToHexString(_receivedHash!.GetHashAndReset());
+            string? wrong = _firstMismatch >= 0 ? $"pattern mismatch: byte {_firstMismatch} differs from the pattern"
+                : _cycleRefusals > 0 ? $"the target refused {_cycleRefusals} re-offloads" : null;
+            return new TransferOutcome(wrong, _firstMismatch < 0, null, hash);
+        }
         if (_plan.Receive != ReceiveMode.Verify)
             return new TransferOutcome(_cycleRefusals > 0 ? $"the target refused {_cycleRefusals} re-offloads" : null, null, null, null);
         string sent = Convert.ToHexString(_sentHash!.GetHashAndReset());
@@ -107,7 +111,7 @@ internal sealed class Transfer
             _meter.NoteLocation();
             switch (_plan.Receive)
             {
-                case ReceiveMode.Verify:
+                case ReceiveMode.Verify or ReceiveMode.Check:
                     _receivedHash!.AppendData(buffer, 0, n);
                     if (expected is not null && _firstMismatch < 0)
                     {

@@ -39,7 +39,21 @@ internal sealed record class TransferSummary
     /// <summary>Segmentation offload (embedded): super-segments sent and super-frames received; null when off.</summary>
     public (long Out, long In)? SuperFrames { get; init; }
 
+    /// <summary>The stream's number (1..N) in a <c>--parallel</c> run; null for a connection of its own.</summary>
+    public int? Stream { get; init; }
+
+    /// <summary>True for a stream of a <c>--parallel</c> run: the target counts retransmissions per interface (spec
+    /// §6.10), not per connection, so the streams' share cannot be told apart; <see cref="RetransmitsTarget"/> is then
+    /// 0 and the run's figure is in the SUM.</summary>
+    public bool TargetRetransmitsShared { get; init; }
+
     public ulong Retransmits => RetransmitsTarget + RetransmitsHost;
+
+    /// <summary>"[ 1] " for a stream of a parallel run, "" otherwise.</summary>
+    public string Tag => Stream is { } n ? StreamTag(n) : "";
+
+    /// <summary>"[ 1] ", "[12] ": iperf3's stream prefix.</summary>
+    public static string StreamTag(int stream) => string.Create(CultureInfo.InvariantCulture, $"[{stream,2}] ");
 
     public static double Bitrate(long bytes, double seconds) => seconds > 0 ? bytes * 8 / seconds : 0;
 
@@ -49,7 +63,7 @@ internal sealed record class TransferSummary
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine("- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -");
-        sb.AppendLine(ci, $"{Command} {Local} -> {Remote} on {Link}, offload {Offload}");
+        sb.AppendLine(ci, $"{Tag}{Command} {Local} -> {Remote} on {Link}, offload {Offload}");
         sb.AppendLine("Interval           Transfer      Bitrate            Retr");
         string interval = string.Create(ci, $"0.00-{Seconds:F2} sec");
         sb.AppendLine(ci, $"{interval,-18} {FormatBytes(BytesSent),-13} {FormatBitrate(Bitrate(BytesSent, Seconds)),-18} {Retransmits,-6} sent");
@@ -62,14 +76,18 @@ internal sealed record class TransferSummary
             if (HandOverCycles > 0) sb.Append(ci, $", {1000 * HandOverCycleSeconds / HandOverCycles:F1} ms each on average");
             sb.Append(')');
         }
-        sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
+        if (TargetRetransmitsShared) sb.AppendLine(ci, $"; retransmits {RetransmitsHost} in host mode (the target's: all streams together, in the SUM)");
+        else sb.AppendLine(ci, $"; retransmits {RetransmitsTarget} by the target, {RetransmitsHost} in host mode");
         if (SuperFrames is { } sf) sb.AppendLine(ci, $"segmentation offload: {sf.Out} super-segments sent, {sf.In} super-frames received");
         double total = Math.Max(SecondsHost + SecondsOffloaded + SecondsHandOver, 1e-9);
         sb.AppendLine(ci, $"lived (sampled every 50 ms): offloaded {SecondsOffloaded:F2} s ({100 * SecondsOffloaded / total:F0}%), host {SecondsHost:F2} s ({100 * SecondsHost / total:F0}%), in hand-over {SecondsHandOver:F2} s ({100 * SecondsHandOver / total:F0}%); last data moved while {FinalLocation}");
-        if (SendCompletions > 0)
+        // The histogram is the process's: a stream of a parallel run leaves it to the SUM.
+        if (SendCompletions > 0 && Stream is null)
             sb.AppendLine(ci, $"offloaded send -> completion: {SendCompletions} sends, p50 {SendCompletionP50Us:F0} us, p99 {SendCompletionP99Us:F0} us");
-        if (EchoOk is { } ok)
-            sb.AppendLine(ok ? $"echo check: OK, SHA-256 {Sha256Received}" : $"echo check: MISMATCH, sent SHA-256 {Sha256Sent}, received {Sha256Received}");
+        if (EchoOk is { } ok && Sha256Sent is null)
+            sb.AppendLine(ok ? $"pattern check: OK, SHA-256 {Sha256Received}" : $"pattern check: MISMATCH, received SHA-256 {Sha256Received}");
+        else if (EchoOk is { } echoOk)
+            sb.AppendLine(echoOk ? $"echo check: OK, SHA-256 {Sha256Received}" : $"echo check: MISMATCH, sent SHA-256 {Sha256Sent}, received {Sha256Received}");
         return sb.ToString();
     }
 
@@ -77,9 +95,17 @@ internal sealed record class TransferSummary
     public string ToJson()
     {
         using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
+        using (var w = new Utf8JsonWriter(ms)) WriteJson(w);
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>Writes the object (a stream of a parallel run also has <c>stream</c>, and <c>retransmits_target</c>
+    /// null: see <see cref="TargetRetransmitsShared"/>).</summary>
+    public void WriteJson(Utf8JsonWriter w)
+    {
         {
             w.WriteStartObject();
+            if (Stream is { } stream) w.WriteNumber("stream", stream);
             w.WriteString("command", Command);
             w.WriteString("mode", Mode);
             w.WriteString("link", Link);
@@ -93,7 +119,8 @@ internal sealed record class TransferSummary
             w.WriteNumber("bits_per_second_sent", Math.Round(Bitrate(BytesSent, Seconds)));
             w.WriteNumber("bits_per_second_received", Math.Round(Bitrate(BytesReceived, Seconds)));
             w.WriteNumber("retransmits", Retransmits);
-            w.WriteNumber("retransmits_target", RetransmitsTarget);
+            if (TargetRetransmitsShared) w.WriteNull("retransmits_target");
+            else w.WriteNumber("retransmits_target", RetransmitsTarget);
             w.WriteNumber("retransmits_host", RetransmitsHost);
             w.WriteNumber("offloads", Offloads);
             w.WriteNumber("uploads", Uploads);
@@ -115,7 +142,14 @@ internal sealed record class TransferSummary
             w.WriteNumber("p50", SendCompletionP50Us);
             w.WriteNumber("p99", SendCompletionP99Us);
             w.WriteEndObject();
-            if (EchoOk is { } ok)
+            if (EchoOk is { } patternOk && Sha256Sent is null)
+            {
+                w.WriteStartObject("pattern_check");
+                w.WriteBoolean("ok", patternOk);
+                w.WriteString("sha256_received", Sha256Received);
+                w.WriteEndObject();
+            }
+            else if (EchoOk is { } ok)
             {
                 w.WriteStartObject("echo_check");
                 w.WriteBoolean("ok", ok);
@@ -127,7 +161,6 @@ internal sealed record class TransferSummary
             else w.WriteString("error", Error);
             w.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(ms.ToArray());
     }
 
     public static string FormatBytes(long bytes)
