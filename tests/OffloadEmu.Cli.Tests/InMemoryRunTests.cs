@@ -160,35 +160,37 @@ public sealed class InMemoryRunTests : IDisposable
     }
 
     // Both ends run the host stack's completion handlers on their engine threads (--inline-completions): the echo is
-    // byte-exact across three upload/offload cycles (uploads and re-offloads issued from handlers on the engine), and a
-    // ping-pong after it completes every round trip.
+    // byte-exact across three upload/offload cycles (uploads and re-offloads issued from handlers on the engine).
     [Fact]
-    public async Task Connect_echo_check_with_hand_overs_and_ping_pong_with_inline_completions_on_both_ends()
+    public async Task Connect_echo_check_with_hand_overs_with_inline_completions_on_both_ends()
     {
         var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--inline-completions", "--timeout", "60"));
         await ListenerStarting();
         var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--echo-check",
             "--send-bytes", "4M", "--upload-every", "1M", "--inline-completions", "--json", "--timeout", "60");
         Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
-        using (var doc = JsonDocument.Parse(stdout.Trim()))
-        {
-            var j = doc.RootElement;
-            Assert.Equal(4L << 20, j.GetProperty("bytes_received").GetInt64());
-            Assert.True(j.GetProperty("echo_check").GetProperty("ok").GetBoolean());
-            Assert.Equal(3, j.GetProperty("upload_cycles").GetInt32());
-            Assert.True(j.GetProperty("offloads").GetInt32() >= 4, stdout);
-        }
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var j = doc.RootElement;
+        Assert.Equal(4L << 20, j.GetProperty("bytes_received").GetInt64());
+        Assert.True(j.GetProperty("echo_check").GetProperty("ok").GetBoolean());
+        Assert.Equal(3, j.GetProperty("upload_cycles").GetInt32());
+        Assert.True(j.GetProperty("offloads").GetInt32() >= 4, stdout);
         var (lexit, lout, lerr) = await listen;
         Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
+    }
 
-        listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--inline-completions", "--timeout", "60"));
+    // A ping-pong with both ends inline completes every round trip (the reply issued from the handler on the engine).
+    [Fact]
+    public async Task Ping_pong_with_inline_completions_on_both_ends()
+    {
+        var listen = Task.Run(() => Run("listen", "7", "--echo", "--link", "tap:memb", "--local", "198.18.0.1/24", "--inline-completions", "--timeout", "60"));
         await ListenerStarting();
-        (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--ping-pong", "300",
+        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:7", "--link", "tap:mema", "--local", "198.18.0.2/24", "--ping-pong", "300",
             "--inline-completions", "--json", "--timeout", "60");
         Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
         using (var doc = JsonDocument.Parse(stdout.Trim()))
             Assert.Equal(300, doc.RootElement.GetProperty("round_trips").GetInt32());
-        (lexit, lout, lerr) = await listen;
+        var (lexit, lout, lerr) = await listen;
         Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
         Assert.Matches(@"0\.00-\d+\.\d\d sec\s+330 B .* received", lout);
     }
