@@ -458,6 +458,11 @@ internal sealed class ControlSession
         }
     }
 
+    /// <summary>The engine thread may encode a message of about <paramref name="bytes"/> for this session now: it is
+    /// open and its socket is not behind (no write in progress or waiting for room, little queued), so the write at the
+    /// end of the engine's round will not wait (TargetMultiplexer, engine-thread host).</summary>
+    public bool CanWriteFromEngine(int bytes) => !_closed && _connection.CanWriteAtOnce(bytes);
+
     // ---- sending -----------------------------------------------------------------------------------------------------
 
     /// <summary>Queues a message for the client. I/O completions (sends, forwards, disconnects, receives; indications go
