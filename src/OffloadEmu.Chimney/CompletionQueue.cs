@@ -36,6 +36,7 @@ public sealed class CompletionQueue
     private bool _manual;
     private int _engineHolder;         // managed thread id of the engine thread holding the queue until its round ends (0: none)
     private long _ranByEngine;
+    private long _engineHandOffs;
     private long _ranByCaller;
     private IEngineThreadHost? _engineThreadHost;
 
@@ -93,6 +94,9 @@ public sealed class CompletionQueue
 
     /// <summary>Items the engine thread ran itself at the end of a round (<see cref="EngineThreadHost"/>).</summary>
     public long RanOnEngineThread => Interlocked.Read(ref _ranByEngine);
+
+    /// <summary>Times an engine round ended by handing the queue to the worker (an item its engine-thread host refused).</summary>
+    public long EngineHandOffs => Interlocked.Read(ref _engineHandOffs);
 
     /// <summary>Items run by the thread that posted them (<see cref="RunOrSchedule"/>) or by the items it ran.</summary>
     public long RanByCaller => Interlocked.Read(ref _ranByCaller);
@@ -597,7 +601,11 @@ public sealed class CompletionQueue
                     _onError!(ex);
                 }
             }
-            if (handOff) ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
+            if (handOff)
+            {
+                Interlocked.Increment(ref _engineHandOffs);
+                ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
+            }
         }
     }
 

@@ -112,6 +112,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     /// <summary>State requests sent in fragments so far (docs/control.md, fragmented messages).</summary>
     public long FragmentedRequests => _connection.FragmentedMessages;
 
+    /// <summary>Dispatch items run on the receive thread (<see cref="RemoteOffloadTargetOptions.InlineHostCallbacks"/>; tests).</summary>
+    internal long InlineDispatches => _dispatch.RanByCaller;
+
     /// <summary>Completions received in fragments so far (reader thread; tests).</summary>
     internal long FragmentedCompletions { get; private set; }
 
