@@ -118,26 +118,38 @@ internal sealed class TargetMultiplexer : IOffloadHost, IEngineThreadHost, IDisp
     private void IoComplete(MessageType type, NetBufferList chain)
     {
         DrainReturns(0);
-        // Completions may batch NBLs of several sessions: split the chain by owner, keeping order.
+        // Completions may batch NBLs of several sessions: split the chain by owner, keeping order. The list is this
+        // thread's, reused (a completion allocates nothing here): a session only reads it during the call.
         ControlSession? current = null;
-        var batch = new List<NetBufferList>();
-        for (var nbl = chain; nbl is not null;)
+        var batch = t_batch ??= new List<NetBufferList>(16);
+        batch.Clear();
+        try
         {
-            var next = nbl.Next;
-            nbl.Next = null;
-            var owner = (nbl.ProtocolReserved as ServerNbl)?.Session
-                ?? throw new InvalidOperationException($"Completion of an NBL the control server never issued ({nbl}).");
-            if (current is not null && owner != current)
+            for (var nbl = chain; nbl is not null;)
             {
-                Deliver(current, type, batch);
-                batch = [];
+                var next = nbl.Next;
+                nbl.Next = null;
+                var owner = (nbl.ProtocolReserved as ServerNbl)?.Session
+                    ?? throw new InvalidOperationException($"Completion of an NBL the control server never issued ({nbl}).");
+                if (current is not null && owner != current)
+                {
+                    Deliver(current, type, batch);
+                    batch.Clear();
+                }
+                current = owner;
+                batch.Add(nbl);
+                nbl = next;
             }
-            current = owner;
-            batch.Add(nbl);
-            nbl = next;
+            if (current is not null) Deliver(current, type, batch);
         }
-        if (current is not null) Deliver(current, type, batch);
+        finally
+        {
+            batch.Clear();
+        }
     }
+
+    [ThreadStatic]
+    private static List<NetBufferList>? t_batch;
 
     // A session that fails while handling a callback is closed; the target's completion thread and the other sessions go on.
     private static void Deliver(ControlSession session, MessageType type, List<NetBufferList> batch)
