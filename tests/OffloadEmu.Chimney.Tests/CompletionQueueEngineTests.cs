@@ -197,7 +197,7 @@ public sealed class CompletionQueueEngineTests
         Assert.True(done.Wait(Timeout));
         Assert.Equal(0, violations);
         Assert.Equal(0, overlaps);
-        Assert.True(queue.RanByCaller > 1);
+        // (How many ran on the RunOrSchedule producer depends on the pool: under load it may never find the queue idle.)
     }
 
     [Fact]
