@@ -4,8 +4,9 @@ namespace OffloadEmu.Chimney;
 /// A host-side component of the emulator itself, not user code, that may take some I/O completions and receive
 /// indications on the target's engine thread: the control server's multiplexer, which only encodes them into a client
 /// socket's queue and writes it without blocking (docs/control.md, "Threads and copies"). Set as a queue's
-/// <see cref="CompletionQueue.EngineThreadHost"/>; host code proper (a host stack, an application) never runs there
-/// (architecture §3, chimney spec §0).
+/// <see cref="CompletionQueue.EngineThreadHost"/>; host code proper (a host stack, an application) does not run there
+/// through it (architecture §3, chimney spec §0; an in-process host runs there only with the embedded target's opt-in
+/// inline completions, <see cref="CompletionQueue.AttachEngineThread"/>).
 /// </summary>
 /// <remarks>
 /// At the end of each engine round the engine runs the queue's items itself, in order, while each is one this host
