@@ -167,7 +167,9 @@ public sealed partial class StatusCliTests : IDisposable
             Assert.Equal(i > 0, root.TryGetProperty("rates", out _)); // rates from the second sample on
             double uptime = root.GetProperty("uptime_s").GetDouble();
             Assert.True(uptime > lastUptime);
-            if (i > 0) Assert.InRange(root.GetProperty("interval_s").GetDouble(), 0.1, 5);
+            // The samples keep a fixed schedule: after one that came late under load the next comes early (0.04 s was
+            // seen at load 15); the rates are over the measured interval, which must be positive and bounded.
+            if (i > 0) Assert.InRange(root.GetProperty("interval_s").GetDouble(), 0.001, 5);
             lastUptime = uptime;
         }
     }
