@@ -461,14 +461,18 @@ public sealed partial class HostStack
         if (c.Location != ConnectionLocation.Offloaded || c.PostOutstanding || c.Rx.IsEnded || c.PeerFinPending) return;
         int want = c.Rx.PendingReadSize;
         int size;
-        if (want > 0 && c.Rx.Count == 0) size = Math.Min(want, Options.ReceiveBufferSize);
+        if (want > 0 && c.Rx.Count == 0 && !Options.IndicationsOnly) size = Math.Min(want, Options.ReceiveBufferSize);
         else if (c.IndicationsBlocked && c.Rx.Free > 0) size = 0;
         else return;
         c.IndicationsBlocked = false;
         var nbl = _requestPool.Rent();
         nbl.ProtocolReserved = c;
         var nb = nbl.AddBuffer();
-        if (size > 0) nb.AddWritableSegment(ArrayPool<byte>.Shared.Rent(size).AsMemory(0, size));
+        if (size > 0)
+        {
+            nb.AddWritableSegment(ArrayPool<byte>.Shared.Rent(size).AsMemory(0, size));
+            Statistics.CountReceiveBufferPost();
+        }
         c.PostOutstanding = true;
         _target.TcpOffloadReceive(c.Slot!.Context, nbl);
     }

@@ -92,6 +92,13 @@ public sealed record class HostStackOptions
     /// that would deliver the data would be the blocked thread. Default off.</summary>
     public bool InlineReadCompletions { get; init; }
 
+    /// <summary>Offloaded connections take received data through the target's indications only: a read that finds nothing
+    /// buffered does not post its own receive buffer (<c>TcpOffloadReceive</c>) unless indications are blocked (then a
+    /// zero-length post re-enables them, as always). With posts the data is copied frame → target → post → the read's
+    /// buffer; with indications only the read is filled straight from the indication: one copy fewer per byte. Default
+    /// off (posts, the chimney's usual receive path).</summary>
+    public bool IndicationsOnly { get; init; }
+
     /// <summary>Checks the options; returns the problems found.</summary>
     public IReadOnlyList<string> Validate()
     {

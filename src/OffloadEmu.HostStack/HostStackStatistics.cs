@@ -107,6 +107,14 @@ public sealed class HostStackStatistics
 
     internal void CountDirectCompletion() => Interlocked.Increment(ref _directCompletions);
 
+    private long _receiveBufferPosts;
+
+    /// <summary>Receive buffers posted to the target for waiting reads (<c>TcpOffloadReceive</c> with a buffer; not the
+    /// zero-length posts that re-enable indications). None with <see cref="HostStackOptions.IndicationsOnly"/>.</summary>
+    public long ReceiveBufferPosts => Interlocked.Read(ref _receiveBufferPosts);
+
+    internal void CountReceiveBufferPost() => Interlocked.Increment(ref _receiveBufferPosts);
+
     /// <summary>Retrieve events of the target (it asked for a connection to be uploaded, spec §6.3), every reason.</summary>
     public long TargetRetrieves { get; internal set; }
 

@@ -19,13 +19,16 @@ public sealed class ReadWaitingKernelTests(ITestOutputHelper output)
     private const long Bytes = 24L * 1024 * 1024;
 
     [Theory]
-    [InlineData(false, null, 256 * 1024)]
-    [InlineData(false, "delay 1ms reorder 5% loss 0.3%", 100_000)]
-    [InlineData(true, null, 40_000)]
-    public async Task Kernel_to_us_with_reads_waiting_is_byte_exact(bool segmentationOffload, string? impairment, int readSize)
+    [InlineData(false, null, 256 * 1024, false)]
+    [InlineData(false, "delay 1ms reorder 5% loss 0.3%", 100_000, false)]
+    [InlineData(true, null, 40_000, false)]
+    // HostStackOptions.IndicationsOnly: no post per waiting read; every byte reaches the reads through indications.
+    [InlineData(false, "delay 1ms reorder 5% loss 0.3%", 100_000, true)]
+    [InlineData(true, null, 40_000, true)]
+    public async Task Kernel_to_us_with_reads_waiting_is_byte_exact(bool segmentationOffload, string? impairment, int readSize, bool indicationsOnly)
     {
         if (!Privileged.ShouldRun()) return;
-        var options = HostStackKernelLab.DefaultOptions() with { InlineReadCompletions = true };
+        var options = HostStackKernelLab.DefaultOptions() with { InlineReadCompletions = true, IndicationsOnly = indicationsOnly };
         using var lab = new HostStackKernelLab(output, nameof(Kernel_to_us_with_reads_waiting_is_byte_exact), snapLength: 0,
             options: options, impairment: impairment, impairmentSeed: 0x1E47UL, segmentationOffload: segmentationOffload, namespacePrefix: "oe-t-rw");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
@@ -56,6 +59,9 @@ public sealed class ReadWaitingKernelTests(ITestOutputHelper output)
         Assert.Equal(Bytes, got);
         Assert.Equal(expected, Convert.ToHexString(hash.GetCurrentHash()));
         if (segmentationOffload) Assert.True(lab.Target.SuperFramesIn > 0, "no super-frame came in");
+        output.WriteLine($"receive buffers posted: {stats.ReceiveBufferPosts}");
+        if (indicationsOnly) Assert.Equal(0L, stats.ReceiveBufferPosts);
+        else Assert.True(stats.ReceiveBufferPosts > 0, "no read posted its buffer");
     }
 
     private static string WritePattern(string path, ulong seed)
