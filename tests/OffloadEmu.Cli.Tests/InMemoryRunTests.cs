@@ -201,10 +201,12 @@ public sealed class InMemoryRunTests : IDisposable
         var listen = Task.Run(() => Run("listen", "19", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--offload", "after:64K", "--timeout", "60"));
         await ListenerStarting();
         var (exit, stdout, stderr) = Run("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--upload-every", "256K", "--timeout", "60");
-        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}");
+        // Both sides' output in either failure (twice, under load, the receiver got every byte and never saw the end of
+        // the stream after its fourth upload: the listener's side says whether it closed).
+        var (lexit, lout, lerr) = await listen;
+        Assert.True(exit == 0, $"connect exit {exit}: {stderr}\n{stdout}\n--- listen exit {lexit}: {lerr}\n{lout}");
         Assert.Matches(@"1\.0 MiB .* received", stdout);
         Assert.Contains("connected 198.18.0.2:", stdout);
-        var (lexit, lout, lerr) = await listen;
         Assert.True(lexit == 0, $"listen exit {lexit}: {lerr}\n{lout}");
         Assert.Matches(@"1\.0 MiB .* sent", lout);
     }
