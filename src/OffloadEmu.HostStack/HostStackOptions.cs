@@ -96,7 +96,8 @@ public sealed record class HostStackOptions
     /// buffered does not post its own receive buffer (<c>TcpOffloadReceive</c>) unless indications are blocked (then a
     /// zero-length post re-enables them, as always). With posts the data is copied frame → target → post → the read's
     /// buffer; with indications only the read is filled straight from the indication: one copy fewer per byte. Default
-    /// off (posts, the chimney's usual receive path).</summary>
+    /// off (posts, the chimney's usual receive path): on a quiet machine it moved neither the CPU per GiB nor the rate of
+    /// a receiving CLI (docs/performance.md, "Indications only").</summary>
     public bool IndicationsOnly { get; init; }
 
     /// <summary>Checks the options; returns the problems found.</summary>

@@ -46,7 +46,6 @@ internal sealed class SessionHost : IDisposable
                 // The CLI's transfers never block a thread on the stack's I/O: a read's continuation may run on the
                 // completion worker that delivered its data (one thread-pool hand-off less per read).
                 InlineReadCompletions = true,
-                IndicationsOnly = Environment.GetEnvironmentVariable("OFFLOADEMU_INDICATIONS_ONLY") == "1",
             });
             target.Start();
             stack.Start();
