@@ -275,6 +275,9 @@ public sealed class CompletionQueue
     /// </summary>
     public bool TryDrainOnEngine()
     {
+        // Called after every engine round: no lock when nothing is queued. Safe without it: this thread's own posts are
+        // visible to it, and another thread's post that this read misses schedules a worker for itself.
+        if (Volatile.Read(ref _count) == 0) return false;
         lock (_lock)
         {
             if (_count == 0 || _workerScheduled) return false;
