@@ -104,6 +104,22 @@ for trx in "$results"/*.trx; do
 done
 passed=$((passed + py_passed + demo_passed)); failed=$((failed + py_failed + demo_failed))
 total=$((total + py_passed + py_failed + demo_passed + demo_failed))
+# The failed tests by name, with the first lines of their messages, just above the summary line: a CI log that
+# keeps only its tail still says what failed.
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  /usr/bin/python3 - "$trx" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
+    if r.get("outcome") != "Failed":
+        continue
+    msg = r.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip().splitlines()
+    print(f"FAILED {r.get('testName')} ({r.get('duration')})")
+    for line in msg[:4]:
+        print(f"    {line[:300]}")
+PY
+done
 # A project that crashed before writing its TRX shows up as status=1 with fewer results: count it.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 [ "$total" -gt 0 ] || { echo "no tests were executed" >&2; status=1; }
