@@ -239,8 +239,11 @@ public sealed partial class HostStack
         delegated.SendDataHead = head;
         delegated.SendDataTail = tail;
 
-        // Received, acknowledged and not yet taken by the application (spec §3 "buffered data at initiate").
-        if (m is not null && m.ReceiveBufferedBytes > 0)
+        // Received, acknowledged and not yet taken by the application (spec §3 "buffered data at initiate"). Not when the
+        // peer's FIN came first (an upload in CLOSE-WAIT or later, a FIN taken in host mode): the target of this offload
+        // never sees that FIN, so it would never indicate the disconnect after those bytes. They go to the receive queue
+        // with the end of stream when the initiate succeeds instead (OnInitiateComplete); nothing more can arrive.
+        if (m is not null && m.ReceiveBufferedBytes > 0 && !c.PeerFinPending)
         {
             var bytes = new byte[m.ReceiveBufferedBytes];
             m.PeekReceived(0, bytes);
@@ -312,6 +315,17 @@ public sealed partial class HostStack
             c.AdvancedHead = null;
             if (c.Machine is { } m)
             {
+                if (c.PeerFinPending)
+                {
+                    // The FIN is behind us (see StartOffload): the rest of the stream and its end go to the queue now.
+                    if (m.ReceiveBufferedBytes > 0)
+                    {
+                        var rest = new byte[m.ReceiveBufferedBytes];
+                        m.PeekReceived(0, rest);
+                        c.Rx.AppendAll(rest);
+                    }
+                    c.Rx.SetEof();
+                }
                 m.ReceiveConsumer = null;
                 m.SendCompletionSink = null;
                 c.PastHostStatistics.Add(m.Statistics);
@@ -1189,6 +1203,9 @@ public sealed partial class HostStack
         if (c.FinIssued && d.State is TcpState.Established or TcpState.CloseWait) m.Close(); // the disconnect did not get through
         ProcessHeldInHostMode(c);
         m.DeliverBuffered();
+        // A FIN the target had taken (and perhaps not yet indicated, with bytes it still held): the stream ends here once
+        // those bytes are in the queue; later ones are ended by a read (AppRead) or the initiate of a re-offload.
+        if (c.PeerFinPending && m.ReceiveBufferedBytes == 0) c.Rx.SetEof();
         c.UploadTcs?.TrySetResult();
         c.UploadTcs = null;
         if (c.AbortRequested)

@@ -96,6 +96,37 @@ public sealed class PeerCloseTests
         Assert.Equal((0, 0, 0), lab.Stack.OffloadedObjects);
     }
 
+    [Theory]
+    [InlineData(1_000)]     // indicated with the disconnect before the upload
+    [InlineData(150_000)]   // more than the host's receive queue takes: the target still holds some with the FIN
+    [InlineData(190_000)]   // nearly the whole window (the queue's 128 KiB and the target's 64 KiB)
+    public void Peer_fin_taken_by_the_target_before_an_upload_and_re_offload_still_ends_the_stream(int size)
+    {
+        // The application reads nothing while the peer sends its data and FIN to the offloaded connection, then the
+        // connection is uploaded (in CLOSE-WAIT, possibly with bytes the target still held) and offloaded again before the
+        // first read. The target of the second offload never sees that FIN: the host must end the stream itself. (Seen as
+        // `connect --receive --upload-every` waiting forever after its last upload.)
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
+        var down = AppIo.Pattern(size, size);
+        peer.Send(down);
+        peer.Machine.Close();
+        lab.RunUntil(() => peer.Machine.State == TcpState.FinWait2, TimeSpan.FromSeconds(10)); // every byte and the FIN ACKed
+        lab.Run(socket.UploadAsync());
+        Assert.Equal(ConnectionLocation.Host, socket.Location);
+        Assert.True(lab.Run(socket.OffloadAsync()), "the re-offload was refused");
+        var read = AppIo.ReadToEndAsync(socket);
+        lab.RunUntil(() => read.IsCompleted, TimeSpan.FromSeconds(10));
+        Assert.Equal(down, lab.Run(read));
+        lab.Run(socket.CloseAsync());
+        lab.RunUntil(() => lab.Stack.ConnectionCount == 0, TimeSpan.FromSeconds(130));
+        Assert.Equal(0, lab.Target.ConnectionCount);
+        Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
+    }
+
     /// <summary>Runs rounds, uploading or re-offloading at random points, until <paramref name="done"/>.</summary>
     private static void Toggle(StackLab lab, OffloadSocket socket, Random random, Func<bool> done)
     {
