@@ -30,4 +30,5 @@ internal enum CommandKind
     QueryComplete,
     NeighborQueried,
     InvalidateComplete,
+    Describe,
 }

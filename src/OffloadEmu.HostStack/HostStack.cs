@@ -353,6 +353,9 @@ public sealed partial class HostStack : IDisposable
             case CommandKind.UpdateComplete:
                 OnUpdateComplete((OffloadBlock)c.Object!);
                 break;
+            case CommandKind.Describe:
+                ((TaskCompletionSource<string>)c.Extra!).TrySetResult(Describe((HostConnection)c.Object!));
+                break;
             case CommandKind.Statistics:
                 AppStatistics((HostConnection)c.Object!, (TaskCompletionSource<OffloadSocketStatistics>)c.Extra!);
                 break;
@@ -504,13 +507,17 @@ public sealed partial class HostStack : IDisposable
     /// <summary>Engine thread or manual mode only: one line per connection (diagnostics).</summary>
     public IEnumerable<string> DescribeConnections()
     {
-        foreach (var c in _connectionList)
-        {
-            var m = c.Machine;
-            yield return $"{c} una={m?.SndUna} nxt={m?.SndNxt} rcvnxt={m?.RcvNxt} sndwnd={m?.SndWnd} rcvwnd={m?.RcvWnd} mbuf={m?.ReceiveBufferedBytes} "
-                + $"rx={c.Rx.Count} pendingRead={c.Rx.PendingReadSize} inflight={c.Inflight.Count} pending={c.Pending.Count} held={c.Held.Count} "
-                + $"post={c.PostOutstanding} blocked={c.IndicationsBlocked} out={c.OffloadOutstanding}/{c.SendBacklog} written={c.Socket.BytesWritten} {c.Socket.SendDiagnostics}";
-        }
+        foreach (var c in _connectionList) yield return Describe(c);
+    }
+
+    // Engine thread or manual mode only.
+    private static string Describe(HostConnection c)
+    {
+        var m = c.Machine;
+        return $"{c} una={m?.SndUna} nxt={m?.SndNxt} rcvnxt={m?.RcvNxt} sndwnd={m?.SndWnd} rcvwnd={m?.RcvWnd} mbuf={m?.ReceiveBufferedBytes} "
+            + $"rx={c.Rx.Count} eof={c.Rx.IsEnded} pendingRead={c.Rx.PendingReadSize} inflight={c.Inflight.Count} pending={c.Pending.Count} held={c.Held.Count} "
+            + $"post={c.PostOutstanding} blocked={c.IndicationsBlocked} finPending={c.PeerFinPending} out={c.OffloadOutstanding}/{c.SendBacklog} "
+            + $"offloads={c.OffloadCount} uploads={c.UploadCount} written={c.Socket.BytesWritten} {c.Socket.SendDiagnostics}";
     }
 
     internal bool TryGetConnectionByHandle(ulong handle, out HostConnection connection)

@@ -216,6 +216,16 @@ public sealed class OffloadSocket : IAsyncDisposable
         return tcs.Task;
     }
 
+    /// <summary>One line of the connection's host-side state (location, sequence numbers in host mode, the receive
+    /// queue, the outstanding receive post, indications blocked, sends outstanding on the target), read by the engine
+    /// loop: for diagnostics (the CLI prints it for a transfer that timed out). Its format may change.</summary>
+    public Task<string> DescribeAsync()
+    {
+        var tcs = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stack.Post(new HostCommand { Kind = CommandKind.Describe, Object = Connection, Extra = tcs });
+        return tcs.Task;
+    }
+
     /// <summary>A snapshot of the connection's counters, taken by the engine loop.</summary>
     public Task<OffloadSocketStatistics> GetStatisticsAsync()
     {

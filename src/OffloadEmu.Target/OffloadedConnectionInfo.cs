@@ -87,4 +87,13 @@ public sealed record class OffloadedConnectionInfo
 
     /// <summary>Received bytes waiting for the host (not yet indicated or placed).</summary>
     public int ReceiveBuffered { get; init; }
+
+    /// <summary>Receive posts of the host waiting for data (diagnostics; not in the daemon's status).</summary>
+    public int ReceivePosts { get; init; }
+
+    /// <summary>An indication is with the host, not yet answered (diagnostics; not in the daemon's status).</summary>
+    public bool IndicationOutstanding { get; init; }
+
+    /// <summary>The host refused an indication and has not posted since (diagnostics; not in the daemon's status).</summary>
+    public bool IndicationsBlocked { get; init; }
 }

@@ -105,7 +105,8 @@ internal sealed partial class TargetEngine
                 CWnd = m.CWnd, SsThresh = m.SsThresh, SRtt = m.SRtt, RttVar = m.RttVar, Rto = m.Rto, Mss = m.EffectiveMss,
                 RetransmittedSegments = m.Statistics.RetransmittedSegments, RetransmitBackoff = m.RetransmitCount,
                 InSegments = m.Statistics.InSegments, OutSegments = m.Statistics.OutSegments, SendQueued = m.SendQueueBytes, SendBacklog = c.SendBacklog,
-                ReceiveBuffered = m.ReceiveBufferedBytes,
+                ReceiveBuffered = m.ReceiveBufferedBytes, ReceivePosts = c.PendingPosts, IndicationOutstanding = c.IndicationOutstanding,
+                IndicationsBlocked = c.IndicationsBlocked,
             });
         }
         request.Result.TrySetResult((list, total));

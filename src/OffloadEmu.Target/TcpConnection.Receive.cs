@@ -27,6 +27,9 @@ internal sealed partial class TcpConnection
     /// <summary>An indication is with the host, waiting for its answer: deliveries queue behind it (spec §3 (a)).</summary>
     public bool IndicationOutstanding => _indicationOutstanding;
 
+    /// <summary>The host refused (or took part of) an indication: none until it posts (spec §3).</summary>
+    public bool IndicationsBlocked => _indicationsBlocked;
+
     /// <summary>Receive posts waiting for data.</summary>
     public int PendingPosts => _posts.Count;
 

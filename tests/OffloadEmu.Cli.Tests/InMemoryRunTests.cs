@@ -40,6 +40,22 @@ public sealed class InMemoryRunTests : IDisposable
     /// listener is registered before the connecting side's ARP request can have been answered.</summary>
     private Task ListenerStarting() => _listenerLinkOpened.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
+    /// <summary><see cref="Run"/> with OFFLOADEMU_TIMEOUT_STATE=1: a transfer that times out says where each connection
+    /// stood (host and target). Safe here: this class's tests run one at a time, and no other class matches a transfer
+    /// timeout's stderr exactly.</summary>
+    private static (int Exit, string Out, string Err) RunWithTimeoutState(params string[] args)
+    {
+        Environment.SetEnvironmentVariable("OFFLOADEMU_TIMEOUT_STATE", "1");
+        try
+        {
+            return Run(args);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("OFFLOADEMU_TIMEOUT_STATE", null);
+        }
+    }
+
     private static (int Exit, string Out, string Err) Run(params string[] args)
     {
         var o = new StringWriter();
@@ -200,7 +216,7 @@ public sealed class InMemoryRunTests : IDisposable
     {
         var listen = Task.Run(() => Run("listen", "19", "--source", "1M", "--link", "tap:memb", "--local", "198.18.0.1/24", "--offload", "after:64K", "--timeout", "60"));
         await ListenerStarting();
-        var (exit, stdout, stderr) = Run("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--upload-every", "256K", "--timeout", "60");
+        var (exit, stdout, stderr) = RunWithTimeoutState("connect", "198.18.0.1:19", "--link", "tap:mema", "--local", "198.18.0.2/24", "--receive", "--upload-every", "256K", "--timeout", "60");
         // Both sides' output in either failure (twice, under load, the receiver got every byte and never saw the end of
         // the stream after its fourth upload: the listener's side says whether it closed).
         var (lexit, lout, lerr) = await listen;
@@ -392,6 +408,24 @@ public sealed class InMemoryRunTests : IDisposable
         Assert.Equal(1, exit);
         Assert.Equal("offloademu connect: connection refused by 198.18.0.1:8\n", stderr);
         Assert.Equal("", stdout);
+        await listen;
+    }
+
+    // OFFLOADEMU_TIMEOUT_STATE=1: after the error line, each unfinished connection's host-side line and the target's.
+    // (In this class, whose tests run one at a time: the two tests above and below match stderr exactly.)
+    [Fact]
+    public async Task Timeout_state_lines_say_where_each_unfinished_connection_stands()
+    {
+        var listen = Task.Run(() => Run("listen", "9", "--sink", "--link", "tap:memb", "--local", "198.18.0.1/24", "--timeout", "30"));
+        await ListenerStarting();
+        var result = RunWithTimeoutState("connect", "198.18.0.1:9", "--link", "tap:mema", "--local", "198.18.0.2/24", "--send-bytes", "100G",
+            "--offload", "immediate", "--timeout", "4");
+        Assert.Equal(1, result.Exit);
+        var lines = result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 3, result.Err);
+        Assert.Matches(@"^offloademu connect: timed out after 4 s \(\d+ bytes sent, 0 received\)$", lines[0]);
+        Assert.Matches(@"^  at the timeout, 198\.18\.0\.2:\d+ -> 198\.18\.0\.1:9: host .* Offloaded .* post=(True|False) .* offloads=1 uploads=0 ", lines[1]);
+        Assert.Matches(@"^  at the timeout, 198\.18\.0\.2:\d+ -> 198\.18\.0\.1:9: target Established snd_una=\d+ .* receive_posts=\d+ indication_outstanding=False ", lines[2]);
         await listen;
     }
 

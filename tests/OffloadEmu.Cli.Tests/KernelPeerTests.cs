@@ -223,7 +223,7 @@ public sealed class KernelPeerTests : IDisposable
             "socat listening on port 7", () => echo.Stderr);
         var cli = Own(ChildProcess.StartOffloademu("connect", "198.18.247.1:7", "--link", $"tap:{_tap}", "--local", "198.18.247.2/24",
             "--echo-check", "--send-bytes", "16M", "-P", "4", "--queues", "2", "--offload", "immediate", "--timeout", "60", "--arp-tries", "10"));
-        HandTapToKernel(cli, "198.18.247.1/24");
+        HandTapToKernel(cli, "198.18.247.1/24", queues: 2);
         int? exit = cli.WaitForExit(RunLimit);
         _output.WriteLine($"stdout:\n{cli.Stdout}\nstderr:\n{cli.Stderr}");
         Assert.True(exit == 0, $"offloademu connect exit {exit?.ToString() ?? "(still running)"}: {cli.Stderr}");
@@ -271,24 +271,28 @@ public sealed class KernelPeerTests : IDisposable
 
     /// <summary>Once offloademu holds the TAP (its fdinfo names it), moves the TAP into the namespace and gives the
     /// kernel its address there.</summary>
-    private void HandTapToKernel(ChildProcess cli, string kernelCidr)
+    // queues: how many descriptors offloademu attaches (--queues N). The TAP moves only once it holds all of them: moved
+    // after the first, the later queues were once attached by name to a new TAP in offloademu's namespace, and the
+    // streams of the second engine loop went nowhere (CI, session 10; offloademu now refuses such a queue).
+    private void HandTapToKernel(ChildProcess cli, string kernelCidr, int queues = 1)
     {
-        WaitFor(() => HoldsTap(cli.Id), $"offloademu (pid {cli.Id}) attaching TAP {_tap}", () => cli.Stderr);
+        WaitFor(() => HoldsTap(cli.Id) >= queues, $"offloademu (pid {cli.Id}) attaching {queues} queue(s) of TAP {_tap}", () => cli.Stderr);
         Cmd.Run("ip", "link", "set", _tap, "netns", _ns);
         Cmd.Run("ip", "netns", "exec", _ns, "sysctl", "-qw", $"net.ipv6.conf.{_tap}.disable_ipv6=1");
         Cmd.Run("ip", "-n", _ns, "addr", "add", kernelCidr, "dev", _tap);
         Cmd.Run("ip", "-n", _ns, "link", "set", _tap, "up");
     }
 
-    private bool HoldsTap(int pid)
+    private int HoldsTap(int pid)
     {
+        int held = 0;
         try
         {
             foreach (var f in Directory.EnumerateFiles($"/proc/{pid}/fdinfo"))
             {
                 try
                 {
-                    if (File.ReadAllText(f).Contains($"iff:\t{_tap}\n", StringComparison.Ordinal)) return true;
+                    if (File.ReadAllText(f).Contains($"iff:\t{_tap}\n", StringComparison.Ordinal)) held++;
                 }
                 catch (IOException)
                 {
@@ -300,7 +304,7 @@ public sealed class KernelPeerTests : IDisposable
         {
             // the process is gone
         }
-        return false;
+        return held;
     }
 
     private static void WaitFor(Func<bool> condition, string what, Func<string> diagnostics)

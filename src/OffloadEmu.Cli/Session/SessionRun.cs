@@ -63,6 +63,10 @@ internal sealed class SessionRun
                 List<TransferMeter> meters;
                 lock (_meters) meters = [.. _meters];
                 bool transferring = meters.Any(m => !m.Finished);
+                // OFFLOADEMU_TIMEOUT_STATE=1: each unfinished connection's state on the host and on the target, taken
+                // before the abort and printed after the error lines (docs/cli.md, "Environment").
+                var state = transferring && Environment.GetEnvironmentVariable("OFFLOADEMU_TIMEOUT_STATE") == "1"
+                    ? await DescribeStuckAsync(host, meters).ConfigureAwait(false) : [];
                 foreach (var m in meters) m.Socket?.Abort();
                 // A transfer under way ends at once with the abort and prints its summary with the reason; waiting
                 // for a connection does not.
@@ -71,6 +75,8 @@ internal sealed class SessionRun
                     await StopProgressAsync().ConfigureAwait(false);   // the live display clears its rows: before the error line
                     Fail(_abortReason, 1);
                 }
+                foreach (var line in state) _stderr.WriteLine(line);
+                _stderr.Flush();
             }
             else
             {
@@ -92,6 +98,36 @@ internal sealed class SessionRun
             host.Dispose();
         }
         return ExitCode;
+    }
+
+    /// <summary>For each connection still moving data: one line of its host-side state and, with the embedded target,
+    /// one of the target's (posts, indications, windows), each asked of its own thread within a second.</summary>
+    private static async Task<List<string>> DescribeStuckAsync(SessionHost host, List<TransferMeter> meters)
+    {
+        var lines = new List<string>();
+        IReadOnlyList<Target.OffloadedConnectionInfo> offloaded = [];
+        if (host.Target.Target is Target.OffloadTarget target)
+        {
+            var snapshot = target.SnapshotConnectionsAsync(256);
+            if (await Task.WhenAny(snapshot, Task.Delay(1000)).ConfigureAwait(false) == snapshot) offloaded = snapshot.Result.Connections;
+            else lines.Add("  at the timeout: the target did not answer its connection snapshot within 1 s");
+        }
+        foreach (var m in meters)
+        {
+            if (m.Finished || m.Socket is not { } s) continue;
+            string name = $"{s.LocalIpAddress}:{s.LocalPort} -> {s.RemoteIpAddress}:{s.RemotePort}";
+            var describe = s.DescribeAsync();
+            lines.Add(await Task.WhenAny(describe, Task.Delay(1000)).ConfigureAwait(false) == describe
+                ? $"  at the timeout, {name}: host {describe.Result}"
+                : $"  at the timeout, {name}: the host stack did not answer within 1 s");
+            foreach (var c in offloaded)
+            {
+                if (c.LocalPort != s.LocalPort || c.RemotePort != s.RemotePort || !c.RemoteAddress.Equals(s.RemoteIpAddress)) continue;
+                lines.Add(System.FormattableString.Invariant(
+                    $"  at the timeout, {name}: target {c.State} snd_una={c.SndUna} snd_nxt={c.SndNxt} rcv_nxt={c.RcvNxt} snd_wnd={c.SndWnd} rcv_wnd={c.RcvWnd} cwnd={c.CWnd} rto={c.Rto.TotalMilliseconds}ms backoff={c.RetransmitBackoff} send_queued={c.SendQueued} receive_buffered={c.ReceiveBuffered} receive_posts={c.ReceivePosts} indication_outstanding={c.IndicationOutstanding} indications_blocked={c.IndicationsBlocked} in={c.InSegments} out={c.OutSegments}"));
+            }
+        }
+        return lines;
     }
 
     private async Task StopProgressAsync()

@@ -144,15 +144,26 @@ public sealed unsafe class TapDevice : ILinkDevice, IReadinessSource
         var list = new List<TapDevice>(queues) { first };
         for (int i = 1; i < queues; i++)
         {
+            TapDevice queue;
             try
             {
-                list.Add(new TapDevice(options.ForQueue(first.Name, multiQueue: true, first: false)));
+                queue = new TapDevice(options.ForQueue(first.Name, multiQueue: true, first: false));
             }
             catch (LinkDeviceException ex)
             {
                 refusal = $"queue {i} refused: {ex.Message} (errno {ex.Errno})";
                 break;
             }
+            // The same device? Its kernel-side MAC (asked of the descriptor, so in any namespace) says. Between the
+            // attach-only check and TUNSETIFF the TAP may still have left this namespace and a new one of that name
+            // appeared here: a queue on it would read nothing, and its loop's connections would send into nowhere.
+            if (queue.PeerMacAddress != first.PeerMacAddress)
+            {
+                queue.Dispose();
+                refusal = $"queue {i} attached to another TAP named '{first.Name}' (kernel-side MAC {queue.PeerMacAddress}, not {first.PeerMacAddress}): the TAP moved to another network namespace while its queues were opened";
+                break;
+            }
+            list.Add(queue);
         }
         return [.. list];
     }

@@ -53,7 +53,9 @@ public sealed class TapDeviceOptions
     internal TapDeviceOptions ForQueue(string name, bool multiQueue, bool first) => new()
     {
         Name = name,
-        AttachOnly = first && AttachOnly,
+        // The queues after the first only attach: the TAP may have moved to another namespace once the first held it, and
+        // a TUNSETIFF by name would then create a new, unconnected TAP of that name here.
+        AttachOnly = !first || AttachOnly,
         Persist = first && Persist,
         MacAddress = MacAddress,
         Mtu = Mtu,
