@@ -73,9 +73,10 @@ internal static class ListenCommand
     internal static Task<int> RunAsync(ListenRequest r, TextWriter stdout, TextWriter stderr)
     {
         var run = new SessionRun("listen", r.Settings, stdout, stderr);
+        HostStack.OffloadListener? listening = null;
         return run.RunAsync(async (host, self) =>
         {
-            var listener = host.Stack.Listen(r.Port);
+            var listener = listening!;
             if (!r.Settings.Json)
             {
                 stdout.WriteLine($"listening on {SessionRun.Endpoint(r.Settings.Address, r.Port)} ({r.Mode}) on {host.Target.Description}");
@@ -89,6 +90,9 @@ internal static class ListenCommand
                 await self.TransferAsync(host, socket, r.Plan, r.Mode, local, remote).ConfigureAwait(false);
             }
             listener.Stop();
-        });
+        },
+        // Listening before the stack answers its first ARP request: a peer that connects at once is not reset (seen
+        // under load: the port was registered only after the target and the stack had started).
+        beforeStart: stack => listening = stack.Listen(r.Port));
     }
 }

@@ -23,23 +23,14 @@ internal sealed class ChildProcess : IDisposable
     internal static ChildProcess StartOffloademu(params string[] args)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        var psi = Info(dotnet, [Path.Combine(AppContext.BaseDirectory, "offloademu.dll"), .. args]);
-        // A transfer that times out prints each connection's state on the host and the target (docs/cli.md): a failure
-        // seen once in CI then says where the bytes stopped.
-        psi.Environment["OFFLOADEMU_TIMEOUT_STATE"] = "1";
-        return new ChildProcess(Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + dotnet));
-    }
-
-    private static ProcessStartInfo Info(string file, string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return psi;
+        return Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "offloademu.dll"), .. args]);
     }
 
     internal static ChildProcess Start(string file, params string[] args)
     {
-        return new ChildProcess(Process.Start(Info(file, args)) ?? throw new InvalidOperationException("cannot start " + file));
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return new ChildProcess(Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + file));
     }
 
     internal int Id => _process.Id;

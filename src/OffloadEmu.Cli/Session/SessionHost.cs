@@ -26,7 +26,9 @@ internal sealed class SessionHost : IDisposable
 
     public HostStack.HostStack Stack { get; }
 
-    public static SessionHost Open(SessionSettings s)
+    /// <summary>Opens the target and the host stack and starts both; <paramref name="beforeStart"/> runs on the stack
+    /// first (listen registers its port there: a SYN that arrives at once finds it, rather than a reset).</summary>
+    public static SessionHost Open(SessionSettings s, Action<HostStack.HostStack>? beforeStart = null)
     {
         var target = TargetFactory.Open(s);
         try
@@ -47,6 +49,7 @@ internal sealed class SessionHost : IDisposable
                 // completion worker that delivered its data (one thread-pool hand-off less per read).
                 InlineReadCompletions = true,
             });
+            beforeStart?.Invoke(stack);
             target.Start();
             stack.Start();
             return new SessionHost(target, stack);

@@ -30,13 +30,14 @@ internal sealed class SessionRun
     /// <summary>Exit status so far (1 once anything failed).</summary>
     public int ExitCode { get; private set; }
 
-    /// <summary>Runs <paramref name="work"/> on a freshly opened host within the limits; returns the exit status.</summary>
-    public async Task<int> RunAsync(Func<SessionHost, SessionRun, Task> work)
+    /// <summary>Runs <paramref name="work"/> on a freshly opened host within the limits; returns the exit status.
+    /// <paramref name="beforeStart"/>: see <see cref="SessionHost.Open"/>.</summary>
+    public async Task<int> RunAsync(Func<SessionHost, SessionRun, Task> work, Action<HostStack.HostStack>? beforeStart = null)
     {
         SessionHost host;
         try
         {
-            host = SessionHost.Open(_settings);
+            host = SessionHost.Open(_settings, beforeStart);
         }
         catch (CliUsageException ex)
         {
