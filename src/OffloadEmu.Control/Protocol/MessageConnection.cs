@@ -125,6 +125,16 @@ internal sealed class MessageConnection : IAsyncDisposable
     /// </summary>
     public bool SendDeferred(ControlMessage message) => Send(message, deferWrite: true);
 
+    /// <summary>
+    /// True when a message of about <paramref name="bytes"/> appended now would be written by the appending thread with
+    /// the next flush, without waiting: the connection is open and started, no write is in progress or waiting for the
+    /// socket to take more, and what is queued stays under <see cref="DeferLimit"/>. Read without the lock: a stale answer
+    /// costs only where the write happens (the message is queued in order either way).
+    /// </summary>
+    public bool CanWriteAtOnce(int bytes)
+        => Volatile.Read(ref _started) && !Volatile.Read(ref _sending) && !Volatile.Read(ref _writerCompleted)
+            && Interlocked.Read(ref _queued) + bytes < DeferLimit;
+
     /// <summary>Queued bytes above which <see cref="SendDeferred"/> writes at once.</summary>
     public const int DeferLimit = 64 * 1024;
 

@@ -34,6 +34,7 @@ public sealed class ControlServer : IAsyncDisposable
         _options = options;
         _logger = logger;
         _mux = new TargetMultiplexer(target);
+        if (options.EngineCompletions is { } completions) completions.EngineThreadHost = _mux;
     }
 
     /// <summary>The socket path.</summary>

@@ -399,20 +399,22 @@ internal sealed class ControlSession
                 if (source.Count > 0 && !_closed) Send(new ReceiveCompleteMessage { Source = source });
                 return;
             }
-            var refs = new List<NblRef>(nbls.Count);
+            // Encoded straight from the NBLs (no per-completion objects: this runs per message, possibly on the engine thread).
+            int count = 0;
             foreach (var nbl in nbls)
+                if (!NblCompleteMessage.IsInternal(nbl)) count++;
+            if (count > 0 && !_closed)
             {
-                if (((ServerNbl)nbl.ProtocolReserved!).Internal) continue;
-                var advance = new int[nbl.BufferCount];
-                var remaining = new int[nbl.BufferCount];
-                for (int i = 0; i < nbl.BufferCount; i++)
+                var message = NblCompleteMessage.Rent(type, nbls, count);
+                try
                 {
-                    advance[i] = nbl[i].DataOffset;
-                    remaining[i] = nbl[i].DataLength;
+                    Send(message);
                 }
-                refs.Add(new NblRef { Id = nbl.RequestId, Status = nbl.Status, BytesTransferred = nbl.TcpOffloadBytesTransferred, Advance = advance, Remaining = remaining });
+                finally
+                {
+                    message.Clear();
+                }
             }
-            if (refs.Count > 0 && !_closed) Send(new IoCompleteMessage(type) { Nbls = refs });
         }
         finally
         {
@@ -458,6 +460,11 @@ internal sealed class ControlSession
         }
     }
 
+    /// <summary>The engine thread may encode a message of about <paramref name="bytes"/> for this session now: it is
+    /// open and its socket is not behind (no write in progress or waiting for room, little queued), so the write at the
+    /// end of the engine's round will not wait (TargetMultiplexer, engine-thread host).</summary>
+    public bool CanWriteFromEngine(int bytes) => !_closed && _connection.CanWriteAtOnce(bytes);
+
     // ---- sending -----------------------------------------------------------------------------------------------------
 
     /// <summary>Queues a message for the client. I/O completions (sends, forwards, disconnects, receives; indications go
@@ -470,7 +477,7 @@ internal sealed class ControlSession
         if (_closed) return;
         try
         {
-            if (message is IoCompleteMessage or ReceiveCompleteMessage) _connection.SendDeferred(message);
+            if (message is NblCompleteMessage or IoCompleteMessage or ReceiveCompleteMessage) _connection.SendDeferred(message);
             else _connection.Send(message);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
