@@ -1029,10 +1029,13 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private void OnConnectionLost()
     {
-        // The socket first: from here every Send returns false, so a request issued from now on fails on its own path,
+        // Not connected from before the socket closes: a server that closed the session waits for this end's close
+        // (its stop returns after it), and by then IsConnected reads false.
+        bool first = Interlocked.Exchange(ref _closed, 1) == 0;
+        // The socket next: from here every Send returns false, so a request issued from now on fails on its own path,
         // and one that was queued before is registered (its state call or NBL ids) before FailEverything looks.
         _connection.Abort();
-        if (Interlocked.Exchange(ref _closed, 1) != 0) return; // disposed by its owner (or lost already)
+        if (!first) return; // disposed by its owner (or lost already)
         foreach (var pending in _replies.Values) pending.TrySetException(new IOException("The control connection is closed."));
         _replies.Clear();
         if (_host is not null) _dispatch.Schedule(_process, new LostWork());

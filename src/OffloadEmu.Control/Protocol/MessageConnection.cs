@@ -31,6 +31,7 @@ internal sealed class MessageConnection : IAsyncDisposable
     private readonly Lock _writeLock = new();
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private List<ArraySegment<byte>> _spare = new(16);
     private bool _started;
     private bool _sending;     // one sender at a time owns the socket's write side: the thread that queued into an idle
@@ -257,8 +258,12 @@ internal sealed class MessageConnection : IAsyncDisposable
     }
 
     /// <summary>Sends <paramref name="last"/> (if any), lets the queue drain for at most <paramref name="linger"/>,
-    /// then closes the socket. Idempotent.</summary>
-    public async Task CloseAsync(ControlMessage? last, TimeSpan linger)
+    /// then closes the socket. Idempotent. With <paramref name="awaitPeerClose"/> (a close this end starts, with a
+    /// reason the peer must read) the wait goes on, within the same <paramref name="linger"/>, until the peer has closed
+    /// its end: once drained the write side is shut (the peer reads everything, then the end of the stream) and the
+    /// receive thread must see the peer's close. So when this returns the peer has taken the last message and closed,
+    /// or the linger ran out (docs/control.md, "Closing").</summary>
+    public async Task CloseAsync(ControlMessage? last, TimeSpan linger, bool awaitPeerClose = false)
     {
         bool send = false;
         lock (_writeLock)
@@ -284,7 +289,20 @@ internal sealed class MessageConnection : IAsyncDisposable
         }
         if (send) SendQueued();
         if (!_started) _drained.TrySetResult(); // nothing will ever send it
-        await Task.WhenAny(_drained.Task, Task.Delay(linger)).ConfigureAwait(false);
+        var deadline = Task.Delay(linger);
+        bool drained = await Task.WhenAny(_drained.Task, deadline).ConfigureAwait(false) == _drained.Task;
+        // Only a receive thread sees the peer's close (the stream reader fallback has none).
+        if (awaitPeerClose && drained && Volatile.Read(ref _receiving) != 0 && !Volatile.Read(ref _sendFailed))
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+            await Task.WhenAny(_receiveEnded.Task, deadline).ConfigureAwait(false);
+        }
         Abort();
     }
 
@@ -538,6 +556,7 @@ internal sealed class MessageConnection : IAsyncDisposable
         catch (InvalidOperationException)
         {
         }
+        _receiveEnded.TrySetResult(); // the peer closed (or we did): CloseAsync's wait for the peer ends
     }
 
     /// <summary>

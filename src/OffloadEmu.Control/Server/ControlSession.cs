@@ -521,7 +521,9 @@ internal sealed class ControlSession
         if (_logger is not null) ControlLog.SessionClosed(_logger, ToString(), error?.ToString() ?? "none", reason);
         var last = error is { } code ? new ErrorMessage { Code = code, Text = reason } : null;
         MaybeCleanup();
-        await _connection.CloseAsync(last, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        // A close the server starts (with a reason) waits, within the linger, for the client to read the reason and close
+        // its end: when the server's stop returns, its clients know they were disconnected.
+        await _connection.CloseAsync(last, TimeSpan.FromSeconds(1), awaitPeerClose: last is not null).ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 
