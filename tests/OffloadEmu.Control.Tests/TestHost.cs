@@ -205,9 +205,13 @@ internal sealed class TestHost : IOffloadHost
 
     /// <summary>The client's current capabilities as read in each adapter-status callback, beside <see cref="Statuses"/>.</summary>
     public List<TcpConnectionOffloadCapabilities?> CapabilitiesAtStatus { get; } = [];
+    /// <summary>Called (outside the lock, on the thread of the callback) after each frame is recorded.</summary>
+    public Action? AfterFrame { get; set; }
+
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
     {
         var copy = frame.ToArray();
         lock (_lock) Frames.Add(copy);
+        AfterFrame?.Invoke();
     }
 }
