@@ -262,7 +262,7 @@ internal sealed class MessageConnection : IAsyncDisposable
     /// reason the peer must read) the wait goes on, within the same <paramref name="linger"/>, until the peer has closed
     /// its end: once drained the write side is shut (the peer reads everything, then the end of the stream) and the
     /// receive thread must see the peer's close. So when this returns the peer has taken the last message and closed,
-    /// or the linger ran out (docs/control.md, "Closing").</summary>
+    /// or the linger ran out (docs/control.md, "Closing with a reason").</summary>
     public async Task CloseAsync(ControlMessage? last, TimeSpan linger, bool awaitPeerClose = false)
     {
         bool send = false;
