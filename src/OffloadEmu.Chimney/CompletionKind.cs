@@ -21,4 +21,8 @@ internal enum CompletionKind : byte
     TcpOffloadEvent,
     NeighborOffloadEvent,
     IndicateStatus,
+
+    /// <summary>A <see cref="Callback"/> that delivers a receive indication: <c>Handle</c> is the connection's host handle,
+    /// <c>Code</c> the bytes (lets an <see cref="IEngineThreadHost"/> decide whether it takes it on the engine thread).</summary>
+    IndicationCallback,
 }

@@ -34,6 +34,15 @@ public sealed class CompletionQueue
     private int _count;
     private bool _workerScheduled;
     private bool _manual;
+    private int _engineHolder;         // managed thread id of the engine thread holding the queue until its round ends (0: none)
+    private long _ranByEngine;
+    private long _engineHandOffs;
+    private long _ranByCaller;
+    private IEngineThreadHost? _engineThreadHost;
+
+    // The queue whose posts this thread (an engine loop inside a round) holds until the round ends; null elsewhere.
+    [ThreadStatic]
+    private static CompletionQueue? t_engineRound;
 
     /// <summary>Creates an empty queue.</summary>
     /// <param name="onError">Receives exceptions thrown by host handlers or callbacks; null lets them escape.</param>
@@ -61,6 +70,78 @@ public sealed class CompletionQueue
     {
         ArgumentNullException.ThrowIfNull(callback);
         Enqueue(new CompletionWork(CompletionKind.Callback, null, state, callback));
+    }
+
+    /// <summary>As <see cref="Schedule"/>, for a callback that delivers a receive indication of <paramref name="length"/>
+    /// bytes for the connection with host handle <paramref name="ndisOffloadHandle"/> (its <see cref="EngineThreadHost"/>
+    /// may take it on the engine thread).</summary>
+    public void ScheduleIndication(Action<object?> callback, object? state, ulong ndisOffloadHandle, int length)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Enqueue(new CompletionWork(CompletionKind.IndicationCallback, null, state, callback, handle: ndisOffloadHandle, code: (uint)Math.Max(0, length)));
+    }
+
+    /// <summary>
+    /// The emulator's own host-side component (the control server's multiplexer) that takes some I/O completions and
+    /// indications on the target's engine thread at the end of its round (<see cref="IEngineThreadHost"/>); null (the
+    /// default): every item runs on the worker. Only a queue with an error callback runs items on the engine thread.
+    /// </summary>
+    public IEngineThreadHost? EngineThreadHost
+    {
+        get => Volatile.Read(ref _engineThreadHost);
+        set => Volatile.Write(ref _engineThreadHost, value);
+    }
+
+    /// <summary>Items the engine thread ran itself at the end of a round (<see cref="EngineThreadHost"/>).</summary>
+    public long RanOnEngineThread => Interlocked.Read(ref _ranByEngine);
+
+    /// <summary>Times an engine round ended by handing the queue to the worker (an item its engine-thread host refused).</summary>
+    public long EngineHandOffs => Interlocked.Read(ref _engineHandOffs);
+
+    /// <summary>Items run by the thread that posted them (<see cref="RunOrSchedule"/>) or by the items it ran.</summary>
+    public long RanByCaller => Interlocked.Read(ref _ranByCaller);
+
+    /// <summary>
+    /// The engine thread, at the start of a round: until <see cref="EndEngineRound"/> a post from this thread that finds
+    /// the queue idle does not wake a worker; the thread holds the queue and runs its items at the round's end. Returns
+    /// false (and holds nothing) when the queue has no <see cref="EngineThreadHost"/>, no error callback, or is manual.
+    /// </summary>
+    public bool BeginEngineRound()
+    {
+        if (_manual || _onError is null || Volatile.Read(ref _engineThreadHost) is null) return false;
+        t_engineRound = this;
+        return true;
+    }
+
+    /// <summary>
+    /// The engine thread, at the end of a round that <see cref="BeginEngineRound"/> began: if it holds the queue, runs
+    /// the items, in order, while <see cref="EngineThreadHost"/> takes each (with the deferrals a worker has: what they
+    /// defer to the drain's end runs after the last), and hands the first it refuses, with everything after it, to a
+    /// worker. Posting order is kept: the thread holds the queue only when it found no worker running and nothing queued.
+    /// </summary>
+    public void EndEngineRound()
+    {
+        t_engineRound = null;
+        int me = Environment.CurrentManagedThreadId;
+        lock (_lock)
+        {
+            if (_engineHolder != me) return;
+            _engineHolder = 0;
+        }
+        RunAsOwner(engine: true);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="callback"/>(<paramref name="state"/>) on the calling thread when the queue is idle (no worker
+    /// running, nothing queued), then whatever the item and others posted meanwhile, in order, until the queue is empty;
+    /// otherwise queues it as <see cref="Schedule"/> does. Either way items run one at a time in posting order. For a
+    /// thread that may run host callbacks (the control client's receive thread with inline callbacks): a handler that
+    /// blocks stalls that thread. Queues without an error callback and manual queues always queue.
+    /// </summary>
+    public void RunOrSchedule(Action<object?> callback, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        if (Enqueue(new CompletionWork(CompletionKind.Callback, null, state, callback), runHere: true)) RunAsOwner(engine: false);
     }
 
     /// <summary>Posts <see cref="IOffloadHost.InitiateOffloadComplete"/>.</summary>
@@ -421,9 +502,11 @@ public sealed class CompletionQueue
         Enqueue(new CompletionWork(kind, host, argument));
     }
 
-    private void Enqueue(in CompletionWork work)
+    // Returns true when the caller (runHere) became the queue's worker and must run it (RunAsOwner).
+    private bool Enqueue(in CompletionWork work, bool runHere = false)
     {
         bool schedule = false;
+        bool own = false;
         lock (_lock)
         {
             if (_count == _ring.Length) Grow();
@@ -434,11 +517,99 @@ public sealed class CompletionQueue
             if (!_workerScheduled && !ReferenceEquals(t_engineQueue, this))
             {
                 _workerScheduled = true;
-                schedule = true;
+                if (runHere && _onError is not null && _count == 1) own = true;
+                else if (t_engineRound == this) _engineHolder = Environment.CurrentManagedThreadId; // runs them at the round's end
+                else schedule = true;
             }
         }
         // Outside the lock: the worker may start at once and would contend for it.
         if (schedule) ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
+        return own;
+    }
+
+    // The engine thread may run the item at the head only when the engine-thread host takes it.
+    private bool TakenOnEngine(in CompletionWork work)
+    {
+        var host = Volatile.Read(ref _engineThreadHost);
+        if (host is null) return false;
+        return work.Kind switch
+        {
+            CompletionKind.TcpOffloadSendComplete or CompletionKind.TcpOffloadReceiveComplete or CompletionKind.TcpOffloadForwardComplete
+                or CompletionKind.TcpOffloadDisconnectComplete => host.TakesIoCompletion((NetBufferList)work.Argument!),
+            CompletionKind.IndicationCallback => host.TakesIndication(work.Handle, (int)work.Code),
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// The calling thread owns the queue as its worker (it set <see cref="_workerScheduled"/>): runs the items in order
+    /// (the engine: while the engine-thread host takes the head) until the queue is empty, or hands the rest to a pool
+    /// worker. Inside a <see cref="BeginDeferral"/> scope what the items defer runs at the scope's end; elsewhere as a
+    /// worker runs it (item end, then drain end).
+    /// </summary>
+    private void RunAsOwner(bool engine)
+    {
+        var deferred = t_deferred ??= new DeferredWork();
+        bool scope = deferred.Active;
+        bool handOff = false;
+        try
+        {
+            while (true)
+            {
+                CompletionWork work;
+                lock (_lock)
+                {
+                    if (_count == 0)
+                    {
+                        _workerScheduled = false;
+                        break;
+                    }
+                    work = _ring[_head]; // only the owner dequeues: the head stays this item until it does
+                }
+                if (engine && !TakenOnEngine(in work))
+                {
+                    handOff = true;   // _workerScheduled stays set: the pool worker takes over from this item
+                    break;
+                }
+                lock (_lock)
+                {
+                    _ring[_head] = default;
+                    _head = (_head + 1) % _ring.Length;
+                    _count--;
+                }
+                if (engine) Interlocked.Increment(ref _ranByEngine);
+                else Interlocked.Increment(ref _ranByCaller);
+                try
+                {
+                    if (!scope) deferred.Active = true;
+                    work.Invoke();
+                }
+                catch (Exception ex)
+                {
+                    _onError!(ex);   // an owner other than the pool worker exists only with an error callback
+                }
+                if (!scope) deferred.RunAll();
+            }
+        }
+        finally
+        {
+            if (!scope && deferred.HasDrainEnd)
+            {
+                try
+                {
+                    deferred.RunDrainEnd();
+                }
+                catch (Exception ex)
+                {
+                    _onError!(ex);
+                }
+            }
+            if (handOff)
+            {
+                Interlocked.Increment(ref _engineHandOffs);
+                ThreadPool.UnsafeQueueUserWorkItem(_worker, preferLocal: false);
+            }
+        }
     }
 
     private void Grow()

@@ -38,7 +38,7 @@ internal readonly struct CompletionWork
     {
         switch (Kind)
         {
-            case CompletionKind.Callback: Callback!(Argument); break;
+            case CompletionKind.Callback or CompletionKind.IndicationCallback: Callback!(Argument); break;
             case CompletionKind.InitiateOffloadComplete: Host!.InitiateOffloadComplete((OffloadBlock)Argument!); break;
             case CompletionKind.TerminateOffloadComplete: Host!.TerminateOffloadComplete((OffloadBlock)Argument!); break;
             case CompletionKind.UpdateOffloadComplete: Host!.UpdateOffloadComplete((OffloadBlock)Argument!); break;

@@ -98,14 +98,17 @@ public sealed partial class HostStack
 
     /// <summary>Completion worker, after the posts' data went into the queues: recycles the posts at the head of
     /// <paramref name="chain"/> whose connection has its receive gate open and posts again for a waiting read; returns
-    /// the rest for the loop, in order.</summary>
+    /// the rest for the loop, in order. A post that did not succeed goes to the loop too: INVALID_STATE (posted after the
+    /// disconnect indication) ends the stream, and the end must not overtake the target's events before it that the loop
+    /// has not handled yet (a Retrieve, the disconnect itself): the application sees the end of stream only once the host
+    /// has answered those (for a Retrieve, issued the terminate).</summary>
     internal NetBufferList? CompleteReceivesDirect(NetBufferList chain)
     {
         if (!DirectIo) return chain;
         var nbl = chain;
         while (nbl is not null)
         {
-            if (nbl.ProtocolReserved is not HostConnection c) return nbl;
+            if (nbl.ProtocolReserved is not HostConnection c || nbl.Status != NdisStatus.Success) return nbl;
             lock (c.IoGate)
             {
                 if (!c.DirectReceive) return nbl;

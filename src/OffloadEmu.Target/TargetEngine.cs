@@ -259,6 +259,21 @@ internal sealed partial class TargetEngine
     /// </summary>
     public int RunOnce(Instant now, bool readDevice, Span<FrameBuffer> readBatch)
     {
+        // With an engine-thread host (the control server's multiplexer, docs/control.md) the completions this round posts
+        // are run at its end by this thread while that host takes them, instead of waking a worker.
+        if (!Completions.BeginEngineRound()) return RunRound(now, readDevice, readBatch);
+        try
+        {
+            return RunRound(now, readDevice, readBatch);
+        }
+        finally
+        {
+            Completions.EndEngineRound();
+        }
+    }
+
+    private int RunRound(Instant now, bool readDevice, Span<FrameBuffer> readBatch)
+    {
         _now = now;
         int work = 0;
         while (Requests.TryDequeue(out var request))
@@ -577,7 +592,8 @@ internal sealed partial class TargetEngine
         Completions.PostTcpOffloadEvent(Host, c.Handle, type, info);
     }
 
-    public void ScheduleIndication(IndicationBuffer buffer) => Completions.Schedule(_indicateCallback, buffer);
+    public void ScheduleIndication(IndicationBuffer buffer)
+        => Completions.ScheduleIndication(_indicateCallback, buffer, buffer.Connection!.Handle, (int)buffer.Nbl.DataLength);
 
     // Runs on the completion thread: the host answers synchronously; the answer goes back to the engine as a request.
     private void IndicateOnCompletionThread(object? state)

@@ -1,3 +1,5 @@
+using OffloadEmu.Control.Protocol;
+
 namespace OffloadEmu.Control.Tests;
 
 public sealed class FrameTests
@@ -40,6 +42,34 @@ public sealed class FrameTests
             Assert.Equal(Arp(lab.PeerSide.MacAddress, i), hostA.Locked(h => h.Frames[i]));
             Assert.Equal(Arp(lab.PeerSide.MacAddress, i), hostB.Locked(h => h.Frames[i]));
         }
+    }
+
+    /// <summary>
+    /// The server's close with a reason waits for the client to take it and close (docs/control.md, "Closing with a
+    /// reason"): here the client's receive thread is held 400 ms in a host callback (inline callbacks) when the server is
+    /// disposed, so the Shutdown message sits unread; when DisposeAsync returns the client has read it and reads as
+    /// disconnected. Before, DisposeAsync returned once the message was in the socket, with the client still connected
+    /// (StopWithOffloadedConnectionTests saw that once under load).
+    /// </summary>
+    [Fact]
+    public async Task Server_dispose_returns_once_the_client_has_read_the_shutdown_and_closed()
+    {
+        await using var lab = new LiveLab();
+        var host = new TestHost();
+        using var inCallback = new ManualResetEventSlim();
+        host.AfterFrame = () =>
+        {
+            inCallback.Set();
+            Thread.Sleep(400);
+        };
+        await using var client = lab.Connect(host, inlineCallbacks: true);
+        lab.InjectFrame(Arp(lab.PeerSide.MacAddress, 1));
+        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(10)), "no frame reached the host");
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await lab.Server.DisposeAsync();
+        Assert.False(client.IsConnected, $"still connected {stopping.ElapsedMilliseconds} ms into the stop, when it returned");
+        Assert.Equal(ProtocolError.Shutdown, client.CloseError);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the stop took {stopping.Elapsed}");
     }
 
     [Fact]

@@ -26,15 +26,20 @@ internal sealed class LiveLab : IAsyncDisposable
     private volatile bool _stop;
     private ushort _peerIpId = 1;
 
-    public LiveLab(ControlServerOptions? serverOptions = null)
+    /// <param name="serverOptions">The server's settings (the socket path is the lab's).</param>
+    /// <param name="engineWrites">The server writes small I/O completions and indications from the target's engine thread
+    /// (<see cref="ControlServerOptions.EngineCompletions"/>, as the daemon does); <see cref="CompletionErrors"/> collects
+    /// handler exceptions of the target's completion queue then.</param>
+    public LiveLab(ControlServerOptions? serverOptions = null, bool engineWrites = false)
     {
         Directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "oe-ctl-" + Guid.NewGuid().ToString("N")[..12]);
         SocketPath = System.IO.Path.Combine(Directory, "run", "control.sock");
         MemoryLink.CreatePair(out var nic, out var peer);
         NicSide = nic;
         PeerSide = peer;
-        Target = new OffloadTarget(nic);
+        Target = engineWrites ? new OffloadTarget(nic, completions: new CompletionQueue(CompletionErrors.Enqueue)) : new OffloadTarget(nic);
         var options = (serverOptions ?? new ControlServerOptions()) with { Path = SocketPath };
+        if (engineWrites) options = options with { EngineCompletions = Target.Completions };
         Server = new ControlServer(Target, options);
         Server.Start();
         Target.Start();
@@ -51,9 +56,11 @@ internal sealed class LiveLab : IAsyncDisposable
 
     public Instant Now => Instant.FromMicroseconds(_clock.ElapsedTicks * 1_000_000 / Stopwatch.Frequency + 1_000_000_000);
 
-    public RemoteOffloadTarget Connect(TestHost host, string name = "test")
+    public System.Collections.Concurrent.ConcurrentQueue<Exception> CompletionErrors { get; } = new();
+
+    public RemoteOffloadTarget Connect(TestHost host, string name = "test", bool inlineCallbacks = false)
     {
-        var client = RemoteOffloadTarget.Connect(SocketPath, new RemoteOffloadTargetOptions { ClientName = name });
+        var client = RemoteOffloadTarget.Connect(SocketPath, new RemoteOffloadTargetOptions { ClientName = name, InlineHostCallbacks = inlineCallbacks });
         host.Target = client;
         client.Bind(host);
         return client;

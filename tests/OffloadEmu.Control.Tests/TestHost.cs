@@ -57,6 +57,7 @@ internal sealed class TestHost : IOffloadHost
 
     public void TcpOffloadSendComplete(NetBufferList chain)
     {
+        NoteThread();
         lock (_lock)
             for (var n = chain; n is not null;)
             {
@@ -115,8 +116,19 @@ internal sealed class TestHost : IOffloadHost
             }
     }
 
+    /// <summary>When set, an indication waits for it (outside the lock) before it is answered: with inline host callbacks
+    /// this stalls the client's receive thread, so the server's socket fills.</summary>
+    public ManualResetEventSlim? IndicationGate { get; set; }
+
+    /// <summary>Names of the threads that ran indications and completions (inline host callbacks: the receive thread).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> CallbackThreads { get; } = new();
+
+    private void NoteThread() => CallbackThreads.AddOrUpdate(Thread.CurrentThread.Name ?? "pool", 1, static (_, n) => n + 1);
+
     public NdisStatus TcpOffloadReceiveIndicate(ulong ndisOffloadHandle, NetBufferList nbl, NdisStatus status, out int bytesConsumed)
     {
+        NoteThread();
+        IndicationGate?.Wait(TimeSpan.FromSeconds(60));
         if (Interlocked.Exchange(ref _inReceive, 1) != 0) OverlappingReceiveCallbacks++;
         NdisStatus answer;
         lock (_lock)
@@ -166,7 +178,22 @@ internal sealed class TestHost : IOffloadHost
         lock (_lock) NeighborEvents.Add((neighborBlock.NdisOffloadHandle, code, neighborBlock.NeighborDelegated?.NicReachabilityDelta ?? 0));
         neighborBlock.NeighborCached = (neighborBlock.NeighborCached ?? default) with { HostReachabilityDelta = 1 };
     }
+    /// <summary>Called (outside the lock) at the end of each adapter-status callback.</summary>
+    public Action? OnStatus { get; set; }
+
     public void IndicateStatus(NdisStatus adapterStatus)
+    {
+        try
+        {
+            IndicateStatusCore(adapterStatus);
+        }
+        finally
+        {
+            OnStatus?.Invoke();
+        }
+    }
+
+    private void IndicateStatusCore(NdisStatus adapterStatus)
     {
         var capabilities = Target?.CurrentCapabilities; // what a host re-reads at OFFLOAD_RESUME (spec §6.6)
         lock (_lock)
@@ -178,9 +205,13 @@ internal sealed class TestHost : IOffloadHost
 
     /// <summary>The client's current capabilities as read in each adapter-status callback, beside <see cref="Statuses"/>.</summary>
     public List<TcpConnectionOffloadCapabilities?> CapabilitiesAtStatus { get; } = [];
+    /// <summary>Called (outside the lock, on the thread of the callback) after each frame is recorded.</summary>
+    public Action? AfterFrame { get; set; }
+
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
     {
         var copy = frame.ToArray();
         lock (_lock) Frames.Add(copy);
+        AfterFrame?.Invoke();
     }
 }

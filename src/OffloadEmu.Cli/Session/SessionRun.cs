@@ -154,17 +154,22 @@ internal sealed class SessionRun
         if (ExitCode == 0) ExitCode = exitCode;
     }
 
+    // A synchronous query to the daemon, taken on a pool thread: with inline host callbacks (docs/control.md) this code
+    // may continue on the control receive thread, which alone reads the reply.
+    private static Task<ulong> TargetRetransmitsAsync(SessionHost host) => Task.Run(() => host.TargetRetransmits);
+
     /// <summary>Runs one connection's transfer with a progress line and prints its summary.</summary>
     public async Task TransferAsync(SessionHost host, OffloadSocket socket, TransferPlan plan, string mode, string local, string remote)
     {
         var meter = new TransferMeter { Socket = socket };
         lock (_meters) _meters.Add(meter);
-        ulong retransmitsBefore = host.TargetRetransmits;
+        ulong retransmitsBefore = await TargetRetransmitsAsync(host).ConfigureAwait(false);
         using var stopProgress = new CancellationTokenSource();
         var progress = new ProgressLine(meter, _stdout, _settings.Json).RunAsync(stopProgress.Token);
         lock (_meters) (_progressStop, _progress) = (stopProgress, progress);
         var summary = await MoveAsync(host, socket, plan, mode, local, remote, meter, stream: null, stopProgress: true).ConfigureAwait(false);
-        summary = summary with { RetransmitsTarget = host.TargetRetransmits - retransmitsBefore };
+        ulong retransmitsAfter = await TargetRetransmitsAsync(host).ConfigureAwait(false);
+        summary = summary with { RetransmitsTarget = retransmitsAfter - retransmitsBefore };
         _stdout.Write(_settings.Json ? summary.ToJson() + Environment.NewLine : summary.ToText());
         _stdout.Flush();
         if (summary.Error is { } error) Fail(error, 1);
@@ -183,7 +188,7 @@ internal sealed class SessionRun
         var meters = new TransferMeter[streams.Count];
         for (int i = 0; i < meters.Length; i++) meters[i] = new TransferMeter { Socket = streams[i].Socket };
         lock (_meters) _meters.AddRange(meters);
-        ulong retransmitsBefore = host.TargetRetransmits;
+        ulong retransmitsBefore = await TargetRetransmitsAsync(host).ConfigureAwait(false);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var stopProgress = new CancellationTokenSource();
         if (meters.Length > 0)   // none when every connect failed
@@ -200,6 +205,7 @@ internal sealed class SessionRun
         var summaries = await Task.WhenAll(runs).ConfigureAwait(false);
         double seconds = clock.Elapsed.TotalSeconds;
         await StopProgressAsync().ConfigureAwait(false);
+        ulong retransmitsAfter = await TargetRetransmitsAsync(host).ConfigureAwait(false);
         var sum = new ParallelSummary
         {
             Command = _command,
@@ -212,7 +218,7 @@ internal sealed class SessionRun
             Seconds = seconds,
             Streams = summaries,
             ConnectFailures = failed,
-            RetransmitsTarget = host.TargetRetransmits - retransmitsBefore,
+            RetransmitsTarget = retransmitsAfter - retransmitsBefore,
             SendCompletions = host.Stack.Statistics.SendCompletionLatency.Count,
             SendCompletionP50Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.50),
             SendCompletionP99Us = host.Stack.Statistics.SendCompletionLatency.Percentile(0.99),

@@ -90,7 +90,12 @@ internal static class TargetFactory
         RemoteOffloadTarget remote;
         try
         {
-            remote = RemoteOffloadTarget.Connect(socket, new RemoteOffloadTargetOptions { ClientName = $"offloademu pid {Environment.ProcessId}" });
+            remote = RemoteOffloadTarget.Connect(socket, new RemoteOffloadTargetOptions
+            {
+                ClientName = $"offloademu pid {Environment.ProcessId}",
+                // The host stack's callbacks do not block: they run on the control receive thread (docs/control.md).
+                InlineHostCallbacks = Environment.GetEnvironmentVariable("OFFLOADEMU_INLINE_CALLBACKS") != "0",
+            });
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or ControlProtocolException or TimeoutException)
         {

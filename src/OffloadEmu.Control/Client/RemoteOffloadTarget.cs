@@ -112,6 +112,9 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     /// <summary>State requests sent in fragments so far (docs/control.md, fragmented messages).</summary>
     public long FragmentedRequests => _connection.FragmentedMessages;
 
+    /// <summary>Dispatch items run on the receive thread (<see cref="RemoteOffloadTargetOptions.InlineHostCallbacks"/>; tests).</summary>
+    internal long InlineDispatches => _dispatch.RanByCaller;
+
     /// <summary>Completions received in fragments so far (reader thread; tests).</summary>
     internal long FragmentedCompletions { get; private set; }
 
@@ -191,8 +194,14 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
     /// <inheritdoc/>
     public void ResetStatistics(bool ipv6) => Request(new ResetStatisticsMessage { Ipv6 = ipv6 });
 
+    // The thread the last message was read on (InlineHostCallbacks: a synchronous request from it could never see its reply).
+    private int _readerThread;
+
     private ControlMessage? Request(ControlMessage message)
     {
+        if (_options.InlineHostCallbacks && Environment.CurrentManagedThreadId == Volatile.Read(ref _readerThread))
+            throw new InvalidOperationException(
+                "A synchronous control request from a host callback running on the control receive thread (InlineHostCallbacks) would wait for a reply only that thread can read.");
         try
         {
             return RequestAsync(message).WaitAsync(_options.RequestTimeout).GetAwaiter().GetResult();
@@ -495,6 +504,7 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private bool OnMessage(MessageType type, ulong requestId, ReadOnlySequence<byte> payload)
     {
+        _readerThread = Environment.CurrentManagedThreadId;
         if (ControlMessage.IsClientToServer(type)) throw new ControlProtocolException(ProtocolError.UnknownType, $"server sent a request type {type}");
         if (type == MessageType.ServerFragment)
         {
@@ -533,7 +543,8 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
                 if (_replies.TryRemove(requestId, out var tcs)) tcs.TrySetResult(message);
                 return true;
             default:
-                _dispatch.Schedule(_process, message);
+                if (_options.InlineHostCallbacks) _dispatch.RunOrSchedule(_process, message);
+                else _dispatch.Schedule(_process, message);
                 return true;
         }
     }
@@ -1018,10 +1029,13 @@ public sealed class RemoteOffloadTarget : IOffloadTarget, IDisposable, IAsyncDis
 
     private void OnConnectionLost()
     {
-        // The socket first: from here every Send returns false, so a request issued from now on fails on its own path,
+        // Not connected from before the socket closes: a server that closed the session waits for this end's close
+        // (its stop returns after it), and by then IsConnected reads false.
+        bool first = Interlocked.Exchange(ref _closed, 1) == 0;
+        // The socket next: from here every Send returns false, so a request issued from now on fails on its own path,
         // and one that was queued before is registered (its state call or NBL ids) before FailEverything looks.
         _connection.Abort();
-        if (Interlocked.Exchange(ref _closed, 1) != 0) return; // disposed by its owner (or lost already)
+        if (!first) return; // disposed by its owner (or lost already)
         foreach (var pending in _replies.Values) pending.TrySetException(new IOException("The control connection is closed."));
         _replies.Clear();
         if (_host is not null) _dispatch.Schedule(_process, new LostWork());

@@ -17,6 +17,18 @@ public sealed record class RemoteOffloadTargetOptions
     /// <summary>How long the synchronous calls (hello, SetParameters, statistics) wait for the server.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Runs host callbacks (completions, indications, events) on the control connection's receive thread when the
+    /// dispatch queue is idle, instead of handing each message to the dispatch worker on the thread pool: one thread
+    /// wake-up less per message (docs/control.md, "Threads and copies"). Order is the same: callbacks still run one at a
+    /// time in the order the messages came, after anything queued before. The contract: a callback that blocks stalls
+    /// that connection's receipt (no completion, indication or reply is read meanwhile), and a callback must not call the
+    /// synchronous requests (SetParameters, the statistics, QueryParameters: their replies are read by this thread; they
+    /// throw <see cref="InvalidOperationException"/> there). Off by default; <c>offloademu</c> turns it on (its host
+    /// stack's callbacks do not block).
+    /// </summary>
+    public bool InlineHostCallbacks { get; init; }
+
     /// <summary>Indicated bytes taken by the host before the client reports them to the server (receive credit).</summary>
     public int ConsumedReportBytes { get; init; } = 64 * 1024;
 }

@@ -31,6 +31,7 @@ internal sealed class MessageConnection : IAsyncDisposable
     private readonly Lock _writeLock = new();
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private List<ArraySegment<byte>> _spare = new(16);
     private bool _started;
     private bool _sending;     // one sender at a time owns the socket's write side: the thread that queued into an idle
@@ -124,6 +125,16 @@ internal sealed class MessageConnection : IAsyncDisposable
     /// past <see cref="DeferLimit"/> queued bytes the write is not deferred. Elsewhere it is <see cref="Send(ControlMessage)"/>.
     /// </summary>
     public bool SendDeferred(ControlMessage message) => Send(message, deferWrite: true);
+
+    /// <summary>
+    /// True when a message of about <paramref name="bytes"/> appended now would be written by the appending thread with
+    /// the next flush, without waiting: the connection is open and started, no write is in progress or waiting for the
+    /// socket to take more, and what is queued stays under <see cref="DeferLimit"/>. Read without the lock: a stale answer
+    /// costs only where the write happens (the message is queued in order either way).
+    /// </summary>
+    public bool CanWriteAtOnce(int bytes)
+        => Volatile.Read(ref _started) && !Volatile.Read(ref _sending) && !Volatile.Read(ref _writerCompleted)
+            && Interlocked.Read(ref _queued) + bytes < DeferLimit;
 
     /// <summary>Queued bytes above which <see cref="SendDeferred"/> writes at once.</summary>
     public const int DeferLimit = 64 * 1024;
@@ -247,8 +258,12 @@ internal sealed class MessageConnection : IAsyncDisposable
     }
 
     /// <summary>Sends <paramref name="last"/> (if any), lets the queue drain for at most <paramref name="linger"/>,
-    /// then closes the socket. Idempotent.</summary>
-    public async Task CloseAsync(ControlMessage? last, TimeSpan linger)
+    /// then closes the socket. Idempotent. With <paramref name="awaitPeerClose"/> (a close this end starts, with a
+    /// reason the peer must read) the wait goes on, within the same <paramref name="linger"/>, until the peer has closed
+    /// its end: once drained the write side is shut (the peer reads everything, then the end of the stream) and the
+    /// receive thread must see the peer's close. So when this returns the peer has taken the last message and closed,
+    /// or the linger ran out (docs/control.md, "Closing with a reason").</summary>
+    public async Task CloseAsync(ControlMessage? last, TimeSpan linger, bool awaitPeerClose = false)
     {
         bool send = false;
         lock (_writeLock)
@@ -274,7 +289,20 @@ internal sealed class MessageConnection : IAsyncDisposable
         }
         if (send) SendQueued();
         if (!_started) _drained.TrySetResult(); // nothing will ever send it
-        await Task.WhenAny(_drained.Task, Task.Delay(linger)).ConfigureAwait(false);
+        var deadline = Task.Delay(linger);
+        bool drained = await Task.WhenAny(_drained.Task, deadline).ConfigureAwait(false) == _drained.Task;
+        // Only a receive thread sees the peer's close (the stream reader fallback has none).
+        if (awaitPeerClose && drained && Volatile.Read(ref _receiving) != 0 && !Volatile.Read(ref _sendFailed))
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+            await Task.WhenAny(_receiveEnded.Task, deadline).ConfigureAwait(false);
+        }
         Abort();
     }
 
@@ -528,6 +556,7 @@ internal sealed class MessageConnection : IAsyncDisposable
         catch (InvalidOperationException)
         {
         }
+        _receiveEnded.TrySetResult(); // the peer closed (or we did): CloseAsync's wait for the peer ends
     }
 
     /// <summary>

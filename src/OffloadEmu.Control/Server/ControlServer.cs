@@ -34,6 +34,7 @@ public sealed class ControlServer : IAsyncDisposable
         _options = options;
         _logger = logger;
         _mux = new TargetMultiplexer(target);
+        if (options.EngineCompletions is { } completions) completions.EngineThreadHost = _mux;
     }
 
     /// <summary>The socket path.</summary>
@@ -176,7 +177,10 @@ public sealed class ControlServer : IAsyncDisposable
             sessions = [.. _sessions];
             tasks = [.. _sessionTasks];
         }
-        foreach (var s in sessions) await s.CloseAsync(ProtocolError.Shutdown, "server stopping").ConfigureAwait(false);
+        // All at once: each close lingers until its client has read the reason and closed (at most a second).
+        var closes = new Task[sessions.Length];
+        for (int i = 0; i < sessions.Length; i++) closes[i] = sessions[i].CloseAsync(ProtocolError.Shutdown, "server stopping");
+        await Task.WhenAll(closes).ConfigureAwait(false);
         await Task.WhenAll(tasks).ConfigureAwait(false);
         try
         {

@@ -45,6 +45,13 @@ public sealed record class ControlServerOptions
     /// NOT_SUPPORTED with only what the server knows.</summary>
     public Func<int, CancellationToken, Task<Status.StatusSnapshot>>? StatusSource { get; init; }
 
+    /// <summary>The target's completion queue, when the server may write sessions' I/O completions and indications from
+    /// the target's engine thread (docs/control.md, "Threads and copies": the multiplexer, not host code, encodes them and
+    /// writes the socket without blocking at the end of the engine's round; anything else, a busy socket or a large
+    /// indication goes to the completion worker as before). Null (the default): everything goes through the worker.
+    /// The daemon sets it (off with <c>OFFLOADEMU_ENGINE_WRITES=0</c>).</summary>
+    public Chimney.CompletionQueue? EngineCompletions { get; init; }
+
     /// <summary>Checks the settings; returns one line per problem.</summary>
     public IReadOnlyList<string> Validate()
     {

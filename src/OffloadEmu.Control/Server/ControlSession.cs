@@ -399,20 +399,22 @@ internal sealed class ControlSession
                 if (source.Count > 0 && !_closed) Send(new ReceiveCompleteMessage { Source = source });
                 return;
             }
-            var refs = new List<NblRef>(nbls.Count);
+            // Encoded straight from the NBLs (no per-completion objects: this runs per message, possibly on the engine thread).
+            int count = 0;
             foreach (var nbl in nbls)
+                if (!NblCompleteMessage.IsInternal(nbl)) count++;
+            if (count > 0 && !_closed)
             {
-                if (((ServerNbl)nbl.ProtocolReserved!).Internal) continue;
-                var advance = new int[nbl.BufferCount];
-                var remaining = new int[nbl.BufferCount];
-                for (int i = 0; i < nbl.BufferCount; i++)
+                var message = NblCompleteMessage.Rent(type, nbls, count);
+                try
                 {
-                    advance[i] = nbl[i].DataOffset;
-                    remaining[i] = nbl[i].DataLength;
+                    Send(message);
                 }
-                refs.Add(new NblRef { Id = nbl.RequestId, Status = nbl.Status, BytesTransferred = nbl.TcpOffloadBytesTransferred, Advance = advance, Remaining = remaining });
+                finally
+                {
+                    message.Clear();
+                }
             }
-            if (refs.Count > 0 && !_closed) Send(new IoCompleteMessage(type) { Nbls = refs });
         }
         finally
         {
@@ -458,6 +460,11 @@ internal sealed class ControlSession
         }
     }
 
+    /// <summary>The engine thread may encode a message of about <paramref name="bytes"/> for this session now: it is
+    /// open and its socket is not behind (no write in progress or waiting for room, little queued), so the write at the
+    /// end of the engine's round will not wait (TargetMultiplexer, engine-thread host).</summary>
+    public bool CanWriteFromEngine(int bytes) => !_closed && _connection.CanWriteAtOnce(bytes);
+
     // ---- sending -----------------------------------------------------------------------------------------------------
 
     /// <summary>Queues a message for the client. I/O completions (sends, forwards, disconnects, receives; indications go
@@ -470,7 +477,7 @@ internal sealed class ControlSession
         if (_closed) return;
         try
         {
-            if (message is IoCompleteMessage or ReceiveCompleteMessage) _connection.SendDeferred(message);
+            if (message is NblCompleteMessage or IoCompleteMessage or ReceiveCompleteMessage) _connection.SendDeferred(message);
             else _connection.Send(message);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
@@ -514,7 +521,9 @@ internal sealed class ControlSession
         if (_logger is not null) ControlLog.SessionClosed(_logger, ToString(), error?.ToString() ?? "none", reason);
         var last = error is { } code ? new ErrorMessage { Code = code, Text = reason } : null;
         MaybeCleanup();
-        await _connection.CloseAsync(last, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        // A close the server starts (with a reason) waits, within the linger, for the client to read the reason and close
+        // its end: when the server's stop returns, its clients know they were disconnected.
+        await _connection.CloseAsync(last, TimeSpan.FromSeconds(1), awaitPeerClose: last is not null).ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 

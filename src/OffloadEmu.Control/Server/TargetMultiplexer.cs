@@ -10,7 +10,11 @@ namespace OffloadEmu.Control.Server;
 /// ProtocolReserved, indications and events a server handle looked up in one table. Adapter status and non-offload
 /// frames go to every session (each bound client is like one protocol bound to the NIC).
 /// </summary>
-internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
+/// <remarks>As an <see cref="IEngineThreadHost"/> (<see cref="ControlServerOptions.EngineCompletions"/>) it takes I/O
+/// completions and small indications on the target's engine thread when every session they go to can write at once:
+/// it only encodes them into the session's queue, whose write the engine does at the end of its round without
+/// blocking. It is the emulator's own code, not a host's: host code never runs on the engine thread.</remarks>
+internal sealed class TargetMultiplexer : IOffloadHost, IEngineThreadHost, IDisposable
 {
     private static long s_lastHandle;
 
@@ -46,6 +50,33 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
 
     public bool TryGetEntry(ulong serverHandle, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out HandleEntry entry)
         => _handles.TryGetValue(serverHandle, out entry);
+
+    // ---- on the engine thread ----------------------------------------------------------------------------------------
+
+    /// <summary>Largest indication the engine thread encodes itself; a larger one (bulk receive) goes to the completion
+    /// worker, which then copies it while the engine goes on.</summary>
+    public const int MaxEngineIndicationBytes = 16 * 1024;
+
+    /// <summary>Most NBLs of one completion the engine thread encodes itself.</summary>
+    public const int MaxEngineChain = 64;
+
+    public bool TakesIoCompletion(NetBufferList chain)
+    {
+        int n = 0;
+        ControlSession? last = null;
+        for (var nbl = chain; nbl is not null; nbl = nbl.Next)
+        {
+            if (++n > MaxEngineChain) return false;
+            if (nbl.ProtocolReserved is not ServerNbl { Session: { } session }) return false;
+            if (session == last) continue;
+            if (!session.CanWriteFromEngine(0)) return false;
+            last = session;
+        }
+        return true;
+    }
+
+    public bool TakesIndication(ulong ndisOffloadHandle, int length)
+        => length <= MaxEngineIndicationBytes && _handles.TryGetValue(ndisOffloadHandle, out var entry) && entry.Session.CanWriteFromEngine(length);
 
     // ---- state completions -------------------------------------------------------------------------------------------
 
@@ -87,26 +118,38 @@ internal sealed class TargetMultiplexer : IOffloadHost, IDisposable
     private void IoComplete(MessageType type, NetBufferList chain)
     {
         DrainReturns(0);
-        // Completions may batch NBLs of several sessions: split the chain by owner, keeping order.
+        // Completions may batch NBLs of several sessions: split the chain by owner, keeping order. The list is this
+        // thread's, reused (a completion allocates nothing here): a session only reads it during the call.
         ControlSession? current = null;
-        var batch = new List<NetBufferList>();
-        for (var nbl = chain; nbl is not null;)
+        var batch = t_batch ??= new List<NetBufferList>(16);
+        batch.Clear();
+        try
         {
-            var next = nbl.Next;
-            nbl.Next = null;
-            var owner = (nbl.ProtocolReserved as ServerNbl)?.Session
-                ?? throw new InvalidOperationException($"Completion of an NBL the control server never issued ({nbl}).");
-            if (current is not null && owner != current)
+            for (var nbl = chain; nbl is not null;)
             {
-                Deliver(current, type, batch);
-                batch = [];
+                var next = nbl.Next;
+                nbl.Next = null;
+                var owner = (nbl.ProtocolReserved as ServerNbl)?.Session
+                    ?? throw new InvalidOperationException($"Completion of an NBL the control server never issued ({nbl}).");
+                if (current is not null && owner != current)
+                {
+                    Deliver(current, type, batch);
+                    batch.Clear();
+                }
+                current = owner;
+                batch.Add(nbl);
+                nbl = next;
             }
-            current = owner;
-            batch.Add(nbl);
-            nbl = next;
+            if (current is not null) Deliver(current, type, batch);
         }
-        if (current is not null) Deliver(current, type, batch);
+        finally
+        {
+            batch.Clear();
+        }
     }
+
+    [ThreadStatic]
+    private static List<NetBufferList>? t_batch;
 
     // A session that fails while handling a callback is closed; the target's completion thread and the other sessions go on.
     private static void Deliver(ControlSession session, MessageType type, List<NetBufferList> batch)

@@ -54,6 +54,8 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
             SocketGroup = _options.Group,
             ReadTimeout = TimeSpan.FromMilliseconds(_options.ReadTimeoutMilliseconds),
             Observer = _capture.Attached ? _capture : null,
+            // The multiplexer writes small I/O completions and indications from the engine thread (docs/control.md).
+            EngineCompletions = EngineWrites ? (_sink as TargetFrameSink)?.Target?.Completions : null,
         };
         var server = new ControlServer(target, serverOptions, _loggers.CreateLogger("OffloadEmu.Control"));
         try
@@ -69,6 +71,10 @@ internal sealed class ControlService : IHostedService, IAsyncDisposable
         DaemonLog.ControlServing(_logger, _options.Endpoint);
         return Task.CompletedTask;
     }
+
+    /// <summary>False: every completion and indication reaches the control sessions through the completion worker, as
+    /// before the engine wrote them itself (<c>OFFLOADEMU_ENGINE_WRITES=0</c>; for comparisons).</summary>
+    internal static bool EngineWrites { get; set; } = Environment.GetEnvironmentVariable("OFFLOADEMU_ENGINE_WRITES") != "0";
 
     /// <summary>QueryParameters: what the target has in effect for new connections (docs/control.md).</summary>
     private static Func<OffloadEmu.Control.TargetParameters>? ParametersOf(IFrameSink sink)
