@@ -492,7 +492,9 @@ internal sealed partial class TcpConnection : OffloadObject, ITcpSendCompletionS
         // TerminateSendDisposition.Complete: the sends not fully acknowledged complete now, the first with its ACKed
         // bytes (spec §5, §10 row 14), before the disconnect's completion; arrivals are no longer processed, so SndUna
         // is final. Otherwise they are returned in the block (TakeUnacknowledgedSends).
-        else if (_engine.Options.TerminateSends == TerminateSendDisposition.Complete) FailSends(status);
+        // A graceful disconnect still pending completes here, and spec §6.1 wants every earlier send completed before it:
+        // with one pending the sends complete too (as with Complete) rather than come back in the block after it.
+        else if (_engine.Options.TerminateSends == TerminateSendDisposition.Complete || _disconnectNbl is not null) FailSends(status);
         FailPostsAtUpload(status);
         if (_disconnectNbl is { } nbl)
         {

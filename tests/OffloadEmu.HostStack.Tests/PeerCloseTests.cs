@@ -127,6 +127,75 @@ public sealed class PeerCloseTests
         Assert.Equal(0, lab.Target.IndicatedBuffersHeldByHost);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void Closing_second_across_hand_overs_needs_no_retransmission(int seed)
+    {
+        // An echo server's end: the peer sends and closes; we read to the end, send our reply and close, with uploads and
+        // re-offloads at random points all along. Once the peer has everything and has ACKed our FIN it goes deaf (a peer
+        // process that exited): our side must already hold that ACK. An ACK lost inside a hand-over would leave us in
+        // LAST-ACK retransmitting into nothing (seen in the CLI's in-memory tests: the listener timed out in LAST-ACK).
+        var random = new Random(seed);
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        var down = AppIo.Pattern(50_000 + random.Next(200_000), seed);
+        var read = AppIo.ReadToEndAsync(socket);
+        peer.Send(down);
+        peer.Machine.Close();
+        Toggle(lab, socket, random, () => read.IsCompleted);
+        Assert.Equal(down, lab.Run(read));
+        var up = AppIo.Pattern(20_000 + random.Next(100_000), seed + 100);
+        var closed = ReplyAndShutdownAsync(socket, up);
+        Toggle(lab, socket, random, () => peer.Machine.State is TcpState.TimeWait or TcpState.Closed);
+        lab.PeerIgnoresTcp = true;
+        lab.RunUntil(() => closed.IsCompleted, TimeSpan.FromMilliseconds(100));   // less than any retransmission timeout
+        lab.Run(closed);
+        Assert.Equal(up, peer.Received.ToArray());
+    }
+
+    [Fact]
+    public void Fin_unacknowledged_at_an_upload_is_retransmitted_in_host_mode()
+    {
+        // LAST-ACK on the target, our FIN not yet ACKed (the peer hears nothing for now), then an upload: host mode must
+        // retransmit the FIN until the peer answers. (The CLI's in-memory tests once sat 25 s in host-mode LAST-ACK with
+        // "retransmits 0 in host mode".)
+        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        lab.PeerListens.Add(7);
+        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        var peer = Assert.Single(lab.PeerConnections.Values);
+        lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
+        peer.Machine.Close();
+        var read = AppIo.ReadToEndAsync(socket);
+        Assert.Empty(lab.Run(read));
+        lab.PeerIgnoresTcp = true;
+        var shutdown = socket.ShutdownAsync();
+        lab.RunFor(TimeSpan.FromMilliseconds(50));
+        Assert.False(shutdown.IsCompleted);
+        lab.Run(socket.UploadAsync());
+        Assert.Equal(ConnectionLocation.Host, socket.Location);
+        int before = lab.WireFromHost.Count;
+        lab.RunFor(TimeSpan.FromSeconds(5));
+        Assert.True(lab.WireFromHost.Count > before, $"no retransmission of the FIN in 5 s of host mode. {lab.Describe()}");
+        lab.PeerIgnoresTcp = false;
+        lab.Run(shutdown, TimeSpan.FromSeconds(30));
+        Assert.Equal(TcpState.TimeWait, peer.Machine.State);   // it closed first: our FIN, retransmitted, got its ACK
+    }
+
+    private static async Task ReplyAndShutdownAsync(OffloadSocket socket, byte[] reply)
+    {
+        await AppIo.WriteAsync(socket, reply);
+        await socket.ShutdownAsync();
+    }
+
     /// <summary>Runs rounds, uploading or re-offloading at random points, until <paramref name="done"/>.</summary>
     private static void Toggle(StackLab lab, OffloadSocket socket, Random random, Func<bool> done)
     {
