@@ -411,10 +411,12 @@ public sealed class InMemoryRunTests : IDisposable
             "--offload", "immediate", "--timeout", "4");
         Assert.Equal(1, result.Exit);
         var lines = result.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 3, result.Err);
+        Assert.True(lines.Length == 5, result.Err);
         Assert.Matches(@"^offloademu connect: timed out after 4 s \(\d+ bytes sent, 0 received\)$", lines[0]);
-        Assert.Matches(@"^  at the timeout, 198\.18\.0\.2:\d+ -> 198\.18\.0\.1:9: host .* Offloaded .* post=(True|False) .* offloads=1 uploads=0 ", lines[1]);
-        Assert.Matches(@"^  at the timeout, 198\.18\.0\.2:\d+ -> 198\.18\.0\.1:9: target Established snd_una=\d+ .* receive_posts=\d+ indication_outstanding=False ", lines[2]);
+        Assert.Matches(@"^  at the timeout: host stack frames dropped \d+, target retrieves \d+ \(last \w+\), uploads 0$", lines[1]);
+        Assert.Matches(@"^  at the timeout: target frames dropped \d+; link frames in [1-9]\d*, out [1-9]\d*, dropped \d+$", lines[2]);
+        Assert.Matches(@"^  at the timeout, 198\.18\.0\.2:\d+ -> 198\.18\.0\.1:9: host .* Offloaded .* post=(True|False) .* offloads=1 uploads=0 ", lines[3]);
+        Assert.Matches(@"^  at the timeout, 198\.18\.0\.2:\d+ -> 198\.18\.0\.1:9: target Established snd_una=\d+ .* receive_posts=\d+ indication_outstanding=False ", lines[4]);
         await listen;
     }
 

@@ -107,8 +107,14 @@ internal sealed class SessionRun
     {
         var lines = new List<string>();
         IReadOnlyList<Target.OffloadedConnectionInfo> offloaded = [];
+        var stats = host.Stack.Statistics;
+        lines.Add(System.FormattableString.Invariant(
+            $"  at the timeout: host stack frames dropped {stats.FramesDropped}, target retrieves {stats.TargetRetrieves} (last {stats.LastTargetRetrieveReason?.ToString() ?? "none"}), uploads {stats.Uploads}"));
         if (host.Target.Target is Target.OffloadTarget target)
         {
+            var link = host.Target.Device?.Statistics;
+            lines.Add(System.FormattableString.Invariant(
+                $"  at the timeout: target frames dropped {target.DroppedFrames}; link frames in {link?.FramesIn}, out {link?.FramesOut}, dropped {link?.TotalDrops}"));
             var snapshot = target.SnapshotConnectionsAsync(256);
             if (await Task.WhenAny(snapshot, Task.Delay(1000)).ConfigureAwait(false) == snapshot) offloaded = snapshot.Result.Connections;
             else lines.Add("  at the timeout: the target did not answer its connection snapshot within 1 s");

@@ -32,6 +32,9 @@ internal sealed class TargetSession : IDisposable
         Capture = capture;
     }
 
+    /// <summary>The embedded target's link (its first queue): null with a daemon.</summary>
+    public Link.ILinkDevice? Device => _device;
+
     /// <summary>The chimney contract the host stack uses.</summary>
     public IOffloadTarget Target { get; }
 
