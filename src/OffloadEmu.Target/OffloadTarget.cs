@@ -494,6 +494,19 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                 long waitUs = MicrosecondsToNextWake();
                 if (waitUs > 0) _wake.Wait(TimeSpan.FromTicks(waitUs * 10));
             }
+            DrainOnStop();
+        }
+
+        private void DrainOnStop()
+        {
+            try
+            {
+                Loop.DrainOnStop();
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or LinkDeviceException)
+            {
+                // The device went first: nothing can go out any more.
+            }
         }
 
         // Inline mode: the engine reads the device in every round (until EAGAIN) and sleeps in poll(2) on the device and
@@ -547,6 +560,7 @@ public sealed class OffloadTarget : IOffloadTarget, IDisposable
                     waiter.StopWatchingDevice();
                 }
             }
+            DrainOnStop();
         }
 
         private void ReaderLoop()

@@ -442,6 +442,15 @@ internal sealed partial class TargetEngine
         if (c.ResetAllowed && c.Machine.State == TcpState.Closed) c.AbortSent = true;
     }
 
+    /// <summary>The loop's last act when the target stops: the host's frames still queued (an ACK of the peer's FIN the
+    /// host stack sent just before its application closed and stopped everything) and the transmit batch go out. Without
+    /// it a stop racing the engine's wake-up lost them, and the peer sat in LAST-ACK retransmitting into nothing.</summary>
+    public void DrainOnStop()
+    {
+        DrainHostFrames();
+        Flush();
+    }
+
     private int DrainHostFrames()
     {
         int n = 0;
