@@ -13,10 +13,7 @@ public sealed class PeerCloseTests
     public void PeerFinAtARandomPoint_EveryByteThenEndOfStream(int seed)
     {
         var random = new Random(seed);
-        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
-        lab.PeerListens.Add(7);
-        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
-        var peer = Assert.Single(lab.PeerConnections.Values);
+        using var lab = Connected(out var socket, out var peer);
         var down = AppIo.Pattern(200_000 + random.Next(800_000), seed);
         var read = AppIo.ReadToEndAsync(socket);
         peer.Send(down);
@@ -37,10 +34,7 @@ public sealed class PeerCloseTests
     public void PeerRstAtARandomPoint_ResetErrorAndEverythingReleased(int seed)
     {
         var random = new Random(seed);
-        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
-        lab.PeerListens.Add(7);
-        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
-        var peer = Assert.Single(lab.PeerConnections.Values);
+        using var lab = Connected(out var socket, out var peer);
         var received = new MemoryStream();
         var read = AppIo.ReadAsync(socket, int.MaxValue, 16 * 1024, received);
         var write = AppIo.WriteAsync(socket, AppIo.Pattern(20_000_000, seed + 50));
@@ -106,10 +100,7 @@ public sealed class PeerCloseTests
         // connection is uploaded (in CLOSE-WAIT, possibly with bytes the target still held) and offloaded again before the
         // first read. The target of the second offload never sees that FIN: the host must end the stream itself. (Seen as
         // `connect --receive --upload-every` waiting forever after its last upload.)
-        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
-        lab.PeerListens.Add(7);
-        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
-        var peer = Assert.Single(lab.PeerConnections.Values);
+        using var lab = Connected(out var socket, out var peer);
         lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
         var down = AppIo.Pattern(size, size);
         peer.Send(down);
@@ -143,10 +134,7 @@ public sealed class PeerCloseTests
         // process that exited): our side must already hold that ACK. An ACK lost inside a hand-over would leave us in
         // LAST-ACK retransmitting into nothing (seen in the CLI's in-memory tests: the listener timed out in LAST-ACK).
         var random = new Random(seed);
-        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
-        lab.PeerListens.Add(7);
-        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
-        var peer = Assert.Single(lab.PeerConnections.Values);
+        using var lab = Connected(out var socket, out var peer);
         var down = AppIo.Pattern(50_000 + random.Next(200_000), seed);
         var read = AppIo.ReadToEndAsync(socket);
         peer.Send(down);
@@ -168,10 +156,7 @@ public sealed class PeerCloseTests
         // LAST-ACK on the target, our FIN not yet ACKed (the peer hears nothing for now), then an upload: host mode must
         // retransmit the FIN until the peer answers. (The CLI's in-memory tests once sat 25 s in host-mode LAST-ACK with
         // "retransmits 0 in host mode".)
-        using var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
-        lab.PeerListens.Add(7);
-        var socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
-        var peer = Assert.Single(lab.PeerConnections.Values);
+        using var lab = Connected(out var socket, out var peer);
         lab.RunUntil(() => socket.Location == ConnectionLocation.Offloaded, TimeSpan.FromSeconds(1));
         peer.Machine.Close();
         var read = AppIo.ReadToEndAsync(socket);
@@ -194,6 +179,16 @@ public sealed class PeerCloseTests
     {
         await AppIo.WriteAsync(socket, reply);
         await socket.ShutdownAsync();
+    }
+
+    /// <summary>A lab whose host connected to the peer's port 7, offloaded after the handshake.</summary>
+    private static StackLab Connected(out OffloadSocket socket, out PeerConnection peer)
+    {
+        var lab = new StackLab(new HostStackOptions { OffloadPolicy = OffloadPolicy.AfterHandshake });
+        lab.PeerListens.Add(7);
+        socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
+        peer = Assert.Single(lab.PeerConnections.Values);
+        return lab;
     }
 
     /// <summary>Runs rounds, uploading or re-offloading at random points, until <paramref name="done"/>.</summary>
