@@ -94,9 +94,13 @@ public sealed class TargetKernelImpairmentTests : IDisposable
         _output.WriteLine($"{q.Count} queries, {ratios.Count} reductions from a flight of at least 8 MSS; SsThresh/flight before: {listed}; " +
                           $"CWnd above the new SsThresh later: {regrown}");
         Assert.True(ratios.Count >= 2, $"only {ratios.Count} reductions were seen between readings");
-        double median = ratios[ratios.Count / 2];
-        // Half the flight, give or take what the flight did between the reading and the loss (2 ms apart, RTT 10 ms).
-        Assert.InRange(median, 0.3, 0.7);
+        // Half the flight, give or take what the flight did between the reading and the loss (2 ms apart, RTT 10 ms). Not
+        // the median: a second reduction within one recovery (a retransmission lost again, then the RTO) is measured
+        // against a reading from before the first and reads 0.1-0.3; in four CI runs on 2026-12-07 those were 3 to 8 of
+        // 11-14 reductions (once the median fell to 0.25) while the clean ones read 0.42-0.58. The upper quartile is a
+        // clean reduction whenever most are.
+        double upperQuartile = ratios[3 * ratios.Count / 4];
+        Assert.InRange(upperQuartile, 0.35, 0.65);
         Assert.True(regrown >= 1, "CWnd never grew above the SsThresh a loss set");
     }
 
