@@ -14,12 +14,7 @@ public sealed class PeerCloseTests
     {
         var random = new Random(seed);
         using var lab = Connected(out var socket, out var peer);
-        var down = AppIo.Pattern(200_000 + random.Next(800_000), seed);
-        var read = AppIo.ReadToEndAsync(socket);
-        peer.Send(down);
-        peer.Machine.Close(); // FIN after the data
-        Toggle(lab, socket, random, () => read.IsCompleted);
-        Assert.Equal(down, lab.Run(read));
+        ReadToEndWhileHandingOver(lab, socket, peer, random, AppIo.Pattern(200_000 + random.Next(800_000), seed));
         lab.Run(socket.CloseAsync());
         lab.RunUntil(() => lab.Stack.ConnectionCount == 0, TimeSpan.FromSeconds(130)); // TIME-WAIT may hold a host-mode end
         Assert.Equal(0, lab.Target.ConnectionCount);
@@ -135,12 +130,7 @@ public sealed class PeerCloseTests
         // LAST-ACK retransmitting into nothing (seen in the CLI's in-memory tests: the listener timed out in LAST-ACK).
         var random = new Random(seed);
         using var lab = Connected(out var socket, out var peer);
-        var down = AppIo.Pattern(50_000 + random.Next(200_000), seed);
-        var read = AppIo.ReadToEndAsync(socket);
-        peer.Send(down);
-        peer.Machine.Close();
-        Toggle(lab, socket, random, () => read.IsCompleted);
-        Assert.Equal(down, lab.Run(read));
+        ReadToEndWhileHandingOver(lab, socket, peer, random, AppIo.Pattern(50_000 + random.Next(200_000), seed));
         var up = AppIo.Pattern(20_000 + random.Next(100_000), seed + 100);
         var closed = ReplyAndShutdownAsync(socket, up);
         Toggle(lab, socket, random, () => peer.Machine.State is TcpState.TimeWait or TcpState.Closed);
@@ -189,6 +179,17 @@ public sealed class PeerCloseTests
         socket = lab.Run(lab.Stack.ConnectAsync(StackLab.PeerIp, 7));
         peer = Assert.Single(lab.PeerConnections.Values);
         return lab;
+    }
+
+    /// <summary>The peer sends <paramref name="down"/> then its FIN; we read to the end of the stream with uploads and
+    /// re-offloads at random points, and must get every byte once, in order.</summary>
+    private static void ReadToEndWhileHandingOver(StackLab lab, OffloadSocket socket, PeerConnection peer, Random random, byte[] down)
+    {
+        var read = AppIo.ReadToEndAsync(socket);
+        peer.Send(down);
+        peer.Machine.Close(); // FIN after the data
+        Toggle(lab, socket, random, () => read.IsCompleted);
+        Assert.Equal(down, lab.Run(read));
     }
 
     /// <summary>Runs rounds, uploading or re-offloading at random points, until <paramref name="done"/>.</summary>
